@@ -1,0 +1,10 @@
+"""Make Captiva's module_utils importable exactly as Ansible ships them to modules."""
+
+from pathlib import Path
+
+import ansible.module_utils
+
+ROOT = Path(__file__).resolve().parents[1]
+_MODULE_UTILS = str(ROOT / "plugins" / "module_utils")
+if _MODULE_UTILS not in ansible.module_utils.__path__:
+    ansible.module_utils.__path__.append(_MODULE_UTILS)
