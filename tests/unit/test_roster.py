@@ -1,0 +1,157 @@
+"""Effective policy, activity and the compiled desired state."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from ansible.module_utils.captiva_roster import (
+    DEFAULT_PROFILE,
+    compile_roster,
+    roster_from_data,
+    roster_to_data,
+    validate,
+)
+from roster_base import base_variables
+
+DOUALA = ZoneInfo("Africa/Douala")
+NOW = dt.datetime(2026, 11, 21, 10, 0, tzinfo=DOUALA)
+
+
+def roster_with(users, promotions=None, profiles=None, **settings):
+    variables = base_variables()
+    variables["captiva_users"] = users
+    if promotions is not None:
+        variables["captiva_promotions"] = promotions
+    if profiles is not None:
+        variables["captiva_profiles"] += profiles
+    variables.update(settings)
+    roster, errors = validate(variables)
+    assert errors == []
+    return roster
+
+
+def user(name, **fields):
+    return {"username": name, "password": f"pw-of-{name}-123", **fields}
+
+
+STAFF = {"name": "personnel", "bandwidth": {"upload": "20M", "download": "50M"},
+         "simultaneous_use": "unlimited"}
+
+
+def compiled_for(users, **kwargs):
+    return compile_roster(roster_with(users, **kwargs), NOW)
+
+
+def test_effective_profile_user_then_promotion_then_default():
+    out = compiled_for(
+        [user("own", promotion="L3-INFO-2025", profile="personnel"),
+         user("promo", promotion="L3-INFO-2025"),
+         user("nothing")],
+        profiles=[STAFF],
+    )
+    groups = {u: v["group"] for u, v in out["radius"]["users"].items()}
+    assert groups == {"own": "personnel", "promo": "etudiant-standard", "nothing": DEFAULT_PROFILE}
+
+
+def test_inactive_users_join_a_status_group_with_a_reason():
+    out = compiled_for(
+        [user("off", enabled=False, promotion="L3-INFO-2025"),
+         user("promo-off", promotion="L2"),
+         user("old", expires="2026-11-20"),
+         user("both", enabled=False, promotion="L2")],
+        promotions=[{"name": "L3-INFO-2025", "profile": "etudiant-standard"},
+                    {"name": "L2", "profile": "etudiant-standard", "wifi_enabled": False}],
+    )
+    groups = {u: v["group"] for u, v in out["radius"]["users"].items()}
+    assert groups == {"off": "captiva-disabled", "promo-off": "captiva-wifi-off",
+                      "old": "captiva-expired", "both": "captiva-disabled"}
+    rows = out["radius"]["groups"]["captiva-expired"]
+    assert ["Auth-Type", ":=", "Reject"] in rows["check"]
+    assert any(r[0] == "Reply-Message" and "expired" in r[2] for r in rows["reply"])
+
+
+def test_expiry_date_means_valid_through_that_day_in_campus_time():
+    out = compiled_for([user("today", expires="2026-11-21"), user("later", expires="2026-12-31")])
+    users = {u["username"]: u for u in out["tables"]["captiva_user"]}
+    assert users["today"]["status"] == "active"  # valid until midnight tonight, Douala time
+    end = dt.datetime(2026, 11, 22, tzinfo=DOUALA)
+    assert dt.datetime.fromisoformat(users["today"]["expires_at"]) == end
+    expiration = out["radius"]["users"]["today"]["check"]
+    assert expiration == [["Expiration", ":=", str(int(end.timestamp()))]]
+
+
+def test_validity_days_count_from_activation():
+    roster = roster_with([user("new", promotion="L3-INFO-2025"),
+                          user("veteran", promotion="L3-INFO-2025")])
+    out = compile_roster(roster, NOW, activations={"veteran": dt.date(2026, 1, 1)})
+    users = {u["username"]: u for u in out["tables"]["captiva_user"]}
+    # etudiant-standard has validity_days: 180
+    assert users["new"]["expires_at"].startswith("2027-05-20")
+    assert users["veteran"]["status"] == "expired"  # 2026-01-01 + 180 days = 2026-06-30
+    assert out["radius"]["users"]["veteran"]["group"] == "captiva-expired"
+
+
+def test_group_rows_use_router_orientation_and_safe_operators():
+    out = compiled_for([user("a", promotion="L3-INFO-2025")])
+    rows = out["radius"]["groups"]["etudiant-standard"]
+    reply = {r[0]: r for r in rows["reply"]}
+    # rx/tx from the router's side: 2M upload, 10M download
+    assert reply["Mikrotik-Rate-Limit"] == ["Mikrotik-Rate-Limit", "=", "2M/10M"]
+    assert reply["Session-Timeout"][2] == "28800"
+    assert reply["Idle-Timeout"][2] == "600"
+    assert reply["Acct-Interim-Interval"][2] == "300"
+    assert reply["Mikrotik-Group"][2] == "etudiant-standard"
+    # a check row with '=' would be a failing comparison in FreeRADIUS
+    assert rows["check"] == [["Simultaneous-Use", ":=", "1"]]
+
+
+def test_unlimited_staff_profile():
+    out = compiled_for([user("s", profile="personnel")], profiles=[STAFF])
+    rows = out["radius"]["groups"]["personnel"]
+    assert rows["check"] == []  # no Simultaneous-Use limit
+    profile = {p["name"]: p for p in out["tables"]["captiva_profile"]}["personnel"]
+    assert profile["quota_daily"] is None and profile["quota_total"] is None
+    user_profiles = out["routeros"] if out["routeros"] else {}
+    assert user_profiles == {}  # no sites declared in this roster
+
+
+def test_quota_above_4gib_stays_exact():
+    out = compiled_for([user("a", promotion="L3-INFO-2025")])
+    profile = {p["name"]: p for p in out["tables"]["captiva_profile"]}["etudiant-standard"]
+    assert profile["quota_monthly"] == 100 * 2**30
+    assert profile["alert_quota_percent"] == [80, 95]
+
+
+@pytest.mark.parametrize("storage, login_by, scheme", [
+    ("hashed", ["https", "cookie"], "crypt"),
+    ("cleartext", ["http-chap", "cookie"], "cleartext"),
+])
+def test_password_scheme_follows_the_storage_choice(storage, login_by, scheme):
+    out = compiled_for([user("a")], captiva_password_storage=storage,
+                       captiva_hotspot_login_by=login_by)
+    assert out["radius"]["users"]["a"]["password"]["scheme"] == scheme
+
+
+def test_router_desired_state():
+    site = {"name": "campus-a", "routers": [{
+        "name": "gw1", "address": "10.20.1.1", "radius_secret": "x" * 20,
+        "api": {"username": "captiva", "password": "api-password"},
+        "hotspot": {"dns_name": "login.campus.test"}}]}
+    out = compile_roster(roster_with([user("a")], captiva_sites=[site]), NOW)
+    desired = out["routeros"]["gw1"]
+    assert desired["/radius"][0]["address"] == "10.89.0.11"
+    assert desired["/radius/incoming"] == {"accept": True, "port": 3799}
+    assert desired["/ip/hotspot/profile"][0]["login-by"] == "https,cookie"
+    assert desired["/ip/hotspot/profile"][0]["radius-interim-update"] == "5m"
+    profiles = {p["name"]: p for p in desired["/ip/hotspot/user/profile"]}
+    assert profiles["etudiant-standard"]["rate-limit"] == "2M/10M"
+    assert profiles["etudiant-standard"]["shared-users"] == 1
+    assert out["freeradius_clients"] == [
+        {"name": "gw1", "address": "10.20.1.1", "secret": "x" * 20}]
+    assert out["tables"]["captiva_router"][0]["nasipaddress"] == "10.20.1.1"
+
+
+def test_roster_survives_transport_as_module_arguments():
+    roster = roster_with([user("a", expires="2026-12-31", promotion="L3-INFO-2025")])
+    again = roster_from_data(roster_to_data(roster))
+    assert compile_roster(again, NOW) == compile_roster(roster, NOW)
