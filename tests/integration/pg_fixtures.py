@@ -1,0 +1,227 @@
+"""Real PostgreSQL 15 for integration tests: an ephemeral server and fresh migrated databases.
+
+Fixtures (registered by tests/integration/conftest.py; from elsewhere use
+``pytest_plugins = ["pg_fixtures"]`` or ``from pg_fixtures import *``):
+
+- ``pg_server`` (session): a throw-away cluster (initdb in a temp dir, 127.0.0.1 on a free port,
+  unix socket in the temp dir, fsync off), stopped and removed at the end of the session.
+- ``empty_db`` (function): a fresh empty database; returns a :class:`Database`.
+- ``radius_db`` (function): a fresh database with every migration of
+  ``roles/postgres/files/migrations`` applied through captiva_migrations, and the four Captiva
+  roles able to log in with :data:`ROLE_PASSWORDS` over TCP (scram-sha-256).
+
+``Database.dsn`` is the superuser's (over the unix socket), ``Database.dsns[<role>]`` a role's,
+where ``<role>`` is ``reconcile``, ``freeradius``, ``portal`` or ``jobs``.
+
+Without PostgreSQL 15 binaries the fixtures skip, except in CI (``CI=true``) where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+from ansible.module_utils.captiva_migrations import load_migrations, migrate
+from psycopg import sql
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "ROLE_PASSWORDS",
+    "Database",
+    "PgServer",
+    "empty_db",
+    "pg_server",
+    "radius_db",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS_DIR = ROOT / "roles" / "postgres" / "files" / "migrations"
+PG_BIN = Path(os.environ.get("CAPTIVA_PG_BIN", "/usr/lib/postgresql/15/bin"))
+SUPERUSER = "postgres"
+# Short names, as in the inventory's captiva_db_passwords; the database roles are captiva_<name>.
+ROLE_PASSWORDS = {
+    "reconcile": "test-reconcile-password",
+    "freeradius": "test-freeradius-password",
+    "portal": "test-portal-password",
+    "jobs": "test-jobs-password",
+}
+_SERVER_SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "100",
+    "shared_buffers": "32MB",
+    "password_encryption": "scram-sha-256",
+}
+
+
+def role_name(short: str) -> str:
+    return f"captiva_{short}"
+
+
+def _missing(reason: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: integration tests must run)")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class PgServer:
+    """A running ephemeral cluster; ``run`` executes a binary of PG_BIN as the cluster owner."""
+
+    bin_dir: Path
+    base_dir: Path
+    port: int
+    owner: str | None  # OS user the server runs as when the tests run as root
+
+    @property
+    def data_dir(self) -> Path:
+        return self.base_dir / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.base_dir
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        return f"host={self.socket_dir} port={self.port} user={SUPERUSER} dbname={dbname}"
+
+    def tcp_dsn(self, dbname: str, user: str, password: str) -> str:
+        return (
+            f"host=127.0.0.1 port={self.port} user={user} password={password} dbname={dbname}"
+            " sslmode=disable"
+        )
+
+    def run(self, binary: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        kwargs = {}
+        if self.owner is not None:
+            kwargs = {"user": self.owner, "group": self.owner, "extra_groups": []}
+        return subprocess.run(
+            [str(self.bin_dir / binary), *args],
+            check=check,
+            capture_output=True,
+            text=True,
+            cwd=self.base_dir,
+            **kwargs,
+        )
+
+    def connect(self, dbname: str = "postgres", **kwargs) -> psycopg.Connection:
+        return psycopg.connect(self.dsn(dbname), autocommit=True, **kwargs)
+
+
+@dataclass
+class Database:
+    """One database of the ephemeral server."""
+
+    server: PgServer
+    name: str
+    dsns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dsn(self) -> str:
+        return self.server.dsn(self.name)
+
+    def connect(self, role: str | None = None, **kwargs) -> psycopg.Connection:
+        """Superuser connection (autocommit), or as ``role`` (reconcile/freeradius/...)."""
+        kwargs.setdefault("autocommit", True)
+        return psycopg.connect(self.dsns[role] if role else self.dsn, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    if not (PG_BIN / "initdb").exists():
+        _missing(f"PostgreSQL 15 binaries not found in {PG_BIN} (apt-get install postgresql-15)")
+    owner = None
+    if os.geteuid() == 0:  # postgres refuses to run as root: run it as the postgres user
+        try:
+            pwd.getpwnam(SUPERUSER)
+        except KeyError:
+            _missing("running as root and no 'postgres' OS user to run the server as")
+        owner = SUPERUSER
+    base = Path(tempfile.mkdtemp(prefix="captiva-pg-"))
+    if owner is not None:
+        shutil.chown(base, owner, owner)
+    server = PgServer(PG_BIN, base, _free_port(), owner)
+    started = False
+    try:
+        server.run(
+            "initdb", "-D", str(server.data_dir), "-U", SUPERUSER, "-E", "UTF8",
+            "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync",
+        )
+        settings = dict(_SERVER_SETTINGS, port=str(server.port),
+                        unix_socket_directories=str(server.socket_dir))
+        options = " ".join(f"-c {key}={value}" for key, value in settings.items())
+        result = server.run(
+            "pg_ctl", "-D", str(server.data_dir), "-l", str(base / "server.log"), "-o", options,
+            "-w", "-t", "60", "start", check=False,
+        )
+        if result.returncode != 0:
+            log = (base / "server.log").read_text(errors="replace")
+            pytest.fail(f"PostgreSQL did not start: {result.stderr}\n{log}")
+        started = True
+        yield server
+    finally:
+        if started:
+            server.run("pg_ctl", "-D", str(server.data_dir), "-m", "immediate", "stop",
+                       check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _create_database(server: PgServer) -> str:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with server.connect() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name
+
+
+def _drop_database(server: PgServer, name: str) -> None:
+    with server.connect() as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+
+
+@pytest.fixture
+def empty_db(pg_server):
+    name = _create_database(pg_server)
+    try:
+        yield Database(pg_server, name)
+    finally:
+        _drop_database(pg_server, name)
+
+
+@pytest.fixture
+def radius_db(pg_server):
+    name = _create_database(pg_server)
+    try:
+        db = Database(pg_server, name)
+        with db.connect() as conn:
+            migrate(conn, load_migrations(MIGRATIONS_DIR))
+            # What roles/postgres does with the vaulted passwords (the roles are cluster-wide).
+            for short, password in ROLE_PASSWORDS.items():
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                        sql.Identifier(role_name(short)), sql.Literal(password)
+                    )
+                )
+        db.dsns = {
+            short: pg_server.tcp_dsn(name, role_name(short), password)
+            for short, password in ROLE_PASSWORDS.items()
+        }
+        yield db
+    finally:
+        _drop_database(pg_server, name)

@@ -1,0 +1,30 @@
+"""The fixtures other integration tests build on do what they promise."""
+
+import psycopg
+import pytest
+from ansible.module_utils.captiva_migrations import load_migrations
+from pg_fixtures import MIGRATIONS_DIR, ROLE_PASSWORDS
+
+
+def test_radius_db_has_every_migration_applied(radius_db):
+    with radius_db.connect() as conn:
+        versions = [v for (v,) in conn.execute(
+            "SELECT version FROM captiva_schema_migrations ORDER BY version")]
+    assert versions == [m.version for m in load_migrations(MIGRATIONS_DIR)]
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_PASSWORDS))
+def test_each_role_logs_in_with_its_password(radius_db, role):
+    with radius_db.connect(role) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == f"captiva_{role}"
+
+
+def test_a_wrong_password_is_refused(radius_db):
+    dsn = radius_db.dsns["portal"].replace(ROLE_PASSWORDS["portal"], "wrong")
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(dsn)
+
+
+def test_empty_db_has_no_tables(empty_db):
+    with empty_db.connect() as conn:
+        assert conn.execute("SELECT to_regclass('radcheck')").fetchone()[0] is None
