@@ -1,0 +1,145 @@
+"""Quota periods: pure calendar maths, no I/O.
+
+A site's calendar is an IANA timezone, the ISO weekday its weeks start on (1 = Monday ...
+7 = Sunday) and the day of the month (1..28) its months start on. For an instant:
+
+- ``daily``: the local day holding the instant, ``[00:00, next day 00:00)``;
+- ``weekly``: the 7 local days from the last ``week_start`` day;
+- ``monthly``: from the last ``month_start_day`` (this month's or the previous month's) to the
+  same day of the next month;
+- ``total``: never resets (no bounds).
+
+Every bound is the first instant of a local day, so a period is exactly a range of local
+dates ``[first_day, end_day)``: usage is attributed to local dates (``captiva_usage_daily``) and
+summed over that range. Days are counted in dates, not in 24-hour steps, so a spring-forward
+day lasts 23 hours and a fall-back day 25. Where a DST change happens at midnight the day
+starts at its first instant: the moment of a spring-forward jump, the earlier of two repeated
+midnights. The SQL functions of migration 0050 compute the same bounds; tests compare them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+
+PERIODS = ("daily", "weekly", "monthly", "total")
+RESETTING_PERIODS = ("daily", "weekly", "monthly")
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """How a site counts days, weeks and months."""
+
+    timezone: str = "UTC"
+    week_start: int = 1
+    month_start_day: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.week_start <= 7:
+            raise ValueError(f"week_start must be an ISO weekday 1..7, not {self.week_start!r}")
+        if not 1 <= self.month_start_day <= 28:
+            raise ValueError(f"month_start_day must be 1..28, not {self.month_start_day!r}")
+        zoneinfo.ZoneInfo(self.timezone)  # raises ZoneInfoNotFoundError for unknown names
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Period:
+    """One period: aware UTC bounds ``[start, end)`` and the same range as local dates.
+
+    For ``total`` every bound is None. ``end`` is also when the period resets.
+    """
+
+    name: str
+    start: dt.datetime | None
+    end: dt.datetime | None
+    first_day: dt.date | None
+    end_day: dt.date | None
+
+    @property
+    def resets_at(self) -> dt.datetime | None:
+        return self.end
+
+    def contains(self, instant: dt.datetime) -> bool:
+        _aware(instant)
+        if self.start is None or self.end is None:
+            return True
+        return self.start <= instant < self.end
+
+
+def _aware(instant: dt.datetime) -> dt.datetime:
+    if not isinstance(instant, dt.datetime) or instant.tzinfo is None:
+        raise ValueError("instant must be a timezone-aware datetime")
+    return instant
+
+
+def local_date(instant: dt.datetime, calendar: Calendar) -> dt.date:
+    """The site's local date at ``instant``."""
+    return _aware(instant).astimezone(calendar.tz).date()
+
+
+def day_start(day: dt.date, calendar: Calendar) -> dt.datetime:
+    """The first instant of local ``day``, as an aware datetime in UTC.
+
+    ``fold=0`` resolves a repeated midnight to the earlier instant and a skipped midnight to
+    the moment of the jump. Bounds are UTC because Python compares and subtracts two datetimes
+    sharing one tzinfo by wall time, which is wrong across a DST change; show them with
+    ``.astimezone(calendar.tz)``.
+    """
+    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=calendar.tz)
+    return midnight.astimezone(dt.timezone.utc)
+
+
+def week_first_day(day: dt.date, week_start: int) -> dt.date:
+    return day - dt.timedelta(days=(day.isoweekday() - week_start) % 7)
+
+
+def _add_months(year: int, month: int, delta: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + delta
+    return index // 12, index % 12 + 1
+
+
+def month_first_day(day: dt.date, month_start_day: int) -> dt.date:
+    if day.day >= month_start_day:
+        return day.replace(day=month_start_day)
+    year, month = _add_months(day.year, day.month, -1)
+    return dt.date(year, month, month_start_day)
+
+
+def period_days(name: str, day: dt.date, calendar: Calendar) -> tuple[dt.date, dt.date] | None:
+    """``(first_day, end_day)`` of period ``name`` holding local ``day``; None for total."""
+    if name == "daily":
+        return day, day + dt.timedelta(days=1)
+    if name == "weekly":
+        first = week_first_day(day, calendar.week_start)
+        return first, first + dt.timedelta(days=7)
+    if name == "monthly":
+        first = month_first_day(day, calendar.month_start_day)
+        year, month = _add_months(first.year, first.month, 1)
+        return first, dt.date(year, month, calendar.month_start_day)
+    if name == "total":
+        return None
+    raise ValueError(f"unknown period {name!r}: expected one of {', '.join(PERIODS)}")
+
+
+def period(name: str, instant: dt.datetime, calendar: Calendar) -> Period:
+    """The period ``name`` holding ``instant`` at a site with ``calendar``."""
+    days = period_days(name, local_date(instant, calendar), calendar)
+    if days is None:
+        return Period(name, None, None, None, None)
+    first, end = days
+    return Period(name, day_start(first, calendar), day_start(end, calendar), first, end)
+
+
+def periods(instant: dt.datetime, calendar: Calendar) -> dict[str, Period]:
+    """Every period (daily, weekly, monthly, total) holding ``instant``."""
+    return {name: period(name, instant, calendar) for name in PERIODS}
+
+
+def next_reset(name: str, instant: dt.datetime, calendar: Calendar) -> dt.datetime | None:
+    """When period ``name`` next resets after ``instant``; None for total (never)."""
+    return period(name, instant, calendar).end
