@@ -91,7 +91,7 @@ def day_start(day: dt.date, calendar: Calendar) -> dt.datetime:
     ``.astimezone(calendar.tz)``.
     """
     midnight = dt.datetime.combine(day, dt.time(0), tzinfo=calendar.tz)
-    return midnight.astimezone(dt.timezone.utc)
+    return midnight.astimezone(dt.UTC)
 
 
 def week_first_day(day: dt.date, week_start: int) -> dt.date:

@@ -16,7 +16,7 @@ from captiva.periods import (
     periods,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DOUALA = Calendar("Africa/Douala")
 PARIS = Calendar("Europe/Paris")
 
