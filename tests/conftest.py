@@ -1,5 +1,6 @@
 """Make Captiva's module_utils importable exactly as Ansible ships them to modules."""
 
+import sys
 from pathlib import Path
 
 import ansible.module_utils
@@ -8,3 +9,6 @@ ROOT = Path(__file__).resolve().parents[1]
 _MODULE_UTILS = str(ROOT / "plugins" / "module_utils")
 if _MODULE_UTILS not in ansible.module_utils.__path__:
     ansible.module_utils.__path__.append(_MODULE_UTILS)
+
+# Shared test helpers (roster_base.py) live next to this file.
+sys.path.insert(0, str(ROOT / "tests"))

@@ -3,9 +3,10 @@
 Reads the roster variables (captiva_profiles, captiva_promotions, captiva_users,
 captiva_sites and the captiva_* settings) from the play's variables, validates them with
 ``captiva_roster.validate`` and prints **every** error as ``<file>:<line>: <yaml path>: <reason>``.
-On success it sets two facts: ``captiva_roster`` (the normalised roster, for the
-``captiva_radius`` module) and ``captiva_compiled`` (the desired state of the routers and
-FreeRADIUS clients, and a summary).
+On success it sets three facts: ``captiva_roster`` (the normalised roster without secrets)
+and ``captiva_credentials`` (its passwords and secrets), both for the ``captiva_radius``
+module, and ``captiva_compiled`` (the desired state of the routers and FreeRADIUS clients,
+and a summary).
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ class ActionModule(ActionBase):
                           msg=f"the roster has {len(errors)} error(s); nothing was changed")
             return result
         now = self._task.args.get("now")
-        now = dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
         compiled = compile_roster(roster, now)
+        data, credentials = roster_to_data(roster)
         summary = compiled["summary"]
         result.update(
             changed=False,
@@ -86,7 +88,8 @@ class ActionModule(ActionBase):
             msg=("roster valid: {users} users ({active} active), {profiles} profiles, "
                  "{promotions} promotions, {sites} sites, {routers} routers").format(**summary),
             ansible_facts={
-                "captiva_roster": roster_to_data(roster),
+                "captiva_roster": data,
+                "captiva_credentials": credentials,
                 "captiva_compiled": {k: compiled[k] for k in
                                      ("freeradius_clients", "routeros", "summary")},
             },

@@ -25,7 +25,8 @@ import dataclasses
 import datetime as dt
 import difflib
 import re
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 try:
     import zoneinfo
@@ -85,7 +86,7 @@ class RosterError:
     path: str
     reason: str
 
-    def render(self, locator: "Locator | None" = None) -> str:
+    def render(self, locator: Locator | None = None) -> str:
         where = locator.locate(self.path) if locator else None
         return f"{where}: {self.path}: {self.reason}" if where else f"{self.path}: {self.reason}"
 
@@ -344,7 +345,7 @@ def list_of(check: Checker, *, unique: bool = False) -> Checker:
         if not isinstance(value, list):
             return _fail(errors, path, f"expected a list, got {_type_name(value)}")
         out = [check(item, f"{path}[{i}]", errors) for i, item in enumerate(value)]
-        if unique and len(set(v for v in out if v is not INVALID)) != len(out):
+        if unique and len({v for v in out if v is not INVALID}) != len(out):
             return _fail(errors, path, "duplicate values")
         return INVALID if INVALID in out else out
     return wrapped
@@ -545,7 +546,7 @@ def validate(variables: Mapping[str, Any]) -> tuple[Roster | None, list[RosterEr
     if isinstance(default_profile, dict):
         _check_quota_order(default_profile.get("quota"), "captiva_default_profile.quota", errors)
 
-    known_profiles = {n for n in profiles} | {DEFAULT_PROFILE}
+    known_profiles = set(profiles) | {DEFAULT_PROFILE}
     for i, promotion in promotions.values():
         _check_ref(promotion["profile"], known_profiles, f"captiva_promotions[{i}].profile",
                    "profile", errors)
@@ -600,7 +601,7 @@ def _check_quota_order(quota, path, errors):
         return
     set_periods = [(p, quota[p]) for p in ("daily", "weekly", "monthly", "total")
                    if isinstance(quota.get(p), int)]
-    for (small, a), (large, b) in zip(set_periods, set_periods[1:]):
+    for (small, a), (large, b) in zip(set_periods, set_periods[1:], strict=False):
         if a > b:
             _fail(errors, f"{path}.{small}",
                   f"the {small} quota ({quota_text(a)}) is larger than the {large} quota "
@@ -940,7 +941,13 @@ def routeros_desired(roster: Roster, router: Mapping[str, Any],
 # Transport: a validated roster as JSON-able data (module arguments) and back
 
 
-def roster_to_data(roster: Roster) -> dict[str, Any]:
+def roster_to_data(roster: Roster) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(data, credentials)``: the roster as JSON-able data, with every secret moved out.
+
+    Modules take the two as separate arguments so that only ``credentials`` is ``no_log``
+    (Ansible masks every string of a no_log argument wherever it appears in the output).
+    """
+
     def plain(value):
         if isinstance(value, (dt.date, dt.datetime)):
             return value.isoformat()
@@ -950,18 +957,37 @@ def roster_to_data(roster: Roster) -> dict[str, Any]:
             return [plain(v) for v in value]
         return value
 
-    return plain(dataclasses.asdict(roster))
+    data = plain(dataclasses.asdict(roster))
+    credentials: dict[str, Any] = {"users": {}, "routers": {}}
+    for user in data["users"]:
+        credentials["users"][user["username"]] = {
+            "password": user.pop("password"), "password_hash": user.pop("password_hash")}
+    for site in data["sites"].values():
+        for router in site["routers"]:
+            credentials["routers"][router["name"]] = {
+                "radius_secret": router.pop("radius_secret"),
+                "api_password": router["api"].pop("password")}
+    return data, credentials
 
 
-def roster_from_data(data: Mapping[str, Any]) -> Roster:
+def roster_from_data(data: Mapping[str, Any], credentials: Mapping[str, Any]) -> Roster:
+    """The inverse of :func:`roster_to_data`."""
     users = []
     for user in data["users"]:
-        user = dict(user)
+        user = dict(user, **credentials["users"][user["username"]])
         for key in ("activated", "expires"):
             if isinstance(user.get(key), str):
                 value = user[key]
                 user[key] = (dt.datetime.fromisoformat(value) if "T" in value
                              else dt.date.fromisoformat(value))
         users.append(user)
+    sites = {}
+    for site_name, site in data["sites"].items():
+        routers = []
+        for router in site["routers"]:
+            secrets = credentials["routers"][router["name"]]
+            routers.append(dict(router, radius_secret=secrets["radius_secret"],
+                                api=dict(router["api"], password=secrets["api_password"])))
+        sites[site_name] = dict(site, routers=routers)
     return Roster(settings=dict(data["settings"]), profiles=dict(data["profiles"]),
-                  promotions=dict(data["promotions"]), users=users, sites=dict(data["sites"]))
+                  promotions=dict(data["promotions"]), users=users, sites=sites)

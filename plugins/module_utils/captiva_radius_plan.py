@@ -1,0 +1,408 @@
+"""Reconcile the compiled roster into the RADIUS database: read, plan, apply.
+
+No Ansible imports: ``plugins/modules/captiva_radius.py`` is a thin wrapper and pytest
+drives these functions directly against a real PostgreSQL.
+
+- **Ownership.** Only rows with ``managed_by = 'captiva'`` in the FreeRADIUS policy tables
+  are read, changed or deleted; every other row belongs to someone else. Captiva's own
+  ``captiva_*`` tables are wholly Captiva's.
+- **One plan.** :func:`plan` compares the current and desired rows once; ``changed``, the
+  counts, the diff and the statements all come from that plan.
+- **One transaction.** :func:`reconcile` takes a transaction-scoped advisory lock (two
+  applies are serialised), reads the state, plans and applies with set-based statements
+  (COPY and array-driven UPDATE/DELETE), then commits; any failure rolls everything back.
+  Check mode plans inside the same kind of transaction and rolls back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import time
+import warnings
+from typing import Any, Iterable, Mapping
+
+from ansible.module_utils.captiva_roster import (
+    MANAGED_BY,
+    PASSWORD_ATTRIBUTES,
+    compile_roster,
+)
+
+ADVISORY_LOCK_KEY = 0x43415054  # "CAPT": serialises Captiva reconciles on one database
+MASK = "********"
+DIFF_LIMIT = 200  # entries shown in a diff; the counts always cover everything
+
+
+class PruneRefused(Exception):
+    """Removing this many users needs an explicit ``allow_mass_prune``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSpec:
+    """How one table is reconciled: its natural key, compared columns, surrogate id."""
+
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+    id_column: str | None = None  # FreeRADIUS tables: rows are updated/deleted by id
+    managed: bool = False  # FreeRADIUS tables: only managed_by = 'captiva' rows are ours
+
+
+POLICY_TABLES = (
+    TableSpec("radgroupcheck", ("groupname", "attribute"), ("op", "value"), "id", True),
+    TableSpec("radgroupreply", ("groupname", "attribute"), ("op", "value"), "id", True),
+    TableSpec("radcheck", ("username", "attribute"), ("op", "value"), "id", True),
+    TableSpec("radusergroup", ("username",), ("groupname", "priority"), "id", True),
+)
+# In dependency order: routers reference sites.
+ROSTER_TABLES = (
+    TableSpec("captiva_site", ("name",), ("timezone", "week_start", "month_start_day")),
+    TableSpec("captiva_router", ("name",), ("site", "nasipaddress", "coa_port")),
+    TableSpec("captiva_profile", ("name",), (
+        "rate_upload", "rate_download", "quota_daily", "quota_weekly", "quota_monthly",
+        "quota_total", "session_timeout", "idle_timeout", "simultaneous_use", "validity_days",
+        "alert_quota_percent", "alert_expiry_days")),
+    TableSpec("captiva_promotion", ("name",), ("profile", "wifi_enabled")),
+    TableSpec("captiva_user", ("username",), (
+        "first_name", "last_name", "email", "language", "promotion", "own_profile", "profile",
+        "enabled", "status", "expires_at", "activated_on")),
+)
+TABLES = {spec.name: spec for spec in (*POLICY_TABLES, *ROSTER_TABLES)}
+
+
+def canon(value: Any) -> Any:
+    """One comparable form for a value read from PostgreSQL or compiled from YAML."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return tuple(canon(v) for v in value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)  # inet addresses and the like
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclasses.dataclass
+class State:
+    """Current rows per table: natural key -> (ids, canonical values)."""
+
+    rows: dict[str, dict[tuple, tuple[list[int], tuple]]]
+    raw_values: dict[str, dict[tuple, tuple]]  # uncanonicalised, for password verification
+
+    def activations(self) -> dict[str, dt.date]:
+        return {key[0]: dt.date.fromisoformat(values[-1])
+                for key, (_ids, values) in self.rows["captiva_user"].items()}
+
+
+def read_state(cur) -> State:
+    rows: dict[str, dict] = {}
+    raw: dict[str, dict] = {}
+    for spec in (*POLICY_TABLES, *ROSTER_TABLES):
+        columns = [*(spec.id_column and [spec.id_column] or []), *spec.key, *spec.columns]
+        where = " WHERE managed_by = %s" if spec.managed else ""
+        order = f" ORDER BY {spec.id_column}" if spec.id_column else ""
+        cur.execute(f"SELECT {', '.join(columns)} FROM {spec.name}{where}{order}",  # noqa: S608
+                    (MANAGED_BY,) if spec.managed else ())
+        table: dict[tuple, tuple[list[int], tuple]] = {}
+        table_raw: dict[tuple, tuple] = {}
+        offset = 1 if spec.id_column else 0
+        nkey = len(spec.key)
+        for record in cur.fetchall():
+            key = tuple(record[offset:offset + nkey])
+            values = tuple(canon(v) for v in record[offset + nkey:])
+            ids = [record[0]] if spec.id_column else []
+            if key in table:  # duplicates of one key: keep the first, the rest get deleted
+                table[key][0].extend(ids)
+                continue
+            table[key] = (ids, values)
+            table_raw[key] = tuple(record[offset + nkey:])
+        rows[spec.name] = table
+        raw[spec.name] = table_raw
+    return State(rows, raw)
+
+
+# --------------------------------------------------------------------------------------------
+# Desired rows
+
+
+def _crypt(password: str, existing: str | None) -> str:
+    """sha512-crypt; keeps the stored hash when it already matches (idempotence)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import crypt as _crypt_module
+        except ImportError:  # Python 3.13+: passlib provides the same scheme
+            _crypt_module = None
+    if _crypt_module is not None:
+        if existing and existing.startswith("$6$") and _crypt_module.crypt(password,
+                                                                            existing) == existing:
+            return existing
+        return _crypt_module.crypt(password, _crypt_module.mksalt(_crypt_module.METHOD_SHA512))
+    from passlib.hash import sha512_crypt
+
+    if existing and existing.startswith("$6$") and sha512_crypt.verify(password, existing):
+        return existing
+    return sha512_crypt.hash(password, rounds=5000)
+
+
+def desired_rows(compiled: Mapping[str, Any], state: State) -> dict[str, dict[tuple, tuple]]:
+    """Compiled roster -> rows per table, keyed like :class:`State`."""
+    radius = compiled["radius"]
+    out: dict[str, dict[tuple, tuple]] = {spec.name: {} for spec in TABLES.values()}
+    for group, rows in radius["groups"].items():
+        for table, kind in (("radgroupcheck", "check"), ("radgroupreply", "reply")):
+            for attribute, op, value in rows[kind]:
+                out[table][(group, attribute)] = (op, value)
+    current_check = state.raw_values["radcheck"]
+    for username, user in radius["users"].items():
+        password = user["password"]
+        if password["scheme"] == "cleartext":
+            out["radcheck"][(username, "Cleartext-Password")] = (":=", password["value"])
+        else:
+            value = password["value"]
+            if password["scheme"] == "crypt":
+                existing = current_check.get((username, "Crypt-Password"))
+                value = _crypt(value, existing[1] if existing else None)
+            out["radcheck"][(username, "Crypt-Password")] = (":=", value)
+        for attribute, op, value in user["check"]:
+            out["radcheck"][(username, attribute)] = (op, value)
+        out["radusergroup"][(username,)] = (user["group"], 1)
+    for spec in ROSTER_TABLES:
+        for row in compiled["tables"][spec.name]:
+            key = tuple(row[k] for k in spec.key)
+            out[spec.name][key] = tuple(_typed(c, row[c]) for c in spec.columns)
+    return out
+
+
+def _typed(column: str, value: Any) -> Any:
+    """Compiled rows carry timestamps as ISO text; compare and write them as instants."""
+    if column == "expires_at" and isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Planning
+
+
+@dataclasses.dataclass
+class TablePlan:
+    inserts: list[tuple] = dataclasses.field(default_factory=list)  # key + values
+    updates: list[tuple] = dataclasses.field(default_factory=list)  # (ids|key) + values
+    deletes: list[Any] = dataclasses.field(default_factory=list)  # ids or keys
+    changes: list[tuple[tuple, tuple | None, tuple | None]] = dataclasses.field(
+        default_factory=list)  # (key, before, after) for the diff
+
+    @property
+    def count(self) -> int:
+        return len(self.inserts) + len(self.updates) + len(self.deletes)
+
+
+@dataclasses.dataclass
+class Plan:
+    tables: dict[str, TablePlan]
+    users: dict[str, int]
+    groups: dict[str, int]
+    diff: str
+
+    @property
+    def changed(self) -> bool:
+        return any(t.count for t in self.tables.values())
+
+    def summary(self) -> str:
+        def part(name, c):
+            return f"{name}: +{c['added']} ~{c['changed']} -{c['removed']}"
+        return f"{part('users', self.users)} | {part('groups', self.groups)}"
+
+    def row_counts(self) -> dict[str, dict[str, int]]:
+        return {name: {"inserted": len(t.inserts), "updated": len(t.updates),
+                       "deleted": len(t.deletes)}
+                for name, t in self.tables.items() if t.count}
+
+
+def plan_table(spec: TableSpec, current: Mapping[tuple, tuple[list[int], tuple]],
+               desired: Mapping[tuple, tuple]) -> TablePlan:
+    result = TablePlan()
+    for key, values in desired.items():
+        found = current.get(key)
+        if found is None:
+            result.inserts.append((*key, *values))
+            result.changes.append((key, None, values))
+            continue
+        ids, before = found
+        if tuple(canon(v) for v in values) != before:
+            result.updates.append(((ids[0],) if spec.id_column else key) + tuple(values))
+            result.changes.append((key, before, values))
+        if len(ids) > 1:
+            result.deletes.extend(ids[1:])
+    for key, (ids, before) in current.items():
+        if key not in desired:
+            result.deletes.extend(ids if spec.id_column else [key])
+            result.changes.append((key, before, None))
+    return result
+
+
+def plan(state: State, compiled: Mapping[str, Any], *, prune_max_ratio: float = 0.1,
+         prune_max_count: int = 500, allow_mass_prune: bool = False) -> Plan:
+    desired = desired_rows(compiled, state)
+    tables = {name: plan_table(TABLES[name], state.rows[name], desired[name]) for name in TABLES}
+
+    current_users = {key[0] for key in state.rows["captiva_user"]}
+    wanted_users = {key[0] for key in desired["captiva_user"]}
+    removed = len(current_users - wanted_users)
+    limit = min(prune_max_count, math.ceil(prune_max_ratio * len(current_users)))
+    if removed and removed > limit and not allow_mass_prune:
+        raise PruneRefused(
+            f"refusing to remove {removed} of {len(current_users)} users (the limit is {limit}: "
+            f"{prune_max_ratio:.0%} of the users, at most {prune_max_count}); if this is "
+            "intended, run again with allow_mass_prune (captiva_allow_mass_prune=true)")
+
+    touched_users = {k[0] for t in ("radcheck", "radusergroup", "captiva_user")
+                     for k, _b, _a in tables[t].changes}
+    users = {"added": len(wanted_users - current_users), "removed": removed,
+             "changed": len(touched_users & current_users & wanted_users)}
+    current_groups = {k[0] for t in ("radgroupcheck", "radgroupreply") for k in state.rows[t]}
+    wanted_groups = {k[0] for t in ("radgroupcheck", "radgroupreply") for k in desired[t]}
+    touched_groups = {k[0] for t in ("radgroupcheck", "radgroupreply")
+                      for k, _b, _a in tables[t].changes}
+    groups = {"added": len(wanted_groups - current_groups),
+              "removed": len(current_groups - wanted_groups),
+              "changed": len(touched_groups & current_groups & wanted_groups)}
+    return Plan(tables, users, groups, render_diff(tables))
+
+
+def _shown(attribute: str, value: Any) -> str:
+    return MASK if attribute in PASSWORD_ATTRIBUTES else str(value)
+
+
+def render_diff(tables: Mapping[str, TablePlan]) -> str:
+    """Per user and per group, per attribute: ``+`` added, ``-`` removed, ``~`` changed.
+
+    Password attributes are always masked. At most DIFF_LIMIT entries are listed.
+    """
+    entries: dict[tuple[str, str], list[str]] = {}
+
+    def add(kind, name, line):
+        entries.setdefault((kind, name), []).append(line)
+
+    for table, kind, label in (("radgroupcheck", "group", "check"),
+                               ("radgroupreply", "group", "reply"),
+                               ("radcheck", "user", "check")):
+        for (name, attribute), before, after in tables[table].changes:
+            if before is None:
+                add(kind, name, f"  + {label} {attribute} {after[0]} {_shown(attribute, after[1])}")
+            elif after is None:
+                add(kind, name, f"  - {label} {attribute} {_shown(attribute, before[1])}")
+            else:
+                add(kind, name, f"  ~ {label} {attribute}: {_shown(attribute, before[1])} -> "
+                                f"{_shown(attribute, after[1])}")
+    for (name,), before, after in tables["radusergroup"].changes:
+        add("user", name, f"  {'~' if before and after else '+' if after else '-'} group: "
+                          f"{before[0] if before else '(none)'} -> {after[0] if after else '(none)'}")
+    for spec in ROSTER_TABLES:
+        kind = spec.name.removeprefix("captiva_")
+        for key, before, after in tables[spec.name].changes:
+            name = key[0]
+            if before is None:
+                add(kind, name, "  + " + ", ".join(
+                    f"{c}={v}" for c, v in zip(spec.columns, after, strict=True) if v is not None))
+            elif after is None:
+                add(kind, name, "  - (removed)")
+            else:
+                for column, old, new in zip(spec.columns, before, after, strict=True):
+                    if canon(new) != old:
+                        add(kind, name, f"  ~ {column}: {old} -> {canon(new)}")
+    lines = []
+    for (kind, name), changes in list(entries.items())[:DIFF_LIMIT]:
+        lines.append(f"{kind} {name}")
+        lines.extend(changes)
+    if len(entries) > DIFF_LIMIT:
+        lines.append(f"... and {len(entries) - DIFF_LIMIT} more entries (counts cover all)")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+# --------------------------------------------------------------------------------------------
+# Applying
+
+
+def _copy(cur, table: str, columns: Iterable[str], rows: list[tuple]) -> None:
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def apply_table(cur, spec: TableSpec, table_plan: TablePlan, *, deletes_only: bool = False,
+                skip_deletes: bool = False) -> None:
+    if table_plan.deletes and not skip_deletes:
+        if spec.id_column:
+            cur.execute(f"DELETE FROM {spec.name} WHERE {spec.id_column} = ANY(%s)",  # noqa: S608
+                        (table_plan.deletes,))
+        else:
+            cur.execute(f"DELETE FROM {spec.name} WHERE {spec.key[0]} = ANY(%s)",  # noqa: S608
+                        ([k[0] for k in table_plan.deletes],))
+    if deletes_only:
+        return
+    if table_plan.updates:
+        ident = (spec.id_column,) if spec.id_column else spec.key
+        staged = ", ".join((*ident, *spec.columns))
+        cur.execute(f"CREATE TEMP TABLE captiva_stage ON COMMIT DROP AS "  # noqa: S608
+                    f"SELECT {staged} FROM {spec.name} WITH NO DATA")
+        _copy(cur, "captiva_stage", (*ident, *spec.columns), table_plan.updates)
+        assignments = ", ".join(f"{c} = s.{c}" for c in spec.columns)
+        if spec.name == "captiva_user":
+            assignments += ", updated_at = now()"
+        match = " AND ".join(f"t.{c} = s.{c}" for c in ident)
+        cur.execute(f"UPDATE {spec.name} t SET {assignments} "  # noqa: S608
+                    f"FROM captiva_stage s WHERE {match}")
+        cur.execute("DROP TABLE captiva_stage")
+    if table_plan.inserts:
+        columns = (*spec.key, *spec.columns)
+        rows = table_plan.inserts
+        if spec.managed:
+            columns = (*columns, "managed_by")
+            rows = [(*row, MANAGED_BY) for row in rows]
+        _copy(cur, spec.name, columns, rows)
+
+
+def apply(cur, the_plan: Plan) -> None:
+    # Deletes first, in reverse dependency order (routers before their sites), so that a
+    # unique key freed by one row can be taken by another in the same run.
+    order = [*POLICY_TABLES, *ROSTER_TABLES]
+    for spec in reversed(order):
+        apply_table(cur, spec, the_plan.tables[spec.name], deletes_only=True)
+    for spec in order:
+        apply_table(cur, spec, the_plan.tables[spec.name], skip_deletes=True)
+
+
+def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
+              prune_max_ratio: float = 0.1, prune_max_count: int = 500,
+              allow_mass_prune: bool = False) -> dict[str, Any]:
+    """Lock, read, compile, plan, apply (unless check mode), commit. Returns the result."""
+    timings = {}
+    started = time.monotonic()
+    with conn.transaction(force_rollback=check_mode), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+        state = read_state(cur)
+        timings["read"] = time.monotonic() - started
+        compiled = compile_roster(roster, now, state.activations())
+        the_plan = plan(state, compiled, prune_max_ratio=prune_max_ratio,
+                        prune_max_count=prune_max_count, allow_mass_prune=allow_mass_prune)
+        timings["plan"] = time.monotonic() - started - timings["read"]
+        if the_plan.changed and not check_mode:
+            apply(cur, the_plan)
+        timings["apply"] = time.monotonic() - started - timings["read"] - timings["plan"]
+    return {
+        "changed": the_plan.changed,
+        "summary": the_plan.summary(),
+        "users": the_plan.users,
+        "groups": the_plan.groups,
+        "rows": the_plan.row_counts(),
+        "diff": the_plan.diff,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
