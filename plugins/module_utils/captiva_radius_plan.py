@@ -21,7 +21,8 @@ import datetime as dt
 import math
 import time
 import warnings
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ansible.module_utils.captiva_roster import (
     MANAGED_BY,
@@ -74,7 +75,7 @@ TABLES = {spec.name: spec for spec in (*POLICY_TABLES, *ROSTER_TABLES)}
 def canon(value: Any) -> Any:
     """One comparable form for a value read from PostgreSQL or compiled from YAML."""
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).isoformat()
+        return value.astimezone(dt.UTC).isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
@@ -303,8 +304,9 @@ def render_diff(tables: Mapping[str, TablePlan]) -> str:
                 add(kind, name, f"  ~ {label} {attribute}: {_shown(attribute, before[1])} -> "
                                 f"{_shown(attribute, after[1])}")
     for (name,), before, after in tables["radusergroup"].changes:
-        add("user", name, f"  {'~' if before and after else '+' if after else '-'} group: "
-                          f"{before[0] if before else '(none)'} -> {after[0] if after else '(none)'}")
+        sign = "~" if before and after else "+" if after else "-"
+        old, new = (before[0] if before else "(none)"), (after[0] if after else "(none)")
+        add("user", name, f"  {sign} group: {old} -> {new}")
     for spec in ROSTER_TABLES:
         kind = spec.name.removeprefix("captiva_")
         for key, before, after in tables[spec.name].changes:

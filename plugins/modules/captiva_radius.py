@@ -157,7 +157,7 @@ def main():
     if psycopg is None:
         module.fail_json(msg=missing_required_lib("psycopg"))
     p = module.params
-    now = dt.datetime.fromisoformat(p["now"]) if p["now"] else dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.fromisoformat(p["now"]) if p["now"] else dt.datetime.now(dt.UTC)
     roster = roster_from_data(p["roster"], p["credentials"])
     connect = {"host": p["login_host"], "port": p["login_port"], "user": p["login_user"],
                "password": p["login_password"], "dbname": p["login_db"],

@@ -9,6 +9,7 @@ Fixtures (registered by tests/integration/conftest.py; from elsewhere use
 - ``radius_db`` (function): a fresh database with every migration of
   ``roles/postgres/files/migrations`` applied through captiva_migrations, and the four Captiva
   roles able to log in with :data:`ROLE_PASSWORDS` over TCP (scram-sha-256).
+- ``radius_database(pg_server)``: the same as a context manager, for wider-scoped fixtures.
 
 ``Database.dsn`` is the superuser's (over the unix socket), ``Database.dsns[<role>]`` a role's,
 where ``<role>`` is ``reconcile``, ``freeradius``, ``portal`` or ``jobs``.
@@ -25,6 +26,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +42,9 @@ __all__ = [
     "PgServer",
     "empty_db",
     "pg_server",
+    "radius_database",
     "radius_db",
+    "role_name",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,11 +208,15 @@ def empty_db(pg_server):
         _drop_database(pg_server, name)
 
 
-@pytest.fixture
-def radius_db(pg_server):
-    name = _create_database(pg_server)
+@contextmanager
+def radius_database(server: PgServer):
+    """A fresh migrated database with the roles' test passwords, dropped on exit.
+
+    For fixtures of a wider scope than ``radius_db`` (e.g. one seeded database per module).
+    """
+    name = _create_database(server)
     try:
-        db = Database(pg_server, name)
+        db = Database(server, name)
         with db.connect() as conn:
             migrate(conn, load_migrations(MIGRATIONS_DIR))
             # What roles/postgres does with the vaulted passwords (the roles are cluster-wide).
@@ -219,9 +227,15 @@ def radius_db(pg_server):
                     )
                 )
         db.dsns = {
-            short: pg_server.tcp_dsn(name, role_name(short), password)
+            short: server.tcp_dsn(name, role_name(short), password)
             for short, password in ROLE_PASSWORDS.items()
         }
         yield db
     finally:
-        _drop_database(pg_server, name)
+        _drop_database(server, name)
+
+
+@pytest.fixture
+def radius_db(pg_server):
+    with radius_database(pg_server) as db:
+        yield db
