@@ -1,0 +1,162 @@
+"""Each database role can do what it must and nothing more (migration 0004)."""
+
+import psycopg
+import pytest
+from pg_fixtures import radius_database
+
+ALLOWED, DENIED = True, False
+
+# (statement, {role: allowed}) over tables seeded by the `seeded` fixture.
+CASES = [
+    # Policy tables: the reconcile writes them, FreeRADIUS reads them, nobody else sees them.
+    ("SELECT * FROM radcheck",
+     {"reconcile": ALLOWED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+    ("INSERT INTO radcheck (username, attribute, op, value, managed_by) "
+     "VALUES ('bob', 'Cleartext-Password', ':=', 'pw', 'captiva')",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("UPDATE radcheck SET value = 'changed' WHERE username = 'alice'",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("DELETE FROM radcheck WHERE username = 'alice'",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT * FROM radreply",
+     {"reconcile": ALLOWED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+    ("INSERT INTO radgroupreply (groupname, attribute, op, value) "
+     "VALUES ('basic', 'Session-Timeout', '=', '3600')",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT * FROM radgroupcheck",
+     {"reconcile": ALLOWED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+    ("INSERT INTO radusergroup (username, groupname, managed_by) VALUES ('bob', 'g', 'captiva')",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT * FROM radusergroup",
+     {"reconcile": ALLOWED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+    # nas holds the RADIUS secrets.
+    ("SELECT * FROM nas",
+     {"reconcile": ALLOWED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+    ("INSERT INTO nas (nasname, shortname, secret) VALUES ('10.0.0.2', 'r2', 's')",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    # Accounting: FreeRADIUS writes, portal and jobs read, jobs close and purge; reconcile none.
+    ("INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime) "
+     "VALUES ('s2', 'u2', 'alice', '10.0.0.1', now())",
+     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT sum(acctinputoctets + acctoutputoctets) FROM radacct WHERE username = 'alice'",
+     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": ALLOWED, "jobs": ALLOWED}),
+    ("UPDATE radacct SET acctstoptime = now(), acctterminatecause = 'Stale-Session' "
+     "WHERE acctstoptime IS NULL AND username = 'alice'",
+     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": DENIED, "jobs": ALLOWED}),
+    ("DELETE FROM radacct WHERE acctstoptime < now() - interval '1 year'",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+    ("INSERT INTO radpostauth (username, pass, reply) VALUES ('alice', '', 'Access-Accept')",
+     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT username, authdate FROM radpostauth",
+     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": ALLOWED, "jobs": ALLOWED}),
+    ("DELETE FROM radpostauth WHERE authdate < now() - interval '1 year'",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+    ("INSERT INTO nasreload (nasipaddress, reloadtime) VALUES ('10.0.0.1', now())",
+     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+    # Roster: the reconcile writes it; portal and jobs read it; FreeRADIUS does not need it.
+    ("INSERT INTO captiva_profile (name) VALUES ('premium')",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("UPDATE captiva_user SET status = 'disabled' WHERE username = 'alice'",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("DELETE FROM captiva_promotion",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT u.username, p.quota_daily, s.timezone FROM captiva_user u "
+     "JOIN captiva_profile p ON p.name = u.profile, captiva_site s "
+     "JOIN captiva_router r ON r.site = s.name",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": ALLOWED, "jobs": ALLOWED}),
+    ("SELECT * FROM captiva_promotion",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": ALLOWED, "jobs": ALLOWED}),
+    # Nobody but the migrations touches the migration record or the schema.
+    ("SELECT * FROM captiva_schema_migrations",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("CREATE TABLE intruder (a int)",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("DROP TABLE radcheck",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("TRUNCATE radacct",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+]
+
+SEED = """
+INSERT INTO radcheck (username, attribute, op, value, managed_by)
+    VALUES ('alice', 'Cleartext-Password', ':=', 'secret', 'captiva');
+INSERT INTO radreply (username, attribute, op, value) VALUES ('alice', 'Idle-Timeout', '=', '60');
+INSERT INTO radgroupcheck (groupname, attribute, op, value)
+    VALUES ('basic', 'Simultaneous-Use', ':=', '1');
+INSERT INTO radusergroup (username, groupname, managed_by) VALUES ('alice', 'basic', 'captiva');
+INSERT INTO nas (nasname, shortname, secret) VALUES ('10.0.0.1', 'r1', 'radius-secret');
+INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime,
+                     acctinputoctets, acctoutputoctets)
+    VALUES ('s1', 'u1', 'alice', '10.0.0.1', now(), 10, 20);
+INSERT INTO radpostauth (username, pass, reply) VALUES ('alice', '', 'Access-Accept');
+INSERT INTO captiva_site VALUES ('main', 'Europe/Paris', 1, 1);
+INSERT INTO captiva_router (name, site, nasipaddress) VALUES ('r1', 'main', '10.0.0.1');
+INSERT INTO captiva_profile (name, quota_daily) VALUES ('basic', 1000000000);
+INSERT INTO captiva_promotion VALUES ('l1', 'basic', true);
+INSERT INTO captiva_user (username, promotion, profile, enabled, status, activated_on)
+    VALUES ('alice', 'l1', 'basic', true, 'active', current_date);
+"""
+
+
+@pytest.fixture(scope="module")
+def seeded(pg_server):
+    """One migrated, seeded database for the whole table (each case runs in a rolled-back
+    transaction, so cases do not see each other's writes)."""
+    with radius_database(pg_server) as db:
+        with db.connect() as conn:
+            conn.execute(SEED)
+        yield db
+
+
+def attempt(db, role, statement):
+    """True if ``role`` may run ``statement``; False on a privilege error. Never commits."""
+    with db.connect(role, autocommit=False) as conn:
+        try:
+            conn.execute(statement)
+            return True
+        except psycopg.errors.InsufficientPrivilege:
+            return False
+        finally:
+            conn.rollback()
+
+
+@pytest.mark.parametrize("role", ["reconcile", "freeradius", "portal", "jobs"])
+@pytest.mark.parametrize(("statement", "expected"), CASES, ids=[c[0][:60] for c in CASES])
+def test_role_privileges(seeded, role, statement, expected):
+    assert attempt(seeded, role, statement) is expected[role]
+
+
+def test_freeradius_cannot_update_radcheck(radius_db):
+    denied = pytest.raises(psycopg.errors.InsufficientPrivilege,
+                           match="permission denied for table radcheck")
+    with radius_db.connect("freeradius") as conn, denied:
+        conn.execute("UPDATE radcheck SET value = 'x'")
+
+
+@pytest.mark.parametrize("role", ["portal", "jobs"])
+def test_portal_and_jobs_cannot_read_passwords(radius_db, role):
+    with radius_db.connect(role) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT value FROM radcheck")
+
+
+def test_sequences_let_writers_insert(radius_db):
+    with radius_db.connect("freeradius") as conn:
+        conn.execute("INSERT INTO radpostauth (username, pass, reply) VALUES ('a', '', 'x')")
+    with radius_db.connect("reconcile") as conn:
+        conn.execute("INSERT INTO radgroupreply (groupname, attribute, op, value, managed_by) "
+                     "VALUES ('basic', 'Idle-Timeout', '=', '600', 'captiva')")
+    with radius_db.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM radgroupreply").fetchone()[0] == 1
+
+
+def test_public_has_no_access(radius_db):
+    with radius_db.connect() as conn:
+        conn.execute("DROP ROLE IF EXISTS captiva_test_stranger")
+        conn.execute("CREATE ROLE captiva_test_stranger LOGIN PASSWORD 'stranger'")
+    try:
+        dsn = radius_db.server.tcp_dsn(radius_db.name, "captiva_test_stranger", "stranger")
+        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+            psycopg.connect(dsn)
+    finally:
+        with radius_db.connect() as conn:
+            conn.execute("DROP ROLE captiva_test_stranger")
