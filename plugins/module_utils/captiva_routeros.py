@@ -1,0 +1,630 @@
+"""Reconcile what Captiva owns on a MikroTik router: read once, plan, apply (RouterOS API).
+
+Pure Python, no Ansible imports: ``plan()`` is a function of the desired state and what was
+read, so pytest drives it with plain dicts; ``apply()`` runs the plan through a client object
+(``RouterOSClient`` over librouteros, or any object with the same four methods).
+
+Ownership (Captiva never changes or removes an entry it did not create):
+- menus with a ``comment`` field (``/radius``, walled garden): Captiva's entries carry
+  ``comment=<marker>`` (``captiva``); every other entry is foreign.
+- menus without one (``/ip/hotspot/profile``, ``/ip/hotspot/user/profile``): an ownership
+  ledger on the router itself, ``/system/script`` entries named ``<marker>-ledger-N`` with
+  ``comment=<marker>`` whose source lists ``# <menu> <name>`` for each entry Captiva created.
+  A desired name that exists on the router but is not in the ledger is a conflict: the run
+  fails before any write.
+- settings menus (``/radius/incoming``, ``/system/identity``): only the fields given are set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_MARKER = "captiva"
+LEDGER_MENU = "/system/script"
+LEDGER_CHUNK_CHARS = 4000  # RouterOS handles longer sources, but 4 KiB is safe everywhere
+LEDGER_HEADER = ("# Captiva ownership ledger: menu entries Captiva created. Edited by Captiva "
+                 "only; removing a line here makes Captiva treat that entry as foreign.")
+MASK = "********"
+
+
+@dataclass(frozen=True)
+class MenuSpec:
+    path: str
+    key: tuple[str, ...] = ()  # fields that identify an entry; () for settings menus
+    ownership: str = "comment"  # comment | ledger | settings
+    secrets: frozenset[str] = frozenset()
+
+
+MENUS: dict[str, MenuSpec] = {spec.path: spec for spec in (
+    MenuSpec("/radius", ("service", "address"), secrets=frozenset({"secret"})),
+    MenuSpec("/radius/incoming", ownership="settings"),
+    MenuSpec("/system/identity", ownership="settings"),
+    MenuSpec("/ip/hotspot/profile", ("name",), "ledger", frozenset({"mac-auth-password"})),
+    MenuSpec("/ip/hotspot/user/profile", ("name",), "ledger"),
+    MenuSpec("/ip/hotspot/walled-garden",
+             ("server", "src-address", "dst-host", "dst-port", "path", "method")),
+    MenuSpec("/ip/hotspot/walled-garden/ip",
+             ("server", "src-address", "src-address-list", "dst-address", "dst-address-list",
+              "dst-host", "protocol", "dst-port")),
+)}
+REFUSED = {
+    "/ip/hotspot/user": "Captiva never creates local hotspot users: the router consults its "
+                        "local users before RADIUS, so they would shadow the RADIUS users",
+}
+
+# How values compare. RouterOS prints canonical forms (true, 1h, 10M) whatever was written.
+BOOL_FIELDS = {"disabled", "use-radius", "radius-accounting", "accept", "accounting-backup",
+               "install-hotspot-queue", "split-user-domain", "add-mac-cookie",
+               "transparent-proxy", "advertise", "dont-require-permissions"}
+INT_FIELDS = {"authentication-port", "accounting-port", "port", "shared-users",
+              "addresses-per-mac"}
+DURATION_FIELDS = {"timeout", "idle-timeout", "session-timeout", "keepalive-timeout",
+                   "login-timeout", "radius-interim-update", "http-cookie-lifetime",
+                   "trial-uptime-limit", "trial-uptime-reset", "mac-cookie-timeout",
+                   "status-autorefresh", "advertise-timeout", "limit-uptime"}
+RATE_FIELDS = {"rate-limit"}
+SET_FIELDS = {"login-by", "service", "policy"}
+
+_DURATION_UNITS = {"w": 604800000, "d": 86400000, "h": 3600000, "m": 60000, "s": 1000, "ms": 1}
+_DURATION_TOKEN = re.compile(r"(\d+)(ms|w|d|h|m|s)")
+_CLOCK = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(\d+):(\d\d):(\d\d)(?:\.(\d{1,3}))?$")
+_RATE = re.compile(r"^(\d+(?:\.\d+)?)([kMG]?)$")
+
+
+class RouterOSError(Exception):
+    """A failure meant for the admin (bad input, conflict, guard, router error)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Values
+
+
+def _duration_ms(text: str) -> int | None:
+    if text.isdigit():
+        return int(text) * 1000
+    clock = _CLOCK.match(text)
+    if clock:
+        weeks, days, hours, minutes, seconds, frac = clock.groups()
+        return (((int(weeks or 0) * 7 + int(days or 0)) * 86400 + int(hours) * 3600
+                 + int(minutes) * 60 + int(seconds)) * 1000 + int((frac or "0").ljust(3, "0")))
+    tokens = _DURATION_TOKEN.findall(text)
+    if tokens and "".join(n + u for n, u in tokens) == text:
+        return sum(int(n) * _DURATION_UNITS[u] for n, u in tokens)
+    return None
+
+
+def _rate_bits(text: str) -> int | None:
+    match = _RATE.match(text)
+    if not match:
+        return None
+    bits = float(match.group(1)) * {"": 1, "k": 10**3, "M": 10**6, "G": 10**9}[match.group(2)]
+    return int(bits) if bits == int(bits) else None
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value).strip()
+
+
+def normalise(name: str, value: Any) -> Any:
+    """A comparable form of one field's value: ``10M`` == ``10000000``, ``1h`` == ``01:00:00``,
+    ``yes`` == ``true``, ``https,cookie`` == ``cookie,https``."""
+    text = _as_text(value)
+    if name in BOOL_FIELDS or text in ("yes", "no"):
+        lowered = text.lower()
+        if lowered in ("yes", "true"):
+            return True
+        if lowered in ("no", "false"):
+            return False
+    if name in INT_FIELDS and text.isdigit():
+        return int(text)
+    if name in DURATION_FIELDS:
+        millis = _duration_ms(text)
+        return ("duration", millis) if millis is not None else text
+    if name in RATE_FIELDS:
+        parts = []
+        for part in text.split():
+            pieces = []
+            for piece in part.split("/"):
+                bits = _rate_bits(piece)
+                millis = None if bits is not None else _duration_ms(piece)
+                pieces.append(bits if bits is not None else millis if millis is not None
+                              else piece)
+            parts.append(tuple(pieces))
+        return tuple(parts)
+    if name in SET_FIELDS:
+        return tuple(sorted(p.strip() for p in text.split(",") if p.strip()))
+    return text
+
+
+def wire_value(value: Any) -> str:
+    """A desired value as an API word value (booleans as RouterOS input accepts them)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
+
+
+def _display(spec: MenuSpec, fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (MASK if k in spec.secrets and v not in (None, "") else v)
+            for k, v in sorted(fields.items())}
+
+
+def _label(spec: MenuSpec, entry: Mapping[str, Any]) -> str:
+    if spec.ownership == "settings":
+        return "settings"
+    shown = [f"{k}={_as_text(entry.get(k))}" for k in spec.key if _as_text(entry.get(k))]
+    return ",".join(shown) or "(all)"
+
+
+def _key(spec: MenuSpec, entry: Mapping[str, Any]) -> tuple:
+    return tuple(normalise(k, entry.get(k)) for k in spec.key)
+
+
+def secret_values(desired: Mapping[str, Any]) -> set[str]:
+    """The secret strings in ``desired``, for the caller to mask wherever they would show."""
+    found = set()
+    for path, value in desired.items() if isinstance(desired, Mapping) else ():
+        spec = MENUS.get(path)
+        if spec is None or not spec.secrets:
+            continue
+        for entry in [value] if isinstance(value, Mapping) else value or ():
+            if isinstance(entry, Mapping):
+                found.update(str(entry[k]) for k in spec.secrets if entry.get(k))
+    return found
+
+
+# ----------------------------------------------------------------------------------------------
+# Desired state: shape and field checks
+
+
+def schema_fields(path: str, version: str = "7.16") -> dict[str, bool] | None:
+    """Writable fields of a menu from community.routeros's schema: {name: read_only}.
+
+    None when the collection is not installed; the router then has the last word."""
+    try:
+        from ansible_collections.community.routeros.plugins.module_utils._api_data import (
+            PATHS,
+        )
+    except ImportError:
+        return None
+    api_data = PATHS.get(tuple(path.strip("/").split("/")))
+    if api_data is None:
+        return None
+    api_data.provide_version(version)
+    return {name: bool(info.read_only) for name, info in api_data.get_data().fields.items()}
+
+
+def validate_desired(desired: Mapping[str, Any], schema=schema_fields) -> list[str]:
+    """Every problem in ``desired``, each naming its place; [] when it is usable."""
+    errors = []
+    if not isinstance(desired, Mapping):
+        return [f"desired must be a dict keyed by menu path, got {type(desired).__name__}"]
+    for path, value in desired.items():
+        if path in REFUSED:
+            errors.append(f"desired[{path}]: {REFUSED[path]}")
+            continue
+        spec = MENUS.get(path)
+        if spec is None:
+            errors.append(f"desired[{path}]: unsupported menu path; supported: "
+                          + ", ".join(sorted(MENUS)))
+            continue
+        entries = [value] if spec.ownership == "settings" else value
+        if spec.ownership == "settings" and not isinstance(value, Mapping):
+            errors.append(f"desired[{path}]: a settings menu takes a dict of fields")
+            continue
+        if spec.ownership != "settings" and not isinstance(value, list):
+            errors.append(f"desired[{path}]: expected a list of entries")
+            continue
+        fields = schema(path)
+        seen: dict[tuple, int] = {}
+        for index, entry in enumerate(entries):
+            where = path if spec.ownership == "settings" else f"{path}[{index}]"
+            if not isinstance(entry, Mapping):
+                errors.append(f"desired[{where}]: expected a dict of RouterOS fields")
+                continue
+            for name in entry:
+                if name == ".id" or (fields is not None and name not in fields):
+                    errors.append(f"desired[{where}]: unknown field {name!r}")
+                elif fields is not None and fields[name]:
+                    errors.append(f"desired[{where}]: field {name!r} is read-only")
+                elif name == "comment" and spec.ownership == "comment":
+                    errors.append(f"desired[{where}]: 'comment' holds Captiva's ownership "
+                                  "marker on this menu and cannot be set")
+            if spec.ownership == "settings":
+                continue
+            if "name" in spec.key and not _as_text(entry.get("name")):
+                errors.append(f"desired[{where}]: 'name' is required")
+            key = _key(spec, entry)
+            if key in seen:
+                errors.append(f"desired[{where}]: same {'/'.join(spec.key)} as entry "
+                              f"{seen[key]} ({_label(spec, entry)})")
+            seen[key] = index
+    return errors
+
+
+# ----------------------------------------------------------------------------------------------
+# Ownership ledger
+
+
+@dataclass
+class LedgerChunk:
+    name: str
+    id: str | None
+    lines: list[str]
+
+
+def parse_ledger(rows: Iterable[Mapping[str, Any]], marker: str) -> list[LedgerChunk]:
+    prefix = f"{marker}-ledger-"
+    chunks = []
+    for row in rows:
+        name = _as_text(row.get("name"))
+        if _as_text(row.get("comment")) != marker or not name.startswith(prefix):
+            continue
+        lines = [line[2:] for line in _as_text(row.get("source")).splitlines()
+                 if line.startswith("# /")]
+        chunks.append(LedgerChunk(name, row.get(".id"), lines))
+    return sorted(chunks, key=lambda c: (len(c.name), c.name))
+
+
+def ledger_owned(chunks: Iterable[LedgerChunk]) -> dict[str, set[str]]:
+    owned: dict[str, set[str]] = {}
+    for chunk in chunks:
+        for line in chunk.lines:
+            path, _, name = line.partition(" ")
+            owned.setdefault(path, set()).add(name)
+    return owned
+
+
+def ledger_source(lines: Iterable[str]) -> str:
+    return "\n".join([LEDGER_HEADER, *(f"# {line}" for line in lines)]) + "\n"
+
+
+def ledger_changes(chunks: list[LedgerChunk], add: Iterable[str], drop: Iterable[str],
+                   marker: str) -> list[LedgerChunk]:
+    """The ledger after adding and dropping lines, touching as few chunks as it can: lines stay
+    in their chunk, new lines fill the last chunk, then new ones. Returns the new chunk list;
+    a chunk with no lines is to be removed."""
+    drop = set(drop)
+    result = [LedgerChunk(c.name, c.id, [line for line in c.lines if line not in drop])
+              for c in chunks]
+    known = {line for c in result for line in c.lines}
+    numbers = [int(c.name.rsplit("-", 1)[1]) for c in chunks
+               if c.name.rsplit("-", 1)[1].isdigit()]
+    next_number = max(numbers, default=0) + 1
+    for line in add:
+        if line in known:
+            continue
+        known.add(line)
+        last = result[-1] if result else None
+        if last is None or len(ledger_source([*last.lines, line])) > LEDGER_CHUNK_CHARS:
+            last = LedgerChunk(f"{marker}-ledger-{next_number}", None, [])
+            next_number += 1
+            result.append(last)
+        last.lines.append(line)
+    return result
+
+
+def _ledger_ops(before: list[LedgerChunk], after: list[LedgerChunk]) -> list[Action]:
+    old = {c.name: c for c in before}
+    ops = []
+    for chunk in after:
+        previous = old.get(chunk.name)
+        if previous is not None and previous.lines == chunk.lines:
+            continue
+        op = "delete" if not chunk.lines else "create" if previous is None else "update"
+        if op == "delete" and previous is None:
+            continue
+        ops.append(Action(LEDGER_MENU, op, f"name={chunk.name}", chunk.id,
+                          write={} if op == "delete" else {"source": ledger_source(chunk.lines)},
+                          before=None if previous is None else {"lines": len(previous.lines)},
+                          after=None if op == "delete" else {"lines": len(chunk.lines)}))
+    return ops
+
+
+# ----------------------------------------------------------------------------------------------
+# Plan
+
+
+@dataclass
+class Action:
+    menu: str
+    op: str  # create | update | delete | set
+    label: str
+    id: str | None = None
+    write: dict[str, str] = field(default_factory=dict)  # fields sent to the router
+    before: dict[str, Any] | None = None  # for the diff, secrets masked
+    after: dict[str, Any] | None = None
+
+    def summary(self) -> dict[str, Any]:
+        spec = MENUS.get(self.menu)
+        shown = _display(spec, self.write) if spec else {
+            k: ("(ledger)" if k == "source" else v) for k, v in self.write.items()}
+        out = {"menu": self.menu, "action": self.op, "entry": self.label}
+        if self.op != "delete":
+            out["fields"] = shown
+        return out
+
+
+@dataclass
+class Plan:
+    actions: list[Action] = field(default_factory=list)  # entry actions, in apply order
+    ledger_claims: list[Action] = field(default_factory=list)  # before the entry actions
+    ledger_release: list[Action] = field(default_factory=list)  # after them
+    owned: int = 0  # entries Captiva owns now, in the menus read
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def writes(self) -> list[Action]:
+        return [*self.ledger_claims, *self.actions, *self.ledger_release]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.writes)
+
+    def deletions(self) -> int:
+        return sum(1 for a in self.actions if a.op == "delete")
+
+
+def plan(desired: Mapping[str, Any], current: Mapping[str, list[Mapping[str, Any]]],
+         ledger: list[LedgerChunk] | None = None, *, marker: str = DEFAULT_MARKER,
+         prune: bool = True) -> Plan:
+    """Create / update / delete actions that bring the router to ``desired``.
+
+    ``current`` maps each desired menu path to the rows its print returned; ``ledger`` holds
+    the ownership ledger chunks read from /system/script. Raises RouterOSError on conflicts.
+    """
+    ledger = ledger or []
+    owned_names = ledger_owned(ledger)
+    result = Plan()
+    claims: list[str] = []
+    releases: list[str] = []
+    conflicts = []
+    for path, value in desired.items():
+        spec = MENUS[path]
+        rows = current.get(path, [])
+        if spec.ownership == "settings":
+            row = rows[0] if rows else {}
+            changes = {k: v for k, v in value.items()
+                       if normalise(k, v) != normalise(k, row.get(k))}
+            if changes:
+                result.actions.append(Action(
+                    path, "set", "settings", None, {k: wire_value(v) for k, v in changes.items()},
+                    _display(spec, {k: row.get(k) for k in changes}), _display(spec, changes)))
+            continue
+        if spec.ownership == "comment":
+            mine = [r for r in rows if _as_text(r.get("comment")) == marker]
+            foreign = [r for r in rows if _as_text(r.get("comment")) != marker]
+        else:
+            names = owned_names.get(path, set())
+            mine = [r for r in rows if _as_text(r.get("name")) in names]
+            foreign = [r for r in rows if _as_text(r.get("name")) not in names]
+            present = {_as_text(r.get("name")) for r in rows}
+            wanted = {_as_text(e.get("name")) for e in value}
+            # Lines whose entry is gone (removed by hand) and not wanted again: forget them.
+            releases.extend(f"{path} {n}" for n in sorted(names - present - wanted))
+        result.owned += len(mine)
+        by_key: dict[tuple, list] = {}
+        for row in mine:
+            by_key.setdefault(_key(spec, row), []).append(row)
+        leftovers = []
+        foreign_keys = {_key(spec, r): r for r in foreign}
+        for entry in value:
+            key = _key(spec, entry)
+            label = _label(spec, entry)
+            matches = by_key.pop(key, [])
+            if not matches:
+                if key in foreign_keys:
+                    if spec.ownership == "ledger":
+                        conflicts.append(f"{path} {label}")
+                        continue
+                    result.warnings.append(
+                        f"{path} {label}: an entry Captiva does not own has the same "
+                        f"{'/'.join(spec.key)}; Captiva adds its own and leaves that one alone")
+                write = {k: wire_value(v) for k, v in entry.items()}
+                if spec.ownership == "comment":
+                    write["comment"] = marker
+                else:
+                    claims.append(f"{path} {_as_text(entry['name'])}")
+                result.actions.append(Action(path, "create", label, None, write, None,
+                                             _display(spec, entry)))
+                continue
+            row = matches[0]
+            leftovers.extend(matches[1:])  # owned duplicates: the first one is kept
+            changes = {k: v for k, v in entry.items()
+                       if normalise(k, v) != normalise(k, row.get(k))}
+            if changes:
+                result.actions.append(Action(
+                    path, "update", label, row.get(".id"),
+                    {k: wire_value(v) for k, v in changes.items()},
+                    _display(spec, {k: row.get(k) for k in changes}), _display(spec, changes)))
+        if prune:
+            for row in [*leftovers, *(r for rows_ in by_key.values() for r in rows_)]:
+                result.actions.append(Action(
+                    path, "delete", _label(spec, row), row.get(".id"), {},
+                    _display(spec, {k: v for k, v in row.items() if k != ".id"}), None))
+                if spec.ownership == "ledger":
+                    releases.append(f"{path} {_as_text(row.get('name'))}")
+    if conflicts:
+        raise RouterOSError(
+            "entries exist on the router that Captiva did not create (not in its ownership "
+            "ledger), so it will not change them: " + "; ".join(conflicts)
+            + ". Rename them in the roster, or remove or rename them on the router.")
+    # Claim names before creating them and release them after deleting, so that an
+    # interrupted run never leaves a Captiva entry the ledger does not list.
+    claimed = ledger_changes(ledger, claims, (), marker)
+    result.ledger_claims = _ledger_ops(ledger, claimed)
+    final = ledger_changes(claimed, (), releases, marker)
+    result.ledger_release = _ledger_ops(claimed, final)
+    return result
+
+
+def check_prune_guard(result: Plan, max_prune_ratio: float, allow_mass_prune: bool) -> None:
+    """Refuse a plan that removes more than ``max_prune_ratio`` of Captiva's entries (a
+    truncated roster must not wipe a router), unless mass pruning is allowed explicitly."""
+    deletions = result.deletions()
+    if allow_mass_prune or deletions <= max(1, max_prune_ratio * result.owned):
+        return
+    raise RouterOSError(
+        f"refusing to remove {deletions} of the {result.owned} entries Captiva owns on this "
+        f"router (more than max_prune_ratio={max_prune_ratio}); check the roster, or set "
+        "allow_mass_prune=true if this is intended")
+
+
+def diff(result: Plan) -> dict[str, dict[str, Any]]:
+    """Ansible diff: per menu, per entry, the managed fields before and after."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for action in result.actions:
+        if action.before is not None:
+            before.setdefault(action.menu, {})[action.label] = action.before
+        if action.after is not None:
+            after.setdefault(action.menu, {})[action.label] = action.after
+    return {"before": before, "after": after}
+
+
+# ----------------------------------------------------------------------------------------------
+# Read and apply through a client
+
+
+def read(client, desired: Mapping[str, Any], marker: str = DEFAULT_MARKER):
+    """One print per desired menu (plus one for the ledger when a ledger menu is desired)."""
+    current = {path: client.print(path) for path in desired}
+    ledger: list[LedgerChunk] = []
+    if any(MENUS[p].ownership == "ledger" for p in desired):
+        ledger = parse_ledger(client.print(LEDGER_MENU, f"?=comment={marker}"), marker)
+    return current, ledger
+
+
+def apply(client, result: Plan, marker: str = DEFAULT_MARKER) -> list[dict[str, Any]]:
+    """Run the plan's writes in order; deletions of one menu go in one remove command."""
+    done: list[dict[str, Any]] = []
+    ledger_ids: dict[str, str] = {}
+
+    def run(action: Action) -> None:
+        try:
+            if action.menu == LEDGER_MENU:
+                name = action.label.split("=", 1)[1]
+                action.id = action.id or ledger_ids.get(name)
+                if action.op == "create":
+                    ledger_ids[name] = client.add(LEDGER_MENU, {
+                        "name": name, "comment": marker, "policy": "read",
+                        **action.write})
+                    return
+            if action.op == "create":
+                action.id = client.add(action.menu, action.write)
+            elif action.op in ("update", "set"):
+                client.set(action.menu, action.id, action.write)
+        except Exception as exc:
+            raise RouterOSError(f"{action.menu} {action.op} {action.label}: {exc}") from exc
+
+    for action in result.ledger_claims:
+        run(action)
+        done.append(action.summary())
+    deletes: dict[str, list[Action]] = {}
+    for action in result.actions:
+        if action.op == "delete":
+            deletes.setdefault(action.menu, []).append(action)
+            continue
+        run(action)
+        done.append(action.summary())
+    for menu, actions in deletes.items():
+        try:
+            client.remove(menu, [a.id for a in actions])
+        except Exception as exc:
+            raise RouterOSError(f"{menu} remove {', '.join(a.label for a in actions)}: "
+                                f"{exc}") from exc
+        done.extend(a.summary() for a in actions)
+    for action in result.ledger_release:
+        if action.op == "delete":
+            action.id = action.id or ledger_ids.get(action.label.split("=", 1)[1])
+            client.remove(LEDGER_MENU, [action.id])
+        else:
+            run(action)
+        done.append(action.summary())
+    return done
+
+
+class RouterOSClient:
+    """The four calls the planner needs, over librouteros (API or API-SSL)."""
+
+    def __init__(self, host: str, username: str, password: str, *, port: int | None = None,
+                 tls: bool = False, validate_certs: bool = True, ca_path: str | None = None,
+                 timeout: float = 10, command_timeout: float = 60):
+        import ssl
+        from functools import partial
+
+        import librouteros
+        from librouteros.exceptions import LibRouterosError
+
+        self._errors = (LibRouterosError, OSError)
+        wrapper = None
+        if tls:
+            context = ssl.create_default_context(cafile=ca_path)
+            if not validate_certs:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            wrapper = partial(context.wrap_socket, server_hostname=host)
+        port = port or (8729 if tls else 8728)
+        where = f"{'api-ssl' if tls else 'api'}://{host}:{port}"
+        try:
+            self.api = librouteros.connect(host=host, username=username, password=password,
+                                           port=port, timeout=timeout, ssl_wrapper=wrapper)
+        except librouteros.exceptions.TrapError as exc:
+            raise RouterOSError(f"cannot log in to {where} as {username!r}: {exc}") from exc
+        except ssl.SSLError as exc:
+            raise RouterOSError(f"TLS failure with {where}: {exc}") from exc
+        except (OSError, LibRouterosError) as exc:
+            raise RouterOSError(f"cannot reach router at {where}: {exc}") from exc
+        self.api.protocol.transport.sock.settimeout(command_timeout)
+        self.where = where
+
+    def _call(self, command: str, *words: str) -> list[dict[str, Any]]:
+        try:
+            return list(self.api.rawCmd(command, *words))
+        except self._errors as exc:
+            raise RouterOSError(f"{command} on {self.where}: {exc}") from exc
+
+    def print(self, path: str, *queries: str) -> list[dict[str, Any]]:
+        return self._call(f"{path}/print", *queries)
+
+    def add(self, path: str, fields: Mapping[str, str]) -> str:
+        rows = self._call(f"{path}/add", *(f"={k}={v}" for k, v in fields.items()))
+        return str(rows[0].get("ret", "")) if rows else ""
+
+    def set(self, path: str, entry_id: str | None, fields: Mapping[str, str]) -> None:
+        words = [f"={k}={v}" for k, v in fields.items()]
+        if entry_id is not None:
+            words.insert(0, f"=.id={entry_id}")
+        self._call(f"{path}/set", *words)
+
+    def remove(self, path: str, entry_ids: list[str]) -> None:
+        self._call(f"{path}/remove", f"=.id={','.join(entry_ids)}")
+
+    def close(self) -> None:
+        # Closing a broken socket must not hide the error that broke it.
+        with contextlib.suppress(Exception):
+            self.api.close()
+
+
+def reconcile(client, desired: Mapping[str, Any], *, marker: str = DEFAULT_MARKER,
+              prune: bool = True, max_prune_ratio: float = 0.5, allow_mass_prune: bool = False,
+              check_mode: bool = False) -> dict[str, Any]:
+    """Read, plan, guard, apply (unless check mode). Returns the module's result fields."""
+    errors = validate_desired(desired)
+    if errors:
+        raise RouterOSError("invalid desired state: " + "; ".join(errors))
+    current, ledger = read(client, desired, marker)
+    result = plan(desired, current, ledger, marker=marker, prune=prune)
+    check_prune_guard(result, max_prune_ratio, allow_mass_prune)
+    actions = ([a.summary() for a in result.writes] if check_mode
+               else apply(client, result, marker))
+    counts: dict[str, int] = {}
+    for action in result.actions:
+        counts[action.op] = counts.get(action.op, 0) + 1
+    return {"changed": result.changed, "actions": actions, "counts": counts,
+            "diff": diff(result), "warnings": result.warnings}

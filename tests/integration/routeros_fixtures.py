@@ -1,0 +1,92 @@
+"""pytest fixtures: tools/routeros-sim started on loopback, one fresh router per test.
+
+Import the fixtures you use into a test module: ``from routeros_fixtures import routeros_sim``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import librouteros
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SIM = ROOT / "tools" / "routeros-sim"
+USER = "captiva"
+PASSWORD = "sim-Passw0rd"
+
+
+@dataclass
+class Sim:
+    host: str
+    port: int
+    process: subprocess.Popen
+    state: Path
+    user: str = USER
+    password: str = PASSWORD
+
+    def connect(self, **kwargs) -> librouteros.api.Api:
+        return librouteros.connect(host=self.host, port=self.port, username=self.user,
+                                   password=self.password, timeout=5, **kwargs)
+
+    def stats(self) -> dict[str, int]:
+        api = self.connect()
+        try:
+            (row,) = api("/captiva-sim/stats/print")
+            return {k: int(v) for k, v in row.items()}
+        finally:
+            api.close()
+
+    def reset_stats(self) -> None:
+        api = self.connect()
+        try:
+            tuple(api("/captiva-sim/stats/reset"))
+        finally:
+            api.close()
+
+    def rows(self, path: str) -> list[dict]:
+        api = self.connect()
+        try:
+            return list(api.rawCmd(f"{path}/print"))
+        finally:
+            api.close()
+
+
+def start_sim(tmp_path: Path, *extra: str) -> Sim:
+    ready = tmp_path / "sim.addr"
+    state = tmp_path / "sim-state.json"
+    process = subprocess.Popen(
+        [sys.executable, str(SIM), "--listen", "127.0.0.1:0", "--user", USER,
+         "--password", PASSWORD, "--state", str(state), "--ready-file", str(ready), *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while not ready.exists() or not ready.read_text():
+        if process.poll() is not None:
+            raise RuntimeError(f"routeros-sim exited: {process.stderr.read().decode()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("routeros-sim did not start within 20 s")
+        time.sleep(0.05)
+    host, port = ready.read_text().rsplit(":", 1)
+    return Sim(host, int(port), process, state)
+
+
+def stop_sim(sim: Sim) -> None:
+    sim.process.terminate()
+    try:
+        sim.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        sim.process.kill()
+        sim.process.wait()
+
+
+@pytest.fixture
+def routeros_sim(tmp_path):
+    """A fresh simulated router on 127.0.0.1 (plain API) for one test."""
+    sim = start_sim(tmp_path)
+    yield sim
+    stop_sim(sim)
