@@ -1,0 +1,99 @@
+"""captiva_migrate run by ansible-playbook against the ephemeral server, as roles/postgres
+runs it: the migrations read on the controller with the file lookup."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ansible.module_utils.captiva_migrations import load_migrations
+from pg_fixtures import MIGRATIONS_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK = """
+- name: Migrate
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Apply the migrations
+      captiva_migrate:
+        login_db: "{{ db }}"
+        login_unix_socket: "{{ socket_dir }}"
+        login_port: "{{ port | int }}"
+        migrations: >-
+          {{ dict(__files | map('ansible.builtin.basename')
+                          | zip(query('ansible.builtin.file', *__files, rstrip=false))) }}
+        path: "{{ path | default(omit) }}"
+      vars:
+        __files: "{{ query('ansible.builtin.fileglob', migrations_dir ~ '/*.sql') }}"
+      register: result
+    - name: Save the result
+      ansible.builtin.copy:
+        content: "{{ result | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+      check_mode: false
+"""
+
+
+def run_playbook(tmp_path, db, *args, migrations_dir=MIGRATIONS_DIR):
+    playbook = tmp_path / "migrate.yml"
+    playbook.write_text(PLAYBOOK)
+    out = tmp_path / "result.json"
+    out.unlink(missing_ok=True)
+    extra = {"db": db.name, "socket_dir": str(db.server.socket_dir), "port": db.server.port,
+             "migrations_dir": str(migrations_dir), "out": str(out)}
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
+         "-c", "local", "-e", json.dumps(extra), "-e",
+         f"ansible_python_interpreter={sys.executable}", *args, str(playbook)],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )
+    return proc, (json.loads(out.read_text()) if out.exists() else None)
+
+
+def test_check_mode_reports_then_a_run_applies_then_nothing_changes(empty_db, tmp_path):
+    every = [m.version for m in load_migrations(MIGRATIONS_DIR)]
+
+    proc, result = run_playbook(tmp_path, empty_db, "--check", "--diff")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert result["changed"] is True
+    assert [m["version"] for m in result["applied"]] == every
+    with empty_db.connect() as conn:
+        assert conn.execute("SELECT to_regclass('captiva_schema_migrations')").fetchone()[0] \
+            is None
+
+    proc, result = run_playbook(tmp_path, empty_db)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert result["changed"] is True
+    assert result["version"] == every[-1]
+
+    # Checksums of the lookup's text equal those of the files: nothing pending, not changed.
+    for args in (["--check"], []):
+        proc, result = run_playbook(tmp_path, empty_db, *args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert result["changed"] is False
+        assert result["pending"] == []
+
+
+def test_a_changed_migration_fails_the_task(empty_db, tmp_path):
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "0001_t.sql").write_text("CREATE TABLE t (a int);\n")
+    proc, _ = run_playbook(tmp_path, empty_db, migrations_dir=migrations)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (migrations / "0001_t.sql").write_text("CREATE TABLE t (a bigint);\n")
+    proc, result = run_playbook(tmp_path, empty_db, migrations_dir=migrations)
+    assert proc.returncode != 0
+    assert result is None
+    assert "0001_t.sql was applied but its file changed" in proc.stdout
+
+
+@pytest.mark.parametrize("mode", [["--check"], []])
+def test_path_and_migrations_are_exclusive(empty_db, tmp_path, mode):
+    proc, _ = run_playbook(tmp_path, empty_db, "-e", "path=/nonexistent", *mode)
+    assert proc.returncode != 0
+    assert "mutually exclusive" in proc.stdout
