@@ -1,0 +1,159 @@
+-- Usage attribution: bytes per user and local day, maintained from radacct by triggers.
+--
+-- Every INSERT/UPDATE of radacct (FreeRADIUS's start, interim-update, stop, accounting-on/off
+-- queries, the quota jobs' stale closing) adds the growth of AcctInputOctets/AcctOutputOctets
+-- (64-bit, gigawords folded in by the queries) to captiva_usage_daily, on the local day of the
+-- NAS's site when the bytes were transferred. A delta spanning local midnights (an interim
+-- 23:55 -> 00:05, a session without interims) is spread over the days in proportion to time.
+-- Rows here are aggregates: retention of radacct never touches them.
+--
+-- Guards, because FreeRADIUS replays and reorders accounting (buffered detail files, retries,
+-- the stop query's last fallback updates even a stopped row):
+-- - octet totals, AcctUpdateTime and AcctSessionTime never decrease: a late or duplicate
+--   interim adds nothing;
+-- - a stopped session keeps its stop time and cause, except one closed by the jobs as
+--   'Stale-Session', which takes the NAS's real stop when it finally arrives.
+
+CREATE TABLE captiva_usage_daily (
+    username text NOT NULL,
+    day date NOT NULL,
+    bytes_in bigint NOT NULL DEFAULT 0 CHECK (bytes_in >= 0),
+    bytes_out bigint NOT NULL DEFAULT 0 CHECK (bytes_out >= 0),
+    PRIMARY KEY (username, day)
+);
+-- Set-based jobs read one period for everybody.
+CREATE INDEX captiva_usage_daily_day_idx ON captiva_usage_daily (day);
+
+CREATE FUNCTION captiva_nas_timezone(p_nas inet) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT timezone FROM captiva_calendar(p_nas)
+$$;
+
+-- Adds p_in/p_out bytes transferred between p_from and p_to to the local days of p_tz.
+CREATE FUNCTION captiva_usage_add(
+    p_username text, p_tz text, p_from timestamptz, p_to timestamptz, p_in bigint, p_out bigint
+) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    last_day date;
+    day date;
+    span numeric;
+    part numeric;
+    share_in bigint;
+    share_out bigint;
+    left_in bigint := GREATEST(COALESCE(p_in, 0), 0);
+    left_out bigint := GREATEST(COALESCE(p_out, 0), 0);
+BEGIN
+    IF left_in = 0 AND left_out = 0 OR p_username IS NULL THEN
+        RETURN;
+    END IF;
+    p_to := COALESCE(p_to, now());
+    last_day := (p_to AT TIME ZONE p_tz)::date;
+    -- Spread over at most 31 days: a NAS clock at 1970 must not write 20000 rows.
+    IF p_from IS NOT NULL AND p_from < p_to THEN
+        p_from := GREATEST(p_from, p_to - interval '31 days');
+        day := (p_from AT TIME ZONE p_tz)::date;
+        span := extract(epoch FROM p_to - p_from);
+        WHILE day < last_day LOOP
+            part := extract(epoch FROM captiva_local_midnight(day + 1, p_tz)
+                                       - GREATEST(p_from, captiva_local_midnight(day, p_tz)));
+            share_in := floor(left_in::numeric * part / span);
+            share_out := floor(left_out::numeric * part / span);
+            span := span - part;
+            IF share_in > 0 OR share_out > 0 THEN
+                INSERT INTO captiva_usage_daily AS u (username, day, bytes_in, bytes_out)
+                VALUES (p_username, day, share_in, share_out)
+                ON CONFLICT (username, day) DO UPDATE
+                    SET bytes_in = u.bytes_in + excluded.bytes_in,
+                        bytes_out = u.bytes_out + excluded.bytes_out;
+                left_in := left_in - share_in;
+                left_out := left_out - share_out;
+            END IF;
+            day := day + 1;
+        END LOOP;
+    END IF;
+    INSERT INTO captiva_usage_daily AS u (username, day, bytes_in, bytes_out)
+    VALUES (p_username, last_day, left_in, left_out)
+    ON CONFLICT (username, day) DO UPDATE
+        SET bytes_in = u.bytes_in + excluded.bytes_in,
+            bytes_out = u.bytes_out + excluded.bytes_out;
+END
+$$;
+
+CREATE FUNCTION captiva_radacct_before_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    delta_in bigint;
+    delta_out bigint;
+BEGIN
+    IF NEW.acctinputoctets IS NULL OR NEW.acctinputoctets < OLD.acctinputoctets THEN
+        NEW.acctinputoctets := OLD.acctinputoctets;
+    END IF;
+    IF NEW.acctoutputoctets IS NULL OR NEW.acctoutputoctets < OLD.acctoutputoctets THEN
+        NEW.acctoutputoctets := OLD.acctoutputoctets;
+    END IF;
+    IF NEW.acctupdatetime IS NULL OR NEW.acctupdatetime < OLD.acctupdatetime THEN
+        NEW.acctupdatetime := OLD.acctupdatetime;
+    END IF;
+    IF NEW.acctsessiontime IS NULL OR NEW.acctsessiontime < OLD.acctsessiontime THEN
+        NEW.acctsessiontime := OLD.acctsessiontime;
+    END IF;
+    IF OLD.acctstoptime IS NOT NULL
+       AND (NEW.acctstoptime IS NULL OR OLD.acctterminatecause IS DISTINCT FROM 'Stale-Session')
+    THEN
+        NEW.acctstoptime := OLD.acctstoptime;
+        NEW.acctterminatecause := OLD.acctterminatecause;
+    END IF;
+
+    delta_in := COALESCE(NEW.acctinputoctets, 0) - COALESCE(OLD.acctinputoctets, 0);
+    delta_out := COALESCE(NEW.acctoutputoctets, 0) - COALESCE(OLD.acctoutputoctets, 0);
+    IF delta_in > 0 OR delta_out > 0 THEN
+        PERFORM captiva_usage_add(
+            NEW.username, captiva_nas_timezone(NEW.nasipaddress),
+            COALESCE(OLD.acctupdatetime, OLD.acctstarttime),
+            COALESCE(NEW.acctupdatetime, NEW.acctstoptime, now()),
+            delta_in, delta_out);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- AFTER INSERT, not BEFORE: FreeRADIUS's start query is INSERT ... ON CONFLICT DO UPDATE, and
+-- a BEFORE INSERT trigger would also count rows that end up as the conflict's UPDATE.
+CREATE FUNCTION captiva_radacct_after_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM captiva_usage_add(
+        NEW.username, captiva_nas_timezone(NEW.nasipaddress),
+        NEW.acctstarttime,
+        COALESCE(NEW.acctupdatetime, NEW.acctstoptime, NEW.acctstarttime, now()),
+        NEW.acctinputoctets, NEW.acctoutputoctets);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER captiva_radacct_usage_update
+    BEFORE UPDATE ON radacct
+    FOR EACH ROW EXECUTE FUNCTION captiva_radacct_before_update();
+
+CREATE TRIGGER captiva_radacct_usage_insert
+    AFTER INSERT ON radacct
+    FOR EACH ROW
+    WHEN (NEW.acctinputoctets > 0 OR NEW.acctoutputoctets > 0)
+    EXECUTE FUNCTION captiva_radacct_after_insert();
+
+-- Existing accounting (an upgrade): attribute each session's totals to the day it last
+-- reported, in its NAS's timezone.
+INSERT INTO captiva_usage_daily (username, day, bytes_in, bytes_out)
+SELECT a.username,
+       (COALESCE(a.acctstoptime, a.acctupdatetime, a.acctstarttime)
+            AT TIME ZONE captiva_nas_timezone(a.nasipaddress))::date,
+       sum(COALESCE(a.acctinputoctets, 0)), sum(COALESCE(a.acctoutputoctets, 0))
+FROM radacct AS a
+WHERE a.username IS NOT NULL
+  AND COALESCE(a.acctstoptime, a.acctupdatetime, a.acctstarttime) IS NOT NULL
+  AND (a.acctinputoctets > 0 OR a.acctoutputoctets > 0)
+GROUP BY 1, 2;
+
+-- Triggers run as the role writing radacct: FreeRADIUS, and the jobs closing sessions.
+GRANT SELECT, INSERT, UPDATE ON captiva_usage_daily TO captiva_freeradius, captiva_jobs;
+GRANT SELECT ON captiva_usage_daily TO captiva_portal;
