@@ -59,6 +59,7 @@ class Sim:
 def start_sim(tmp_path: Path, *extra: str) -> Sim:
     ready = tmp_path / "sim.addr"
     state = tmp_path / "sim-state.json"
+    ready.unlink(missing_ok=True)
     process = subprocess.Popen(
         [sys.executable, str(SIM), "--listen", "127.0.0.1:0", "--user", USER,
          "--password", PASSWORD, "--state", str(state), "--ready-file", str(ready), *extra],
