@@ -10,5 +10,6 @@ _MODULE_UTILS = str(ROOT / "plugins" / "module_utils")
 if _MODULE_UTILS not in ansible.module_utils.__path__:
     ansible.module_utils.__path__.append(_MODULE_UTILS)
 
-# Shared test helpers (roster_base.py) live next to this file.
-sys.path.insert(0, str(ROOT / "tests"))
+# Shared test helpers (roster_base.py) live next to this file; the runtime package `captiva`
+# is imported from the tree (roles/portal installs it on the hosts).
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -729,14 +730,20 @@ def user_expiry(roster: Roster, user: Mapping[str, Any], policy: Mapping[str, An
     A date means "valid through that day": access ends at the next midnight in the
     campus timezone.
     """
-    tz = zoneinfo.ZoneInfo(roster.settings["captiva_timezone"])
-    expires = user.get("expires")
+    return _expiry(user.get("expires"), policy.get("validity_days"), activated,
+                   roster.settings["captiva_timezone"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _expiry(expires, validity_days, activated, timezone_name) -> dt.datetime | None:
+    # Cached: a roster has a few distinct expiry dates shared by thousands of users.
+    tz = zoneinfo.ZoneInfo(timezone_name)
     if isinstance(expires, dt.datetime):
         return expires if expires.tzinfo else expires.replace(tzinfo=tz)
     if isinstance(expires, dt.date):
         day = expires + dt.timedelta(days=1)
-    elif policy.get("validity_days"):
-        day = activated + dt.timedelta(days=policy["validity_days"])
+    elif validity_days:
+        day = activated + dt.timedelta(days=validity_days)
     else:
         return None
     return dt.datetime.combine(day, dt.time(0), tzinfo=tz)
@@ -795,7 +802,8 @@ def _aware(now: dt.datetime) -> dt.datetime:
 
 def compile_roster(roster: Roster, now: dt.datetime,
                    activations: Mapping[str, dt.date] | None = None) -> dict[str, Any]:
-    """The desired state for every later module, as plain JSON-able data.
+    """The desired state for every later module, as plain data (JSON-able but for the
+    ``captiva_user`` rows' ``expires_at`` datetime and ``activated_on`` date).
 
     ``activations`` maps usernames to the day Captiva first provisioned them (read back from
     the database); users without one are activated today.
@@ -835,7 +843,7 @@ def compile_roster(roster: Roster, now: dt.datetime,
         if expires_at is not None:
             # Epoch seconds: rlm_expiration compares against it, and FreeRADIUS parses a
             # plain integer date without any timezone ambiguity.
-            check.append(["Expiration", ":=", str(int(expires_at.timestamp()))])
+            check.append(["Expiration", ":=", _epoch(expires_at)])
         radius_users[user["username"]] = {
             "group": profile if status == "active" else STATUS_GROUPS[status][0],
             "password": password,
@@ -852,8 +860,8 @@ def compile_roster(roster: Roster, now: dt.datetime,
             "profile": profile,
             "enabled": user["enabled"],
             "status": status,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-            "activated_on": activated.isoformat(),
+            "expires_at": expires_at,
+            "activated_on": activated,
         })
 
     sites, routers, clients, routeros = [], [], [], {}
@@ -889,6 +897,11 @@ def compile_roster(roster: Roster, now: dt.datetime,
                     "promotions": len(roster.promotions), "sites": len(sites),
                     "routers": len(routers), **counts},
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _epoch(instant: dt.datetime) -> str:
+    return str(int(instant.timestamp()))
 
 
 def routeros_desired(roster: Roster, router: Mapping[str, Any],

@@ -75,7 +75,7 @@ def test_expiry_date_means_valid_through_that_day_in_campus_time():
     users = {u["username"]: u for u in out["tables"]["captiva_user"]}
     assert users["today"]["status"] == "active"  # valid until midnight tonight, Douala time
     end = dt.datetime(2026, 11, 22, tzinfo=DOUALA)
-    assert dt.datetime.fromisoformat(users["today"]["expires_at"]) == end
+    assert users["today"]["expires_at"] == end
     expiration = out["radius"]["users"]["today"]["check"]
     assert expiration == [["Expiration", ":=", str(int(end.timestamp()))]]
 
@@ -86,7 +86,7 @@ def test_validity_days_count_from_activation():
     out = compile_roster(roster, NOW, activations={"veteran": dt.date(2026, 1, 1)})
     users = {u["username"]: u for u in out["tables"]["captiva_user"]}
     # etudiant-standard has validity_days: 180
-    assert users["new"]["expires_at"].startswith("2027-05-20")
+    assert users["new"]["expires_at"].date() == dt.date(2027, 5, 20)
     assert users["veteran"]["status"] == "expired"  # 2026-01-01 + 180 days = 2026-06-30
     assert out["radius"]["users"]["veteran"]["group"] == "captiva-expired"
 
