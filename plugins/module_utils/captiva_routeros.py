@@ -223,25 +223,25 @@ def validate_desired(desired: Mapping[str, Any], schema=schema_fields) -> list[s
         fields = schema(path)
         seen: dict[tuple, int] = {}
         for index, entry in enumerate(entries):
-            where = path if spec.ownership == "settings" else f"{path}[{index}]"
+            where = f"desired[{path}]" + ("" if spec.ownership == "settings" else f"[{index}]")
             if not isinstance(entry, Mapping):
-                errors.append(f"desired[{where}]: expected a dict of RouterOS fields")
+                errors.append(f"{where}: expected a dict of RouterOS fields")
                 continue
             for name in entry:
                 if name == ".id" or (fields is not None and name not in fields):
-                    errors.append(f"desired[{where}]: unknown field {name!r}")
+                    errors.append(f"{where}: unknown field {name!r}")
                 elif fields is not None and fields[name]:
-                    errors.append(f"desired[{where}]: field {name!r} is read-only")
+                    errors.append(f"{where}: field {name!r} is read-only")
                 elif name == "comment" and spec.ownership == "comment":
-                    errors.append(f"desired[{where}]: 'comment' holds Captiva's ownership "
+                    errors.append(f"{where}: 'comment' holds Captiva's ownership "
                                   "marker on this menu and cannot be set")
             if spec.ownership == "settings":
                 continue
             if "name" in spec.key and not _as_text(entry.get("name")):
-                errors.append(f"desired[{where}]: 'name' is required")
+                errors.append(f"{where}: 'name' is required")
             key = _key(spec, entry)
             if key in seen:
-                errors.append(f"desired[{where}]: same {'/'.join(spec.key)} as entry "
+                errors.append(f"{where}: same {'/'.join(spec.key)} as entry "
                               f"{seen[key]} ({_label(spec, entry)})")
             seen[key] = index
     return errors
