@@ -1,0 +1,1 @@
+"""Quota jobs (``captiva-quota``): enforce, alerts, close-stale, retention, report."""

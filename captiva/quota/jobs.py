@@ -1,0 +1,375 @@
+"""The quota jobs: enforce, close-stale, alerts, retention, report.
+
+Each job takes an open psycopg connection (role captiva_jobs), the Config and ``now``; with
+``dry_run`` it only reads and prints what it would do. Each returns a summary dict; problems
+are logged (stderr, the journal under systemd) and counted in ``summary["failed"]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import smtplib
+from collections.abc import Callable
+from typing import Any
+
+from psycopg import sql
+
+from captiva.periods import Calendar
+from captiva.quota import coa
+from captiva.quota.config import Config
+from captiva.quota.mail import PERIOD_NAMES, Mailer, TemplateError, render
+from captiva.usage import UserUsage, default_calendar, format_bytes, usage_all
+
+log = logging.getLogger("captiva.quota")
+Printer = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------------------------
+# enforce
+
+
+def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
+            out: Printer = print, send=coa.disconnect) -> dict[str, Any]:
+    """Disconnect open sessions of users over quota, disabled, removed or expired."""
+    lingering = conn.execute(
+        """
+        SELECT DISTINCT ON (d.radacctid) d.radacctid, d.username, d.nasipaddress, d.requested_at
+        FROM captiva_disconnect AS d JOIN radacct AS a ON a.radacctid = d.radacctid
+        WHERE d.result = 'ack' AND a.acctstoptime IS NULL AND d.requested_at < %s
+        ORDER BY d.radacctid, d.requested_at DESC
+        """,
+        (now - dt.timedelta(seconds=config.disconnect_grace),),
+    ).fetchall()
+    for radacctid, username, nas, at in lingering:
+        log.warning("session %s of %s on %s still open after a Disconnect-ACK at %s",
+                    radacctid, username, nas, at.isoformat())
+    routers = {str(ip): (name, port) for name, ip, port in conn.execute(
+        "SELECT name, nasipaddress, coa_port FROM captiva_router").fetchall()}
+    sessions = conn.execute(
+        "SELECT radacctid, acctuniqueid, acctsessionid, username, nasipaddress, "
+        "framedipaddress, reason, detail FROM captiva_sessions_to_disconnect(%s)", (now,)
+    ).fetchall()
+    conn.commit()
+    summary = {"sessions": len(sessions), "ack": 0, "nak": 0, "timeout": 0, "error": 0,
+               "still_open": len(lingering), "failed": 0}
+    for radacctid, uniqueid, session_id, username, nas, framed_ip, reason, detail in sessions:
+        nas = str(nas)
+        name, roster_port = routers.get(nas, (None, 3799))
+        why = reason + (f" ({detail})" if detail else "")
+        if dry_run:
+            out(f"would disconnect {username} session {session_id} on {name or nas}: {why}")
+            continue
+        secret = config.router(name, nas)
+        if secret is None:
+            outcome = coa.Outcome("error", detail=f"no secret for router {name or nas} "
+                                                  "in the configuration")
+        else:
+            outcome = send(nas, secret.coa_port or roster_port, secret.secret,
+                           username=username, session_id=session_id,
+                           framed_ip=str(framed_ip) if framed_ip else None,
+                           timeout=config.coa_timeout, retries=config.coa_retries)
+        conn.execute(
+            """
+            INSERT INTO captiva_disconnect (radacctid, acctuniqueid, acctsessionid, username,
+                nasipaddress, framedipaddress, reason, result, error_cause, detail)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            """,
+            (radacctid, uniqueid, session_id, username, nas, framed_ip, why, outcome.result,
+             outcome.error_cause, outcome.detail),
+        )
+        conn.commit()
+        summary[outcome.result] += 1
+        level = logging.INFO if outcome.result == "ack" else logging.ERROR
+        log.log(level, "disconnect %s session %s on %s (%s): %s%s", username, session_id,
+                name or nas, why, outcome.result,
+                f" [{outcome.error_cause} {outcome.detail or ''}]".rstrip()
+                if outcome.error_cause or outcome.detail else "")
+    summary["failed"] = summary["nak"] + summary["timeout"] + summary["error"]
+    return summary
+
+
+# --------------------------------------------------------------------------------------------
+# close-stale
+
+
+def close_stale(conn, config: Config, now: dt.datetime, dry_run: bool = False,
+                out: Printer = print) -> dict[str, Any]:
+    """Close sessions silent for more than ``stale_multiple`` interim intervals.
+
+    The stop time is the last sign of life (last interim, else the start), the cause
+    ``Stale-Session``; the row stays. A real Stop arriving later still replaces both
+    (trigger of migration 0051).
+    """
+    cutoff = now - dt.timedelta(seconds=config.interim_interval * config.stale_multiple)
+    where = sql.SQL(
+        "acctstoptime IS NULL AND COALESCE(acctupdatetime, acctstarttime) < %(cutoff)s")
+    if dry_run:
+        rows = conn.execute(sql.SQL(
+            "SELECT username, acctsessionid, nasipaddress, "
+            "COALESCE(acctupdatetime, acctstarttime) FROM radacct WHERE {} "
+            "ORDER BY radacctid").format(where), {"cutoff": cutoff}).fetchall()
+        for username, session_id, nas, last in rows:
+            out(f"would close {username} session {session_id} on {nas} "
+                f"(last update {last.isoformat()})")
+        conn.rollback()
+        return {"closed": 0, "stale": len(rows), "failed": 0}
+    rows = conn.execute(sql.SQL(
+        """
+        UPDATE radacct
+        SET acctstoptime = COALESCE(acctupdatetime, acctstarttime),
+            acctterminatecause = 'Stale-Session',
+            acctsessiontime = GREATEST(COALESCE(acctsessiontime, 0), floor(extract(epoch FROM
+                COALESCE(acctupdatetime, acctstarttime) - acctstarttime))::bigint)
+        WHERE {}
+        RETURNING username, acctsessionid, nasipaddress
+        """).format(where), {"cutoff": cutoff}).fetchall()
+    conn.commit()
+    for username, session_id, nas in rows:
+        log.info("closed stale session %s of %s on %s", session_id, username, nas)
+    return {"closed": len(rows), "stale": len(rows), "failed": 0}
+
+
+# --------------------------------------------------------------------------------------------
+# alerts
+
+
+def _local(instant: dt.datetime, calendar: Calendar) -> str:
+    return instant.astimezone(calendar.tz).strftime("%Y-%m-%d %H:%M")
+
+
+def plan_alerts(users: list[UserUsage], now: dt.datetime, config: Config,
+                already: set[tuple], calendar: Calendar) -> list[dict[str, Any]]:
+    """Pure: the alerts due. Each has the keys to record and the one threshold to mail.
+
+    Of several thresholds crossed at once, only the highest percentage (or the fewest days)
+    is mailed; the others are recorded as covered so they are never mailed later.
+    """
+    alerts = []
+    for user in users:
+        if not user.email or user.status != "active":
+            continue
+        thresholds = user.alert_quota_percent or config.default_quota_percent
+        for name, use in user.usage.items():
+            if use.limit is None:
+                continue
+            key = use.period.first_day.isoformat() if use.period.first_day else "total"
+            crossed = [t for t in thresholds if use.used * 100 >= t * use.limit]
+            new = sorted(t for t in crossed if (user.username, "quota", name, t, key)
+                         not in already)
+            if not new:
+                continue
+            mailed = max(new)
+            alerts.append({
+                "user": user, "kind": "quota", "period": name, "period_key": key,
+                "thresholds": new, "mailed": mailed,
+                "values": {
+                    "percent": min(math.floor(use.percent), 999),
+                    "threshold": mailed,
+                    "period": name,
+                    "period_fr": PERIOD_NAMES["fr"][name],
+                    "period_en": PERIOD_NAMES["en"][name],
+                    "used": format_bytes(use.used),
+                    "limit": format_bytes(use.limit),
+                    "remaining": format_bytes(use.remaining),
+                    "resets_at": _local(use.resets_at, calendar) if use.resets_at else "-",
+                },
+            })
+        if user.expires_at is not None and user.expires_at > now:
+            days_thresholds = user.alert_expiry_days or config.default_expiry_days
+            left = user.expires_at - now
+            key = user.expires_at.isoformat()
+            crossed = [d for d in days_thresholds if left <= dt.timedelta(days=d)]
+            new = sorted(d for d in crossed
+                         if (user.username, "expiry", "account", d, key) not in already)
+            if new:
+                alerts.append({
+                    "user": user, "kind": "expiry", "period": "account", "period_key": key,
+                    "thresholds": new, "mailed": min(new),
+                    "values": {
+                        "days": math.ceil(left / dt.timedelta(days=1)),
+                        "threshold": min(new),
+                        "expires_at": _local(user.expires_at, calendar),
+                    },
+                })
+    return alerts
+
+
+def alerts(conn, config: Config, now: dt.datetime, dry_run: bool = False,
+           out: Printer = print, mailer_factory=Mailer) -> dict[str, Any]:
+    """Mail quota and expiry alerts, once per user, threshold and period."""
+    calendar = default_calendar(conn)
+    users = usage_all(conn, now, calendar, status="active")
+    already = {tuple(row) for row in conn.execute(
+        "SELECT username, kind, period, threshold, period_key FROM captiva_alert_sent"
+        " WHERE sent_at > %s - interval '400 days'", (now,)).fetchall()}
+    conn.commit()
+    due = plan_alerts(users, now, config, already, calendar)
+    summary = {"due": len(due), "sent": 0, "failed": 0}
+    with mailer_factory(config.smtp) as mailer:
+        for alert in due:
+            user: UserUsage = alert["user"]
+            values = {"username": user.username, "first_name": user.first_name or user.username,
+                      "last_name": user.last_name or "", "timezone": calendar.timezone,
+                      **alert["values"]}
+            try:
+                mail = render(alert["kind"], user.language, user.email, values,
+                              config.templates_dir, config.portal_url)
+            except TemplateError as exc:
+                log.error("%s", exc)
+                summary["failed"] += 1
+                continue
+            if dry_run:
+                out(f"would mail {user.email} ({user.username}, {user.language}): "
+                    f"{mail.subject}")
+                continue
+            try:
+                with conn.transaction():
+                    inserted = conn.execute(
+                        """
+                        INSERT INTO captiva_alert_sent (username, kind, period, threshold,
+                            period_key, email, mailed)
+                        SELECT %s, %s, %s, t, %s, %s, t = %s FROM unnest(%s::integer[]) AS t
+                        ON CONFLICT (username, kind, period, threshold, period_key) DO NOTHING
+                        RETURNING threshold
+                        """,
+                        (user.username, alert["kind"], alert["period"], alert["period_key"],
+                         user.email, alert["mailed"], alert["thresholds"]),
+                    ).fetchall()
+                    # Another run recorded it meanwhile: it mailed, so do not.
+                    if alert["mailed"] in {row[0] for row in inserted}:
+                        mailer.send(mail)
+                conn.commit()
+            except (smtplib.SMTPException, OSError) as exc:
+                conn.rollback()
+                summary["failed"] += 1
+                log.error("mail to %s (%s) failed, will retry next run: %s", user.email,
+                          user.username, exc)
+                continue
+            summary["sent"] += 1
+            log.info("mailed %s alert %s %s to %s", alert["kind"], alert["period"],
+                     alert["mailed"], user.username)
+    return summary
+
+
+# --------------------------------------------------------------------------------------------
+# retention
+
+
+def _columns(conn, table: str) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = %s ORDER BY ordinal_position",
+        (table,)).fetchall()]
+
+
+def _move_batches(conn, table: str, key: str, closed: sql.Composable, cutoff: dt.datetime,
+                  config: Config) -> int:
+    """Move (archive) or delete (purge) rows of ``table`` matching ``closed``, in batches."""
+    history = f"{table}_history"
+    columns = [c for c in _columns(conn, table) if c in set(_columns(conn, history))]
+    column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
+    picked = sql.SQL("SELECT {key} FROM {table} WHERE {closed} ORDER BY {key} LIMIT %(n)s").format(
+        key=sql.Identifier(key), table=sql.Identifier(table), closed=closed)
+    if config.retention_mode == "archive":
+        statement = sql.SQL(
+            "WITH moved AS (DELETE FROM {table} WHERE {key} IN ({picked}) AND {closed} "
+            "RETURNING {columns}) "
+            "INSERT INTO {history} ({columns}) SELECT {columns} FROM moved").format(
+            table=sql.Identifier(table), key=sql.Identifier(key), picked=picked, closed=closed,
+            columns=column_list, history=sql.Identifier(history))
+    else:
+        statement = sql.SQL("DELETE FROM {table} WHERE {key} IN ({picked}) AND {closed}").format(
+            table=sql.Identifier(table), key=sql.Identifier(key), picked=picked, closed=closed)
+    total = 0
+    while True:
+        count = conn.execute(statement, {"cutoff": cutoff, "n": config.batch_size}).rowcount
+        conn.commit()
+        total += count
+        if count < config.batch_size:
+            return total
+
+
+def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
+              out: Printer = print) -> dict[str, Any]:
+    """Closed sessions and post-auth rows older than their retention leave the hot tables.
+
+    ``archive`` moves them to ``*_history`` (same transaction per batch: a row is in exactly
+    one table), ``purge`` deletes them. Open sessions are never touched. Usage totals live in
+    captiva_usage_daily and are not affected.
+    """
+    acct_cutoff = now - dt.timedelta(days=config.radacct_days)
+    auth_cutoff = now - dt.timedelta(days=config.radpostauth_days)
+    acct_closed = sql.SQL("acctstoptime IS NOT NULL AND acctstoptime < %(cutoff)s")
+    auth_closed = sql.SQL("authdate < %(cutoff)s")
+    if dry_run:
+        acct = conn.execute(sql.SQL("SELECT count(*) FROM radacct WHERE {}").format(acct_closed),
+                            {"cutoff": acct_cutoff}).fetchone()[0]
+        auth = conn.execute(sql.SQL("SELECT count(*) FROM radpostauth WHERE {}").format(
+            auth_closed), {"cutoff": auth_cutoff}).fetchone()[0]
+        conn.rollback()
+        verb = "move to history" if config.retention_mode == "archive" else "delete"
+        out(f"would {verb}: {acct} radacct rows closed before {acct_cutoff.isoformat()}, "
+            f"{auth} radpostauth rows before {auth_cutoff.isoformat()}")
+        return {"radacct": 0, "radpostauth": 0, "would_radacct": acct, "would_radpostauth": auth,
+                "failed": 0}
+    summary = {
+        "radacct": _move_batches(conn, "radacct", "radacctid", acct_closed, acct_cutoff, config),
+        "radpostauth": _move_batches(conn, "radpostauth", "id", auth_closed, auth_cutoff,
+                                     config),
+        "failed": 0,
+    }
+    if config.retention_mode == "archive" and config.history_days > 0:
+        cutoff = now - dt.timedelta(days=config.history_days)
+        purge = Config(**{**config.__dict__, "retention_mode": "purge"})
+        summary["history_purged"] = (
+            _move_batches(conn, "radacct_history", "radacctid", acct_closed, cutoff, purge)
+            + _move_batches(conn, "radpostauth_history", "id", auth_closed, cutoff, purge))
+    log.info("retention (%s): %s", config.retention_mode, summary)
+    return summary
+
+
+# --------------------------------------------------------------------------------------------
+# report
+
+
+def report(conn, config: Config, now: dt.datetime, dry_run: bool = False,
+           out: Printer = print, top: int = 20) -> dict[str, Any]:
+    """Usage summary: totals per period, users at or over quota, the top users this month."""
+    calendar = default_calendar(conn)
+    users = usage_all(conn, now, calendar, with_total=True)
+    open_sessions, stale = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE COALESCE(acctupdatetime, acctstarttime) < %s)"
+        " FROM radacct WHERE acctstoptime IS NULL",
+        (now - dt.timedelta(seconds=config.interim_interval * config.stale_multiple),),
+    ).fetchone()
+    conn.rollback()
+    summary: dict[str, Any] = {"users": len(users), "open_sessions": open_sessions,
+                               "stale_sessions": stale, "failed": 0}
+    out(f"Usage at {_local(now, calendar)} {calendar.timezone}: {len(users)} users, "
+        f"{open_sessions} open sessions ({stale} stale)")
+    for name in ("daily", "weekly", "monthly", "total"):
+        used = sum(u.usage[name].used for u in users)
+        over = [u.username for u in users if u.usage[name].exhausted]
+        summary[name] = {"used": used, "over_quota": len(over)}
+        period = users[0].usage[name].period if users else None
+        since = f" since {period.first_day}" if period and period.first_day else ""
+        out(f"  {name:8} {format_bytes(used):>12}{since}; {len(over)} users at quota")
+    ranked = sorted(users, key=lambda u: u.usage["monthly"].used, reverse=True)[:top]
+    if ranked:
+        out(f"Top {len(ranked)} this month:")
+        for u in ranked:
+            m = u.usage["monthly"]
+            limit = format_bytes(m.limit) if m.limit is not None else "unlimited"
+            out(f"  {u.username:24} {format_bytes(m.used):>12} / {limit:<12} {u.profile or '-'}")
+    return summary
+
+
+JOBS = {
+    "enforce": enforce,
+    "close-stale": close_stale,
+    "alerts": alerts,
+    "retention": retention,
+    "report": report,
+}
