@@ -29,16 +29,24 @@ def _instant(text: str) -> dt.datetime:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=str(config_mod.DEFAULT_PATH),
-                        help="TOML or JSON file (default: %(default)s)")
-    common.add_argument("--dry-run", action="store_true",
+def _options(parser: argparse.ArgumentParser, top: bool) -> None:
+    # Accepted before and after the job name; after it, SUPPRESS keeps a value given before.
+    def default(value):
+        return value if top else argparse.SUPPRESS
+
+    parser.add_argument("--config", default=default(str(config_mod.DEFAULT_PATH)),
+                        help=f"TOML or JSON file (default: {config_mod.DEFAULT_PATH})")
+    parser.add_argument("--dry-run", action="store_true", default=default(False),
                         help="only read and print what would be done")
-    common.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    common.add_argument("--now", type=_instant, help=argparse.SUPPRESS)  # tests, replays
-    parser = argparse.ArgumentParser(prog="captiva-quota", parents=[common],
-                                     description="Captiva quota jobs")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default(False),
+                        help="log debug messages")
+    parser.add_argument("--now", type=_instant, default=default(None),
+                        help=argparse.SUPPRESS)  # tests, replays
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="captiva-quota", description="Captiva quota jobs")
+    _options(parser, top=True)
     sub = parser.add_subparsers(dest="job", required=True, metavar="JOB")
     helps = {
         "enforce": "disconnect sessions of users over quota, disabled, removed or expired",
@@ -48,9 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         "report": "print a usage summary",
     }
     for name, text in helps.items():
-        # The options are accepted after the job name too (argparse.SUPPRESS keeps the
-        # value given before it).
-        sub.add_parser(name, help=text, parents=[common], argument_default=argparse.SUPPRESS)
+        _options(sub.add_parser(name, help=text, description=text), top=False)
     return parser
 
 
