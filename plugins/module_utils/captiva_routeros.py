@@ -127,15 +127,11 @@ def normalise(name: str, value: Any) -> Any:
         millis = _duration_ms(text)
         return ("duration", millis) if millis is not None else text
     if name in RATE_FIELDS:
+        # rx/tx [burst-rate [burst-threshold [burst-time [priority [min-rate]]]]]
         parts = []
-        for part in text.split():
-            pieces = []
-            for piece in part.split("/"):
-                bits = _rate_bits(piece)
-                millis = None if bits is not None else _duration_ms(piece)
-                pieces.append(bits if bits is not None else millis if millis is not None
-                              else piece)
-            parts.append(tuple(pieces))
+        for position, part in enumerate(text.split()):
+            parse = _duration_ms if position == 3 else _rate_bits
+            parts.append(tuple(p if parse(p) is None else parse(p) for p in part.split("/")))
         return tuple(parts)
     if name in SET_FIELDS:
         return tuple(sorted(p.strip() for p in text.split(",") if p.strip()))
