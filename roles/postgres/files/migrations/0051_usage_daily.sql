@@ -35,7 +35,7 @@ CREATE FUNCTION captiva_usage_add(
 ) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     last_day date;
-    day date;
+    cur_day date;
     span numeric;
     part numeric;
     share_in bigint;
@@ -51,29 +51,29 @@ BEGIN
     -- Spread over at most 31 days: a NAS clock at 1970 must not write 20000 rows.
     IF p_from IS NOT NULL AND p_from < p_to THEN
         p_from := GREATEST(p_from, p_to - interval '31 days');
-        day := (p_from AT TIME ZONE p_tz)::date;
+        cur_day := (p_from AT TIME ZONE p_tz)::date;
         span := extract(epoch FROM p_to - p_from);
-        WHILE day < last_day LOOP
-            part := extract(epoch FROM captiva_local_midnight(day + 1, p_tz)
-                                       - GREATEST(p_from, captiva_local_midnight(day, p_tz)));
+        WHILE cur_day < last_day LOOP
+            part := extract(epoch FROM captiva_local_midnight(cur_day + 1, p_tz)
+                                       - GREATEST(p_from, captiva_local_midnight(cur_day, p_tz)));
             share_in := floor(left_in::numeric * part / span);
             share_out := floor(left_out::numeric * part / span);
             span := span - part;
             IF share_in > 0 OR share_out > 0 THEN
                 INSERT INTO captiva_usage_daily AS u (username, day, bytes_in, bytes_out)
-                VALUES (p_username, day, share_in, share_out)
-                ON CONFLICT (username, day) DO UPDATE
+                VALUES (p_username, cur_day, share_in, share_out)
+                ON CONFLICT ON CONSTRAINT captiva_usage_daily_pkey DO UPDATE
                     SET bytes_in = u.bytes_in + excluded.bytes_in,
                         bytes_out = u.bytes_out + excluded.bytes_out;
                 left_in := left_in - share_in;
                 left_out := left_out - share_out;
             END IF;
-            day := day + 1;
+            cur_day := cur_day + 1;
         END LOOP;
     END IF;
     INSERT INTO captiva_usage_daily AS u (username, day, bytes_in, bytes_out)
     VALUES (p_username, last_day, left_in, left_out)
-    ON CONFLICT (username, day) DO UPDATE
+    ON CONFLICT ON CONSTRAINT captiva_usage_daily_pkey DO UPDATE
         SET bytes_in = u.bytes_in + excluded.bytes_in,
             bytes_out = u.bytes_out + excluded.bytes_out;
 END

@@ -1,0 +1,477 @@
+"""Usage attribution (migration 0051), SQL periods vs captiva.periods, login check (0052).
+
+radacct is written as the captiva_freeradius role with FreeRADIUS 3.2's own PostgreSQL
+queries (queries.conf: start, interim-update, stop with their fallbacks, accounting-on),
+values bound instead of xlat-expanded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+
+from captiva.periods import Calendar, period
+from captiva.usage import format_bytes, usage_for
+
+UTC = dt.UTC
+GiB = 1024**3
+NAS_DOUALA = "10.20.0.2"
+NAS_PARIS = "10.30.0.2"
+
+
+def ts(text: str, tz: str = "UTC") -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=zoneinfo.ZoneInfo(tz))
+
+
+# --------------------------------------------------------------------------------------------
+# FreeRADIUS's accounting queries (mods-config/sql/main/postgresql/queries.conf, 3.2.1)
+
+_OCTETS = "((%(in_gw)s::bigint << 32) + %(in_oct)s::bigint)"
+_OUT_OCTETS = "((%(out_gw)s::bigint << 32) + %(out_oct)s::bigint)"
+_COLUMNS = """AcctSessionId, AcctUniqueId, UserName, Realm, NASIPAddress, NASPortId, NASPortType,
+    AcctStartTime, AcctUpdateTime, AcctStopTime, AcctSessionTime, AcctAuthentic,
+    ConnectInfo_start, ConnectInfo_Stop, AcctInputOctets, AcctOutputOctets, CalledStationId,
+    CallingStationId, AcctTerminateCause, ServiceType, FramedProtocol, FramedIpAddress,
+    FramedIpv6Address, FramedIpv6Prefix, FramedInterfaceId, DelegatedIpv6Prefix"""
+
+
+class Radius:
+    """Sends accounting the way rlm_sql does: each query in order until one affects a row."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    @staticmethod
+    def _params(session, user, nas, when, octets_in=0, octets_out=0, ip="10.5.50.10",
+                session_time=None, cause=""):
+        return {
+            "sid": session, "uid": f"u-{session}", "user": user, "nas": nas,
+            "t": when.timestamp(), "ip": ip,
+            "in_gw": octets_in >> 32, "in_oct": octets_in & 0xFFFFFFFF,
+            "out_gw": octets_out >> 32, "out_oct": octets_out & 0xFFFFFFFF,
+            "stime": session_time, "cause": cause,
+        }
+
+    def start(self, session, user, nas, when, ip="10.5.50.10"):
+        p = self._params(session, user, nas, when, ip=ip)
+        return self.conn.execute(f"""
+            INSERT INTO radacct ({_COLUMNS}) VALUES (
+                %(sid)s, %(uid)s, %(user)s, NULL, %(nas)s, '1', 'Wireless-802.11',
+                TO_TIMESTAMP(%(t)s), TO_TIMESTAMP(%(t)s), NULL, 0, 'RADIUS', '', NULL, 0, 0,
+                'hotspot1', '00:11:22:33:44:55', NULL, '', '', NULLIF(%(ip)s, '')::inet,
+                NULL, NULL, NULL, NULL)
+            ON CONFLICT (AcctUniqueId) DO UPDATE SET
+                AcctStartTime = TO_TIMESTAMP(%(t)s), AcctUpdateTime = TO_TIMESTAMP(%(t)s),
+                ConnectInfo_start = ''
+            WHERE radacct.AcctUniqueId = %(uid)s AND radacct.AcctStopTime IS NULL
+            """, p).rowcount
+
+    def interim(self, session, user, nas, when, octets_in, octets_out, session_time=None,
+                ip="10.5.50.10"):
+        p = self._params(session, user, nas, when, octets_in, octets_out, ip, session_time)
+        if self.conn.execute(f"""
+            UPDATE radacct SET
+                FramedIPAddress = NULLIF(%(ip)s, '')::inet,
+                AcctSessionTime = %(stime)s,
+                AcctInterval = (%(t)s - EXTRACT(EPOCH FROM (COALESCE(AcctUpdateTime,
+                                                                     AcctStartTime)))),
+                AcctUpdateTime = TO_TIMESTAMP(%(t)s),
+                AcctInputOctets = {_OCTETS}, AcctOutputOctets = {_OUT_OCTETS}
+            WHERE AcctUniqueId = %(uid)s AND AcctStopTime IS NULL
+            """, p).rowcount:
+            return "update"
+        return "insert" if self.conn.execute(f"""
+            INSERT INTO radacct ({_COLUMNS}) VALUES (
+                %(sid)s, %(uid)s, %(user)s, NULL, %(nas)s, '1', 'Wireless-802.11',
+                TO_TIMESTAMP(%(t)s), TO_TIMESTAMP(%(t)s), NULL, %(stime)s, 'RADIUS', '', NULL,
+                {_OCTETS}, {_OUT_OCTETS}, 'hotspot1', '00:11:22:33:44:55', NULL, '', '',
+                NULLIF(%(ip)s, '')::inet, NULL, NULL, NULL, NULL)
+            ON CONFLICT (AcctUniqueId) DO NOTHING
+            """, p).rowcount else "none"
+
+    def stop(self, session, user, nas, when, octets_in, octets_out, session_time=0,
+             cause="User-Request"):
+        p = self._params(session, user, nas, when, octets_in, octets_out,
+                         session_time=session_time, cause=cause)
+        update = f"""
+            UPDATE radacct SET
+                AcctStopTime = TO_TIMESTAMP(%(t)s), AcctUpdateTime = TO_TIMESTAMP(%(t)s),
+                AcctSessionTime = COALESCE(%(stime)s,
+                    (%(t)s - EXTRACT(EPOCH FROM(AcctStartTime)))),
+                AcctInputOctets = {_OCTETS}, AcctOutputOctets = {_OUT_OCTETS},
+                AcctTerminateCause = %(cause)s, ConnectInfo_stop = ''
+            WHERE AcctUniqueId = %(uid)s"""
+        if self.conn.execute(update + " AND AcctStopTime IS NULL", p).rowcount:
+            return "update"
+        if self.conn.execute(f"""
+            INSERT INTO radacct ({_COLUMNS}) VALUES (
+                %(sid)s, %(uid)s, %(user)s, NULL, %(nas)s, '1', 'Wireless-802.11',
+                TO_TIMESTAMP(%(t)s - %(stime)s), TO_TIMESTAMP(%(t)s), TO_TIMESTAMP(%(t)s),
+                %(stime)s, 'RADIUS', '', NULL, {_OCTETS}, {_OUT_OCTETS}, 'hotspot1',
+                '00:11:22:33:44:55', %(cause)s, '', '', NULL, NULL, NULL, NULL, NULL)
+            ON CONFLICT (AcctUniqueId) DO NOTHING
+            """, p).rowcount:
+            return "insert"
+        # The last fallback of queries.conf updates the row even when already stopped.
+        return "restop" if self.conn.execute(update, p).rowcount else "none"
+
+    def accounting_on(self, nas, when):
+        return self.conn.execute("""
+            UPDATE radacct SET
+                AcctStopTime = TO_TIMESTAMP(%(t)s), AcctUpdateTime = TO_TIMESTAMP(%(t)s),
+                AcctSessionTime = (%(t)s - EXTRACT(EPOCH FROM(AcctStartTime))),
+                AcctTerminateCause = 'NAS-Reboot'
+            WHERE AcctStopTime IS NULL AND NASIPAddress = %(nas)s
+              AND AcctStartTime <= TO_TIMESTAMP(%(t)s)
+            """, {"t": when.timestamp(), "nas": nas}).rowcount
+
+
+# --------------------------------------------------------------------------------------------
+# Roster fixtures
+
+
+def seed_roster(conn, default_tz="Africa/Douala"):
+    """Two sites (Douala, Paris), a router each, profiles and users."""
+    conn.execute("UPDATE captiva_quota_settings SET timezone = %s", (default_tz,))
+    conn.execute("""
+        INSERT INTO captiva_site VALUES ('douala', 'Africa/Douala', 1, 1),
+                                        ('paris', 'Europe/Paris', 7, 15);
+        INSERT INTO captiva_router VALUES ('hs-douala', 'douala', '10.20.0.2', 3799),
+                                          ('hs-paris', 'paris', '10.30.0.2', 3799);
+        INSERT INTO captiva_profile (name, quota_daily, quota_weekly, quota_monthly,
+                                     quota_total, alert_quota_percent, alert_expiry_days)
+        VALUES ('student', 5368709120, NULL, 107374182400, NULL, '{80,95}', '{7,2}'),
+               ('guest', NULL, NULL, NULL, 1073741824, '{50}', '{7,2}'),
+               ('staff', NULL, NULL, NULL, NULL, '{80,95}', '{7,2}');
+    """)
+    for username, profile, lang, status, expires in [
+        ("alice", "student", "en", "active", None),
+        ("benoit", "student", "fr", "active", None),
+        ("guest1", "guest", "en", "active", None),
+        ("carol", "staff", "en", "active", None),
+    ]:
+        add_user(conn, username, profile, lang, status, expires)
+
+
+def add_user(conn, username, profile, language="en", status="active", expires=None,
+             email=None):
+    conn.execute(
+        """INSERT INTO captiva_user (username, first_name, last_name, email, language, profile,
+               enabled, status, expires_at, activated_on)
+           VALUES (%s, initcap(%s), 'Test', %s, %s, %s, %s, %s, %s, '2026-01-01')""",
+        (username, username, email or f"{username}@campus.example", language, profile,
+         status != "disabled", status, expires))
+
+
+def daily(conn, username):
+    return {day: (bin_, bout) for day, bin_, bout in conn.execute(
+        "SELECT day, bytes_in, bytes_out FROM captiva_usage_daily WHERE username = %s "
+        "ORDER BY day", (username,)).fetchall()}
+
+
+@pytest.fixture
+def db(radius_db):
+    with radius_db.connect() as conn:
+        seed_roster(conn)
+    return radius_db
+
+
+@pytest.fixture
+def radius(db):
+    with db.connect("freeradius") as conn:
+        yield Radius(conn)
+
+
+@pytest.fixture
+def su(db):
+    with db.connect() as conn:
+        yield conn
+
+
+# --------------------------------------------------------------------------------------------
+# Attribution
+
+
+def test_gigawords_are_counted(radius, su):
+    t0 = ts("2026-11-21T08:00:00", "Africa/Douala")
+    radius.start("s1", "alice", NAS_DOUALA, t0)
+    big_in, big_out = 5 * 2**32 + 100, 2**32 + 7
+    assert radius.interim("s1", "alice", NAS_DOUALA, t0 + dt.timedelta(minutes=5),
+                          big_in, big_out) == "update"
+    assert daily(su, "alice") == {dt.date(2026, 11, 21): (big_in, big_out)}
+    row = su.execute("SELECT acctinputoctets FROM radacct WHERE acctsessionid = 's1'").fetchone()
+    assert row[0] == big_in
+
+
+def test_session_across_midnight_in_douala_counts_in_both_days(radius, su):
+    start = ts("2026-11-21T23:30:00", "Africa/Douala")
+    radius.start("s1", "alice", NAS_DOUALA, start)
+    radius.interim("s1", "alice", NAS_DOUALA, ts("2026-11-21T23:50:00", "Africa/Douala"),
+                   100, 1000)
+    # 23:50 -> 00:10: 10 minutes on each side of midnight, split evenly
+    radius.interim("s1", "alice", NAS_DOUALA, ts("2026-11-22T00:10:00", "Africa/Douala"),
+                   300, 3000)
+    radius.stop("s1", "alice", NAS_DOUALA, ts("2026-11-22T00:30:00", "Africa/Douala"),
+                400, 5000, session_time=3600)
+    assert daily(su, "alice") == {
+        dt.date(2026, 11, 21): (100 + 100, 1000 + 1000),
+        dt.date(2026, 11, 22): (100 + 100, 1000 + 2000),
+    }
+    # 23:30 in Douala is 22:30 UTC: a UTC day would have put everything on the 21st.
+
+
+def test_days_are_the_nas_site_days(radius, su):
+    # 23:30 UTC is 00:30 in Paris (winter) but 00:30 in Douala as well; pick 22:30 UTC:
+    # 23:30 in both zones in winter -> take summer: 22:30 UTC = 00:30 Paris, 23:30 Douala.
+    when = ts("2026-07-01T22:30:00")
+    radius.start("p1", "alice", NAS_PARIS, when - dt.timedelta(minutes=10))
+    radius.interim("p1", "alice", NAS_PARIS, when, 10, 20)
+    radius.start("d1", "benoit", NAS_DOUALA, when - dt.timedelta(minutes=10))
+    radius.interim("d1", "benoit", NAS_DOUALA, when, 10, 20)
+    assert daily(su, "alice") == {dt.date(2026, 7, 2): (10, 20)}
+    assert daily(su, "benoit") == {dt.date(2026, 7, 1): (10, 20)}
+
+
+def test_unknown_nas_uses_the_default_timezone(radius, su):
+    when = ts("2026-11-21T23:30:00")  # 00:30 on the 22nd in Douala (the default here)
+    radius.start("x1", "alice", "192.0.2.99", when - dt.timedelta(minutes=5))
+    radius.interim("x1", "alice", "192.0.2.99", when, 1, 2)
+    assert daily(su, "alice") == {dt.date(2026, 11, 22): (1, 2)}
+
+
+def test_paris_dst_day_is_one_local_day(radius, su):
+    # Spring forward 2026-03-29: the day is 23 h; 00:30 and 23:30 local are the same day.
+    radius.start("p1", "alice", NAS_PARIS, ts("2026-03-29T00:20:00", "Europe/Paris"))
+    radius.interim("p1", "alice", NAS_PARIS, ts("2026-03-29T00:30:00", "Europe/Paris"), 5, 5)
+    radius.interim("p1", "alice", NAS_PARIS, ts("2026-03-29T23:30:00", "Europe/Paris"), 10, 10)
+    radius.interim("p1", "alice", NAS_PARIS, ts("2026-03-30T00:30:00", "Europe/Paris"), 12, 12)
+    got = daily(su, "alice")
+    assert got[dt.date(2026, 3, 29)] == (5 + 5 + 1, 5 + 5 + 1)  # 23:30->00:30: half each
+    assert got[dt.date(2026, 3, 30)] == (1, 1)
+    assert sum(v[0] for v in got.values()) == 12
+
+
+def test_duplicate_late_and_post_stop_interims_do_not_corrupt(radius, su):
+    t0 = ts("2026-11-21T08:00:00", "Africa/Douala")
+    radius.start("s1", "alice", NAS_DOUALA, t0)
+    radius.interim("s1", "alice", NAS_DOUALA, t0 + dt.timedelta(minutes=10), 200, 2000)
+    radius.interim("s1", "alice", NAS_DOUALA, t0 + dt.timedelta(minutes=10), 200, 2000)  # dup
+    radius.interim("s1", "alice", NAS_DOUALA, t0 + dt.timedelta(minutes=5), 100, 1000)  # late
+    assert daily(su, "alice") == {dt.date(2026, 11, 21): (200, 2000)}
+    upd = su.execute("SELECT acctupdatetime, acctinputoctets FROM radacct").fetchone()
+    assert upd == (t0 + dt.timedelta(minutes=10), 200)
+    assert radius.stop("s1", "alice", NAS_DOUALA, t0 + dt.timedelta(minutes=20), 300, 3000,
+                       session_time=1200) == "update"
+    # Interim after Stop: matches no open row, the INSERT conflicts: nothing changes.
+    assert radius.interim("s1", "alice", NAS_DOUALA, t0 + dt.timedelta(minutes=25),
+                          900, 9000) == "none"
+    # A duplicate Stop hits the last fallback (UPDATE without AcctStopTime IS NULL).
+    assert radius.stop("s1", "alice", NAS_DOUALA, t0 + dt.timedelta(minutes=40), 300, 3000,
+                       cause="Lost-Carrier") == "restop"
+    row = su.execute("SELECT acctstoptime, acctterminatecause, acctinputoctets FROM radacct"
+                     ).fetchone()
+    assert row == (t0 + dt.timedelta(minutes=20), "User-Request", 300)
+    assert daily(su, "alice") == {dt.date(2026, 11, 21): (300, 3000)}
+
+
+def test_stop_without_start_and_interim_without_start(radius, su):
+    t = ts("2026-11-21T10:00:00", "Africa/Douala")
+    assert radius.interim("s9", "alice", NAS_DOUALA, t, 50, 60, session_time=600) == "insert"
+    assert radius.stop("s8", "alice", NAS_DOUALA, t, 7, 8, session_time=60) == "insert"
+    assert daily(su, "alice") == {dt.date(2026, 11, 21): (57, 68)}
+    # A Start arriving after the interim created the row goes through ON CONFLICT DO UPDATE:
+    # it must not count the interim's bytes again, nor move AcctUpdateTime back.
+    radius.start("s9", "alice", NAS_DOUALA, t - dt.timedelta(minutes=10))
+    assert daily(su, "alice") == {dt.date(2026, 11, 21): (57, 68)}
+    assert su.execute("SELECT acctupdatetime FROM radacct WHERE acctsessionid = 's9'"
+                      ).fetchone()[0] == t
+
+
+def test_accounting_on_closes_open_sessions_of_that_nas_only(radius, su):
+    t0 = ts("2026-11-21T08:00:00", "Africa/Douala")
+    radius.start("a", "alice", NAS_DOUALA, t0)
+    radius.interim("a", "alice", NAS_DOUALA, t0 + dt.timedelta(minutes=5), 10, 10)
+    radius.start("b", "benoit", NAS_DOUALA, t0)
+    radius.start("c", "carol", NAS_PARIS, t0)
+    assert radius.accounting_on(NAS_DOUALA, t0 + dt.timedelta(hours=1)) == 2
+    rows = dict(su.execute("SELECT acctsessionid, acctterminatecause FROM radacct "
+                           "WHERE acctstoptime IS NOT NULL").fetchall())
+    assert rows == {"a": "NAS-Reboot", "b": "NAS-Reboot"}
+    assert su.execute("SELECT count(*) FROM radacct WHERE acctstoptime IS NULL"
+                      ).fetchone()[0] == 1
+    assert daily(su, "alice") == {dt.date(2026, 11, 21): (10, 10)}  # bytes kept, not doubled
+
+
+def test_stale_closed_session_takes_the_real_stop(radius, su):
+    t0 = ts("2026-11-21T08:00:00", "Africa/Douala")
+    radius.start("s1", "alice", NAS_DOUALA, t0)
+    radius.interim("s1", "alice", NAS_DOUALA, t0 + dt.timedelta(minutes=5), 10, 10)
+    su.execute("UPDATE radacct SET acctstoptime = acctupdatetime, "
+               "acctterminatecause = 'Stale-Session'")
+    assert radius.stop("s1", "alice", NAS_DOUALA, t0 + dt.timedelta(hours=2), 500, 500,
+                       session_time=7200, cause="Idle-Timeout") == "restop"
+    row = su.execute("SELECT acctstoptime, acctterminatecause FROM radacct").fetchone()
+    assert row == (t0 + dt.timedelta(hours=2), "Idle-Timeout")
+    assert daily(su, "alice") == {dt.date(2026, 11, 21): (500, 500)}
+
+
+# --------------------------------------------------------------------------------------------
+# SQL periods == Python periods
+
+CASES = [
+    ("daily", "2026-11-21T23:30:00", Calendar("Africa/Douala")),
+    ("daily", "2026-03-29T12:00:00", Calendar("Europe/Paris")),  # 23 h
+    ("daily", "2026-10-25T01:30:00", Calendar("Europe/Paris")),  # 25 h
+    ("weekly", "2026-11-18T10:00:00", Calendar("Africa/Douala", 1)),
+    ("weekly", "2026-11-18T10:00:00", Calendar("Africa/Douala", 7)),
+    ("weekly", "2026-11-15T22:59:59", Calendar("Africa/Douala", 7)),
+    ("weekly", "2026-03-27T10:00:00", Calendar("Europe/Paris", 1)),
+    ("monthly", "2026-01-31T23:30:00", Calendar("Africa/Douala")),  # month end
+    ("monthly", "2026-02-28T23:30:00", Calendar("Africa/Douala")),
+    ("monthly", "2028-02-29T12:00:00", Calendar("Africa/Douala")),
+    ("monthly", "2026-12-31T23:30:00", Calendar("Europe/Paris", 1, 15)),
+    ("monthly", "2026-03-14T23:30:00", Calendar("Europe/Paris", 1, 15)),
+    ("monthly", "2026-03-28T00:00:00", Calendar("Europe/Paris", 1, 28)),
+    ("daily", "2025-11-02T04:30:00", Calendar("America/Havana")),  # repeated midnight
+    ("daily", "2025-09-07T05:00:00", Calendar("America/Santiago")),  # skipped midnight
+    ("weekly", "2025-11-02T04:30:00", Calendar("America/Havana", 7)),
+]
+
+
+@pytest.mark.parametrize("name, instant, cal", CASES)
+def test_sql_periods_match_python(su, name, instant, cal):
+    at = ts(instant)
+    p = period(name, at, cal)
+    row = su.execute("SELECT * FROM captiva_period(%s, %s, %s, %s, %s)",
+                     (name, at, cal.timezone, cal.week_start, cal.month_start_day)).fetchone()
+    assert row == (p.first_day, p.end_day, p.start, p.end)
+
+
+def test_sql_periods_match_python_over_a_year(su):
+    instants = [ts("2025-12-30T00:17:00") + dt.timedelta(hours=7 * i + i % 5)
+                for i in range(0, 1300)]
+    for cal in (Calendar("Europe/Paris", 7, 28), Calendar("America/Havana", 3, 15)):
+        for name in ("daily", "weekly", "monthly"):
+            rows = su.execute(
+                "SELECT t, p.* FROM unnest(%s::timestamptz[]) AS t, "
+                "LATERAL captiva_period(%s, t, %s, %s, %s) AS p",
+                (instants, name, cal.timezone, cal.week_start, cal.month_start_day)).fetchall()
+            for t, *got in rows:
+                p = period(name, t, cal)
+                assert tuple(got) == (p.first_day, p.end_day, p.start, p.end), (name, t)
+
+
+@pytest.mark.parametrize("n", [0, 12, 1023, 1024, 1536, 5 * GiB, 5 * GiB + 1, 1610612736,
+                               3 * 1024**4 + 5, 1048575, 107374182400])
+def test_format_bytes_sql_matches_python(su, n):
+    assert su.execute("SELECT captiva_format_bytes(%s)", (n,)).fetchone()[0] == format_bytes(n)
+
+
+# --------------------------------------------------------------------------------------------
+# Login check and usage_for
+
+
+def test_quota_login_accepts_with_remaining_and_rejects_when_used_up(db, radius, su):
+    now = ts("2026-11-21T20:00:00", "Africa/Douala")
+    radius.start("s1", "alice", NAS_DOUALA, now - dt.timedelta(hours=1))
+    radius.interim("s1", "alice", NAS_DOUALA, now - dt.timedelta(minutes=1), 2 * GiB, GiB)
+    with db.connect("freeradius") as fr:
+        row = fr.execute("SELECT * FROM captiva_quota_login('alice', %s, %s)",
+                         (NAS_DOUALA, now)).fetchone()
+        assert row == (None, 2 * GiB, None)
+        xlat = fr.execute("SELECT captiva_quota_login_xlat('alice', %s)", (NAS_DOUALA,)
+                          ).fetchone()[0]
+        assert xlat.startswith("accept|")
+        radius.interim("s1", "alice", NAS_DOUALA, now, 4 * GiB, GiB)
+        row = fr.execute("SELECT * FROM captiva_quota_login('alice', %s, %s)",
+                         (NAS_DOUALA, now)).fetchone()
+        assert row == ("Daily data quota of 5 GiB reached; resets 2026-11-22 00:00 "
+                       "Africa/Douala", 0, None)
+        # benoit reads French
+        radius.start("s2", "benoit", NAS_DOUALA, now - dt.timedelta(hours=1))
+        radius.interim("s2", "benoit", NAS_DOUALA, now, 6 * GiB, 0)
+        msg = fr.execute("SELECT reject_message FROM captiva_quota_login('benoit', %s, %s)",
+                         (NAS_DOUALA, now)).fetchone()[0]
+        assert msg == ("Quota de données journalier de 5 GiB atteint ; renouvelé le "
+                       "2026-11-22 00:00 Africa/Douala")
+
+
+def test_quota_login_xlat_splits_64_bit_remaining(db, radius, su):
+    with db.connect("freeradius") as fr:
+        # guest1: total 1 GiB, nothing used -> 0 gigawords + 2^30
+        assert fr.execute("SELECT captiva_quota_login_xlat('guest1', '')").fetchone()[0] == \
+            "accept|0|1073741824|"
+        # alice: daily 5 GiB -> 1 gigaword + 1 GiB
+        assert fr.execute("SELECT captiva_quota_login_xlat('alice', %s)", (NAS_DOUALA,)
+                          ).fetchone()[0] == "accept|1|1073741824|"
+        # staff: unlimited; an admin's manual user without a captiva_user row too
+        assert fr.execute("SELECT captiva_quota_login_xlat('carol', '')").fetchone()[0] == \
+            "accept|||"
+        assert fr.execute("SELECT captiva_quota_login_xlat('manual', '')").fetchone()[0] == \
+            "accept|||"
+
+
+def test_quota_login_total_quota_names_no_reset_and_expiry(db, radius, su):
+    now = dt.datetime.now(UTC)
+    radius.start("g", "guest1", NAS_DOUALA, now - dt.timedelta(hours=1))
+    radius.interim("g", "guest1", NAS_DOUALA, now, GiB, 0)
+    add_user(su, "old", "staff", "en", "active", now - dt.timedelta(days=1))
+    add_user(su, "soon", "staff", "en", "active", now + dt.timedelta(hours=1))
+    with db.connect("freeradius") as fr:
+        assert fr.execute("SELECT captiva_quota_login_xlat('guest1', '')").fetchone()[0] == \
+            "reject|Total data quota of 1 GiB reached; it does not reset"
+        assert fr.execute("SELECT captiva_quota_login_xlat('old', '')").fetchone()[0] \
+            .startswith("reject|Account expired on ")
+        seconds = int(fr.execute("SELECT captiva_quota_login_xlat('soon', '')")
+                      .fetchone()[0].split("|")[3])
+        assert 3590 <= seconds <= 3600
+
+
+def test_quota_login_names_the_period_that_frees_last(db, radius, su):
+    now = ts("2026-11-21T20:00:00", "Africa/Douala")
+    su.execute("UPDATE captiva_profile SET quota_monthly = quota_daily WHERE name = 'student'")
+    radius.start("s1", "alice", NAS_DOUALA, now - dt.timedelta(hours=1))
+    radius.interim("s1", "alice", NAS_DOUALA, now, 5 * GiB, 0)
+    msg = su.execute("SELECT reject_message FROM captiva_quota_login('alice', %s, %s)",
+                     (NAS_DOUALA, now)).fetchone()[0]
+    assert msg == "Monthly data quota of 5 GiB reached; resets 2026-12-01 00:00 Africa/Douala"
+
+
+def test_usage_for_matches_the_sql_view(db, radius, su):
+    now = ts("2026-11-21T20:00:00", "Africa/Douala")
+    radius.start("s1", "alice", NAS_DOUALA, ts("2026-11-16T08:00:00", "Africa/Douala"))
+    radius.interim("s1", "alice", NAS_DOUALA, ts("2026-11-16T09:00:00", "Africa/Douala"),
+                   GiB, 0)
+    radius.interim("s1", "alice", NAS_DOUALA, ts("2026-11-21T19:00:00", "Africa/Douala"),
+                   GiB + 100, 50)
+    with db.connect("portal") as portal:
+        got = usage_for(portal, "alice", now)
+        assert got["daily"].period.first_day == dt.date(2026, 11, 21)
+        sql_rows = portal.execute(
+            "SELECT period, quota, used, remaining, starts_at, resets_at "
+            "FROM captiva_quota_usage('alice', %s, 'Africa/Douala', 1, 1)", (now,)).fetchall()
+    python_rows = [(u.name, u.limit, u.used, u.remaining, u.period.start, u.resets_at)
+                   for u in got.values()]
+    assert python_rows == sql_rows
+    assert got["weekly"].used == GiB + 150  # Monday 16th onwards
+    assert 0 < got["daily"].used < 150  # prorated share of the last interim
+    assert got["daily"].remaining == 5 * GiB - got["daily"].used
+    assert got["total"].limit is None and got["total"].remaining is None
+
+
+def test_migration_backfills_existing_accounting(pg_server, empty_db):
+    """An upgrade: radacct rows present before 0051 are attributed once."""
+    from ansible.module_utils.captiva_migrations import load_migrations, migrate
+    from pg_fixtures import MIGRATIONS_DIR
+
+    migrations = load_migrations(MIGRATIONS_DIR)
+    with empty_db.connect() as conn:
+        migrate(conn, [m for m in migrations if m.version < 51])
+        conn.execute("""INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress,
+                            acctstarttime, acctupdatetime, acctinputoctets, acctoutputoctets)
+                        VALUES ('old', 'u-old', 'alice', '10.0.0.1', '2026-01-01 10:00Z',
+                                '2026-01-01 11:00Z', 7, 9)""")
+        migrate(conn, migrations)
+        assert daily(conn, "alice") == {dt.date(2026, 1, 1): (7, 9)}
