@@ -48,7 +48,10 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-MIGRATIONS_DIR = ROOT / "roles" / "postgres" / "files" / "migrations"
+# CAPTIVA_MIGRATIONS_DIR: test against another set (e.g. a subset while a migration is WIP).
+MIGRATIONS_DIR = Path(
+    os.environ.get("CAPTIVA_MIGRATIONS_DIR", ROOT / "roles" / "postgres" / "files" / "migrations")
+)
 PG_BIN = Path(os.environ.get("CAPTIVA_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SUPERUSER = "postgres"
 # Short names, as in the inventory's captiva_db_passwords; the database roles are captiva_<name>.
