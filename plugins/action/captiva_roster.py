@@ -91,7 +91,8 @@ class ActionModule(ActionBase):
                 "captiva_roster": data,
                 "captiva_credentials": credentials,
                 "captiva_compiled": {k: compiled[k] for k in
-                                     ("freeradius_clients", "routeros", "summary")},
+                                     ("freeradius_clients", "routeros", "router_api",
+                                      "summary")},
             },
         )
         return result

@@ -864,7 +864,7 @@ def compile_roster(roster: Roster, now: dt.datetime,
             "activated_on": activated,
         })
 
-    sites, routers, clients, routeros = [], [], [], {}
+    sites, routers, clients, routeros, router_api = [], [], [], {}, {}
     for site in roster.sites.values():
         sites.append({
             "name": site["name"],
@@ -878,6 +878,11 @@ def compile_roster(roster: Roster, now: dt.datetime,
             clients.append({"name": router["name"], "address": router["address"],
                             "secret": router["radius_secret"]})
             routeros[router["name"]] = routeros_desired(roster, router, policies)
+            api = router["api"]
+            router_api[router["name"]] = {
+                "host": api["host"] or router["address"], "port": api["port"],
+                "tls": api["tls"], "validate_certs": api["validate_certs"],
+                "username": api["username"]}  # the password stays in the credentials
 
     return {
         "radius": {"groups": groups, "users": radius_users},
@@ -893,6 +898,7 @@ def compile_roster(roster: Roster, now: dt.datetime,
         },
         "freeradius_clients": clients,
         "routeros": routeros,
+        "router_api": router_api,
         "summary": {"users": len(roster.users), "profiles": len(policies),
                     "promotions": len(roster.promotions), "sites": len(sites),
                     "routers": len(routers), **counts},
