@@ -22,6 +22,9 @@ class ConfigError(ValueError):
 class RouterSecret:
     secret: str
     coa_port: int | None = None  # None: captiva_router.coa_port (the roster's)
+    # where to send Disconnect-Requests when not the NAS-IP-Address seen in accounting
+    # (a router behind NAT, a management address)
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,9 @@ def parse(data: dict[str, Any]) -> Config:
         secret = _get(entry, "secret", str, "", f"routers.{name}.")
         if not secret:
             raise ConfigError(f"routers.{name}.secret: required")
-        routers[name] = RouterSecret(secret, _get(entry, "coa_port", int, None,
-                                                  f"routers.{name}."))
+        routers[name] = RouterSecret(secret,
+                                     _get(entry, "coa_port", int, None, f"routers.{name}."),
+                                     _get(entry, "address", str, None, f"routers.{name}."))
     enforce = data.get("enforce") or {}
     stale = data.get("close_stale") or {}
     smtp = data.get("smtp") or {}

@@ -66,7 +66,7 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
             outcome = coa.Outcome("error", detail=f"no secret for router {name or nas} "
                                                   "in the configuration")
         else:
-            outcome = send(nas, secret.coa_port or roster_port, secret.secret,
+            outcome = send(secret.address or nas, secret.coa_port or roster_port, secret.secret,
                            username=username, session_id=session_id,
                            framed_ip=str(framed_ip) if framed_ip else None,
                            timeout=config.coa_timeout, retries=config.coa_retries)
