@@ -13,7 +13,7 @@ import threading
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from test_quota_usage import GiB, NAS_DOUALA, Radius, add_user, seed_roster, ts
+from test_quota_usage import NAS_DOUALA, GiB, Radius, add_user, seed_roster, ts
 
 from captiva.quota import jobs
 from captiva.quota.cli import main
@@ -301,9 +301,11 @@ def test_alerts_mail_once_in_the_users_language(db, radius, su, smtp_server, tmp
     now = ts("2026-11-21T12:00:00", "Africa/Douala")  # far from midnight: one daily period
     add_user(su, "fanny", "staff", language="fr", expires=now + dt.timedelta(days=1, hours=1))
     radius.start("a", "alice", NAS_DOUALA, now - dt.timedelta(minutes=30))
-    radius.interim("a", "alice", NAS_DOUALA, now - dt.timedelta(minutes=1), 5 * GiB * 82 // 100 + 10, 0)
+    radius.interim("a", "alice", NAS_DOUALA, now - dt.timedelta(minutes=1),
+                   5 * GiB * 82 // 100 + 10, 0)
     radius.start("b", "benoit", NAS_DOUALA, now - dt.timedelta(minutes=30))
-    radius.interim("b", "benoit", NAS_DOUALA, now - dt.timedelta(minutes=1), 5 * GiB * 98 // 100 + 10, 0)
+    radius.interim("b", "benoit", NAS_DOUALA, now - dt.timedelta(minutes=1),
+                   5 * GiB * 98 // 100 + 10, 0)
     smtp = {"host": "localhost", "port": smtp_server["port"], "username": "captiva",
             "password": "mail-pass", "from": "wifi@campus.example",
             "ca_file": smtp_server["ca"], "timeout": 10}
