@@ -59,6 +59,8 @@ POLICY_TABLES = (
 )
 # In dependency order: routers reference sites.
 ROSTER_TABLES = (
+    # One row (id = true): the campus calendar of quota periods for users without a NAS.
+    TableSpec("captiva_quota_settings", ("id",), ("timezone", "week_start", "month_start_day")),
     TableSpec("captiva_site", ("name",), ("timezone", "week_start", "month_start_day")),
     TableSpec("captiva_router", ("name",), ("site", "nasipaddress", "coa_port")),
     TableSpec("captiva_profile", ("name",), (

@@ -887,6 +887,10 @@ def compile_roster(roster: Roster, now: dt.datetime,
     return {
         "radius": {"groups": groups, "users": radius_users},
         "tables": {
+            "captiva_quota_settings": [{
+                "id": True, "timezone": settings["captiva_timezone"],
+                "week_start": settings["captiva_week_start"],
+                "month_start_day": settings["captiva_month_start_day"]}],
             "captiva_site": sites,
             "captiva_router": routers,
             "captiva_profile": [dict(p) for p in policies.values()],

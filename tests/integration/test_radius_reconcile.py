@@ -63,6 +63,10 @@ def test_first_apply_then_second_run_changes_nothing(radius_db):
         hashed = conn.execute("SELECT value FROM radcheck WHERE username = 'STU0001' AND "
                               "attribute = 'Crypt-Password'").fetchone()[0]
         assert hashed.startswith("$6$") and "password-0001" not in hashed
+        # the campus calendar the quota engine uses for users without a NAS
+        calendar = conn.execute("SELECT timezone, week_start, month_start_day "
+                                "FROM captiva_quota_settings").fetchall()
+        assert calendar == [("Africa/Douala", 1, 1)]
     second = run(radius_db, roster)
     assert second["changed"] is False
     assert second["summary"] == "users: +0 ~0 -0 | groups: +0 ~0 -0"
