@@ -1,0 +1,323 @@
+"""Real FreeRADIUS for integration tests, configured by roles/freeradius itself.
+
+``radius_server`` (module scope) copies Debian's /etc/freeradius/3.0 into a temp dir, runs the
+role with ansible-playbook against localhost into that copy (packages and service management
+off, so the role's real templates and its config-check handler are what is tested), then starts
+``freeradius -f`` on free 127.0.0.1 ports against a fresh migrated database of the shared
+PostgreSQL (pg_fixtures.radius_database) and stops it at the end of the module.
+
+The routers' client is 127.0.0.1 and the status portal's 127.0.0.2 (both loopback): a request
+is sent from one or the other by binding the client socket.
+
+The server runs without -X: debug output would hold the database password and user passwords.
+Its normal log (no passwords) is in ``RadiusServer.log_path``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import shlex
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pg_fixtures import ROLE_PASSWORDS, Database, PgServer, radius_database, role_name
+from pyrad import packet
+from pyrad.client import Client, Timeout
+from pyrad.dictionary import Dictionary
+
+__all__ = [
+    "PORTAL_ADDRESS",
+    "PORTAL_SECRET",
+    "ROUTER_ADDRESS",
+    "ROUTER_SECRET",
+    "RadiusServer",
+    "message_authenticator_valid",
+    "postgres_stopped",
+    "radius_server",
+    "wait_for",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_CONFIG = Path("/etc/freeradius/3.0")
+DICTIONARY_DIR = Path("/usr/share/freeradius")
+# pyrad cannot parse FreeRADIUS's full dictionary; these are the ones the tests use.
+DICTIONARIES = ("rfc2865", "rfc2866", "rfc2869", "rfc3576", "mikrotik")
+
+ROUTER_ADDRESS = "127.0.0.1"
+ROUTER_SECRET = "test-router-secret-0123456789"
+PORTAL_ADDRESS = "127.0.0.2"
+PORTAL_SECRET = "test-portal-secret-0123456789"
+MESSAGE_AUTHENTICATOR = 80
+
+# The role's inputs for the test server; the database part is added per server.
+ROLE_VARS = {
+    "freeradius_manage_packages": False,
+    "freeradius_manage_service": False,
+    "freeradius_listen_ipaddr": "127.0.0.1",
+    "freeradius_listen_ipv6addr": "",
+    "freeradius_db_sslmode": "disable",
+    # Short waits so the tests see a recovered database within seconds.
+    "freeradius_db_retry_delay": 1,
+    "freeradius_db_connect_timeout": 2,
+    "freeradius_buffer_retry_interval": 4,
+    "freeradius_clients": [
+        {"name": "test-router", "address": f"{ROUTER_ADDRESS}/32", "secret": ROUTER_SECRET},
+    ],
+    "freeradius_portal_client": {"address": PORTAL_ADDRESS, "secret": PORTAL_SECRET},
+}
+
+
+def _missing(reason: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: integration tests must run)")
+    pytest.skip(reason)
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.2):
+    """Poll ``predicate`` until it returns something truthy; return it, or fail on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s (last value: {result!r})")
+        time.sleep(interval)
+
+
+def message_authenticator_valid(raw_reply: bytes, request_authenticator: bytes,
+                                secret: bytes) -> bool:
+    """RFC 3579 3.2 check of a reply's Message-Authenticator, independent of pyrad.
+
+    HMAC-MD5 over the reply with the Request Authenticator in place of the Response
+    Authenticator and the Message-Authenticator value zeroed.
+    """
+    length = struct.unpack("!H", raw_reply[2:4])[0]
+    data = bytearray(raw_reply[:length])
+    data[4:20] = request_authenticator
+    offset, found = 20, None
+    while offset < length:
+        attr_type, attr_len = data[offset], data[offset + 1]
+        if attr_type == MESSAGE_AUTHENTICATOR and attr_len == 18:
+            found = bytes(data[offset + 2:offset + 18])
+            data[offset + 2:offset + 18] = bytes(16)
+        offset += attr_len
+    if found is None:
+        return False
+    expected = hmac.new(secret, bytes(data), hashlib.md5).digest()
+    return hmac.compare_digest(found, expected)
+
+
+@dataclass
+class RadiusServer:
+    """A running FreeRADIUS configured by the role, and its database."""
+
+    config_dir: Path
+    log_path: Path
+    buffer_dir: Path
+    auth_port: int
+    acct_port: int
+    db: Database
+    process: subprocess.Popen | None = None
+
+    dictionary = Dictionary(*(str(DICTIONARY_DIR / f"dictionary.{name}")
+                              for name in DICTIONARIES))
+
+    def client(self, *, source: str = ROUTER_ADDRESS, secret: str = ROUTER_SECRET,
+               timeout: float = 3.0, retries: int = 1) -> Client:
+        client = Client(server="127.0.0.1", authport=self.auth_port, acctport=self.acct_port,
+                        secret=secret.encode(), dict=self.dictionary, timeout=timeout,
+                        retries=retries)
+        client.bind((source, 0))
+        return client
+
+    def authenticate(self, username: str, password: str, *, chap: bool = False,
+                     source: str = ROUTER_ADDRESS, secret: str = ROUTER_SECRET,
+                     message_authenticator: bool = True, timeout: float = 3.0,
+                     **attributes) -> packet.Packet | None:
+        """Send one Access-Request (PAP, or CHAP as a MikroTik hotspot does); None if no reply."""
+        client = self.client(source=source, secret=secret, timeout=timeout)
+        request = client.CreateAuthPacket(code=packet.AccessRequest, User_Name=username,
+                                          message_authenticator=message_authenticator,
+                                          **attributes)
+        if chap:
+            chap_id = os.urandom(1)
+            challenge = os.urandom(16)
+            # CHAP (RFC 1994) is MD5 by definition.
+            digest = hashlib.md5(chap_id + password.encode() + challenge,
+                                 usedforsecurity=False).digest()
+            request["CHAP-Password"] = chap_id + digest
+            request["CHAP-Challenge"] = challenge
+        else:
+            request["User-Password"] = request.PwCrypt(password)
+        try:
+            return client.SendPacket(request)
+        except Timeout:
+            return None
+
+    def account(self, username: str, status: str, session_id: str, *,
+                timeout: float = 3.0, **attributes) -> packet.Packet:
+        """Send one Accounting-Request from the router client; fails if not acknowledged."""
+        client = self.client(timeout=timeout, retries=2)
+        request = client.CreateAcctPacket(User_Name=username, Acct_Status_Type=status,
+                                          Acct_Session_Id=session_id,
+                                          NAS_IP_Address=ROUTER_ADDRESS, **attributes)
+        return client.SendPacket(request)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def start(self) -> None:
+        self.log_path.write_text("")
+        self.process = subprocess.Popen(
+            ["freeradius", "-f", "-d", str(self.config_dir), "-l", str(self.log_path)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 15
+        while "Ready to process requests" not in self.log_path.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"freeradius did not start:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def _copy_package_config(base: Path) -> Path:
+    """Debian's configuration tree, with only what a test run needs changed in radiusd.conf."""
+    config_dir = base / "raddb"
+    shutil.copytree(PACKAGE_CONFIG, config_dir, symlinks=True)
+    for name in ("log", "run"):
+        (base / name).mkdir()
+    radiusd_conf = config_dir / "radiusd.conf"
+    replacements = {
+        "logdir": f"logdir = {base / 'log'}",
+        "run_dir": f"run_dir = {base / 'run'}",
+        # Not root's business here: the test (root) owns every file the server touches.
+        "user": "#user = freerad",
+        "group": "#group = freerad",
+        # No proxy socket on all addresses: Captiva does not proxy.
+        "proxy_requests": "proxy_requests = no",
+    }
+    lines = []
+    for line in radiusd_conf.read_text().splitlines():
+        key = line.strip().split("=")[0].strip()
+        if "=" in line and not line.lstrip().startswith("#") and key in replacements:
+            line = replacements.pop(key)
+        lines.append(line)
+    assert not replacements, f"radiusd.conf lacks {sorted(replacements)}"
+    radiusd_conf.write_text("\n".join(lines) + "\n")
+    return config_dir
+
+
+def run_role(base: Path, config_dir: Path, role_vars: dict) -> subprocess.CompletedProcess:
+    """Run roles/freeradius against localhost with ``role_vars`` (written to a file: secrets)."""
+    playbook = base / "freeradius.yml"
+    playbook.write_text(
+        "- hosts: localhost\n"
+        "  connection: local\n"
+        "  gather_facts: false\n"
+        "  roles:\n"
+        "    - freeradius\n"
+    )
+    vars_file = base / "role-vars.json"
+    vars_file.write_text(json.dumps(dict(role_vars, freeradius_config_dir=str(config_dir))))
+    vars_file.chmod(0o600)
+    ansible_playbook = Path(sys.executable).with_name("ansible-playbook")
+    return subprocess.run(
+        [str(ansible_playbook), "-i", "localhost,", str(playbook), "-e", f"@{vars_file}",
+         "-e", f"ansible_python_interpreter={sys.executable}"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"),
+    )
+
+
+def server_role_vars(server: RadiusServer) -> dict:
+    return dict(
+        ROLE_VARS,
+        freeradius_auth_port=server.auth_port,
+        freeradius_acct_port=server.acct_port,
+        freeradius_buffer_dir=str(server.buffer_dir),
+        freeradius_db_host="127.0.0.1",
+        freeradius_db_port=server.db.server.port,
+        freeradius_db_name=server.db.name,
+        freeradius_db_user=role_name("freeradius"),
+        freeradius_db_password=ROLE_PASSWORDS["freeradius"],
+    )
+
+
+@contextmanager
+def freeradius_for(base: Path, db: Database) -> Iterator[RadiusServer]:
+    """Render the role into a copy of the package tree under ``base`` and run the server."""
+    if shutil.which("freeradius") is None or not PACKAGE_CONFIG.is_dir():
+        _missing("FreeRADIUS is not installed (apt-get install freeradius "
+                 "freeradius-postgresql freeradius-utils)")
+    if os.geteuid() != 0:
+        _missing("the role sets root/freerad ownership: run the FreeRADIUS tests as root")
+    config_dir = _copy_package_config(base)
+    server = RadiusServer(config_dir=config_dir, log_path=base / "log" / "radius.log",
+                          buffer_dir=base / "buffer", auth_port=_free_udp_port(),
+                          acct_port=_free_udp_port(), db=db)
+    result = run_role(base, config_dir, server_role_vars(server))
+    if result.returncode != 0:
+        pytest.fail(f"the freeradius role failed:\n{result.stdout[-6000:]}\n{result.stderr}")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def radius_server(pg_server, tmp_path_factory) -> Iterator[RadiusServer]:
+    base = tmp_path_factory.mktemp("freeradius")
+    with radius_database(pg_server) as db, freeradius_for(base, db) as server:
+        yield server
+
+
+@contextmanager
+def postgres_stopped(server: PgServer) -> Iterator[None]:
+    """Stop the shared PostgreSQL, and start it again with the same options on exit."""
+    opts = shlex.split((server.data_dir / "postmaster.opts").read_text())
+    args = opts[1:]
+    if "-D" in args:
+        index = args.index("-D")
+        del args[index:index + 2]
+    server.run("pg_ctl", "-D", str(server.data_dir), "-m", "fast", "-w", "stop")
+    try:
+        yield
+    finally:
+        result = server.run(
+            "pg_ctl", "-D", str(server.data_dir), "-l", str(server.base_dir / "server.log"),
+            "-o", shlex.join(args), "-w", "-t", "60", "start", check=False,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"PostgreSQL did not start again: {result.stderr}")
