@@ -45,11 +45,15 @@ die() {
 _on_err() {
     local rc=$1 line=$2 cmd=$3
     trap - ERR
+    # In a subshell ($(...), ( )): leave the report to the parent, which fails next.
+    [ "$BASHPID" = "$$" ] || exit "$rc"
     printf '\nFAILED step "%s" (%s line %s, exit %s): %s\n' "${STEP_NAME:-setup}" \
         "$(basename "$0")" "$line" "$rc" "$cmd" >&2
     [ -n "$STEP_HINT" ] && printf 'How to fix: %s\n' "$STEP_HINT" >&2
     exit "$rc"
 }
+# errtrace: the trap also fires for failures inside functions.
+set -o errtrace
 trap '_on_err $? $LINENO "$BASH_COMMAND"' ERR
 
 require_root() {

@@ -49,4 +49,4 @@ lab-clean-image: lab-destroy
 
 ## molecule: molecule/default (create, converge, idempotence, verify, destroy) on its own network
 molecule: venv lab-deps
-	@$(VENV)/bin/molecule $(MOLECULE_CMD)
+	@PATH="$(abspath $(VENV))/bin:$$PATH" molecule $(MOLECULE_CMD)
