@@ -47,6 +47,27 @@ WHERE AcctUniqueId = %(uid)s AND AcctStopTime IS NULL
 """
 
 
+def ingest(dsn: str, open_ids: list[str], count: int, clients: int, t0: float) -> float:
+    """Send ``count`` interim UPDATEs over ``clients`` connections; seconds taken."""
+    import threading
+
+    def worker(k: int) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for i in range(k, count, clients):
+                uid = open_ids[i % len(open_ids)]
+                conn.execute(INTERIM, {"ip": "10.5.0.1", "stime": 3600 + i, "t": t0 + i,
+                                       "gw": 0, "oct": int(t0) % 1000 * 1_000_000 + i,
+                                       "uid": uid})
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
 class Cluster:
     def __init__(self):
         self.base = Path(tempfile.mkdtemp(prefix="captiva-bench-"))
@@ -144,6 +165,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--interims", type=int, default=5_000)
+    parser.add_argument("--clients", type=int, default=4,
+                        help="concurrent connections sending interims (FreeRADIUS's sql pool)")
     args = parser.parse_args(argv)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     cluster = Cluster()
@@ -175,16 +198,18 @@ def main(argv=None) -> int:
         with psycopg.connect(cluster.dsn("radius"), autocommit=True) as conn:
             open_ids = [r[0] for r in conn.execute(
                 "SELECT acctuniqueid FROM radacct WHERE acctstoptime IS NULL").fetchall()]
-            start = time.perf_counter()
-            t0 = now.timestamp()
-            for i in range(args.interims):
-                uid = open_ids[i % len(open_ids)]
-                conn.execute(INTERIM, {"ip": "10.5.0.1", "stime": 3600 + i, "t": t0 + i,
-                                       "gw": i // 1000, "oct": 1_000_000 + i, "uid": uid})
-            elapsed = time.perf_counter() - start
+            usage_before = conn.execute("SELECT sum(bytes_in) FROM captiva_usage_daily"
+                                        ).fetchone()[0]
+        rate = 0.0
+        for clients in sorted({1, args.clients}):
+            elapsed = ingest(cluster.dsn("radius"), open_ids, args.interims, clients,
+                             now.timestamp() + (clients * args.interims))
             rate = args.interims / elapsed
-            print(f"{'interim updates (1 transaction each, fsync on)':<44} {elapsed:8.2f} s   "
-                  f"{rate:,.0f} updates/s")
+            print(f"{f'interim updates, {clients} connection(s), fsync on':<44} "
+                  f"{elapsed:8.2f} s   {rate:,.0f} updates/s")
+        with psycopg.connect(cluster.dsn("radius"), autocommit=True) as conn:
+            grown = conn.execute("SELECT sum(bytes_in) FROM captiva_usage_daily").fetchone()[0]
+            print(f"usage grew by {grown - usage_before} bytes through the trigger")
         slow = [k for k, v in results.items() if v >= 5]
         print("targets:", "jobs < 5 s OK" if not slow else f"SLOW: {slow}", "|",
               "ingestion >= 1000/s OK" if rate >= 1000 else "ingestion SLOW")
