@@ -38,14 +38,18 @@ from pyrad.client import Client, Timeout
 from pyrad.dictionary import Dictionary
 
 __all__ = [
+    "ROLE_VARS",
     "PORTAL_ADDRESS",
     "PORTAL_SECRET",
     "ROUTER_ADDRESS",
     "ROUTER_SECRET",
     "RadiusServer",
+    "copy_package_config",
     "message_authenticator_valid",
     "postgres_stopped",
     "radius_server",
+    "require_freeradius",
+    "run_role",
     "wait_for",
 ]
 
@@ -211,7 +215,7 @@ class RadiusServer:
         self.process = None
 
 
-def _copy_package_config(base: Path) -> Path:
+def copy_package_config(base: Path) -> Path:
     """Debian's configuration tree, with only what a test run needs changed in radiusd.conf."""
     config_dir = base / "raddb"
     shutil.copytree(PACKAGE_CONFIG, config_dir, symlinks=True)
@@ -238,8 +242,12 @@ def _copy_package_config(base: Path) -> Path:
     return config_dir
 
 
-def run_role(base: Path, config_dir: Path, role_vars: dict) -> subprocess.CompletedProcess:
-    """Run roles/freeradius against localhost with ``role_vars`` (written to a file: secrets)."""
+def run_role(base: Path, config_dir: Path, role_vars: dict,
+             *args: str) -> subprocess.CompletedProcess:
+    """Run roles/freeradius against localhost with ``role_vars`` (written to a file: secrets).
+
+    ``args`` are more ansible-playbook options (``--check``).
+    """
     playbook = base / "freeradius.yml"
     playbook.write_text(
         "- hosts: localhost\n"
@@ -254,7 +262,7 @@ def run_role(base: Path, config_dir: Path, role_vars: dict) -> subprocess.Comple
     ansible_playbook = Path(sys.executable).with_name("ansible-playbook")
     return subprocess.run(
         [str(ansible_playbook), "-i", "localhost,", str(playbook), "-e", f"@{vars_file}",
-         "-e", f"ansible_python_interpreter={sys.executable}"],
+         "-e", f"ansible_python_interpreter={sys.executable}", *args],
         cwd=ROOT, capture_output=True, text=True, check=False,
         env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"),
     )
@@ -274,15 +282,20 @@ def server_role_vars(server: RadiusServer) -> dict:
     )
 
 
-@contextmanager
-def freeradius_for(base: Path, db: Database) -> Iterator[RadiusServer]:
-    """Render the role into a copy of the package tree under ``base`` and run the server."""
+def require_freeradius() -> None:
+    """Skip (fail in CI) without the packages, or when not root (the role chowns files)."""
     if shutil.which("freeradius") is None or not PACKAGE_CONFIG.is_dir():
         _missing("FreeRADIUS is not installed (apt-get install freeradius "
                  "freeradius-postgresql freeradius-utils)")
     if os.geteuid() != 0:
         _missing("the role sets root/freerad ownership: run the FreeRADIUS tests as root")
-    config_dir = _copy_package_config(base)
+
+
+@contextmanager
+def freeradius_for(base: Path, db: Database) -> Iterator[RadiusServer]:
+    """Render the role into a copy of the package tree under ``base`` and run the server."""
+    require_freeradius()
+    config_dir = copy_package_config(base)
     server = RadiusServer(config_dir=config_dir, log_path=base / "log" / "radius.log",
                           buffer_dir=base / "buffer", auth_port=_free_udp_port(),
                           acct_port=_free_udp_port(), db=db)
