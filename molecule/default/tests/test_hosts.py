@@ -25,7 +25,7 @@ PLATFORMS = {
 
 
 def test_systemd_is_running(host):
-    state = host.run("systemctl is-system-running --wait")
+    state = host.run("timeout 90 systemctl is-system-running --wait")
     failed = host.run("systemctl --failed --plain --no-legend").stdout
     assert state.stdout.strip() == "running", (
         f"systemd is {state.stdout.strip()}; failed units:\n{failed}"
