@@ -95,7 +95,7 @@ def _free_udp_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.2):
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.2):
     """Poll ``predicate`` until it returns something truthy; return it, or fail on timeout."""
     deadline = time.monotonic() + timeout
     while True:
