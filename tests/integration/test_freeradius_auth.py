@@ -267,3 +267,20 @@ def test_accounting_start_interim_stop_land_in_radacct(policy):
         count = conn.execute("SELECT count(*) FROM radacct"
                              " WHERE acctsessionid = 'alice-acct-1'").fetchone()[0]
     assert count == 1
+
+
+def test_a_failed_post_auth_log_write_keeps_the_accept(policy):
+    # radpostauth is written after the user is authenticated: losing that log row (here:
+    # INSERT revoked) must neither reject the user nor lose the Message-Authenticator.
+    with policy.db.connect() as conn:
+        conn.execute("REVOKE INSERT ON radpostauth FROM captiva_freeradius")
+        try:
+            accept = policy.authenticate("alice", password("alice"))
+            reject = policy.authenticate("alice", "not-the-password")
+        finally:
+            conn.execute("GRANT INSERT ON radpostauth TO captiva_freeradius")
+    assert accept is not None and accept.code == packet.AccessAccept
+    assert accept["Mikrotik-Rate-Limit"] == ["2M/5M"]
+    assert_signed(accept)
+    assert reject is not None and reject.code == packet.AccessReject
+    assert_signed(reject)

@@ -11,7 +11,12 @@ import time
 import pytest
 import radius_fixtures
 from pyrad import packet
-from radius_fixtures import postgres_stopped, wait_for
+from radius_fixtures import (
+    ROUTER_SECRET,
+    message_authenticator_valid,
+    postgres_stopped,
+    wait_for,
+)
 
 radius_server = radius_fixtures.radius_server
 
@@ -51,6 +56,8 @@ def test_accounting_sent_while_postgres_is_down_lands_once_it_is_back(server):
         # Logins need the database: rejected (and signed), never accepted.
         reply = server.authenticate("olga", "olga-Pass-1")
         assert reply is not None and reply.code == packet.AccessReject
+        assert message_authenticator_valid(reply.raw_packet, reply.request_authenticator,
+                                           ROUTER_SECRET.encode())
 
         for number in range(SESSIONS):
             session_id = f"outage-{number}"
