@@ -1,0 +1,523 @@
+"""The portal's ASGI application (Starlette): pages, JSON API, security headers.
+
+``create_app(config)`` builds it; ``captiva-portal`` (cli.py) serves it with uvicorn.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import ipaddress
+import logging
+import time
+import zoneinfo
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from psycopg_pool import ConnectionPool
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from captiva.portal import data, radius_auth
+from captiva.portal.config import LANGUAGES, Config
+from captiva.portal.i18n import from_accept_language, translator
+from captiva.portal.security import RateLimiter, Session, SessionStore, csrf_valid
+from captiva.usage import format_bytes
+
+log = logging.getLogger("captiva.portal")
+HERE = Path(__file__).resolve().parent
+LANG_COOKIE = "captiva_lang"
+USERNAME_MAX = 64
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatting (templates only print)
+
+
+def fmt_rate(bits: int | None) -> str:
+    if bits is None:
+        return "—"
+    for unit, factor in (("Gbit/s", 10**9), ("Mbit/s", 10**6), ("kbit/s", 10**3)):
+        if bits >= factor:
+            value = bits / factor
+            return f"{value:g} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{bits} bit/s"
+
+
+def fmt_duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes:02d}" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"
+
+
+def fmt_bytes(n: int | None) -> str:
+    return "—" if n is None else format_bytes(int(n))
+
+
+def chart_bars(chart: list[tuple[dt.date, int]], width: int = 300, height: int = 100):
+    """Bars of the inline SVG chart: x, y, w, h per day, scaled to the largest day."""
+    peak = max((n for _, n in chart), default=0)
+    step = width / max(len(chart), 1)
+    bars = []
+    for i, (day, n) in enumerate(chart):
+        h = 0.0 if peak == 0 else max(n / peak * height, 0.5 if n else 0.0)
+        bars.append({"x": round(i * step + 1, 2), "w": round(step - 2, 2),
+                     "y": round(height - h, 2), "h": round(h, 2), "day": day, "bytes": n})
+    return bars, peak
+
+
+# ---------------------------------------------------------------------------------------------
+# Middleware: security headers on every response (pure ASGI: cheap)
+
+
+class SecurityHeaders:
+    def __init__(self, app, hsts: Callable[[dict], bool], hsts_max_age: int):
+        self.app = app
+        self.hsts = hsts
+        self.hsts_value = f"max-age={hsts_max_age}; includeSubDomains".encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = self.hsts(scope)
+        static = scope.get("path", "").startswith("/static/")
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                if https:
+                    headers.append((b"strict-transport-security", self.hsts_value))
+                if b"cache-control" not in present:
+                    # Pages hold personal data; the stylesheet may be cached.
+                    headers.append((b"cache-control", b"public, max-age=3600" if static
+                                    else b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class Portal:
+    """The application's state and handlers."""
+
+    def __init__(self, config: Config, clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], dt.datetime] | None = None,
+                 authenticate=radius_auth.authenticate):
+        self.config = config
+        self.store = SessionStore(config.session_secret, config.idle_timeout,
+                                  config.absolute_timeout, clock=clock)
+        self.account_limiter = RateLimiter(config.max_failures_per_account,
+                                           config.login_window, clock=clock)
+        self.address_limiter = RateLimiter(config.max_failures_per_address,
+                                           config.login_window, clock=clock)
+        self.now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.authenticate = authenticate
+        self.pool: ConnectionPool | None = None
+        self._cache: dict[tuple[str, int], tuple[float, data.Dashboard]] = {}
+        self._clock = clock
+        self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                               autoescape=select_autoescape(["html"]),
+                               trim_blocks=True, lstrip_blocks=True)
+        self.env.filters.update(bytes=fmt_bytes, rate=fmt_rate, duration=fmt_duration)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def open_pool(self) -> None:
+        self.pool = ConnectionPool(
+            self.config.dsn, min_size=self.config.pool_min_size,
+            max_size=self.config.pool_max_size, open=True, name="captiva-portal",
+            kwargs={"autocommit": True, "application_name": "captiva-portal"},
+            timeout=10.0,
+        )
+
+    def close_pool(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+    def with_conn(self, fn, *args):
+        assert self.pool is not None  # noqa: S101 - opened by the lifespan
+        with self.pool.connection() as conn:
+            return fn(conn, *args)
+
+    def _trusted(self, address: str | None) -> bool:
+        if not address or not self.config.trusted_proxies:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.config.trusted_proxies)
+
+    def client_ip(self, scope: dict) -> str:
+        """The client's address; X-Forwarded-For is believed only from a trusted proxy."""
+        peer = scope.get("client")
+        address = peer[0] if peer else "unknown"
+        if not self._trusted(address):
+            return address
+        forwarded = ""
+        for name, value in scope.get("headers", []):
+            if name == b"x-forwarded-for":
+                forwarded = value.decode("latin-1")
+        # Rightmost address not of a trusted proxy: the one our proxy saw.
+        for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+            if not self._trusted(hop):
+                try:
+                    return str(ipaddress.ip_address(hop))
+                except ValueError:
+                    return address
+        return address
+
+    def is_https(self, scope: dict) -> bool:
+        if scope.get("scheme") == "https":
+            return True
+        peer = scope.get("client")
+        if peer and self._trusted(peer[0]):
+            for name, value in scope.get("headers", []):
+                if name == b"x-forwarded-proto":
+                    return value.decode("latin-1").strip().lower() == "https"
+        return False
+
+    def session(self, request: Request) -> Session | None:
+        if "session" not in request.state._state:  # noqa: SLF001 - per-request memo
+            cookie = request.cookies.get(self.config.cookie_name)
+            request.state.session = self.store.get(cookie)
+            request.state.had_cookie = cookie is not None
+        return request.state.session
+
+    def set_session_cookie(self, response: Response, value: str) -> None:
+        response.set_cookie(self.config.cookie_name, value, path="/", secure=True,
+                            httponly=True, samesite="lax")
+
+    def clear_session_cookie(self, response: Response) -> None:
+        response.delete_cookie(self.config.cookie_name, path="/", secure=True, httponly=True,
+                               samesite="lax")
+
+    def language(self, request: Request) -> str:
+        chosen = request.cookies.get(LANG_COOKIE)
+        if chosen in LANGUAGES:
+            return chosen
+        return from_accept_language(request.headers.get("accept-language"),
+                                    self.config.default_language)
+
+    def is_admin(self, session: Session | None) -> bool:
+        return bool(session and session.username in self.config.admins)
+
+    def render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+        lang = self.language(request)
+        session = self.session(request)
+        html = self.env.get_template(name).render(
+            _=translator(lang), lang=lang, other_lang="en" if lang == "fr" else "fr",
+            session=session, csrf=session.csrf if session else "",
+            is_admin=self.is_admin(session), site_name=self.config.site_name,
+            path=request.url.path, **context)
+        return HTMLResponse(html, status_code=status)
+
+    def local(self, moment: dt.datetime | None, tz: str, with_time: bool = True) -> str:
+        if moment is None:
+            return "—"
+        local = moment.astimezone(zoneinfo.ZoneInfo(tz))
+        return local.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+    async def form(self, request: Request) -> dict[str, str]:
+        form = await request.form()
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+
+    def csrf_ok(self, request: Request, form: dict[str, str]) -> bool:
+        token = form.get("csrf") or request.headers.get("x-csrf-token")
+        return csrf_valid(self.session(request), token)
+
+    def csrf_refused(self, request: Request) -> HTMLResponse:
+        return self.render(request, "error.html", status=403, message_key="error.csrf")
+
+    # -- dashboard data, cached a few seconds per user ------------------------------------------
+
+    def dashboard(self, username: str, page: int) -> data.Dashboard:
+        key = (username, page)
+        now_mono = self._clock()
+        if self.config.cache_seconds > 0:
+            hit = self._cache.get(key)
+            if hit and hit[0] > now_mono:
+                return hit[1]
+        board = self.with_conn(data.dashboard, username, self.now(), page,
+                               self.config.history_page_size)
+        if self.config.cache_seconds > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (now_mono + self.config.cache_seconds, board)
+        return board
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    async def index(self, request: Request) -> Response:
+        session = self.session(request)
+        if session and session.authenticated:
+            return RedirectResponse("/admin" if self.is_admin(session) else "/me", 303)
+        return RedirectResponse("/login", 303)
+
+    async def login_page(self, request: Request) -> Response:
+        session = self.session(request)
+        if session and session.authenticated:
+            return RedirectResponse("/me", 303)
+        message = "login.expired" if request.query_params.get("expired") else None
+        return self.login_form(request, session, message)
+
+    def login_form(self, request: Request, session: Session | None, message: str | None,
+                   status: int = 200, username: str = "", **values) -> Response:
+        """The form, with an anonymous session carrying its CSRF token."""
+        cookie = None
+        if session is None:
+            cookie, session = self.store.create()
+            request.state.session = session
+        response = self.render(request, "login.html", status=status, message=message,
+                               message_values=values, username=username)
+        if cookie:
+            self.set_session_cookie(response, cookie)
+        return response
+
+    async def login(self, request: Request) -> Response:
+        form = await self.form(request)
+        session = self.session(request)
+        if not self.csrf_ok(request, form):
+            return self.csrf_refused(request)
+        username = form.get("username", "").strip()
+        password = form.get("password", "")
+        if not username or not password or len(username) > USERNAME_MAX or len(password) > 128:
+            return self.login_form(request, session, "login.failed", 400, username[:64])
+        address = self.client_ip(request.scope)
+        account_key = "user:" + username.lower()
+        address_key = "addr:" + address
+        for limiter, key in ((self.account_limiter, account_key),
+                             (self.address_limiter, address_key)):
+            if limiter.blocked(key):
+                retry = limiter.retry_after(key)
+                log.warning("login throttled for %s from %s", username, address)
+                response = self.login_form(request, session, "login.throttled", 429,
+                                           username, minutes=max(1, (retry + 59) // 60))
+                response.headers["Retry-After"] = str(retry)
+                return response
+        try:
+            result = await run_in_threadpool(self.authenticate, self.config.radius, username,
+                                             password)
+        except radius_auth.RadiusUnavailable as exc:
+            log.error("RADIUS unavailable: %s", exc)
+            return self.login_form(request, session, "login.unavailable", 503, username)
+        if not result.accepted:
+            self.account_limiter.fail(account_key)
+            self.address_limiter.fail(address_key)
+            log.info("login refused for %s from %s", username, address)
+            return self.login_form(request, session, "login.failed", 401, username)
+        self.account_limiter.reset(account_key)
+        cookie, _ = self.store.rotate(session, username)
+        log.info("login of %s from %s", username, address)
+        target = "/admin" if username in self.config.admins else "/me"
+        response = RedirectResponse(target, 303)
+        self.set_session_cookie(response, cookie)
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        form = await self.form(request)
+        if not self.csrf_ok(request, form):
+            return self.csrf_refused(request)
+        session = self.session(request)
+        if session is not None:
+            self.store.delete(session)
+        response = RedirectResponse("/login", 303)
+        self.clear_session_cookie(response)
+        return response
+
+    async def set_language(self, request: Request) -> Response:
+        form = await self.form(request)
+        if not self.csrf_ok(request, form):
+            return self.csrf_refused(request)
+        lang = form.get("lang", "")
+        target = form.get("next", "/")
+        if not target.startswith("/") or target.startswith("//") or "\\" in target:
+            target = "/"
+        response = RedirectResponse(target, 303)
+        if lang in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/", secure=True,
+                                httponly=True, samesite="lax")
+        return response
+
+    def require_login(self, request: Request, api: bool = False) -> Session | Response:
+        session = self.session(request)
+        if session and session.authenticated:
+            return session
+        if api:
+            return JSONResponse({"error": "not authenticated"}, 401)
+        expired = "?expired=1" if request.state.had_cookie else ""
+        response = RedirectResponse("/login" + expired, 303)
+        if request.state.had_cookie and session is None:
+            self.clear_session_cookie(response)
+        return response
+
+    def require_admin(self, request: Request, api: bool = False) -> Session | Response:
+        session = self.require_login(request, api)
+        if isinstance(session, Response):
+            return session
+        if not self.is_admin(session):
+            if api:
+                return JSONResponse({"error": "forbidden"}, 403)
+            return self.render(request, "error.html", status=403, message_key="error.forbidden")
+        return session
+
+    @staticmethod
+    def page_number(request: Request) -> int:
+        try:
+            return max(1, min(int(request.query_params.get("page", "1")), 10_000))
+        except ValueError:
+            return 1
+
+    async def me(self, request: Request) -> Response:
+        session = self.require_login(request)
+        if isinstance(session, Response):
+            return session
+        board = await run_in_threadpool(self.dashboard, session.username,
+                                        self.page_number(request))
+        bars, peak = chart_bars(board.chart)
+        tz = board.calendar.timezone
+        return self.render(request, "me.html", board=board, bars=bars, peak=peak, tz=tz,
+                           days_left=data.days_left(board.user, board.now),
+                           local=lambda m, t=True: self.local(m, tz, t))
+
+    async def api_me(self, request: Request) -> Response:
+        session = self.require_login(request, api=True)
+        if isinstance(session, Response):
+            return session
+        board = await run_in_threadpool(self.dashboard, session.username,
+                                        self.page_number(request))
+        return JSONResponse(board.as_dict())
+
+    async def admin(self, request: Request) -> Response:
+        session = self.require_admin(request)
+        if isinstance(session, Response):
+            return session
+        now = self.now()
+        views, tz = await run_in_threadpool(self.with_conn, data.admin_overview, now)
+        return self.render(request, "admin.html", views=views, tz=tz, now=now,
+                           local=lambda m, t=True: self.local(m, tz, t))
+
+    async def api_admin(self, request: Request) -> Response:
+        session = self.require_admin(request, api=True)
+        if isinstance(session, Response):
+            return session
+        view = request.path_params["view"]
+        if view not in data.ADMIN_VIEWS:
+            return JSONResponse({"error": "unknown view", "views": list(data.ADMIN_VIEWS)}, 404)
+        rows = await run_in_threadpool(self.with_conn, data.admin_view, view, self.now())
+        return JSONResponse({"view": view, "rows": data.jsonable_rows(rows)})
+
+    async def admin_csv(self, request: Request) -> Response:
+        session = self.require_admin(request)
+        if isinstance(session, Response):
+            return session
+        view = request.path_params["view"]
+        if view not in data.ADMIN_VIEWS:
+            return PlainTextResponse("unknown view", 404)
+        rows = data.jsonable_rows(
+            await run_in_threadpool(self.with_conn, data.admin_view, view, self.now()))
+        out = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
+            writer.writeheader()
+            for row in rows:
+                # A cell starting with = + - @ is a formula to a spreadsheet: quote it away.
+                writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r"
+                                     else v) for k, v in row.items()})
+        stamp = self.now().strftime("%Y%m%d-%H%M")
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+            "content-disposition": f'attachment; filename="captiva-{view}-{stamp}.csv"'})
+
+    async def healthz(self, request: Request) -> Response:
+        def check(conn):
+            return conn.execute("SELECT 1").fetchone()[0] == 1
+        try:
+            ok = await run_in_threadpool(self.with_conn, check)
+        except Exception as exc:  # any failure (pool timeout, DB down) is a 503
+            log.error("health check failed: %s", type(exc).__name__)
+            ok = False
+        return JSONResponse({"status": "ok" if ok else "database unavailable"},
+                            200 if ok else 503)
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": "not found"}, 404)
+        return self.render(request, "error.html", status=404, message_key="error.not_found")
+
+    async def method_not_allowed(self, request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("method not allowed", 405)
+
+
+def create_app(config: Config, **kwargs: Any) -> Starlette:
+    portal = Portal(config, **kwargs)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await run_in_threadpool(portal.open_pool)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(portal.close_pool)
+
+    routes = [
+        Route("/", portal.index, methods=["GET"]),
+        Route("/login", portal.login_page, methods=["GET"]),
+        Route("/login", portal.login, methods=["POST"]),
+        Route("/logout", portal.logout, methods=["POST"]),
+        Route("/lang", portal.set_language, methods=["POST"]),
+        Route("/me", portal.me, methods=["GET"]),
+        Route("/admin", portal.admin, methods=["GET"]),
+        Route("/admin/export/{view}.csv", portal.admin_csv, methods=["GET"]),
+        Route("/api/me", portal.api_me, methods=["GET"]),
+        Route("/api/admin/{view}", portal.api_admin, methods=["GET"]),
+        Route("/healthz", portal.healthz, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={404: portal.not_found, 405: portal.method_not_allowed})
+    app.state.portal = portal
+    app.add_middleware(SecurityHeaders, hsts=portal.is_https, hsts_max_age=config.hsts_max_age)
+    return app

@@ -1,0 +1,183 @@
+"""Configuration of the portal: one TOML file, ``/etc/captiva/portal.toml``.
+
+``CAPTIVA_PORTAL_CONFIG`` names another file. Every key and its default is in docs/portal.md;
+errors name the key and never print a secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PATH = Path("/etc/captiva/portal.toml")
+ENV_VAR = "CAPTIVA_PORTAL_CONFIG"
+LANGUAGES = ("fr", "en")
+
+
+class ConfigError(ValueError):
+    """A configuration the portal refuses; the message names the key."""
+
+
+@dataclass(frozen=True)
+class RadiusConfig:
+    server: str
+    secret: str = field(repr=False)
+    port: int = 1812
+    # The portal's own client address (freeradius_portal_client): bind the socket to it.
+    source_address: str | None = None
+    timeout: float = 3.0
+    retries: int = 1
+    nas_identifier: str = "captiva-portal"
+
+
+@dataclass(frozen=True)
+class Config:
+    dsn: str = field(repr=False)
+    session_secret: str = field(repr=False)
+    radius: RadiusConfig
+    admins: frozenset[str] = frozenset()
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    default_language: str = "fr"
+    site_name: str = "Captiva"
+    # session
+    cookie_name: str = "__Host-captiva"
+    idle_timeout: int = 900
+    absolute_timeout: int = 28800
+    # login rate limiting: failures in a sliding window
+    login_window: int = 900
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 20
+    # seconds a student's dashboard figures may be served from memory (0: never)
+    cache_seconds: float = 5.0
+    history_page_size: int = 20
+    pool_min_size: int = 2
+    pool_max_size: int = 8
+    hsts_max_age: int = 31536000
+
+
+def _get(data: dict, key: str, kind, default, path: str = ""):
+    value = data.get(key, default)
+    if value is None:
+        return None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
+        shown = "***" if "secret" in key or key == "dsn" else repr(value)
+        raise ConfigError(f"{path}{key}: expected {kind.__name__}, got {shown}")
+    return value
+
+
+def _positive(value, name: str):
+    if value <= 0:
+        raise ConfigError(f"{name}: must be positive, got {value}")
+    return value
+
+
+_TOP = {"dsn", "session_secret", "admins", "trusted_proxies", "default_language", "site_name",
+        "radius", "session", "login", "dashboard", "database", "hsts_max_age"}
+
+
+def parse(data: dict[str, Any]) -> Config:
+    unknown = set(data) - _TOP
+    if unknown:
+        raise ConfigError(f"unknown keys: {', '.join(sorted(unknown))}")
+    dsn = _get(data, "dsn", str, "")
+    if not dsn:
+        raise ConfigError("dsn: required (libpq connection string of the captiva_portal role)")
+    secret = _get(data, "session_secret", str, "")
+    if len(secret) < 32:
+        raise ConfigError("session_secret: required, 32 characters at least")
+    radius = data.get("radius")
+    if not isinstance(radius, dict):
+        raise ConfigError("radius: required table (server, secret)")
+    server = _get(radius, "server", str, "", "radius.")
+    radius_secret = _get(radius, "secret", str, "", "radius.")
+    if not server or not radius_secret:
+        raise ConfigError("radius.server and radius.secret: required")
+    unknown = set(radius) - {"server", "port", "secret", "source_address", "timeout",
+                             "retries", "nas_identifier"}
+    if unknown:
+        raise ConfigError(f"radius: unknown keys: {', '.join(sorted(unknown))}")
+    admins = _get(data, "admins", list, [])
+    if not all(isinstance(name, str) and name for name in admins):
+        raise ConfigError("admins: expected a list of usernames")
+    proxies = []
+    for entry in _get(data, "trusted_proxies", list, []):
+        try:
+            proxies.append(ipaddress.ip_network(entry, strict=False))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"trusted_proxies: {entry!r} is not an address or network") \
+                from exc
+    language = _get(data, "default_language", str, "fr")
+    if language not in LANGUAGES:
+        raise ConfigError(f"default_language: expected one of {', '.join(LANGUAGES)}")
+    session = data.get("session") or {}
+    login = data.get("login") or {}
+    dashboard = data.get("dashboard") or {}
+    database = data.get("database") or {}
+    cookie_name = _get(session, "cookie_name", str, "__Host-captiva", "session.")
+    if not cookie_name.startswith("__Host-"):
+        raise ConfigError("session.cookie_name: must start with __Host- (Secure, Path=/, "
+                          "no Domain)")
+    idle = _positive(_get(session, "idle_timeout", int, 900, "session."),
+                     "session.idle_timeout")
+    absolute = _positive(_get(session, "absolute_timeout", int, 28800, "session."),
+                         "session.absolute_timeout")
+    if idle > absolute:
+        raise ConfigError("session.idle_timeout: must not exceed session.absolute_timeout")
+    pool_min = _get(database, "pool_min_size", int, 2, "database.")
+    pool_max = _positive(_get(database, "pool_max_size", int, 8, "database."),
+                         "database.pool_max_size")
+    if not 0 <= pool_min <= pool_max:
+        raise ConfigError("database.pool_min_size: must be 0..pool_max_size")
+    return Config(
+        dsn=dsn,
+        session_secret=secret,
+        radius=RadiusConfig(
+            server=server,
+            secret=radius_secret,
+            port=_get(radius, "port", int, 1812, "radius."),
+            source_address=_get(radius, "source_address", str, None, "radius.") or None,
+            timeout=_positive(_get(radius, "timeout", float, 3.0, "radius."), "radius.timeout"),
+            retries=_positive(_get(radius, "retries", int, 1, "radius."), "radius.retries"),
+            nas_identifier=_get(radius, "nas_identifier", str, "captiva-portal", "radius."),
+        ),
+        admins=frozenset(admins),
+        trusted_proxies=tuple(proxies),
+        default_language=language,
+        site_name=_get(data, "site_name", str, "Captiva"),
+        cookie_name=cookie_name,
+        idle_timeout=idle,
+        absolute_timeout=absolute,
+        login_window=_positive(_get(login, "window", int, 900, "login."), "login.window"),
+        max_failures_per_account=_positive(
+            _get(login, "max_failures_per_account", int, 5, "login."),
+            "login.max_failures_per_account"),
+        max_failures_per_address=_positive(
+            _get(login, "max_failures_per_address", int, 20, "login."),
+            "login.max_failures_per_address"),
+        cache_seconds=_get(dashboard, "cache_seconds", float, 5.0, "dashboard."),
+        history_page_size=_positive(_get(dashboard, "history_page_size", int, 20,
+                                         "dashboard."), "dashboard.history_page_size"),
+        pool_min_size=pool_min,
+        pool_max_size=pool_max,
+        hsts_max_age=_get(data, "hsts_max_age", int, 31536000),
+    )
+
+
+def load(path: Path | str | None = None) -> Config:
+    """Read ``path``, else ``$CAPTIVA_PORTAL_CONFIG``, else /etc/captiva/portal.toml."""
+    path = Path(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return parse(data)

@@ -1,0 +1,272 @@
+"""What the portal reads: parameterised queries as the read-only ``captiva_portal`` role.
+
+Figures of the quota periods come from :func:`captiva.usage.usage_for`, the function the quota
+jobs and the login check agree with, so the portal never shows another number. Sessions are
+read from ``radacct`` and its retention archive ``radacct_history``; ``radpostauth.pass`` is
+never selected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from captiva.periods import Calendar, local_date, periods
+from captiva.usage import PeriodUsage, default_calendar, usage_for
+
+CHART_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    username: str
+    user: dict[str, Any] | None  # roster facts and effective profile; None: not in the roster
+    usage: dict[str, PeriodUsage]
+    calendar: Calendar
+    active_sessions: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    history_page: int
+    history_has_more: bool
+    devices: list[dict[str, Any]]
+    chart: list[tuple[dt.date, int]]  # CHART_DAYS local days, oldest first
+    now: dt.datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        user = dict(self.user) if self.user else None
+        if user and user.get("expires_at"):
+            user["expires_at"] = user["expires_at"].isoformat()
+        return {
+            "username": self.username,
+            "user": user,
+            "days_left": days_left(self.user, self.now),
+            "timezone": self.calendar.timezone,
+            "usage": {name: {**u.as_dict(), "percent": u.percent}
+                      for name, u in self.usage.items()},
+            "active_sessions": [_jsonable(s) for s in self.active_sessions],
+            "history": {"page": self.history_page, "has_more": self.history_has_more,
+                        "sessions": [_jsonable(s) for s in self.history]},
+            "devices": [_jsonable(d) for d in self.devices],
+            "daily_usage": [{"day": day.isoformat(), "bytes": n} for day, n in self.chart],
+            "generated_at": self.now.isoformat(),
+        }
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, dt.datetime | dt.date):
+            value = value.isoformat()
+        elif value is not None and not isinstance(value, int | float | str | bool):
+            value = str(value)
+        out[key] = value
+    return out
+
+
+def days_left(user: dict[str, Any] | None, now: dt.datetime) -> int | None:
+    if not user or user.get("expires_at") is None:
+        return None
+    seconds = (user["expires_at"] - now).total_seconds()
+    return max(0, int(seconds // 86400))
+
+
+def _dicts(cursor) -> list[dict[str, Any]]:
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+_USER = """
+    SELECT u.username, u.first_name, u.last_name, u.language, u.promotion, u.profile,
+           u.status, u.enabled, u.expires_at, u.activated_on,
+           p.rate_upload, p.rate_download, p.session_timeout, p.idle_timeout,
+           p.simultaneous_use, p.validity_days,
+           pr.wifi_enabled AS promotion_wifi_enabled
+    FROM captiva_user AS u
+    LEFT JOIN captiva_profile AS p ON p.name = u.profile
+    LEFT JOIN captiva_promotion AS pr ON pr.name = u.promotion
+    WHERE u.username = %s
+"""
+
+# Sessions of a user, current and archived (retention moves old closed ones to history).
+_SESSIONS = """
+    SELECT a.radacctid, a.acctstarttime AS started, a.acctstoptime AS stopped,
+           a.acctupdatetime AS updated, host(a.framedipaddress) AS ip,
+           a.callingstationid AS mac, a.acctinputoctets + a.acctoutputoctets AS bytes,
+           a.acctsessiontime AS session_time, a.acctterminatecause AS cause,
+           r.name AS router
+    FROM (
+        SELECT radacctid, acctstarttime, acctstoptime, acctupdatetime, framedipaddress,
+               callingstationid, acctinputoctets, acctoutputoctets, acctsessiontime,
+               acctterminatecause, nasipaddress
+        FROM radacct WHERE username = %(username)s
+        UNION ALL
+        SELECT radacctid, acctstarttime, acctstoptime, acctupdatetime, framedipaddress,
+               callingstationid, acctinputoctets, acctoutputoctets, acctsessiontime,
+               acctterminatecause, nasipaddress
+        FROM radacct_history WHERE username = %(username)s
+    ) AS a
+    LEFT JOIN captiva_router AS r ON r.nasipaddress = a.nasipaddress
+"""
+
+
+def dashboard(conn, username: str, now: dt.datetime, page: int = 1,
+              page_size: int = 20) -> Dashboard:
+    """Everything the student's page shows, in one transaction (one snapshot)."""
+    page = max(1, page)
+    with conn.transaction():
+        calendar = default_calendar(conn)
+        usage = usage_for(conn, username, now, calendar)
+        users = _dicts(conn.execute(_USER, (username,)))
+        active = _dicts(conn.execute(
+            _SESSIONS + " WHERE a.acctstoptime IS NULL ORDER BY a.acctstarttime DESC",
+            {"username": username}))
+        history = _dicts(conn.execute(
+            _SESSIONS + " ORDER BY a.acctstarttime DESC, a.radacctid DESC"
+                        " LIMIT %(limit)s OFFSET %(offset)s",
+            {"username": username, "limit": page_size + 1, "offset": (page - 1) * page_size}))
+        devices = _dicts(conn.execute("""
+            SELECT callingstationid AS mac, min(acctstarttime) AS first_seen,
+                   max(COALESCE(acctstoptime, acctupdatetime, acctstarttime)) AS last_seen,
+                   count(*) AS sessions,
+                   bool_or(acctstoptime IS NULL) AS online
+            FROM (SELECT callingstationid, acctstarttime, acctstoptime, acctupdatetime
+                  FROM radacct WHERE username = %(username)s
+                  UNION ALL
+                  SELECT callingstationid, acctstarttime, acctstoptime, acctupdatetime
+                  FROM radacct_history WHERE username = %(username)s) AS a
+            WHERE callingstationid <> ''
+            GROUP BY callingstationid
+            ORDER BY last_seen DESC
+            """, {"username": username}))
+        today = local_date(now, calendar)
+        first = today - dt.timedelta(days=CHART_DAYS - 1)
+        per_day = dict(conn.execute("""
+            SELECT day, (bytes_in + bytes_out)::bigint FROM captiva_usage_daily
+            WHERE username = %s AND day BETWEEN %s AND %s
+            """, (username, first, today)).fetchall())
+    for session in active:
+        session["duration"] = int((now - session["started"]).total_seconds()) \
+            if session["started"] else None
+    for session in history:
+        end = session["stopped"] or now
+        session["duration"] = int((end - session["started"]).total_seconds()) \
+            if session["started"] else None
+    chart = [(first + dt.timedelta(days=i), per_day.get(first + dt.timedelta(days=i), 0))
+             for i in range(CHART_DAYS)]
+    return Dashboard(
+        username=username, user=users[0] if users else None, usage=usage, calendar=calendar,
+        active_sessions=active, history=history[:page_size], history_page=page,
+        history_has_more=len(history) > page_size, devices=devices, chart=chart, now=now,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Admin views
+
+ADMIN_VIEWS = ("online", "recent", "failures", "top", "promotions")
+
+
+def online(conn, limit: int = 500) -> list[dict[str, Any]]:
+    return _dicts(conn.execute("""
+        SELECT a.username, u.promotion, a.acctstarttime AS started,
+               a.acctupdatetime AS updated, host(a.framedipaddress) AS ip,
+               a.callingstationid AS mac, a.acctinputoctets + a.acctoutputoctets AS bytes,
+               r.name AS router, host(a.nasipaddress) AS nas
+        FROM radacct AS a
+        LEFT JOIN captiva_user AS u ON u.username = a.username
+        LEFT JOIN captiva_router AS r ON r.nasipaddress = a.nasipaddress
+        WHERE a.acctstoptime IS NULL
+        ORDER BY a.acctstarttime DESC
+        LIMIT %s
+        """, (limit,)))
+
+
+def recent(conn, limit: int = 100) -> list[dict[str, Any]]:
+    return _dicts(conn.execute("""
+        SELECT a.username, u.promotion, a.acctstarttime AS started,
+               a.acctstoptime AS stopped, host(a.framedipaddress) AS ip,
+               a.callingstationid AS mac, a.acctinputoctets + a.acctoutputoctets AS bytes,
+               a.acctterminatecause AS cause, r.name AS router
+        FROM radacct AS a
+        LEFT JOIN captiva_user AS u ON u.username = a.username
+        LEFT JOIN captiva_router AS r ON r.nasipaddress = a.nasipaddress
+        WHERE a.acctstoptime IS NOT NULL
+        ORDER BY a.acctstoptime DESC
+        LIMIT %s
+        """, (limit,)))
+
+
+def failures(conn, limit: int = 100) -> list[dict[str, Any]]:
+    # Never radpostauth.pass (FreeRADIUS's default query would store a password there).
+    return _dicts(conn.execute("""
+        SELECT p.authdate AS at, p.username, p.reply,
+               p.calledstationid AS called, p.callingstationid AS mac,
+               u.status AS account_status
+        FROM radpostauth AS p
+        LEFT JOIN captiva_user AS u ON u.username = p.username
+        WHERE p.reply IS DISTINCT FROM 'Access-Accept'
+        ORDER BY p.authdate DESC
+        LIMIT %s
+        """, (limit,)))
+
+
+def top(conn, now: dt.datetime, limit: int = 20) -> list[dict[str, Any]]:
+    month = periods(now, default_calendar(conn))["monthly"]
+    return _dicts(conn.execute("""
+        SELECT d.username, u.promotion, u.profile,
+               sum(d.bytes_in + d.bytes_out)::bigint AS bytes,
+               p.quota_monthly AS monthly_limit
+        FROM captiva_usage_daily AS d
+        LEFT JOIN captiva_user AS u ON u.username = d.username
+        LEFT JOIN captiva_profile AS p ON p.name = u.profile
+        WHERE d.day >= %s AND d.day < %s
+        GROUP BY d.username, u.promotion, u.profile, p.quota_monthly
+        ORDER BY bytes DESC, d.username
+        LIMIT %s
+        """, (month.first_day, month.end_day, limit)))
+
+
+def promotions(conn, now: dt.datetime) -> list[dict[str, Any]]:
+    month = periods(now, default_calendar(conn))["monthly"]
+    return _dicts(conn.execute("""
+        SELECT pr.name AS promotion, pr.profile, pr.wifi_enabled,
+               count(u.username) AS users,
+               count(u.username) FILTER (WHERE u.status = 'active') AS active_users,
+               COALESCE(sum(o.sessions), 0)::bigint AS online_sessions,
+               COALESCE(sum(m.bytes), 0)::bigint AS month_bytes
+        FROM captiva_promotion AS pr
+        LEFT JOIN captiva_user AS u ON u.promotion = pr.name
+        LEFT JOIN LATERAL (
+            SELECT count(*) AS sessions FROM radacct AS a
+            WHERE a.username = u.username AND a.acctstoptime IS NULL) AS o ON true
+        LEFT JOIN LATERAL (
+            SELECT sum(d.bytes_in + d.bytes_out) AS bytes FROM captiva_usage_daily AS d
+            WHERE d.username = u.username AND d.day >= %s AND d.day < %s) AS m ON true
+        GROUP BY pr.name, pr.profile, pr.wifi_enabled
+        ORDER BY pr.name
+        """, (month.first_day, month.end_day)))
+
+
+def admin_view(conn, name: str, now: dt.datetime) -> list[dict[str, Any]]:
+    if name == "online":
+        return online(conn)
+    if name == "recent":
+        return recent(conn)
+    if name == "failures":
+        return failures(conn)
+    if name == "top":
+        return top(conn, now)
+    if name == "promotions":
+        return promotions(conn, now)
+    raise KeyError(name)
+
+
+def admin_overview(conn, now: dt.datetime) -> tuple[dict[str, list[dict[str, Any]]], str]:
+    """Every admin view (one snapshot) and the campus timezone to show times in."""
+    with conn.transaction():
+        views = {name: admin_view(conn, name, now) for name in ADMIN_VIEWS}
+        return views, default_calendar(conn).timezone
+
+
+def jsonable_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [_jsonable(row) for row in rows]
