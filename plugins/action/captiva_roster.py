@@ -1,12 +1,12 @@
 """Validate the roster and compile it, on the controller, contacting no host.
 
 Reads the roster variables (captiva_profiles, captiva_promotions, captiva_users,
-captiva_sites and the captiva_* settings) from the play's variables, validates them with
-``captiva_roster.validate`` and prints **every** error as ``<file>:<line>: <yaml path>: <reason>``.
-On success it sets three facts: ``captiva_roster`` (the normalised roster without secrets)
-and ``captiva_credentials`` (its passwords and secrets), both for the ``captiva_radius``
-module, and ``captiva_compiled`` (the desired state of the routers and FreeRADIUS clients,
-and a summary).
+captiva_sites and the captiva_* settings) from the play's variables, validates them and
+prints **every** error as ``<file>:<line>: <yaml path>: <reason>``. On success it sets one
+small fact, ``captiva_compiled``: the routers' desired RouterOS configuration and API
+settings, the FreeRADIUS clients and a summary. (The users themselves are never put into
+facts: at 50,000 users every later task would pay for them; ``captiva_radius`` reads the
+roster from the variables itself.)
 """
 
 from __future__ import annotations
@@ -25,34 +25,38 @@ if _MODULE_UTILS not in ansible.module_utils.__path__:
     ansible.module_utils.__path__.append(_MODULE_UTILS)
 
 from ansible.module_utils.captiva_roster import (  # noqa: E402
-    ROSTER_LISTS,
-    SETTINGS,
-    Locator,
     compile_roster,
-    roster_to_data,
-    validate,
+    validate_variables,
 )
 from ansible.plugins.action import ActionBase  # noqa: E402
 from ansible.utils.display import Display  # noqa: E402
 
 display = Display()
-DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "group_vars" / "captiva_defaults.yml"
+DEFAULTS_FILE = str(Path(__file__).resolve().parents[2] / "group_vars" / "captiva_defaults.yml")
 
 
-def roster_files(inventory_sources) -> list[str]:
-    """The YAML files the roster may come from, in Ansible's precedence order."""
-    files = [str(DEFAULTS_FILE)]
-    for source in inventory_sources or []:
-        base = Path(source)
-        base = base if base.is_dir() else base.parent
-        group_vars = base / "group_vars"
-        for name in ("all.yml", "all.yaml"):
-            if (group_vars / name).is_file():
-                files.append(str(group_vars / name))
-        if (group_vars / "all").is_dir():
-            files += sorted(str(p) for p in (group_vars / "all").iterdir()
-                            if p.suffix in (".yml", ".yaml"))
-    return files
+class RosterInvalid(Exception):
+    """Raised by :func:`load_roster` after printing every error."""
+
+    def __init__(self, lines):
+        super().__init__(f"the roster has {len(lines)} error(s); nothing was changed")
+        self.lines = lines
+
+
+def load_roster(action: ActionBase, task_vars):
+    """Validate the play's roster; print every error and raise RosterInvalid if any."""
+    roster, lines = validate_variables(task_vars, action._templar.template, DEFAULTS_FILE,
+                                       str(Path.cwd()))
+    if lines:
+        for line in lines:
+            display.display(line, color=C.COLOR_ERROR, stderr=True)
+        raise RosterInvalid(lines)
+    return roster
+
+
+def evaluation_time(args) -> dt.datetime:
+    now = args.get("now")
+    return dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.timezone.utc)
 
 
 class ActionModule(ActionBase):
@@ -62,24 +66,13 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        task_vars = task_vars or {}
         started = time.monotonic()
-        names = [*SETTINGS, *ROSTER_LISTS]
-        variables = {n: self._templar.template(task_vars[n]) for n in names if n in task_vars}
-        roster, errors = validate(variables)
-        if errors:
-            locator = Locator(roster_files(task_vars.get("ansible_inventory_sources")),
-                              display_root=str(Path.cwd()))
-            lines = [e.render(locator) for e in errors]
-            for line in lines:
-                display.display(line, color=C.COLOR_ERROR, stderr=True)
-            result.update(failed=True, errors=lines,
-                          msg=f"the roster has {len(errors)} error(s); nothing was changed")
+        try:
+            roster = load_roster(self, task_vars or {})
+        except RosterInvalid as exc:
+            result.update(failed=True, errors=exc.lines, msg=str(exc))
             return result
-        now = self._task.args.get("now")
-        now = dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
-        compiled = compile_roster(roster, now)
-        data, credentials = roster_to_data(roster)
+        compiled = compile_roster(roster, evaluation_time(self._task.args))
         summary = compiled["summary"]
         result.update(
             changed=False,
@@ -87,12 +80,8 @@ class ActionModule(ActionBase):
             elapsed=round(time.monotonic() - started, 3),
             msg=("roster valid: {users} users ({active} active), {profiles} profiles, "
                  "{promotions} promotions, {sites} sites, {routers} routers").format(**summary),
-            ansible_facts={
-                "captiva_roster": data,
-                "captiva_credentials": credentials,
-                "captiva_compiled": {k: compiled[k] for k in
-                                     ("freeradius_clients", "routeros", "router_api",
-                                      "summary")},
-            },
+            ansible_facts={"captiva_compiled": {
+                k: compiled[k] for k in ("freeradius_clients", "routeros", "router_api", "summary")
+            }},
         )
         return result

@@ -882,7 +882,7 @@ def compile_roster(roster: Roster, now: dt.datetime,
             router_api[router["name"]] = {
                 "host": api["host"] or router["address"], "port": api["port"],
                 "tls": api["tls"], "validate_certs": api["validate_certs"],
-                "username": api["username"]}  # the password stays in the credentials
+                "username": api["username"], "password": api["password"]}
 
     return {
         "radius": {"groups": groups, "users": radius_users},
@@ -958,6 +958,46 @@ def routeros_desired(roster: Roster, router: Mapping[str, Any],
         "/ip/hotspot/walled-garden": [{"dst-host": portal["dns_name"], "action": "allow"}],
         "/ip/hotspot/walled-garden/ip": [{"dst-address": portal["address"], "action": "accept"}],
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Controller side: where the roster comes from
+
+
+def roster_variables(task_vars: Mapping[str, Any],
+                     template: Callable[[Any], Any]) -> dict[str, Any]:
+    """The roster's variables from a play's variables, templated (vault values decrypted)."""
+    return {n: template(task_vars[n]) for n in (*SETTINGS, *ROSTER_LISTS) if n in task_vars}
+
+
+def roster_files(defaults_file: str, inventory_sources: Iterable[str] | None) -> list[str]:
+    """The files the roster may come from, in Ansible's precedence order (for Locator)."""
+    import os
+
+    files = [defaults_file]
+    for source in inventory_sources or []:
+        base = source if os.path.isdir(source) else os.path.dirname(source)
+        group_vars = os.path.join(base, "group_vars")
+        for name in ("all.yml", "all.yaml", "all.json"):
+            if os.path.isfile(os.path.join(group_vars, name)):
+                files.append(os.path.join(group_vars, name))
+        folder = os.path.join(group_vars, "all")
+        if os.path.isdir(folder):
+            files += sorted(os.path.join(folder, n) for n in os.listdir(folder)
+                            if n.endswith((".yml", ".yaml", ".json")))
+    return files
+
+
+def validate_variables(task_vars: Mapping[str, Any], template: Callable[[Any], Any],
+                       defaults_file: str, display_root: str,
+                       ) -> tuple[Roster | None, list[str]]:
+    """Validate a play's roster; errors come rendered as ``file:line: path: reason``."""
+    roster, errors = validate(roster_variables(task_vars, template))
+    if not errors:
+        return roster, []
+    locator = Locator(roster_files(defaults_file, task_vars.get("ansible_inventory_sources")),
+                      display_root=display_root)
+    return None, [error.render(locator) for error in errors]
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ DOCUMENTATION = r"""
 module: captiva_radius
 short_description: Make the FreeRADIUS policy tables and Captiva's tables match the roster
 description:
-  - Takes the validated roster (facts C(captiva_roster) and C(captiva_credentials) set by the
-    C(captiva_roster) action) in one call and makes the database match it exactly, in one
-    transaction under a PostgreSQL advisory lock.
+  - Takes the whole roster in one call and makes the database match it exactly, in one
+    transaction under a PostgreSQL advisory lock. Without O(roster), the action plugin of the
+    same name reads and validates the roster from the inventory's variables.
   - Writes one RADIUS group per profile (C(radgroupcheck), C(radgroupreply)), one group
     membership per user (C(radusergroup)), per-user check rows (password, C(Expiration)) and
     Captiva's own tables (C(captiva_site), C(captiva_router), C(captiva_profile),
@@ -22,11 +22,13 @@ description:
     changes nothing, unless O(allow_mass_prune=true).
 options:
   roster:
-    description: The normalised roster without secrets (fact C(captiva_roster)).
+    description:
+      - The validated roster without secrets (C(roster_to_data) of plugins/module_utils/captiva_roster.py).
+      - Set by the action plugin from the inventory's variables when not given.
     type: dict
     required: true
   credentials:
-    description: Passwords and secrets of the roster (fact C(captiva_credentials)).
+    description: Passwords and secrets of the roster; set with O(roster).
     type: dict
     required: true
   login_host:
@@ -83,10 +85,8 @@ author: Captiva
 """
 
 EXAMPLES = r"""
-- name: Reconcile the roster into RADIUS
+- name: Reconcile the roster (read from the inventory's variables) into RADIUS
   captiva_radius:
-    roster: "{{ captiva_roster }}"
-    credentials: "{{ captiva_credentials }}"
     login_host: "{{ captiva_database.host }}"
     login_password: "{{ captiva_db_passwords.reconcile }}"
     prune_max_ratio: "{{ captiva_prune_max_ratio }}"

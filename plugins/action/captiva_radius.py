@@ -1,0 +1,37 @@
+"""Run the ``captiva_radius`` module with the roster read from the play's variables.
+
+When the task gives ``roster`` and ``credentials`` itself, they are passed through; otherwise
+the roster is validated here (every error printed, nothing changed) and handed to the module
+as its ``roster`` and ``credentials`` (no_log) arguments.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from ansible.plugins.action import ActionBase
+
+# The roster loading is shared with the captiva_roster action next to this file.
+_spec = importlib.util.spec_from_file_location(
+    "captiva_action_roster", Path(__file__).with_name("captiva_roster.py"))
+_roster_action = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_roster_action)
+
+from ansible.module_utils.captiva_roster import roster_to_data  # noqa: E402
+
+
+class ActionModule(ActionBase):
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        args = dict(self._task.args)
+        if "roster" not in args:
+            try:
+                roster = _roster_action.load_roster(self, task_vars or {})
+            except _roster_action.RosterInvalid as exc:
+                result.update(failed=True, errors=exc.lines, msg=str(exc))
+                return result
+            args["roster"], args["credentials"] = roster_to_data(roster)
+        result.update(self._execute_module(module_name="captiva_radius", module_args=args,
+                                           task_vars=task_vars))
+        return result
