@@ -56,7 +56,7 @@ def load_roster(action: ActionBase, task_vars):
 
 def evaluation_time(args) -> dt.datetime:
     now = args.get("now")
-    return dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
 
 
 class ActionModule(ActionBase):

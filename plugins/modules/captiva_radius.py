@@ -23,7 +23,7 @@ description:
 options:
   roster:
     description:
-      - The validated roster without secrets (C(roster_to_data) of plugins/module_utils/captiva_roster.py).
+      - The validated roster without secrets, as C(roster_to_data) in captiva_roster.py gives it.
       - Set by the action plugin from the inventory's variables when not given.
     type: dict
     required: true
