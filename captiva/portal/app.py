@@ -169,7 +169,7 @@ class Portal:
             self.config.dsn, min_size=self.config.pool_min_size,
             max_size=self.config.pool_max_size, open=True, name="captiva-portal",
             kwargs={"autocommit": True, "application_name": "captiva-portal"},
-            timeout=10.0,
+            timeout=self.config.pool_timeout,
         )
 
     def close_pool(self) -> None:

@@ -56,6 +56,8 @@ class Config:
     history_page_size: int = 20
     pool_min_size: int = 2
     pool_max_size: int = 8
+    # seconds a request waits for a database connection
+    pool_timeout: float = 5.0
     hsts_max_age: int = 31536000
 
 
@@ -165,6 +167,8 @@ def parse(data: dict[str, Any]) -> Config:
                                          "dashboard."), "dashboard.history_page_size"),
         pool_min_size=pool_min,
         pool_max_size=pool_max,
+        pool_timeout=_positive(_get(database, "timeout", float, 5.0, "database."),
+                               "database.timeout"),
         hsts_max_age=_get(data, "hsts_max_age", int, 31536000),
     )
 

@@ -33,9 +33,7 @@ class Dashboard:
     now: dt.datetime
 
     def as_dict(self) -> dict[str, Any]:
-        user = dict(self.user) if self.user else None
-        if user and user.get("expires_at"):
-            user["expires_at"] = user["expires_at"].isoformat()
+        user = _jsonable(self.user) if self.user else None
         return {
             "username": self.username,
             "user": user,

@@ -1,0 +1,368 @@
+"""The status portal against real PostgreSQL and a real FreeRADIUS (radius_fixtures).
+
+FreeRADIUS is configured by roles/freeradius with the portal's own client (127.0.0.2); the
+portal checks passwords with Access-Requests to it. Accounting rows are written with
+FreeRADIUS's own queries as captiva_freeradius, so captiva_usage_daily is filled by the
+migration's trigger. Every security property has a test that fails without it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+
+import psycopg
+import pytest
+import radius_fixtures
+from portal_fixtures import (
+    ADMIN,
+    csrf_of,
+    password,
+    portal_config,
+    seed_accounting,
+    seed_campus,
+)
+from starlette.testclient import TestClient
+
+from captiva.portal.app import CSP, create_app
+from captiva.usage import usage_for
+
+radius_server = radius_fixtures.radius_server
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+STUDENT = "STU2025001"
+
+
+class Clock:
+    """A monotonic clock the tests move forward."""
+
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture(scope="module")
+def campus(radius_server):
+    seed_campus(radius_server.db, NOW)
+    seed_accounting(radius_server.db, NOW)
+    return radius_server
+
+
+def make_client(campus, base_url="https://portal.test", clock=None, peer="192.0.2.10",
+                **overrides):
+    config = portal_config(campus.db, campus, **overrides)
+    kwargs = {"now": lambda: NOW}
+    if clock is not None:
+        kwargs["clock"] = clock
+    app = create_app(config, **kwargs)
+    return TestClient(app, base_url=base_url, follow_redirects=False, client=(peer, 50000))
+
+
+@pytest.fixture
+def client(campus):
+    with make_client(campus) as client:
+        yield client
+
+
+def login(client, username=STUDENT, secret=None, headers=None):
+    page = client.get("/login")
+    token = csrf_of(page.text)
+    return client.post("/login", data={"csrf": token, "username": username,
+                                       "password": secret or password(username)},
+                       headers=headers or {})
+
+
+def set_cookie_headers(response) -> list[str]:
+    return response.headers.get_list("set-cookie")
+
+
+# --- login through FreeRADIUS ------------------------------------------------------------------
+
+
+def test_student_logs_in_with_radius_and_sees_the_dashboard(client):
+    response = login(client)
+    assert response.status_code == 303 and response.headers["location"] == "/me"
+    page = client.get("/me")
+    assert page.status_code == 200
+    assert "Awa Ngono" in page.text and "ndogbong-gw1" in page.text
+    assert 'role="progressbar"' in page.text
+    assert "AA:BB:CC:00:00:03" in page.text  # the open session's MAC
+
+
+def test_wrong_password_is_refused_by_radius(client):
+    response = login(client, secret="not-the-password")
+    assert response.status_code == 401
+    assert client.get("/me").status_code == 303
+
+
+def test_status_group_user_is_refused(client):
+    """wifi-off: FreeRADIUS rejects (Auth-Type := Reject) whatever the password."""
+    assert login(client, "STU2024009").status_code == 401
+
+
+def test_radius_down_is_a_503_not_a_login(campus):
+    with make_client(campus, radius={"port": 9, "timeout": 0.5}) as client:
+        response = login(client)
+    assert response.status_code == 503
+
+
+# --- usage figures are captiva.usage's ---------------------------------------------------------
+
+
+def test_api_me_usage_matches_captiva_usage(client, campus):
+    login(client)
+    body = client.get("/api/me").json()
+    with psycopg.connect(campus.db.dsns["portal"]) as conn:
+        expected = usage_for(conn, STUDENT, NOW)
+    for name, usage in expected.items():
+        got = body["usage"][name]
+        assert got["used"] == usage.used
+        assert got["limit"] == usage.limit
+        assert got["remaining"] == usage.remaining
+        assert got["resets_at"] == (usage.resets_at.isoformat() if usage.resets_at else None)
+    assert expected["daily"].used > 0 and expected["total"].used > expected["monthly"].used / 2
+    # the chart's 30 days sum what captiva_usage_daily holds for them
+    assert len(body["daily_usage"]) == 30
+    assert body["daily_usage"][-1]["bytes"] == expected["daily"].used
+    assert body["days_left"] in (44, 45)
+    assert [s["mac"] for s in body["active_sessions"]] == ["AA:BB:CC:00:00:03"]
+    assert {d["mac"] for d in body["devices"]} == {
+        "AA:BB:CC:00:00:01", "AA:BB:CC:00:00:02", "AA:BB:CC:00:00:03"}
+
+
+def test_dashboard_prints_the_same_percentages(client, campus):
+    login(client)
+    page = client.get("/me").text
+    with psycopg.connect(campus.db.dsns["portal"]) as conn:
+        expected = usage_for(conn, STUDENT, NOW)
+    for name in ("daily", "weekly", "monthly"):
+        value = f'{expected[name].percent:.0f}'
+        block = page.split(f'data-period="{name}"')[1].split("</li>")[0]
+        assert f'aria-valuenow="{value}"' in block
+        assert f"{value} %" in block
+
+
+def test_history_is_paginated(campus):
+    """17 sessions (15 past days, one closed today, one open), 5 a page."""
+    with make_client(campus, dashboard={"history_page_size": 5}) as client:
+        login(client)
+        pages = [client.get(f"/api/me?page={n}").json()["history"] for n in (1, 2, 3, 4)]
+        assert [len(p["sessions"]) for p in pages] == [5, 5, 5, 2]
+        assert [p["has_more"] for p in pages] == [True, True, True, False]
+        starts = [s["started"] for p in pages for s in p["sessions"]]
+        assert starts == sorted(starts, reverse=True) and len(set(starts)) == 17
+        assert pages[0]["sessions"][0]["stopped"] is None  # the open session first
+        html = client.get("/me?page=2", headers={"accept-language": "en"}).text
+        assert 'href="/me?page=1#history-h"' in html and 'href="/me?page=3#history-h"' in html
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+def test_admin_sees_online_failures_top_promotions_and_csv(client):
+    login(client, ADMIN)
+    page = client.get("/admin")
+    assert page.status_code == 200
+    assert "STU2025002" in page.text and "Access-Reject" in page.text
+    online = client.get("/api/admin/online").json()["rows"]
+    assert {row["username"] for row in online} == {"STU2025001", "STU2025002"}
+    top = client.get("/api/admin/top").json()["rows"]
+    assert top[0]["username"] in ("STU2025001", "STU2025002")
+    promotions = {r["promotion"]: r for r in client.get("/api/admin/promotions").json()["rows"]}
+    assert promotions["L3-INFO-2025"]["online_sessions"] == 2
+    assert promotions["L3-GESTION-2024"]["wifi_enabled"] is False
+    failures = client.get("/api/admin/failures").json()["rows"]
+    assert failures and "pass" not in failures[0]
+    exported = client.get("/admin/export/online.csv")
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert {row["username"] for row in rows} == {"STU2025001", "STU2025002"}
+
+
+def test_student_is_not_an_admin(client):
+    login(client)
+    assert client.get("/admin").status_code == 403
+    assert client.get("/api/admin/online").status_code == 403
+    assert client.get("/admin/export/online.csv").status_code == 403
+
+
+def test_api_needs_a_session(client):
+    assert client.get("/api/me").status_code == 401
+    assert client.get("/api/admin/online").status_code == 401
+
+
+def test_healthz_checks_the_database(client, campus):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    dsn = re.sub(r"port=\d+", "port=9", campus.db.dsns["portal"])
+    with make_client(campus, dsn=dsn, database={"pool_min_size": 0, "timeout": 1}) as broken:
+        response = broken.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "database unavailable"}
+
+
+# --- security ------------------------------------------------------------------------------
+
+
+def test_every_post_route_refuses_a_missing_or_foreign_csrf_token(campus, client):
+    post_routes = [r.path for r in client.app.routes
+                   if getattr(r, "methods", None) and "POST" in r.methods]
+    assert sorted(post_routes) == ["/lang", "/login", "/logout"]
+    login(client)
+    with make_client(campus) as other:
+        foreign = csrf_of(other.get("/login").text)
+    for path in post_routes:
+        data = {"username": STUDENT, "password": password(STUDENT), "lang": "en"}
+        assert client.post(path, data=data).status_code == 403, path
+        assert client.post(path, data={**data, "csrf": foreign}).status_code == 403, path
+    assert client.get("/me").status_code == 200  # the refused logout did nothing
+
+
+def test_login_without_a_session_cookie_is_refused(client):
+    """Login CSRF: a cross-site form post has no session, hence no valid token."""
+    response = client.post("/login", data={"csrf": "x", "username": STUDENT,
+                                           "password": password(STUDENT)})
+    assert response.status_code == 403
+
+
+def test_session_cookie_flags(client):
+    page = client.get("/login")
+    for response in (page, login(client)):
+        cookie = next(c for c in set_cookie_headers(response) if c.startswith("__Host-captiva="))
+        attrs = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
+        assert {"httponly", "secure", "samesite", "path"} <= attrs
+        assert "samesite=lax" in cookie.lower() and "path=/" in cookie.lower()
+        assert "domain" not in attrs
+
+
+def test_session_id_changes_at_login_and_the_old_one_is_dead(client):
+    client.get("/login")
+    before = client.cookies.get("__Host-captiva")
+    assert login(client).status_code == 303
+    after = client.cookies.get("__Host-captiva")
+    assert before and after and before != after
+    client.cookies.set("__Host-captiva", before, domain="portal.test")
+    assert client.get("/api/me").status_code == 401
+    client.cookies.set("__Host-captiva", after, domain="portal.test")
+    assert client.get("/api/me").status_code == 200
+
+
+def test_logout_ends_the_session_on_the_server(client):
+    login(client)
+    cookie = client.cookies.get("__Host-captiva")
+    token = csrf_of(client.get("/me").text)
+    assert client.post("/logout", data={"csrf": token}).status_code == 303
+    client.cookies.set("__Host-captiva", cookie, domain="portal.test")
+    assert client.get("/api/me").status_code == 401
+
+
+def test_forged_cookie_is_ignored(client):
+    login(client)
+    sid, mac = client.cookies.get("__Host-captiva").rsplit(".", 1)
+    client.cookies.set("__Host-captiva", f"{sid}.{'0' * len(mac)}", domain="portal.test")
+    assert client.get("/api/me").status_code == 401
+
+
+def test_idle_timeout(campus):
+    clock = Clock()
+    with make_client(campus, clock=clock, session={"idle_timeout": 600}) as client:
+        login(client)
+        clock.t += 599
+        assert client.get("/api/me").status_code == 200  # activity renews the idle timer
+        clock.t += 599
+        assert client.get("/api/me").status_code == 200
+        clock.t += 601
+        assert client.get("/api/me").status_code == 401
+        response = client.get("/me")
+        assert response.headers["location"] == "/login?expired=1"
+
+
+def test_absolute_timeout(campus):
+    clock = Clock()
+    with make_client(campus, clock=clock, session={"idle_timeout": 600,
+                                                   "absolute_timeout": 1800}) as client:
+        login(client)
+        for _ in range(3):
+            clock.t += 500
+            assert client.get("/api/me").status_code == 200
+        clock.t += 500  # 2000 s after login, though active every 500 s
+        assert client.get("/api/me").status_code == 401
+
+
+def test_rate_limit_per_account(campus):
+    with make_client(campus, login={"max_failures_per_account": 3}) as client:
+        for _ in range(3):
+            assert login(client, secret="wrong-password").status_code == 401
+        blocked = login(client)  # even the right password: the account is throttled
+        assert blocked.status_code == 429
+        assert int(blocked.headers["retry-after"]) > 0
+        assert login(client, "STU2025002").status_code == 303  # other accounts are not
+
+
+def test_rate_limit_per_address(campus):
+    with make_client(campus, login={"max_failures_per_address": 4,
+                                    "max_failures_per_account": 100}) as client:
+        for i in range(4):
+            assert login(client, f"nobody{i}", secret="x").status_code == 401
+        assert login(client).status_code == 429
+
+
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(campus):
+    limits = {"max_failures_per_address": 2, "max_failures_per_account": 100}
+    # untrusted peer: a forged X-Forwarded-For does not escape the per-address limit
+    with make_client(campus, login=limits) as client:
+        for i in range(2):
+            login(client, f"nobody{i}", "x", headers={"x-forwarded-for": f"192.0.2.{i}"})
+        assert login(client, headers={"x-forwarded-for": "192.0.2.99"}).status_code == 429
+    # from the trusted proxy (nginx), each forwarded client is counted on its own
+    with make_client(campus, login=limits, peer="127.0.0.1",
+                     trusted_proxies=["127.0.0.1"]) as client:
+        for i in range(2):
+            login(client, f"nobody{i}", "x", headers={"x-forwarded-for": "198.51.100.7"})
+        assert login(client, headers={"x-forwarded-for": "198.51.100.7"}).status_code == 429
+        assert login(client, headers={"x-forwarded-for": "198.51.100.8"}).status_code == 303
+
+
+def test_security_headers(client):
+    for path in ("/login", "/me", "/api/me", "/healthz", "/static/portal.css", "/nope"):
+        response = client.get(path)
+        headers = response.headers
+        assert headers["content-security-policy"] == CSP, path
+        assert "unsafe-inline" not in CSP and "frame-ancestors 'none'" in CSP
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["strict-transport-security"].startswith("max-age=")
+    assert client.get("/me").headers["cache-control"] == "no-store"
+
+
+def test_hsts_only_behind_tls(campus):
+    with make_client(campus, base_url="http://portal.test") as plain:
+        assert "strict-transport-security" not in plain.get("/login").headers
+        # a client cannot claim TLS with X-Forwarded-Proto unless it is a trusted proxy
+        forged = plain.get("/login", headers={"x-forwarded-proto": "https"})
+        assert "strict-transport-security" not in forged.headers
+    with make_client(campus, base_url="http://portal.test", peer="127.0.0.1",
+                     trusted_proxies=["127.0.0.1"]) as proxied:
+        response = proxied.get("/login", headers={"x-forwarded-proto": "https"})
+        assert "strict-transport-security" in response.headers
+
+
+def test_templates_have_no_inline_script_or_style():
+    from pathlib import Path
+
+    import captiva.portal
+
+    for template in (Path(captiva.portal.__file__).parent / "templates").glob("*.html"):
+        text = template.read_text()
+        assert "<script" not in text and "<style" not in text, template
+        assert not re.search(r"\sstyle=", text), template
+        assert not re.search(r"\son[a-z]+=", text), template
+
+
+def test_portal_role_cannot_read_passwords(campus):
+    with psycopg.connect(campus.db.dsns["portal"]) as conn, pytest.raises(
+            psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT value FROM radcheck LIMIT 1")
