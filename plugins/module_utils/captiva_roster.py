@@ -966,8 +966,26 @@ def routeros_desired(roster: Roster, router: Mapping[str, Any],
 
 def roster_variables(task_vars: Mapping[str, Any],
                      template: Callable[[Any], Any]) -> dict[str, Any]:
-    """The roster's variables from a play's variables, templated (vault values decrypted)."""
-    return {n: template(task_vars[n]) for n in (*SETTINGS, *ROSTER_LISTS) if n in task_vars}
+    """The roster's variables from a play's variables, as plain Python values.
+
+    Only the leaves that need it go through ``template``: strings holding a Jinja expression
+    and vaulted values (which it decrypts). Templating the whole structure would be
+    equivalent but costs seconds per 10,000 users in Ansible's templar.
+    """
+    return {n: _plain(task_vars[n], template) for n in (*SETTINGS, *ROSTER_LISTS)
+            if n in task_vars}
+
+
+def _plain(value: Any, template: Callable[[Any], Any]) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, template) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, template) for v in value]
+    if isinstance(value, str):
+        return template(value) if ("{{" in value or "{%" in value) else str(value)
+    if value is None or isinstance(value, (bool, int, float, dt.date)):
+        return value
+    return template(value)  # a vaulted value and anything else the templar knows
 
 
 def roster_files(defaults_file: str, inventory_sources: Iterable[str] | None) -> list[str]:
@@ -1020,7 +1038,8 @@ def roster_to_data(roster: Roster) -> tuple[dict[str, Any], dict[str, Any]]:
             return [plain(v) for v in value]
         return value
 
-    data = plain(dataclasses.asdict(roster))
+    # Not dataclasses.asdict: it deep-copies every value, seconds at 50,000 users.
+    data = plain({f.name: getattr(roster, f.name) for f in dataclasses.fields(roster)})
     credentials: dict[str, Any] = {"users": {}, "routers": {}}
     for user in data["users"]:
         credentials["users"][user["username"]] = {

@@ -24,13 +24,17 @@ options:
   roster:
     description:
       - The validated roster without secrets, as C(roster_to_data) in captiva_roster.py gives it.
-      - Set by the action plugin from the inventory's variables when not given.
+      - Without it (and without O(roster_file)) the action plugin reads the roster from the
+        inventory's variables and passes it as O(roster_file).
     type: dict
-    required: true
   credentials:
-    description: Passwords and secrets of the roster; set with O(roster).
+    description: Passwords and secrets of the roster; required with O(roster).
     type: dict
-    required: true
+  roster_file:
+    description:
+      - A JSON file with keys C(roster) and C(credentials), read instead of O(roster); the
+        action plugin writes it into the task's private temporary directory.
+    type: path
   login_host:
     description: Database host.
     type: str
@@ -121,6 +125,7 @@ timings:
 """
 
 import datetime as dt
+import json
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.captiva_radius_plan import PruneRefused, reconcile
@@ -134,8 +139,9 @@ except ImportError:  # pragma: no cover - reported through fail_json
 
 def argument_spec() -> dict:
     return {
-        "roster": {"type": "dict", "required": True},
-        "credentials": {"type": "dict", "required": True, "no_log": True},
+        "roster": {"type": "dict"},
+        "credentials": {"type": "dict", "no_log": True},
+        "roster_file": {"type": "path"},
         "login_host": {"type": "str", "required": True},
         "login_port": {"type": "int", "default": 5432},
         "login_user": {"type": "str", "default": "captiva_reconcile"},
@@ -153,12 +159,20 @@ def argument_spec() -> dict:
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_one_of=[("roster", "roster_file")],
+                           mutually_exclusive=[("roster", "roster_file")],
+                           required_together=[("roster", "credentials")])
     if psycopg is None:
         module.fail_json(msg=missing_required_lib("psycopg"))
     p = module.params
     now = dt.datetime.fromisoformat(p["now"]) if p["now"] else dt.datetime.now(dt.UTC)
-    roster = roster_from_data(p["roster"], p["credentials"])
+    if p["roster_file"]:
+        with open(p["roster_file"], encoding="utf-8") as handle:
+            payload = json.load(handle)
+        roster = roster_from_data(payload["roster"], payload["credentials"])
+    else:
+        roster = roster_from_data(p["roster"], p["credentials"])
     connect = {"host": p["login_host"], "port": p["login_port"], "user": p["login_user"],
                "password": p["login_password"], "dbname": p["login_db"],
                "sslmode": p["ssl_mode"], "application_name": "captiva_radius",
