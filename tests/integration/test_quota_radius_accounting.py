@@ -1,0 +1,295 @@
+"""Accounting replayed through real FreeRADIUS into usage per local day.
+
+Start / Interim-Update / Stop / Accounting-On go to FreeRADIUS as a router sends them, are
+acknowledged once in the detail buffer, and replayed by the buffered-sql server into radacct,
+whose triggers attribute the bytes to the local days of the router's site
+(captiva_usage_daily). Expected numbers are computed in this file with zoneinfo and
+arithmetic (quota_radius_fixtures.expected_split), never by the code under test.
+
+The last test stops the shared PostgreSQL while 500 accounting packets arrive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+
+import pytest
+import radius_fixtures
+from pyrad import packet
+from quota_radius_fixtures import (
+    DOUALA,
+    PARIS,
+    PARIS_NAS,
+    Nas,
+    daily_usage,
+    expected_split,
+    provision,
+    wait_replayed,
+)
+from radius_fixtures import postgres_stopped, wait_for
+
+from captiva.usage import usage_for
+
+radius_server = radius_fixtures.radius_server
+
+OUTAGE_USERS = 10
+OUTAGE_SESSIONS = 10  # per user; Start, 3 Interim-Updates, Stop: 500 packets in all
+OUTAGE_DAY = dt.date(2026, 11, 14)
+
+# Every row write on radacct, to prove that nothing is written twice. SECURITY DEFINER: the
+# trigger runs as captiva_freeradius, which may not write this test table.
+WRITE_LOG = """
+CREATE TABLE test_radacct_writes (acctsessionid text, op text, stopped boolean);
+CREATE FUNCTION test_log_radacct_write() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+AS $$ BEGIN
+    INSERT INTO test_radacct_writes VALUES (NEW.acctsessionid, TG_OP, NEW.acctstoptime IS NOT NULL);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_log_radacct_write AFTER INSERT OR UPDATE ON radacct
+    FOR EACH ROW EXECUTE FUNCTION test_log_radacct_write();
+"""
+
+
+def password(user: str) -> str:
+    return f"{user}-Pass-0123"
+
+
+def local(tz, *args) -> dt.datetime:
+    """An unambiguous local time (none of the tests uses a repeated hour)."""
+    return dt.datetime(*args, tzinfo=tz)
+
+
+def outage_user(number: int) -> str:
+    return f"out-{number:02d}"
+
+
+@pytest.fixture(scope="module")
+def server(radius_server):
+    users = ["giga", "midnight", "spring", "autumn", "monthend", "replay", "on-a", "on-b",
+             "on-c", *(outage_user(n) for n in range(OUTAGE_USERS))]
+    provision(radius_server, [
+        {"username": user, "password": password(user), "promotion": "unlimited",
+         "email": f"{user}@campus.test"} for user in users])
+    with radius_server.db.connect() as conn:
+        conn.execute(WRITE_LOG)
+    return radius_server
+
+
+def merge(*splits: dict[dt.date, int]) -> dict[dt.date, int]:
+    total = Counter()
+    for split in splits:
+        total.update(split)
+    return dict(total)
+
+
+def totals(server, username: str) -> dict[dt.date, int]:
+    return {day: bytes_in + bytes_out
+            for day, (bytes_in, bytes_out) in daily_usage(server, username).items()}
+
+
+def test_gigawords_are_counted_in_full(server):
+    nas = Nas(server)
+    start = local(DOUALA, 2026, 11, 10, 10, 0)
+    final_in, final_out = 3 * 2**32 + 10, 2**32 + 2**31 + 7
+    nas.session("giga", "giga-1", start, [
+        (start + dt.timedelta(minutes=5), 2 * 2**32 + 5, 2**32 + 7),
+        (start + dt.timedelta(minutes=10), final_in, final_out),
+    ])
+    wait_replayed(server)
+    with server.db.connect() as conn:
+        row = conn.execute("SELECT acctinputoctets, acctoutputoctets FROM radacct"
+                           " WHERE username = 'giga'").fetchone()
+        usage = usage_for(conn, "giga", local(DOUALA, 2026, 11, 10, 12, 0))
+    assert row == (final_in, final_out)
+    assert daily_usage(server, "giga") == {dt.date(2026, 11, 10): (final_in, final_out)}
+    assert usage["daily"].used == final_in + final_out
+
+
+def test_session_across_midnight_in_douala_counts_in_both_days(server):
+    nas = Nas(server)
+    # With an interim before midnight ...
+    start = local(DOUALA, 2026, 11, 11, 23, 30)
+    interim = local(DOUALA, 2026, 11, 11, 23, 50)
+    stop = local(DOUALA, 2026, 11, 12, 0, 30)
+    nas.session("midnight", "midnight-1", start, [(interim, 1200, 2400),
+                                                  (stop, 1200 + 4800, 2400 + 9600)])
+    # ... and without any interim.
+    start2, stop2 = local(DOUALA, 2026, 11, 11, 23, 0), local(DOUALA, 2026, 11, 12, 1, 0)
+    nas.session("midnight", "midnight-2", start2, [(stop2, 0, 7_200_000)])
+    wait_replayed(server)
+
+    expected = merge(
+        expected_split(1200 + 2400, start, interim, DOUALA),
+        expected_split(4800 + 9600, interim, stop, DOUALA),
+        expected_split(7_200_000, start2, stop2, DOUALA),
+    )
+    nov11, nov12 = dt.date(2026, 11, 11), dt.date(2026, 11, 12)
+    # 10 of the interim's 40 minutes, and 1 of the second session's 2 hours, before midnight.
+    assert expected == {nov11: 3600 + 3600 + 3_600_000, nov12: 10800 + 3_600_000}
+    assert totals(server, "midnight") == expected
+    with server.db.connect() as conn:
+        for day in (nov11, nov12):
+            noon = local(DOUALA, day.year, day.month, day.day, 12, 0)
+            assert usage_for(conn, "midnight", noon)["daily"].used == expected[day]
+
+
+@pytest.mark.parametrize("user,start,stop,hours", [
+    # Spring forward on 29 March 2026 (02:00 -> 03:00): a 23-hour day.
+    ("spring", (2026, 3, 28, 23, 0), (2026, 3, 30, 1, 0), (1, 23, 1)),
+    # Fall back on 25 October 2026 (03:00 -> 02:00): a 25-hour day.
+    ("autumn", (2026, 10, 24, 23, 0), (2026, 10, 26, 1, 0), (1, 25, 1)),
+])
+def test_dst_day_in_paris_is_counted_in_local_days(server, user, start, stop, hours):
+    # The Paris site's router (NAS-IP-Address 10.33.0.1): its site's timezone applies.
+    nas = Nas(server, PARIS_NAS)
+    start, stop = local(PARIS, *start), local(PARIS, *stop)
+    per_hour = 3_600_000
+    total = per_hour * sum(hours)
+    nas.session(user, f"{user}-1", start, [(stop, total // 3, total - total // 3)])
+    wait_replayed(server)
+    expected = expected_split(total, start, stop, PARIS)
+    first = start.date()
+    assert expected == {first + dt.timedelta(days=n): per_hour * h for n, h in enumerate(hours)}
+    assert totals(server, user) == expected
+
+
+def test_month_end_splits_between_the_two_months(server):
+    nas = Nas(server)
+    start = local(DOUALA, 2026, 10, 31, 22, 0)
+    points = [local(DOUALA, 2026, 10, 31, 23, 0), local(DOUALA, 2026, 11, 1, 1, 0),
+              local(DOUALA, 2026, 11, 1, 2, 0)]
+    counters = [(0, 1_800_000), (0, 1_800_000 + 7_200_000), (36_000, 9_000_000 + 3_600_000)]
+    nas.session("monthend", "monthend-1", start,
+                [(point, *counts) for point, counts in zip(points, counters, strict=True)])
+    wait_replayed(server)
+    bounds = [start, *points]
+    expected = merge(*(expected_split(sum(now) - sum(before), since, until, DOUALA)
+                       for since, until, before, now
+                       in zip(bounds[:-1], bounds[1:], [(0, 0), *counters[:-1]], counters,
+                              strict=True)))
+    october = {day: n for day, n in expected.items() if day.month == 10}
+    november = {day: n for day, n in expected.items() if day.month == 11}
+    assert sum(october.values()) == 1_800_000 + 3_600_000
+    assert totals(server, "monthend") == expected
+    with server.db.connect() as conn:
+        in_october = usage_for(conn, "monthend", local(DOUALA, 2026, 10, 31, 12, 0))
+        in_november = usage_for(conn, "monthend", local(DOUALA, 2026, 11, 1, 12, 0))
+    assert in_october["monthly"].used == sum(october.values())
+    assert in_november["monthly"].used == sum(november.values())
+    assert in_november["daily"].used == november[dt.date(2026, 11, 1)]
+
+
+def test_duplicate_and_late_interims_do_not_change_the_totals(server):
+    nas = Nas(server)
+    start = local(DOUALA, 2026, 11, 13, 9, 0)
+
+    def at(minutes):
+        return start + dt.timedelta(minutes=minutes)
+
+    def interim(minutes, bytes_in, bytes_out, status="Interim-Update"):
+        nas.send(status, at=at(minutes), username="replay", session_id="replay-1",
+                 bytes_in=bytes_in, bytes_out=bytes_out, session_time=minutes * 60)
+
+    nas.send("Start", at=start, username="replay", session_id="replay-1")
+    interim(5, 100, 1000)
+    interim(10, 200, 2000)
+    interim(10, 200, 2000)  # retransmitted
+    interim(5, 100, 1000)  # late: arrives after a newer one
+    interim(15, 300, 3000)
+    interim(20, 400, 4000, "Stop")
+    interim(20, 400, 4000, "Stop")  # retransmitted Stop
+    interim(15, 300, 3000)  # an interim after the Stop
+    wait_replayed(server)
+    with server.db.connect() as conn:
+        row = conn.execute(
+            "SELECT acctinputoctets, acctoutputoctets, acctstoptime, acctsessiontime,"
+            " acctterminatecause FROM radacct WHERE username = 'replay'").fetchall()
+    assert row == [(400, 4000, at(20), 1200, "")]
+    assert daily_usage(server, "replay") == {dt.date(2026, 11, 13): (400, 4000)}
+
+
+def test_accounting_on_closes_the_open_sessions_of_that_nas(server):
+    paris, douala = Nas(server, PARIS_NAS), Nas(server)
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=2)
+    for nas, user in ((paris, "on-a"), (paris, "on-b"), (douala, "on-c")):
+        nas.session(user, f"{user}-1", started,
+                    [(started + dt.timedelta(minutes=1), 5000, 50000)], stop=False)
+    wait_replayed(server)
+    before = {user: totals(server, user) for user in ("on-a", "on-b", "on-c")}
+    # Simultaneous-Use 1: the open session blocks a second login.
+    blocked = server.authenticate("on-a", password("on-a"))
+    assert blocked is not None and blocked.code == packet.AccessReject
+    assert blocked["Reply-Message"] == ["You are already logged in - access denied"]
+
+    rebooted = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    paris.send("Accounting-On", at=rebooted, Acct_Session_Id="00000000")
+    wait_replayed(server)
+    with server.db.connect() as conn:
+        rows = {user: rest for user, *rest in conn.execute(
+            "SELECT username, acctstoptime, acctterminatecause FROM radacct"
+            " WHERE username LIKE 'on-%'").fetchall()}
+    assert rows == {"on-a": [rebooted, "NAS-Reboot"], "on-b": [rebooted, "NAS-Reboot"],
+                    "on-c": [None, None]}
+    # Closing adds no bytes; the user may log in again.
+    assert {user: totals(server, user) for user in before} == before
+    again = server.authenticate("on-a", password("on-a"))
+    assert again is not None and again.code == packet.AccessAccept
+
+
+def outage_counters(user: int, session: int, step: int) -> tuple[int, int]:
+    """Totals at Interim-Update ``step`` (1-3), or the Stop (4), of one outage session."""
+    return step * (1000 * (user + 1) + session), step * (2**20 * (user + 1) + 7 * session)
+
+
+def test_500_packets_while_postgres_is_down_all_land_once(server):
+    nas = Nas(server)
+    sent = 0
+    sent_at = time.monotonic()
+    with postgres_stopped(server.db.server):
+        for user in range(OUTAGE_USERS):
+            for session in range(OUTAGE_SESSIONS):
+                start = local(DOUALA, OUTAGE_DAY.year, OUTAGE_DAY.month, OUTAGE_DAY.day,
+                              8, 0) + dt.timedelta(minutes=10 * session)
+                updates = [(start + dt.timedelta(minutes=2 * step),
+                            *outage_counters(user, session, step)) for step in range(1, 5)]
+                # Each packet is acknowledged at once: it is safe in the buffer.
+                nas.session(outage_user(user), f"outage-{user}-{session}", start, updates)
+                sent += 5
+        assert sent == 500
+        assert time.monotonic() - sent_at < 60, "the buffer did not acknowledge promptly"
+        time.sleep(2)  # the reader keeps failing while the database is down
+
+    def stopped_sessions():
+        with server.db.connect() as conn:
+            return conn.execute("SELECT count(*) FROM radacct WHERE username LIKE 'out-%'"
+                                " AND acctstoptime IS NOT NULL").fetchone()[0]
+
+    wait_for(lambda: stopped_sessions() == OUTAGE_USERS * OUTAGE_SESSIONS, timeout=120)
+    wait_replayed(server, timeout=30)
+    time.sleep(2 * 4)  # two reader retry intervals: no late replay
+
+    with server.db.connect() as conn:
+        writes = Counter(conn.execute(
+            "SELECT acctsessionid, op, stopped FROM test_radacct_writes"
+            " WHERE acctsessionid LIKE 'outage-%'").fetchall())
+        rows = conn.execute("SELECT acctsessionid, acctinputoctets, acctoutputoctets"
+                            " FROM radacct WHERE username LIKE 'out-%'").fetchall()
+    expected_writes = Counter()
+    for user in range(OUTAGE_USERS):
+        for session in range(OUTAGE_SESSIONS):
+            name = f"outage-{user}-{session}"
+            expected_writes[(name, "INSERT", False)] += 1
+            expected_writes[(name, "UPDATE", False)] += 3
+            expected_writes[(name, "UPDATE", True)] += 1
+    # Every Start, Interim and Stop written exactly once.
+    assert writes == expected_writes
+    assert sorted(rows) == sorted(
+        (f"outage-{user}-{session}", *outage_counters(user, session, 4))
+        for user in range(OUTAGE_USERS) for session in range(OUTAGE_SESSIONS))
+    for user in range(OUTAGE_USERS):
+        expected_in = sum(outage_counters(user, s, 4)[0] for s in range(OUTAGE_SESSIONS))
+        expected_out = sum(outage_counters(user, s, 4)[1] for s in range(OUTAGE_SESSIONS))
+        assert daily_usage(server, outage_user(user)) == {
+            OUTAGE_DAY: (expected_in, expected_out)}
