@@ -156,6 +156,8 @@ class Portal:
         self.authenticate = authenticate
         self.pool: ConnectionPool | None = None
         self._cache: dict[tuple[str, int], tuple[float, data.Dashboard]] = {}
+        # rendered /me pages per (session, page, language): they hold the session's CSRF token
+        self._pages: dict[tuple[str, int, str], tuple[float, bytes]] = {}
         self._clock = clock
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
                                autoescape=select_autoescape(["html"]),
@@ -274,13 +276,19 @@ class Portal:
 
     # -- dashboard data, cached a few seconds per user ------------------------------------------
 
+    def cached_dashboard(self, username: str, page: int) -> data.Dashboard | None:
+        if self.config.cache_seconds > 0:
+            hit = self._cache.get((username, page))
+            if hit and hit[0] > self._clock():
+                return hit[1]
+        return None
+
     def dashboard(self, username: str, page: int) -> data.Dashboard:
         key = (username, page)
         now_mono = self._clock()
-        if self.config.cache_seconds > 0:
-            hit = self._cache.get(key)
-            if hit and hit[0] > now_mono:
-                return hit[1]
+        hit = self.cached_dashboard(username, page)
+        if hit is not None:
+            return hit
         board = self.with_conn(data.dashboard, username, self.now(), page,
                                self.config.history_page_size)
         if self.config.cache_seconds > 0:
@@ -415,20 +423,33 @@ class Portal:
         session = self.require_login(request)
         if isinstance(session, Response):
             return session
-        board = await run_in_threadpool(self.dashboard, session.username,
-                                        self.page_number(request))
+        page = self.page_number(request)
+        lang = self.language(request)
+        key = (session.key, page, lang)
+        if self.config.cache_seconds > 0:
+            hit = self._pages.get(key)
+            if hit and hit[0] > self._clock():
+                return HTMLResponse(hit[1])
+        board = self.cached_dashboard(session.username, page) or await run_in_threadpool(
+            self.dashboard, session.username, page)
         bars, peak = chart_bars(board.chart)
         tz = board.calendar.timezone
-        return self.render(request, "me.html", board=board, bars=bars, peak=peak, tz=tz,
-                           days_left=data.days_left(board.user, board.now),
-                           local=lambda m, t=True: self.local(m, tz, t))
+        response = self.render(request, "me.html", board=board, bars=bars, peak=peak, tz=tz,
+                               days_left=data.days_left(board.user, board.now),
+                               local=lambda m, t=True: self.local(m, tz, t))
+        if self.config.cache_seconds > 0:
+            if len(self._pages) > 2_000:
+                self._pages.clear()
+            self._pages[key] = (self._clock() + self.config.cache_seconds, response.body)
+        return response
 
     async def api_me(self, request: Request) -> Response:
         session = self.require_login(request, api=True)
         if isinstance(session, Response):
             return session
-        board = await run_in_threadpool(self.dashboard, session.username,
-                                        self.page_number(request))
+        page = self.page_number(request)
+        board = self.cached_dashboard(session.username, page) or await run_in_threadpool(
+            self.dashboard, session.username, page)
         return JSONResponse(board.as_dict())
 
     async def admin(self, request: Request) -> Response:

@@ -366,3 +366,20 @@ def test_portal_role_cannot_read_passwords(campus):
     with psycopg.connect(campus.db.dsns["portal"]) as conn, pytest.raises(
             psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT value FROM radcheck LIMIT 1")
+
+
+def test_figure_cache_is_per_session_and_ends_with_it(campus):
+    """With the cache on, a page is never served to another session, language or after logout."""
+    with make_client(campus, dashboard={"cache_seconds": 60}) as client:
+        login(client)
+        assert "Awa Ngono" in client.get("/me").text
+        assert "Awa Ngono" in client.get("/me").text  # served from the cache
+        assert "My usage" in client.get("/me", headers={"accept-language": "en"}).text
+        cookie = client.cookies.get("__Host-captiva")
+        token = csrf_of(client.get("/me").text)
+        assert client.post("/logout", data={"csrf": token}).status_code == 303
+        login(client, "STU2025002")
+        page = client.get("/me").text
+        assert "Paul Mbarga" in page and "Awa Ngono" not in page
+        client.cookies.set("__Host-captiva", cookie, domain="portal.test")
+        assert client.get("/me").status_code == 303  # the logged-out session's page is gone
