@@ -1,0 +1,67 @@
+"""The database host: PostgreSQL runs, listens only where intended, is migrated, and its
+roles have exactly the privileges docs/architecture.md lists (tried for real, in psql)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import PROJECT_DIR
+
+testinfra_hosts = ["podman://captiva-mol-db"]
+
+DB_ADDRESS = "10.89.1.10"
+MIGRATIONS = sorted(
+    int(path.name[:4])
+    for path in (PROJECT_DIR / "roles/postgres/files/migrations").glob("[0-9][0-9][0-9][0-9]_*.sql")
+)
+
+
+def psql(host, sql: str):
+    """Run SQL as the postgres superuser in database radius; the command result."""
+    return host.run("runuser -u postgres -- psql -X -At -v ON_ERROR_STOP=1 -d radius -c %s", sql)
+
+
+def test_postgresql_is_running_and_enabled(host):
+    service = host.service("postgresql@15-main")
+    assert service.is_running
+    assert service.is_enabled
+
+
+def test_listens_only_on_its_address_and_localhost(host):
+    sockets = [s for s in host.socket.get_listening_sockets() if re.search(r":5432$", s)]
+    assert sorted(sockets) == sorted([f"tcp://{DB_ADDRESS}:5432", "tcp://127.0.0.1:5432"])
+
+
+def test_every_migration_is_applied(host):
+    result = psql(host, "SELECT version FROM captiva_schema_migrations ORDER BY version")
+    assert result.rc == 0, result.stderr
+    assert [int(v) for v in result.stdout.split()] == MIGRATIONS
+    assert MIGRATIONS
+
+
+# (role, statement, allowed): each statement runs as the role (SET ROLE) in a transaction
+# that is rolled back; "WHERE false" changes nothing but is still checked for privileges.
+PRIVILEGES = [
+    ("captiva_freeradius", "SELECT count(*) FROM radcheck", True),
+    ("captiva_freeradius", "UPDATE radcheck SET value = value WHERE false", False),
+    ("captiva_freeradius", "DELETE FROM radusergroup WHERE false", False),
+    ("captiva_freeradius", "UPDATE radacct SET acctupdatetime = now() WHERE false", True),
+    ("captiva_portal", "SELECT count(*) FROM radcheck", False),
+    ("captiva_portal", "SELECT count(*) FROM radacct", True),
+    ("captiva_portal", "SELECT count(*) FROM captiva_user", True),
+    ("captiva_portal", "UPDATE captiva_user SET email = email WHERE false", False),
+    ("captiva_reconcile", "UPDATE radcheck SET value = value WHERE false", True),
+    ("captiva_jobs", "SELECT count(*) FROM radcheck", False),
+]
+
+
+@pytest.mark.parametrize(("role", "statement", "allowed"), PRIVILEGES,
+                         ids=[f"{r}: {s.split(' WHERE')[0]}" for r, s, _ in PRIVILEGES])
+def test_role_privileges(host, role, statement, allowed):
+    result = psql(host, f"BEGIN; SET ROLE {role}; {statement}; ROLLBACK;")
+    if allowed:
+        assert result.rc == 0, result.stderr
+    else:
+        assert result.rc != 0, f"{role} may: {statement}"
+        assert "permission denied" in result.stderr
