@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import ipaddress
 import logging
+import random
 import time
 import zoneinfo
 from collections.abc import Callable
@@ -276,6 +277,12 @@ class Portal:
 
     # -- dashboard data, cached a few seconds per user ------------------------------------------
 
+    def _expiry(self) -> float:
+        """When a cache entry filled now expires: spread over [TTL/2, TTL] so the entries of
+        users who arrived together do not all expire in the same instant."""
+        ttl = self.config.cache_seconds
+        return self._clock() + ttl * (0.5 + random.random() / 2)  # noqa: S311 - not security
+
     def cached_dashboard(self, username: str, page: int) -> data.Dashboard | None:
         if self.config.cache_seconds > 0:
             hit = self._cache.get((username, page))
@@ -285,7 +292,6 @@ class Portal:
 
     def dashboard(self, username: str, page: int) -> data.Dashboard:
         key = (username, page)
-        now_mono = self._clock()
         hit = self.cached_dashboard(username, page)
         if hit is not None:
             return hit
@@ -294,7 +300,7 @@ class Portal:
         if self.config.cache_seconds > 0:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key] = (now_mono + self.config.cache_seconds, board)
+            self._cache[key] = (self._expiry(), board)
         return board
 
     # -- handlers -----------------------------------------------------------------------------
@@ -440,7 +446,7 @@ class Portal:
         if self.config.cache_seconds > 0:
             if len(self._pages) > 2_000:
                 self._pages.clear()
-            self._pages[key] = (self._clock() + self.config.cache_seconds, response.body)
+            self._pages[key] = (self._expiry(), response.body)
         return response
 
     async def api_me(self, request: Request) -> Response:

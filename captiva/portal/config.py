@@ -52,7 +52,7 @@ class Config:
     max_failures_per_account: int = 5
     max_failures_per_address: int = 20
     # seconds a student's dashboard figures may be served from memory (0: never)
-    cache_seconds: float = 5.0
+    cache_seconds: float = 30.0
     history_page_size: int = 20
     pool_min_size: int = 2
     pool_max_size: int = 8
@@ -162,7 +162,7 @@ def parse(data: dict[str, Any]) -> Config:
         max_failures_per_address=_positive(
             _get(login, "max_failures_per_address", int, 20, "login."),
             "login.max_failures_per_address"),
-        cache_seconds=_get(dashboard, "cache_seconds", float, 5.0, "dashboard."),
+        cache_seconds=_get(dashboard, "cache_seconds", float, 30.0, "dashboard."),
         history_page_size=_positive(_get(dashboard, "history_page_size", int, 20,
                                          "dashboard."), "dashboard.history_page_size"),
         pool_min_size=pool_min,
