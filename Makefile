@@ -17,7 +17,9 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 VAULT_FILE := $(firstword $(wildcard $(INVENTORY)/vault-password-*-only.txt))
 VAULT_ID := $(patsubst vault-password-%-only.txt,%,$(notdir $(VAULT_FILE)))
 VAULT_ARGS ?= $(if $(VAULT_FILE),--vault-id $(VAULT_ID)@$(VAULT_FILE))
-PLAYBOOK := $(BIN)/ansible-playbook -i $(INVENTORY) $(VAULT_ARGS)
+# Extra ansible-playbook arguments, e.g. ANSIBLE_ARGS="-e captiva_allow_mass_prune=true".
+ANSIBLE_ARGS ?=
+PLAYBOOK := $(BIN)/ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) $(ANSIBLE_ARGS)
 
 .PHONY: help test lint unit integration bench validate plan apply clean
 
