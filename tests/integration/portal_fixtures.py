@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from passlib.hash import sha512_crypt
 from radius_fixtures import PORTAL_ADDRESS, PORTAL_SECRET, ROUTER_ADDRESS
+from rlm_sql import Radius
 
 from captiva.portal.config import parse
 
@@ -100,72 +101,24 @@ def seed_campus(db, now: dt.datetime, nas: str = ROUTER_ADDRESS) -> None:
                      " VALUES ('captiva-wifi-off', 'Auth-Type', ':=', 'Reject', 'captiva')")
 
 
-# ---------------------------------------------------------------------------------------------
-# FreeRADIUS 3.2.1's accounting queries (mods-config/sql/main/postgresql/queries.conf), values
-# bound instead of xlat-expanded.
-
-_IN = "((%(in_gw)s::bigint << 32) + %(in_oct)s::bigint)"
-_OUT = "((%(out_gw)s::bigint << 32) + %(out_oct)s::bigint)"
-_COLUMNS = """AcctSessionId, AcctUniqueId, UserName, Realm, NASIPAddress, NASPortId, NASPortType,
-    AcctStartTime, AcctUpdateTime, AcctStopTime, AcctSessionTime, AcctAuthentic,
-    ConnectInfo_start, ConnectInfo_Stop, AcctInputOctets, AcctOutputOctets, CalledStationId,
-    CallingStationId, AcctTerminateCause, ServiceType, FramedProtocol, FramedIpAddress,
-    FramedIpv6Address, FramedIpv6Prefix, FramedInterfaceId, DelegatedIpv6Prefix"""
-
-
-class Accounting:
-    """Start / interim / stop, as rlm_sql runs them for a MikroTik hotspot."""
+class Accounting(Radius):
+    """Start / interim / stop from one router, as rlm_sql runs them (see rlm_sql.py)."""
 
     def __init__(self, conn, nas: str = ROUTER_ADDRESS):
-        self.conn = conn
+        super().__init__(conn)
         self.nas = nas
 
-    def _params(self, session, user, when, octets_in=0, octets_out=0, ip="", mac="",
-                session_time=None, cause=""):
-        return {"sid": session, "uid": f"u-{session}", "user": user, "nas": self.nas,
-                "t": when.timestamp(), "ip": ip, "mac": mac,
-                "in_gw": octets_in >> 32, "in_oct": octets_in & 0xFFFFFFFF,
-                "out_gw": octets_out >> 32, "out_oct": octets_out & 0xFFFFFFFF,
-                "stime": session_time, "cause": cause}
-
     def start(self, session, user, when, ip, mac):
-        self.conn.execute(f"""
-            INSERT INTO radacct ({_COLUMNS}) VALUES (
-                %(sid)s, %(uid)s, %(user)s, NULL, %(nas)s, '1', 'Wireless-802.11',
-                TO_TIMESTAMP(%(t)s), TO_TIMESTAMP(%(t)s), NULL, 0, 'RADIUS', '', NULL, 0, 0,
-                'hotspot1', %(mac)s, NULL, '', '', NULLIF(%(ip)s, '')::inet,
-                NULL, NULL, NULL, NULL)
-            ON CONFLICT (AcctUniqueId) DO UPDATE SET
-                AcctStartTime = TO_TIMESTAMP(%(t)s), AcctUpdateTime = TO_TIMESTAMP(%(t)s),
-                ConnectInfo_start = ''
-            WHERE radacct.AcctUniqueId = %(uid)s AND radacct.AcctStopTime IS NULL
-            """, self._params(session, user, when, ip=ip, mac=mac))  # noqa: S608
+        return super().start(session, user, self.nas, when, ip=ip, mac=mac)
 
     def interim(self, session, user, when, octets_in, octets_out, session_time, ip):
-        self.conn.execute(f"""
-            UPDATE radacct SET
-                FramedIPAddress = NULLIF(%(ip)s, '')::inet,
-                AcctSessionTime = %(stime)s,
-                AcctInterval = (%(t)s - EXTRACT(EPOCH FROM (COALESCE(AcctUpdateTime,
-                                                                     AcctStartTime)))),
-                AcctUpdateTime = TO_TIMESTAMP(%(t)s),
-                AcctInputOctets = {_IN}, AcctOutputOctets = {_OUT}
-            WHERE AcctUniqueId = %(uid)s AND AcctStopTime IS NULL
-            """, self._params(session, user, when, octets_in, octets_out, ip,  # noqa: S608
-                              session_time=session_time))
+        return super().interim(session, user, self.nas, when, octets_in, octets_out,
+                               session_time, ip=ip)
 
     def stop(self, session, user, when, octets_in, octets_out, session_time,
              cause="User-Request"):
-        self.conn.execute(f"""
-            UPDATE radacct SET
-                AcctStopTime = TO_TIMESTAMP(%(t)s), AcctUpdateTime = TO_TIMESTAMP(%(t)s),
-                AcctSessionTime = COALESCE(%(stime)s,
-                    (%(t)s - EXTRACT(EPOCH FROM(AcctStartTime)))),
-                AcctInputOctets = {_IN}, AcctOutputOctets = {_OUT},
-                AcctTerminateCause = %(cause)s, ConnectInfo_stop = ''
-            WHERE AcctUniqueId = %(uid)s AND AcctStopTime IS NULL
-            """, self._params(session, user, when, octets_in, octets_out,  # noqa: S608
-                              session_time=session_time, cause=cause))
+        return super().stop(session, user, self.nas, when, octets_in, octets_out, session_time,
+                            cause=cause)
 
     def session(self, session, user, start, *, ip, mac, octets_in, octets_out,
                 stop: dt.datetime | None = None, interims: int = 3):
