@@ -5,6 +5,19 @@ that need radacct written exactly as FreeRADIUS writes it, without a FreeRADIUS 
 
 MAC = "00:11:22:33:44:55"
 
+# Every row write on radacct, to prove that nothing is written twice. SECURITY DEFINER: the
+# trigger runs as captiva_freeradius, which may not write this test table.
+WRITE_LOG = """
+CREATE TABLE test_radacct_writes (acctsessionid text, op text, stopped boolean);
+CREATE FUNCTION test_log_radacct_write() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+AS $$ BEGIN
+    INSERT INTO test_radacct_writes VALUES (NEW.acctsessionid, TG_OP, NEW.acctstoptime IS NOT NULL);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_log_radacct_write AFTER INSERT OR UPDATE ON radacct
+    FOR EACH ROW EXECUTE FUNCTION test_log_radacct_write();
+"""
+
 _OCTETS = "((%(in_gw)s::bigint << 32) + %(in_oct)s::bigint)"
 _OUT_OCTETS = "((%(out_gw)s::bigint << 32) + %(out_oct)s::bigint)"
 _COLUMNS = """AcctSessionId, AcctUniqueId, UserName, Realm, NASIPAddress, NASPortId, NASPortType,

@@ -17,23 +17,12 @@ from radius_fixtures import (
     postgres_stopped,
     wait_for,
 )
+from rlm_sql import WRITE_LOG
 
 radius_server = radius_fixtures.radius_server
 
 SESSIONS = 10  # a Start and a Stop each: 20 accounting packets while the database is down
 
-# Every row write on radacct, to prove that nothing is written twice. SECURITY DEFINER: the
-# trigger runs as captiva_freeradius, which may not write this test table.
-WRITE_LOG = """
-CREATE TABLE test_radacct_writes (acctsessionid text, op text, stopped boolean);
-CREATE FUNCTION test_log_radacct_write() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-AS $$ BEGIN
-    INSERT INTO test_radacct_writes VALUES (NEW.acctsessionid, TG_OP, NEW.acctstoptime IS NOT NULL);
-    RETURN NEW;
-END $$;
-CREATE TRIGGER test_log_radacct_write AFTER INSERT OR UPDATE ON radacct
-    FOR EACH ROW EXECUTE FUNCTION test_log_radacct_write();
-"""
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from quota_radius_fixtures import (
     wait_replayed,
 )
 from radius_fixtures import postgres_stopped, wait_for
+from rlm_sql import WRITE_LOG
 
 from captiva.usage import usage_for
 
@@ -38,18 +39,6 @@ OUTAGE_USERS = 10
 OUTAGE_SESSIONS = 10  # per user; Start, 3 Interim-Updates, Stop: 500 packets in all
 OUTAGE_DAY = dt.date(2026, 11, 14)
 
-# Every row write on radacct, to prove that nothing is written twice. SECURITY DEFINER: the
-# trigger runs as captiva_freeradius, which may not write this test table.
-WRITE_LOG = """
-CREATE TABLE test_radacct_writes (acctsessionid text, op text, stopped boolean);
-CREATE FUNCTION test_log_radacct_write() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-AS $$ BEGIN
-    INSERT INTO test_radacct_writes VALUES (NEW.acctsessionid, TG_OP, NEW.acctstoptime IS NOT NULL);
-    RETURN NEW;
-END $$;
-CREATE TRIGGER test_log_radacct_write AFTER INSERT OR UPDATE ON radacct
-    FOR EACH ROW EXECUTE FUNCTION test_log_radacct_write();
-"""
 
 
 def password(user: str) -> str:
