@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible.module_utils.captiva_units import UnitError, parse_duration, parse_rate
+
 DEFAULT_MARKER = "captiva"
 LEDGER_MENU = "/system/script"
 LEDGER_CHUNK_CHARS = 4000  # RouterOS handles longer sources, but 4 KiB is safe everywhere
@@ -69,10 +71,9 @@ DURATION_FIELDS = {"timeout", "idle-timeout", "session-timeout", "keepalive-time
 RATE_FIELDS = {"rate-limit"}
 SET_FIELDS = {"login-by", "service", "policy"}
 
-_DURATION_UNITS = {"w": 604800000, "d": 86400000, "h": 3600000, "m": 60000, "s": 1000, "ms": 1}
-_DURATION_TOKEN = re.compile(r"(\d+)(ms|w|d|h|m|s)")
+# RouterOS prints durations its own ways too: "01:00:00", "1d02:00:00", "300ms", "1s500ms".
 _CLOCK = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(\d+):(\d\d):(\d\d)(?:\.(\d{1,3}))?$")
-_RATE = re.compile(r"^(\d+(?:\.\d+)?)([kMG]?)$")
+_MILLIS = re.compile(r"^(.*?)(\d+)ms$")
 
 
 class RouterOSError(Exception):
@@ -84,25 +85,28 @@ class RouterOSError(Exception):
 
 
 def _duration_ms(text: str) -> int | None:
-    if text.isdigit():
-        return int(text) * 1000
+    """Milliseconds; the roster's duration forms come from captiva_units, the clock and
+    millisecond forms RouterOS adds are handled here."""
     clock = _CLOCK.match(text)
     if clock:
         weeks, days, hours, minutes, seconds, frac = clock.groups()
         return (((int(weeks or 0) * 7 + int(days or 0)) * 86400 + int(hours) * 3600
                  + int(minutes) * 60 + int(seconds)) * 1000 + int((frac or "0").ljust(3, "0")))
-    tokens = _DURATION_TOKEN.findall(text)
-    if tokens and "".join(n + u for n, u in tokens) == text:
-        return sum(int(n) * _DURATION_UNITS[u] for n, u in tokens)
-    return None
+    millis = _MILLIS.match(text)
+    rest, extra = (millis.group(1), int(millis.group(2))) if millis else (text, 0)
+    if not rest:
+        return extra if millis else None
+    try:
+        return parse_duration(rest) * 1000 + extra
+    except UnitError:
+        return None
 
 
 def _rate_bits(text: str) -> int | None:
-    match = _RATE.match(text)
-    if not match:
+    try:
+        return parse_rate(text)
+    except UnitError:
         return None
-    bits = float(match.group(1)) * {"": 1, "k": 10**3, "M": 10**6, "G": 10**9}[match.group(2)]
-    return int(bits) if bits == int(bits) else None
 
 
 def _as_text(value: Any) -> str:
