@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -33,6 +32,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from ansible.module_utils.captiva_migrations import load_migrations, migrate
+from processes import free_port, missing
 from psycopg import sql
 
 __all__ = [
@@ -74,18 +74,6 @@ _SERVER_SETTINGS = {
 
 def role_name(short: str) -> str:
     return f"captiva_{short}"
-
-
-def _missing(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: integration tests must run)")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -152,18 +140,18 @@ class Database:
 @pytest.fixture(scope="session")
 def pg_server():
     if not (PG_BIN / "initdb").exists():
-        _missing(f"PostgreSQL 15 binaries not found in {PG_BIN} (apt-get install postgresql-15)")
+        missing(f"PostgreSQL 15 binaries not found in {PG_BIN} (apt-get install postgresql-15)")
     owner = None
     if os.geteuid() == 0:  # postgres refuses to run as root: run it as the postgres user
         try:
             pwd.getpwnam(SUPERUSER)
         except KeyError:
-            _missing("running as root and no 'postgres' OS user to run the server as")
+            missing("running as root and no 'postgres' OS user to run the server as")
         owner = SUPERUSER
     base = Path(tempfile.mkdtemp(prefix="captiva-pg-"))
     if owner is not None:
         shutil.chown(base, owner, owner)
-    server = PgServer(PG_BIN, base, _free_port(), owner)
+    server = PgServer(PG_BIN, base, free_port(), owner)
     started = False
     try:
         server.run(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from passlib.hash import sha512_crypt
+from processes import free_port, stop_process
 from radius_fixtures import PORTAL_ADDRESS, PORTAL_SECRET, ROUTER_ADDRESS
 from rlm_sql import Radius
 
@@ -56,12 +56,6 @@ PROMOTIONS = {"L3-INFO-2025": ("etudiant-standard", True),
 
 def password(username: str) -> str:
     return USERS[username][0]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def seed_campus(db, now: dt.datetime, nas: str = ROUTER_ADDRESS) -> None:
@@ -240,13 +234,7 @@ class PortalProcess:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
         if getattr(self, "log_file", None):
             self.log_file.close()

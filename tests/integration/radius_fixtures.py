@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 from pg_fixtures import ROLE_PASSWORDS, Database, PgServer, radius_database, role_name
+from processes import free_port, missing, stop_process
 from pyrad import packet
 from pyrad.client import Client, Timeout
 from pyrad.dictionary import Dictionary
@@ -81,18 +82,6 @@ ROLE_VARS = {
     ],
     "freeradius_portal_client": {"address": PORTAL_ADDRESS, "secret": PORTAL_SECRET},
 }
-
-
-def _missing(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: integration tests must run)")
-    pytest.skip(reason)
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.2):
@@ -205,13 +194,7 @@ class RadiusServer:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
 
@@ -285,10 +268,10 @@ def server_role_vars(server: RadiusServer) -> dict:
 def require_freeradius() -> None:
     """Skip (fail in CI) without the packages, or when not root (the role chowns files)."""
     if shutil.which("freeradius") is None or not PACKAGE_CONFIG.is_dir():
-        _missing("FreeRADIUS is not installed (apt-get install freeradius "
+        missing("FreeRADIUS is not installed (apt-get install freeradius "
                  "freeradius-postgresql freeradius-utils)")
     if os.geteuid() != 0:
-        _missing("the role sets root/freerad ownership: run the FreeRADIUS tests as root")
+        missing("the role sets root/freerad ownership: run the FreeRADIUS tests as root")
 
 
 @contextmanager
@@ -297,8 +280,8 @@ def freeradius_for(base: Path, db: Database) -> Iterator[RadiusServer]:
     require_freeradius()
     config_dir = copy_package_config(base)
     server = RadiusServer(config_dir=config_dir, log_path=base / "log" / "radius.log",
-                          buffer_dir=base / "buffer", auth_port=_free_udp_port(),
-                          acct_port=_free_udp_port(), db=db)
+                          buffer_dir=base / "buffer", auth_port=free_port(socket.SOCK_DGRAM),
+                          acct_port=free_port(socket.SOCK_DGRAM), db=db)
     result = run_role(base, config_dir, server_role_vars(server))
     if result.returncode != 0:
         pytest.fail(f"the freeradius role failed:\n{result.stdout[-6000:]}\n{result.stderr}")

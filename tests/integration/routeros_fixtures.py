@@ -13,6 +13,7 @@ from pathlib import Path
 
 import librouteros
 import pytest
+from processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = ROOT / "tools" / "routeros-sim"
@@ -77,12 +78,7 @@ def start_sim(tmp_path: Path, *extra: str) -> Sim:
 
 
 def stop_sim(sim: Sim) -> None:
-    sim.process.terminate()
-    try:
-        sim.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        sim.process.kill()
-        sim.process.wait()
+    stop_process(sim.process)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import threading
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from processes import free_port
 from test_quota_usage import NAS_DOUALA, GiB, Radius, add_user, seed_roster, ts
 
 from captiva.quota import jobs
@@ -282,19 +283,13 @@ def smtp_server(tmp_path):
         return AuthResult(success=ok)
 
     handler = Handler()
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=context,
                             require_starttls=True, auth_required=True,
                             authenticator=authenticator, server_hostname="localhost")
     controller.start()
     yield {"handler": handler, "port": port, "ca": str(cert_file)}
     controller.stop()
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_alerts_mail_once_in_the_users_language(db, radius, su, smtp_server, tmp_path):
@@ -362,7 +357,7 @@ def test_alert_mail_failure_is_retried_next_run(db, radius, su):
     now = ts("2026-11-21T12:00:00", "Africa/Douala")
     radius.start("a", "alice", NAS_DOUALA, now - dt.timedelta(minutes=30))
     radius.interim("a", "alice", NAS_DOUALA, now, 5 * GiB * 82 // 100 + 10, 0)
-    cfg = config(db, smtp={"host": "127.0.0.1", "port": _free_port(), "timeout": 2})
+    cfg = config(db, smtp={"host": "127.0.0.1", "port": free_port(), "timeout": 2})
     with db.connect("jobs", autocommit=False) as conn:
         assert jobs.alerts(conn, cfg, now) == {"due": 1, "sent": 0, "failed": 1}
     assert su.execute("SELECT count(*) FROM captiva_alert_sent").fetchone()[0] == 0

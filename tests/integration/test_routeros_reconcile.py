@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from ansible.module_utils.captiva_routeros import RouterOSClient, RouterOSError, reconcile
+from processes import free_port
 from routeros_fixtures import ROOT, routeros_sim, start_sim, stop_sim  # noqa: F401
 
 DESIRED = {
@@ -187,14 +188,8 @@ def test_local_hotspot_users_are_refused(routeros_sim):  # noqa: F811
         run(routeros_sim, {"/ip/hotspot/user": [{"name": "alice", "password": "x"}]})
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_unreachable_router_fails_clearly():
-    port = _free_port()
+    port = free_port()
     with pytest.raises(RouterOSError, match=rf"cannot reach router at api://127.0.0.1:{port}"):
         RouterOSClient("127.0.0.1", "captiva", "x", port=port, timeout=2)
 
@@ -323,7 +318,7 @@ def test_role_runs_the_module_through_ansible(tmp_path, routeros_sim):  # noqa: 
 @pytest.mark.slow
 def test_role_fails_the_host_of_an_unreachable_router(tmp_path):
     class Gone:
-        host, port, user, password = "127.0.0.1", _free_port(), "captiva", "x"
+        host, port, user, password = "127.0.0.1", free_port(), "captiva", "x"
 
     proc = ansible_playbook(tmp_path, Gone, DESIRED)
     assert proc.returncode != 0
