@@ -11,35 +11,22 @@ import struct
 import threading
 
 import pytest
+import quota_fixtures
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from processes import free_port
-from test_quota_usage import NAS_DOUALA, GiB, Radius, add_user, seed_roster, ts
+from quota_fixtures import NAS_DOUALA, GiB, add_user, ts
 
 from captiva.quota import jobs
 from captiva.quota.cli import main
 from captiva.quota.config import parse
 
+# The quota campus (quota_fixtures.py).
+db = quota_fixtures.db
+radius = quota_fixtures.radius
+su = quota_fixtures.su
+
 SECRET = "s3cret-coa-secret"
-
-
-@pytest.fixture
-def db(radius_db):
-    with radius_db.connect() as conn:
-        seed_roster(conn)
-    return radius_db
-
-
-@pytest.fixture
-def radius(db):
-    with db.connect("freeradius") as conn:
-        yield Radius(conn)
-
-
-@pytest.fixture
-def su(db):
-    with db.connect() as conn:
-        yield conn
 
 
 # --------------------------------------------------------------------------------------------
