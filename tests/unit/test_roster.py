@@ -105,14 +105,24 @@ def test_group_rows_use_router_orientation_and_safe_operators():
     assert rows["check"] == [["Simultaneous-Use", ":=", "1"]]
 
 
+SITE = {"name": "campus-a", "routers": [{
+    "name": "gw1", "address": "10.20.1.1", "radius_secret": "x" * 20,
+    "api": {"username": "captiva", "password": "api-password"},
+    "hotspot": {"dns_name": "login.campus.test"}}]}
+
+
 def test_unlimited_staff_profile():
-    out = compiled_for([user("s", profile="personnel")], profiles=[STAFF])
+    out = compiled_for([user("s", profile="personnel")], profiles=[STAFF],
+                       captiva_sites=[SITE])
     rows = out["radius"]["groups"]["personnel"]
     assert rows["check"] == []  # no Simultaneous-Use limit
     profile = {p["name"]: p for p in out["tables"]["captiva_profile"]}["personnel"]
     assert profile["quota_daily"] is None and profile["quota_total"] is None
-    user_profiles = out["routeros"] if out["routeros"] else {}
-    assert user_profiles == {}  # no sites declared in this roster
+    assert profile["simultaneous_use"] is None
+    # on the router too: any number of devices, the staff speeds, no session timeout
+    router = {p["name"]: p for p in out["routeros"]["gw1"]["/ip/hotspot/user/profile"]}
+    assert router["personnel"] == {"name": "personnel", "shared-users": "unlimited",
+                                   "rate-limit": "20M/50M"}
 
 
 def test_quota_above_4gib_stays_exact():
@@ -133,11 +143,7 @@ def test_password_scheme_follows_the_storage_choice(storage, login_by, scheme):
 
 
 def test_router_desired_state():
-    site = {"name": "campus-a", "routers": [{
-        "name": "gw1", "address": "10.20.1.1", "radius_secret": "x" * 20,
-        "api": {"username": "captiva", "password": "api-password"},
-        "hotspot": {"dns_name": "login.campus.test"}}]}
-    out = compile_roster(roster_with([user("a")], captiva_sites=[site]), NOW)
+    out = compile_roster(roster_with([user("a")], captiva_sites=[SITE]), NOW)
     desired = out["routeros"]["gw1"]
     assert desired["/radius"][0]["address"] == "10.89.0.11"
     assert desired["/radius/incoming"] == {"accept": True, "port": 3799}
