@@ -51,11 +51,12 @@ def test_documentation_matches_argument_spec(path):
         assert option.get("type", "str") == TYPES[arg.get("type", "str")], name
         assert option.get("required", False) == arg.get("required", False), name
         assert option.get("default") == arg.get("default"), name
+        assert option.get("aliases", []) == arg.get("aliases", []), name
         if "choices" in arg:
             assert option.get("choices") == arg["choices"], name
     assert kwargs.get("supports_check_mode") is True
     assert doc["attributes"]["check_mode"]["support"] == "full"
-    yaml.safe_load(module.EXAMPLES)
+    assert yaml.safe_load(module.EXAMPLES)
     assert isinstance(yaml.safe_load(module.RETURN), dict)
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
-import yaml
 from ansible.module_utils import captiva_routeros as ros
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,37 +147,3 @@ def test_secret_values_are_collected_for_masking():
     desired = {"/radius": [{"address": "10.0.0.1", "secret": "s1"}, {"address": "10.0.0.2"}],
                "/ip/hotspot/profile": [{"name": "c", "mac-auth-password": "m"}]}
     assert ros.secret_values(desired) == {"s1", "m"}
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location(
-        "captiva_routeros_module", ROOT / "plugins" / "modules" / "captiva_routeros.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_documentation_matches_argument_spec():
-    module = _module()
-    documented = yaml.safe_load(module.DOCUMENTATION)["options"]
-    spec = module.ARGUMENT_SPEC
-    assert set(documented) == set(spec)
-    for name, doc in documented.items():
-        assert doc.get("type", "str") == spec[name].get("type", "str"), name
-        assert doc.get("default") == spec[name].get("default"), name
-        assert bool(doc.get("required")) == bool(spec[name].get("required")), name
-    attributes = yaml.safe_load(module.DOCUMENTATION)["attributes"]
-    assert attributes["check_mode"]["support"] == "full"
-    assert attributes["diff_mode"]["support"] == "full"
-    yaml.safe_load(module.EXAMPLES)
-    yaml.safe_load(module.RETURN)
-
-
-def test_role_argument_spec_matches_defaults():
-    role = ROOT / "roles" / "mikrotik"
-    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
-    options = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())[
-        "argument_specs"]["main"]["options"]
-    assert set(defaults) <= set(options)
-    assert set(options) - set(defaults) == {"mikrotik_api_password"}  # vault only
-    assert all(name.startswith("mikrotik_") for name in options)
