@@ -13,3 +13,7 @@ if _MODULE_UTILS not in ansible.module_utils.__path__:
 # Shared test helpers (roster_base.py) live next to this file; the runtime package `captiva`
 # is imported from the tree (roles/portal installs it on the hosts).
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+
+
+# In CI a skipped test is a failure (tests/ci_rules.py).
+pytest_plugins = ["ci_rules"]

@@ -22,6 +22,7 @@ from portal_fixtures import (
     seed_campus,
     start_portal,
 )
+from processes import missing
 from radius_fixtures import wait_for
 
 radius_server = radius_fixtures.radius_server
@@ -49,10 +50,11 @@ def portal(radius_server, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists() or shutil.which("chromium") is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is not installed (apt-get install chromium chromium-driver)")
-        pytest.skip("chromium is not installed (apt-get install chromium chromium-driver)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        missing("chromium is not installed (apt-get install chromium chromium-driver)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("playwright is not installed (make venv installs requirements.txt)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS,

@@ -13,6 +13,7 @@ from ansible.module_utils.captiva_migrations import (
     plan,
 )
 from pg_fixtures import MIGRATIONS_DIR
+from processes import missing
 
 STOCK_SCHEMA = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql")
 
@@ -171,8 +172,10 @@ def test_the_role_migrations_apply_and_are_idempotent(empty_db):
             assert table_exists(conn, table), table
 
 
-@pytest.mark.skipif(not STOCK_SCHEMA.exists(), reason="FreeRADIUS's schema.sql not installed")
 def test_a_database_made_from_the_stock_freeradius_schema_is_adopted(empty_db):
+    if not STOCK_SCHEMA.exists():
+        missing(f"FreeRADIUS's schema.sql is not installed ({STOCK_SCHEMA}): "
+                "apt-get install freeradius-postgresql")
     with empty_db.connect() as conn:
         conn.execute(STOCK_SCHEMA.read_text())
         conn.execute("INSERT INTO radcheck (username, attribute, op, value) "
