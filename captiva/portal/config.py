@@ -100,6 +100,10 @@ def parse(data: dict[str, Any]) -> Config:
     radius_secret = _get(radius, "secret", str, "", "radius.")
     if not server or not radius_secret:
         raise ConfigError("radius.server and radius.secret: required")
+    # Its own value: a session key shared with another secret falls with it.
+    if secret == radius_secret or secret in dsn:
+        raise ConfigError("session_secret: must be its own random value, not the database "
+                          "password or radius.secret")
     unknown = set(radius) - {"server", "port", "secret", "source_address", "timeout",
                              "retries", "nas_identifier"}
     if unknown:
