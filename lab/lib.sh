@@ -74,3 +74,22 @@ image_ref() { echo "$CAPTIVA_IMAGE_REPO:$("$LAB_DIR/image/recipe-hash")"; }
 
 # Lab hosts from inventories/lab/hosts.yml: lines "NAME CONTAINER ADDRESS GROUP".
 lab_hosts() { "$VENV/bin/python" "$LAB_DIR/lab-hosts.py" "$@"; }
+
+# Podman keeps the backend it started with (CNI on a bare Debian 12 before netavark was
+# installed) while it holds containers or networks made under it. Never reset them here:
+# they may be the user's own; say what holds it and how to move.
+check_network_backend() {
+    step "podman network backend" "podman info --format '{{.Host.NetworkBackend}}' must print netavark"
+    local backend held
+    backend=$(podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null) ||
+        die "podman info failed" "run podman info and fix what it reports"
+    if [ "$backend" != netavark ]; then
+        held=$( { podman ps -a --format '{{.Names}}'; podman network ls --format '{{.Name}}'; } 2>/dev/null |
+            grep -vx podman | paste -sd' ' - || true)
+        die "podman uses the '$backend' network backend, which has no DNS between containers; podman keeps it while it holds containers or networks made under it (${held:-none listed})" \
+            "remove those containers and networks yourself (podman rm NAME; podman network rm NAME), or, if none of them is yours to keep, podman system reset; then rerun the command. Captiva never resets podman for you."
+    fi
+    command -v iptables >/dev/null ||
+        die "netavark needs iptables, which is not installed" "apt-get install -y iptables"
+    step_done "netavark"
+}
