@@ -27,6 +27,7 @@ class Sim:
     port: int
     process: subprocess.Popen
     state: Path
+    coa_port: int = 0  # its RADIUS Disconnect/CoA listener, on the same host
     user: str = USER
     password: str = PASSWORD
 
@@ -56,14 +57,45 @@ class Sim:
         finally:
             api.close()
 
+    def command(self, path: str, **args: str) -> list[dict]:
+        api = self.connect()
+        try:
+            return list(api.rawCmd(path, *(f"={k}={v}" for k, v in args.items())))
+        finally:
+            api.close()
+
+    def accept_disconnects(self, *servers: tuple[str, str]) -> None:
+        """As the mikrotik role leaves a router: ``/radius`` entries ``(address, secret)`` and
+        ``/radius/incoming accept=yes``."""
+        for address, secret in servers:
+            self.command("/radius/add", address=address, secret=secret, service="hotspot")
+        self.command("/radius/incoming/set", accept="yes")
+
+    def add_sessions(self, sessions: list[dict[str, str]]) -> None:
+        """Hotspot sessions (``user``, ``address``, ``session-id``) over one connection."""
+        api = self.connect()
+        try:
+            for session in sessions:
+                tuple(api.rawCmd("/captiva-sim/active/add",
+                                 *(f"={k}={v}" for k, v in session.items())))
+        finally:
+            api.close()
+
+    def coa(self) -> dict[str, str]:
+        (row,) = self.command("/captiva-sim/coa/print")
+        return row
+
 
 def start_sim(tmp_path: Path, *extra: str) -> Sim:
     ready = tmp_path / "sim.addr"
+    coa_ready = tmp_path / "sim-coa.addr"
     state = tmp_path / "sim-state.json"
     ready.unlink(missing_ok=True)
+    coa_ready.unlink(missing_ok=True)
     process = subprocess.Popen(
         [sys.executable, str(SIM), "--listen", "127.0.0.1:0", "--user", USER,
-         "--password", PASSWORD, "--state", str(state), "--ready-file", str(ready), *extra],
+         "--password", PASSWORD, "--state", str(state), "--ready-file", str(ready),
+         "--coa-listen", "127.0.0.1:0", "--coa-ready-file", str(coa_ready), *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
     while not ready.exists() or not ready.read_text():
@@ -74,7 +106,8 @@ def start_sim(tmp_path: Path, *extra: str) -> Sim:
             raise RuntimeError("routeros-sim did not start within 20 s")
         time.sleep(0.05)
     host, port = ready.read_text().rsplit(":", 1)
-    return Sim(host, int(port), process, state)
+    coa_port = int(coa_ready.read_text().rsplit(":", 1)[1]) if coa_ready.exists() else 0
+    return Sim(host, int(port), process, state, coa_port)
 
 
 def stop_sim(sim: Sim) -> None:

@@ -165,6 +165,7 @@ class Menu:
     fixed_entries: bool = False
     read_only: bool = False  # no add/set/remove at all (e.g. /system/resource)
     api_add: bool = True  # False: rows come from the router itself (/ip/hotspot/active)
+    hidden: frozenset[str] = frozenset()  # kept in rows, never printed (simulator-only)
     rows: list[dict[str, str]] = field(default_factory=list)
     next_id: int = 1
 
@@ -207,7 +208,7 @@ class Menu:
 
     # -- commands ------------------------------------------------------------------------------
     def print(self) -> list[dict[str, str]]:
-        return [dict(r) for r in self.rows]
+        return [{k: v for k, v in r.items() if k not in self.hidden} for r in self.rows]
 
     def add(self, args: dict[str, str], *, internal: bool = False) -> str:
         if self.read_only or self.single_value or self.fixed_entries or not (
@@ -305,7 +306,11 @@ def build_menus(identity: str = "MikroTik") -> dict[str, Menu]:
     active = {n: Field(n, default=ACTIVE_DEFAULTS.get(n)) for n in ACTIVE_FIELDS}
     active["user"].required = True
     active["address"].required = True
-    menus["/ip/hotspot/active"] = Menu("/ip/hotspot/active", active, api_add=False)
+    # The Acct-Session-Id the router sent in accounting: RouterOS does not print it here, the
+    # Disconnect listener matches on it (server: /captiva-sim/active/add =session-id=...).
+    active["session-id"] = Field("session-id")
+    menus["/ip/hotspot/active"] = Menu("/ip/hotspot/active", active, api_add=False,
+                                       hidden=frozenset({"session-id"}))
     return menus
 
 

@@ -3,7 +3,13 @@
 Simulator-only commands (never counted in the stats):
   /captiva-sim/stats/print      !re with sentences, writes, prints, logins, connections
   /captiva-sim/stats/reset      zero the counters
-  /captiva-sim/active/add       inject a hotspot session (=user= =address= [...]) -> =ret=*N
+  /captiva-sim/active/add       inject a hotspot session (=user= =address= [=session-id=]
+                                [...]) -> =ret=*N
+  /captiva-sim/coa/print        the Disconnect/CoA listener: address, mode, counters
+  /captiva-sim/coa/set          =mode=normal|silent|nak [=nak-cause=N] [=time-window=S]
+                                (=reset=yes zeroes the counters)
+
+The Disconnect/CoA listener (RFC 5176) is in coa.py.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import model, protocol
+from . import coa, model, protocol
 
 WRITE_VERBS = {"add", "set", "remove", "unset"}
 COUNTERS = ("sentences", "writes", "prints", "logins", "connections")
@@ -38,6 +44,7 @@ class Router:
         self.menus = model.build_menus()
         self.stats = dict.fromkeys(COUNTERS, 0)
         self._dirty = threading.Event()
+        self.coa: coa.CoaListener | None = None
         if state_file and state_file.exists():
             saved = json.loads(state_file.read_text(encoding="utf-8"))
             for path, data in saved.get("menus", {}).items():
@@ -55,6 +62,9 @@ class Router:
         tmp = self.state_file.with_suffix(self.state_file.suffix + ".tmp")
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self.state_file)
+
+    def mark_dirty(self) -> None:
+        self._dirty.set()
 
     def saver(self, stop: threading.Event) -> None:
         while not stop.wait(0.2):
@@ -118,7 +128,33 @@ class Router:
                 ret = self.menus["/ip/hotspot/active"].add(args, internal=True)
                 self._dirty.set()
                 return [], ret
+            if command.startswith("/captiva-sim/coa/") and self.coa is None:
+                raise model.Trap("the Disconnect listener is off (--coa-listen off)")
+            if command == "/captiva-sim/coa/print":
+                return [self.coa.settings()], None
+            if command == "/captiva-sim/coa/set":
+                return self._coa_set(args)
         raise model.Trap("no such command")
+
+    def _coa_set(self, args: dict[str, str]):
+        listener = self.coa
+        unknown = set(args) - {"mode", "nak-cause", "time-window", "reset"}
+        if unknown:
+            raise model.Trap(f"unknown parameter {sorted(unknown)[0]}")
+        if "mode" in args:
+            if args["mode"] not in coa.MODES:
+                raise model.Trap(f"value of mode is invalid: {args['mode']!r}")
+            listener.mode = args["mode"]
+        try:
+            if "nak-cause" in args:
+                listener.nak_cause = int(args["nak-cause"])
+            if "time-window" in args:
+                listener.time_window = int(args["time-window"])
+        except ValueError as exc:
+            raise model.Trap(f"invalid number: {exc}") from exc
+        if args.get("reset") in ("yes", "true"):
+            listener.stats = dict.fromkeys(coa.COUNTERS, 0)
+        return [], None
 
 
 class Connection(socketserver.BaseRequestHandler):
@@ -266,6 +302,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="behave like RouterOS < 7.18: no !empty for empty prints")
     parser.add_argument("--ready-file", type=Path,
                         help="write the bound HOST:PORT here once listening")
+    parser.add_argument("--coa-listen", default=None,
+                        help="HOST:PORT of the RADIUS Disconnect/CoA listener (default: the "
+                             "API's host, port 3799; port 0: any; 'off': none)")
+    parser.add_argument("--coa-mode", choices=coa.MODES, default="normal",
+                        help="silent: drop every request; nak: NAK every request")
+    parser.add_argument("--coa-nak-cause", type=int, default=coa.PROHIBITED,
+                        help="Error-Cause of --coa-mode nak (default 501)")
+    parser.add_argument("--coa-time-window", type=int, default=300,
+                        help="seconds an Event-Timestamp may differ from the clock")
+    parser.add_argument("--coa-ready-file", type=Path,
+                        help="write the Disconnect listener's bound HOST:PORT here")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
@@ -280,6 +327,17 @@ def main(argv: list[str] | None = None) -> int:
     server = SimServer(parse_listen(args.listen), router, tls)
     host, port = server.server_address[:2]
     bound = f"{host}:{port}"
+    if args.coa_listen != "off":
+        coa_address = parse_listen(args.coa_listen) if args.coa_listen else (host, 3799)
+        router.coa = coa.CoaListener(router, coa_address, mode=args.coa_mode,
+                                     nak_cause=args.coa_nak_cause,
+                                     time_window=args.coa_time_window)
+        coa_host, coa_port = router.coa.address
+        threading.Thread(target=router.coa.serve, daemon=True).start()
+        print(f"routeros-sim Disconnect/CoA listener on {coa_host}:{coa_port} "
+              f"(answers while /radius/incoming accept=yes)", flush=True)
+        if args.coa_ready_file:
+            args.coa_ready_file.write_text(f"{coa_host}:{coa_port}", encoding="utf-8")
     if args.ready_file:
         args.ready_file.write_text(bound, encoding="utf-8")
     print(f"routeros-sim listening on {bound} ({'api-ssl' if tls else 'api'})", flush=True)
@@ -291,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         stop.set()
+        if router.coa is not None:
+            router.coa.close()
         router.save()
         server.server_close()
     return 0
