@@ -1,13 +1,9 @@
-"""The portal host: the status portal behind nginx with TLS, and the quota jobs' timers
-installed, enabled and running successfully."""
+"""The portal host: the status portal behind nginx with TLS, and none of the quota jobs (they
+run on the RADIUS host, test_quota_jobs.py): the portal's account reads no job secret."""
 
 from __future__ import annotations
 
-import pytest
-
 testinfra_hosts = ["podman://captiva-mol-portal"]
-
-JOBS = ["enforce", "close-stale", "retention"]  # alerts needs an SMTP relay (off here)
 
 
 def test_portal_and_nginx_are_running_and_enabled(host):
@@ -43,15 +39,19 @@ def test_plain_http_redirects_to_https(host):
     assert status in ("301", "308") and location.startswith("https://")
 
 
-@pytest.mark.parametrize("job", JOBS)
-def test_quota_timer_enabled_and_job_succeeds(host, job):
-    timer = host.service(f"captiva-quota-{job}.timer")
-    assert timer.is_enabled
-    assert timer.is_running
-    run = host.run(f"systemctl start captiva-quota@{job}.service")
-    assert run.rc == 0, run.stderr
-    result = host.run(f"systemctl show -p Result --value captiva-quota@{job}.service")
-    assert result.stdout.strip() == "success"
+def test_the_portal_host_runs_no_quota_job(host):
+    assert not host.file("/etc/captiva/quota.toml").exists
+    assert not host.file("/etc/systemd/system/captiva-quota@.service").exists
+    timers = host.run("systemctl list-timers --all --plain --no-legend 'captiva-quota-*'")
+    assert timers.stdout.strip() == ""
+
+
+def test_the_portal_account_reads_its_configuration_only(host):
+    assert host.user("captiva-portal").groups == ["captiva-portal"]
+    assert not host.user("captiva-jobs").exists
+    assert host.run("runuser -u captiva-portal -- head -c0 /etc/captiva/portal.toml").rc == 0
+    denied = host.run("runuser -u captiva-portal -- cat /etc/captiva/tls/portal.key")
+    assert denied.rc != 0
 
 
 def test_no_failed_units(host):
