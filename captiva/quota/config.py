@@ -106,6 +106,10 @@ def parse(data: dict[str, Any]) -> Config:
     smtp = data.get("smtp") or {}
     alerts = data.get("alerts") or {}
     retention = data.get("retention") or {}
+    # AUTH over a clear connection gives the SMTP password to anyone on the path.
+    if (smtp.get("username") or smtp.get("password")) and smtp.get("starttls", True) is False:
+        raise ConfigError("smtp.starttls: must be true when smtp.username or smtp.password is "
+                          "set (AUTH is refused without TLS)")
     mode = _get(retention, "mode", str, "archive", "retention.")
     if mode not in ("archive", "purge"):
         raise ConfigError(f"retention.mode: expected 'archive' or 'purge', got {mode!r}")

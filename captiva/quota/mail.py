@@ -1,5 +1,8 @@
 """Alert mail: templates (French/English, overridable) and SMTP with STARTTLS and auth.
 
+AUTH is only ever sent over TLS: with a username and no STARTTLS the configuration is refused
+(captiva.quota.config), and the Mailer checks the connection itself before logging in.
+
 A template is a text file ``<kind>.<language>.txt`` (kind ``quota`` or ``expiry``): the first
 line is ``Subject: ...``, then a blank line, then the body. ``$placeholders`` (string.Template)
 are listed in docs/quota.md. An admin overrides one by putting a file of the same name in
@@ -81,6 +84,10 @@ class TemplateError(ValueError):
     pass
 
 
+class InsecureAuthError(smtplib.SMTPException):
+    """AUTH was asked for on a connection that is not TLS: the password is not sent."""
+
+
 @dataclass(frozen=True)
 class Mail:
     to: str
@@ -151,6 +158,10 @@ class Mailer:
             smtp.starttls(context=context)
             smtp.ehlo()
         if cfg.username:
+            if not isinstance(smtp.sock, ssl.SSLSocket):
+                smtp.close()
+                raise InsecureAuthError(f"{cfg.host}:{cfg.port}: AUTH refused without TLS "
+                                        "(smtp.starttls = true)")
             smtp.login(cfg.username, cfg.password or "")
         return smtp
 
