@@ -3,23 +3,67 @@
     captiva-quota [--config FILE] [--dry-run] [-v] JOB   (enforce, alerts, close-stale,
                                                        retention, report)
 
-Exit status: 0 done, 1 some action failed (a NAK, a timeout, a mail), 2 bad configuration or
-database unreachable.
+Exit status: 0 done (or skipped: another run of the same job is going on), 1 some action
+failed (a NAK, a timeout, an unreachable router, a mail), 2 bad configuration or database
+unreachable.
+
+Runs never overlap: a run takes ``<jobs.lock_dir>/<job>.lock`` (flock, LOCK_NB) and a
+PostgreSQL advisory lock (jobs on several hosts), and exits at once when either is held. Each
+job has a time budget (``<job>.budget``): the job stops starting work when it is used up, and
+every SQL statement gets it as ``statement_timeout``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import logging
+import os
 import sys
+import time
+from pathlib import Path
 
 import psycopg
 
 from captiva.quota import config as config_mod
+from captiva.quota import metrics
 from captiva.quota.jobs import JOBS
 
 log = logging.getLogger("captiva.quota")
+ADVISORY_CLASS = 0x43515441  # 'CQTA': advisory locks of the quota jobs, one per job
+LOCKED_JOBS = ("enforce", "close-stale", "alerts", "retention")
+
+
+class Busy(Exception):
+    """Another run of the job holds its lock."""
+
+
+def take_file_lock(lock_dir: str, job: str):
+    """The open, flock()ed lock file of ``job``; Busy when another process holds it."""
+    directory = Path(lock_dir)
+    try:
+        directory.mkdir(mode=0o750, exist_ok=True)
+        fd = os.open(directory / f"{job}.lock", os.O_RDWR | os.O_CREAT, 0o640)
+    except OSError as exc:
+        raise config_mod.ConfigError(
+            f"jobs.lock_dir: cannot create {directory / (job + '.lock')}: {exc.strerror}"
+        ) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        raise Busy(f"{directory / (job + '.lock')} is held") from exc
+    return fd
+
+
+def take_advisory_lock(conn, job: str) -> None:
+    """A session advisory lock, so that runs on two hosts do not overlap either."""
+    (taken,) = conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                            (ADVISORY_CLASS, LOCKED_JOBS.index(job))).fetchone()
+    conn.commit()
+    if not taken:
+        raise Busy("a run on another host holds its database lock")
 
 
 def _instant(text: str) -> dt.datetime:
@@ -70,17 +114,54 @@ def main(argv: list[str] | None = None) -> int:
     except config_mod.ConfigError as exc:
         log.error("%s", exc)
         return 2
+    started = time.monotonic()
+    budget = config.budgets[args.job]
+    deadline = started + budget
     now = args.now or dt.datetime.now(dt.UTC)
+    locked = args.job in LOCKED_JOBS and not args.dry_run
+    lock_fd = None
     try:
-        conn = psycopg.connect(config.dsn, application_name=f"captiva-quota-{args.job}")
-    except psycopg.OperationalError as exc:
-        log.error("cannot connect to the database: %s", exc)
+        if locked:
+            lock_fd = take_file_lock(config.lock_dir, args.job)
+        try:
+            conn = psycopg.connect(
+                config.dsn, application_name=f"captiva-quota-{args.job}",
+                options=f"-c statement_timeout={int(budget * 1000)}")
+        except psycopg.OperationalError as exc:
+            log.error("cannot connect to the database: %s", exc)
+            return 2
+        with conn:
+            if locked:
+                take_advisory_lock(conn, args.job)
+            summary = JOBS[args.job](conn, config, now, dry_run=args.dry_run,
+                                     deadline=deadline)
+    except config_mod.ConfigError as exc:
+        log.error("%s", exc)
         return 2
-    with conn:
-        summary = JOBS[args.job](conn, config, now, dry_run=args.dry_run)
+    except Busy as exc:
+        log.warning("%s: another run is going on (%s): this one exits", args.job, exc)
+        _metrics(config, args.job, {}, time.monotonic() - started, overlapped=True)
+        return 0
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
+    summary.setdefault("seconds", round(time.monotonic() - started, 3))
     log.info("%s%s: %s", args.job, " (dry run)" if args.dry_run else "",
-             ", ".join(f"{k}={v}" for k, v in summary.items()))
+             ", ".join(f"{k}={v}" for k, v in summary.items() if k != "routers"))
+    if not args.dry_run:
+        _metrics(config, args.job, summary, time.monotonic() - started)
     return 1 if summary.get("failed") else 0
+
+
+def _metrics(config, job: str, summary: dict, seconds: float, overlapped: bool = False) -> None:
+    if not config.metrics_dir:
+        return
+    try:
+        metrics.write(config.metrics_dir, job,
+                      metrics.render(job, summary, seconds=seconds, overlapped=overlapped))
+    except OSError as exc:
+        log.error("cannot write the metrics of %s to %s: %s", job, config.metrics_dir,
+                  exc.strerror)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,6 +5,7 @@ Every key and its default is in docs/quota.md; errors name the key.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -12,6 +13,12 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PATH = Path("/etc/captiva/quota.toml")
+# Per job, shorter than the suggested timer period (docs/quota.md, roles/portal timers).
+DEFAULT_BUDGETS = {"enforce": 50.0, "close-stale": 240.0, "alerts": 600.0,
+                   "retention": 3000.0, "report": 300.0}
+# The config table of each job (where its `budget` key lives).
+JOB_TABLES = {"enforce": "enforce", "close-stale": "close_stale", "alerts": "alerts",
+              "retention": "retention", "report": "report"}
 
 
 class ConfigError(ValueError):
@@ -25,6 +32,9 @@ class RouterSecret:
     # where to send Disconnect-Requests when not the NAS-IP-Address seen in accounting
     # (a router behind NAT, a management address)
     address: str | None = None
+    # the local address Disconnect-Requests leave from (None: enforce.source_address): it
+    # must be the address of one of the router's /radius entries, or RouterOS ignores them
+    source_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,11 @@ class Config:
     routers: dict[str, RouterSecret] = field(default_factory=dict)
     coa_timeout: float = 3.0
     coa_retries: int = 2
+    coa_concurrency: int = 256  # Disconnect-Requests in flight overall
+    coa_per_router: int = 32  # ... and per router (at most 256: the Identifier is one octet)
+    # a router failing this many requests in a row is skipped for the rest of the run
+    coa_unreachable_after: int = 5
+    coa_source: str | None = None  # local address to send from (None: the kernel's choice)
     # a session still open this long after a Disconnect-ACK is reported (and asked again)
     disconnect_grace: int = 120
     interim_interval: int = 300
@@ -59,6 +74,15 @@ class Config:
     radpostauth_days: int = 90
     history_days: int = 0  # 0: history kept forever
     batch_size: int = 5000
+    # seconds a run may take, per job (shorter than its timer period): see DEFAULT_BUDGETS
+    budgets: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BUDGETS))
+    lock_dir: str = "/run/captiva-quota"  # one <job>.lock per job (flock)
+    metrics_dir: str | None = None  # Prometheus textfile collector directory
+
+    @property
+    def coa_window(self) -> float:
+        """How long one Disconnect-Request may wait for its answer, retransmissions included."""
+        return self.coa_timeout * (self.coa_retries + 1)
 
     def router(self, name: str | None, address: str) -> RouterSecret | None:
         """The secret of a router, by roster name, else by NAS address."""
@@ -78,6 +102,16 @@ def _get(data: dict, key: str, kind, default, path: str):
     return value
 
 
+def _address(data: dict, key: str, path: str) -> str | None:
+    value = _get(data, key, str, None, path)
+    if value is not None:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError as exc:
+            raise ConfigError(f"{path}{key}: not an IP address: {value!r}") from exc
+    return value
+
+
 def _positive(value: int, name: str) -> int:
     if value <= 0:
         raise ConfigError(f"{name}: must be positive, got {value}")
@@ -88,7 +122,7 @@ def parse(data: dict[str, Any]) -> Config:
     if not isinstance(data.get("dsn"), str) or not data["dsn"]:
         raise ConfigError("dsn: required (libpq connection string of the captiva_jobs role)")
     unknown = set(data) - {"dsn", "routers", "enforce", "close_stale", "smtp", "alerts",
-                           "retention"}
+                           "retention", "report", "jobs"}
     if unknown:
         raise ConfigError(f"unknown keys: {', '.join(sorted(unknown))}")
     routers = {}
@@ -100,12 +134,36 @@ def parse(data: dict[str, Any]) -> Config:
             raise ConfigError(f"routers.{name}.secret: required")
         routers[name] = RouterSecret(secret,
                                      _get(entry, "coa_port", int, None, f"routers.{name}."),
-                                     _get(entry, "address", str, None, f"routers.{name}."))
+                                     _get(entry, "address", str, None, f"routers.{name}."),
+                                     _address(entry, "source_address", f"routers.{name}."))
     enforce = data.get("enforce") or {}
     stale = data.get("close_stale") or {}
     smtp = data.get("smtp") or {}
     alerts = data.get("alerts") or {}
     retention = data.get("retention") or {}
+    jobs = data.get("jobs") or {}
+    budgets = {}
+    for job, table in JOB_TABLES.items():
+        budget = _get(data.get(table) or {}, "budget", float, DEFAULT_BUDGETS[job], f"{table}.")
+        budgets[job] = _positive(budget, f"{table}.budget")
+    timeout = _positive(_get(enforce, "timeout", float, 3.0, "enforce."), "enforce.timeout")
+    retries = _get(enforce, "retries", int, 2, "enforce.")
+    if retries < 0:
+        raise ConfigError(f"enforce.retries: must be 0 or more, got {retries}")
+    per_router = _positive(_get(enforce, "per_router", int, 32, "enforce."), "enforce.per_router")
+    if per_router > 256:
+        raise ConfigError(f"enforce.per_router: at most 256 (the RADIUS Identifier is one "
+                          f"octet), got {per_router}")
+    unreachable_after = _positive(_get(enforce, "unreachable_after", int, 5, "enforce."),
+                                  "enforce.unreachable_after")
+    if unreachable_after > per_router:
+        # else a silent router would cost more than one timeout window
+        raise ConfigError(f"enforce.unreachable_after: at most enforce.per_router "
+                          f"({per_router}), got {unreachable_after}")
+    if budgets["enforce"] <= timeout * (retries + 1):
+        raise ConfigError(f"enforce.budget: must be longer than one request's window "
+                          f"(timeout x (retries + 1) = {timeout * (retries + 1):g} s), "
+                          f"got {budgets['enforce']:g}")
     # AUTH over a clear connection gives the SMTP password to anyone on the path.
     if (smtp.get("username") or smtp.get("password")) and smtp.get("starttls", True) is False:
         raise ConfigError("smtp.starttls: must be true when smtp.username or smtp.password is "
@@ -116,8 +174,13 @@ def parse(data: dict[str, Any]) -> Config:
     return Config(
         dsn=data["dsn"],
         routers=routers,
-        coa_timeout=_get(enforce, "timeout", float, 3.0, "enforce."),
-        coa_retries=_get(enforce, "retries", int, 2, "enforce."),
+        coa_timeout=timeout,
+        coa_retries=retries,
+        coa_concurrency=_positive(_get(enforce, "concurrency", int, 256, "enforce."),
+                                  "enforce.concurrency"),
+        coa_per_router=per_router,
+        coa_unreachable_after=unreachable_after,
+        coa_source=_address(enforce, "source_address", "enforce."),
         disconnect_grace=_get(enforce, "grace", int, 120, "enforce."),
         interim_interval=_positive(_get(stale, "interim_interval", int, 300, "close_stale."),
                                    "close_stale.interim_interval"),
@@ -145,6 +208,9 @@ def parse(data: dict[str, Any]) -> Config:
         history_days=_get(retention, "history_days", int, 0, "retention."),
         batch_size=_positive(_get(retention, "batch_size", int, 5000, "retention."),
                              "retention.batch_size"),
+        budgets=budgets,
+        lock_dir=_get(jobs, "lock_dir", str, "/run/captiva-quota", "jobs."),
+        metrics_dir=_get(jobs, "metrics_dir", str, None, "jobs."),
     )
 
 

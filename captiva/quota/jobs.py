@@ -7,10 +7,12 @@ are logged (stderr, the journal under systemd) and counted in ``summary["failed"
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import math
 import smtplib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,8 +33,18 @@ Printer = Callable[[str], None]
 
 
 def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
-            out: Printer = print, send=coa.disconnect) -> dict[str, Any]:
-    """Disconnect open sessions of users over quota, disabled, removed or expired."""
+            out: Printer = print, deadline: float | None = None) -> dict[str, Any]:
+    """Disconnect open sessions of users over quota, disabled, removed or expired.
+
+    Concurrent and isolated per router (coa.dispatch); ``deadline`` (``time.monotonic()``,
+    default: the enforce budget from now) bounds the run. Each session is checked to be still
+    open just before its request; a session ACKed less than ``grace`` seconds ago is left to
+    its router's accounting Stop and not asked again.
+    """
+    started = time.monotonic()
+    if deadline is None:
+        deadline = started + config.budgets["enforce"]
+    grace_start = now - dt.timedelta(seconds=config.disconnect_grace)
     lingering = conn.execute(
         """
         SELECT DISTINCT ON (d.radacctid) d.radacctid, d.username, d.nasipaddress, d.requested_at
@@ -40,53 +52,120 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         WHERE d.result = 'ack' AND a.acctstoptime IS NULL AND d.requested_at < %s
         ORDER BY d.radacctid, d.requested_at DESC
         """,
-        (now - dt.timedelta(seconds=config.disconnect_grace),),
+        (grace_start,),
     ).fetchall()
     for radacctid, username, nas, at in lingering:
         log.warning("session %s of %s on %s still open after a Disconnect-ACK at %s",
                     radacctid, username, nas, at.isoformat())
+    recently_acked = {row[0] for row in conn.execute(
+        "SELECT radacctid FROM captiva_disconnect WHERE result = 'ack' AND requested_at >= %s",
+        (grace_start,)).fetchall()}
     routers = {str(ip): (name, port) for name, ip, port in conn.execute(
         "SELECT name, nasipaddress, coa_port FROM captiva_router").fetchall()}
-    sessions = conn.execute(
+    listed = conn.execute(
         "SELECT radacctid, acctuniqueid, acctsessionid, username, nasipaddress, "
         "framedipaddress, reason, detail FROM captiva_sessions_to_disconnect(%s)", (now,)
     ).fetchall()
     conn.commit()
-    summary = {"sessions": len(sessions), "ack": 0, "nak": 0, "timeout": 0, "error": 0,
-               "still_open": len(lingering), "failed": 0}
+    sessions = [row for row in listed if row[0] not in recently_acked]
+    summary: dict[str, Any] = {
+        "sessions": len(sessions), "ack": 0, "nak": 0, "timeout": 0, "error": 0,
+        "closed_meanwhile": 0, "skipped": 0, "deferred": 0,
+        "awaiting_stop": len(listed) - len(sessions), "still_open": len(lingering),
+        "failed": 0, "failed_routers": {}}
+    rows: dict[int, tuple] = {}
+    targets: dict[str, coa.Router] = {}
+    work: list[coa.Work] = []
     for radacctid, uniqueid, session_id, username, nas, framed_ip, reason, detail in sessions:
         nas = str(nas)
         name, roster_port = routers.get(nas, (None, 3799))
+        label = name or nas
         why = reason + (f" ({detail})" if detail else "")
         if dry_run:
-            out(f"would disconnect {username} session {session_id} on {name or nas}: {why}")
+            out(f"would disconnect {username} session {session_id} on {label}: {why}")
             continue
+        rows[radacctid] = (radacctid, uniqueid, session_id, username, nas, framed_ip, why)
         secret = config.router(name, nas)
         if secret is None:
-            outcome = coa.Outcome("error", detail=f"no secret for router {name or nas} "
-                                                  "in the configuration")
-        else:
-            outcome = send(secret.address or nas, secret.coa_port or roster_port, secret.secret,
-                           username=username, session_id=session_id,
-                           framed_ip=str(framed_ip) if framed_ip else None,
-                           timeout=config.coa_timeout, retries=config.coa_retries)
-        conn.execute(
-            """
-            INSERT INTO captiva_disconnect (radacctid, acctuniqueid, acctsessionid, username,
-                nasipaddress, framedipaddress, reason, result, error_cause, detail)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            """,
-            (radacctid, uniqueid, session_id, username, nas, framed_ip, why, outcome.result,
-             outcome.error_cause, outcome.detail),
-        )
-        conn.commit()
-        summary[outcome.result] += 1
-        level = logging.INFO if outcome.result == "ack" else logging.ERROR
+            targets.setdefault(label, None)
+        elif label not in targets:
+            targets[label] = coa.Router(
+                label, secret.address or nas, secret.coa_port or roster_port, secret.secret,
+                secret.source_address or config.coa_source)
+        work.append(coa.Work(radacctid, label, coa.Session(
+            username, session_id, str(framed_ip) if framed_ip else None)))
+    if dry_run:
+        return summary
+
+    pending: list[tuple] = []
+
+    def flush() -> None:
+        if pending:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    """
+                    INSERT INTO captiva_disconnect (radacctid, acctuniqueid, acctsessionid,
+                        username, nasipaddress, framedipaddress, reason, result, error_cause,
+                        detail)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                    """, pending)
+            conn.commit()
+            pending.clear()
+
+    def record(item: coa.Work, outcome: coa.Outcome) -> None:
+        pending.append((*rows[item.key], outcome.result, outcome.error_cause, outcome.detail))
+        level = logging.DEBUG if outcome.result == "ack" else logging.ERROR
+        _, _, session_id, username, _, _, why = rows[item.key]
         log.log(level, "disconnect %s session %s on %s (%s): %s%s", username, session_id,
-                name or nas, why, outcome.result,
-                f" [{outcome.error_cause} {outcome.detail or ''}]".rstrip()
+                item.router, why, outcome.result,
+                f" [{outcome.error_cause or ''} {outcome.detail or ''}]".replace("[ ", "[")
                 if outcome.error_cause or outcome.detail else "")
-    summary["failed"] = summary["nak"] + summary["timeout"] + summary["error"]
+        if len(pending) >= 200:
+            flush()
+
+    def still_open(keys: list[int]) -> set[int]:
+        found = {row[0] for row in conn.execute(
+            "SELECT radacctid FROM radacct WHERE radacctid = ANY(%s) AND acctstoptime IS NULL",
+            (keys,)).fetchall()}
+        conn.commit()
+        return found
+
+    # A router without a secret in the configuration: every session is an error, nothing sent.
+    missing = {label for label, target in targets.items() if target is None}
+    for item in [w for w in work if w.router in missing]:
+        record(item, coa.Outcome("error", detail=f"no secret for router {item.router} "
+                                                 "in the configuration"))
+        summary["error"] += 1
+        summary["failed_routers"][item.router] = "no secret in the configuration"
+    work = [w for w in work if w.router not in missing]
+    limits = coa.Limits(config.coa_timeout, config.coa_retries, config.coa_concurrency,
+                        config.coa_per_router, config.coa_unreachable_after)
+    try:
+        reports = asyncio.run(coa.dispatch(
+            {k: v for k, v in targets.items() if v is not None}, work, limits=limits,
+            deadline=deadline, still_open=still_open, record=record))
+    finally:
+        flush()
+    for label, report in sorted(reports.items()):
+        for key in ("ack", "nak", "timeout", "error", "skipped", "deferred"):
+            summary[key] += getattr(report, key)
+        summary["closed_meanwhile"] += report.closed
+        if report.unreachable:
+            summary["failed_routers"][label] = (
+                f"unreachable: {report.timeout + report.error} requests without an answer, "
+                f"{report.skipped} sessions skipped")
+        elif report.failed:
+            summary["failed_routers"][label] = (
+                f"{report.nak} NAK, {report.timeout} timeouts, {report.error} errors")
+    summary["failed"] = summary["nak"] + summary["timeout"] + summary["error"] + summary[
+        "skipped"]
+    summary["routers"] = {label: report.__dict__ for label, report in reports.items()}
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    if summary["deferred"]:
+        log.warning("enforce: time budget used up, %d sessions left for the next run",
+                    summary["deferred"])
+    for label, why in summary["failed_routers"].items():
+        log.error("enforce: router %s failed: %s", label, why)
     return summary
 
 
@@ -95,7 +174,7 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
 
 
 def close_stale(conn, config: Config, now: dt.datetime, dry_run: bool = False,
-                out: Printer = print) -> dict[str, Any]:
+                out: Printer = print, deadline: float | None = None) -> dict[str, Any]:
     """Close sessions silent for more than ``stale_multiple`` interim intervals.
 
     The stop time is the last sign of life (last interim, else the start), the cause
@@ -197,7 +276,8 @@ def plan_alerts(users: list[UserUsage], now: dt.datetime, config: Config,
 
 
 def alerts(conn, config: Config, now: dt.datetime, dry_run: bool = False,
-           out: Printer = print, mailer_factory=Mailer) -> dict[str, Any]:
+           out: Printer = print, mailer_factory=Mailer,
+           deadline: float | None = None) -> dict[str, Any]:
     """Mail quota and expiry alerts, once per user, threshold and period."""
     calendar = default_calendar(conn)
     users = usage_all(conn, now, calendar, status="active")
@@ -208,7 +288,12 @@ def alerts(conn, config: Config, now: dt.datetime, dry_run: bool = False,
     due = plan_alerts(users, now, config, already, calendar)
     summary = {"due": len(due), "sent": 0, "failed": 0}
     with mailer_factory(config.smtp) as mailer:
-        for alert in due:
+        for number, alert in enumerate(due):
+            if deadline is not None and time.monotonic() > deadline:
+                summary["deferred"] = len(due) - number
+                log.warning("alerts: time budget used up, %d alerts left for the next run",
+                            summary["deferred"])
+                break
             user: UserUsage = alert["user"]
             values = {"username": user.username, "first_name": user.first_name or user.username,
                       "last_name": user.last_name or "", "timezone": calendar.timezone,
@@ -265,7 +350,7 @@ def _columns(conn, table: str) -> list[str]:
 
 
 def _move_batches(conn, table: str, key: str, closed: sql.Composable, cutoff: dt.datetime,
-                  config: Config) -> int:
+                  config: Config, deadline: float | None = None) -> int:
     """Move (archive) or delete (purge) rows of ``table`` matching ``closed``, in batches."""
     history = f"{table}_history"
     columns = [c for c in _columns(conn, table) if c in set(_columns(conn, history))]
@@ -289,10 +374,14 @@ def _move_batches(conn, table: str, key: str, closed: sql.Composable, cutoff: dt
         total += count
         if count < config.batch_size:
             return total
+        if deadline is not None and time.monotonic() > deadline:
+            log.warning("retention: time budget used up after %d rows of %s; the next run "
+                        "goes on", total, table)
+            return total
 
 
 def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
-              out: Printer = print) -> dict[str, Any]:
+              out: Printer = print, deadline: float | None = None) -> dict[str, Any]:
     """Closed sessions and post-auth rows older than their retention leave the hot tables.
 
     ``archive`` moves them to ``*_history`` (same transaction per batch: a row is in exactly
@@ -315,9 +404,10 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         return {"radacct": 0, "radpostauth": 0, "would_radacct": acct, "would_radpostauth": auth,
                 "failed": 0}
     summary = {
-        "radacct": _move_batches(conn, "radacct", "radacctid", acct_closed, acct_cutoff, config),
+        "radacct": _move_batches(conn, "radacct", "radacctid", acct_closed, acct_cutoff, config,
+                                 deadline),
         "radpostauth": _move_batches(conn, "radpostauth", "id", auth_closed, auth_cutoff,
-                                     config),
+                                     config, deadline),
         "failed": 0,
     }
     if config.retention_mode == "archive" and config.history_days > 0:
@@ -335,7 +425,7 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
 
 
 def report(conn, config: Config, now: dt.datetime, dry_run: bool = False,
-           out: Printer = print, top: int = 20) -> dict[str, Any]:
+           out: Printer = print, top: int = 20, deadline: float | None = None) -> dict[str, Any]:
     """Usage summary: totals per period, users at or over quota, the top users this month."""
     calendar = default_calendar(conn)
     users = usage_all(conn, now, calendar, with_total=True)
