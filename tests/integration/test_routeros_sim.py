@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import socket
 import sys
+import time
 from pathlib import Path
 
 import librouteros
 import pytest
 from librouteros.exceptions import FatalError, TrapError
 from librouteros.query import Key
+from pyrad import dictionary
+from pyrad import packet as rpacket
 from routeros_fixtures import PASSWORD, USER, routeros_sim, start_sim, stop_sim  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
@@ -245,3 +250,149 @@ def test_state_survives_a_restart(tmp_path):
 def test_fatal_after_quit_is_a_librouteros_error(api):
     with pytest.raises(FatalError, match="session terminated"):
         tuple(api("/quit"))
+
+
+# --------------------------------------------------------------------------------------------
+# The RADIUS Disconnect/CoA listener (RFC 5176), as RouterOS: requests are coded here with
+# pyrad and sent from a bound source address over a plain UDP socket.
+
+COA_SECRET = "router-radius-secret-0123"
+RADIUS_HOST = "127.0.0.1"  # the address of the router's /radius entry
+OTHER_HOST = "127.0.0.2"  # loopback too, but not a /radius entry
+COA_DICT = dictionary.Dictionary(io.StringIO(
+    "ATTRIBUTE\tUser-Name\t1\tstring\nATTRIBUTE\tNAS-IP-Address\t4\tipaddr\n"
+    "ATTRIBUTE\tFramed-IP-Address\t8\tipaddr\nATTRIBUTE\tAcct-Session-Id\t44\tstring\n"
+    "ATTRIBUTE\tEvent-Timestamp\t55\tinteger\nATTRIBUTE\tError-Cause\t101\tinteger\n"))
+
+
+def coa_request(code=rpacket.DisconnectRequest, secret=COA_SECRET, stamp_offset=0,
+                stamp=True, ma=True, **attributes) -> tuple[rpacket.CoAPacket, bytes]:
+    if stamp:
+        attributes["Event_Timestamp"] = int(time.time()) + stamp_offset
+    request = rpacket.CoAPacket(code=code, secret=secret.encode(), dict=COA_DICT,
+                                message_authenticator=ma, **attributes)
+    return request, request.RequestPacket()
+
+
+def send_udp(sim, raw: bytes, source: str = RADIUS_HOST, wait: float = 1.0) -> bytes | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((source, 0))
+        sock.settimeout(wait)
+        sock.sendto(raw, (sim.host, sim.coa_port))
+        try:
+            return sock.recv(4096)
+        except TimeoutError:
+            return None
+
+
+def answer(request, raw_reply: bytes) -> rpacket.Packet:
+    reply = request.CreateReply(packet=raw_reply)
+    assert request.VerifyReply(reply, raw_reply), "answer not signed with the router's secret"
+    return reply
+
+
+@pytest.fixture
+def coa_sim(routeros_sim):  # noqa: F811
+    routeros_sim.accept_disconnects((RADIUS_HOST, COA_SECRET))
+    routeros_sim.add_sessions([
+        {"user": "alice", "address": "10.5.0.2", "session-id": "81a00001"},
+        {"user": "bob", "address": "10.5.0.3", "session-id": "81a00002"},
+    ])
+    return routeros_sim
+
+
+def active_users(sim) -> set[str]:
+    return {row["user"] for row in sim.rows("/ip/hotspot/active")}
+
+
+def test_disconnect_removes_the_hotspot_session(coa_sim):
+    request, raw = coa_request(User_Name="alice", Acct_Session_Id="81a00001",
+                               Framed_IP_Address="10.5.0.2")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((RADIUS_HOST, 0))
+        sock.settimeout(2)
+        sock.sendto(raw, (coa_sim.host, coa_sim.coa_port))
+        assert answer(request, sock.recv(4096)).code == rpacket.DisconnectACK
+        assert active_users(coa_sim) == {"bob"}  # seen through the API
+        # A retransmission (same packet, same socket) gets the same ACK, not a 503 NAK.
+        sock.sendto(raw, (coa_sim.host, coa_sim.coa_port))
+        assert answer(request, sock.recv(4096)).code == rpacket.DisconnectACK
+    stats = coa_sim.coa()
+    assert (stats["removed"], stats["duplicates"]) == (1, 1)
+    # The session id is matched, never printed (RouterOS prints none there).
+    assert all("session-id" not in row for row in coa_sim.rows("/ip/hotspot/active"))
+
+
+def test_requests_from_other_addresses_or_secrets_are_dropped_silently(coa_sim):
+    _, raw = coa_request(User_Name="alice", Framed_IP_Address="10.5.0.2")
+    assert send_udp(coa_sim, raw, source=OTHER_HOST, wait=0.5) is None
+    _, wrong = coa_request(secret="not-the-secret", User_Name="alice")
+    assert send_udp(coa_sim, wrong, wait=0.5) is None
+    assert active_users(coa_sim) == {"alice", "bob"}
+    stats = coa_sim.coa()
+    assert (stats["dropped-source"], stats["dropped-auth"], stats["ack"]) == (1, 1, 0)
+    # The same request from the /radius entry's address is honoured.
+    request, raw = coa_request(User_Name="alice", Framed_IP_Address="10.5.0.2")
+    assert answer(request, send_udp(coa_sim, raw)).code == rpacket.DisconnectACK
+
+
+def test_nothing_is_accepted_while_incoming_is_off(coa_sim):
+    coa_sim.command("/radius/incoming/set", accept="no")
+    _, raw = coa_request(User_Name="alice")
+    assert send_udp(coa_sim, raw, wait=0.5) is None
+    assert active_users(coa_sim) == {"alice", "bob"}
+
+
+def test_event_timestamp_is_required_within_the_window(coa_sim):
+    for kwargs in ({"stamp": False}, {"stamp_offset": -400}, {"stamp_offset": 400}):
+        _, raw = coa_request(User_Name="alice", **kwargs)
+        assert send_udp(coa_sim, raw, wait=0.5) is None, kwargs
+    assert coa_sim.coa()["dropped-timestamp"] == 3
+    assert active_users(coa_sim) == {"alice", "bob"}
+
+
+def test_a_forged_message_authenticator_is_dropped(coa_sim):
+    _, raw = coa_request(User_Name="alice")
+    data = bytearray(raw)
+    pos = 20
+    while data[pos] != 80:
+        pos += data[pos + 1]
+    data[pos + 2] ^= 0xFF  # Message-Authenticator altered: Request Authenticator redone
+    data[4:20] = hashlib.md5(bytes(data[:4]) + bytes(16) + bytes(data[20:])  # noqa: S324
+                             + COA_SECRET.encode()).digest()
+    assert send_udp(coa_sim, bytes(data), wait=0.5) is None
+    assert coa_sim.coa()["dropped-auth"] == 1
+
+
+def test_nak_with_error_cause_when_it_cannot_act(coa_sim):
+    cases = [
+        ({"User_Name": "carol"}, 503),  # no such session
+        ({"User_Name": "alice", "Acct_Session_Id": "81a00002"}, 503),  # every one must match
+        ({}, 402),  # nothing names a session
+        ({"User_Name": "alice", "NAS_IP_Address": "10.99.0.1"}, 403),  # not this router
+    ]
+    for attributes, cause in cases:
+        request, raw = coa_request(**attributes)
+        reply = answer(request, send_udp(coa_sim, raw))
+        assert (reply.code, reply["Error-Cause"][0]) == (rpacket.DisconnectNAK, cause)
+    assert active_users(coa_sim) == {"alice", "bob"}
+    coa_sim.command("/captiva-sim/coa/set", mode="nak")
+    request, raw = coa_request(User_Name="alice")
+    reply = answer(request, send_udp(coa_sim, raw))
+    assert (reply.code, reply["Error-Cause"][0]) == (rpacket.DisconnectNAK, 501)
+    assert active_users(coa_sim) == {"alice", "bob"}
+
+
+def test_coa_request_is_acknowledged_for_a_session(coa_sim):
+    request, raw = coa_request(code=rpacket.CoARequest, User_Name="bob")
+    assert answer(request, send_udp(coa_sim, raw)).code == rpacket.CoAACK
+    request, raw = coa_request(code=rpacket.CoARequest, User_Name="nobody")
+    assert answer(request, send_udp(coa_sim, raw)).code == rpacket.CoANAK
+    assert active_users(coa_sim) == {"alice", "bob"}
+
+
+def test_silent_mode_drops_everything(coa_sim):
+    coa_sim.command("/captiva-sim/coa/set", mode="silent")
+    _, raw = coa_request(User_Name="alice")
+    assert send_udp(coa_sim, raw, wait=0.5) is None
+    assert active_users(coa_sim) == {"alice", "bob"}

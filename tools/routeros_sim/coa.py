@@ -15,7 +15,8 @@
   a session, 403 NAS-IP-Address not ours, 503 no such session). A CoA-Request is
   acknowledged for an existing session (nothing is changed) or NAKed the same way.
 - Modes for tests: ``normal``, ``silent`` (drop everything), ``nak`` (NAK everything with
-  ``nak_cause``, default 501 Administratively Prohibited).
+  ``nak_cause``, default 501 Administratively Prohibited); ``delay`` seconds before each
+  answer (a slow router; the request itself is acted on at once).
 
 The packet coding is written here from the RFCs, independent of the pyrad code Captiva's
 sender uses, so the two check each other.
@@ -23,6 +24,7 @@ sender uses, so the two check each other.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -101,9 +103,10 @@ class CoaListener:
     """UDP Disconnect/CoA server of one simulated router (``router``: server.Router)."""
 
     def __init__(self, router, address: tuple[str, int], *, mode: str = "normal",
-                 nak_cause: int = PROHIBITED, time_window: int = 300):
+                 nak_cause: int = PROHIBITED, time_window: int = 300, delay: float = 0.0):
         self.router = router
         self.mode = mode
+        self.delay = delay
         self.nak_cause = nak_cause
         self.time_window = time_window
         self.stats = dict.fromkeys(COUNTERS, 0)
@@ -124,8 +127,18 @@ class CoaListener:
             except OSError:
                 return
             answer = self.handle(data, peer[0], peer[1])
-            if answer is not None:
-                self.sock.sendto(answer, peer)
+            if answer is None:
+                continue
+            if self.delay > 0:
+                timer = threading.Timer(self.delay, self._send, (answer, peer))
+                timer.daemon = True
+                timer.start()
+            else:
+                self._send(answer, peer)
+
+    def _send(self, answer: bytes, peer) -> None:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            self.sock.sendto(answer, peer)
 
     def close(self) -> None:
         self._stop.set()
@@ -134,6 +147,7 @@ class CoaListener:
     def settings(self) -> dict[str, str]:
         return {"address": f"{self.address[0]}:{self.address[1]}", "mode": self.mode,
                 "nak-cause": str(self.nak_cause), "time-window": str(self.time_window),
+                "delay": f"{self.delay:g}",
                 **{k: str(v) for k, v in self.stats.items()}}
 
     # -- one datagram --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Simulator-only commands (never counted in the stats):
                                 [...]) -> =ret=*N
   /captiva-sim/coa/print        the Disconnect/CoA listener: address, mode, counters
   /captiva-sim/coa/set          =mode=normal|silent|nak [=nak-cause=N] [=time-window=S]
+                                [=delay=S]
                                 (=reset=yes zeroes the counters)
 
 The Disconnect/CoA listener (RFC 5176) is in coa.py.
@@ -138,7 +139,7 @@ class Router:
 
     def _coa_set(self, args: dict[str, str]):
         listener = self.coa
-        unknown = set(args) - {"mode", "nak-cause", "time-window", "reset"}
+        unknown = set(args) - {"mode", "nak-cause", "time-window", "delay", "reset"}
         if unknown:
             raise model.Trap(f"unknown parameter {sorted(unknown)[0]}")
         if "mode" in args:
@@ -150,6 +151,8 @@ class Router:
                 listener.nak_cause = int(args["nak-cause"])
             if "time-window" in args:
                 listener.time_window = int(args["time-window"])
+            if "delay" in args:
+                listener.delay = float(args["delay"])
         except ValueError as exc:
             raise model.Trap(f"invalid number: {exc}") from exc
         if args.get("reset") in ("yes", "true"):
@@ -311,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="Error-Cause of --coa-mode nak (default 501)")
     parser.add_argument("--coa-time-window", type=int, default=300,
                         help="seconds an Event-Timestamp may differ from the clock")
+    parser.add_argument("--coa-delay", type=float, default=0.0,
+                        help="seconds before each answer (a slow router)")
     parser.add_argument("--coa-ready-file", type=Path,
                         help="write the Disconnect listener's bound HOST:PORT here")
     args = parser.parse_args(argv)
@@ -331,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         coa_address = parse_listen(args.coa_listen) if args.coa_listen else (host, 3799)
         router.coa = coa.CoaListener(router, coa_address, mode=args.coa_mode,
                                      nak_cause=args.coa_nak_cause,
-                                     time_window=args.coa_time_window)
+                                     time_window=args.coa_time_window,
+                                     delay=args.coa_delay)
         coa_host, coa_port = router.coa.address
         threading.Thread(target=router.coa.serve, daemon=True).start()
         print(f"routeros-sim Disconnect/CoA listener on {coa_host}:{coa_port} "
