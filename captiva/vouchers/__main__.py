@@ -1,0 +1,3 @@
+from captiva.vouchers.cli import main
+
+raise SystemExit(main())

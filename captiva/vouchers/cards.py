@@ -1,0 +1,141 @@
+"""What each card says: the pure part of printing (no PDF, no files)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from captiva.vouchers import module_utils
+
+LANGUAGES = ("fr", "en")
+# What a code gives, per language; the card shows the phrases that apply, joined.
+PHRASES = {
+    "fr": {"time_credit": "{} de connexion", "window": "{} après la première connexion",
+           "data": "{} de données", "devices": "{} appareils à la fois"},
+    "en": {"time_credit": "{} online", "window": "{} from the first login",
+           "data": "{} of data", "devices": "{} devices at a time"},
+}
+
+
+class LayoutError(ValueError):
+    """A layout that cannot be used; the message names the file and the problem."""
+
+
+def fill(text: str, fields: Mapping[str, str], where: str) -> str:
+    """``text`` with its ``{placeholders}`` replaced by ``fields``."""
+    try:
+        return string.Formatter().vformat(text, (), fields)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise LayoutError(f"{where}: unknown placeholder or bad braces in {text!r}: "
+                          f"{exc}") from None
+
+
+class SelectionError(ValueError):
+    """A reprint selection that names no voucher of the batch."""
+
+
+def limits(batch: Mapping[str, Any], language: str) -> str:
+    units = module_utils().units
+    phrases = PHRASES[language]
+    out = []
+    if batch.get("time_credit"):
+        out.append(phrases["time_credit"].format(units.format_duration(batch["time_credit"])))
+    if batch.get("window_after_first_use"):
+        out.append(phrases["window"].format(
+            units.format_duration(batch["window_after_first_use"])))
+    if batch.get("data"):
+        out.append(phrases["data"].format(units.format_size(batch["data"])))
+    if batch.get("simultaneous_use") and batch["simultaneous_use"] > 1:
+        out.append(phrases["devices"].format(batch["simultaneous_use"]))
+    return ", ".join(out)
+
+
+def _last_day(batch: Mapping[str, Any]) -> str:
+    until = batch["valid_until"]
+    return until.isoformat(sep=" ", timespec="minutes") if isinstance(until, dt.datetime) \
+        else until.isoformat()
+
+
+def _first_day(batch: Mapping[str, Any]) -> str:
+    start = batch["valid_from"]
+    return start.isoformat(sep=" ", timespec="minutes") if isinstance(start, dt.datetime) \
+        else start.isoformat()
+
+
+def select(batch: Mapping[str, Any], only: Iterable[str] = ()) -> list[int]:
+    """Indexes to print: all unrevoked ones, or those named by ``only`` (``17``, ``10-20`` or
+    a code as printed). Naming a revoked voucher, or one outside the batch, is an error."""
+    vouchers = module_utils().vouchers
+    count, revoked = batch["count"], set(batch["revoked_indexes"])
+    only = list(only)
+    if not only:
+        return [i for i in range(1, count + 1) if i not in revoked]
+    by_code = {code: i for i, code in enumerate(batch["codes"], start=1)}
+    chosen: list[int] = []
+    for item in only:
+        low, _, high = item.partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            first, last = int(low), int(high or low)
+            if not 1 <= first <= last <= count:
+                raise SelectionError(f"{item}: the batch has vouchers 1 to {count}")
+            indexes = range(first, last + 1)
+        else:
+            try:
+                code = vouchers.normalise(item)
+            except vouchers.VoucherCodeError as exc:
+                raise SelectionError(f"{item}: {exc}") from None
+            if code not in by_code:
+                raise SelectionError(f"{item}: not a code of batch {batch['name']!r}")
+            indexes = [by_code[code]]
+        for index in indexes:
+            if index in revoked:
+                raise SelectionError(f"voucher {index} is revoked: it cannot be reprinted")
+            if index not in chosen:
+                chosen.append(index)
+    return chosen
+
+
+def card_fields(batch: Mapping[str, Any], index: int, *, wifi_name: str, login_url: str,
+                texts: Mapping[str, Mapping[str, str]], where: str = "layout") -> dict[str, str]:
+    """The placeholders of one card (see layouts/default.yml)."""
+    vouchers = module_utils().vouchers
+    code = batch["codes"][index - 1]
+    fields = {
+        "code": vouchers.format_code(code),
+        "username": code,
+        "index": str(index),
+        "batch": batch["name"],
+        "wifi_name": wifi_name,
+        "login_url": login_url_for(login_url, code),
+        "valid_from": _first_day(batch),
+        "valid_until": _last_day(batch),
+    }
+    for language in LANGUAGES:
+        fields[f"limits_{language}"] = limits(batch, language)
+        for key, text in texts.get(language, {}).items():
+            fields[f"{key}_{language}"] = fill(text, fields, f"{where}: texts.{language}.{key}")
+    first = batch["language"]
+    order = (first, *[lang for lang in LANGUAGES if lang != first])
+    for rank, language in enumerate(order, start=1):
+        for key in [k[: -len(language) - 1] for k in fields if k.endswith(f"_{language}")]:
+            fields[f"{key}_{rank}"] = fields[f"{key}_{language}"]
+    return fields
+
+
+def login_url_for(template: str, code: str) -> str:
+    """The hotspot login URL with the code filled in (``{code}`` in the template)."""
+    return template.replace("{code}", code)
+
+
+CSV_COLUMNS = ("batch", "index", "code", "username", "login_url", "wifi_name", "valid_from",
+               "valid_until", "limits_fr", "limits_en")
+
+
+def csv_rows(batch, indexes, *, wifi_name, login_url) -> list[dict[str, str]]:
+    rows = []
+    for index in indexes:
+        fields = card_fields(batch, index, wifi_name=wifi_name, login_url=login_url, texts={})
+        rows.append({column: fields[column] for column in CSV_COLUMNS})
+    return rows

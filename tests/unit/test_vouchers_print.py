@@ -1,0 +1,164 @@
+"""Printing vouchers: the PDF holds the codes and QR codes that decode to the login URL."""
+
+import csv
+import io
+import textwrap
+
+import pypdf
+import pytest
+import yaml
+import zxingcpp
+from ansible.module_utils.captiva_vouchers import batch_codes, format_code
+from ansible.parsing.vault import VaultLib, VaultSecret
+
+from captiva.vouchers import cli
+
+SECRET = "s3cr3t-for-tests-only-0123456789abcdef"
+VAULT_PASSWORD = b"vault-password-for-tests"
+BATCH = "portes-ouvertes-2026"
+
+
+@pytest.fixture
+def roster(tmp_path):
+    """A roster directory like group_vars/all/, with the voucher secret vaulted."""
+    directory = tmp_path / "all"
+    directory.mkdir()
+    ciphertext = VaultLib([("default", VaultSecret(VAULT_PASSWORD))]).encrypt(SECRET).decode()
+    (directory / "vault.yml").write_text(
+        "captiva_voucher_secret: !vault |\n" + textwrap.indent(ciphertext, "  "))
+    (directory / "roster.yml").write_text(yaml.safe_dump({
+        "captiva_profiles": [{"name": "invite", "bandwidth": {"download": "5M"}}],
+        "captiva_sites": [{"name": "campus-ndogbong", "timezone": "Africa/Douala", "routers": [{
+            "name": "r1", "address": "10.0.0.1", "radius_secret": "x" * 16,
+            "api": {"username": "captiva", "password": "p"},
+            "hotspot": {"dns_name": "wifi.ndogbong.example"}}]}],
+        "captiva_voucher_batches": [{
+            "name": BATCH, "count": 25, "profile": "invite", "time_credit": "2h",
+            "data": "5GiB", "valid_from": "2026-03-01", "valid_until": "2026-03-31",
+            "sites": ["campus-ndogbong"], "revoked": [3]}],
+    }))
+    password_file = tmp_path / "vault-pass"
+    password_file.write_bytes(VAULT_PASSWORD)
+    return ["print", "--roster", str(directory), "--vault-password-file", str(password_file),
+            "--batch", BATCH, "--wifi-name", "CAMPUS-INVITES"]
+
+
+def url(code):
+    return f"http://wifi.ndogbong.example/login?username={code}&password={code}"
+
+
+def pdf_text(path):
+    return [page.extract_text() for page in pypdf.PdfReader(str(path)).pages]
+
+
+def qr_codes(path):
+    found = []
+    for page in pypdf.PdfReader(str(path)).pages:
+        for image in page.images:
+            found += [result.text for result in zxingcpp.read_barcodes(image.image)]
+    return found
+
+
+def test_a_batch_prints_on_a4_with_ten_cards_a_page(roster, tmp_path):
+    out = tmp_path / "cards.pdf"
+    assert cli.main([*roster, "--pdf", str(out)]) == 0
+    reader = pypdf.PdfReader(str(out))
+    assert len(reader.pages) == 3  # 24 unrevoked cards, 10 a page
+    width, height = reader.pages[0].mediabox.width, reader.pages[0].mediabox.height
+    assert (round(width / 72 * 25.4), round(height / 72 * 25.4)) == (210, 297)
+    codes = batch_codes(SECRET, BATCH, 25)
+    text = "\n".join(pdf_text(out))
+    for index, code in enumerate(codes, start=1):
+        assert (format_code(code) in text) == (index != 3)  # voucher 3 is revoked
+    first_page = pdf_text(out)[0]
+    assert "CAMPUS-INVITES" in first_page
+    assert "2h de connexion, 5GiB de données" in first_page
+    assert "2h online, 5GiB of data" in first_page
+    assert "Valable du 2026-03-01 au 2026-03-31" in first_page
+    assert "Scan the QR code" in first_page and "Scannez le QR code" in first_page
+
+
+def test_each_qr_code_decodes_to_the_login_url_with_its_code(roster, tmp_path):
+    out = tmp_path / "cards.pdf"
+    cli.main([*roster, "--pdf", str(out)])
+    codes = [c for i, c in enumerate(batch_codes(SECRET, BATCH, 25), start=1) if i != 3]
+    assert qr_codes(out) == [url(code) for code in codes]
+
+
+def test_one_code_or_a_range_can_be_reprinted(roster, tmp_path):
+    codes = batch_codes(SECRET, BATCH, 25)
+    out = tmp_path / "again.pdf"
+    typed = format_code(codes[16]).lower().replace("-", " ")
+    cli.main([*roster, "--pdf", str(out), "--only", "10-12", "--only", typed])
+    assert qr_codes(out) == [url(codes[i]) for i in (9, 10, 11, 16)]
+
+
+def test_a_revoked_voucher_is_not_reprinted(roster, tmp_path):
+    with pytest.raises(SystemExit, match="voucher 3 is revoked"):
+        cli.main([*roster, "--pdf", str(tmp_path / "x.pdf"), "--only", "2-4"])
+
+
+def test_a_csv_for_mail_merge(roster, tmp_path):
+    out = tmp_path / "cards.csv"
+    cli.main([*roster, "--csv", str(out), "--only", "1-2", "--csv-delimiter", ";"])
+    rows = list(csv.DictReader(io.StringIO(out.read_text()), delimiter=";"))
+    codes = batch_codes(SECRET, BATCH, 2)
+    assert [(r["index"], r["code"], r["username"], r["login_url"]) for r in rows] == [
+        (str(i), format_code(c), c, url(c)) for i, c in enumerate(codes, start=1)]
+    assert rows[0]["limits_en"] == "2h online, 5GiB of data"
+    assert rows[0]["wifi_name"] == "CAMPUS-INVITES"
+
+
+def test_the_card_layout_is_a_file_admins_change(roster, tmp_path):
+    layout = tmp_path / "thermal.yml"
+    layout.write_text(textwrap.dedent("""\
+        page: A4
+        card: {width: 58, height: 40}
+        grid: {columns: 3, rows: 7, left: 5, top: 5}
+        texts:
+          fr: {hello: "Bienvenue à la bibliothèque"}
+          en: {hello: "Welcome to the library"}
+        elements:
+          - {name: hello, type: T, x1: 2, y1: 2, x2: 56, y2: 6, size: 8, text: "{hello_1}"}
+          - {name: code, type: T, x1: 2, y1: 7, x2: 56, y2: 14, font: courier, size: 12,
+             text: "Code {code} ({batch} n°{index})"}
+          - {name: qr, type: QR, x1: 2, y1: 15, x2: 24, y2: 37}
+    """))
+    out = tmp_path / "thermal.pdf"
+    cli.main([*roster, "--pdf", str(out), "--layout", str(layout)])
+    pages = pdf_text(out)
+    assert len(pages) == 2  # 21 cards a page
+    first = format_code(batch_codes(SECRET, BATCH, 1)[0])
+    assert f"Code {first} ({BATCH} n°1)" in pages[0]
+    assert "Bienvenue à la bibliothèque" in pages[0]
+    assert "Welcome" not in pages[0]
+
+
+def test_a_bad_layout_names_its_file_and_problem(roster, tmp_path):
+    layout = tmp_path / "bad.yml"
+    layout.write_text("card: {width: 58, height: 40}\ngrid: {columns: 3, rows: 7}\n"
+                      "elements:\n  - {name: x, type: T, x1: 0, y1: 0, x2: 9, y2: 9, "
+                      "text: '{cod}'}\n")
+    with pytest.raises(SystemExit, match=r"bad.yml: elements 'x': unknown placeholder.*cod"):
+        cli.main([*roster, "--pdf", str(tmp_path / "x.pdf"), "--layout", str(layout)])
+
+
+def test_roster_errors_stop_printing_with_file_and_line(roster, tmp_path, capsys):
+    roster_file = tmp_path / "all" / "roster.yml"
+    roster_file.write_text(roster_file.read_text().replace("profile: invite",
+                                                           "profile: invitee"))
+    with pytest.raises(SystemExit, match="1 voucher error"):
+        cli.main([*roster, "--pdf", str(tmp_path / "x.pdf")])
+    err = capsys.readouterr().err
+    assert "roster.yml:" in err
+    assert "captiva_voucher_batches[0].profile: unknown profile 'invitee'" in err
+
+
+def test_without_the_vault_password_nothing_is_printed(roster, tmp_path):
+    args = list(roster)
+    i = args.index("--vault-password-file")
+    del args[i:i + 2]
+    with pytest.raises(SystemExit, match="captiva_voucher_secret: vault-encrypted: give "
+                                         "--vault-password-file"):
+        cli.main([*args, "--pdf", str(tmp_path / "x.pdf")])
+    assert not (tmp_path / "x.pdf").exists()
