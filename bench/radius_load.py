@@ -1,0 +1,362 @@
+"""RADIUS at scale (issue 12): logins and accounting through real FreeRADIUS + PostgreSQL.
+
+    make bench-radius                       # or: .venv/bin/python bench/radius_load.py --help
+
+Starts a throw-away PostgreSQL 15 with production durability (fsync, synchronous_commit and
+full_page_writes on; memory settings from roles/postgres/defaults/main.yml), migrates it,
+provisions --users distinct users through the real reconcile (captiva_radius_plan), renders
+FreeRADIUS with roles/freeradius (tests/integration/radius_fixtures.py: the deployed
+templates, quota, expiry and Simultaneous-Use on) and drives it with tools/radload.
+
+Measured, in this order:
+  1. Access-Request capacity (closed loop), users with Crypt-Password (the default storage);
+  2. the same with Cleartext-Password (captiva_password_storage: cleartext, re-provisioned by
+     the reconcile), to separate the sha512-crypt cost from the rest;
+  3. latency at --login-rate offered (open loop);
+  4. accounting Interim-Updates offered at --acct-rate, end to end: until every update is
+     in radacct (and so in captiva_usage_daily, by the trigger).
+
+CPU per request is the sum of utime + stime of the FreeRADIUS and PostgreSQL process trees
+(/proc/<pid>/stat, reaped backends included) before and after a phase, divided by the answered
+requests: it holds on a machine shared with other work; the wall-clock rates do not. Exits 1
+when a floor is missed, 2 when the servers could not be set up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import pwd
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import ansible.module_utils
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "integration"), str(ROOT / "tools"),
+                str(ROOT)]
+
+import radload  # noqa: E402
+from ansible.module_utils.captiva_radius_plan import reconcile  # noqa: E402
+from ansible.module_utils.captiva_roster import validate  # noqa: E402
+from passlib.hash import sha512_crypt  # noqa: E402
+from pg_fixtures import PG_BIN, SUPERUSER, PgServer, radius_database  # noqa: E402
+from processes import free_port  # noqa: E402
+from quota_radius_fixtures import DOUALA_NAS, roster_variables  # noqa: E402
+from radius_fixtures import ROUTER_SECRET, freeradius_for  # noqa: E402
+
+# The floors of issue 12.
+CPU_FLOOR_MS = 1.0  # server CPU per Access-Request: 2,000/s on 2 cores
+P99_FLOOR_MS = 10.0  # at 1,000 Access-Requests/s offered
+ACCT_FLOOR = 1000.0  # Interim-Updates/s end to end
+CORES = 2
+
+PASSWORDS = [f"bench-password-{k}" for k in range(8)]
+PROMOTIONS = ["daily-1g", "daily-1g", "monthly-10g", "unlimited"]
+
+
+def production_settings(port: int, socket_dir: Path, profile: bool) -> dict[str, str]:
+    """What roles/postgres deploys (its defaults), durability on, on a loopback port."""
+    defaults = yaml.safe_load((ROOT / "roles/postgres/defaults/main.yml").read_text())
+    settings = {
+        "listen_addresses": "127.0.0.1", "port": str(port),
+        "unix_socket_directories": str(socket_dir),
+        "fsync": "on", "synchronous_commit": "on", "full_page_writes": "on",
+        "password_encryption": "scram-sha-256",
+        "max_connections": str(defaults["postgres_max_connections"]),
+    }
+    for name in ("shared_buffers", "effective_cache_size", "work_mem", "maintenance_work_mem"):
+        settings[name] = str(defaults[f"postgres_{name}"])
+    for name, value in (defaults.get("postgres_settings") or {}).items():
+        settings[name] = str(value)
+    if profile:
+        settings["shared_preload_libraries"] = "pg_stat_statements"
+        settings["pg_stat_statements.track"] = "all"
+    return settings
+
+
+@contextlib.contextmanager
+def production_postgres(profile: bool) -> Iterator[PgServer]:
+    owner = None
+    if os.geteuid() == 0:
+        pwd.getpwnam(SUPERUSER)
+        owner = SUPERUSER
+    base = Path(tempfile.mkdtemp(prefix="captiva-bench-pg-"))
+    if owner is not None:
+        shutil.chown(base, owner, owner)
+    server = PgServer(PG_BIN, base, free_port(), owner)
+    try:
+        server.run("initdb", "-D", str(server.data_dir), "-U", SUPERUSER, "-E", "UTF8",
+                   "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256")
+        settings = production_settings(server.port, server.socket_dir, profile)
+        options = " ".join(f"-c {key}={value}" for key, value in settings.items())
+        result = server.run("pg_ctl", "-D", str(server.data_dir), "-l", str(base / "server.log"),
+                            "-o", options, "-w", "-t", "60", "start", check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start: {result.stderr}\n"
+                               f"{(base / 'server.log').read_text(errors='replace')}")
+        yield server
+    finally:
+        server.run("pg_ctl", "-D", str(server.data_dir), "-m", "fast", "stop", check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def postmaster_pid(server: PgServer) -> int:
+    return int((server.data_dir / "postmaster.pid").read_text().split()[0])
+
+
+def roster_users(n_users: int, storage: str, hashes: list[str]) -> list[dict]:
+    users = []
+    for i in range(n_users):
+        user = {"username": f"STU{i:06d}", "first_name": "Awa", "last_name": "Ngono",
+                "email": f"stu{i}@etu.campus.test", "promotion": PROMOTIONS[i % 4]}
+        if storage == "hashed":
+            user["password_hash"] = hashes[i % len(PASSWORDS)]
+        else:
+            user["password"] = PASSWORDS[i % len(PASSWORDS)]
+        if i % 3 == 0:
+            user["expires"] = "2027-07-31"
+        users.append(user)
+    return users
+
+
+def provision(db, n_users: int, storage: str, hashes: list[str]) -> float:
+    variables = roster_variables(roster_users(n_users, storage, hashes))
+    variables["captiva_password_storage"] = storage
+    roster, errors = validate(variables)
+    if errors:
+        raise RuntimeError(f"bench roster invalid: {errors[:3]}")
+    started = time.perf_counter()
+    with db.connect("reconcile") as conn:
+        reconcile(conn, roster, now=dt.datetime.now(dt.UTC), check_mode=False)
+    return time.perf_counter() - started
+
+
+def seed_accounting(db, n_users: int, history: int, online_every: int) -> None:
+    """A month of usage per user, ``history`` closed sessions, and one open session for every
+    ``online_every``-th user (the accounting load's targets; they log in no more)."""
+    with db.connect() as conn:
+        # Seeded as a copy of existing data: the usage rows are written directly.
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("""
+            INSERT INTO captiva_usage_daily (username, day, bytes_in, bytes_out)
+            SELECT 'STU' || lpad(u::text, 6, '0'), current_date - d,
+                   (20 + u %% 50) * 1048576, (2 + u %% 7) * 1048576
+            FROM generate_series(0, %(n)s - 1) AS u, generate_series(0, 30) AS d""",
+                     {"n": n_users})
+        conn.execute("""
+            INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress,
+                acctstarttime, acctupdatetime, acctstoptime, acctsessiontime,
+                acctinputoctets, acctoutputoctets, acctterminatecause, framedipaddress)
+            SELECT 'h' || s, md5('h' || s), 'STU' || lpad((s %% %(n)s)::text, 6, '0'),
+                   %(nas)s::inet, now() - (s %% 720) * interval '1 hour' - interval '2 hours',
+                   now() - (s %% 720) * interval '1 hour' - interval '1 hour',
+                   now() - (s %% 720) * interval '1 hour' - interval '1 hour', 3600,
+                   10485760, 1048576, 'User-Request', '10.5.0.1'
+            FROM generate_series(1, %(history)s) AS s""",
+                     {"n": n_users, "history": history, "nas": DOUALA_NAS})
+        # acct_unique (policy.d/accounting) without Class, NAS-Identifier or NAS-Port.
+        conn.execute("""
+            INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress,
+                acctstarttime, acctupdatetime, acctsessiontime, acctinputoctets,
+                acctoutputoctets, framedipaddress)
+            SELECT 'live-' || u, md5(name || ',live-' || u || ',' || %(nas)s || ',,,'), name,
+                   %(nas)s::inet, now() - interval '3 hours', now() - interval '2 hours', 3600,
+                   0, 0, '10.5.0.1'
+            FROM generate_series(0, %(n)s - 1, %(every)s) AS u,
+                 LATERAL (SELECT 'STU' || lpad(u::text, 6, '0') AS name) AS n""",
+                     {"n": n_users, "every": online_every, "nas": DOUALA_NAS})
+        conn.execute("ANALYZE")
+
+
+@dataclass
+class Phase:
+    report: radload.Report
+    cpu: dict[str, float]
+
+    @property
+    def cpu_ms(self) -> float:
+        return sum(self.cpu.values()) / max(1, self.report.answered) * 1e3
+
+    def cpu_text(self) -> str:
+        parts = ", ".join(f"{name} {seconds / max(1, self.report.answered) * 1e3:.3f}"
+                          for name, seconds in self.cpu.items())
+        return f"{self.cpu_ms:.3f} ms ({parts})"
+
+
+def measure(work: radload.Workload, sources: list[radload.CpuSource],
+            processes: int) -> Phase:
+    before = radload.snapshot(sources)
+    report = radload.run(work, processes)
+    return Phase(report, radload.spent(before, radload.snapshot(sources)))
+
+
+def wait_applied(db, timestamp: int, expected: int, timeout: float) -> tuple[int, float]:
+    """Rows of radacct that took the interims of ``timestamp``; when the last one did."""
+    deadline = time.perf_counter() + timeout
+    with db.connect() as conn:
+        while True:
+            done = conn.execute(
+                "SELECT count(*) FROM radacct WHERE acctupdatetime = to_timestamp(%s)",
+                (timestamp,)).fetchone()[0]
+            now = time.perf_counter()
+            if done >= expected or now > deadline:
+                return done, now
+            time.sleep(0.05)
+
+
+def statements_per_request(db, requests: int) -> list[str]:
+    with db.connect() as conn:
+        rows = conn.execute("""
+            SELECT calls, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g')
+            FROM pg_stat_statements WHERE calls > 0 ORDER BY total_exec_time DESC LIMIT 12
+        """).fetchall()
+    return [f"  {calls / requests:5.2f}/req {total / max(1, calls) * 1e3:8.1f} us  "
+            f"{query[:110]}" for calls, total, query in rows]
+
+
+def reset_statements(db) -> None:
+    with db.connect() as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50000)
+    parser.add_argument("--history", type=int, default=200000,
+                        help="closed radacct sessions seeded")
+    parser.add_argument("--online-every", type=int, default=5,
+                        help="every n-th user has an open session (accounting targets)")
+    parser.add_argument("--logins", type=int, default=6000, help="requests per capacity run")
+    parser.add_argument("--window", type=int, default=32, help="capacity runs: in flight")
+    parser.add_argument("--login-rate", type=float, default=1000.0)
+    parser.add_argument("--login-seconds", type=float, default=10.0)
+    parser.add_argument("--acct-rate", type=float, default=1000.0)
+    parser.add_argument("--interims", type=int, default=5000)
+    parser.add_argument("--acct-timeout", type=float, default=120.0,
+                        help="seconds to wait for the interims to reach radacct")
+    parser.add_argument("--processes", type=int, default=2, help="load generator processes")
+    parser.add_argument("--profile", action="store_true",
+                        help="pg_stat_statements: print the statements per Access-Request")
+    return parser.parse_args(argv)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    hashes = [sha512_crypt.hash(password, rounds=5000) for password in PASSWORDS]
+    floors: list[tuple[str, str, str, bool]] = []
+    with production_postgres(args.profile) as pg, radius_database(pg) as db, \
+            tempfile.TemporaryDirectory(prefix="captiva-bench-radius-") as tmp:
+        if args.profile:
+            with db.connect() as conn:
+                conn.execute("CREATE EXTENSION pg_stat_statements")
+        seconds = provision(db, args.users, "hashed", hashes)
+        print(f"provisioned {args.users} users through the reconcile in {seconds:.1f} s")
+        seed_accounting(db, args.users, args.history, args.online_every)
+        with freeradius_for(Path(tmp), db) as radius:
+            sources = [radload.CpuSource("freeradius", pid=radius.process.pid),
+                       radload.CpuSource("postgresql", pid=postmaster_pid(pg))]
+            login_users = [(f"STU{i:06d}", PASSWORDS[i % len(PASSWORDS)])
+                           for i in range(args.users) if i % args.online_every]
+            online = [(f"STU{i:06d}", f"live-{i}")
+                      for i in range(0, args.users, args.online_every)]
+            auth = ("127.0.0.1", radius.auth_port)
+            secret = ROUTER_SECRET.encode()
+
+            def logins(count, **kwargs):
+                return radload.Workload(kind="auth", server=auth, secret=secret,
+                                        users=login_users, count=count, **kwargs)
+
+            measure(logins(1000, window=args.window), sources, args.processes)  # warm-up
+            if args.profile:
+                reset_statements(db)
+            hashed = measure(logins(args.logins, window=args.window, offset=1000), sources,
+                             args.processes)
+            print(f"capacity, Crypt-Password (sha512-crypt): {hashed.report.summary()}")
+            print(f"  server CPU per request {hashed.cpu_text()}")
+            if args.profile:
+                print("  statements per Access-Request (pg_stat_statements):")
+                print("\n".join(statements_per_request(db, hashed.report.answered)))
+            latency = measure(logins(int(args.login_rate * args.login_seconds),
+                                     rate=args.login_rate, offset=1000 + args.logins),
+                              sources, args.processes)
+            print(f"latency, Crypt-Password: {latency.report.summary()}")
+            print(f"  server CPU per request {latency.cpu_text()}")
+
+            seconds = provision(db, args.users, "cleartext", hashes)
+            print(f"re-provisioned as Cleartext-Password through the reconcile in "
+                  f"{seconds:.1f} s")
+            clear = measure(logins(args.logins, window=args.window), sources, args.processes)
+            print(f"capacity, Cleartext-Password: {clear.report.summary()}")
+            print(f"  server CPU per request {clear.cpu_text()}")
+
+            start_ts = int(time.time()) - 600
+            interims = min(args.interims, len(online))
+            work = radload.Workload(kind="acct", server=("127.0.0.1", radius.acct_port),
+                                    secret=secret, users=online, count=interims,
+                                    rate=args.acct_rate, timeout=5.0,
+                                    event_timestamp=start_ts - 300, interim_interval=300)
+            before = radload.snapshot(sources)
+            started = time.perf_counter()
+            acct = radload.run(work, args.processes)
+            applied, finished = wait_applied(db, start_ts, interims - acct.lost,
+                                             args.acct_timeout)
+            cpu = radload.spent(before, radload.snapshot(sources))
+            end_to_end = applied / (finished - started)
+            print(f"accounting: {acct.summary()}")
+            print(f"  end to end: {applied} of {interims} in radacct after "
+                  f"{finished - started:.1f} s: {end_to_end:,.0f}/s; server CPU per interim "
+                  f"{sum(cpu.values()) / max(1, applied) * 1e3:.3f} ms "
+                  f"({', '.join(f'{k} {v / max(1, applied) * 1e3:.3f}' for k, v in cpu.items())})")
+
+    capacity = CORES / (hashed.cpu_ms / 1e3)
+    floors.append(("Access-Request capacity, 2 cores (CPU per request, Crypt-Password)",
+                   f">= 2,000/s (<= {CPU_FLOOR_MS:.1f} ms)",
+                   f"{capacity:,.0f}/s ({hashed.cpu_ms:.2f} ms)", hashed.cpu_ms <= CPU_FLOOR_MS))
+    clear_capacity = CORES / (clear.cpu_ms / 1e3)
+    floors.append(("Access-Request capacity, 2 cores (Cleartext-Password)",
+                   f">= 2,000/s (<= {CPU_FLOOR_MS:.1f} ms)",
+                   f"{clear_capacity:,.0f}/s ({clear.cpu_ms:.2f} ms)",
+                   clear.cpu_ms <= CPU_FLOOR_MS))
+    floors.append((f"Access-Request p99 at {args.login_rate:,.0f}/s offered",
+                   f"< {P99_FLOOR_MS:.0f} ms, none lost",
+                   f"{latency.report.p99_ms:.1f} ms, {latency.report.lost} lost",
+                   latency.report.p99_ms < P99_FLOOR_MS and latency.report.lost == 0))
+    floors.append(("Interim-Updates end to end (packet -> radacct)", f">= {ACCT_FLOOR:,.0f}/s",
+                   f"{end_to_end:,.0f}/s, {acct.lost} lost",
+                   end_to_end >= ACCT_FLOOR and acct.lost == 0))
+    print()
+    print(f"{'floor':<68} {'required':<22} {'measured':<26}")
+    for name, required, measured, ok in floors:
+        print(f"{name:<68} {required:<22} {measured:<26} {'ok' if ok else 'MISSED'}")
+    print("CPU figures are per request and hold on a shared machine; the rates and latencies "
+          "are wall clock on this machine, with the load generator on the same cores.")
+    return 0 if all(ok for *_, ok in floors) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    try:
+        return run_bench(args)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # pytest's fail/skip from the shared fixtures included
+        traceback.print_exc()
+        print("bench-radius: the servers could not be set up or the run failed",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    socket.setdefaulttimeout(30)
+    sys.exit(main())
