@@ -1,0 +1,1 @@
+"""Controller-side onboarding tools: a registrar's CSV into the roster, welcome letters."""

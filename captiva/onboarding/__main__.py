@@ -1,0 +1,5 @@
+import sys
+
+from captiva.onboarding.cli import main
+
+sys.exit(main())

@@ -1,0 +1,201 @@
+"""``python -m captiva.onboarding import-csv``: a registrar's CSV into an inventory's users.
+
+    python -m captiva.onboarding import-csv inventories/example rentree-2026.csv \\
+        --promotion L1-INFO-2026 --map username=Matricule --dry-run
+
+Exit status: 0 merged (or nothing to change), 1 invalid input (nothing written), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from captiva.onboarding import csv_import, inventory
+from captiva.onboarding.csv_import import CsvImportError
+
+# sha512-crypt with the default 5,000 rounds: what crypt(3) and FreeRADIUS check, and what
+# `openssl passwd -6` writes.
+_ROUNDS = 5000
+
+
+def _hash(password: str) -> str:
+    from passlib.hash import sha512_crypt
+
+    return sha512_crypt.using(rounds=_ROUNDS).hash(password)
+
+
+def _hash_all(passwords: list[str]) -> list[str]:
+    if len(passwords) < 200:
+        return [_hash(p) for p in passwords]
+    with ProcessPoolExecutor() as pool:
+        return list(pool.map(_hash, passwords, chunksize=64))
+
+
+def _vault(passwords: list[str], vault_id: str, password_file: Path) -> list[str]:
+    from ansible.constants import DEFAULT_VAULT_ID_MATCH  # noqa: F401  (loads the config)
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    secret = VaultSecret(password_file.read_bytes().strip())
+    vault = VaultLib([(vault_id, secret)])
+    return [vault.encrypt(p, secret=secret, vault_id=vault_id).decode() for p in passwords]
+
+
+def _parse_map(items: list[str], mapping_file: Path | None) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    if mapping_file:
+        loaded = inventory.plain(inventory.load(mapping_file)) or {}
+        if not isinstance(loaded, dict):
+            raise CsvImportError([f"{mapping_file}: expected a mapping of field: column"])
+        mapping.update({str(k): str(v) for k, v in loaded.items()})
+    for item in items:
+        field, sep, column = item.partition("=")
+        if not sep:
+            raise CsvImportError([f"--map {item!r}: expected field=column"])
+        mapping[field.strip()] = column.strip()
+    return mapping
+
+
+def import_csv(args) -> int:
+    started = time.monotonic()
+    inv = inventory.Inventory(Path(args.inventory))
+    users_file = Path(args.users_file) if args.users_file else inv.users_file()
+    document = inventory.load(users_file) if users_file.exists() \
+        else inventory.new_users_document()
+    # The file's "---" survives (yamllint's document-start rule).
+    explicit_start = users_file.exists() and users_file.read_text().startswith("---")
+    before = users_file.read_text() if users_file.exists() else ""
+    existing = document.setdefault(inventory.USERS_KEY, [])
+
+    headers, rows = csv_import.read_csv(Path(args.csv).read_bytes(), encoding=args.encoding,
+                                        delimiter=args.delimiter)
+    mapping = csv_import.column_mapping(headers, _parse_map(args.map, args.mapping_file))
+    imported = csv_import.to_users(rows, mapping, promotion=args.promotion)
+    duplicates = csv_import.duplicate_rows(imported)
+    if duplicates:
+        raise CsvImportError([f"{args.csv}:{p}" for p in duplicates])
+
+    known = {str(u.get("username", "")).lower() for u in existing}
+    new = [i for i in imported if i.user["username"].lower() not in known]
+    result = csv_import.merge(existing, imported, prune=args.prune)
+
+    # Validate the merged roster with the roster's own rules; new users get a stand-in
+    # password until validation passes (nothing is generated for a file that is refused).
+    by_name = {str(u.get("username", "")).lower(): i for i, u in enumerate(existing)}
+    variables = inv.variables(inventory.plain(document), users_file)
+    storage = variables.get("captiva_password_storage", "hashed")
+    for item in new:
+        user = variables[inventory.USERS_KEY][by_name[item.user["username"].lower()]]
+        user["password"] = inventory.VAULTED
+    # Errors on imported rows are reported against the CSV; the others against the roster.
+    order = {id(existing[by_name[i.user["username"].lower()]]): n for n, i in enumerate(imported)}
+    positions = [order.get(id(u)) for u in existing]
+    _, errors = inventory.validate(variables)
+    problems = []
+    for error in errors:
+        where = None
+        if error.path.startswith(f"{inventory.USERS_KEY}["):
+            index = int(error.path.split("[", 1)[1].split("]", 1)[0])
+            if index < len(positions) and positions[index] is not None:
+                item = imported[positions[index]]
+                field = error.path.split("]", 1)[1].lstrip(".").split(".")[0]
+                column = item.columns.get(field, f"(no column for {field})" if field else "row")
+                where = f"{args.csv}:{item.line}: column {column}: {error.reason}"
+        problems.append(where or f"{users_file}: {error.path}: {error.reason} (already in the "
+                                 "inventory, not from the CSV)")
+    if problems:
+        raise CsvImportError(problems)
+
+    passwords = {}
+    if new:
+        clear = [csv_import.generate_password() for _ in new]
+        if storage == "hashed":
+            stored = _hash_all(clear)
+        else:
+            if not args.vault_password_file:
+                raise CsvImportError([
+                    "captiva_password_storage is cleartext: new users' passwords are vaulted; "
+                    "pass --vault-id ID --vault-password-file FILE (the inventory's vault id)"])
+            stored = _vault(clear, args.vault_id, Path(args.vault_password_file))
+        for item, password, value in zip(new, clear, stored, strict=True):
+            user = existing[by_name[item.user["username"].lower()]]
+            if storage == "hashed":
+                user["password_hash"] = value
+            else:
+                user["password"] = inventory.vault_scalar(value)
+            passwords[item.user["username"]] = password
+
+    after = inventory.dump(document, explicit_start)
+    print(result.summary())
+    if args.dry_run or args.diff:
+        shown = after
+        for password_value in passwords.values():
+            shown = shown.replace(password_value, "********")
+        sys.stdout.writelines(difflib.unified_diff(
+            before.splitlines(True), shown.splitlines(True), str(users_file), str(users_file)))
+    if args.dry_run:
+        print("dry run: nothing written")
+        return 0
+    if after != before:
+        users_file.parent.mkdir(parents=True, exist_ok=True)
+        users_file.write_text(after, encoding="utf-8")
+        print(f"written {users_file}")
+    if passwords:
+        if args.letters:
+            from captiva.onboarding import letters
+
+            written = letters.write_letters(
+                Path(args.letters), [existing[by_name[n.lower()]] for n in passwords],
+                passwords, variables, merged=args.merged_letters,
+                wifi_name=args.wifi_name)
+            print(f"welcome letters: {written}")
+        else:
+            print(f"{len(passwords)} new users: their initial passwords exist only in the "
+                  "welcome letters; pass --letters DIR to write them (now or never: they are "
+                  "not stored in clear)", file=sys.stderr)
+    print(f"took {time.monotonic() - started:.2f} s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m captiva.onboarding")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("import-csv", help="merge a registrar's CSV into an inventory's users")
+    p.add_argument("inventory", help="the inventory directory, e.g. inventories/example")
+    p.add_argument("csv", help="the CSV file")
+    p.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
+                   help="roster field from a CSV column, e.g. username=Matricule (repeatable)")
+    p.add_argument("--mapping-file", type=Path, help="YAML mapping of field: column")
+    p.add_argument("--promotion", help="promotion for every row without its own")
+    p.add_argument("--encoding", help="the file's encoding (default: UTF-8, else Windows-1252)")
+    p.add_argument("--delimiter", help="the separator (default: detected among ; , tab)")
+    p.add_argument("--users-file", help="the users file (default: the inventory's file that "
+                                        "holds captiva_users, else group_vars/all/users.yml)")
+    p.add_argument("--prune", action="store_true",
+                   help="remove users that are not in the file (the prune guard still applies "
+                        "at apply time)")
+    p.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
+    p.add_argument("--diff", action="store_true", help="show the diff and write")
+    p.add_argument("--letters", help="directory for the new users' welcome letters (PDF)")
+    p.add_argument("--wifi-name", help="the WiFi network name printed on the letters "
+                                       "(default: captiva_wifi_name)")
+    p.add_argument("--merged-letters", action="store_true", help="one PDF for all letters")
+    p.add_argument("--vault-id", default="default", help="vault id for vaulted passwords")
+    p.add_argument("--vault-password-file", help="vault password file for vaulted passwords")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return import_csv(args)
+    except (CsvImportError, FileNotFoundError, UnicodeDecodeError) as exc:
+        problems = exc.problems if isinstance(exc, CsvImportError) else [str(exc)]
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print("nothing written", file=sys.stderr)
+        return 1

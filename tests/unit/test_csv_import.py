@@ -1,0 +1,155 @@
+"""Registrar CSV files into the roster (issue 15): what registrars really export, bad rows
+reported by CSV line and column with nothing written, idempotent merges that keep the YAML
+file's comments and order, strong generated passwords stored as the inventory says."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from passlib.hash import sha512_crypt
+from pypdf import PdfReader
+
+from captiva.onboarding import csv_import, inventory
+from captiva.onboarding.cli import main
+from captiva.onboarding.csv_import import CsvImportError
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "inventories" / "example"
+
+
+def read(data: bytes, **kwargs):
+    return csv_import.read_csv(data, **kwargs)
+
+
+def test_a_french_spreadsheet_export_bom_semicolons_crlf_quotes():
+    data = ("\ufeffMatricule;Prénom;Nom\r\n"
+            'STU1;"Amélie";"Ngo; dite ""Mimi"""\r\n').encode("utf-8")
+    headers, rows = read(data)
+    assert headers == ["Matricule", "Prénom", "Nom"]
+    assert rows[0].values == {"Matricule": "STU1", "Prénom": "Amélie", "Nom": 'Ngo; dite "Mimi"'}
+    assert rows[0].line == 2
+
+
+def test_windows_1252_accents_are_detected_or_set():
+    data = "Matricule,Nom\nSTU1,Hélène Œuvray\n".encode("cp1252")
+    assert read(data)[1][0].values["Nom"] == "Hélène Œuvray"
+    latin1 = "Matricule,Nom\nSTU1,Hélène\n".encode("latin-1")
+    assert read(latin1, encoding="latin-1")[1][0].values["Nom"] == "Hélène"
+
+
+def test_a_quoted_field_across_lines_keeps_the_line_numbers_of_later_rows():
+    data = b'id,nom\nA1,"two\nlines"\nA2,x\n'
+    rows = read(data)[1]
+    assert [r.line for r in rows] == [2, 4]
+
+
+def test_common_french_headers_are_mapped_and_an_explicit_map_wins():
+    headers = ["Matricule", "Prénom", "NOM", "Courriel", "Numéro"]
+    mapping = csv_import.column_mapping(headers, {"username": "Numéro"})
+    assert mapping == {"username": "Numéro", "first_name": "Prénom", "last_name": "NOM",
+                       "email": "Courriel"}
+
+
+def test_a_mapping_to_a_missing_column_names_the_columns_there_are():
+    with pytest.raises(CsvImportError) as error:
+        csv_import.column_mapping(["Nom"], {"username": "Matricule"})
+    assert "no such column (columns: Nom)" in str(error.value)
+
+
+def test_generated_passwords_are_strong_and_unambiguous():
+    passwords = {csv_import.generate_password() for _ in range(2000)}
+    assert len(passwords) == 2000
+    for password in passwords:
+        assert len(password) >= 10
+        assert not set(password) & set("0Oo1lIL")
+
+
+@pytest.fixture
+def inv(tmp_path):
+    target = tmp_path / "example"
+    shutil.copytree(EXAMPLE, target)
+    return target
+
+
+def users_text(inv):
+    return (inv / "group_vars" / "all" / "users.yml").read_text()
+
+
+def write_csv(tmp_path, text, encoding="utf-8"):
+    path = tmp_path / "rentree.csv"
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_bad_rows_name_line_and_column_and_nothing_is_written(inv, tmp_path, capsys):
+    before = users_text(inv)
+    csv = write_csv(tmp_path, "Matricule;Nom;Courriel\n"
+                              "STU2026001;Ngo;amelie@etu.cm\n"
+                              "STU2026002;Bi;pas-un-courriel\n"
+                              "STU 2026003;Eto;e@etu.cm\n")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025"]) == 1
+    err = capsys.readouterr().err
+    assert f"{csv}:3: column Courriel: invalid email address 'pas-un-courriel'" in err
+    assert f"{csv}:4: column Matricule: invalid username 'STU 2026003'" in err
+    assert "nothing written" in err
+    assert users_text(inv) == before
+
+
+def test_a_username_twice_in_the_file_is_refused(inv, tmp_path, capsys):
+    csv = write_csv(tmp_path, "Matricule\nSTU2026001\nstu2026001\n")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025"]) == 1
+    assert "3: username 'stu2026001' is already on line 2" in capsys.readouterr().err
+
+
+def test_import_merges_keeps_comments_and_is_idempotent(inv, tmp_path, capsys):
+    before = users_text(inv)
+    csv = write_csv(tmp_path, "\ufeffMatricule;Prénom;Nom;Courriel;Langue\r\n"
+                              "STU2026001;Amélie;Ngo;amelie@etu.cm;fr\r\n"
+                              "STU2025001;Arnaud;Eyenga-Mbarga;arnaud@etu.cm;en\r\n")
+    args = ["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025",
+            "--letters", str(tmp_path / "letters"), "--wifi-name", "UNIV-WIFI"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "users: +1 ~1 -0" in out
+    after = users_text(inv)
+    # The header comment and every untouched user survive byte for byte.
+    assert after.startswith(before.split("captiva_users:")[0])
+    assert after.count("username: STU2025001") == 1
+    document = inventory.load(inv / "group_vars" / "all" / "users.yml")
+    users = {u["username"]: u for u in document["captiva_users"]}
+    assert users["STU2025001"]["last_name"] == "Eyenga-Mbarga"
+    assert "password" in users["STU2025001"]           # the existing vaulted password is kept
+    new = users["STU2026001"]
+    assert new["promotion"] == "L1-INFO-2025"
+    # Hashed storage: the hash is in the file, the cleartext only in the letter.
+    text = PdfReader(tmp_path / "letters" / "STU2026001.pdf").pages[0].extract_text()
+    password = text.split("Mot de passe initial")[1].split()[0]
+    assert sha512_crypt.verify(password, new["password_hash"])
+    assert password not in after
+    assert "UNIV-WIFI" in text and "https://wifi.univ-exemple.cm/" in text
+    assert (tmp_path / "letters" / "STU2026001.pdf").stat().st_mode & 0o077 == 0
+    # Again: nothing changes, no password is regenerated.
+    assert main(args) == 0
+    assert "users: +0 ~0 -0 (2 unchanged)" in capsys.readouterr().out
+    assert users_text(inv) == after
+
+
+def test_dry_run_shows_the_diff_without_passwords_and_writes_nothing(inv, tmp_path, capsys):
+    before = users_text(inv)
+    csv = write_csv(tmp_path, "Matricule,Nom\nSTU2026001,Ngo\n")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025",
+                 "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "+  - username: STU2026001" in out
+    assert "dry run: nothing written" in out
+    assert users_text(inv) == before
+
+
+def test_users_missing_from_the_file_stay_unless_prune(inv, tmp_path, capsys):
+    count = users_text(inv).count("- username:")
+    csv = write_csv(tmp_path, "Matricule,Nom\nSTU2025001,Eyenga\n")
+    assert main(["import-csv", str(inv), str(csv)]) == 0
+    assert users_text(inv).count("- username:") == count
+    assert main(["import-csv", str(inv), str(csv), "--prune"]) == 0
+    assert f"-{count - 1} " in capsys.readouterr().out
+    assert users_text(inv).count("- username:") == 1
