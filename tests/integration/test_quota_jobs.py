@@ -5,17 +5,25 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
+import logging
 import socket
 import ssl
 import struct
 import threading
+import time
 
 import pytest
 import quota_fixtures
+import quota_radius_fixtures
+import radius_fixtures
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from ansible.module_utils.captiva_radius_plan import reconcile
+from ansible.module_utils.captiva_roster import validate
 from processes import free_port
 from quota_fixtures import NAS_DOUALA, GiB, add_user, ts
+from routeros_fixtures import start_sim, stop_sim
 
 from captiva.quota import jobs
 from captiva.quota.cli import main
@@ -369,3 +377,203 @@ def test_cli_report_and_dry_run(db, radius, su, tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text('dsn = ""\n')
     assert main(["--config", str(bad), "report"]) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# enforce through real FreeRADIUS accounting and the routers' Disconnect listeners
+# (tools/routeros-sim): the answer is checked where it matters, in /ip/hotspot/active.
+
+radius_server = radius_fixtures.radius_server
+
+ANSWERING, SILENT, NAKING = "gw-douala", "gw-paris", "gw-douala-2"
+NAKING_NAS = "10.20.0.3"
+SIM_SECRETS = {ANSWERING: "a" * 24, SILENT: "p" * 24, NAKING: "n" * 24}
+
+
+@pytest.fixture(scope="module")
+def campus(radius_server):
+    """The quota campus of quota_radius_fixtures plus a third router, no roster users: every
+    session opened below is of a removed user."""
+    variables = quota_radius_fixtures.roster_variables([])
+    variables["captiva_sites"][0]["routers"].append({
+        "name": NAKING, "address": NAKING_NAS, "radius_secret": "n" * 24,
+        "api": {"username": "captiva", "password": "api-password-3"}})
+    roster, errors = validate(variables)
+    assert errors == [], errors
+    with radius_server.db.connect("reconcile") as conn:
+        reconcile(conn, roster, now=dt.datetime.now(dt.UTC), check_mode=False)
+    return radius_server
+
+
+@pytest.fixture
+def routers(campus, tmp_path):
+    """One simulated router per roster router, accepting Disconnects from 127.0.0.1 (the
+    RADIUS host in these tests) with its secret; the test empties accounting afterwards."""
+    sims = {}
+    try:
+        for name in (ANSWERING, SILENT, NAKING):
+            (tmp_path / name).mkdir()
+            sims[name] = start_sim(tmp_path / name)
+            sims[name].accept_disconnects(("127.0.0.1", SIM_SECRETS[name]))
+        sims[SILENT].command("/captiva-sim/coa/set", mode="silent")
+        sims[NAKING].command("/captiva-sim/coa/set", mode="nak")
+        yield sims
+    finally:
+        for sim in sims.values():
+            stop_sim(sim)
+        with campus.db.connect() as conn:
+            conn.execute("DELETE FROM captiva_disconnect; DELETE FROM radacct; "
+                         "DELETE FROM captiva_usage_daily")
+
+
+def open_sessions(server, nas_ip: str, prefix: str, count: int, sim=None) -> list[dict]:
+    """``count`` sessions started through FreeRADIUS (and on the router's hotspot)."""
+    nas = quota_radius_fixtures.Nas(server, nas_ip)
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    sessions = []
+    for n in range(count):
+        session = {"user": f"{prefix}-{n:04d}", "address": f"10.{60 + n // 65025}."
+                   f"{n // 255 % 255}.{n % 255 + 1}", "session-id": f"{prefix}{n:06x}"}
+        nas.send("Start", at=start, username=session["user"],
+                 session_id=session["session-id"], Framed_IP_Address=session["address"])
+        sessions.append(session)
+    if sim is not None:
+        sim.add_sessions(sessions)
+    return sessions
+
+
+def job_config(tmp_path, sims, **enforce) -> dict:
+    return {
+        "dsn": None,
+        "routers": {name: {"secret": SIM_SECRETS[name], "address": "127.0.0.1",
+                           "coa_port": sim.coa_port} for name, sim in sims.items()},
+        "enforce": {"timeout": 1, "retries": 1, "per_router": 32, "unreachable_after": 5,
+                    "budget": 40, **enforce},
+        "jobs": {"lock_dir": str(tmp_path / "locks"), "metrics_dir": str(tmp_path)},
+    }
+
+
+def write_config(tmp_path, server, data) -> str:
+    data = {**data, "dsn": server.db.dsns["jobs"]}
+    path = tmp_path / "quota.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def results(server) -> dict[tuple[str, str], int]:
+    with server.db.connect() as conn:
+        rows = conn.execute(
+            "SELECT r.name, d.result, count(*) FROM captiva_disconnect AS d "
+            "JOIN captiva_router AS r ON r.nasipaddress = d.nasipaddress "
+            "GROUP BY 1, 2").fetchall()
+    return {(name, result): count for name, result, count in rows}
+
+
+def test_enforce_3000_sessions_one_router_silent_one_naking(campus, routers, tmp_path,
+                                                            caplog):
+    per_router = 1000
+    open_sessions(campus, quota_radius_fixtures.DOUALA_NAS, "ans", per_router,
+                  routers[ANSWERING])
+    open_sessions(campus, quota_radius_fixtures.PARIS_NAS, "sil", per_router)
+    open_sessions(campus, NAKING_NAS, "nak", per_router, routers[NAKING])
+    quota_radius_fixtures.wait_replayed(campus, timeout=120)
+    path = write_config(tmp_path, campus, job_config(tmp_path, routers))
+    window = 2.0  # timeout 1 s x (1 + 1 retry)
+
+    outcome = {}
+
+    def first_run():
+        began = time.monotonic()
+        outcome["rc"] = main(["--config", path, "enforce"])
+        outcome["seconds"] = time.monotonic() - began
+
+    caplog.set_level(logging.INFO, logger="captiva.quota")
+    runner = threading.Thread(target=first_run)
+    runner.start()
+    # While the first run waits on the silent router, the next one starts and exits at once.
+    radius_fixtures.wait_for(lambda: routers[SILENT].coa()["received"] > 0, timeout=30)
+    began = time.monotonic()
+    assert main(["--config", path, "enforce"]) == 0
+    assert time.monotonic() - began < 5
+    assert "another run is going on" in caplog.text
+    runner.join(timeout=120)
+
+    assert outcome["rc"] == 1
+    # Each answering router's sessions end: gone from the hotspot, as the API shows.
+    assert routers[ANSWERING].rows("/ip/hotspot/active") == []
+    assert len(routers[NAKING].rows("/ip/hotspot/active")) == per_router
+    # The silent router cost one window for all its sessions: the 32 in flight timed out
+    # together, and its other sessions were skipped; a serial run would need 2,000 s.
+    assert outcome["seconds"] < 2 * window + 20
+    got = results(campus)
+    assert got == {(ANSWERING, "ack"): per_router, (NAKING, "nak"): per_router,
+                   (SILENT, "timeout"): 32}
+    assert routers[SILENT].coa()["received"] == 32 * 2  # each sent once, retried once
+    assert f"router {SILENT} failed: unreachable" in caplog.text
+    assert f"router {NAKING} failed: {per_router} NAK" in caplog.text
+    prom = (tmp_path / "captiva_quota_enforce.prom").read_text()
+    assert f'captiva_quota_enforce_router_unreachable{{router="{SILENT}"}} 1' in prom
+    assert f'captiva_quota_enforce_router_failed{{router="{NAKING}"}} 1' in prom
+    assert f'captiva_quota_enforce_router_failed{{router="{ANSWERING}"}} 0' in prom
+
+    # The next run: the ACKed sessions (still open in radacct until the router's Stop) are
+    # not asked again, and their ACK stays recorded once.
+    routers[ANSWERING].command("/captiva-sim/coa/set", reset="yes")
+    assert main(["--config", path, "enforce"]) == 1
+    assert results(campus)[(ANSWERING, "ack")] == per_router
+    assert routers[ANSWERING].coa()["received"] == 0
+
+
+def test_a_session_closed_after_listing_is_not_disconnected(campus, routers, tmp_path):
+    answering = routers[ANSWERING]
+    first, second = open_sessions(campus, quota_radius_fixtures.DOUALA_NAS, "cls", 2,
+                                  answering)
+    quota_radius_fixtures.wait_replayed(campus)
+    # One request at a time, answered after 1.5 s: the second session closes meanwhile.
+    answering.command("/captiva-sim/coa/set", delay="1.5")
+    data = job_config(tmp_path, {ANSWERING: answering}, timeout=3, retries=0, per_router=1,
+                      unreachable_after=1)
+    cfg = parse({**data, "dsn": campus.db.dsns["jobs"]})
+    summary = {}
+
+    def run():
+        with campus.db.connect("jobs", autocommit=False) as conn:
+            summary.update(jobs.enforce(conn, cfg, dt.datetime.now(dt.UTC)))
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    radius_fixtures.wait_for(lambda: answering.coa()["received"] == 1, timeout=30)
+    quota_radius_fixtures.Nas(campus).send(
+        "Stop", at=dt.datetime.now(dt.UTC), username=second["user"],
+        session_id=second["session-id"], session_time=300, bytes_in=0, bytes_out=0,
+        Framed_IP_Address=second["address"], Acct_Terminate_Cause="User-Request")
+    quota_radius_fixtures.wait_replayed(campus)
+    runner.join(timeout=30)
+
+    assert (summary["ack"], summary["closed_meanwhile"], summary["failed"]) == (1, 1, 0)
+    assert answering.coa()["received"] == 1  # nothing sent for the closed session
+    assert {row["user"] for row in answering.rows("/ip/hotspot/active")} == {second["user"]}
+    with campus.db.connect() as conn:
+        assert conn.execute("SELECT username, result FROM captiva_disconnect").fetchall() == [
+            (first["user"], "ack")]
+
+
+def test_requests_from_an_address_the_router_does_not_know_are_ignored(campus, routers,
+                                                                        tmp_path):
+    answering = routers[ANSWERING]
+    open_sessions(campus, quota_radius_fixtures.DOUALA_NAS, "src", 3, answering)
+    quota_radius_fixtures.wait_replayed(campus)
+    data = job_config(tmp_path, {ANSWERING: answering}, source_address="127.0.0.2")
+    with campus.db.connect("jobs", autocommit=False) as conn:
+        summary = jobs.enforce(conn, parse({**data, "dsn": campus.db.dsns["jobs"]}),
+                               dt.datetime.now(dt.UTC))
+    assert summary["timeout"] == 3 and ANSWERING in summary["failed_routers"]
+    assert answering.coa()["dropped-source"] == 6  # 3 requests, each retried once
+    assert len(answering.rows("/ip/hotspot/active")) == 3
+    # The router's own setting wins: from the address of its /radius entry, it works.
+    data["routers"][ANSWERING]["source_address"] = "127.0.0.1"
+    with campus.db.connect("jobs", autocommit=False) as conn:
+        summary = jobs.enforce(conn, parse({**data, "dsn": campus.db.dsns["jobs"]}),
+                               dt.datetime.now(dt.UTC))
+    assert (summary["ack"], summary["failed"]) == (3, 0)
+    assert answering.rows("/ip/hotspot/active") == []
