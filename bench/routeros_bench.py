@@ -37,7 +37,8 @@ def profiles(count: int, changed_every: int = 0) -> list[dict]:
 def measure(sim, label: str, desired: dict) -> None:
     sim.reset_stats()
     start = time.perf_counter()
-    client = RouterOSClient(sim.host, sim.user, sim.password, port=sim.port, timeout=10)
+    client = RouterOSClient(sim.host, sim.user, sim.password, port=sim.port, tls=False,
+                            timeout=10)
     try:
         result = reconcile(client, desired, allow_mass_prune=True)
     finally:

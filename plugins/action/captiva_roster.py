@@ -1,87 +1,143 @@
-"""Validate the roster and compile it, on the controller, contacting no host.
+"""Validate the roster and compile the routers' desired state, once a run, on the controller.
 
-Reads the roster variables (captiva_profiles, captiva_promotions, captiva_users,
-captiva_sites and the captiva_* settings) from the play's variables, validates them and
-prints **every** error as ``<file>:<line>: <yaml path>: <reason>``. On success it sets one
-small fact, ``captiva_compiled``: the routers' desired RouterOS configuration and API
-settings, the FreeRADIUS clients and a summary. (The users themselves are never put into
-facts: at 50,000 users every later task would pay for them; ``captiva_radius`` reads the
-roster from the variables itself.)
+Ansible glue only; the work is in the ``captiva_roster`` module (module_utils
+``captiva_roster_io`` and ``captiva_roster_compile``). This plugin:
+
+1. reads every ``captiva_*`` variable of the play as plain values, decrypting vaulted ones
+   (a missing vault password fails here, naming the vault id and how to pass it);
+2. writes them, with the inventory's files and its ``routers`` group, to a file in the task's
+   private temporary directory, and runs the module on the controller;
+3. prints every roster error as ``<file>:<line>: <yaml path>: <reason>``, or, on success,
+   fetches the validated roster into Ansible's private temporary directory of this run
+   (removed when ansible-playbook exits) and sets the fact ``captiva_compiled``; its
+   ``roster_file`` is what ``captiva_radius`` reconciles, so the roster is validated once.
+
+Its result is hidden like ``no_log`` when it succeeds (the fact holds router secrets), and
+shown when it fails (errors name no secret), so the task itself needs no ``no_log``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-import ansible.module_utils
 from ansible import constants as C
-
-# Modules get module_utils through AnsiballZ; an action plugin runs in the controller process,
-# so it imports the project's module_utils the same way tests/conftest.py does.
-_MODULE_UTILS = str(Path(__file__).resolve().parents[1] / "module_utils")
-if _MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MODULE_UTILS)
-
-from ansible.module_utils.captiva_roster import (  # noqa: E402
-    compile_roster,
-    validate_variables,
-)
-from ansible.plugins.action import ActionBase  # noqa: E402
-from ansible.utils.display import Display  # noqa: E402
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 display = Display()
-DEFAULTS_FILE = str(Path(__file__).resolve().parents[2] / "group_vars" / "captiva_defaults.yml")
+PROJECT = Path(__file__).resolve().parents[2]
+DEFAULTS_FILE = PROJECT / "group_vars" / "captiva_defaults.yml"
+PREFIX = "captiva_"
+FACT = "captiva_compiled"
 
 
-class RosterInvalid(Exception):
-    """Raised by :func:`load_roster` after printing every error."""
-
-    def __init__(self, lines):
-        super().__init__(f"the roster has {len(lines)} error(s); nothing was changed")
-        self.lines = lines
+class VaultLocked(Exception):
+    """A vaulted roster value could not be decrypted."""
 
 
-def load_roster(action: ActionBase, task_vars):
-    """Validate the play's roster; print every error and raise RosterInvalid if any."""
-    roster, lines = validate_variables(task_vars, action._templar.template, DEFAULTS_FILE,
-                                       str(Path.cwd()))
-    if lines:
-        for line in lines:
-            display.display(line, color=C.COLOR_ERROR, stderr=True)
-        raise RosterInvalid(lines)
-    return roster
+def vault_id(ciphertext: str) -> str:
+    """The vault id of a vaulted value (``$ANSIBLE_VAULT;1.2;AES256;<id>``), or ``default``."""
+    header = ciphertext.lstrip().split("\n", 1)[0].split(";")
+    return header[3].strip() if len(header) > 3 and header[3].strip() else "default"
 
 
-def evaluation_time(args) -> dt.datetime:
-    now = args.get("now")
-    return dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
+def vault_help(ids: set[str]) -> str:
+    shown = ", ".join(sorted(ids))
+    one = sorted(ids)[0]
+    return (
+        f"cannot decrypt the roster: no vault password for vault id {shown!s} (or a wrong one). "
+        f"Pass it to ansible-playbook with --vault-id {one}@prompt, or --vault-id "
+        f"{one}@<password file>, or set ANSIBLE_VAULT_PASSWORD_FILE=<password file>; with "
+        f"make: make plan INVENTORY=... VAULT_ARGS='--vault-id {one}@prompt'")
+
+
+def plain(value: Any, template: Callable[[Any], Any], locked: set[str]) -> Any:
+    """``value`` as plain JSON-able Python values.
+
+    Only the leaves that need it go through ``template``: strings holding a Jinja expression
+    and vaulted values (which it decrypts). Templating the whole structure would be
+    equivalent but costs seconds per 10,000 users in Ansible's templar. Vault ids that fail
+    to decrypt are collected in ``locked``.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): plain(v, template, locked) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v, template, locked) for v in value]
+    if isinstance(value, str) and type(value).__name__ != "EncryptedString":
+        return template(value) if ("{{" in value or "{%" in value) else str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    try:
+        return template(value)  # a vaulted value and anything else the templar knows
+    except Exception as exc:
+        ciphertext = getattr(value, "_ciphertext", None)
+        if ciphertext is None and "vault" not in type(exc).__name__.lower():
+            raise
+        locked.add(vault_id(str(ciphertext or getattr(exc, "obj", "") or "")))
+        return None
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _VALID_ARGS = frozenset(("now",))
+    TRANSFERS_FILES = True
+    _VALID_ARGS = frozenset()
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        started = time.monotonic()
-        try:
-            roster = load_roster(self, task_vars or {})
-        except RosterInvalid as exc:
-            result.update(failed=True, errors=exc.lines, msg=str(exc))
+        task_vars = task_vars or {}
+        locked: set[str] = set()
+        variables = {n: plain(v, self._templar.template, locked) for n, v in task_vars.items()
+                     if n.startswith(PREFIX) and n != FACT}
+        if locked:
+            display.error(vault_help(locked))
+            result.update(failed=True, msg=vault_help(locked))
             return result
-        compiled = compile_roster(roster, evaluation_time(self._task.args))
+        payload = {
+            "variables": variables,
+            "defaults_file": str(DEFAULTS_FILE),
+            "inventory_sources": list(task_vars.get("ansible_inventory_sources") or []),
+            "inventory_routers": list(task_vars.get("groups", {}).get("routers", [])),
+            "display_root": str(Path.cwd()),
+        }
+        shell = self._connection._shell
+        if not shell.tmpdir:
+            self._make_tmp_path()
+        remote_in = shell.join_path(shell.tmpdir, "captiva-variables.json")
+        remote_out = shell.join_path(shell.tmpdir, "captiva-roster.json")
+        try:
+            self._transfer_data(remote_in, json.dumps(payload))
+            module = self._execute_module(
+                module_name="captiva_roster", task_vars=task_vars,
+                module_args={"variables_file": remote_in, "output": remote_out})
+            if module.get("failed"):
+                for line in module.get("errors", []):
+                    display.display(line, color=C.COLOR_ERROR, stderr=True)
+                result.update(module)
+                return result
+            local = tempfile.mkstemp(prefix="captiva-roster-", suffix=".json",
+                                     dir=C.DEFAULT_LOCAL_TMP)[1]
+            self._connection.fetch_file(remote_out, local)
+        finally:
+            if shell.tmpdir:
+                self._remove_tmp_path(shell.tmpdir)
+        os.chmod(local, 0o600)
+        with open(local, encoding="utf-8") as handle:
+            compiled = json.load(handle)["compiled"]
         summary = compiled["summary"]
         result.update(
             changed=False,
             summary=summary,
-            elapsed=round(time.monotonic() - started, 3),
-            msg=("roster valid: {users} users ({active} active), {profiles} profiles, "
-                 "{promotions} promotions, {sites} sites, {routers} routers").format(**summary),
-            ansible_facts={"captiva_compiled": {
-                k: compiled[k] for k in ("freeradius_clients", "routeros", "router_api", "summary")
-            }},
+            msg=("roster valid: {users} users, {profiles} profiles, {promotions} promotions, "
+                 "{sites} sites, {routers} routers").format(**summary),
+            ansible_facts={FACT: dict(compiled, roster_file=local)},
+            _ansible_no_log=True,
         )
         return result
+

@@ -19,25 +19,24 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
-import math
 import time
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible.module_utils.captiva_roster import (
-    MANAGED_BY,
-    PASSWORD_ATTRIBUTES,
-    compile_roster,
+from ansible.module_utils.captiva_prune import (
+    DEFAULT_MAX_COUNT,
+    DEFAULT_MAX_RATIO,
+    check_prune,
 )
+from ansible.module_utils.captiva_roster import MANAGED_BY, PASSWORD_ATTRIBUTES
+from ansible.module_utils.captiva_roster_compile import compile_radius
 
 ADVISORY_LOCK_KEY = 0x43415054  # "CAPT": serialises Captiva reconciles on one database
 MASK = "********"
 DIFF_LIMIT = 200  # entries shown in a diff; the counts always cover everything
-
-
-class PruneRefused(Exception):
-    """Removing this many users needs an explicit ``allow_mass_prune``."""
+# Personal data: masked in diffs (they end up in merge-request CI logs) unless shown on purpose.
+PERSONAL_COLUMNS = frozenset({"first_name", "last_name", "email"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,20 +242,17 @@ def plan_table(spec: TableSpec, current: Mapping[tuple, tuple[list[int], tuple]]
     return result
 
 
-def plan(state: State, compiled: Mapping[str, Any], *, prune_max_ratio: float = 0.1,
-         prune_max_count: int = 500, allow_mass_prune: bool = False) -> Plan:
+def plan(state: State, compiled: Mapping[str, Any], *,
+         prune_max_ratio: float = DEFAULT_MAX_RATIO, prune_max_count: int = DEFAULT_MAX_COUNT,
+         allow_mass_prune: bool = False, show_personal_data: bool = False) -> Plan:
     desired = desired_rows(compiled, state)
     tables = {name: plan_table(TABLES[name], state.rows[name], desired[name]) for name in TABLES}
 
     current_users = {key[0] for key in state.rows["captiva_user"]}
     wanted_users = {key[0] for key in desired["captiva_user"]}
     removed = len(current_users - wanted_users)
-    limit = min(prune_max_count, math.ceil(prune_max_ratio * len(current_users)))
-    if removed and removed > limit and not allow_mass_prune:
-        raise PruneRefused(
-            f"refusing to remove {removed} of {len(current_users)} users (the limit is {limit}: "
-            f"{prune_max_ratio:.0%} of the users, at most {prune_max_count}); if this is "
-            "intended, run again with allow_mass_prune (captiva_allow_mass_prune=true)")
+    check_prune(removed, len(current_users), "users", max_ratio=prune_max_ratio,
+                max_count=prune_max_count, allow_mass_prune=allow_mass_prune)
 
     touched_users = {k[0] for t in ("radcheck", "radusergroup", "captiva_user")
                      for k, _b, _a in tables[t].changes}
@@ -269,17 +265,24 @@ def plan(state: State, compiled: Mapping[str, Any], *, prune_max_ratio: float = 
     groups = {"added": len(wanted_groups - current_groups),
               "removed": len(current_groups - wanted_groups),
               "changed": len(touched_groups & current_groups & wanted_groups)}
-    return Plan(tables, users, groups, render_diff(tables))
+    return Plan(tables, users, groups, render_diff(tables, show_personal_data))
 
 
 def _shown(attribute: str, value: Any) -> str:
     return MASK if attribute in PASSWORD_ATTRIBUTES else str(value)
 
 
-def render_diff(tables: Mapping[str, TablePlan]) -> str:
+def _column(column: str, value: Any, show_personal_data: bool) -> Any:
+    if column in PERSONAL_COLUMNS and value and not show_personal_data:
+        return MASK
+    return value
+
+
+def render_diff(tables: Mapping[str, TablePlan], show_personal_data: bool = False) -> str:
     """Per user and per group, per attribute: ``+`` added, ``-`` removed, ``~`` changed.
 
-    Password attributes are always masked. At most DIFF_LIMIT entries are listed.
+    Password attributes are always masked, personal data (PERSONAL_COLUMNS) unless
+    ``show_personal_data``. At most DIFF_LIMIT entries are listed.
     """
     entries: dict[tuple[str, str], list[str]] = {}
 
@@ -307,13 +310,15 @@ def render_diff(tables: Mapping[str, TablePlan]) -> str:
             name = key[0]
             if before is None:
                 add(kind, name, "  + " + ", ".join(
-                    f"{c}={v}" for c, v in zip(spec.columns, after, strict=True) if v is not None))
+                    f"{c}={_column(c, v, show_personal_data)}"
+                    for c, v in zip(spec.columns, after, strict=True) if v is not None))
             elif after is None:
                 add(kind, name, "  - (removed)")
             else:
                 for column, old, new in zip(spec.columns, before, after, strict=True):
                     if new != old:
-                        add(kind, name, f"  ~ {column}: {old} -> {new}")
+                        add(kind, name, f"  ~ {column}: {_column(column, old, show_personal_data)}"
+                                        f" -> {_column(column, new, show_personal_data)}")
     lines = []
     for (kind, name), changes in list(entries.items())[:DIFF_LIMIT]:
         lines.append(f"{kind} {name}")
@@ -377,8 +382,10 @@ def apply(cur, the_plan: Plan) -> None:
 
 
 def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
-              prune_max_ratio: float = 0.1, prune_max_count: int = 500,
-              allow_mass_prune: bool = False) -> dict[str, Any]:
+              prune_max_ratio: float = DEFAULT_MAX_RATIO,
+              prune_max_count: int = DEFAULT_MAX_COUNT,
+              allow_mass_prune: bool = False,
+              show_personal_data: bool = False) -> dict[str, Any]:
     """Lock, read, compile, plan, apply (unless check mode), commit. Returns the result."""
     timings = {}
     started = time.monotonic()
@@ -387,9 +394,10 @@ def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
         state = read_state(cur)
         timings["read"] = time.monotonic() - started
-        compiled = compile_roster(roster, now, state.activations())
+        compiled = compile_radius(roster, now, state.activations())
         the_plan = plan(state, compiled, prune_max_ratio=prune_max_ratio,
-                        prune_max_count=prune_max_count, allow_mass_prune=allow_mass_prune)
+                        prune_max_count=prune_max_count, allow_mass_prune=allow_mass_prune,
+                        show_personal_data=show_personal_data)
         timings["plan"] = time.monotonic() - started - timings["read"]
         if the_plan.changed and not check_mode:
             apply(cur, the_plan)
@@ -400,6 +408,7 @@ def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
         "users": the_plan.users,
         "groups": the_plan.groups,
         "rows": the_plan.row_counts(),
+        "roster": compiled["summary"],  # users by status, with their real activation days
         "diff": the_plan.diff,
         "timings": {k: round(v, 3) for k, v in timings.items()},
     }

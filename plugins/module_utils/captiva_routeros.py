@@ -23,6 +23,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible.module_utils.captiva_prune import (
+    DEFAULT_MAX_COUNT,
+    DEFAULT_MAX_RATIO,
+    PruneRefused,
+    check_prune,
+)
 from ansible.module_utils.captiva_units import UnitError, parse_duration, parse_rate
 
 DEFAULT_MARKER = "captiva"
@@ -463,16 +469,16 @@ def plan(desired: Mapping[str, Any], current: Mapping[str, list[Mapping[str, Any
     return result
 
 
-def check_prune_guard(result: Plan, max_prune_ratio: float, allow_mass_prune: bool) -> None:
-    """Refuse a plan that removes more than ``max_prune_ratio`` of Captiva's entries (a
-    truncated roster must not wipe a router), unless mass pruning is allowed explicitly."""
-    deletions = result.deletions()
-    if allow_mass_prune or deletions <= max(1, max_prune_ratio * result.owned):
-        return
-    raise RouterOSError(
-        f"refusing to remove {deletions} of the {result.owned} entries Captiva owns on this "
-        f"router (more than max_prune_ratio={max_prune_ratio}); check the roster, or set "
-        "allow_mass_prune=true if this is intended")
+def check_prune_guard(result: Plan, *, prune_max_ratio: float = DEFAULT_MAX_RATIO,
+                      prune_max_count: int = DEFAULT_MAX_COUNT,
+                      allow_mass_prune: bool = False) -> None:
+    """The prune guard (captiva_prune) over the entries Captiva owns on this router."""
+    try:
+        check_prune(result.deletions(), result.owned, "entries Captiva owns on this router",
+                    max_ratio=prune_max_ratio, max_count=prune_max_count,
+                    allow_mass_prune=allow_mass_prune)
+    except PruneRefused as exc:
+        raise RouterOSError(str(exc)) from exc
 
 
 def diff(result: Plan) -> dict[str, dict[str, Any]]:
@@ -553,7 +559,7 @@ class RouterOSClient:
     """The four calls the planner needs, over librouteros (API or API-SSL)."""
 
     def __init__(self, host: str, username: str, password: str, *, port: int | None = None,
-                 tls: bool = False, validate_certs: bool = True, ca_path: str | None = None,
+                 tls: bool = True, validate_certs: bool = True, ca_path: str | None = None,
                  timeout: float = 10, command_timeout: float = 60):
         import ssl
         from functools import partial
@@ -612,7 +618,8 @@ class RouterOSClient:
 
 
 def reconcile(client, desired: Mapping[str, Any], *, marker: str = DEFAULT_MARKER,
-              prune: bool = True, max_prune_ratio: float = 0.5, allow_mass_prune: bool = False,
+              prune: bool = True, prune_max_ratio: float = DEFAULT_MAX_RATIO,
+              prune_max_count: int = DEFAULT_MAX_COUNT, allow_mass_prune: bool = False,
               check_mode: bool = False) -> dict[str, Any]:
     """Read, plan, guard, apply (unless check mode). Returns the module's result fields."""
     errors = validate_desired(desired)
@@ -620,7 +627,8 @@ def reconcile(client, desired: Mapping[str, Any], *, marker: str = DEFAULT_MARKE
         raise RouterOSError("invalid desired state: " + "; ".join(errors))
     current, ledger = read(client, desired, marker)
     result = plan(desired, current, ledger, marker=marker, prune=prune)
-    check_prune_guard(result, max_prune_ratio, allow_mass_prune)
+    check_prune_guard(result, prune_max_ratio=prune_max_ratio, prune_max_count=prune_max_count,
+                      allow_mass_prune=allow_mass_prune)
     actions = ([a.summary() for a in result.writes] if check_mode
                else apply(client, result, marker))
     counts: dict[str, int] = {}

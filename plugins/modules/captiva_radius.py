@@ -17,23 +17,29 @@ description:
     them with a clear Reply-Message.
   - Only rows with C(managed_by = 'captiva') are read, changed or deleted in the FreeRADIUS
     tables; an admin's own rows are never touched.
-  - Users removed from the roster are removed, unless that would remove more than
-    O(prune_max_ratio) of the users or more than O(prune_max_count); then the module fails and
-    changes nothing, unless O(allow_mass_prune=true).
+  - Users removed from the roster are removed, within the prune guard (README, "Prune guard",
+    the same rule as C(captiva_routeros)'s) a run may remove at most
+    C(min(prune_max_count, max(1, ceil(prune_max_ratio x users)))) users; a plan that removes
+    more fails and changes nothing, unless O(allow_mass_prune=true).
+  - Every password, hash and secret read from the roster is masked in the output; a
+    database error reports only its SQLSTATE and primary message (its DETAIL and CONTEXT
+    may quote a row, password included).
+  - First names, last names and emails are masked in the diff unless O(show_personal_data=true).
 options:
   roster:
     description:
-      - The validated roster without secrets, as C(roster_to_data) in captiva_roster.py gives it.
-      - Without it (and without O(roster_file)) the action plugin reads the roster from the
-        inventory's variables and passes it as O(roster_file).
+      - The validated roster without secrets, as C(roster_to_data) in captiva_roster_io.py
+        gives it; use O(roster_file) instead in playbooks.
     type: dict
   credentials:
     description: Passwords and secrets of the roster; required with O(roster).
     type: dict
   roster_file:
     description:
-      - A JSON file with keys C(roster) and C(credentials), read instead of O(roster); the
-        action plugin writes it into the task's private temporary directory.
+      - A JSON file with keys C(roster) and C(credentials), read instead of O(roster), on
+        the controller; in playbooks C(captiva_compiled.roster_file), which C(captiva_roster)
+        (playbooks/validate.yml) writes once a run. The action plugin copies it into the
+        task's private temporary directory.
     type: path
   login_host:
     description: Database host.
@@ -64,7 +70,7 @@ options:
     description: CA certificate file used to verify the server with O(ssl_mode=verify-full).
     type: path
   prune_max_ratio:
-    description: Largest share of the managed users one run may remove.
+    description: Largest share of the managed users one run may remove (at least one).
     type: float
     default: 0.1
   prune_max_count:
@@ -72,7 +78,13 @@ options:
     type: int
     default: 500
   allow_mass_prune:
-    description: Remove users even beyond O(prune_max_ratio) and O(prune_max_count).
+    description: Lift the prune guard for this run.
+    type: bool
+    default: false
+  show_personal_data:
+    description:
+      - Show first names, last names and emails in the diff. They are masked by default,
+        since plan output ends up in merge-request CI logs.
     type: bool
     default: false
   now:
@@ -84,7 +96,7 @@ attributes:
     description: Plans inside a transaction that is rolled back; nothing is written.
   diff_mode:
     support: full
-    description: Per user and per group, per attribute; passwords are masked.
+    description: Per user and per group, per attribute; passwords and personal data masked.
 author: Captiva
 """
 
@@ -93,6 +105,7 @@ EXAMPLES = r"""
   captiva_radius:
     login_host: "{{ captiva_database.host }}"
     login_password: "{{ captiva_db_passwords.reconcile }}"
+    roster_file: "{{ captiva_compiled.roster_file }}"
     prune_max_ratio: "{{ captiva_prune_max_ratio }}"
 """
 
@@ -117,6 +130,11 @@ rows:
   returned: always
   type: dict
   sample: {radcheck: {inserted: 24, updated: 0, deleted: 2}}
+roster:
+  description: Users by status as reconciled (with each user's real activation day).
+  returned: always
+  type: dict
+  sample: {users: 60, active: 45, disabled: 6, wifi-off: 7, expired: 2, profiles: 5}
 timings:
   description: Seconds spent reading, planning and applying.
   returned: always
@@ -128,8 +146,9 @@ import datetime as dt
 import json
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.captiva_radius_plan import PruneRefused, reconcile
-from ansible.module_utils.captiva_roster import roster_from_data
+from ansible.module_utils.captiva_prune import PruneRefused
+from ansible.module_utils.captiva_radius_plan import reconcile
+from ansible.module_utils.captiva_roster_io import roster_from_data, secret_values
 
 try:
     import psycopg
@@ -154,8 +173,20 @@ def argument_spec() -> dict:
         "prune_max_ratio": {"type": "float", "default": 0.1},
         "prune_max_count": {"type": "int", "default": 500},
         "allow_mass_prune": {"type": "bool", "default": False},
+        "show_personal_data": {"type": "bool", "default": False},
         "now": {"type": "str"},
     }
+
+
+def database_error(exc: Exception) -> str:
+    """``SQLSTATE: primary message`` only: DETAIL and CONTEXT may quote a row (a COPY line
+    with a password), so they are never reported."""
+    diag = getattr(exc, "diag", None)
+    sqlstate = getattr(diag, "sqlstate", None)
+    primary = getattr(diag, "message_primary", None)
+    if primary is None:  # no server message (a connection failure): the client's first line
+        primary = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"{sqlstate}: {primary}" if sqlstate else primary
 
 
 def main():
@@ -170,9 +201,13 @@ def main():
     if p["roster_file"]:
         with open(p["roster_file"], encoding="utf-8") as handle:
             payload = json.load(handle)
-        roster = roster_from_data(payload["roster"], payload["credentials"])
+        credentials = payload["credentials"]
+        roster = roster_from_data(payload["roster"], credentials)
     else:
-        roster = roster_from_data(p["roster"], p["credentials"])
+        credentials = p["credentials"]
+        roster = roster_from_data(p["roster"], credentials)
+    # Secrets read from a file escape Ansible's masking of no_log arguments: register them.
+    module.no_log_values.update(secret_values(credentials))
     connect = {"host": p["login_host"], "port": p["login_port"], "user": p["login_user"],
                "password": p["login_password"], "dbname": p["login_db"],
                "sslmode": p["ssl_mode"], "application_name": "captiva_radius",
@@ -184,11 +219,12 @@ def main():
             result = reconcile(conn, roster, now=now, check_mode=module.check_mode,
                                prune_max_ratio=p["prune_max_ratio"],
                                prune_max_count=p["prune_max_count"],
-                               allow_mass_prune=p["allow_mass_prune"])
+                               allow_mass_prune=p["allow_mass_prune"],
+                               show_personal_data=p["show_personal_data"])
     except PruneRefused as exc:
         module.fail_json(msg=str(exc))
     except psycopg.Error as exc:
-        module.fail_json(msg=f"database error, nothing was changed: {exc}")
+        module.fail_json(msg=f"database error, nothing was changed: {database_error(exc)}")
     diff = result.pop("diff")
     if module._diff:
         result["diff"] = {"prepared": diff}

@@ -1,50 +1,64 @@
 #!/usr/bin/python
-"""Documentation of the captiva_roster action (plugins/action/captiva_roster.py).
+"""Ansible module: validate the roster and compile the routers' desired state, once a run.
 
-The work runs on the controller, in the action plugin; this file holds the module contract
-so ansible-doc and ansible-lint know the action.
+The action plugin of the same name (plugins/action/captiva_roster.py) reads the roster
+variables from the play, writes them to a file in the task's private temporary directory and
+runs this module on the controller; the work itself is in module_utils (captiva_roster_io,
+captiva_roster_compile).
 """
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: captiva_roster
-short_description: Validate the roster and compile the desired state, contacting no host
+short_description: Validate the roster and compile the routers' desired state, contacting no host
 description:
   - Reads the roster variables (C(captiva_profiles), C(captiva_promotions), C(captiva_users),
-    C(captiva_sites) and the C(captiva_*) settings) and validates them all.
+    C(captiva_sites) and the C(captiva_*) settings) and validates them all, and checks that
+    the routers of C(captiva_sites) are exactly the hosts of the inventory group C(routers).
   - "Prints every error on one line, as C(<file>:<line>: <yaml path>: <reason>), and fails if
     there is any."
-  - On success sets the facts C(captiva_roster) (the normalised roster without secrets),
-    C(captiva_credentials) (its passwords and secrets) and C(captiva_compiled) (the routers'
-    desired RouterOS configuration, the FreeRADIUS clients and a summary).
+  - On success the action plugin sets one fact, C(captiva_compiled), with keys
+    C(freeradius_clients) (name, address, secret of each router), C(routeros) (each router's
+    desired RouterOS configuration), C(router_api) (how to reach each router's API),
+    C(summary) (counts of users, profiles, promotions, sites and routers) and
+    C(roster_file) (the validated roster, in the run's private temporary directory on the
+    controller, for O(captiva_radius#module:roster_file)).
+  - Users are counted by status (active, expired, ...) by C(captiva_radius), which knows
+    when each user was first provisioned.
+  - Give no option in a playbook; the action plugin sets both.
 options:
-  now:
-    description: The instant the roster is evaluated at (ISO 8601, for tests); default now.
-    type: str
+  variables_file:
+    description: JSON file of the roster variables and the inventory's files and routers.
+    type: path
+    required: true
+  output:
+    description: Where to write the validated roster and the compiled routers (JSON).
+    type: path
+    required: true
 attributes:
   check_mode:
     support: full
-    description: Validation never changes anything.
+    description: Validation changes nothing; it runs the same in check mode.
   diff_mode:
     support: none
 author: Captiva
 notes:
-  - Runs on the controller only; use it with C(no_log) since the facts carry secrets.
+  - Runs on the controller. The fact carries RADIUS secrets and API passwords, so the
+    action plugin hides its result (as C(no_log) would) when it succeeds.
 """
 
 EXAMPLES = r"""
 - name: Validate and compile the roster
   captiva_roster:
-  no_log: true
 """
 
 RETURN = r"""
 summary:
-  description: Counts of users by status, profiles, promotions, sites and routers.
+  description: Counts of users, profiles, promotions, sites and routers.
   returned: success
   type: dict
-  sample: {users: 60, active: 45, disabled: 6, wifi-off: 7, expired: 2, profiles: 5}
+  sample: {users: 60, profiles: 5, promotions: 6, sites: 2, routers: 3}
 errors:
   description: Every error, one line each.
   returned: failure
@@ -52,12 +66,42 @@ errors:
   elements: str
 """
 
+import json
+
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.captiva_roster_compile import compile_routers
+from ansible.module_utils.captiva_roster_io import (
+    RosterInvalid,
+    host_files,
+    load_roster,
+    roster_files,
+    roster_to_data,
+    secret_values,
+)
 
 
 def main():
-    module = AnsibleModule(argument_spec={"now": {"type": "str"}}, supports_check_mode=True)
-    module.fail_json(msg="captiva_roster runs as an action plugin on the controller")
+    module = AnsibleModule(argument_spec={
+        "variables_file": {"type": "path", "required": True},
+        "output": {"type": "path", "required": True},
+    }, supports_check_mode=True)
+    with open(module.params["variables_file"], encoding="utf-8") as handle:
+        payload = json.load(handle)
+    try:
+        roster = load_roster(
+            payload["variables"],
+            files=roster_files(payload["defaults_file"], payload["inventory_sources"]),
+            display_root=payload["display_root"],
+            inventory_routers=payload["inventory_routers"],
+            inventory_files=host_files(payload["inventory_sources"]))
+    except RosterInvalid as exc:
+        module.fail_json(msg=str(exc), errors=exc.lines)
+    data, credentials = roster_to_data(roster)
+    module.no_log_values.update(secret_values(credentials))
+    compiled = compile_routers(roster)
+    with open(module.params["output"], "w", encoding="utf-8") as handle:
+        json.dump({"roster": data, "credentials": credentials, "compiled": compiled}, handle)
+    module.exit_json(changed=False, summary=compiled["summary"])
 
 
 if __name__ == "__main__":

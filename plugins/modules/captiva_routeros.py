@@ -32,7 +32,7 @@ options:
     type: str
     required: true
   port:
-    description: API port; defaults to 8728, or 8729 when O(tls=true).
+    description: API port; defaults to 8729 (API-SSL), or 8728 with O(tls=false).
     type: int
   username:
     description: RouterOS user with read and write policies.
@@ -43,9 +43,12 @@ options:
     type: str
     required: true
   tls:
-    description: Use API-SSL (TLS) instead of the plain API.
+    description:
+      - Use API-SSL (TLS). The plain API (O(tls=false), port 8728) sends the API password
+        and the RADIUS secrets in clear; it is an explicit opt-in for a lab, and the module
+        warns about it on every run, plan included.
     type: bool
-    default: false
+    default: true
   validate_certs:
     description:
       - Verify the router's certificate and host name when O(tls=true).
@@ -80,15 +83,20 @@ options:
     description: Remove entries Captiva owns that are no longer in O(desired).
     type: bool
     default: true
-  max_prune_ratio:
+  prune_max_ratio:
     description:
-      - Refuse to run when the plan removes more than this share of the entries Captiva owns
-        on the router (a truncated roster must not wipe a router). At least one removal is
-        always allowed.
+      - The prune guard (README, "Prune guard"), the same rule as C(captiva_radius)'s. A run
+        may remove at most C(min(prune_max_count, max(1, ceil(prune_max_ratio x owned))))
+        of the entries Captiva owns on the router; a plan that removes more fails before any
+        write.
     type: float
-    default: 0.5
+    default: 0.1
+  prune_max_count:
+    description: Largest number of entries one run may remove (see O(prune_max_ratio)).
+    type: int
+    default: 500
   allow_mass_prune:
-    description: Lift the O(max_prune_ratio) guard for this run.
+    description: Lift the prune guard for this run.
     type: bool
     default: false
   marker:
@@ -178,19 +186,25 @@ except ImportError:
 else:
     HAS_LIBROUTEROS = True
 
+PLAIN_API_WARNING = (
+    "{host}:{port}: plain RouterOS API without TLS: the API password and the RADIUS secrets "
+    "cross the network in clear. Use API-SSL (the roster's api.tls: true, port 8729) outside "
+    "a lab.")
+
 ARGUMENT_SPEC = {
     "host": {"type": "str", "required": True},
     "port": {"type": "int"},
     "username": {"type": "str", "required": True},
     "password": {"type": "str", "required": True, "no_log": True},
-    "tls": {"type": "bool", "default": False},
+    "tls": {"type": "bool", "default": True},
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},
     "timeout": {"type": "float", "default": 10},
     "command_timeout": {"type": "float", "default": 60},
     "desired": {"type": "dict", "required": True},
     "prune": {"type": "bool", "default": True},
-    "max_prune_ratio": {"type": "float", "default": 0.5},
+    "prune_max_ratio": {"type": "float", "default": 0.1},
+    "prune_max_count": {"type": "int", "default": 500},
     "allow_mass_prune": {"type": "bool", "default": False},
     "marker": {"type": "str", "default": "captiva"},
 }
@@ -203,6 +217,8 @@ def main() -> None:
     params = module.params
     # RADIUS secrets sit inside `desired`: mask them in every output, invocation included.
     module.no_log_values.update(secret_values(params["desired"]))
+    if not params["tls"]:
+        module.warn(PLAIN_API_WARNING.format(host=params["host"], port=params["port"] or 8728))
     client = None
     try:
         client = RouterOSClient(
@@ -212,7 +228,7 @@ def main() -> None:
             command_timeout=params["command_timeout"])
         result = reconcile(
             client, params["desired"], marker=params["marker"], prune=params["prune"],
-            max_prune_ratio=params["max_prune_ratio"],
+            prune_max_ratio=params["prune_max_ratio"], prune_max_count=params["prune_max_count"],
             allow_mass_prune=params["allow_mass_prune"], check_mode=module.check_mode)
     except RouterOSError as exc:
         module.fail_json(msg=str(exc))

@@ -87,7 +87,7 @@ def test_mass_prune_refused_through_ansible(tmp_path, radius_db):
     inventory = write_inventory(tmp_path / "emptied", radius_db, [])
     result = ansible_playbook(inventory, "reconcile.yml")
     assert result.returncode != 0
-    assert "refusing to remove 20 of 20 users" in result.stdout
+    assert "refusing to remove 20 of the 20 users" in result.stdout
     allowed = ansible_playbook(inventory, "reconcile.yml", "-e", "captiva_allow_mass_prune=true")
     assert allowed.returncode == 0, allowed.stdout
     assert "users: +0 ~0 -20" in allowed.stdout

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from ansible.module_utils.captiva_radius_plan import ADVISORY_LOCK_KEY, PruneRefused, reconcile
+from ansible.module_utils.captiva_prune import PruneRefused
+from ansible.module_utils.captiva_radius_plan import ADVISORY_LOCK_KEY, reconcile
 from ansible.module_utils.captiva_roster import validate
 from roster_base import base_variables
 
@@ -135,7 +136,7 @@ def test_rows_captiva_did_not_write_are_never_touched(radius_db):
 def test_prune_guard_refuses_mass_removal_and_changes_nothing(radius_db):
     run(radius_db, make_roster(20))
     before = dump(radius_db)
-    with pytest.raises(PruneRefused, match="refusing to remove 10 of 20 users"):
+    with pytest.raises(PruneRefused, match="refusing to remove 10 of the 20 users"):
         run(radius_db, make_roster(10))
     assert dump(radius_db) == before
     result = run(radius_db, make_roster(10), allow_mass_prune=True)

@@ -37,7 +37,8 @@ DESIRED = {
 
 def run(sim, desired, **options):
     sim.reset_stats()
-    client = RouterOSClient(sim.host, sim.user, sim.password, port=sim.port, timeout=5)
+    client = RouterOSClient(sim.host, sim.user, sim.password, port=sim.port, tls=False,
+                            timeout=5)
     try:
         return reconcile(client, desired, **options)
     finally:
@@ -108,7 +109,7 @@ def test_mass_prune_is_refused_without_allow(routeros_sim):  # noqa: F811
     run(routeros_sim, DESIRED)
     emptied = {**DESIRED, "/ip/hotspot/user/profile": [], "/radius": [],
                "/ip/hotspot/walled-garden": [], "/ip/hotspot/walled-garden/ip": []}
-    with pytest.raises(RouterOSError, match="refusing to remove 5 of the 6"):
+    with pytest.raises(RouterOSError, match="refusing to remove 5 of the 6 entries"):
         run(routeros_sim, emptied)
     assert writes(routeros_sim) == 0
     result = run(routeros_sim, emptied, allow_mass_prune=True)
@@ -191,12 +192,13 @@ def test_local_hotspot_users_are_refused(routeros_sim):  # noqa: F811
 def test_unreachable_router_fails_clearly():
     port = free_port()
     with pytest.raises(RouterOSError, match=rf"cannot reach router at api://127.0.0.1:{port}"):
-        RouterOSClient("127.0.0.1", "captiva", "x", port=port, timeout=2)
+        RouterOSClient("127.0.0.1", "captiva", "x", port=port, tls=False, timeout=2)
 
 
 def test_wrong_password_fails_clearly(routeros_sim):  # noqa: F811
     with pytest.raises(RouterOSError, match="cannot log in .*invalid user name or password"):
-        RouterOSClient(routeros_sim.host, routeros_sim.user, "wrong", port=routeros_sim.port)
+        RouterOSClient(routeros_sim.host, routeros_sim.user, "wrong", port=routeros_sim.port,
+                       tls=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -260,7 +262,7 @@ def test_command_timeout_is_enforced():
 
         threading.Thread(target=serve, daemon=True).start()
         client = RouterOSClient("127.0.0.1", "u", "p", port=server.getsockname()[1],
-                                command_timeout=0.5)
+                                tls=False, command_timeout=0.5)
         with pytest.raises(RouterOSError, match="timed out"):
             client.print("/radius")
 

@@ -4,13 +4,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from ansible.module_utils.captiva_roster import (
-    DEFAULT_PROFILE,
-    compile_roster,
-    roster_from_data,
-    roster_to_data,
-    validate,
-)
+from ansible.module_utils.captiva_roster import DEFAULT_PROFILE, validate
+from ansible.module_utils.captiva_roster_compile import compile_roster
+from ansible.module_utils.captiva_roster_io import roster_from_data, roster_to_data
 from roster_base import base_variables
 
 DOUALA = ZoneInfo("Africa/Douala")

@@ -109,10 +109,12 @@ def test_prune_guard():
     owned = ledger(*(f"/ip/hotspot/user/profile p{i}" for i in range(4)))
     plan = ros.plan({"/ip/hotspot/user/profile": rows[:1]},
                     {"/ip/hotspot/user/profile": rows}, owned)
-    with pytest.raises(ros.RouterOSError, match="refusing to remove 3 of the 4"):
-        ros.check_prune_guard(plan, 0.5, False)
-    ros.check_prune_guard(plan, 0.5, True)
-    ros.check_prune_guard(plan, 0.75, False)
+    with pytest.raises(ros.RouterOSError, match="refusing to remove 3 of the 4 entries"):
+        ros.check_prune_guard(plan, prune_max_ratio=0.5)
+    ros.check_prune_guard(plan, prune_max_ratio=0.5, allow_mass_prune=True)
+    ros.check_prune_guard(plan, prune_max_ratio=0.75)
+    with pytest.raises(ros.RouterOSError, match="allows 2"):  # the count caps the ratio
+        ros.check_prune_guard(plan, prune_max_ratio=0.75, prune_max_count=2)
 
 
 def test_ledger_chunks_fill_then_split_and_keep_their_lines():
