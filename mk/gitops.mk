@@ -1,0 +1,25 @@
+# Onboarding and GitOps commands: see docs/onboarding.md and docs/gitops.md.
+# Included by the top-level Makefile (which defines VENV, BIN, INVENTORY, PLAYBOOK).
+
+REPORT ?= .captiva/plan/$(notdir $(INVENTORY))
+DRIFT_METRICS ?=
+CSV ?=
+IMPORT_ARGS ?=
+
+.PHONY: plan-report drift import-users
+
+## plan-report INVENTORY=... [REPORT=prefix]: make plan, plus REPORT.md (a merge-request comment) and REPORT.json
+plan-report: venv
+	ANSIBLE_CALLBACKS_ENABLED=captiva_report CAPTIVA_REPORT=$(abspath $(REPORT)) \
+		$(PLAYBOOK) playbooks/site.yml --check --diff
+	@echo "plan report: $(REPORT).md"
+
+## drift INVENTORY=... [DRIFT_METRICS=file.prom]: plan against the real state; make exits 0 in sync, else 2 (tools/captiva-drift: 0 in sync, 2 drift, 1 error)
+drift: venv
+	$(BIN)/python tools/captiva-drift $(INVENTORY) $(if $(DRIFT_METRICS),--metrics $(DRIFT_METRICS)) \
+		$(if $(ANSIBLE_ARGS),-- $(ANSIBLE_ARGS))
+
+## import-users INVENTORY=... CSV=file.csv [IMPORT_ARGS="--promotion X --dry-run"]: merge a registrar's CSV into the inventory's users
+import-users: venv
+	@[ -n "$(CSV)" ] || { echo "make import-users: set CSV=path/to/file.csv" >&2; exit 2; }
+	$(BIN)/python -m captiva.onboarding import-csv $(INVENTORY) $(CSV) $(IMPORT_ARGS)
