@@ -1,0 +1,255 @@
+"""Vouchers through real FreeRADIUS (roles/freeradius) and PostgreSQL (migrations + functions).
+
+Profiles, sites and routers come from a roster written by the reconcile. The vouchers'
+rows are written here the way the reconcile will write them once it handles
+``captiva_voucher_batches`` (docs/vouchers.md, "What is built"): the batch, its codes, each
+code's radcheck password and radusergroup membership (the batch's profile), as
+captiva_reconcile. Codes come from ``captiva_vouchers.validate_batches``; usage is sent as
+accounting through FreeRADIUS's buffer, as a router sends it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import radius_fixtures
+from ansible.module_utils.captiva_radius_plan import reconcile
+from ansible.module_utils.captiva_roster import validate
+from ansible.module_utils.captiva_vouchers import format_code, validate_batches
+from pyrad import packet
+from quota_radius_fixtures import DOUALA, GIB, PARIS_NAS, Nas, roster_variables, wait_replayed
+from radius_fixtures import ROUTER_SECRET, message_authenticator_valid
+
+radius_server = radius_fixtures.radius_server
+
+SECRET = "voucher-secret-for-the-tests-0123456789"
+TODAY = dt.datetime.now(DOUALA).date()
+INVITE = {"name": "invite", "bandwidth": {"download": "5M"}, "session_timeout": "8h"}
+
+
+def batch(name, **changes):
+    item = {"name": name, "count": 3, "profile": "invite", "time_credit": "1h",
+            "valid_from": (TODAY - dt.timedelta(days=1)).isoformat(),
+            "valid_until": (TODAY + dt.timedelta(days=30)).isoformat()}
+    item.update(changes)
+    return item
+
+
+BATCHES = [
+    batch("credit", window_after_first_use="24h"),
+    batch("window", time_credit=None, window_after_first_use="2h"),
+    batch("data", data="10GiB", time_credit="8h"),
+    batch("paris-only", sites=["campus-paris"]),
+    batch("douala-only", sites=["campus-douala"]),
+    batch("later", valid_from=(TODAY + dt.timedelta(days=2)).isoformat()),
+    batch("ended", valid_from=(TODAY - dt.timedelta(days=9)).isoformat(),
+          valid_until=(TODAY - dt.timedelta(days=2)).isoformat()),
+    batch("closing", time_credit="8h",
+          valid_until=(dt.datetime.now(DOUALA) + dt.timedelta(minutes=10))
+          .replace(microsecond=0, tzinfo=None).isoformat()),
+    batch("english", language="en", revoked=[2]),
+]
+
+
+def write_vouchers(conn, batches):
+    """The rows the reconcile will write for validated batches (one transaction)."""
+    with conn.transaction():
+        for b in batches:
+            conn.execute(
+                "INSERT INTO captiva_voucher_batch (name, profile, time_credit,"
+                " window_after_first_use, starts_at, ends_at, data_cap, simultaneous_use,"
+                " sites, language, count) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (b["name"], b["profile"], b["time_credit"], b["window_after_first_use"],
+                 b["starts_at"], b["ends_at"], b["data"], b["simultaneous_use"], b["sites"],
+                 b["language"], b["count"]))
+            for index, code in enumerate(b["codes"], start=1):
+                conn.execute("INSERT INTO captiva_voucher (code, batch, index)"
+                             " VALUES (%s, %s, %s)", (code, b["name"], index))
+                conn.execute("INSERT INTO radcheck (username, attribute, op, value, managed_by)"
+                             " VALUES (%s, 'Cleartext-Password', ':=', %s, 'captiva')",
+                             (code, code))
+                conn.execute("INSERT INTO radusergroup (username, groupname, priority,"
+                             " managed_by) VALUES (%s, %s, 1, 'captiva')", (code, b["profile"]))
+            for index in b["revoked_indexes"]:
+                conn.execute("INSERT INTO captiva_voucher_revocation (code, source)"
+                             " VALUES (%s, 'roster')", (b["codes"][index - 1],))
+
+
+@pytest.fixture(scope="module")
+def server(radius_server):
+    variables = roster_variables([])
+    variables["captiva_profiles"] = [*variables["captiva_profiles"], INVITE]
+    roster, errors = validate(variables)
+    assert errors == [], errors
+    with radius_server.db.connect("reconcile") as conn:
+        reconcile(conn, roster, now=dt.datetime.now(dt.UTC), check_mode=False)
+    batches, errors = validate_batches(
+        {"captiva_voucher_batches": BATCHES, "captiva_voucher_secret": SECRET},
+        profiles=roster.profiles, usernames=[],
+        sites={name: site["timezone"] for name, site in roster.sites.items()},
+        default_timezone="Africa/Douala", default_language="fr")
+    assert errors == [], errors
+    with radius_server.db.connect("reconcile") as conn:
+        write_vouchers(conn, batches)
+    radius_server.codes = {b["name"]: b["codes"] for b in batches}
+    return radius_server
+
+
+def code(server, batch_name, index=1):
+    return server.codes[batch_name][index - 1]
+
+
+def login(server, username, password=None, **attributes):
+    reply = server.authenticate(username, password or username, **attributes)
+    assert reply is not None, "no reply"
+    assert message_authenticator_valid(reply.raw_packet, reply.request_authenticator,
+                                       ROUTER_SECRET.encode()), "reply not signed"
+    return reply
+
+
+def rejected(server, username, **attributes):
+    reply = login(server, username, **attributes)
+    assert reply.code == packet.AccessReject
+    assert "Session-Timeout" not in reply and "Mikrotik-Rate-Limit" not in reply
+    (message,) = reply["Reply-Message"]
+    return message
+
+
+def first_use(server, voucher):
+    with server.db.connect() as conn:
+        row = conn.execute("SELECT first_used_at FROM captiva_voucher_first_use"
+                           " WHERE code = %s", (voucher,)).fetchone()
+    return row[0] if row else None
+
+
+def session(server, voucher, session_id, seconds, *, octets=0, stop=True):
+    """A finished (or open) session of ``seconds`` online, ending now."""
+    nas = Nas(server)
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    start = end - dt.timedelta(seconds=seconds)
+    nas.send("Start", at=start, username=voucher, session_id=session_id,
+             Framed_IP_Address="10.5.50.30")
+    if stop:
+        nas.send("Stop", at=end, username=voucher, session_id=session_id, bytes_in=0,
+                 bytes_out=octets, session_time=seconds, Framed_IP_Address="10.5.50.30",
+                 Acct_Terminate_Cause="User-Request")
+    wait_replayed(server)
+
+
+def test_first_use_starts_the_window_and_the_credit_runs_across_sessions(server):
+    voucher = code(server, "credit")
+    assert first_use(server, voucher) is None
+    reply = login(server, voucher)
+    assert reply.code == packet.AccessAccept
+    # 1 h of credit: less than the window (24 h), the validity and the profile's 8 h.
+    assert reply["Session-Timeout"] == [3600]
+    assert reply["Mikrotik-Rate-Limit"]  # the batch's profile applies
+    started = first_use(server, voucher)
+    assert started is not None
+    session(server, voucher, "credit-1", 1200)
+    reply = login(server, voucher)
+    assert reply.code == packet.AccessAccept
+    assert reply["Session-Timeout"] == [2400]  # the rest of the credit
+    assert first_use(server, voucher) == started  # the second login does not move it
+    session(server, voucher, "credit-2", 2400)
+    assert rejected(server, voucher) == "Crédit de temps épuisé / Time credit used up"
+
+
+def test_the_window_runs_in_wall_clock_time_from_the_first_use(server):
+    voucher = code(server, "window")
+    reply = login(server, voucher)
+    assert reply.code == packet.AccessAccept
+    assert reply["Session-Timeout"] == [7200]
+    # An hour and a half later (the first use moved back, as time would), with the
+    # code offline all along: half an hour is left, whatever radacct holds.
+    with server.db.connect() as conn:
+        conn.execute("UPDATE captiva_voucher_first_use SET first_used_at = now() - interval"
+                     " '90 minutes' WHERE code = %s", (voucher,))
+    (timeout,) = login(server, voucher)["Session-Timeout"]
+    assert 1800 - 60 < timeout <= 1800
+    with server.db.connect() as conn:
+        conn.execute("UPDATE captiva_voucher_first_use SET first_used_at = now() - interval"
+                     " '3 hours' WHERE code = %s", (voucher,))
+    assert rejected(server, voucher).startswith("Code expiré le ")
+
+
+def test_a_data_cap_above_4_gib_is_exact_on_the_wire(server):
+    voucher = code(server, "data")
+    reply = login(server, voucher)
+    assert reply.code == packet.AccessAccept
+    assert (reply["Mikrotik-Total-Limit-Gigawords"], reply["Mikrotik-Total-Limit"]) == (
+        [2], [2 * GIB])
+    used = 4294967596  # sent as Acct-Output-Gigawords = 1, Acct-Output-Octets = 300
+    session(server, voucher, "data-1", 60, octets=used)
+    reply = login(server, voucher)
+    remaining = 10 * GIB - used
+    assert (reply["Mikrotik-Total-Limit-Gigawords"], reply["Mikrotik-Total-Limit"]) == (
+        [remaining >> 32], [remaining & 0xFFFFFFFF])
+    assert (reply["Mikrotik-Total-Limit-Gigawords"], reply["Mikrotik-Total-Limit"]) == (
+        [1], [2147483348])
+
+
+def test_a_code_used_on_a_site_it_is_not_valid_for_is_rejected(server):
+    assert rejected(server, code(server, "douala-only"), NAS_IP_Address=PARIS_NAS) == (
+        "Code non valable sur ce site / Code not valid on this site")
+    assert login(server, code(server, "douala-only")).code == packet.AccessAccept
+    assert rejected(server, code(server, "paris-only")) == (
+        "Code non valable sur ce site / Code not valid on this site")
+    assert first_use(server, code(server, "paris-only")) is None  # a reject starts nothing
+
+
+def test_a_revoked_code_is_rejected_in_the_batch_language(server):
+    assert rejected(server, code(server, "english", 2)) == "Code revoked / Code révoqué"
+    assert login(server, code(server, "english", 1)).code == packet.AccessAccept
+
+
+def test_an_urgent_revocation_rejects_at_once(server):
+    voucher = code(server, "english", 3)
+    assert login(server, voucher).code == packet.AccessAccept
+    with server.db.connect("portal") as conn:
+        conn.execute("INSERT INTO captiva_voucher_revocation (code, source, reason)"
+                     " VALUES (%s, 'urgent', 'photographed and shared')", (voucher,))
+    assert rejected(server, voucher) == "Code revoked / Code révoqué"
+
+
+def test_a_code_is_rejected_before_and_after_its_validity(server):
+    later = (TODAY + dt.timedelta(days=2)).isoformat()
+    assert rejected(server, code(server, "later")) == (
+        f"Code pas encore valable (à partir du {later} 00:00 Africa/Douala) / "
+        f"Code not valid yet (from {later} 00:00 Africa/Douala)")
+    ended = (TODAY - dt.timedelta(days=1)).isoformat()  # valid_until inclusive: ends at 24:00
+    assert rejected(server, code(server, "ended")) == (
+        f"Code expiré le {ended} 00:00 Africa/Douala / "
+        f"Code expired on {ended} 00:00 Africa/Douala")
+
+
+def test_the_session_never_outlasts_the_validity(server):
+    reply = login(server, code(server, "closing"))
+    assert reply.code == packet.AccessAccept
+    (timeout,) = reply["Session-Timeout"]
+    assert 600 - 120 < timeout <= 600  # not the credit's 8 h nor the profile's
+
+
+def test_a_code_already_in_use_is_rejected(server):
+    voucher = code(server, "credit", 2)
+    assert login(server, voucher).code == packet.AccessAccept
+    session(server, voucher, "busy-1", 30, stop=False)
+    assert rejected(server, voucher) == (
+        "Code déjà utilisé sur un autre appareil / Code already in use on another device")
+
+
+def test_a_code_typed_as_printed_is_accepted(server):
+    voucher = code(server, "credit", 3)
+    typed = format_code(voucher).lower()
+    reply = login(server, typed, typed)
+    assert reply.code == packet.AccessAccept
+    assert first_use(server, voucher) is not None
+    spaced = format_code(voucher).replace("-", " ")
+    assert login(server, spaced, spaced).code == packet.AccessAccept
+
+
+def test_a_wrong_password_learns_nothing_about_the_voucher(server):
+    reply = login(server, code(server, "english", 2), "not-the-code")
+    assert reply.code == packet.AccessReject
+    assert "Reply-Message" not in reply
