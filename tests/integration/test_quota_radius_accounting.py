@@ -31,6 +31,8 @@ from quota_radius_fixtures import (
 from radius_fixtures import postgres_stopped, wait_for
 from rlm_sql import WRITE_LOG
 
+from captiva.quota import jobs
+from captiva.quota.config import parse as parse_config
 from captiva.usage import usage_for
 
 radius_server = radius_fixtures.radius_server
@@ -57,7 +59,7 @@ def outage_user(number: int) -> str:
 @pytest.fixture(scope="module")
 def server(radius_server):
     users = ["giga", "midnight", "spring", "autumn", "monthend", "replay", "on-a", "on-b",
-             "on-c", *(outage_user(n) for n in range(OUTAGE_USERS))]
+             "on-c", "late", *(outage_user(n) for n in range(OUTAGE_USERS))]
     provision(radius_server, [
         {"username": user, "password": password(user), "promotion": "unlimited",
          "email": f"{user}@campus.test"} for user in users])
@@ -221,10 +223,76 @@ def test_accounting_on_closes_the_open_sessions_of_that_nas(server):
             " WHERE username LIKE 'on-%'").fetchall()}
     assert rows == {"on-a": [rebooted, "NAS-Reboot"], "on-b": [rebooted, "NAS-Reboot"],
                     "on-c": [None, None]}
+    # The reload is recorded although the statement closed sessions (it used not to be).
+    assert reload_times(server) == {PARIS_NAS: rebooted}
     # Closing adds no bytes; the user may log in again.
     assert {user: totals(server, user) for user in before} == before
     again = server.authenticate("on-a", password("on-a"))
     assert again is not None and again.code == packet.AccessAccept
+
+
+def reload_times(server) -> dict[str, dt.datetime]:
+    with server.db.connect() as conn:
+        return {str(nas): at for nas, at in conn.execute(
+            "SELECT nasipaddress, reloadtime FROM nasreload").fetchall()}
+
+
+def test_accounting_on_and_off_without_open_sessions_record_the_reload(server):
+    nas = Nas(server, "10.33.0.9")  # a NAS with no session at all
+    on = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=10)
+    nas.send("Accounting-On", at=on, Acct_Session_Id="00000000")
+    wait_replayed(server)
+    assert reload_times(server)["10.33.0.9"] == on
+    off = on + dt.timedelta(minutes=5)
+    nas.send("Accounting-Off", at=off, Acct_Session_Id="00000000")
+    # A replayed older Accounting-On never moves the reload time back.
+    nas.send("Accounting-On", at=on, Acct_Session_Id="00000000")
+    wait_replayed(server)
+    assert reload_times(server)["10.33.0.9"] == off
+
+
+def jobs_config(server, **close_stale):
+    return parse_config({"dsn": server.db.dsns["jobs"], "close_stale": close_stale})
+
+
+def test_late_stop_after_close_stale_takes_the_real_counters_stop_and_cause(server):
+    nas = Nas(server)
+    start = local(DOUALA, 2026, 11, 15, 10, 0)
+
+    def send(status, minutes, bytes_in, bytes_out, **attributes):
+        nas.send(status, at=start + dt.timedelta(minutes=minutes), username="late",
+                 session_id="late-1", bytes_in=bytes_in, bytes_out=bytes_out,
+                 session_time=minutes * 60, **attributes)
+
+    def row():
+        wait_replayed(server)
+        with server.db.connect() as conn:
+            return conn.execute(
+                "SELECT acctstoptime, acctterminatecause, acctinputoctets, acctoutputoctets,"
+                " acctsessiontime FROM radacct WHERE username = 'late'").fetchall()
+
+    nas.send("Start", at=start, username="late", session_id="late-1")
+    send("Interim-Update", 5, 1000, 20_000)
+    assert row() == [(None, None, 1000, 20_000, 300)]
+    # The router goes silent (an outage); 20 minutes later close-stale gives up on it ...
+    with server.db.connect("jobs") as conn:
+        closed = jobs.close_stale(conn, jobs_config(server, interim_interval=300),
+                                  start + dt.timedelta(minutes=25))
+    assert closed["closed"] == 1
+    assert row() == [(start + dt.timedelta(minutes=5), "Stale-Session", 1000, 20_000, 300)]
+    # ... but the session was alive: its interims still count, and its real Stop, arriving
+    # late, replaces the jobs' stop time and cause with the router's.
+    send("Interim-Update", 30, 3000, 60_000)
+    assert row() == [(start + dt.timedelta(minutes=5), "Stale-Session", 3000, 60_000, 1800)]
+    send("Stop", 40, 4000, 80_000, Acct_Terminate_Cause="Lost-Carrier")
+    final = [(start + dt.timedelta(minutes=40), "Lost-Carrier", 4000, 80_000, 2400)]
+    assert row() == final
+    # A duplicate Stop, and one with lower counters, change nothing.
+    send("Stop", 40, 4000, 80_000, Acct_Terminate_Cause="Lost-Carrier")
+    send("Stop", 45, 10, 10, Acct_Terminate_Cause="Admin-Reset")
+    send("Interim-Update", 50, 9000, 90_000)
+    assert row() == final
+    assert totals(server, "late") == {dt.date(2026, 11, 15): 4000 + 80_000}
 
 
 def outage_counters(user: int, session: int, step: int) -> tuple[int, int]:
