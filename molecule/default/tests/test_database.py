@@ -65,3 +65,23 @@ def test_role_privileges(host, role, statement, allowed):
     else:
         assert result.rc != 0, f"{role} may: {statement}"
         assert "permission denied" in result.stderr
+
+
+def test_every_remote_pg_hba_line_requires_tls(host):
+    lines = [line.split() for line in host.file("/etc/postgresql/15/main/pg_hba.conf")
+             .content_string.splitlines() if line.strip() and not line.startswith("#")]
+    remote = [fields for fields in lines
+              if fields[0].startswith("host") and not fields[3].startswith(("127.", "::1"))]
+    assert remote, "no remote client line"
+    assert [fields for fields in remote if fields[0] != "hostssl"] == []
+
+
+def test_remote_clients_are_connected_over_tls(host):
+    # FreeRADIUS and the portal keep their pools open: their connections are on TLS.
+    result = psql(host, "SELECT a.usename, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s"
+                        " USING (pid) WHERE a.client_addr IS NOT NULL"
+                        " AND NOT a.client_addr <<= '127.0.0.0/8'")
+    assert result.rc == 0, result.stderr
+    rows = [line.split("|") for line in result.stdout.split()]
+    assert {user for user, _ in rows} >= {"captiva_freeradius", "captiva_portal"}
+    assert [user for user, ssl in rows if ssl != "t"] == []

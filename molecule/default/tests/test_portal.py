@@ -54,6 +54,21 @@ def test_the_portal_account_reads_its_configuration_only(host):
     assert denied.rc != 0
 
 
+def test_the_database_refuses_a_connection_without_tls(host):
+    # pg_hba.conf has only hostssl lines for this host: refused before any password is asked.
+    probe = host.run(
+        "/opt/captiva/venv/bin/python -c \"import psycopg; psycopg.connect("
+        "'host=10.89.1.10 dbname=radius user=captiva_portal password=x sslmode=disable')\"")
+    assert probe.rc != 0
+    assert "no encryption" in probe.stderr
+
+
+def test_the_portal_verifies_the_database_certificate(host):
+    config = host.file("/etc/captiva/portal.toml").content_string
+    assert "sslmode=verify-full" in config
+    assert "sslrootcert='/etc/captiva/db-ca.pem'" in config
+
+
 def test_no_failed_units(host):
     failed = host.run("systemctl --failed --plain --no-legend")
     assert failed.stdout.strip() == ""
