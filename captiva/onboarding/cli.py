@@ -161,6 +161,34 @@ def import_csv(args) -> int:
     return 0
 
 
+def adopt_db(args) -> int:
+    import psycopg
+
+    from captiva.onboarding import adopt
+
+    with psycopg.connect(args.dsn) as conn:
+        conn.read_only = True
+        tables = adopt.read_database(conn)
+    adoption = adopt.adopt(tables, default_profile=args.default_profile)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    vaulted = bool(args.vault_password_file)
+    documents = adopt.roster_documents(adoption, hash_passwords=not vaulted)
+    if vaulted:
+        users = documents["users.yml"]["captiva_users"]
+        clear = [u for u in users if "password" in u]
+        for user, value in zip(clear, _vault([u["password"] for u in clear], args.vault_id,
+                                             Path(args.vault_password_file)), strict=True):
+            user["password"] = inventory.vault_scalar(value)
+    for name, document in documents.items():
+        (out / name).write_text(inventory.dump(document, explicit_start=True), encoding="utf-8")
+    source = args.dsn.split("password=")[0].strip()
+    (out / "adopt-report.md").write_text(adopt.report(adoption, source), encoding="utf-8")
+    print(adoption.summary())
+    print(f"written {out / 'profiles.yml'}, {out / 'users.yml'}, {out / 'adopt-report.md'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m captiva.onboarding")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,13 +214,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--merged-letters", action="store_true", help="one PDF for all letters")
     p.add_argument("--vault-id", default="default", help="vault id for vaulted passwords")
     p.add_argument("--vault-password-file", help="vault password file for vaulted passwords")
+    a = sub.add_parser("adopt-db", help="write the roster of an existing FreeRADIUS database "
+                                         "(read-only scan) and a report of what is not mapped")
+    a.add_argument("--dsn", required=True,
+                   help="libpq connection string of the database to scan (read only)")
+    a.add_argument("--out", required=True, help="directory for profiles.yml, users.yml and "
+                                                "adopt-report.md")
+    a.add_argument("--default-profile", help="profile of users without a group")
+    a.add_argument("--vault-id", default="default", help="vault id for cleartext passwords")
+    a.add_argument("--vault-password-file",
+                   help="vault cleartext passwords (CHAP) instead of hashing them")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return import_csv(args)
+        return adopt_db(args) if args.command == "adopt-db" else import_csv(args)
     except (CsvImportError, FileNotFoundError, UnicodeDecodeError) as exc:
         problems = exc.problems if isinstance(exc, CsvImportError) else [str(exc)]
         for problem in problems:

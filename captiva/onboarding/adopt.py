@@ -1,0 +1,240 @@
+"""Adopt an existing FreeRADIUS database (daloRADIUS, a hand-made app, radcheck typed by hand)
+into a Captiva roster: a read-only scan that writes the equivalent YAML and a report of
+everything it could not map, and why. Nothing in the database is changed here; taking
+ownership is a later, explicit apply (``captiva_adopt``, see docs/onboarding.md).
+
+Groups become profiles (rate limit, session and idle timeouts, Simultaneous-Use, a total data
+limit), users get their group, password (Cleartext or sha512-crypt) and Expiration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from captiva.onboarding import inventory
+
+# Rows Captiva already owns are not adopted again.
+UNOWNED = "managed_by IS DISTINCT FROM 'captiva'"
+# Expiration as FreeRADIUS's rlm_expiration accepts it and daloRADIUS writes it.
+EXPIRATION_FORMATS = ("%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%d %b %Y", "%B %d %Y %H:%M:%S",
+                      "%b %d %Y %H:%M:%S", "%b %d %Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S")
+_RATE = re.compile(r"^\s*(\d+[kKMG]?)(?:/(\d+[kKMG]?))?")
+_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class Unmapped:
+    table: str
+    owner: str          # username or groupname
+    attribute: str
+    value: str
+    reason: str
+
+
+@dataclasses.dataclass
+class Adoption:
+    profiles: list[dict]
+    users: list[dict]
+    unmapped: list[Unmapped]
+    # (table, id) of every row the roster now declares: what an adopting apply takes over.
+    rows: list[tuple[str, int]]
+
+    def summary(self) -> str:
+        return (f"adopt: {len(self.profiles)} profiles, {len(self.users)} users, "
+                f"{len(self.unmapped)} attributes not mapped")
+
+
+def read_database(conn) -> dict[str, list[dict]]:
+    """The unowned rows of the five policy tables (a read-only scan)."""
+    tables = {}
+    columns = {"radcheck": "id, username AS owner, attribute, op, value",
+               "radreply": "id, username AS owner, attribute, op, value",
+               "radgroupcheck": "id, groupname AS owner, attribute, op, value",
+               "radgroupreply": "id, groupname AS owner, attribute, op, value"}
+    has_managed_by = {r[0] for r in conn.execute(
+        "SELECT table_name FROM information_schema.columns WHERE column_name = 'managed_by' "
+        "AND table_schema = current_schema()")}
+    for table, cols in columns.items():
+        where = f" WHERE {UNOWNED}" if table in has_managed_by else ""
+        cursor = conn.execute(f"SELECT {cols} FROM {table}{where} ORDER BY id")  # noqa: S608
+        tables[table] = [dict(zip(("id", "owner", "attribute", "op", "value"), r, strict=True))
+                         for r in cursor]
+    where = f" WHERE {UNOWNED}" if "radusergroup" in has_managed_by else ""
+    id_column = "id" if conn.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = 'radusergroup' "
+        "AND column_name = 'id'").fetchone() else "NULL"
+    tables["radusergroup"] = [
+        {"id": r[0], "owner": r[1], "groupname": r[2], "priority": r[3]}
+        for r in conn.execute(f"SELECT {id_column}, username, groupname, priority "  # noqa: S608
+                              f"FROM radusergroup{where} ORDER BY username, priority")]
+    return tables
+
+
+def _rate(value: str) -> tuple[str, str] | None:
+    """``Mikrotik-Rate-Limit`` ``rx/tx`` (router's side: rx is the client's upload)."""
+    match = _RATE.match(value)
+    if not match:
+        return None
+    upload, download = match.group(1), match.group(2) or match.group(1)
+    return upload.replace("K", "k"), download.replace("K", "k")
+
+
+def _expiration(value: str) -> dt.date | None:
+    text = value.strip()
+    if text.isdigit():
+        return dt.datetime.fromtimestamp(int(text), dt.UTC).date()
+    for fmt in EXPIRATION_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def profile_name(group: str) -> str:
+    name = _NAME.sub("-", group).strip("-").lower() or "profile"
+    return f"adopted-{name}" if name.startswith("captiva-") else name
+
+
+def _profile(group: str, rows: Iterable[dict], table: str, profile: dict,
+             unmapped: list[Unmapped], taken: list[tuple[str, int]]) -> None:
+    for row in rows:
+        attribute, value = row["attribute"], str(row["value"])
+        key = attribute.lower()
+        if key == "mikrotik-rate-limit" and (rate := _rate(value)):
+            profile["bandwidth"] = {"upload": rate[0], "download": rate[1]}
+        elif key == "session-timeout" and value.isdigit():
+            profile["session_timeout"] = int(value)
+        elif key == "idle-timeout" and value.isdigit():
+            profile["idle_timeout"] = int(value)
+        elif key == "simultaneous-use" and value.isdigit():
+            profile["simultaneous_use"] = int(value)
+        elif key in ("mikrotik-total-limit", "max-all-traffic") and value.isdigit():
+            profile.setdefault("quota", {})["total"] = \
+                profile.get("quota", {}).get("total", 0) + int(value)
+        elif key == "mikrotik-total-limit-gigawords" and value.isdigit():
+            profile.setdefault("quota", {})["total"] = \
+                profile.get("quota", {}).get("total", 0) + (int(value) << 32)
+        elif key in ("acct-interim-interval", "mikrotik-group"):
+            pass  # Captiva sets these itself for every profile
+        else:
+            reason = ("a time counter (sqlcounter): Captiva quotas are data per period, set "
+                      "one by hand" if key.startswith("max-") else
+                      f"no Captiva profile setting for {attribute}")
+            unmapped.append(Unmapped(table, group, attribute, value, reason))
+            continue
+        taken.append((table, row["id"]))
+
+
+def adopt(tables: Mapping[str, list[dict]], *, default_profile: str | None = None) -> Adoption:
+    """The roster equivalent of the scanned rows (pure)."""
+    unmapped: list[Unmapped] = []
+    taken: list[tuple[str, int]] = []
+    groups: dict[str, dict] = {}
+    by_group: dict[str, dict[str, list]] = defaultdict(lambda: {"check": [], "reply": []})
+    for row in tables.get("radgroupcheck", []):
+        by_group[row["owner"]]["check"].append(row)
+    for row in tables.get("radgroupreply", []):
+        by_group[row["owner"]]["reply"].append(row)
+    memberships: dict[str, list[dict]] = defaultdict(list)
+    for row in tables.get("radusergroup", []):
+        memberships[row["owner"]].append(row)
+        by_group.setdefault(row["groupname"], {"check": [], "reply": []})
+    for group in sorted(by_group):
+        profile: dict[str, Any] = {"name": profile_name(group),
+                                   "description": f"adopted from RADIUS group {group}"}
+        _profile(group, by_group[group]["check"], "radgroupcheck", profile, unmapped, taken)
+        _profile(group, by_group[group]["reply"], "radgroupreply", profile, unmapped, taken)
+        groups[group] = profile
+
+    checks: dict[str, list[dict]] = defaultdict(list)
+    for row in tables.get("radcheck", []):
+        checks[row["owner"]].append(row)
+    replies: dict[str, list[dict]] = defaultdict(list)
+    for row in tables.get("radreply", []):
+        replies[row["owner"]].append(row)
+
+    users = []
+    for username in sorted(set(checks) | set(memberships), key=str.lower):
+        user: dict[str, Any] = {"username": username}
+        member = sorted(memberships.get(username, []), key=lambda r: r["priority"] or 0)
+        if member:
+            user["profile"] = groups[member[0]["groupname"]]["name"]
+            if member[0]["id"] is not None:
+                taken.append(("radusergroup", member[0]["id"]))
+            for extra in member[1:]:
+                unmapped.append(Unmapped("radusergroup", username, "group", extra["groupname"],
+                                         "a Captiva user has one profile: kept the group of "
+                                         f"lowest priority ({member[0]['groupname']})"))
+        elif default_profile:
+            user["profile"] = default_profile
+        for row in checks.get(username, []):
+            attribute, value = row["attribute"], str(row["value"])
+            key = attribute.lower()
+            if key == "cleartext-password":
+                user["password"] = value
+            elif key == "crypt-password" and value.startswith("$6$"):
+                user["password_hash"] = value
+            elif key == "auth-type" and value.lower() == "reject":
+                user["enabled"] = False
+            elif key == "expiration" and (day := _expiration(value)):
+                user["expires"] = day
+            else:
+                reason = {
+                    "crypt-password": "not sha512-crypt ($6$): give the user a new password",
+                    "md5-password": "MD5 hashes are not accepted: give the user a new password",
+                    "nt-password": "NT hashes are not accepted: give the user a new password",
+                    "expiration": f"unreadable date {value!r}",
+                }.get(key, f"no Captiva user setting for {attribute}")
+                unmapped.append(Unmapped("radcheck", username, attribute, value, reason))
+                continue
+            taken.append(("radcheck", row["id"]))
+        if "password" not in user and "password_hash" not in user:
+            unmapped.append(Unmapped("radcheck", username, "password", "",
+                                     "no usable password: the user needs a new one"))
+        for row in replies.get(username, []):
+            unmapped.append(Unmapped("radreply", username, row["attribute"], str(row["value"]),
+                                     "per-user reply attributes stay the admin's own rows "
+                                     "(Captiva never edits them)"))
+        users.append(user)
+    return Adoption(list(groups.values()), users, unmapped, taken)
+
+
+def report(adoption: Adoption, source: str) -> str:
+    lines = [f"# Adoption report: {source}", "", adoption.summary(), ""]
+    if adoption.unmapped:
+        lines += ["| table | user or group | attribute | value | why it is not mapped |",
+                  "|---|---|---|---|---|"]
+        for u in adoption.unmapped:
+            value = "********" if "password" in u.attribute.lower() else u.value
+            lines.append(f"| {u.table} | {u.owner} | {u.attribute} | {value} | {u.reason} |")
+    else:
+        lines.append("Every attribute was mapped.")
+    lines += ["", "Rows an adopting apply takes over (`captiva_adopt: true`): "
+              f"{len(adoption.rows)}.", ""]
+    return "\n".join(lines)
+
+
+def roster_documents(adoption: Adoption, *, hash_passwords: bool) -> dict[str, Any]:
+    """``profiles.yml`` and ``users.yml`` documents; cleartext passwords become sha512-crypt
+    hashes (PAP keeps working) unless the caller vaults them."""
+    profiles = inventory.CommentedMap()
+    profiles["captiva_profiles"] = adoption.profiles
+    users_doc = inventory.CommentedMap()
+    users = []
+    for user in adoption.users:
+        user = dict(user)
+        if hash_passwords and "password" in user:
+            from passlib.hash import sha512_crypt
+
+            user["password_hash"] = sha512_crypt.using(rounds=5000).hash(user.pop("password"))
+        if isinstance(user.get("expires"), dt.date):
+            user["expires"] = user["expires"].isoformat()
+        users.append(user)
+    users_doc["captiva_users"] = users
+    return {"profiles.yml": profiles, "users.yml": users_doc}
