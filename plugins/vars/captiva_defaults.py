@@ -44,4 +44,7 @@ class VarsModule(BaseVarsPlugin):
         super().get_vars(loader, path, entities)
         if not any(isinstance(e, Group) and e.name == "all" for e in entities):
             return {}
-        return loader.load_from_file(str(DEFAULTS_FILE), cache="all", unsafe=False) or {}
+        # Trusted as templates like any group_vars file, so defaults may derive from other
+        # variables (Ansible 2.19 renders only trusted templates).
+        return loader.load_from_file(str(DEFAULTS_FILE), cache="all", unsafe=False,
+                                     trusted_as_template=True) or {}

@@ -6,7 +6,7 @@ import yaml
 from ansible_run import ansible_playbook, recap
 
 
-def write_inventory(tmp_path, radius_db, users):
+def write_inventory(tmp_path, radius_db, users, **settings):
     port = radius_db.server.port
     inventory = tmp_path / "inventory"
     (inventory / "group_vars" / "all").mkdir(parents=True)
@@ -27,8 +27,11 @@ def write_inventory(tmp_path, radius_db, users):
                               "bandwidth": {"upload": "2M", "download": "10M"},
                               "simultaneous_use": 1}],
         "captiva_promotions": [{"name": "L3", "profile": "etudiant-standard"}],
-        "captiva_users": [{"username": u, "password": f"{u}-secret-pw", "promotion": "L3"}
+        "captiva_users": [{"username": u, "password": f"{u}-secret-pw", "promotion": "L3",
+                           "first_name": f"First-{u}", "last_name": f"Last-{u}",
+                           "email": f"{u}@mail.campus.test"}
                           for u in users],
+        **settings,
     }
     (inventory / "group_vars" / "all" / "roster.yml").write_text(yaml.safe_dump(roster))
     return inventory
@@ -91,3 +94,50 @@ def test_mass_prune_refused_through_ansible(tmp_path, radius_db):
     allowed = ansible_playbook(inventory, "reconcile.yml", "-e", "captiva_allow_mass_prune=true")
     assert allowed.returncode == 0, allowed.stdout
     assert "users: +0 ~0 -20" in allowed.stdout
+
+
+def test_summary_counts_users_by_their_real_activation_day(tmp_path, radius_db):
+    # A user without `activated` counts from the day Captiva first provisioned them: the
+    # database's activated_on, not the day of this run.
+    inventory = write_inventory(tmp_path, radius_db, ["alice01", "bob0002"])
+    roster_file = inventory / "group_vars" / "all" / "roster.yml"
+    roster = yaml.safe_load(roster_file.read_text())
+    roster["captiva_profiles"][0]["validity_days"] = 180
+    roster_file.write_text(yaml.safe_dump(roster))
+    assert ansible_playbook(inventory, "reconcile.yml").returncode == 0
+    with radius_db.connect() as conn:
+        conn.execute("UPDATE captiva_user SET activated_on = current_date - 400 "
+                     "WHERE username = 'alice01'")
+    plan = ansible_playbook(inventory, "reconcile.yml", "--check")
+    assert plan.returncode == 0, plan.stdout
+    assert "2 users: 1 active, 1 expired, 0 disabled, 0 WiFi off" in " ".join(plan.stdout.split())
+
+
+def test_database_failure_reports_no_detail_and_no_secret(tmp_path, radius_db):
+    # A constraint that fails on the COPY of a cleartext password: PostgreSQL's DETAIL then
+    # quotes the whole row, password included.
+    with radius_db.connect() as conn:
+        conn.execute("ALTER TABLE radcheck ADD CONSTRAINT captiva_test_refuse "
+                     "CHECK (value NOT LIKE '%-secret-pw')")
+    inventory = write_inventory(tmp_path, radius_db, ["alice01"],
+                                captiva_password_storage="cleartext",
+                                captiva_hotspot_login_by=["http-chap", "cookie"])
+    result = ansible_playbook(inventory, "reconcile.yml", "-v")
+    assert result.returncode != 0
+    assert "alice01-secret-pw" not in result.stdout
+    assert "Failing row contains" not in result.stdout
+    assert "database error, nothing was changed: 23514: new row for relation" in result.stdout
+
+
+def test_plan_diff_masks_personal_data_unless_asked(tmp_path, radius_db):
+    inventory = write_inventory(tmp_path, radius_db, ["alice01"])
+    plan = ansible_playbook(inventory, "reconcile.yml", "--check", "--diff")
+    assert plan.returncode == 0, plan.stdout
+    assert "user alice01" in plan.stdout and "first_name=********" in plan.stdout
+    for personal in ("First-alice01", "Last-alice01", "alice01@mail.campus.test"):
+        assert personal not in plan.stdout
+    shown = ansible_playbook(inventory, "reconcile.yml", "--check", "--diff",
+                             "-e", "captiva_show_personal_data=true")
+    assert shown.returncode == 0, shown.stdout
+    assert "first_name=First-alice01" in shown.stdout
+    assert "email=alice01@mail.campus.test" in shown.stdout
