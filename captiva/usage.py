@@ -1,11 +1,17 @@
-"""Data usage per user and quota period, read from ``captiva_usage_daily`` (migration 0051).
+"""Data usage per user and quota period, as SQL defines it (roles/postgres/files/functions).
 
-Bytes are attributed to local days of the NAS's site by a trigger on radacct; a period's usage
-is the sum over its local days (captiva.periods). Open sessions count with their last interim.
+The one definition of usage lives in SQL, ``30_usage.sql``: bytes of ``captiva_usage_daily``
+summed over a period's local days, in the user's one calendar (``captiva_user_calendar``:
+the site of the NAS of a login, else of the user's latest session, else the campus default).
+The login check and enforcement use the same functions, so the portal, the mails and the
+reports show the figure that blocks a user. This module only reads them:
 
-- :func:`usage_for`: one user (portal, CLI), one cheap query on the primary key;
-- :func:`usage_all`: every user at once (quota jobs), one query;
-- :func:`format_bytes`: the size text used in mails and in SQL's ``captiva_format_bytes``.
+- :func:`usage_for`: one user (portal, CLI): ``captiva_user_usage``;
+- :func:`usage_all`: every user at once (quota jobs): ``captiva_usage_all``;
+- :func:`format_bytes`: the size text of mails and pages; SQL's ``captiva_format_bytes``
+  (the login message) must print the same, a test compares them.
+
+``captiva.periods`` computes the same bounds independently; the tests use it as the oracle.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from captiva.periods import PERIODS, Calendar, Period, periods
+from captiva.periods import PERIODS, Calendar, Period
 
 _UNITS = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
 
@@ -38,6 +44,7 @@ class PeriodUsage:
     period: Period
     used: int
     limit: int | None
+    calendar: Calendar = Calendar()
 
     @property
     def name(self) -> str:
@@ -72,63 +79,44 @@ class PeriodUsage:
         }
 
 
+# Columns of captiva_user_usage / captiva_usage_all after the username.
+_PERIOD_COLUMNS = ("period, quota, used, starts_at, resets_at, first_day, end_day, "
+                   "timezone, week_start, month_start_day")
+
+
+def _period_usage(row) -> PeriodUsage:
+    name, quota, used, start, end, first_day, end_day, timezone, week_start, month_start = row
+    return PeriodUsage(Period(name, start, end, first_day, end_day), used, quota,
+                       Calendar(timezone, week_start, month_start))
+
+
 def default_calendar(conn) -> Calendar:
-    """The campus calendar (captiva_quota_settings), for views without a NAS."""
+    """The campus calendar (captiva_quota_settings): admin views that are no one user's."""
     row = conn.execute(
         "SELECT timezone, week_start, month_start_day FROM captiva_quota_settings"
     ).fetchone()
     return Calendar(*row) if row else Calendar()
 
 
-def site_calendar(conn, site: str) -> Calendar:
-    row = conn.execute(
-        "SELECT timezone, week_start, month_start_day FROM captiva_site WHERE name = %s", (site,)
-    ).fetchone()
-    if row is None:
-        raise LookupError(f"unknown site {site!r}")
+def user_calendar(conn, username: str) -> Calendar:
+    """The calendar of ``username``'s periods (SQL ``captiva_user_calendar``)."""
+    row = conn.execute("SELECT timezone, week_start, month_start_day "
+                       "FROM captiva_user_calendar(%s)", (username,)).fetchone()
     return Calendar(*row)
 
 
-def _day_bounds(bounds: dict[str, Period]) -> dict[str, Any]:
-    return {f"{name}_{edge}": getattr(bounds[name], attr)
-            for name in ("daily", "weekly", "monthly")
-            for edge, attr in (("first", "first_day"), ("end", "end_day"))}
-
-
-_SUMS = """
-    COALESCE(sum(d.bytes_in + d.bytes_out) FILTER (
-        WHERE d.day >= %(daily_first)s AND d.day < %(daily_end)s), 0)::bigint AS daily,
-    COALESCE(sum(d.bytes_in + d.bytes_out) FILTER (
-        WHERE d.day >= %(weekly_first)s AND d.day < %(weekly_end)s), 0)::bigint AS weekly,
-    COALESCE(sum(d.bytes_in + d.bytes_out) FILTER (
-        WHERE d.day >= %(monthly_first)s AND d.day < %(monthly_end)s), 0)::bigint AS monthly,
-    COALESCE(sum(d.bytes_in + d.bytes_out), 0)::bigint AS total
-"""
-
-
 def usage_for(conn, username: str, now: dt.datetime,
-              calendar: Calendar | None = None) -> dict[str, PeriodUsage]:
+              nas: str | None = None) -> dict[str, PeriodUsage]:
     """Used/limit/remaining/resets_at of each period (daily, weekly, monthly, total).
 
-    ``calendar`` defaults to the campus calendar. Limits come from the user's effective
-    profile; a user unknown to Captiva has no limits.
+    The user's calendar; ``nas``: as seen by a login on that NAS. Limits come from the user's
+    effective profile; a user unknown to Captiva has no limits.
     """
-    calendar = calendar or default_calendar(conn)
-    bounds = periods(now, calendar)
-    row = conn.execute(
-        f"""
-        SELECT {_SUMS},
-               p.quota_daily, p.quota_weekly, p.quota_monthly, p.quota_total
-        FROM (SELECT %(username)s AS username) AS who
-        LEFT JOIN captiva_usage_daily AS d ON d.username = who.username
-        LEFT JOIN captiva_user AS u ON u.username = who.username
-        LEFT JOIN captiva_profile AS p ON p.name = u.profile
-        GROUP BY p.quota_daily, p.quota_weekly, p.quota_monthly, p.quota_total
-        """,  # noqa: S608 - _SUMS is a constant; every value is bound
-        {"username": username, **_day_bounds(bounds)},
-    ).fetchone()
-    used, limits = row[:4], row[4:]
-    return {name: PeriodUsage(bounds[name], used[i], limits[i]) for i, name in enumerate(PERIODS)}
+    rows = conn.execute(
+        f"SELECT {_PERIOD_COLUMNS} FROM captiva_user_usage(%s, %s, %s)",  # noqa: S608 - constant
+        (username, now, nas),
+    ).fetchall()
+    return {row[0]: _period_usage(row) for row in rows}
 
 
 @dataclass(frozen=True)
@@ -147,48 +135,43 @@ class UserUsage:
     alert_expiry_days: tuple[int, ...]
     usage: dict[str, PeriodUsage]
 
+    @property
+    def calendar(self) -> Calendar:
+        """The user's calendar (that of their periods)."""
+        return self.usage["daily"].calendar if self.usage else Calendar()
 
-def usage_all(conn, now: dt.datetime, calendar: Calendar | None = None,
-              status: str | None = None, with_total: bool = False) -> list[UserUsage]:
-    """Every Captiva user (optionally only one ``status``) with their usage, in one query.
 
-    Only the days of the current week and month are read, plus every day of users with a
-    total quota; ``usage["total"]`` is present for those users, or for all with ``with_total``.
-    """
-    calendar = calendar or default_calendar(conn)
-    bounds = periods(now, calendar)
-    params = {**_day_bounds(bounds), "status": status, "with_total": with_total}
+def usage_all(conn, now: dt.datetime, status: str | None = None) -> list[UserUsage]:
+    """Every Captiva user (optionally only one ``status``) with their usage, in one query."""
     rows = conn.execute(
         f"""
         SELECT u.username, u.email, u.language, u.first_name, u.last_name, u.profile,
                u.status, u.expires_at,
                COALESCE(p.alert_quota_percent, '{{}}'), COALESCE(p.alert_expiry_days, '{{}}'),
-               p.quota_daily, p.quota_weekly, p.quota_monthly, p.quota_total,
-               used.daily, used.weekly, used.monthly, used.total
-        FROM captiva_user AS u
+               {", ".join("x." + c for c in _PERIOD_COLUMNS.split(", "))}
+        FROM captiva_usage_all(%(now)s) AS x
+        JOIN captiva_user AS u ON u.username = x.username
         LEFT JOIN captiva_profile AS p ON p.name = u.profile
-        CROSS JOIN LATERAL (
-            SELECT {_SUMS}
-            FROM captiva_usage_daily AS d
-            WHERE d.username = u.username
-              AND (p.quota_total IS NOT NULL OR %(with_total)s
-                   OR d.day >= LEAST(%(weekly_first)s::date, %(monthly_first)s::date))
-        ) AS used
         WHERE %(status)s::text IS NULL OR u.status = %(status)s::text
-        ORDER BY u.username
-        """,  # noqa: S608 - _SUMS is a constant; every value is bound
-        params,
+        ORDER BY u.username, array_position(%(periods)s::text[], x.period)
+        """,  # noqa: S608 - the column list is a constant; every value is bound
+        {"now": now, "status": status, "periods": list(PERIODS)},
     ).fetchall()
-    result = []
+    result: list[UserUsage] = []
     for row in rows:
-        limits, used = row[10:14], row[14:18]
-        usage = {name: PeriodUsage(bounds[name], used[i], limits[i])
-                 for i, name in enumerate(PERIODS)}
-        if limits[3] is None and not with_total:
-            del usage["total"]  # only recent days were read
-        result.append(UserUsage(
-            username=row[0], email=row[1], language=row[2], first_name=row[3],
-            last_name=row[4], profile=row[5], status=row[6], expires_at=row[7],
-            alert_quota_percent=tuple(row[8]), alert_expiry_days=tuple(row[9]), usage=usage,
-        ))
+        if not result or result[-1].username != row[0]:
+            result.append(UserUsage(
+                username=row[0], email=row[1], language=row[2], first_name=row[3],
+                last_name=row[4], profile=row[5], status=row[6], expires_at=row[7],
+                alert_quota_percent=tuple(row[8]), alert_expiry_days=tuple(row[9]), usage={},
+            ))
+        result[-1].usage[row[10]] = _period_usage(row[10:])
     return result
+
+
+def period_names(conn) -> dict[str, dict[str, str]]:
+    """``{language: {period: name}}`` for sentences (SQL ``captiva_period_name``)."""
+    rows = conn.execute(
+        "SELECT p, captiva_period_name(p, 'fr'), captiva_period_name(p, 'en') "
+        "FROM unnest(%s::text[]) AS p", (list(PERIODS),)).fetchall()
+    return {"fr": {p: fr for p, fr, _ in rows}, "en": {p: en for p, _, en in rows}}

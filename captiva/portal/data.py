@@ -1,7 +1,9 @@
 """What the portal reads: parameterised queries as the read-only ``captiva_portal`` role.
 
-Figures of the quota periods come from :func:`captiva.usage.usage_for`, the function the quota
-jobs and the login check agree with, so the portal never shows another number. Sessions are
+Figures of the quota periods come from :func:`captiva.usage.usage_for`, that is SQL's
+``captiva_user_usage``, the definition the login check and the quota jobs use, in the user's
+calendar: the portal never shows another number. The admin views' monthly figures are the
+same function's, for every user (``captiva_usage_all``). Sessions are
 read from ``radacct`` and its retention archive ``radacct_history``; ``radpostauth.pass`` is
 never selected.
 """
@@ -12,10 +14,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from captiva.periods import Calendar, local_date, periods
+from captiva.periods import Calendar, local_date
 from captiva.usage import PeriodUsage, default_calendar, usage_for
 
 CHART_DAYS = 30
+# The bar's warning level when the profile sets no alert threshold (the jobs' default too).
+DEFAULT_WARN_PERCENT = 80
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,7 @@ class Dashboard:
     username: str
     user: dict[str, Any] | None  # roster facts and effective profile; None: not in the roster
     usage: dict[str, PeriodUsage]
-    calendar: Calendar
+    calendar: Calendar  # the user's (that of their quota periods)
     active_sessions: list[dict[str, Any]]
     history: list[dict[str, Any]]
     history_page: int
@@ -32,6 +36,12 @@ class Dashboard:
     chart: list[tuple[dt.date, int]]  # CHART_DAYS local days, oldest first
     now: dt.datetime
 
+    @property
+    def warn_percent(self) -> int:
+        """The bar turns to warning where the first quota alert is mailed."""
+        thresholds = (self.user or {}).get("alert_quota_percent") or ()
+        return min(thresholds, default=DEFAULT_WARN_PERCENT)
+
     def as_dict(self) -> dict[str, Any]:
         user = _jsonable(self.user) if self.user else None
         return {
@@ -39,6 +49,7 @@ class Dashboard:
             "user": user,
             "days_left": days_left(self.user, self.now),
             "timezone": self.calendar.timezone,
+            "warn_percent": self.warn_percent,
             "usage": {name: {**u.as_dict(), "percent": u.percent}
                       for name, u in self.usage.items()},
             "active_sessions": [_jsonable(s) for s in self.active_sessions],
@@ -55,7 +66,7 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     for key, value in row.items():
         if isinstance(value, dt.datetime | dt.date):
             value = value.isoformat()
-        elif value is not None and not isinstance(value, int | float | str | bool):
+        elif value is not None and not isinstance(value, int | float | str | bool | list):
             value = str(value)
         out[key] = value
     return out
@@ -78,6 +89,7 @@ _USER = """
            u.status, u.enabled, u.expires_at, u.activated_on,
            p.rate_upload, p.rate_download, p.session_timeout, p.idle_timeout,
            p.simultaneous_use, p.validity_days,
+           COALESCE(p.alert_quota_percent, '{}') AS alert_quota_percent,
            pr.wifi_enabled AS promotion_wifi_enabled
     FROM captiva_user AS u
     LEFT JOIN captiva_profile AS p ON p.name = u.profile
@@ -112,8 +124,8 @@ def dashboard(conn, username: str, now: dt.datetime, page: int = 1,
     """Everything the student's page shows, in one transaction (one snapshot)."""
     page = max(1, page)
     with conn.transaction():
-        calendar = default_calendar(conn)
-        usage = usage_for(conn, username, now, calendar)
+        usage = usage_for(conn, username, now)
+        calendar = usage["daily"].calendar
         users = _dicts(conn.execute(_USER, (username,)))
         active = _dicts(conn.execute(
             _SESSIONS + " WHERE a.acctstoptime IS NULL ORDER BY a.acctstarttime DESC",
@@ -208,25 +220,23 @@ def failures(conn, limit: int = 100) -> list[dict[str, Any]]:
         """, (limit,)))
 
 
+# Each user's current month, in their calendar: the figure their own page shows.
+_MONTHLY = "SELECT username, used, quota FROM captiva_usage_all(%(now)s) WHERE period = 'monthly'"
+
+
 def top(conn, now: dt.datetime, limit: int = 20) -> list[dict[str, Any]]:
-    month = periods(now, default_calendar(conn))["monthly"]
-    return _dicts(conn.execute("""
-        SELECT d.username, u.promotion, u.profile,
-               sum(d.bytes_in + d.bytes_out)::bigint AS bytes,
-               p.quota_monthly AS monthly_limit
-        FROM captiva_usage_daily AS d
-        LEFT JOIN captiva_user AS u ON u.username = d.username
-        LEFT JOIN captiva_profile AS p ON p.name = u.profile
-        WHERE d.day >= %s AND d.day < %s
-        GROUP BY d.username, u.promotion, u.profile, p.quota_monthly
-        ORDER BY bytes DESC, d.username
-        LIMIT %s
-        """, (month.first_day, month.end_day, limit)))
+    return _dicts(conn.execute(f"""
+        SELECT m.username, u.promotion, u.profile, m.used AS bytes, m.quota AS monthly_limit
+        FROM ({_MONTHLY}) AS m
+        JOIN captiva_user AS u ON u.username = m.username
+        WHERE m.used > 0
+        ORDER BY bytes DESC, m.username
+        LIMIT %(limit)s
+        """, {"now": now, "limit": limit}))  # noqa: S608 - _MONTHLY is a constant
 
 
 def promotions(conn, now: dt.datetime) -> list[dict[str, Any]]:
-    month = periods(now, default_calendar(conn))["monthly"]
-    return _dicts(conn.execute("""
+    return _dicts(conn.execute(f"""
         SELECT pr.name AS promotion, pr.profile, pr.wifi_enabled,
                count(u.username) AS users,
                count(u.username) FILTER (WHERE u.status = 'active') AS active_users,
@@ -237,12 +247,10 @@ def promotions(conn, now: dt.datetime) -> list[dict[str, Any]]:
         LEFT JOIN LATERAL (
             SELECT count(*) AS sessions FROM radacct AS a
             WHERE a.username = u.username AND a.acctstoptime IS NULL) AS o ON true
-        LEFT JOIN LATERAL (
-            SELECT sum(d.bytes_in + d.bytes_out) AS bytes FROM captiva_usage_daily AS d
-            WHERE d.username = u.username AND d.day >= %s AND d.day < %s) AS m ON true
+        LEFT JOIN ({_MONTHLY}) AS m (username, bytes, quota) ON m.username = u.username
         GROUP BY pr.name, pr.profile, pr.wifi_enabled
         ORDER BY pr.name
-        """, (month.first_day, month.end_day)))
+        """, {"now": now}))  # noqa: S608 - _MONTHLY is a constant
 
 
 def admin_view(conn, name: str, now: dt.datetime) -> list[dict[str, Any]]:

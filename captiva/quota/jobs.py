@@ -21,8 +21,8 @@ from psycopg import sql
 from captiva.periods import Calendar
 from captiva.quota import coa
 from captiva.quota.config import Config
-from captiva.quota.mail import PERIOD_NAMES, Mailer, TemplateError, render
-from captiva.usage import UserUsage, default_calendar, format_bytes, usage_all
+from captiva.quota.mail import Mailer, TemplateError, render
+from captiva.usage import UserUsage, default_calendar, format_bytes, period_names, usage_all
 
 log = logging.getLogger("captiva.quota")
 Printer = Callable[[str], None]
@@ -219,8 +219,10 @@ def _local(instant: dt.datetime, calendar: Calendar) -> str:
 
 
 def plan_alerts(users: list[UserUsage], now: dt.datetime, config: Config,
-                already: set[tuple], calendar: Calendar) -> list[dict[str, Any]]:
+                already: set[tuple], names: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
     """Pure: the alerts due. Each has the keys to record and the one threshold to mail.
+
+    Figures and dates are in each user's calendar; ``names``: :func:`captiva.usage.period_names`.
 
     Of several thresholds crossed at once, only the highest percentage (or the fewest days)
     is mailed; the others are recorded as covered so they are never mailed later.
@@ -229,6 +231,7 @@ def plan_alerts(users: list[UserUsage], now: dt.datetime, config: Config,
     for user in users:
         if not user.email or user.status != "active":
             continue
+        calendar = user.calendar
         thresholds = user.alert_quota_percent or config.default_quota_percent
         for name, use in user.usage.items():
             if use.limit is None:
@@ -247,8 +250,8 @@ def plan_alerts(users: list[UserUsage], now: dt.datetime, config: Config,
                     "percent": min(math.floor(use.percent), 999),
                     "threshold": mailed,
                     "period": name,
-                    "period_fr": PERIOD_NAMES["fr"][name],
-                    "period_en": PERIOD_NAMES["en"][name],
+                    "period_fr": names["fr"][name],
+                    "period_en": names["en"][name],
                     "used": format_bytes(use.used),
                     "limit": format_bytes(use.limit),
                     "remaining": format_bytes(use.remaining),
@@ -279,13 +282,13 @@ def alerts(conn, config: Config, now: dt.datetime, dry_run: bool = False,
            out: Printer = print, mailer_factory=Mailer,
            deadline: float | None = None) -> dict[str, Any]:
     """Mail quota and expiry alerts, once per user, threshold and period."""
-    calendar = default_calendar(conn)
-    users = usage_all(conn, now, calendar, status="active")
+    users = usage_all(conn, now, status="active")
+    names = period_names(conn)
     already = {tuple(row) for row in conn.execute(
         "SELECT username, kind, period, threshold, period_key FROM captiva_alert_sent"
         " WHERE sent_at > %s - interval '400 days'", (now,)).fetchall()}
     conn.commit()
-    due = plan_alerts(users, now, config, already, calendar)
+    due = plan_alerts(users, now, config, already, names)
     summary = {"due": len(due), "sent": 0, "failed": 0}
     with mailer_factory(config.smtp) as mailer:
         for number, alert in enumerate(due):
@@ -296,7 +299,7 @@ def alerts(conn, config: Config, now: dt.datetime, dry_run: bool = False,
                 break
             user: UserUsage = alert["user"]
             values = {"username": user.username, "first_name": user.first_name or user.username,
-                      "last_name": user.last_name or "", "timezone": calendar.timezone,
+                      "last_name": user.last_name or "", "timezone": user.calendar.timezone,
                       **alert["values"]}
             try:
                 mail = render(alert["kind"], user.language, user.email, values,
@@ -428,7 +431,7 @@ def report(conn, config: Config, now: dt.datetime, dry_run: bool = False,
            out: Printer = print, top: int = 20, deadline: float | None = None) -> dict[str, Any]:
     """Usage summary: totals per period, users at or over quota, the top users this month."""
     calendar = default_calendar(conn)
-    users = usage_all(conn, now, calendar, with_total=True)
+    users = usage_all(conn, now)
     open_sessions, stale = conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE COALESCE(acctupdatetime, acctstarttime) < %s)"
         " FROM radacct WHERE acctstoptime IS NULL",

@@ -72,11 +72,6 @@ $portal_line
 Captiva, campus Wi-Fi
 """,
 }
-PERIOD_NAMES = {
-    "fr": {"daily": "journalier", "weekly": "hebdomadaire", "monthly": "mensuel",
-           "total": "total"},
-    "en": {"daily": "daily", "weekly": "weekly", "monthly": "monthly", "total": "total"},
-}
 PORTAL_LINE = {"fr": "Votre consommation : $url\n", "en": "Your usage: $url\n"}
 
 

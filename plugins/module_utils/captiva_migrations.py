@@ -1,7 +1,15 @@
-"""Ordered, versioned SQL migrations for Captiva's database.
+"""Ordered, versioned SQL migrations and repeatable SQL functions for Captiva's database.
 
 A migration is a file ``NNNN_<name>.sql`` (four digits, then a lowercase name). Applied
 migrations are recorded in ``captiva_schema_migrations(version, name, checksum, applied_at)``.
+Migrations hold tables, data and privileges: history, never edited once applied.
+
+SQL functions are code: files ``NN_<name>.sql`` of ``CREATE OR REPLACE`` statements (a
+function whose signature or result type changes is dropped first in its file), applied after
+the migrations whenever one of them changed. Their checksums are recorded in
+``captiva_schema_functions(filename, checksum, applied_at)``. When any file is new, changed or
+gone, every file is applied again in name order, in one transaction with the new records, so
+functions that call each other are never left half replaced.
 
 Rules:
 
@@ -15,7 +23,7 @@ Rules:
   ``allow_out_of_order`` is set.
 - :func:`plan` only reads: it never creates the record table (check mode).
 
-Migration files must not contain ``BEGIN``/``COMMIT`` or statements that cannot run inside a
+Neither kind of file may contain ``BEGIN``/``COMMIT`` or statements that cannot run inside a
 transaction block (``CREATE INDEX CONCURRENTLY``, ``VACUUM``).
 
 Pure Python + psycopg 3; no Ansible import, so pytest and the module share this file.
@@ -40,11 +48,22 @@ TABLE = "captiva_schema_migrations"
 # pg_advisory_lock key: the first 8 bytes of sha256("captiva_schema_migrations"), signed.
 LOCK_KEY = int.from_bytes(hashlib.sha256(TABLE.encode()).digest()[:8], "big", signed=True)
 FILENAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9][a-z0-9_]*)\.sql$")
+FUNCTIONS_TABLE = "captiva_schema_functions"
+FUNCTION_FILENAME = re.compile(r"^\d{2}_[a-z0-9][a-z0-9_]*\.sql$")
 
 _CREATE_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     version integer PRIMARY KEY,
     name text NOT NULL,
+    checksum char(64) NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+_CREATE_FUNCTIONS_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {FUNCTIONS_TABLE} (
+    filename text PRIMARY KEY,
     checksum char(64) NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 )
@@ -223,6 +242,106 @@ def migrate(
                 ) from exc
             applied.append(migration)
         return applied
+    finally:
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+
+
+# ---------------------------------------------------------------------------------------------
+# Repeatable SQL functions
+
+
+@dataclass(frozen=True)
+class FunctionFile:
+    """One file of ``CREATE OR REPLACE`` statements, applied in file name order."""
+
+    filename: str
+    sql: str
+    checksum: str
+
+    def as_dict(self) -> dict:
+        return {"filename": self.filename, "checksum": self.checksum}
+
+
+def parse_functions(files: dict[str, str]) -> list[FunctionFile]:
+    """The function files from ``{filename: text}``, in name order; refuse bad names."""
+    result = []
+    for filename in sorted(files):
+        text = files[filename]
+        if FUNCTION_FILENAME.match(filename) is None:
+            raise MigrationError(
+                f"{filename}: a function file must be named NN_<name>.sql "
+                "(two digits, lowercase letters, digits and underscores)"
+            )
+        if not text.strip():
+            raise MigrationError(f"{filename}: the function file is empty")
+        result.append(FunctionFile(filename, text, checksum(text)))
+    return result
+
+
+def load_functions(directory: str | Path) -> list[FunctionFile]:
+    """Read every ``*.sql`` file of ``directory`` (other files are ignored)."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise MigrationError(f"{path}: functions directory not found")
+    return parse_functions(
+        {p.name: p.read_text(encoding="utf-8") for p in path.glob("*.sql") if p.is_file()})
+
+
+def read_function_records(conn) -> dict[str, str]:
+    """``{filename: checksum}`` of the applied function files; empty before the first run."""
+    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (FUNCTIONS_TABLE,)).fetchone()[0]
+    if not exists:
+        return {}
+    rows = conn.execute(sql.SQL("SELECT filename, checksum FROM {}").format(
+        sql.Identifier(FUNCTIONS_TABLE))).fetchall()
+    return {filename: recorded.strip() for filename, recorded in rows}
+
+
+def changed_functions(files: list[FunctionFile], recorded: dict[str, str]) -> list[str]:
+    """Pure: the file names that are new, changed or gone since the last run (sorted)."""
+    current = {f.filename: f.checksum for f in files}
+    return sorted(name for name in current.keys() | recorded.keys()
+                  if current.get(name) != recorded.get(name))
+
+
+def plan_functions(conn, files: list[FunctionFile]) -> list[str]:
+    """The changed function files. Reads only (check mode)."""
+    return changed_functions(files, read_function_records(conn))
+
+
+def apply_functions(conn, files: list[FunctionFile], lock_timeout: float = 300.0) -> list[str]:
+    """Apply every function file if any changed; return the changed names (empty: none ran).
+
+    Run it after :func:`migrate`: the functions may use every table. All files and their
+    records go in one transaction; a failing file rolls everything back, old functions stay.
+    """
+    _require_autocommit(conn)
+    _lock(conn, lock_timeout)
+    try:
+        conn.execute(_CREATE_FUNCTIONS_TABLE)
+        changed = plan_functions(conn, files)
+        if not changed:
+            return []
+        table = sql.Identifier(FUNCTIONS_TABLE)
+        current = None
+        try:
+            with conn.transaction():
+                for current in files:
+                    conn.execute(current.sql)
+                current = None
+                conn.execute(sql.SQL("DELETE FROM {}").format(table))
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        sql.SQL("INSERT INTO {} (filename, checksum) VALUES (%s, %s)").format(
+                            table),
+                        [(f.filename, f.checksum) for f in files])
+        except psycopg.Error as exc:
+            where = current.filename if current else FUNCTIONS_TABLE
+            raise MigrationError(
+                f"{where} failed; no function was changed: {exc}".strip()
+            ) from exc
+        return changed
     finally:
         if not conn.closed:
             conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))

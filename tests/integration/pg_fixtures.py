@@ -7,7 +7,8 @@ Fixtures (registered by tests/integration/conftest.py; from elsewhere use
   unix socket in the temp dir, fsync off), stopped and removed at the end of the session.
 - ``empty_db`` (function): a fresh empty database; returns a :class:`Database`.
 - ``radius_db`` (function): a fresh database with every migration of
-  ``roles/postgres/files/migrations`` applied through captiva_migrations, and the four Captiva
+  ``roles/postgres/files/migrations`` then the functions of ``roles/postgres/files/functions``
+  applied through captiva_migrations, and the four Captiva
   roles able to log in with :data:`ROLE_PASSWORDS` over TCP (scram-sha-256).
 - ``radius_database(pg_server)``: the same as a context manager, for wider-scoped fixtures.
 
@@ -31,11 +32,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from ansible.module_utils.captiva_migrations import load_migrations, migrate
+from ansible.module_utils.captiva_migrations import (
+    apply_functions,
+    load_functions,
+    load_migrations,
+    migrate,
+)
 from processes import free_port, missing
 from psycopg import sql
 
 __all__ = [
+    "FUNCTIONS_DIR",
     "MIGRATIONS_DIR",
     "ROLE_PASSWORDS",
     "Database",
@@ -52,6 +59,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS_DIR = Path(
     os.environ.get("CAPTIVA_MIGRATIONS_DIR", ROOT / "roles" / "postgres" / "files" / "migrations")
 )
+FUNCTIONS_DIR = ROOT / "roles" / "postgres" / "files" / "functions"
 PG_BIN = Path(os.environ.get("CAPTIVA_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SUPERUSER = "postgres"
 # Short names, as in the inventory's captiva_db_passwords; the database roles are captiva_<name>.
@@ -210,6 +218,7 @@ def radius_database(server: PgServer):
         db = Database(server, name)
         with db.connect() as conn:
             migrate(conn, load_migrations(MIGRATIONS_DIR))
+            apply_functions(conn, load_functions(FUNCTIONS_DIR))
             # What roles/postgres does with the vaulted passwords (the roles are cluster-wide).
             for short, password in ROLE_PASSWORDS.items():
                 conn.execute(

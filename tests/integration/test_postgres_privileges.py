@@ -1,4 +1,5 @@
-"""Each database role can do what it must and nothing more (migration 0004)."""
+"""Each database role can do what it must and nothing more (migrations 0004 and 0054, the
+SECURITY DEFINER functions of roles/postgres/files/functions)."""
 
 import psycopg
 import pytest
@@ -45,10 +46,27 @@ CASES = [
      {"reconcile": DENIED, "freeradius": ALLOWED, "portal": DENIED, "jobs": ALLOWED}),
     ("DELETE FROM radacct WHERE acctstoptime < now() - interval '1 year'",
      {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
-    ("INSERT INTO radpostauth (username, pass, reply) VALUES ('alice', '', 'Access-Accept')",
+    ("INSERT INTO radpostauth (username, reply, callingstationid) "
+     "VALUES ('alice', 'Access-Accept', 'AA:BB')",
      {"reconcile": DENIED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
     ("SELECT username, authdate FROM radpostauth",
      {"reconcile": DENIED, "freeradius": ALLOWED, "portal": ALLOWED, "jobs": ALLOWED}),
+    # radpostauth.pass: FreeRADIUS's stock query writes passwords there; no role reads or
+    # writes it (column-level grants, 0054).
+    ("INSERT INTO radpostauth (username, pass, reply) VALUES ('alice', 'pw', 'Access-Accept')",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT pass FROM radpostauth",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT * FROM radpostauth",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("UPDATE radpostauth SET pass = 'pw'",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT pass FROM radpostauth_history",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    # Temporary tables could shadow what a SECURITY DEFINER function reads: only the
+    # reconcile (it stages rows in one) may create them.
+    ("CREATE TEMPORARY TABLE captiva_user (username text)",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
     ("DELETE FROM radpostauth WHERE authdate < now() - interval '1 year'",
      {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
     ("INSERT INTO nasreload (nasipaddress, reloadtime) VALUES ('10.0.0.1', now())",
@@ -141,7 +159,7 @@ def test_portal_and_jobs_cannot_read_passwords(radius_db, role):
 
 def test_sequences_let_writers_insert(radius_db):
     with radius_db.connect("freeradius") as conn:
-        conn.execute("INSERT INTO radpostauth (username, pass, reply) VALUES ('a', '', 'x')")
+        conn.execute("INSERT INTO radpostauth (username, reply) VALUES ('a', 'x')")
     with radius_db.connect("reconcile") as conn:
         conn.execute("INSERT INTO radgroupreply (groupname, attribute, op, value, managed_by) "
                      "VALUES ('basic', 'Idle-Timeout', '=', '600', 'captiva')")
@@ -160,3 +178,63 @@ def test_public_has_no_access(radius_db):
     finally:
         with radius_db.connect() as conn:
             conn.execute("DROP ROLE captiva_test_stranger")
+
+
+def test_security_definer_functions_are_owned_by_captiva_definer_with_pg_temp_last(radius_db):
+    with radius_db.connect() as conn:
+        rows = conn.execute("""
+            SELECT p.proname, r.rolname, r.rolsuper, r.rolcanlogin, p.proconfig
+            FROM pg_proc AS p JOIN pg_roles AS r ON r.oid = p.proowner
+            WHERE p.prosecdef AND p.pronamespace = 'public'::regnamespace
+            ORDER BY p.proname""").fetchall()
+    assert {"captiva_quota_login", "captiva_quota_login_xlat",
+            "captiva_sessions_to_disconnect"} <= {row[0] for row in rows}
+    for name, owner, superuser, can_login, config in rows:
+        assert (owner, superuser, can_login) == ("captiva_definer", False, False), name
+        assert config == ["search_path=pg_catalog, public, pg_temp"], name
+
+
+OVER_QUOTA = """
+INSERT INTO captiva_profile (name, quota_daily) VALUES ('tiny', 100);
+INSERT INTO captiva_user (username, language, profile, enabled, status, activated_on)
+    VALUES ('mallory', 'en', 'tiny', true, 'active', current_date);
+INSERT INTO captiva_usage_daily (username, day, bytes_in, bytes_out)
+    VALUES ('mallory', (now() AT TIME ZONE 'UTC')::date, 500, 0);
+"""
+
+
+def test_a_callers_temporary_table_cannot_shadow_a_real_one(radius_db):
+    """A caller with TEMPORARY (here a role given it on purpose: 0054 takes it from
+    FreeRADIUS) hides captiva_user and captiva_usage_daily behind empty temporary tables.
+    With pg_temp first (PostgreSQL's default when a search_path omits it) the login check
+    would then accept an over-quota user as unknown; pg_temp last keeps the real tables."""
+    with radius_db.connect() as conn:
+        conn.execute(OVER_QUOTA)
+        conn.execute("DROP ROLE IF EXISTS captiva_test_shadow")
+        conn.execute("CREATE ROLE captiva_test_shadow LOGIN PASSWORD 'shadow' "
+                     "IN ROLE captiva_freeradius")
+        conn.execute(f'GRANT TEMPORARY ON DATABASE "{radius_db.name}" TO captiva_test_shadow')
+    try:
+        dsn = radius_db.server.tcp_dsn(radius_db.name, "captiva_test_shadow", "shadow")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE TEMPORARY TABLE captiva_user (username text, language text, "
+                         "expires_at timestamptz, profile text)")
+            conn.execute("CREATE TEMPORARY TABLE captiva_usage_daily (username text, day date, "
+                         "bytes_in bigint, bytes_out bigint)")
+            # The shadow works for the caller's own queries...
+            assert conn.execute("SELECT count(*) FROM captiva_user").fetchone()[0] == 0
+            # ...but not inside the SECURITY DEFINER function.
+            decision = conn.execute("SELECT captiva_quota_login_xlat('mallory', '')"
+                                    ).fetchone()[0]
+        assert decision.startswith("reject|Daily data quota of 100 B reached")
+    finally:
+        with radius_db.connect() as conn:
+            conn.execute(f'REVOKE ALL ON DATABASE "{radius_db.name}" FROM captiva_test_shadow')
+            conn.execute("DROP OWNED BY captiva_test_shadow")
+            conn.execute("DROP ROLE captiva_test_shadow")
+
+
+def test_freeradius_cannot_create_a_temporary_table(radius_db):
+    with radius_db.connect("freeradius") as conn, pytest.raises(
+            psycopg.errors.InsufficientPrivilege, match="permission denied to create temporary"):
+        conn.execute("CREATE TEMPORARY TABLE captiva_user (username text)")

@@ -14,23 +14,27 @@ GiB = 1024**3
 CAL = Calendar("Africa/Douala")
 NOW = dt.datetime(2026, 11, 21, 11, 0, tzinfo=dt.UTC)
 CFG = parse({"dsn": "dbname=x"})
+# What captiva.usage.period_names reads from SQL (captiva_period_name).
+NAMES = {"fr": {"daily": "journalier", "weekly": "hebdomadaire", "monthly": "mensuel",
+                "total": "total"},
+         "en": {"daily": "daily", "weekly": "weekly", "monthly": "monthly", "total": "total"}}
 
 
 def user(used_daily, limit_daily=5 * GiB, expires=None, email="a@x.example", status="active",
          percents=(80, 95)):
     bounds = periods(NOW, CAL)
-    usage = {"daily": PeriodUsage(bounds["daily"], used_daily, limit_daily),
-             "weekly": PeriodUsage(bounds["weekly"], used_daily, None)}
+    usage = {"daily": PeriodUsage(bounds["daily"], used_daily, limit_daily, CAL),
+             "weekly": PeriodUsage(bounds["weekly"], used_daily, None, CAL)}
     return UserUsage("alice", email, "en", "Alice", "T", "student", status, expires,
                      percents, (7, 2), usage)
 
 
 def test_no_alert_below_the_lowest_threshold():
-    assert plan_alerts([user(int(3.9 * GiB))], NOW, CFG, set(), CAL) == []
+    assert plan_alerts([user(int(3.9 * GiB))], NOW, CFG, set(), NAMES) == []
 
 
 def test_highest_crossed_threshold_is_mailed_lower_ones_recorded():
-    [alert] = plan_alerts([user(5 * GiB * 96 // 100 + 10)], NOW, CFG, set(), CAL)
+    [alert] = plan_alerts([user(5 * GiB * 96 // 100 + 10)], NOW, CFG, set(), NAMES)
     assert (alert["mailed"], alert["thresholds"], alert["period_key"]) == \
         (95, [80, 95], "2026-11-21")
     assert alert["values"]["percent"] == 96 and alert["values"]["remaining"] == "204.8 MiB"
@@ -38,27 +42,27 @@ def test_highest_crossed_threshold_is_mailed_lower_ones_recorded():
 
 def test_already_sent_thresholds_are_skipped():
     already = {("alice", "quota", "daily", 80, "2026-11-21")}
-    [alert] = plan_alerts([user(5 * GiB * 96 // 100 + 10)], NOW, CFG, already, CAL)
+    [alert] = plan_alerts([user(5 * GiB * 96 // 100 + 10)], NOW, CFG, already, NAMES)
     assert alert["thresholds"] == [95]
     already.add(("alice", "quota", "daily", 95, "2026-11-21"))
-    assert plan_alerts([user(5 * GiB * 96 // 100 + 10)], NOW, CFG, already, CAL) == []
+    assert plan_alerts([user(5 * GiB * 96 // 100 + 10)], NOW, CFG, already, NAMES) == []
 
 
 def test_no_mail_without_email_or_when_inactive():
-    assert plan_alerts([user(5 * GiB, email=None)], NOW, CFG, set(), CAL) == []
-    assert plan_alerts([user(5 * GiB, status="disabled")], NOW, CFG, set(), CAL) == []
+    assert plan_alerts([user(5 * GiB, email=None)], NOW, CFG, set(), NAMES) == []
+    assert plan_alerts([user(5 * GiB, status="disabled")], NOW, CFG, set(), NAMES) == []
 
 
 def test_expiry_alert_mails_the_fewest_days():
     expires = NOW + dt.timedelta(days=1, hours=3)
-    [alert] = plan_alerts([user(0, expires=expires)], NOW, CFG, set(), CAL)
+    [alert] = plan_alerts([user(0, expires=expires)], NOW, CFG, set(), NAMES)
     assert (alert["kind"], alert["mailed"], alert["thresholds"]) == ("expiry", 2, [2, 7])
     assert alert["values"]["days"] == 2
-    assert plan_alerts([user(0, expires=NOW - dt.timedelta(days=1))], NOW, CFG, set(), CAL) == []
+    assert plan_alerts([user(0, expires=NOW - dt.timedelta(days=1))], NOW, CFG, set(), NAMES) == []
 
 
 def test_profile_without_thresholds_uses_the_configured_defaults():
-    [alert] = plan_alerts([user(5 * GiB * 81 // 100, percents=())], NOW, CFG, set(), CAL)
+    [alert] = plan_alerts([user(5 * GiB * 81 // 100, percents=())], NOW, CFG, set(), NAMES)
     assert alert["thresholds"] == [80]
 
 

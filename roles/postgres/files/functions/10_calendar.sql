@@ -1,0 +1,106 @@
+-- Quota calendars: the same period bounds as captiva/periods.py (the tests compare them).
+-- A calendar is a site's timezone, ISO week start (1 = Monday) and month start day (1..28).
+--
+-- The calendar rule (docs/quota.md, "Which calendar"): a user's periods follow ONE calendar,
+-- captiva_user_calendar(): the site of the NAS the user is logging in on, else the site of
+-- the user's most recent session, else the campus default (captiva_quota_settings). Login,
+-- enforcement, alerts, reports and the portal all ask this function.
+
+-- First instant of local day p_day. PostgreSQL resolves a repeated wall time to the later
+-- instant; the day starts at the earlier one (Python's fold=0), so look for an instant that
+-- shows the same midnight under the offset in force a day earlier. A skipped midnight already
+-- resolves to the moment of the jump.
+CREATE OR REPLACE FUNCTION captiva_local_midnight(p_day date, p_tz text) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE STRICT AS $$
+    WITH c AS (
+        SELECT p_day::timestamp AS wall, p_day::timestamp AT TIME ZONE p_tz AS later
+    ), e AS (
+        SELECT wall, later,
+               (wall - (((later - interval '1 day') AT TIME ZONE p_tz)
+                        - ((later - interval '1 day') AT TIME ZONE 'UTC'))) AT TIME ZONE 'UTC'
+                   AS earlier
+        FROM c
+    )
+    SELECT CASE WHEN earlier < later AND (earlier AT TIME ZONE p_tz) = wall
+                THEN earlier ELSE later END
+    FROM e
+$$;
+
+-- [first_day, end_day) of period p_period ('daily', 'weekly', 'monthly') holding local p_day;
+-- NULLs for 'total'.
+CREATE OR REPLACE FUNCTION captiva_period_days(
+    p_period text, p_day date, p_week_start integer, p_month_start_day integer,
+    OUT first_day date, OUT end_day date
+) LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    month_first date;
+BEGIN
+    IF p_period = 'daily' THEN
+        first_day := p_day;
+        end_day := p_day + 1;
+    ELSIF p_period = 'weekly' THEN
+        first_day := p_day - ((extract(isodow FROM p_day)::integer - p_week_start + 7) % 7);
+        end_day := first_day + 7;
+    ELSIF p_period = 'monthly' THEN
+        month_first := date_trunc('month', p_day)::date;
+        IF extract(day FROM p_day) < p_month_start_day THEN
+            month_first := (month_first - interval '1 month')::date;
+        END IF;
+        first_day := month_first + (p_month_start_day - 1);
+        end_day := (first_day + interval '1 month')::date;
+    ELSIF p_period <> 'total' THEN
+        RAISE EXCEPTION 'unknown period %: expected daily, weekly, monthly or total', p_period;
+    END IF;
+END
+$$;
+
+-- The period p_period holding instant p_at in a calendar: local dates and instants.
+CREATE OR REPLACE FUNCTION captiva_period(
+    p_period text, p_at timestamptz, p_tz text, p_week_start integer, p_month_start_day integer,
+    OUT first_day date, OUT end_day date, OUT starts_at timestamptz, OUT ends_at timestamptz
+) LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT d.first_day, d.end_day,
+           captiva_local_midnight(d.first_day, p_tz), captiva_local_midnight(d.end_day, p_tz)
+    FROM captiva_period_days(p_period, (p_at AT TIME ZONE p_tz)::date,
+                             p_week_start, p_month_start_day) AS d
+$$;
+
+-- The calendar of a NAS (its site's), else the campus default.
+CREATE OR REPLACE FUNCTION captiva_calendar(
+    p_nas inet, OUT timezone text, OUT week_start integer, OUT month_start_day integer
+) LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT c.timezone, c.week_start, c.month_start_day FROM (
+        SELECT 1 AS rank, s.timezone, s.week_start::integer, s.month_start_day::integer
+        FROM captiva_router AS r JOIN captiva_site AS s ON s.name = r.site
+        WHERE p_nas IS NOT NULL AND r.nasipaddress = p_nas
+        UNION ALL
+        SELECT 2, d.timezone, d.week_start::integer, d.month_start_day::integer
+        FROM captiva_quota_settings AS d
+        UNION ALL
+        SELECT 3, 'UTC', 1, 1
+    ) AS c (rank, timezone, week_start, month_start_day)
+    ORDER BY c.rank
+    LIMIT 1
+$$;
+
+-- The one calendar of a user's quota periods: the site of p_nas when it is a known router
+-- (the NAS a login comes from), else the site of the NAS of the user's most recent session
+-- (radacct_user_start_idx), else the campus default.
+CREATE OR REPLACE FUNCTION captiva_user_calendar(
+    p_username text, p_nas inet DEFAULT NULL,
+    OUT timezone text, OUT week_start integer, OUT month_start_day integer
+) LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT c.timezone, c.week_start, c.month_start_day
+    FROM captiva_calendar(COALESCE(
+        (SELECT r.nasipaddress FROM captiva_router AS r WHERE r.nasipaddress = p_nas),
+        (SELECT a.nasipaddress FROM radacct AS a
+         WHERE a.username = p_username AND a.acctstarttime IS NOT NULL
+         ORDER BY a.acctstarttime DESC, a.radacctid DESC
+         LIMIT 1))) AS c
+$$;
+
+-- Timezone of a NAS's site: bytes are attributed to its local days (20_usage_daily.sql).
+CREATE OR REPLACE FUNCTION captiva_nas_timezone(p_nas inet) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT timezone FROM captiva_calendar(p_nas)
+$$;

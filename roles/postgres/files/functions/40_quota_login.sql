@@ -1,0 +1,94 @@
+-- Login-time quota enforcement, called by FreeRADIUS (docs/quota.md has the unlang).
+-- SECURITY DEFINER functions: owned by captiva_definer (NOLOGIN, not a superuser, only the
+-- reads they need; migration 0054), search_path with pg_temp LAST so no caller's temporary
+-- table or function can stand in for a real one.
+
+-- The login decision for p_username on NAS p_nas at p_at:
+-- - reject_message: why the login must be refused (NULL: accept), in the user's language;
+-- - remaining_bytes: the smallest remaining quota of any period (NULL: unlimited);
+-- - seconds_to_expiry: seconds until the account expires (NULL: never), for Session-Timeout.
+CREATE OR REPLACE FUNCTION captiva_quota_login(
+    p_username text, p_nas inet DEFAULT NULL, p_at timestamptz DEFAULT now()
+) RETURNS TABLE (reject_message text, remaining_bytes bigint, seconds_to_expiry bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    usr record;
+    hit record;
+    tz text;
+    french boolean;
+BEGIN
+    SELECT u.language, u.expires_at INTO usr FROM captiva_user AS u WHERE u.username = p_username;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT NULL::text, NULL::bigint, NULL::bigint;
+        RETURN;
+    END IF;
+    french := usr.language = 'fr';
+    IF usr.expires_at IS NOT NULL AND usr.expires_at <= p_at THEN
+        tz := (captiva_user_calendar(p_username, p_nas)).timezone;
+        RETURN QUERY SELECT
+            CASE WHEN french THEN 'Compte expiré le ' ELSE 'Account expired on ' END
+                || to_char(usr.expires_at AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI') || ' ' || tz,
+            0::bigint, 0::bigint;
+        RETURN;
+    END IF;
+    -- One read of the usage; of the exhausted periods, name the one that frees the user last
+    -- (total: never).
+    SELECT q.period, q.quota, q.resets_at, q.timezone,
+           q.quota IS NOT NULL AND q.remaining <= 0 AS exhausted,
+           min(q.remaining) OVER () AS least_remaining
+    INTO hit
+    FROM captiva_user_usage(p_username, p_at, p_nas) AS q
+    ORDER BY 5 DESC, q.resets_at DESC NULLS FIRST
+    LIMIT 1;
+    IF hit.exhausted THEN
+        RETURN QUERY SELECT
+            CASE WHEN french THEN
+                'Quota de données ' || captiva_period_name(hit.period, 'fr')
+                || ' de ' || captiva_format_bytes(hit.quota) || ' atteint ; '
+                || CASE WHEN hit.resets_at IS NULL THEN 'il ne se renouvelle pas'
+                        ELSE 'renouvelé le ' || to_char(hit.resets_at AT TIME ZONE hit.timezone,
+                                                        'YYYY-MM-DD HH24:MI')
+                             || ' ' || hit.timezone END
+            ELSE
+                initcap(captiva_period_name(hit.period, 'en')) || ' data quota of '
+                || captiva_format_bytes(hit.quota) || ' reached; '
+                || CASE WHEN hit.resets_at IS NULL THEN 'it does not reset'
+                        ELSE 'resets ' || to_char(hit.resets_at AT TIME ZONE hit.timezone,
+                                                  'YYYY-MM-DD HH24:MI')
+                             || ' ' || hit.timezone END
+            END,
+            0::bigint,
+            NULL::bigint;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT
+        NULL::text,
+        hit.least_remaining,
+        CASE WHEN usr.expires_at IS NULL THEN NULL
+             ELSE floor(extract(epoch FROM usr.expires_at - p_at))::bigint END;
+END
+$$;
+
+-- One string for unlang's %{sql:...}, which reads a single value:
+--   'reject|<message>'  or  'accept|<gigawords>|<low 32 bits>|<seconds to expiry>'
+-- with empty fields for "unlimited" / "never". Mikrotik-Total-Limit is a 32-bit attribute:
+-- the limit is low + gigawords * 2^32.
+CREATE OR REPLACE FUNCTION captiva_quota_login_xlat(p_username text, p_nas text DEFAULT '')
+RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT CASE WHEN l.reject_message IS NOT NULL
+                THEN 'reject|' || replace(l.reject_message, '|', '/')
+                ELSE 'accept|' || COALESCE((l.remaining_bytes >> 32)::text, '')
+                     || '|' || COALESCE((l.remaining_bytes & 4294967295)::text, '')
+                     || '|' || COALESCE(l.seconds_to_expiry::text, '')
+           END
+    FROM captiva_quota_login(p_username, NULLIF(p_nas, '')::inet) AS l
+$$;
+
+ALTER FUNCTION captiva_quota_login(text, inet, timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_quota_login_xlat(text, text) OWNER TO captiva_definer;
+REVOKE ALL ON FUNCTION captiva_quota_login(text, inet, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION captiva_quota_login_xlat(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION captiva_quota_login(text, inet, timestamptz)
+    TO captiva_freeradius, captiva_portal, captiva_jobs;
+GRANT EXECUTE ON FUNCTION captiva_quota_login_xlat(text, text) TO captiva_freeradius;
