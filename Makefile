@@ -20,8 +20,13 @@ VAULT_ARGS ?= $(if $(VAULT_FILE),--vault-id $(VAULT_ID)@$(VAULT_FILE))
 # Extra ansible-playbook arguments, e.g. ANSIBLE_ARGS="-e captiva_allow_mass_prune=true".
 ANSIBLE_ARGS ?=
 PLAYBOOK := $(BIN)/ansible-playbook -i $(INVENTORY) $(VAULT_ARGS) $(ANSIBLE_ARGS)
+# The vault ids the inventory's vaulted values need; without a vault password for them
+# (VAULT_ARGS, ANSIBLE_VAULT_PASSWORD_FILE or ANSIBLE_VAULT_IDENTITY_LIST) validate, plan and
+# apply stop at once and say how to give one.
+VAULT_IDS = $(sort $(shell grep -rhoE '^\s*\$$ANSIBLE_VAULT;1\.[12];AES256;[A-Za-z0-9_.-]+' \
+	$(INVENTORY) 2>/dev/null | sed 's/.*;//'))
 
-.PHONY: help test lint unit integration bench validate plan apply clean
+.PHONY: help test lint unit integration bench validate plan apply clean vault-password
 
 help:
 	@grep -hE '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
@@ -52,16 +57,25 @@ bench: venv
 	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 ## validate INVENTORY=...: check the roster, contacting no host
-validate: venv
+validate: venv vault-password
 	$(PLAYBOOK) playbooks/validate.yml
 
 ## plan INVENTORY=...: what apply would change (check + diff), ending with a summary
-plan: venv
+plan: venv vault-password
 	$(PLAYBOOK) playbooks/site.yml --check --diff
 
 ## apply INVENTORY=...: converge the inventory
-apply: venv
+apply: venv vault-password
 	$(PLAYBOOK) playbooks/site.yml
+
+vault-password:
+	@if [ -n "$(VAULT_IDS)" ] && [ -z "$(strip $(VAULT_ARGS))" ] \
+	    && [ -z "$${ANSIBLE_VAULT_PASSWORD_FILE:-}" ] && [ -z "$${ANSIBLE_VAULT_IDENTITY_LIST:-}" ]; then \
+	  echo "$(INVENTORY) has values encrypted with vault id(s) $(VAULT_IDS), but no vault password is given." >&2; \
+	  echo "Pass it: make $(MAKECMDGOALS) INVENTORY=$(INVENTORY) VAULT_ARGS='--vault-id $(firstword $(VAULT_IDS))@prompt'" >&2; \
+	  echo "  (or VAULT_ARGS='--vault-id $(firstword $(VAULT_IDS))@<password file>', or export ANSIBLE_VAULT_PASSWORD_FILE=<password file>)" >&2; \
+	  exit 2; \
+	fi
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build *.egg-info
