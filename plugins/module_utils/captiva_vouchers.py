@@ -351,3 +351,49 @@ def _revoked_indexes(batch, path, errors) -> list[int]:
             fail(errors, where, f"voucher {index} is revoked twice")
         indexes.add(index)
     return sorted(indexes)
+
+
+# --------------------------------------------------------------------------------------------
+# Desired state
+
+
+def compile_vouchers(batches: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The rows validated batches give, in the shape of the roster's compiled RADIUS state.
+
+    ``radius_users``: each code's RADIUS user (username and cleartext password: the code;
+    group: the batch's profile). A revoked code keeps its user, so FreeRADIUS can say why it
+    is refused. ``tables``: Captiva's voucher tables (``captiva_voucher_first_use`` and
+    urgent revocations are the database's own and never desired). ``summary``: counts.
+    """
+    users: dict[str, dict] = {}
+    batch_rows, voucher_rows, revocation_rows = [], [], []
+    for batch in batches:
+        batch_rows.append({
+            "name": batch["name"],
+            "profile": batch["profile"],
+            "time_credit": batch["time_credit"],
+            "window_after_first_use": batch["window_after_first_use"],
+            "starts_at": batch["starts_at"],
+            "ends_at": batch["ends_at"],
+            "data_cap": batch["data"],
+            "simultaneous_use": batch["simultaneous_use"],
+            "sites": list(batch["sites"]),
+            "language": batch["language"],
+            "count": batch["count"],
+        })
+        for index, code in enumerate(batch["codes"], start=1):
+            voucher_rows.append({"code": code, "batch": batch["name"], "index": index})
+            users[code] = {"group": batch["profile"],
+                           "password": {"scheme": "cleartext", "value": code}, "check": []}
+        revocation_rows.extend({"code": batch["codes"][index - 1], "source": "roster"}
+                               for index in batch["revoked_indexes"])
+    return {
+        "radius_users": users,
+        "tables": {
+            "captiva_voucher_batch": batch_rows,
+            "captiva_voucher": voucher_rows,
+            "captiva_voucher_revocation": revocation_rows,
+        },
+        "summary": {"voucher_batches": len(batch_rows), "vouchers": len(voucher_rows),
+                    "vouchers_revoked": len(revocation_rows)},
+    }

@@ -1,11 +1,11 @@
 """Vouchers through real FreeRADIUS (roles/freeradius) and PostgreSQL (migrations + functions).
 
 Profiles, sites and routers come from a roster written by the reconcile. The vouchers'
-rows are written here the way the reconcile will write them once it handles
-``captiva_voucher_batches`` (docs/vouchers.md, "What is built"): the batch, its codes, each
-code's radcheck password and radusergroup membership (the batch's profile), as
-captiva_reconcile. Codes come from ``captiva_vouchers.validate_batches``; usage is sent as
-accounting through FreeRADIUS's buffer, as a router sends it.
+rows are ``compile_vouchers``'s, written here the way the reconcile will write them once it
+handles ``captiva_voucher_batches`` (docs/vouchers.md, "Status"): the batch, its codes and
+roster revocations, each code's radcheck password and radusergroup membership (the batch's
+profile), as captiva_reconcile. Codes come from ``captiva_vouchers.validate_batches``;
+usage is sent as accounting through FreeRADIUS's buffer, as a router sends it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,12 @@ import pytest
 import radius_fixtures
 from ansible.module_utils.captiva_radius_plan import reconcile
 from ansible.module_utils.captiva_roster import validate
-from ansible.module_utils.captiva_vouchers import format_code, validate_batches
+from ansible.module_utils.captiva_vouchers import (
+    compile_vouchers,
+    format_code,
+    validate_batches,
+)
+from psycopg import sql
 from pyrad import packet
 from quota_radius_fixtures import DOUALA, GIB, PARIS_NAS, Nas, roster_variables, wait_replayed
 from radius_fixtures import ROUTER_SECRET, message_authenticator_valid
@@ -53,27 +58,21 @@ BATCHES = [
 
 
 def write_vouchers(conn, batches):
-    """The rows the reconcile will write for validated batches (one transaction)."""
+    """Write ``compile_vouchers``'s rows in one transaction, as the reconcile will."""
+    compiled = compile_vouchers(batches)
     with conn.transaction():
-        for b in batches:
-            conn.execute(
-                "INSERT INTO captiva_voucher_batch (name, profile, time_credit,"
-                " window_after_first_use, starts_at, ends_at, data_cap, simultaneous_use,"
-                " sites, language, count) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (b["name"], b["profile"], b["time_credit"], b["window_after_first_use"],
-                 b["starts_at"], b["ends_at"], b["data"], b["simultaneous_use"], b["sites"],
-                 b["language"], b["count"]))
-            for index, code in enumerate(b["codes"], start=1):
-                conn.execute("INSERT INTO captiva_voucher (code, batch, index)"
-                             " VALUES (%s, %s, %s)", (code, b["name"], index))
-                conn.execute("INSERT INTO radcheck (username, attribute, op, value, managed_by)"
-                             " VALUES (%s, 'Cleartext-Password', ':=', %s, 'captiva')",
-                             (code, code))
-                conn.execute("INSERT INTO radusergroup (username, groupname, priority,"
-                             " managed_by) VALUES (%s, %s, 1, 'captiva')", (code, b["profile"]))
-            for index in b["revoked_indexes"]:
-                conn.execute("INSERT INTO captiva_voucher_revocation (code, source)"
-                             " VALUES (%s, 'roster')", (b["codes"][index - 1],))
+        for table, rows in compiled["tables"].items():
+            for row in rows:
+                columns = sql.SQL(", ").join(map(sql.Identifier, row))
+                conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                    sql.Identifier(table), columns,
+                    sql.SQL(", ").join(sql.Placeholder() * len(row))), list(row.values()))
+        for username, user in compiled["radius_users"].items():
+            conn.execute("INSERT INTO radcheck (username, attribute, op, value, managed_by)"
+                         " VALUES (%s, 'Cleartext-Password', ':=', %s, 'captiva')",
+                         (username, user["password"]["value"]))
+            conn.execute("INSERT INTO radusergroup (username, groupname, priority, managed_by)"
+                         " VALUES (%s, %s, 1, 'captiva')", (username, user["group"]))
 
 
 @pytest.fixture(scope="module")

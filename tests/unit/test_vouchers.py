@@ -16,6 +16,7 @@ from ansible.module_utils.captiva_vouchers import (
     batch_codes,
     check_character,
     checksum_ok,
+    compile_vouchers,
     derive_code,
     format_code,
     normalise,
@@ -288,3 +289,33 @@ def test_dates_are_read_in_the_sites_timezone_else_the_default():
                        default_timezone="Europe/Paris")
     assert batches[0]["timezone"] == "Europe/Paris"
     assert batches[0]["starts_at"].utcoffset() == dt.timedelta(hours=1)  # CET in March 1st
+
+
+def test_compiled_rows_give_each_code_its_batch_profile_and_revocations():
+    batches, _ = check(batch(count=4, revoked=[2], data="5GiB"),
+                       batch(name="conference", count=2, window_after_first_use="3d",
+                             time_credit=None, profile="etudiant-standard"))
+    compiled = compile_vouchers(batches)
+    codes = batch_codes(SECRET, "portes-ouvertes-2026", 4) + batch_codes(SECRET, "conference", 2)
+    assert list(compiled["radius_users"]) == codes
+    assert compiled["radius_users"][codes[0]] == {
+        "group": "invite", "password": {"scheme": "cleartext", "value": codes[0]}, "check": []}
+    assert compiled["radius_users"][codes[5]]["group"] == "etudiant-standard"
+    tables = compiled["tables"]
+    assert [(r["code"], r["batch"], r["index"]) for r in tables["captiva_voucher"]] == [
+        *[(c, "portes-ouvertes-2026", i) for i, c in enumerate(codes[:4], start=1)],
+        (codes[4], "conference", 1), (codes[5], "conference", 2)]
+    assert tables["captiva_voucher_revocation"] == [{"code": codes[1], "source": "roster"}]
+    first, second = tables["captiva_voucher_batch"]
+    assert (first["data_cap"], first["time_credit"], first["window_after_first_use"]) == (
+        5 * 2**30, 7200, None)
+    assert (second["time_credit"], second["window_after_first_use"]) == (None, 3 * 86400)
+    assert compiled["summary"] == {"voucher_batches": 2, "vouchers": 6, "vouchers_revoked": 1}
+
+
+def test_growing_a_batch_only_adds_rows():
+    small, _ = check(batch(count=3))
+    large, _ = check(batch(count=5))
+    before = compile_vouchers(small)["tables"]["captiva_voucher"]
+    after = compile_vouchers(large)["tables"]["captiva_voucher"]
+    assert after[:3] == before and len(after) == 5
