@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import hmac
 import ipaddress
+import queue
 import socket
 import struct
 import threading
@@ -116,6 +117,8 @@ class CoaListener:
         self.sock.bind(address)
         self.address = self.sock.getsockname()[:2]
         self._stop = threading.Event()
+        self._delayed: queue.Queue = queue.Queue()  # (due, answer, peer), in arrival order
+        threading.Thread(target=self._send_delayed, daemon=True).start()
 
     def serve(self) -> None:
         self.sock.settimeout(0.2)
@@ -130,11 +133,18 @@ class CoaListener:
             if answer is None:
                 continue
             if self.delay > 0:
-                timer = threading.Timer(self.delay, self._send, (answer, peer))
-                timer.daemon = True
-                timer.start()
+                self._delayed.put((time.monotonic() + self.delay, answer, peer))
             else:
                 self._send(answer, peer)
+
+    def _send_delayed(self) -> None:
+        while not self._stop.is_set():
+            try:
+                due, answer, peer = self._delayed.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            time.sleep(max(0.0, due - time.monotonic()))
+            self._send(answer, peer)
 
     def _send(self, answer: bytes, peer) -> None:
         with contextlib.suppress(OSError):  # closed meanwhile
