@@ -238,3 +238,99 @@ def roster_documents(adoption: Adoption, *, hash_passwords: bool) -> dict[str, A
         users.append(user)
     users_doc["captiva_users"] = users
     return {"profiles.yml": profiles, "users.yml": users_doc}
+
+
+# --------------------------------------------------------------------------------------------
+# RouterOS: /ip/hotspot/user and /ip/hotspot/user/profile, read over the API
+
+def _duration(value: str) -> int | None:
+    """RouterOS prints ``8h``, ``1d2h``, ``00:10:00`` or ``none``; seconds, or None."""
+    from captiva.onboarding.inventory import module_utils
+
+    if not value or value in ("none", "0s"):
+        return None
+    millis = module_utils("captiva_routeros")._duration_ms(value)
+    return None if millis is None else millis // 1000
+
+
+# Fields of /ip/hotspot/user/profile that Captiva's reconcile sets itself or that carry no
+# user policy: not reported.
+ROUTER_PROFILE_FIELDS = {"keepalive-timeout", "status-autorefresh", "open-status-page",
+                         "mac-cookie-timeout", "add-mac-cookie", "transparent-proxy",
+                         "insert-queue-before", "parent-queue", "queue-type", "address-pool",
+                         "comment"}
+# Per-user values on /ip/hotspot/user that mean "no limit, no binding".
+UNSET_USER_VALUES = {"0", "0s", "all", "none", "0.0.0.0", "00:00:00:00:00:00"}  # noqa: S104
+
+
+def adopt_routeros(profiles: Iterable[Mapping[str, str]], users: Iterable[Mapping[str, str]],
+                   router: str) -> Adoption:
+    """The roster equivalent of a router's local hotspot users and user profiles (pure).
+    Values as librouteros returns them (booleans and integers decoded) or as RouterOS prints
+    them (text)."""
+    def text(entry):
+        return {k: ("true" if v is True else "false" if v is False else str(v))
+                for k, v in entry.items()}
+
+    profiles = [text(e) for e in profiles]
+    users = [text(e) for e in users]
+    unmapped: list[Unmapped] = []
+    mapped_profiles: dict[str, dict] = {}
+    for entry in profiles:
+        source = entry.get("name", "")
+        profile: dict[str, Any] = {"name": profile_name(f"router-{source}" if source == "default"
+                                                        else source),
+                                   "description": f"adopted from {router} user profile {source}"}
+        for field, value in entry.items():
+            if field in (".id", "name", "default", "dynamic", "invalid") or value in ("", None):
+                continue
+            if field == "rate-limit" and (rate := _rate(value)):
+                profile["bandwidth"] = {"upload": rate[0], "download": rate[1]}
+            elif field in ("session-timeout", "idle-timeout"):
+                seconds = _duration(value)
+                if seconds:
+                    profile[field.replace("-", "_")] = seconds
+            elif field == "shared-users":
+                profile["simultaneous_use"] = "unlimited" if value == "unlimited" else int(value)
+            elif field in ROUTER_PROFILE_FIELDS or value in ("false", "none", "no"):
+                continue  # set by Captiva's own hotspot user profile, or off
+            else:
+                unmapped.append(Unmapped("/ip/hotspot/user/profile", source, field, value,
+                                         f"no Captiva profile setting for {field}"))
+        mapped_profiles[source] = profile
+
+    roster_users = []
+    for entry in users:
+        name = entry.get("name", "")
+        if not name or entry.get("default") == "true":
+            continue
+        user: dict[str, Any] = {"username": name}
+        if entry.get("profile") in mapped_profiles:
+            user["profile"] = mapped_profiles[entry["profile"]]["name"]
+        if entry.get("disabled") == "true":
+            user["enabled"] = False
+        if entry.get("email"):
+            user["email"] = entry["email"]
+        if entry.get("password"):
+            user["password"] = entry["password"]
+        else:
+            reason = ("the router did not return it (the API user lacks the 'sensitive' "
+                      "policy)" if "password" not in entry else "empty on the router")
+            unmapped.append(Unmapped("/ip/hotspot/user", name, "password", "",
+                                     f"{reason}: the user needs a new password"))
+        for field in ("limit-uptime", "limit-bytes-in", "limit-bytes-out", "limit-bytes-total",
+                      "mac-address", "address", "routes", "server"):
+            value = entry.get(field)
+            if value and value not in UNSET_USER_VALUES:
+                unmapped.append(Unmapped("/ip/hotspot/user", name, field, value,
+                                         "per-user router limit: give the user a personal "
+                                         "profile with the equivalent quota"
+                                         if field.startswith("limit-") else
+                                         "per-user router binding: not a Captiva setting"))
+        roster_users.append(user)
+    unmapped.append(Unmapped("/ip/hotspot/user", "*", "(all)", "",
+                             "local hotspot users shadow RADIUS: once the adopted roster is "
+                             "applied and tested, remove them from the router"))
+    used = {u.get("profile") for u in roster_users}
+    kept = [p for p in mapped_profiles.values() if p["name"] in used]
+    return Adoption(kept, roster_users, unmapped, [])

@@ -170,6 +170,36 @@ def adopt_db(args) -> int:
         conn.read_only = True
         tables = adopt.read_database(conn)
     adoption = adopt.adopt(tables, default_profile=args.default_profile)
+    source = args.dsn.split("password=")[0].strip()
+    return _write_adoption(adoption, args, source)
+
+
+def adopt_routeros(args) -> int:
+    import os
+
+    from captiva.onboarding import adopt
+
+    routeros = inventory.module_utils("captiva_routeros")
+    password = (Path(args.password_file).read_text().strip() if args.password_file
+                else os.environ.get("CAPTIVA_ROUTER_PASSWORD", ""))
+    try:
+        client = routeros.RouterOSClient(args.host, args.username, password, port=args.port,
+                                         tls=not args.plain, validate_certs=not args.no_verify,
+                                         ca_path=args.ca)
+        try:
+            profiles = client.print("/ip/hotspot/user/profile")
+            users = client.print("/ip/hotspot/user")
+        finally:
+            client.close()
+    except routeros.RouterOSError as exc:
+        raise CsvImportError([str(exc)]) from exc
+    adoption = adopt.adopt_routeros(profiles, users, args.host)
+    return _write_adoption(adoption, args, f"router {args.host}")
+
+
+def _write_adoption(adoption, args, source: str) -> int:
+    from captiva.onboarding import adopt
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     vaulted = bool(args.vault_password_file)
@@ -182,7 +212,6 @@ def adopt_db(args) -> int:
             user["password"] = inventory.vault_scalar(value)
     for name, document in documents.items():
         (out / name).write_text(inventory.dump(document, explicit_start=True), encoding="utf-8")
-    source = args.dsn.split("password=")[0].strip()
     (out / "adopt-report.md").write_text(adopt.report(adoption, source), encoding="utf-8")
     print(adoption.summary())
     print(f"written {out / 'profiles.yml'}, {out / 'users.yml'}, {out / 'adopt-report.md'}")
@@ -224,13 +253,29 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--vault-id", default="default", help="vault id for cleartext passwords")
     a.add_argument("--vault-password-file",
                    help="vault cleartext passwords (CHAP) instead of hashing them")
+    r = sub.add_parser("adopt-routeros", help="write the roster of a router's local hotspot "
+                                               "users and user profiles (read over the API)")
+    r.add_argument("--host", required=True)
+    r.add_argument("--port", type=int, help="API port (default 8729, or 8728 with --plain)")
+    r.add_argument("--username", required=True, help="API user (read policy; 'sensitive' to "
+                                                     "read passwords)")
+    r.add_argument("--password-file", help="file holding the API password (default: the "
+                                           "CAPTIVA_ROUTER_PASSWORD environment variable)")
+    r.add_argument("--plain", action="store_true", help="plain API (8728) instead of API-SSL")
+    r.add_argument("--no-verify", action="store_true", help="do not verify the certificate")
+    r.add_argument("--ca", help="CA file for the router's certificate")
+    r.add_argument("--out", required=True)
+    r.add_argument("--vault-id", default="default")
+    r.add_argument("--vault-password-file")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return adopt_db(args) if args.command == "adopt-db" else import_csv(args)
+        command = {"adopt-db": adopt_db, "adopt-routeros": adopt_routeros,
+                   "import-csv": import_csv}[args.command]
+        return command(args)
     except (CsvImportError, FileNotFoundError, UnicodeDecodeError) as exc:
         problems = exc.problems if isinstance(exc, CsvImportError) else [str(exc)]
         for problem in problems:

@@ -24,17 +24,17 @@ USERS_KEY = "captiva_users"
 VAULTED = "vaulted-value-not-decrypted-here"
 
 
-def _module_utils():
-    """The roster's validation lives in plugins/module_utils (shipped to Ansible modules);
-    import it the way the tests do."""
+def module_utils(name: str):
+    """A Captiva module_utils file (shipped to Ansible modules), imported the way the tests
+    do: the roster's validation, the RouterOS client."""
+    import importlib
+
     import ansible.module_utils
 
     path = str(ROOT / "plugins" / "module_utils")
     if path not in ansible.module_utils.__path__:
         ansible.module_utils.__path__.append(path)
-    from ansible.module_utils import captiva_roster
-
-    return captiva_roster
+    return importlib.import_module(f"ansible.module_utils.{name}")
 
 
 def yaml() -> YAML:
@@ -112,7 +112,7 @@ class Inventory:
 
 
 def validate(variables: dict):
-    return _module_utils().validate(variables)
+    return module_utils("captiva_roster").validate(variables)
 
 
 def new_users_document() -> CommentedMap:

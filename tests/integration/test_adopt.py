@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 from passlib.hash import sha512_crypt
 from processes import missing
+from routeros_fixtures import start_sim, stop_sim
 
 from captiva.onboarding import inventory
 from captiva.onboarding.cli import main
@@ -90,3 +91,67 @@ def test_a_daloradius_database_becomes_a_roster_and_a_report(empty_db, tmp_path,
     # A scan, not a migration: the database is as it was.
     with empty_db.connect() as conn:
         assert conn.execute("SELECT count(*) FROM radcheck").fetchone()[0] == before
+
+
+def seed_router(sim):
+    api = sim.connect()
+    try:
+        for words in (
+            ("/ip/hotspot/user/profile/add", "=name=etudiants", "=rate-limit=2M/10M",
+             "=session-timeout=8h", "=idle-timeout=10m", "=shared-users=1"),
+            ("/ip/hotspot/user/add", "=name=dave", "=password=dave-router-pw",
+             "=profile=etudiants", "=email=dave@etu.cm"),
+            ("/ip/hotspot/user/add", "=name=erin", "=password=erin-router-pw",
+             "=profile=etudiants", "=disabled=yes", "=limit-bytes-total=1000000"),
+        ):
+            list(api.rawCmd(*words))
+    finally:
+        api.close()
+
+
+def test_a_routers_local_hotspot_users_become_a_roster(tmp_path, capsys):
+    sim = start_sim(tmp_path)
+    try:
+        seed_router(sim)
+        (tmp_path / "api-pw").write_text(sim.password)
+        out = tmp_path / "adopted"
+        assert main(["adopt-routeros", "--host", sim.host, "--port", str(sim.port), "--plain",
+                     "--username", sim.user, "--password-file", str(tmp_path / "api-pw"),
+                     "--out", str(out)]) == 0
+    finally:
+        stop_sim(sim)
+    assert "adopt: 1 profiles, 2 users" in capsys.readouterr().out
+    profile = yaml.safe_load((out / "profiles.yml").read_text())["captiva_profiles"][0]
+    assert profile["name"] == "etudiants"
+    assert profile["bandwidth"] == {"upload": "2M", "download": "10M"}
+    assert (profile["session_timeout"], profile["idle_timeout"]) == (28800, 600)
+    assert profile["simultaneous_use"] == 1
+    users = {u["username"]: u for u in yaml.safe_load((out / "users.yml").read_text())[
+        "captiva_users"]}
+    assert users["dave"]["profile"] == "etudiants"
+    assert users["dave"]["email"] == "dave@etu.cm"
+    assert sha512_crypt.verify("dave-router-pw", users["dave"]["password_hash"])
+    assert users["erin"]["enabled"] is False
+    report = (out / "adopt-report.md").read_text()
+    assert "| /ip/hotspot/user | erin | limit-bytes-total | 1000000 | per-user router limit" \
+        in report
+    assert "local hotspot users shadow RADIUS" in report
+
+
+def test_passwords_the_router_does_not_return_are_reported_not_invented(tmp_path, capsys):
+    sim = start_sim(tmp_path, "--no-sensitive")
+    try:
+        seed_router(sim)
+        (tmp_path / "api-pw").write_text(sim.password)
+        out = tmp_path / "adopted"
+        assert main(["adopt-routeros", "--host", sim.host, "--port", str(sim.port), "--plain",
+                     "--username", sim.user, "--password-file", str(tmp_path / "api-pw"),
+                     "--out", str(out)]) == 0
+    finally:
+        stop_sim(sim)
+    users = {u["username"]: u for u in yaml.safe_load((out / "users.yml").read_text())[
+        "captiva_users"]}
+    assert "password" not in users["dave"] and "password_hash" not in users["dave"]
+    report = (out / "adopt-report.md").read_text()
+    assert ("| /ip/hotspot/user | dave | password | ******** | the router did not return it "
+            "(the API user lacks the 'sensitive' policy)") in report

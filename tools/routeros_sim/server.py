@@ -28,6 +28,9 @@ from . import coa, model, protocol
 
 WRITE_VERBS = {"add", "set", "remove", "unset"}
 COUNTERS = ("sentences", "writes", "prints", "logins", "connections")
+# Fields RouterOS prints only to API users whose group has the "sensitive" policy.
+SENSITIVE_FIELDS = {"/ip/hotspot/user": {"password"}, "/radius": {"secret"},
+                    "/ppp/secret": {"password"}}
 PRINT_ARGS = {".proplist", "count-only", "detail", "without-paging", "terse", "follow",
               "follow-only"}
 
@@ -36,8 +39,9 @@ class Router:
     """State shared by every connection; one lock serialises commands like RouterOS does."""
 
     def __init__(self, user: str, password: str, state_file: Path | None = None,
-                 send_empty: bool = True):
+                 send_empty: bool = True, sensitive: bool = True):
         self.user = user
+        self.sensitive = sensitive
         self.password = password
         self.state_file = state_file
         self.send_empty = send_empty
@@ -111,6 +115,11 @@ class Router:
         if unknown:
             raise model.Trap(f"unknown parameter {sorted(unknown)[0]}")
         rows = [r for r in menu.print() if model.query_matches(queries, r)]
+        if not self.sensitive and menu.path in SENSITIVE_FIELDS:
+            # Like RouterOS for an API user without the "sensitive" policy: secrets are not
+            # printed at all (not even as empty values).
+            hidden = SENSITIVE_FIELDS[menu.path]
+            rows = [{k: v for k, v in r.items() if k not in hidden} for r in rows]
         if "count-only" in args:
             return [], str(len(rows))
         if ".proplist" in args:
@@ -303,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--identity", default="MikroTik", help="/system/identity name")
     parser.add_argument("--no-empty", action="store_true",
                         help="behave like RouterOS < 7.18: no !empty for empty prints")
+    parser.add_argument("--no-sensitive", action="store_true",
+                        help="the API user's group lacks the 'sensitive' policy: passwords "
+                             "and secrets are not printed")
     parser.add_argument("--ready-file", type=Path,
                         help="write the bound HOST:PORT here once listening")
     parser.add_argument("--coa-listen", default=None,
@@ -326,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.tls_cert:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(args.tls_cert, args.tls_key)
-    router = Router(args.user, args.password, args.state, send_empty=not args.no_empty)
+    router = Router(args.user, args.password, args.state, send_empty=not args.no_empty,
+                    sensitive=not args.no_sensitive)
     if args.identity != "MikroTik" and not (args.state and args.state.exists()):
         router.menus["/system/identity"].rows[0]["name"] = args.identity
     server = SimServer(parse_listen(args.listen), router, tls)
