@@ -271,13 +271,17 @@ def test_command_timeout_is_enforced():
 # Through Ansible: the module and the role, with ansible.cfg from the repository root
 
 
-def ansible_playbook(tmp_path: Path, sim, desired, *args: str) -> subprocess.CompletedProcess:
-    inventory = {"routers": {"hosts": {"gw1": {
+def ansible_playbook(tmp_path: Path, sim, desired, *args: str,
+                     tls: bool | None = False) -> subprocess.CompletedProcess:
+    host = {
         "ansible_host": sim.host, "ansible_connection": "local",
         "ansible_python_interpreter": str(ROOT / ".venv" / "bin" / "python"),
-        "mikrotik_api_port": sim.port, "mikrotik_api_tls": False,
+        "mikrotik_api_port": sim.port,
         "mikrotik_api_username": sim.user, "mikrotik_api_password": sim.password,
-        "mikrotik_desired": desired, "mikrotik_no_log": False}}}}
+        "mikrotik_desired": desired, "mikrotik_no_log": False}
+    if tls is not None:  # None: the role's default
+        host["mikrotik_api_tls"] = tls
+    inventory = {"routers": {"hosts": {"gw1": host}}}
     (tmp_path / "inventory.json").write_text(json.dumps(inventory))
     playbook = tmp_path / "play.yml"
     playbook.write_text(
@@ -302,6 +306,8 @@ def test_role_runs_the_module_through_ansible(tmp_path, routeros_sim):  # noqa: 
     assert result["changed"] and result["counts"] == {"create": 6, "set": 1}
     assert "radius-S3cret" not in checked.stdout
     assert writes(routeros_sim) == 0
+    # The plain API is an opt-in the plan warns about.
+    assert any("plain RouterOS API without TLS" in w for w in result["warnings"])
 
     applied = ansible_playbook(tmp_path, routeros_sim, DESIRED)
     assert applied.returncode == 0, applied.stdout + applied.stderr
@@ -327,3 +333,31 @@ def test_role_fails_the_host_of_an_unreachable_router(tmp_path):
     result = task_result(proc)
     assert result["failed"]
     assert f"cannot reach router at api://127.0.0.1:{Gone.port}" in result["msg"]
+
+
+@pytest.mark.slow
+def test_role_defaults_to_api_ssl(tmp_path, routeros_sim):  # noqa: F811
+    # The simulator speaks the plain API: with the defaults the role insists on TLS.
+    proc = ansible_playbook(tmp_path, routeros_sim, DESIRED, "--check", tls=None)
+    assert proc.returncode != 0
+    result = task_result(proc)
+    assert f"api-ssl://{routeros_sim.host}:{routeros_sim.port}" in result["msg"]
+    assert not result.get("warnings")
+    assert writes(routeros_sim) == 0
+
+
+@pytest.mark.slow
+def test_module_defaults_to_api_ssl(tmp_path, routeros_sim):  # noqa: F811
+    playbook = tmp_path / "module.yml"
+    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [{
+        "captiva_routeros": {"host": routeros_sim.host, "port": routeros_sim.port,
+                             "username": routeros_sim.user, "password": routeros_sim.password,
+                             "desired": {"/radius/incoming": {"accept": True}}}}]}]))
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_NOCOLOR": "1"}
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+         "-e", f"ansible_python_interpreter={ROOT / '.venv' / 'bin' / 'python'}",
+         str(playbook)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert f"api-ssl://{routeros_sim.host}:{routeros_sim.port}" in result["msg"]
