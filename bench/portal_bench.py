@@ -11,6 +11,12 @@ Message-Authenticator; the portal's own RADIUS client is what is exercised), and
 wrk then requests /me with the students' session cookies in turn, twice: with the default
 30 s figure cache and with no cache (every request reads the database).
 Prints requests per second and latency percentiles; the target is p99 < 50 ms.
+
+    .venv/bin/python bench/portal_bench.py --flood 100000
+
+instead signs the students in, sends 100,000 cookieless GET /login (50 keep-alive
+connections, portal_fixtures.flood) and counts the students still signed in: a flood of
+login pages must store nothing and log nobody out (docs/portal.md, Security).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from portal_fixtures import (  # noqa: E402
     Accounting,
     MiB,
     csrf_of,
+    flood,
     seed_campus,
     start_portal,
 )
@@ -160,6 +167,32 @@ def wrk(port: int, cookies: list[str], connections: int, duration: int, threads:
     return figures
 
 
+def signed_in(port: int, cookie: str) -> bool:
+    """The login page sends a signed-in user on to /me (and reads no database)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/login", headers={"Cookie": cookie})
+    response = conn.getresponse()
+    response.read()
+    return response.status == 303
+
+
+def flood_run(config: dict, names: list[str], requests: int, connections: int,
+              workdir: Path) -> None:
+    portal = start_portal(workdir, config)
+    try:
+        cookies = [login(portal.port, name) for name in names]
+        result = flood(portal.port, requests, connections)
+        still = sum(signed_in(portal.port, cookie) for cookie in cookies)
+    finally:
+        portal.stop()
+    print(f"flood: {result.requests} cookieless GET /login over {connections} connections in "
+          f"{result.seconds:.1f} s ({result.requests / result.seconds:,.0f} req/s)")
+    print(f"  statuses {dict(result.statuses)}, cookies set {dict(result.cookies)}")
+    print(f"  students still signed in afterwards: {still} of {len(names)}")
+    if still != len(names):
+        raise SystemExit("FAIL: the flood logged students out")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100, help="students logged in")
@@ -168,8 +201,11 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--caches", default="30,0",
                         help="cache_seconds values to measure, comma-separated (0: no cache)")
+    parser.add_argument("--flood", type=int, default=0, metavar="N",
+                        help="instead of wrk: N cookieless GET /login, then check the "
+                             "students are still signed in")
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
+    if not args.flood and shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     workdir = Path(tempfile.mkdtemp(prefix="captiva-portal-bench-"))
@@ -191,6 +227,15 @@ def main(argv=None) -> int:
                                 " (SELECT count(*) FROM captiva_usage_daily)").fetchone()
         print(f"seeded {len(names)} students, {rows[0]} sessions, {rows[1]} usage days "
               f"in {time.perf_counter() - t0:.1f} s")
+        if args.flood:
+            config = {
+                "dsn": db.connect("portal").info.dsn,
+                "session_secret": "bench-session-secret-0123456789abcdef",
+                "radius": {"server": "127.0.0.1", "port": responder.port,
+                           "secret": RADIUS_SECRET},
+            }
+            flood_run(config, names, args.flood, min(args.connections, 50), workdir)
+            return 0
         print(f"wrk: {args.connections} connections, {args.threads} threads, "
               f"{args.duration} s, GET /me with {len(names)} students' cookies in turn")
         print(f"{'figure cache':<14} {'req/s':>9} {'p50':>9} {'p90':>9} {'p99':>9} "

@@ -36,7 +36,14 @@ from starlette.staticfiles import StaticFiles
 from captiva.portal import data, radius_auth
 from captiva.portal.config import LANGUAGES, Config
 from captiva.portal.i18n import from_accept_language, translator
-from captiva.portal.security import RateLimiter, Session, SessionStore, csrf_valid
+from captiva.portal.security import (
+    LoginForms,
+    LoginLimiter,
+    Session,
+    SessionStore,
+    Throttled,
+    csrf_valid,
+)
 from captiva.usage import format_bytes
 
 log = logging.getLogger("captiva.portal")
@@ -148,11 +155,14 @@ class Portal:
                  authenticate=radius_auth.authenticate):
         self.config = config
         self.store = SessionStore(config.session_secret, config.idle_timeout,
-                                  config.absolute_timeout, clock=clock)
-        self.account_limiter = RateLimiter(config.max_failures_per_account,
-                                           config.login_window, clock=clock)
-        self.address_limiter = RateLimiter(config.max_failures_per_address,
-                                           config.login_window, clock=clock)
+                                  config.absolute_timeout, clock=clock,
+                                  max_sessions=config.max_sessions,
+                                  max_per_user=config.max_sessions_per_user)
+        self.forms = LoginForms(config.session_secret, config.login_form_validity, clock=clock)
+        self.login_cookie = config.cookie_name + "-login"
+        self.limiter = LoginLimiter(config.max_failures_per_user_address,
+                                    config.max_failures_per_address, config.login_window,
+                                    clock=clock)
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.authenticate = authenticate
         self.pool: ConnectionPool | None = None
@@ -234,6 +244,19 @@ class Portal:
         response.set_cookie(self.config.cookie_name, value, path="/", secure=True,
                             httponly=True, samesite="lax")
 
+    def form_token(self, request: Request) -> str:
+        """The stateless CSRF token of a visitor's forms; its nonce cookie is set by
+        :meth:`set_login_cookie`."""
+        if "login_nonce" not in request.state._state:  # noqa: SLF001 - per-request memo
+            request.state.login_nonce = self.forms.nonce(request.cookies.get(self.login_cookie))
+        return self.forms.token(request.state.login_nonce)
+
+    def set_login_cookie(self, request: Request, response: Response) -> None:
+        if "login_nonce" in request.state._state:  # noqa: SLF001 - a form was rendered
+            response.set_cookie(self.login_cookie, request.state.login_nonce,
+                                max_age=self.config.login_form_validity, path="/",
+                                secure=True, httponly=True, samesite="lax")
+
     def clear_session_cookie(self, response: Response) -> None:
         response.delete_cookie(self.config.cookie_name, path="/", secure=True, httponly=True,
                                samesite="lax")
@@ -251,9 +274,10 @@ class Portal:
     def render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         lang = self.language(request)
         session = self.session(request)
+        csrf = session.csrf if session else context.pop("form_token", "")
         html = self.env.get_template(name).render(
             _=translator(lang), lang=lang, other_lang="en" if lang == "fr" else "fr",
-            session=session, csrf=session.csrf if session else "",
+            session=session, csrf=csrf,
             is_admin=self.is_admin(session), site_name=self.config.site_name,
             path=request.url.path, **context)
         return HTMLResponse(html, status_code=status)
@@ -269,8 +293,13 @@ class Portal:
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
     def csrf_ok(self, request: Request, form: dict[str, str]) -> bool:
+        """A signed-in user's forms carry the session's token, a visitor's the stateless
+        one bound to their pre-session cookie."""
         token = form.get("csrf") or request.headers.get("x-csrf-token")
-        return csrf_valid(self.session(request), token)
+        session = self.session(request)
+        if session is not None:
+            return csrf_valid(session, token)
+        return self.forms.valid(request.cookies.get(self.login_cookie), token)
 
     def csrf_refused(self, request: Request) -> HTMLResponse:
         return self.render(request, "error.html", status=403, message_key="error.csrf")
@@ -316,56 +345,50 @@ class Portal:
         if session and session.authenticated:
             return RedirectResponse("/me", 303)
         message = "login.expired" if request.query_params.get("expired") else None
-        return self.login_form(request, session, message)
+        return self.login_form(request, message)
 
-    def login_form(self, request: Request, session: Session | None, message: str | None,
-                   status: int = 200, username: str = "", **values) -> Response:
-        """The form, with an anonymous session carrying its CSRF token."""
-        cookie = None
-        if session is None:
-            cookie, session = self.store.create()
-            request.state.session = session
+    def login_form(self, request: Request, message: str | None, status: int = 200,
+                   username: str = "", **values) -> Response:
+        """The form with a stateless CSRF token: nothing is stored for a visitor."""
         response = self.render(request, "login.html", status=status, message=message,
-                               message_values=values, username=username)
-        if cookie:
-            self.set_session_cookie(response, cookie)
+                               message_values=values, username=username,
+                               form_token=self.form_token(request))
+        self.set_login_cookie(request, response)
         return response
 
     async def login(self, request: Request) -> Response:
         form = await self.form(request)
-        session = self.session(request)
+        # The form's token, whether or not a session cookie came along.
+        request.state.session = None
         if not self.csrf_ok(request, form):
-            return self.csrf_refused(request)
+            return self.login_form(request, "error.csrf", 403)
         username = form.get("username", "").strip()
         password = form.get("password", "")
         if not username or not password or len(username) > USERNAME_MAX or len(password) > 128:
-            return self.login_form(request, session, "login.failed", 400, username[:64])
+            return self.login_form(request, "login.failed", 400, username[:USERNAME_MAX])
         address = self.client_ip(request.scope)
-        account_key = "user:" + username.lower()
-        address_key = "addr:" + address
-        for limiter, key in ((self.account_limiter, account_key),
-                             (self.address_limiter, address_key)):
-            if limiter.blocked(key):
-                retry = limiter.retry_after(key)
-                log.warning("login throttled for %s from %s", username, address)
-                response = self.login_form(request, session, "login.throttled", 429,
-                                           username, minutes=max(1, (retry + 59) // 60))
-                response.headers["Retry-After"] = str(retry)
-                return response
+        # Counted before RADIUS is asked: parallel attempts cannot all pass the check.
+        attempt = self.limiter.reserve(username, address)
+        if isinstance(attempt, Throttled):
+            log.warning("login throttled for %r from %s", username, address)
+            response = self.login_form(request, "login.throttled", 429, username,
+                                       minutes=max(1, (attempt.retry_after + 59) // 60))
+            response.headers["Retry-After"] = str(attempt.retry_after)
+            return response
         try:
             result = await run_in_threadpool(self.authenticate, self.config.radius, username,
                                              password)
         except radius_auth.RadiusUnavailable as exc:
+            self.limiter.cancel(attempt)  # no answer: the attempt taught nothing
             log.error("RADIUS unavailable: %s", exc)
-            return self.login_form(request, session, "login.unavailable", 503, username)
+            return self.login_form(request, "login.unavailable", 503, username)
         if not result.accepted:
-            self.account_limiter.fail(account_key)
-            self.address_limiter.fail(address_key)
-            log.info("login refused for %s from %s", username, address)
-            return self.login_form(request, session, "login.failed", 401, username)
-        self.account_limiter.reset(account_key)
-        cookie, _ = self.store.rotate(session, username)
-        log.info("login of %s from %s", username, address)
+            log.info("login refused for %r from %s", username, address)
+            return self.login_form(request, "login.failed", 401, username)
+        self.limiter.succeeded(attempt)
+        old = self.store.get(request.cookies.get(self.config.cookie_name))
+        cookie, _ = self.store.rotate(old, username)
+        log.info("login of %r from %s", username, address)
         target = "/admin" if username in self.config.admins else "/me"
         response = RedirectResponse(target, 303)
         self.set_session_cookie(response, cookie)

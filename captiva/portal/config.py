@@ -47,10 +47,16 @@ class Config:
     cookie_name: str = "__Host-captiva"
     idle_timeout: int = 900
     absolute_timeout: int = 28800
-    # login rate limiting: failures in a sliding window
+    # signed-in sessions kept in memory, in all and per account
+    max_sessions: int = 100_000
+    max_sessions_per_user: int = 10
+    # login rate limiting: attempts in a sliding window, per username at a client address
+    # (an IPv6 /64) and per client address
     login_window: int = 900
-    max_failures_per_account: int = 5
-    max_failures_per_address: int = 20
+    max_failures_per_user_address: int = 5
+    max_failures_per_address: int = 100
+    # seconds a login form (its CSRF token) stays valid
+    login_form_validity: int = 1800
     # seconds a student's dashboard figures may be served from memory (0: never)
     cache_seconds: float = 30.0
     history_page_size: int = 20
@@ -79,6 +85,10 @@ def _positive(value, name: str):
     return value
 
 
+_LOGIN = {"window", "max_failures_per_user_address", "max_failures_per_address",
+          "form_validity"}
+_SESSION = {"cookie_name", "idle_timeout", "absolute_timeout", "max_sessions",
+            "max_sessions_per_user"}
 _TOP = {"dsn", "session_secret", "admins", "trusted_proxies", "default_language", "site_name",
         "radius", "session", "login", "dashboard", "database", "hsts_max_age"}
 
@@ -135,6 +145,22 @@ def parse(data: dict[str, Any]) -> Config:
                          "session.absolute_timeout")
     if idle > absolute:
         raise ConfigError("session.idle_timeout: must not exceed session.absolute_timeout")
+    if "max_failures_per_account" in login:
+        raise ConfigError("login.max_failures_per_account: renamed to "
+                          "login.max_failures_per_user_address (a lockout is per "
+                          "username and client address now)")
+    for table, values, known in (("session", session, _SESSION), ("login", login, _LOGIN)):
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"{table}: unknown keys: {', '.join(sorted(unknown))}")
+    per_user_address = _positive(_get(login, "max_failures_per_user_address", int, 5, "login."),
+                                 "login.max_failures_per_user_address")
+    per_address = _positive(_get(login, "max_failures_per_address", int, 100, "login."),
+                            "login.max_failures_per_address")
+    if per_address < per_user_address:
+        raise ConfigError("login.max_failures_per_address: must not be lower than "
+                          "login.max_failures_per_user_address (one address is shared by "
+                          "many users behind a NAT)")
     pool_min = _get(database, "pool_min_size", int, 2, "database.")
     pool_max = _positive(_get(database, "pool_max_size", int, 8, "database."),
                          "database.pool_max_size")
@@ -159,13 +185,16 @@ def parse(data: dict[str, Any]) -> Config:
         cookie_name=cookie_name,
         idle_timeout=idle,
         absolute_timeout=absolute,
+        max_sessions=_positive(_get(session, "max_sessions", int, 100_000, "session."),
+                               "session.max_sessions"),
+        max_sessions_per_user=_positive(
+            _get(session, "max_sessions_per_user", int, 10, "session."),
+            "session.max_sessions_per_user"),
         login_window=_positive(_get(login, "window", int, 900, "login."), "login.window"),
-        max_failures_per_account=_positive(
-            _get(login, "max_failures_per_account", int, 5, "login."),
-            "login.max_failures_per_account"),
-        max_failures_per_address=_positive(
-            _get(login, "max_failures_per_address", int, 20, "login."),
-            "login.max_failures_per_address"),
+        max_failures_per_user_address=per_user_address,
+        max_failures_per_address=per_address,
+        login_form_validity=_positive(_get(login, "form_validity", int, 1800, "login."),
+                                      "login.form_validity"),
         cache_seconds=_get(dashboard, "cache_seconds", float, 30.0, "dashboard."),
         history_page_size=_positive(_get(dashboard, "history_page_size", int, 20,
                                          "dashboard."), "dashboard.history_page_size"),

@@ -8,13 +8,20 @@
   trigger fills ``captiva_usage_daily`` exactly as in production.
 - :func:`portal_config`: a portal configuration for a FreeRADIUS of radius_fixtures.
 - :class:`PortalProcess`: ``captiva-portal`` as a real uvicorn process on 127.0.0.1.
+- :func:`start_nginx`: Debian's nginx with roles/portal's site template in front of a portal.
+- :func:`flood`: many cookieless requests over keep-alive connections (a small asyncio HTTP/1.1
+  client, fast enough for 100,000 requests in bench/portal_bench.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import datetime as dt
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -22,9 +29,12 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import pytest
+import yaml
+from ansible.plugins.filter.core import FilterModule
 from passlib.hash import sha512_crypt
-from processes import free_port, stop_process
+from processes import free_port, missing, stop_process
 from radius_fixtures import PORTAL_ADDRESS, PORTAL_SECRET, ROUTER_ADDRESS
 from rlm_sql import Radius
 
@@ -256,3 +266,125 @@ def csrf_of(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "no CSRF token in the page"
     return match.group(1)
+
+
+@dataclass
+class FloodResult:
+    statuses: collections.Counter
+    cookies: collections.Counter  # names of the cookies the responses set
+    seconds: float
+
+    @property
+    def requests(self) -> int:
+        return sum(self.statuses.values())
+
+
+async def _flood(port: int, total: int, connections: int, path: str) -> FloodResult:
+    statuses: collections.Counter = collections.Counter()
+    cookies: collections.Counter = collections.Counter()
+    request = (f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\n"
+               "Accept-Language: fr\r\n\r\n").encode()
+
+    async def worker(count: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for _ in range(count):  # no Cookie header, ever: each request is a new visitor
+                writer.write(request)
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+                lines = head.split("\r\n")
+                statuses[int(lines[0].split()[1])] += 1
+                length = 0
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                    elif name.lower() == "set-cookie":
+                        cookies[value.strip().split("=", 1)[0]] += 1
+                await reader.readexactly(length)
+        finally:
+            writer.close()
+
+    start = time.perf_counter()
+    share, rest = divmod(total, connections)
+    await asyncio.gather(*(worker(share + (i < rest)) for i in range(connections)))
+    return FloodResult(statuses, cookies, time.perf_counter() - start)
+
+
+def flood(port: int, total: int, connections: int = 50, path: str = "/login") -> FloodResult:
+    """``total`` cookieless ``GET path`` to 127.0.0.1:port over ``connections`` keep-alive
+    connections; the status codes and the names of the cookies set."""
+    return asyncio.run(_flood(port, total, connections, path))
+
+
+ROLE = ROOT / "roles" / "portal"
+NGINX = Path("/usr/sbin/nginx")
+
+
+def role_defaults() -> dict:
+    return yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+
+
+def render_role_template(name: str, variables: dict) -> str:
+    """A template of roles/portal rendered with Ansible's own filters (``comment`` ...)."""
+    env = jinja2.Environment(  # noqa: S701 - configuration files, not HTML (as Ansible)
+        loader=jinja2.FileSystemLoader(ROLE / "templates"), undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True)
+    env.filters.update(FilterModule().filters())
+    return env.get_template(name).render(ansible_managed="Ansible managed", **variables)
+
+
+@dataclass
+class NginxProcess:
+    directory: Path
+    https_port: int
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.https_port}"
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def start_nginx(directory: Path, upstream_port: int, **overrides) -> NginxProcess:
+    """nginx as roles/portal configures it (its site template, the role's defaults), on free
+    ports, with a throw-away self-signed certificate, proxying to 127.0.0.1:upstream_port."""
+    if not NGINX.exists() or shutil.which("openssl") is None:
+        missing("nginx or openssl is not installed (apt-get install nginx-light openssl)")
+    tls = directory / "tls"
+    tls.mkdir(parents=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    "/CN=localhost", "-keyout", str(tls / "portal.key"),
+                    "-out", str(tls / "portal.crt")], check=True, capture_output=True)
+    defaults = role_defaults()
+    variables = {name: defaults[name] for name in defaults
+                 if name.startswith("portal_nginx_login_")}
+    variables.update(portal_listen_host="127.0.0.1", portal_listen_port=upstream_port,
+                     portal_http_port=free_port(), portal_https_port=free_port(),
+                     portal_server_name="localhost", portal_config_dir=str(directory),
+                     **overrides)
+    (directory / "site.conf").write_text(
+        render_role_template("nginx-captiva-portal.conf.j2", variables))
+    temp = "".join(f"{kind}_temp_path {directory / kind};\n"
+                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (directory / "nginx.conf").write_text(
+        f"daemon off;\npid {directory / 'nginx.pid'};\nerror_log {directory / 'error.log'};\n"
+        f"events {{}}\nhttp {{\n{temp}access_log off;\ninclude {directory / 'site.conf'};\n}}\n")
+    command = [str(NGINX), "-p", str(directory), "-c", str(directory / "nginx.conf"),
+               "-e", str(directory / "error.log")]
+    check = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stderr
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nginx = NginxProcess(directory, variables["portal_https_port"], process)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", nginx.https_port), timeout=1):
+                return nginx
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                nginx.stop()
+                pytest.fail("nginx did not start:\n" + (directory / "error.log").read_text())
+            time.sleep(0.1)

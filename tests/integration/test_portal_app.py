@@ -8,30 +8,45 @@ migration's trigger. Every security property has a test that fails without it.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import csv
 import datetime as dt
 import io
+import logging
 import re
+import time
 
+import httpx
 import psycopg
 import pytest
 import radius_fixtures
 from portal_fixtures import (
     ADMIN,
     csrf_of,
+    flood,
     password,
     portal_config,
+    portal_config_dict,
+    role_defaults,
     seed_accounting,
     seed_campus,
+    start_nginx,
+    start_portal,
 )
 from starlette.testclient import TestClient
 
 from captiva.portal.app import CSP, create_app
+from captiva.portal.config import ConfigError, parse
 from captiva.usage import usage_for
 
 radius_server = radius_fixtures.radius_server
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 STUDENT = "STU2025001"
+SESSION_COOKIE = "__Host-captiva"
+LOGIN_COOKIE = "__Host-captiva-login"
+# Cookieless GET /login in the flood test; bench/portal_bench.py --flood sends 100,000.
+FLOOD_REQUESTS = 5000
 
 
 class Clock:
@@ -77,6 +92,25 @@ def login(client, username=STUDENT, secret=None, headers=None):
 
 def set_cookie_headers(response) -> list[str]:
     return response.headers.get_list("set-cookie")
+
+
+def cookie_names(response) -> set[str]:
+    return {c.split("=", 1)[0] for c in set_cookie_headers(response)}
+
+
+def xff(address: str) -> dict[str, str]:
+    return {"x-forwarded-for": address}
+
+
+def http_login(http: httpx.Client, username: str) -> str:
+    """Log in over real HTTP; the Cookie header of the session. (httpx keeps Secure cookies
+    to itself over http://, so the cookies travel by hand.)"""
+    page = http.get("/login")
+    cookie = page.headers["set-cookie"].split(";")[0]
+    response = http.post("/login", headers={"cookie": cookie}, data={
+        "csrf": csrf_of(page.text), "username": username, "password": password(username)})
+    assert response.status_code == 303, response.text
+    return response.headers["set-cookie"].split(";")[0]
 
 
 # --- login through FreeRADIUS ------------------------------------------------------------------
@@ -229,24 +263,35 @@ def test_login_without_a_session_cookie_is_refused(client):
 
 def test_session_cookie_flags(client):
     page = client.get("/login")
-    for response in (page, login(client)):
-        cookie = next(c for c in set_cookie_headers(response) if c.startswith("__Host-captiva="))
+    for response, name in ((page, LOGIN_COOKIE), (login(client), SESSION_COOKIE)):
+        cookie = next(c for c in set_cookie_headers(response) if c.startswith(name + "="))
         attrs = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
         assert {"httponly", "secure", "samesite", "path"} <= attrs
         assert "samesite=lax" in cookie.lower() and "path=/" in cookie.lower()
         assert "domain" not in attrs
 
 
-def test_session_id_changes_at_login_and_the_old_one_is_dead(client):
-    client.get("/login")
-    before = client.cookies.get("__Host-captiva")
+def test_no_session_before_login_and_a_new_one_at_each_login(client):
+    assert SESSION_COOKIE not in cookie_names(client.get("/login"))
     assert login(client).status_code == 303
-    after = client.cookies.get("__Host-captiva")
-    assert before and after and before != after
-    client.cookies.set("__Host-captiva", before, domain="portal.test")
+    first = client.cookies.get(SESSION_COOKIE)
+    client.cookies.delete(SESSION_COOKIE)
+    assert login(client).status_code == 303
+    second = client.cookies.get(SESSION_COOKIE)
+    assert first and second and first != second
+    for cookie in (first, second):  # two devices, two sessions
+        client.cookies.set(SESSION_COOKIE, cookie, domain="portal.test")
+        assert client.get("/api/me").status_code == 200
+
+
+def test_a_planted_session_cookie_is_not_adopted_at_login(client):
+    """Session fixation: a cookie an attacker set before the login never becomes a session."""
+    planted = "attacker-chosen-id.0123456789abcdef0123456789abcdef"
+    client.cookies.set(SESSION_COOKIE, planted, domain="portal.test")
+    assert login(client).status_code == 303
+    assert client.cookies.get(SESSION_COOKIE) != planted
+    client.cookies.set(SESSION_COOKIE, planted, domain="portal.test")
     assert client.get("/api/me").status_code == 401
-    client.cookies.set("__Host-captiva", after, domain="portal.test")
-    assert client.get("/api/me").status_code == 200
 
 
 def test_logout_ends_the_session_on_the_server(client):
@@ -291,11 +336,11 @@ def test_absolute_timeout(campus):
         assert client.get("/api/me").status_code == 401
 
 
-def test_rate_limit_per_account(campus):
-    with make_client(campus, login={"max_failures_per_account": 3}) as client:
+def test_rate_limit_per_user_and_address(campus):
+    with make_client(campus, login={"max_failures_per_user_address": 3}) as client:
         for _ in range(3):
             assert login(client, secret="wrong-password").status_code == 401
-        blocked = login(client)  # even the right password: the account is throttled
+        blocked = login(client)  # even the right password: throttled from this address
         assert blocked.status_code == 429
         assert int(blocked.headers["retry-after"]) > 0
         assert login(client, "STU2025002").status_code == 303  # other accounts are not
@@ -303,26 +348,199 @@ def test_rate_limit_per_account(campus):
 
 def test_rate_limit_per_address(campus):
     with make_client(campus, login={"max_failures_per_address": 4,
-                                    "max_failures_per_account": 100}) as client:
+                                    "max_failures_per_user_address": 4}) as client:
         for i in range(4):
             assert login(client, f"nobody{i}", secret="x").status_code == 401
         assert login(client).status_code == 429
 
 
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy(campus):
-    limits = {"max_failures_per_address": 2, "max_failures_per_account": 100}
+    limits = {"max_failures_per_address": 2, "max_failures_per_user_address": 2}
     # untrusted peer: a forged X-Forwarded-For does not escape the per-address limit
     with make_client(campus, login=limits) as client:
         for i in range(2):
-            login(client, f"nobody{i}", "x", headers={"x-forwarded-for": f"192.0.2.{i}"})
-        assert login(client, headers={"x-forwarded-for": "192.0.2.99"}).status_code == 429
+            login(client, f"nobody{i}", "x", headers=xff(f"192.0.2.{i}"))
+        assert login(client, headers=xff("192.0.2.99")).status_code == 429
     # from the trusted proxy (nginx), each forwarded client is counted on its own
     with make_client(campus, login=limits, peer="127.0.0.1",
                      trusted_proxies=["127.0.0.1"]) as client:
         for i in range(2):
-            login(client, f"nobody{i}", "x", headers={"x-forwarded-for": "198.51.100.7"})
-        assert login(client, headers={"x-forwarded-for": "198.51.100.7"}).status_code == 429
-        assert login(client, headers={"x-forwarded-for": "198.51.100.8"}).status_code == 303
+            login(client, f"nobody{i}", "x", headers=xff("198.51.100.7"))
+        assert login(client, headers=xff("198.51.100.7")).status_code == 429
+        assert login(client, headers=xff("198.51.100.8")).status_code == 303
+
+
+# --- the portal under abuse --------------------------------------------------------------------
+
+
+def test_a_flood_of_login_pages_stores_nothing_and_logs_nobody_out(campus, tmp_path):
+    """Cookieless GET /login by the thousand, against a real uvicorn: no session is stored
+    (none is offered), so even a store capped at 1,000 keeps the student who signed in."""
+    config = portal_config_dict(campus.db, campus, session={"max_sessions": 1000})
+    portal = start_portal(tmp_path, config)
+    try:
+        with httpx.Client(base_url=portal.url, follow_redirects=False) as http:
+            student = http_login(http, STUDENT)
+            result = flood(portal.port, FLOOD_REQUESTS)
+            assert result.statuses == {200: FLOOD_REQUESTS}
+            assert SESSION_COOKIE not in result.cookies  # no session before a login
+            assert result.cookies[LOGIN_COOKIE] == FLOOD_REQUESTS
+            assert http.get("/api/me", headers={"cookie": student}).status_code == 200
+    finally:
+        portal.stop()
+
+
+def test_nginx_limits_login_requests_per_address(campus, tmp_path):
+    """roles/portal's nginx site (its defaults: 10 r/s, burst 50) in front of a real portal:
+    a burst of /login beyond the limit gets 429 from nginx; other paths are not limited."""
+    burst = role_defaults()["portal_nginx_login_burst"]
+    (tmp_path / "portal").mkdir()
+    portal = start_portal(tmp_path / "portal", portal_config_dict(campus.db, campus))
+    try:
+        nginx = start_nginx(tmp_path / "nginx", portal.port)
+        try:
+            with httpx.Client(base_url=nginx.url, verify=False) as http:  # noqa: S501
+                start = time.monotonic()
+                logins = collections.Counter(http.get("/login").status_code
+                                             for _ in range(3 * burst))
+                elapsed = time.monotonic() - start
+                health = collections.Counter(http.get("/healthz").status_code
+                                             for _ in range(3 * burst))
+        finally:
+            nginx.stop()
+    finally:
+        portal.stop()
+    assert set(logins) == {200, 429}
+    assert burst < logins[200] <= burst + 1 + 10 * elapsed + 1, (logins, elapsed)
+    assert health == {200: 3 * burst}
+
+
+def test_the_login_form_token_is_signed_bound_to_its_cookie_and_short_lived(campus):
+    clock = Clock()
+    with make_client(campus, clock=clock, login={"form_validity": 600}) as client:
+        page = client.get("/login")
+        assert cookie_names(page) == {LOGIN_COOKIE}
+        assert len(client.app.state.portal.store) == 0  # nothing stored for a visitor
+        token = csrf_of(page.text)
+        credentials = {"username": STUDENT, "password": password(STUDENT)}
+        # the token with another visitor's pre-session cookie: refused
+        with make_client(campus, clock=clock) as other:
+            other.get("/login")
+            assert other.post("/login", data={**credentials, "csrf": token}).status_code == 403
+        # a forged signature or timestamp: refused
+        stamp, mac = token.split(".", 1)
+        for forged in (f"{stamp}.{'0' * len(mac)}", f"{int(stamp) + 500}.{mac}"):
+            assert client.post("/login", data={**credentials, "csrf": forged}).status_code == 403
+        clock.t += 601
+        expired = client.post("/login", data={**credentials, "csrf": token})
+        assert expired.status_code == 403
+        assert client.get("/api/me").status_code == 401
+        # the refusal is a fresh form that works
+        fresh = csrf_of(expired.text)
+        assert client.post("/login", data={**credentials, "csrf": fresh}).status_code == 303
+        assert client.get("/api/me").status_code == 200
+
+
+def test_one_account_cannot_fill_the_session_store(campus):
+    """Valid credentials are not rate limited: signing in again and again replaces the
+    account's oldest sessions, never another student's."""
+    with make_client(campus, session={"max_sessions": 10, "max_sessions_per_user": 3}) as client:
+        login(client)
+        student = client.cookies.get(SESSION_COOKIE)
+        cookies = []
+        for _ in range(12):
+            client.cookies.clear()
+            assert login(client, "STU2025002").status_code == 303
+            cookies.append(client.cookies.get(SESSION_COOKIE))
+        alive = []
+        for cookie in [student, *cookies]:
+            client.cookies.set(SESSION_COOKIE, cookie, domain="portal.test")
+            alive.append(client.get("/api/me").status_code == 200)
+        assert alive == [True] + [False] * 9 + [True] * 3
+
+
+def test_parallel_wrong_passwords_reach_radius_at_most_the_limit(campus, tmp_path):
+    """50 wrong passwords at once, through a real uvicorn to the real FreeRADIUS (which holds
+    each reject a second): each attempt is counted before RADIUS is asked, so only the limit
+    gets there (FreeRADIUS logs every request it rejects in radpostauth)."""
+    limit, target, parallel = 5, "race.target", 50
+    config = portal_config_dict(campus.db, campus, login={
+        "max_failures_per_user_address": limit, "max_failures_per_address": 100})
+    portal = start_portal(tmp_path, config)
+    try:
+        page = httpx.get(portal.url + "/login")
+        cookie, token = page.headers["set-cookie"].split(";")[0], csrf_of(page.text)
+
+        async def race():
+            async with httpx.AsyncClient(base_url=portal.url, timeout=30,
+                                         limits=httpx.Limits(max_connections=parallel)) as http:
+                responses = await asyncio.gather(*(http.post(
+                    "/login", headers={"cookie": cookie},
+                    data={"csrf": token, "username": target, "password": "wrong-password"})
+                    for _ in range(parallel)))
+            return collections.Counter(r.status_code for r in responses)
+
+        statuses = asyncio.run(race())
+    finally:
+        portal.stop()
+    with campus.db.connect() as conn:
+        reached = conn.execute("SELECT count(*) FROM radpostauth WHERE username = %s",
+                               (target,)).fetchone()[0]
+    assert 1 <= reached <= limit
+    assert statuses == {401: reached, 429: parallel - reached}
+
+
+def test_a_student_failing_behind_a_nat_locks_out_nobody_else(campus):
+    """Many students share the router's address: one who mistypes (or an attacker guessing
+    their password) blocks that username from that address only."""
+    limits = {"max_failures_per_user_address": 3, "max_failures_per_address": 100}
+    with make_client(campus, login=limits, peer="127.0.0.1",
+                     trusted_proxies=["127.0.0.1"]) as client:
+        nat, elsewhere = xff("198.51.100.20"), xff("203.0.113.5")
+        for _ in range(3):
+            assert login(client, "STU2025002", "wrong-password", nat).status_code == 401
+        assert login(client, "STU2025002", headers=nat).status_code == 429
+        client.cookies.clear()
+        assert login(client, STUDENT, headers=nat).status_code == 303  # the rest of the site
+        client.cookies.clear()
+        assert login(client, "STU2025002", headers=elsewhere).status_code == 303
+
+
+def test_ipv6_clients_are_counted_per_64(campus):
+    """An IPv6 client picks any address of its /64: they are all one client."""
+    limits = {"max_failures_per_user_address": 2, "max_failures_per_address": 4}
+    with make_client(campus, login=limits, peer="127.0.0.1",
+                     trusted_proxies=["127.0.0.1"]) as client:
+        for i in range(2):
+            assert login(client, "STU2025002", "x",
+                         xff(f"2001:db8:1:2::{i + 1:x}")).status_code == 401
+        assert login(client, "STU2025002", headers=xff("2001:db8:1:2:aa::1")).status_code == 429
+        for i in range(2):
+            assert login(client, f"nobody{i}", "x",
+                         xff(f"2001:db8:1:2:{i + 7:x}::1")).status_code == 401
+        assert login(client, headers=xff("2001:db8:1:2:ffff:ffff:ffff:ffff")).status_code == 429
+        assert login(client, headers=xff("2001:db8:1:3::1")).status_code == 303  # next /64
+
+
+def test_login_limits_are_checked(campus):
+    def config(**login):
+        return portal_config_dict(campus.db, campus, login=login)
+
+    with pytest.raises(ConfigError, match="login.max_failures_per_address: must not be lower"):
+        parse(config(max_failures_per_user_address=10, max_failures_per_address=5))
+    with pytest.raises(ConfigError, match="max_failures_per_account.*max_failures_per_user_"):
+        parse(config(max_failures_per_account=5))
+    with pytest.raises(ConfigError, match="login: unknown keys: max_failure_per_address"):
+        parse(config(max_failure_per_address=5))
+
+
+def test_a_username_cannot_forge_a_log_line(client, caplog):
+    forged = "nobody\nINFO captiva.portal: login of admin.wifi from 10.0.0.1"
+    caplog.set_level(logging.INFO, logger="captiva.portal")
+    assert login(client, forged, "wrong-password").status_code == 401
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("captiva.portal")]
+    assert any("nobody" in m for m in messages)
+    assert all("\n" not in m and "\r" not in m for m in messages), messages
 
 
 def test_security_headers(client):
