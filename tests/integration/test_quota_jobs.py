@@ -7,11 +7,15 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import socket
 import ssl
 import struct
+import subprocess
+import sys
 import threading
 import time
+import tomllib
 
 import pytest
 import quota_fixtures
@@ -181,6 +185,61 @@ def test_enforce_without_secret_is_an_error_not_a_crash(db, radius, su):
 
 # --------------------------------------------------------------------------------------------
 # close-stale and retention
+
+
+RENDER_QUOTA_TOML = """\
+- name: The quota jobs' configuration, as the portal role writes it
+  hosts: localhost
+  gather_facts: false
+  vars_files:
+    - {role}/defaults/main.yml
+    - {role}/vars/main.yml
+  tasks:
+    - name: Render quota.toml
+      ansible.builtin.template:
+        src: {template}
+        dest: {dest}
+        mode: "0600"
+"""
+
+
+def rendered_quota_config(tmp_path, db, **variables):
+    """roles/portal's quota.toml for an inventory with ``variables`` (the site defaults of
+    group_vars/captiva_defaults.yml below them), pointed at the test database."""
+    root = radius_fixtures.ROOT
+    dest = tmp_path / "quota.toml"
+    (tmp_path / "play.yml").write_text(RENDER_QUOTA_TOML.format(
+        role=root / "roles/portal", template=root / "roles/portal/templates/quota.toml.j2",
+        dest=dest))
+    (tmp_path / "vars.json").write_text(json.dumps(variables))
+    run = subprocess.run(
+        [str(root / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local",
+         str(tmp_path / "play.yml"), "-e", f"@{tmp_path / 'vars.json'}",
+         "-e", f"ansible_python_interpreter={sys.executable}"],
+        cwd=root, capture_output=True, text=True, timeout=120, check=False,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(root / "ansible.cfg"), ANSIBLE_NOCOLOR="1"))
+    assert run.returncode == 0, run.stdout[-3000:]
+    data = tomllib.loads(dest.read_text())
+    return parse(dict(data, dsn=db.dsns["jobs"]))
+
+
+def test_close_stale_waits_three_of_the_inventory_interim_intervals(db, radius, su, tmp_path):
+    # One setting: the interval the routers are given (captiva_interim_interval) is the one
+    # close-stale counts in. Before, quota.toml said 300 s whatever the inventory said, so a
+    # 30-minute interim made close-stale end live sessions after 15 minutes of silence.
+    now = ts("2026-11-21T12:00:00", "Africa/Douala")
+    radius.start("s", "alice", NAS_DOUALA, now - dt.timedelta(hours=2))
+    radius.interim("s", "alice", NAS_DOUALA, now - dt.timedelta(minutes=20), 10, 10)
+    thirty = rendered_quota_config(tmp_path, db, captiva_interim_interval="30m")
+    assert thirty.interim_interval == 1800
+    with db.connect("jobs", autocommit=False) as conn:
+        assert jobs.close_stale(conn, thirty, now)["closed"] == 0
+    assert su.execute("SELECT acctstoptime FROM radacct").fetchone()[0] is None
+    # The site default (5m): 20 minutes of silence is stale.
+    default = rendered_quota_config(tmp_path, db)
+    assert default.interim_interval == 300
+    with db.connect("jobs", autocommit=False) as conn:
+        assert jobs.close_stale(conn, default, now)["closed"] == 1
 
 
 def test_close_stale_closes_never_deletes(db, radius, su):
@@ -447,7 +506,7 @@ def job_config(tmp_path, sims, **enforce) -> dict:
         "dsn": None,
         "routers": {name: {"secret": SIM_SECRETS[name], "address": "127.0.0.1",
                            "coa_port": sim.coa_port} for name, sim in sims.items()},
-        "enforce": {"timeout": 1, "retries": 1, "per_router": 32, "unreachable_after": 5,
+        "enforce": {"timeout": 2, "retries": 1, "per_router": 32, "unreachable_after": 5,
                     "budget": 40, **enforce},
         "jobs": {"lock_dir": str(tmp_path / "locks"), "metrics_dir": str(tmp_path)},
     }
@@ -478,7 +537,7 @@ def test_enforce_3000_sessions_one_router_silent_one_naking(campus, routers, tmp
     open_sessions(campus, NAKING_NAS, "nak", per_router, routers[NAKING])
     quota_radius_fixtures.wait_replayed(campus, timeout=120)
     path = write_config(tmp_path, campus, job_config(tmp_path, routers))
-    window = 2.0  # timeout 1 s x (1 + 1 retry)
+    window = 4.0  # timeout 2 s x (1 + 1 retry)
 
     outcome = {}
 
@@ -503,7 +562,7 @@ def test_enforce_3000_sessions_one_router_silent_one_naking(campus, routers, tmp
     assert routers[ANSWERING].rows("/ip/hotspot/active") == []
     assert len(routers[NAKING].rows("/ip/hotspot/active")) == per_router
     # The silent router cost one window for all its sessions: the 32 in flight timed out
-    # together, and its other sessions were skipped; a serial run would need 2,000 s.
+    # together, and its other sessions were skipped; one at a time would take 4,000 s.
     assert outcome["seconds"] < 2 * window + 20
     got = results(campus)
     assert got == {(ANSWERING, "ack"): per_router, (NAKING, "nak"): per_router,
@@ -577,3 +636,36 @@ def test_requests_from_an_address_the_router_does_not_know_are_ignored(campus, r
                                dt.datetime.now(dt.UTC))
     assert (summary["ack"], summary["failed"]) == (3, 0)
     assert answering.rows("/ip/hotspot/active") == []
+
+
+def test_a_run_stops_within_its_budget_and_leaves_the_rest(campus, routers, tmp_path):
+    answering = routers[ANSWERING]
+    open_sessions(campus, quota_radius_fixtures.DOUALA_NAS, "bdg", 3, answering)
+    quota_radius_fixtures.wait_replayed(campus)
+    answering.command("/captiva-sim/coa/set", delay="1")
+    # One request at a time, 1 s each; none starts unless its 2 s window fits the 3.5 s.
+    data = job_config(tmp_path, {ANSWERING: answering}, timeout=2, retries=0, per_router=1,
+                      unreachable_after=1, budget=3.5)
+    began = time.monotonic()
+    with campus.db.connect("jobs", autocommit=False) as conn:
+        summary = jobs.enforce(conn, parse({**data, "dsn": campus.db.dsns["jobs"]}),
+                               dt.datetime.now(dt.UTC))
+    assert time.monotonic() - began < 3.5
+    assert (summary["ack"], summary["deferred"], summary["failed"]) == (2, 1, 0)
+    assert len(answering.rows("/ip/hotspot/active")) == 1  # for the next run
+
+
+def test_a_run_on_another_host_holding_the_lock_makes_this_one_exit(db, tmp_path, caplog):
+    from captiva.quota.cli import ADVISORY_CLASS, LOCKED_JOBS
+
+    path = tmp_path / "quota.json"
+    path.write_text(json.dumps({"dsn": db.dsns["jobs"],
+                                "jobs": {"lock_dir": str(tmp_path / "locks")}}))
+    with db.connect() as other_host:
+        other_host.execute("SELECT pg_advisory_lock(%s, %s)",
+                           (ADVISORY_CLASS, LOCKED_JOBS.index("close-stale")))
+        assert main(["--config", str(path), "close-stale"]) == 0
+        assert "another run is going on" in caplog.text
+        caplog.clear()
+        assert main(["--config", str(path), "retention"]) == 0  # other jobs are not held
+        assert "another run" not in caplog.text

@@ -73,6 +73,14 @@ def test_profile_without_thresholds_uses_the_configured_defaults():
     ({"dsn": "x", "retention": {"mode": "shred"}}, "retention.mode"),
     ({"dsn": "x", "close_stale": {"multiple": 0}}, "close_stale.multiple: must be positive"),
     ({"dsn": "x", "smtp": {"port": "25"}}, "smtp.port: expected int"),
+    ({"dsn": "x", "enforce": {"per_router": 300}}, "enforce.per_router: at most 256"),
+    ({"dsn": "x", "enforce": {"per_router": 4}}, "enforce.unreachable_after: at most"),
+    ({"dsn": "x", "enforce": {"budget": 9}}, r"enforce.budget: must be longer than one"),
+    ({"dsn": "x", "enforce": {"source_address": "radius1"}},
+     "enforce.source_address: not an IP address"),
+    ({"dsn": "x", "routers": {"r1": {"secret": "s", "source_address": "x"}}},
+     "routers.r1.source_address: not an IP address"),
+    ({"dsn": "x", "alerts": {"budget": 0}}, "alerts.budget: must be positive"),
 ])
 def test_config_errors_name_the_key(data, message):
     with pytest.raises(ConfigError, match=message):
