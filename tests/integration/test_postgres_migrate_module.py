@@ -1,15 +1,16 @@
 """captiva_migrate run by ansible-playbook against the ephemeral server, as roles/postgres
-runs it: the migrations read on the controller with the file lookup."""
+runs it: the migrations and the SQL functions read on the controller with the file lookup."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.captiva_migrations import load_migrations
-from pg_fixtures import MIGRATIONS_DIR
+from ansible.module_utils.captiva_migrations import load_functions, load_migrations
+from pg_fixtures import FUNCTIONS_DIR, MIGRATIONS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = """
@@ -25,9 +26,13 @@ PLAYBOOK = """
         migrations: >-
           {{ dict(__files | map('ansible.builtin.basename')
                           | zip(query('ansible.builtin.file', *__files, rstrip=false))) }}
+        functions: >-
+          {{ dict(__functions | map('ansible.builtin.basename')
+                              | zip(query('ansible.builtin.file', *__functions, rstrip=false))) }}
         path: "{{ path | default(omit) }}"
       vars:
         __files: "{{ query('ansible.builtin.fileglob', migrations_dir ~ '/*.sql') }}"
+        __functions: "{{ query('ansible.builtin.fileglob', functions_dir ~ '/*.sql') }}"
       register: result
     - name: Save the result
       ansible.builtin.copy:
@@ -38,13 +43,15 @@ PLAYBOOK = """
 """
 
 
-def run_playbook(tmp_path, db, *args, migrations_dir=MIGRATIONS_DIR):
+def run_playbook(tmp_path, db, *args, migrations_dir=MIGRATIONS_DIR,
+                 functions_dir=FUNCTIONS_DIR):
     playbook = tmp_path / "migrate.yml"
     playbook.write_text(PLAYBOOK)
     out = tmp_path / "result.json"
     out.unlink(missing_ok=True)
     extra = {"db": db.name, "socket_dir": str(db.server.socket_dir), "port": db.server.port,
-             "migrations_dir": str(migrations_dir), "out": str(out)}
+             "migrations_dir": str(migrations_dir), "functions_dir": str(functions_dir),
+             "out": str(out)}
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
@@ -83,10 +90,12 @@ def test_a_changed_migration_fails_the_task(empty_db, tmp_path):
     migrations = tmp_path / "migrations"
     migrations.mkdir()
     (migrations / "0001_t.sql").write_text("CREATE TABLE t (a int);\n")
-    proc, _ = run_playbook(tmp_path, empty_db, migrations_dir=migrations)
+    proc, _ = run_playbook(tmp_path, empty_db, migrations_dir=migrations,
+                           functions_dir=tmp_path / "none")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (migrations / "0001_t.sql").write_text("CREATE TABLE t (a bigint);\n")
-    proc, result = run_playbook(tmp_path, empty_db, migrations_dir=migrations)
+    proc, result = run_playbook(tmp_path, empty_db, migrations_dir=migrations,
+                                functions_dir=tmp_path / "none")
     assert proc.returncode != 0
     assert result is None
     assert "0001_t.sql was applied but its file changed" in proc.stdout
@@ -97,3 +106,43 @@ def test_path_and_migrations_are_exclusive(empty_db, tmp_path, mode):
     proc, _ = run_playbook(tmp_path, empty_db, "-e", "path=/nonexistent", *mode)
     assert proc.returncode != 0
     assert "mutually exclusive" in proc.stdout
+
+
+def test_functions_apply_after_the_migrations_only_when_a_file_changed(empty_db, tmp_path):
+    every = [f.filename for f in load_functions(FUNCTIONS_DIR)]
+    functions = tmp_path / "functions"
+    shutil.copytree(FUNCTIONS_DIR, functions)
+
+    proc, result = run_playbook(tmp_path, empty_db, "--check", functions_dir=functions)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert result["changed"] is True and result["functions_applied"] == every
+    with empty_db.connect() as conn:
+        assert conn.execute("SELECT to_regclass('captiva_schema_functions')").fetchone()[0] \
+            is None
+
+    proc, result = run_playbook(tmp_path, empty_db, functions_dir=functions)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert result["functions_applied"] == every
+    for args in (["--check"], []):
+        proc, result = run_playbook(tmp_path, empty_db, *args, functions_dir=functions)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert (result["changed"], result["functions_applied"]) == (False, [])
+
+    # A fixed function: no new migration, the file changes and is applied on the next run.
+    usage = functions / "30_usage.sql"
+    usage.write_text(usage.read_text().replace(
+        "CREATE OR REPLACE FUNCTION captiva_period_name",
+        "CREATE OR REPLACE FUNCTION captiva_test_marker() RETURNS int LANGUAGE sql\n"
+        "AS $$ SELECT 42 $$;\nCREATE OR REPLACE FUNCTION captiva_period_name"))
+    proc, result = run_playbook(tmp_path, empty_db, "--check", "--diff",
+                                functions_dir=functions)
+    assert (result["changed"], result["functions_applied"]) == (True, ["30_usage.sql"])
+    assert result["diff"]["before"]["functions"] != result["diff"]["after"]["functions"]
+    with empty_db.connect() as conn:
+        assert conn.execute("SELECT to_regproc('captiva_test_marker')").fetchone()[0] is None
+    proc, result = run_playbook(tmp_path, empty_db, functions_dir=functions)
+    assert (result["changed"], result["functions_applied"]) == (True, ["30_usage.sql"])
+    with empty_db.connect() as conn:
+        assert conn.execute("SELECT captiva_test_marker()").fetchone()[0] == 42
+    proc, result = run_playbook(tmp_path, empty_db, functions_dir=functions)
+    assert result["changed"] is False
