@@ -283,6 +283,10 @@ def run_bench(args: argparse.Namespace) -> int:
             hashed = measure(logins(args.logins, window=args.window, offset=1000), sources,
                              args.processes)
             print(f"capacity, Crypt-Password (sha512-crypt): {hashed.report.summary()}")
+            with db.connect() as conn:
+                logged = conn.execute("SELECT count(*) FROM radpostauth").fetchone()[0]
+            print(f"  radpostauth rows so far: {logged} (warm-up + this run: "
+                  f"{1000 + args.logins} requests)")
             print(f"  server CPU per request {hashed.cpu_text()}")
             if args.profile:
                 print("  statements per Access-Request (pg_stat_statements):")
