@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,25 @@ def _address(data: dict, key: str, path: str) -> str | None:
     return value
 
 
+# The roster's duration syntax (plugins/module_utils/captiva_units.parse_duration, which
+# tests/unit/test_quota_interim.py checks this against): close_stale.interim_interval is
+# the inventory's captiva_interim_interval as written there ("5m", "1h30m", 300).
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(?:\d+[smhdw])+|\d+")
+
+
+def _duration(data: dict, key: str, default: int, path: str) -> int:
+    value = data.get(key, default)
+    if isinstance(value, str) and _DURATION.fullmatch(value.replace(" ", "")):
+        text = value.replace(" ", "")
+        value = int(text) if text.isdigit() else sum(
+            int(n) * _DURATION_UNITS[u] for n, u in re.findall(r"(\d+)([smhdw])", text))
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{path}{key}: expected a positive duration such as 300, '5m' or "
+                          f"'1h30m', got {value!r}")
+    return value
+
+
 def _positive(value: int, name: str) -> int:
     if value <= 0:
         raise ConfigError(f"{name}: must be positive, got {value}")
@@ -182,8 +202,7 @@ def parse(data: dict[str, Any]) -> Config:
         coa_unreachable_after=unreachable_after,
         coa_source=_address(enforce, "source_address", "enforce."),
         disconnect_grace=_get(enforce, "grace", int, 120, "enforce."),
-        interim_interval=_positive(_get(stale, "interim_interval", int, 300, "close_stale."),
-                                   "close_stale.interim_interval"),
+        interim_interval=_duration(stale, "interim_interval", 300, "close_stale."),
         stale_multiple=_positive(_get(stale, "multiple", int, 3, "close_stale."),
                                  "close_stale.multiple"),
         smtp=SmtpConfig(

@@ -212,8 +212,11 @@ def rendered_quota_config(tmp_path, db, **variables):
         role=root / "roles/portal", template=root / "roles/portal/templates/quota.toml.j2",
         dest=dest))
     (tmp_path / "vars.json").write_text(json.dumps(variables))
+    # An inventory file, not "-i localhost,": the site defaults load for inventory sources.
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    localhost:\n")
     run = subprocess.run(
-        [str(root / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local",
+        [str(root / ".venv/bin/ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
+         "-c", "local",
          str(tmp_path / "play.yml"), "-e", f"@{tmp_path / 'vars.json'}",
          "-e", f"ansible_python_interpreter={sys.executable}"],
         cwd=root, capture_output=True, text=True, timeout=120, check=False,
