@@ -12,9 +12,13 @@ import datetime as dt
 import pytest
 import quota_fixtures
 from quota_fixtures import NAS_DOUALA, NAS_PARIS, UTC, GiB, add_user, daily, ts
+from starlette.requests import Request
 
-from captiva.periods import Calendar, period
-from captiva.usage import format_bytes, usage_for
+from captiva.periods import Calendar, period, periods
+from captiva.portal import data
+from captiva.portal.app import Portal, chart_bars
+from captiva.portal.config import parse
+from captiva.usage import format_bytes, usage_all, usage_for
 
 # The quota campus (quota_fixtures.py).
 db = quota_fixtures.db
@@ -295,6 +299,96 @@ def test_usage_for_matches_the_python_oracle(db, radius, su):
     assert 0 < got["daily"].used < 150  # prorated share of the last interim
     assert got["daily"].remaining == 5 * GiB - got["daily"].used
     assert got["total"].limit is None and got["total"].remaining is None
+
+
+# --------------------------------------------------------------------------------------------
+# One calendar per user: the portal shows the figure the login check uses
+
+PARIS = Calendar("Europe/Paris", 7, 15)  # the fixture's Paris site: Sunday weeks, months on 15
+
+
+def test_a_user_on_another_site_sees_on_the_portal_what_the_login_check_uses(db, radius, su):
+    """Paris weeks start on Sunday and months on the 15th; the campus default (Douala) starts
+    them on Monday and the 1st, an hour behind Paris in summer. At 00:30 on Sunday in Paris
+    it is still Saturday in Douala: under the campus calendar alice's week holds Saturday's
+    1.5 GiB too, under her site's calendar only Sunday's 1 GiB."""
+    su.execute("UPDATE captiva_profile SET quota_weekly = 3 * 1024^3 WHERE name = 'student'")
+    now = ts("2026-07-19T00:30:00", "Europe/Paris")
+    radius.start("sat", "alice", NAS_PARIS, ts("2026-07-18T20:00:00", "Europe/Paris"))
+    radius.stop("sat", "alice", NAS_PARIS, ts("2026-07-18T21:00:00", "Europe/Paris"),
+                GiB + GiB // 2, 0, session_time=3600)
+    radius.start("sun", "alice", NAS_PARIS, ts("2026-07-19T00:05:00", "Europe/Paris"))
+    radius.interim("sun", "alice", NAS_PARIS, ts("2026-07-19T00:20:00", "Europe/Paris"), GiB, 0)
+
+    def login():
+        with db.connect("freeradius") as fr:
+            return fr.execute("SELECT * FROM captiva_quota_login('alice', %s, %s)",
+                              (NAS_PARIS, now)).fetchone()
+
+    def portal():
+        with db.connect("portal") as conn:
+            return data.dashboard(conn, "alice", now)
+
+    def jobs():
+        with db.connect("jobs") as conn:
+            [alice] = [u for u in usage_all(conn, now) if u.username == "alice"]
+            disconnect = conn.execute("SELECT reason, detail FROM "
+                                      "captiva_sessions_to_disconnect(%s)", (now,)).fetchall()
+        return alice, disconnect
+
+    reject, remaining, _ = login()
+    board = portal()
+    assert reject is None and remaining == 2 * GiB
+    assert board.usage["weekly"].remaining == remaining  # the smallest: this week's
+    assert min(u.remaining for u in board.usage.values() if u.remaining is not None) \
+        == remaining
+    assert board.calendar == PARIS and board.as_dict()["timezone"] == "Europe/Paris"
+    oracle = periods(now, PARIS)
+    for name, use in board.usage.items():
+        assert (use.period.start, use.period.end) == (oracle[name].start, oracle[name].end)
+    assert [board.usage[p].used for p in ("daily", "weekly", "monthly")] == \
+        [GiB, GiB, GiB * 5 // 2]
+    alice, disconnect = jobs()
+    assert {n: (u.used, u.limit) for n, u in alice.usage.items()} == \
+        {n: (u.used, u.limit) for n, u in board.usage.items()}
+    assert disconnect == []
+
+    # Over the weekly quota: the login refuses, the page shows it used up, enforce cuts.
+    radius.interim("sun", "alice", NAS_PARIS, ts("2026-07-19T00:25:00", "Europe/Paris"),
+                   3 * GiB + 1, 0)
+    reject, remaining, _ = login()
+    board = portal()
+    assert reject == "Weekly data quota of 3 GiB reached; resets 2026-07-26 00:00 Europe/Paris"
+    assert board.usage["weekly"].exhausted and board.usage["weekly"].remaining == 0
+    assert board.usage["weekly"].resets_at == ts("2026-07-26T00:00:00", "Europe/Paris")
+    alice, disconnect = jobs()
+    assert alice.usage["weekly"].exhausted
+    assert disconnect == [("quota", "weekly quota used up")]
+
+
+def test_the_portal_bar_warns_at_the_profiles_first_alert_threshold(db, radius, su):
+    now = ts("2026-11-21T20:00:00", "Africa/Douala")
+    radius.start("s1", "alice", NAS_DOUALA, now - dt.timedelta(hours=2))
+    radius.interim("s1", "alice", NAS_DOUALA, now - dt.timedelta(minutes=1), 3 * GiB, 0)  # 60 %
+    portal = Portal(parse({"dsn": db.dsns["portal"],
+                           "session_secret": "test-session-secret-0123456789abcdef",
+                           "radius": {"server": "127.0.0.1", "secret": "unused"}}))
+
+    def daily_bar(percents):
+        su.execute("UPDATE captiva_profile SET alert_quota_percent = %s WHERE name = 'student'",
+                   (percents,))
+        with db.connect("portal") as conn:
+            board = data.dashboard(conn, "alice", now)
+        bars, peak = chart_bars(board.chart)
+        page = portal.render(Request({"type": "http", "method": "GET", "path": "/me",
+                                      "headers": [], "query_string": b""}),
+                             "me.html", board=board, bars=bars, peak=peak, tz="UTC",
+                             days_left=None, local=lambda m, t=True: m.isoformat()).body.decode()
+        return page.split('data-period="daily"')[1].split('class="bar')[1].split('"')[0]
+
+    assert daily_bar([50, 90]) == " warn"
+    assert daily_bar([70]) == ""  # 60 % is below the profile's first threshold
+    assert daily_bar([]) == ""  # no threshold: the jobs' default first one, 80 %
 
 
 def test_migration_backfills_existing_accounting(pg_server, empty_db):
