@@ -217,13 +217,26 @@ class LoginLimiter:
     attempt RADIUS never answered is taken back from both.
     """
 
+    SWEEP_AT = 100_000  # keys; past it (and past each doubling) expired keys are dropped
+
     def __init__(self, per_user_address: int, per_address: int, window: int,
                  clock=time.monotonic):
         self.limits = (per_user_address, per_address)
         self.window = window
         self._clock = clock
         self._attempts: dict[str, deque[float]] = {}
+        self._next_sweep = self.SWEEP_AT
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._attempts)
+
+    def _sweep(self, now: float) -> None:
+        """Forget keys whose attempts are all past the window (the lock is held): usernames
+        tried once are never looked up again, and would otherwise stay for good."""
+        for key in list(self._attempts):
+            self._recent(key, now)
+        self._next_sweep = max(self.SWEEP_AT, 2 * len(self._attempts))
 
     @staticmethod
     def keys(username: str, address: str) -> tuple[str, str]:
@@ -254,6 +267,8 @@ class LoginLimiter:
             for key, times in zip(keys, recent, strict=True):
                 times.append(now)
                 self._attempts[key] = times
+            if len(self._attempts) > self._next_sweep:
+                self._sweep(now)
             return Attempt(keys, now)
 
     def _take_back(self, key: str, stamp: float) -> None:

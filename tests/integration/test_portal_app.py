@@ -38,6 +38,7 @@ from starlette.testclient import TestClient
 
 from captiva.portal.app import CSP, create_app
 from captiva.portal.config import ConfigError, parse
+from captiva.portal.security import LoginLimiter
 from captiva.usage import usage_for
 
 radius_server = radius_fixtures.radius_server
@@ -520,6 +521,18 @@ def test_ipv6_clients_are_counted_per_64(campus):
                          xff(f"2001:db8:1:2:{i + 7:x}::1")).status_code == 401
         assert login(client, headers=xff("2001:db8:1:2:ffff:ffff:ffff:ffff")).status_code == 429
         assert login(client, headers=xff("2001:db8:1:3::1")).status_code == 303  # next /64
+
+
+def test_attempts_of_usernames_never_tried_again_are_forgotten():
+    """Each username tried from each address is a counter: old ones must not pile up."""
+    clock = Clock()
+    limiter = LoginLimiter(5, 100, window=900, clock=clock)
+    for i in range(LoginLimiter.SWEEP_AT // 2):
+        limiter.reserve(f"guess{i}", f"2001:db8:{i // 65536:x}:{i % 65536:x}::1")
+    assert len(limiter) == LoginLimiter.SWEEP_AT  # one username and one /64 each
+    clock.t += 901
+    limiter.reserve("late", "198.51.100.1")
+    assert len(limiter) == 2
 
 
 def test_login_limits_are_checked(campus):
