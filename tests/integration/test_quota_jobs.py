@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import os
-import socket
 import ssl
-import struct
 import subprocess
 import sys
 import threading
@@ -42,69 +38,19 @@ SECRET = "s3cret-coa-secret"
 
 
 # --------------------------------------------------------------------------------------------
-# A NAS: UDP listener that checks RFC 5176 authenticators and answers ACK (or NAK)
-
-
-class FakeNas:
-    def __init__(self, secret: str, answer: int = 41):
-        self.secret = secret.encode()
-        self.answer = answer
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.requests: list[dict] = []
-        self.stopping = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stopping:
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            code, ident, length = struct.unpack("!BBH", data[:4])
-            attrs, pos, ma_at = {}, 20, None
-            while pos < length:
-                atype, alen = data[pos], data[pos + 1]
-                if atype == 80:
-                    ma_at = pos
-                attrs.setdefault(atype, []).append(data[pos + 2:pos + alen])
-                pos += alen
-            zero_auth = data[:4] + bytes(16) + data[20:]
-            auth_ok = hmac.compare_digest(
-                hashlib.md5(zero_auth + self.secret).digest(), data[4:20])  # noqa: S324
-            ma_ok = False
-            if ma_at is not None:
-                blank = bytearray(zero_auth)
-                blank[ma_at + 2:ma_at + 18] = bytes(16)
-                ma_ok = hmac.compare_digest(
-                    hmac.new(self.secret, bytes(blank), "md5").digest(), attrs[80][0])
-            self.requests.append({
-                "code": code, "auth_ok": auth_ok, "ma_ok": ma_ok,
-                "user": attrs.get(1, [b""])[0].decode(),
-                "session": attrs.get(44, [b""])[0].decode(),
-                "ip": socket.inet_ntoa(attrs[8][0]) if 8 in attrs else None,
-                "nas_ip": 4 in attrs,
-            })
-            reply_attrs = b"" if self.answer == 41 else struct.pack("!BBI", 101, 6, 503)
-            header = struct.pack("!BBH", self.answer, ident, 20 + len(reply_attrs))
-            response_auth = hashlib.md5(  # noqa: S324 - RADIUS response authenticator
-                header + data[4:20] + reply_attrs + self.secret).digest()
-            self.sock.sendto(header + response_auth + reply_attrs, peer)
-
-    def close(self):
-        self.stopping = True
-        self.thread.join()
-        self.sock.close()
+# A router: tools/routeros-sim with its Disconnect listener, accepting 127.0.0.1 (the RADIUS
+# host of these tests) with SECRET. It drops a request with a bad authenticator or
+# Message-Authenticator or without Event-Timestamp, and NAKs one with a NAS-IP-Address that is
+# not its own: an ACK shows that the request was right, the session gone from its hotspot.
 
 
 @pytest.fixture
-def nas():
-    server = FakeNas(SECRET)
-    yield server
-    server.close()
+def nas(tmp_path):
+    (tmp_path / "nas").mkdir()
+    sim = start_sim(tmp_path / "nas")
+    sim.accept_disconnects(("127.0.0.1", SECRET))
+    yield sim
+    stop_sim(sim)
 
 
 def config(db, **extra):
@@ -114,14 +60,18 @@ def config(db, **extra):
 
 def test_enforce_disconnects_over_quota_disabled_removed_expired(db, radius, su, nas):
     now = ts("2026-11-21T12:00:00", "Africa/Douala")
-    su.execute("UPDATE captiva_router SET coa_port = %s WHERE name = 'hs-douala'", (nas.port,))
+    su.execute("UPDATE captiva_router SET coa_port = %s WHERE name = 'hs-douala'",
+               (nas.coa_port,))
     add_user(su, "dora", "student", status="disabled")
     add_user(su, "eve", "student", expires=now - dt.timedelta(minutes=1))
     su.execute("INSERT INTO radcheck (username, attribute, op, value) "
                "VALUES ('manual', 'Cleartext-Password', ':=', 'x')")
-    for i, user in enumerate(["alice", "benoit", "dora", "eve", "ghost", "manual", "carol"]):
+    users = ["alice", "benoit", "dora", "eve", "ghost", "manual", "carol"]
+    for i, user in enumerate(users):
         radius.start(f"s-{user}", user, NAS_DOUALA, now - dt.timedelta(minutes=30),
                      ip=f"10.5.50.{10 + i}")
+    nas.add_sessions([{"user": user, "address": f"10.5.50.{10 + i}", "session-id": f"s-{user}"}
+                      for i, user in enumerate(users)])
     radius.interim("s-alice", "alice", NAS_DOUALA, now - dt.timedelta(minutes=1), 5 * GiB, 1)
     radius.interim("s-benoit", "benoit", NAS_DOUALA, now - dt.timedelta(minutes=1), GiB, 0)
     radius.interim("s-carol", "carol", NAS_DOUALA, now - dt.timedelta(minutes=1), 99 * GiB, 0)
@@ -131,47 +81,45 @@ def test_enforce_disconnects_over_quota_disabled_removed_expired(db, radius, su,
     printed = []
     with db.connect("jobs", autocommit=False) as conn:
         dry = jobs.enforce(conn, cfg, now, dry_run=True, out=printed.append)
-    assert dry["sessions"] == 4 and nas.requests == []
+    assert dry["sessions"] == 4 and nas.coa()["received"] == 0
     assert any("alice" in line and "daily quota used up" in line for line in printed)
 
     with db.connect("jobs", autocommit=False) as conn:
         summary = jobs.enforce(conn, cfg, now)
     assert summary["ack"] == 4 and summary["failed"] == 0
-    got = {r["user"]: r for r in nas.requests}
-    assert set(got) == {"alice", "dora", "eve", "ghost"}  # not benoit, carol, manual
-    alice = got["alice"]
-    assert alice["code"] == 40 and alice["auth_ok"] and alice["ma_ok"]
-    assert alice["session"] == "s-alice" and alice["ip"] == "10.5.50.10"
-    assert not alice["nas_ip"]
+    # Gone from the router's hotspot: alice, dora, eve, ghost; not benoit, carol, manual.
+    left = {row["user"] for row in nas.rows("/ip/hotspot/active")}
+    assert left == {"benoit", "carol", "manual"}
+    stats = nas.coa()
+    assert (stats["received"], stats["ack"], stats["dropped-auth"],
+            stats["dropped-timestamp"]) == (4, 4, 0, 0)
     recorded = dict(su.execute("SELECT username, reason FROM captiva_disconnect").fetchall())
     assert recorded == {"alice": "quota (daily quota used up)", "dora": "disabled",
                         "eve": "expired", "ghost": "removed"}
     assert set(su.execute("SELECT result FROM captiva_disconnect").fetchall()) == {("ack",)}
 
 
-def test_enforce_records_nak_and_reports_sessions_left_open(db, radius, su, caplog):
+def test_enforce_records_nak_and_reports_sessions_left_open(db, radius, su, nas, caplog):
     now = dt.datetime.now(dt.UTC)
-    server = FakeNas(SECRET, answer=42)
-    try:
-        su.execute("UPDATE captiva_router SET coa_port = %s", (server.port,))
-        add_user(su, "dora", "student", status="disabled")
-        radius.start("s-dora", "dora", NAS_DOUALA, now - dt.timedelta(minutes=30))
-        routers = {"hs-douala": {"secret": SECRET, "address": "127.0.0.1"}}
-        cfg = config(db, routers=routers, enforce={"grace": 60})
-        with db.connect("jobs", autocommit=False) as conn:
-            summary = jobs.enforce(conn, cfg, now)
-        assert summary["nak"] == 1 and summary["failed"] == 1
-        assert su.execute("SELECT result, error_cause FROM captiva_disconnect").fetchone() == \
-            ("nak", 503)
-        # An ACKed session still open after the grace period is reported.
-        su.execute("UPDATE captiva_disconnect SET result = 'ack', "
-                   "requested_at = now() - interval '10 minutes'")
-        with db.connect("jobs", autocommit=False) as conn:
-            summary = jobs.enforce(conn, cfg, now)
-        assert summary["still_open"] == 1
-        assert "still open after a Disconnect-ACK" in caplog.text
-    finally:
-        server.close()
+    su.execute("UPDATE captiva_router SET coa_port = %s", (nas.coa_port,))
+    add_user(su, "dora", "student", status="disabled")
+    radius.start("s-dora", "dora", NAS_DOUALA, now - dt.timedelta(minutes=30))
+    routers = {"hs-douala": {"secret": SECRET, "address": "127.0.0.1"}}
+    cfg = config(db, routers=routers, enforce={"grace": 60})
+    # The router has no such session: NAK 503 Session-Context-Not-Found.
+    with db.connect("jobs", autocommit=False) as conn:
+        summary = jobs.enforce(conn, cfg, now)
+    assert summary["nak"] == 1 and summary["failed"] == 1
+    assert "hs-douala" in summary["failed_routers"]
+    assert su.execute("SELECT result, error_cause FROM captiva_disconnect").fetchone() == \
+        ("nak", 503)
+    # An ACKed session still open after the grace period is reported.
+    su.execute("UPDATE captiva_disconnect SET result = 'ack', "
+               "requested_at = now() - interval '10 minutes'")
+    with db.connect("jobs", autocommit=False) as conn:
+        summary = jobs.enforce(conn, cfg, now)
+    assert summary["still_open"] == 1
+    assert "still open after a Disconnect-ACK" in caplog.text
 
 
 def test_enforce_without_secret_is_an_error_not_a_crash(db, radius, su):
