@@ -256,7 +256,7 @@ def test_every_post_route_refuses_a_missing_or_foreign_csrf_token(campus, client
 
 
 def test_login_without_a_session_cookie_is_refused(client):
-    """Login CSRF: a cross-site form post has no session, hence no valid token."""
+    """Login CSRF: a cross-site form post lacks the pre-session cookie its token is bound to."""
     response = client.post("/login", data={"csrf": "x", "username": STUDENT,
                                            "password": password(STUDENT)})
     assert response.status_code == 403
@@ -372,6 +372,16 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(campus):
 
 
 # --- the portal under abuse --------------------------------------------------------------------
+
+
+def test_a_visitor_switches_the_language_without_a_session(client):
+    page = client.get("/login", headers={"accept-language": "fr"})
+    assert "Connexion" in page.text
+    response = client.post("/lang", data={"csrf": csrf_of(page.text), "lang": "en",
+                                          "next": "/login"})
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert "Sign in" in client.get("/login", headers={"accept-language": "fr"}).text
+    assert len(client.app.state.portal.store) == 0
 
 
 def test_a_flood_of_login_pages_stores_nothing_and_logs_nobody_out(campus, tmp_path):
