@@ -97,8 +97,10 @@ def _expiration(value: str) -> dt.date | None:
 
 
 def profile_name(group: str) -> str:
-    name = _NAME.sub("-", group).strip("-").lower() or "profile"
-    return f"adopted-{name}" if name.startswith("captiva-") else name
+    """The group's own name when the roster accepts it (so an adopting apply takes over the
+    group's rows in place), else the closest valid name."""
+    name = _NAME.sub("-", group).strip("-._")[:64] or "profile"
+    return f"adopted-{name}"[:64] if name.lower().startswith("captiva-") else name
 
 
 def _profile(group: str, rows: Iterable[dict], table: str, profile: dict,

@@ -182,6 +182,97 @@ def desired_rows(compiled: Mapping[str, Any], state: State) -> dict[str, dict[tu
 
 
 # --------------------------------------------------------------------------------------------
+# Rows that are not Captiva's but touch what it manages: reported (drift), or adopted
+
+
+def _claims(desired: Mapping[str, Mapping[tuple, tuple]]) -> dict[str, tuple[str, list, list]]:
+    """Per policy table: the owner column and the (owner, attribute) pairs Captiva declares.
+    A user's password attributes are all claimed, so that adopting a user also takes over a
+    stored password of another scheme (and the plan replaces it)."""
+    users = sorted({k[0] for k in desired["radusergroup"]})
+    claims = {}
+    for table, owner in (("radgroupcheck", "groupname"), ("radgroupreply", "groupname"),
+                         ("radcheck", "username")):
+        pairs = set(desired[table])
+        if table == "radcheck":
+            pairs |= {(u, a) for u in users for a in PASSWORD_ATTRIBUTES}
+        pairs = sorted(pairs)
+        claims[table] = (owner, [p[0] for p in pairs], [p[1] for p in pairs])
+    return claims
+
+
+def foreign_rows(cur, desired: Mapping[str, Mapping[tuple, tuple]]) -> dict[str, int]:
+    """Unlabelled rows (``managed_by`` NULL) for the users and groups Captiva manages: a row
+    added by hand, or one an adoption has yet to take over. Captiva never edits them; drift
+    detection reports them. Rows an admin keeps on purpose carry another label (e.g.
+    ``managed_by = 'admin'``) and are not reported."""
+    users = sorted({k[0] for k in desired["radusergroup"]})
+    groups = sorted({k[0] for t in ("radgroupcheck", "radgroupreply") for k in desired[t]})
+    counts = {}
+    for table, owner, names in (("radcheck", "username", users), ("radreply", "username", users),
+                                ("radusergroup", "username", users),
+                                ("radgroupcheck", "groupname", groups),
+                                ("radgroupreply", "groupname", groups)):
+        cur.execute(f"SELECT count(*) FROM {table} WHERE managed_by IS NULL "  # noqa: S608
+                    f"AND {owner} = ANY(%s)", (names,))
+        count = cur.fetchone()[0]
+        if count:
+            counts[table] = count
+    return counts
+
+
+def adopt_rows(cur, desired: Mapping[str, Mapping[tuple, tuple]]) -> dict[str, int]:
+    """Take ownership, in place, of exactly the unowned rows that the roster declares: the
+    same (user or group, attribute), a user's stored password of any scheme, a user's group
+    membership of lowest priority. The plan that follows then updates their values by id,
+    so no row is duplicated and FreeRADIUS sees the old rows or the new ones, never none."""
+    adopted = {}
+    for table, (owner, names, attributes) in _claims(desired).items():
+        cur.execute(
+            f"UPDATE {table} t SET managed_by = %s FROM unnest(%s::text[], %s::text[]) "  # noqa: S608
+            f"AS c(owner, attribute) WHERE t.managed_by IS NULL AND t.{owner} = c.owner "
+            f"AND t.attribute = c.attribute "
+            f"AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.managed_by = %s "
+            f"AND o.{owner} = t.{owner} AND o.attribute = t.attribute)",
+            (MANAGED_BY, names, attributes, MANAGED_BY))
+        if cur.rowcount:
+            adopted[table] = cur.rowcount
+    users = sorted({k[0] for k in desired["radusergroup"]})
+    cur.execute(
+        "UPDATE radusergroup t SET managed_by = %s FROM ("
+        " SELECT DISTINCT ON (username) id FROM radusergroup"
+        " WHERE managed_by IS NULL AND username = ANY(%s)"
+        " AND username NOT IN (SELECT username FROM radusergroup WHERE managed_by = %s)"
+        " ORDER BY username, priority, id) c WHERE t.id = c.id",
+        (MANAGED_BY, users, MANAGED_BY))
+    if cur.rowcount:
+        adopted["radusergroup"] = cur.rowcount
+    return adopted
+
+
+def changed_users(the_plan: Plan) -> dict[str, list[str]]:
+    """Usernames added, changed and removed by a plan (for the applied-change log)."""
+    added, removed, touched = set(), set(), set()
+    for key, before, after in the_plan.tables["captiva_user"].changes:
+        (added if before is None else removed if after is None else touched).add(key[0])
+    for table in ("radcheck", "radusergroup"):
+        touched |= {key[0] for key, _b, _a in the_plan.tables[table].changes}
+    return {"added": sorted(added), "changed": sorted(touched - added - removed),
+            "removed": sorted(removed)}
+
+
+def record_change(cur, the_plan: Plan, context: Mapping[str, Any], counts: Mapping) -> None:
+    from psycopg.types.json import Jsonb
+
+    cur.execute(
+        "INSERT INTO captiva_change_log (applied_by, ci_job, git_commit, git_branch, git_dirty,"
+        " inventory, summary, counts, users) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (context.get("user") or "unknown", context.get("ci_job"), context.get("commit"),
+         context.get("branch"), context.get("dirty"), context.get("inventory"),
+         the_plan.summary(), Jsonb(dict(counts)), Jsonb(changed_users(the_plan))))
+
+
+# --------------------------------------------------------------------------------------------
 # Planning
 
 
@@ -244,8 +335,10 @@ def plan_table(spec: TableSpec, current: Mapping[tuple, tuple[list[int], tuple]]
 
 def plan(state: State, compiled: Mapping[str, Any], *,
          prune_max_ratio: float = DEFAULT_MAX_RATIO, prune_max_count: int = DEFAULT_MAX_COUNT,
-         allow_mass_prune: bool = False, show_personal_data: bool = False) -> Plan:
-    desired = desired_rows(compiled, state)
+         allow_mass_prune: bool = False, show_personal_data: bool = False,
+         desired: Mapping[str, Mapping[tuple, tuple]] | None = None) -> Plan:
+    if desired is None:
+        desired = desired_rows(compiled, state)
     tables = {name: plan_table(TABLES[name], state.rows[name], desired[name]) for name in TABLES}
 
     current_users = {key[0] for key in state.rows["captiva_user"]}
@@ -385,8 +478,13 @@ def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
               prune_max_ratio: float = DEFAULT_MAX_RATIO,
               prune_max_count: int = DEFAULT_MAX_COUNT,
               allow_mass_prune: bool = False,
-              show_personal_data: bool = False) -> dict[str, Any]:
-    """Lock, read, compile, plan, apply (unless check mode), commit. Returns the result."""
+              show_personal_data: bool = False, adopt: bool = False,
+              change_context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Lock, read, compile, plan, apply (unless check mode), commit. Returns the result.
+
+    ``adopt``: first take ownership of the unowned rows the roster declares
+    (:func:`adopt_rows`). ``change_context`` (who, commit, branch): recorded with the plan's
+    counts in ``captiva_change_log`` when the apply changes something."""
     timings = {}
     started = time.monotonic()
     # Binary results: PostgreSQL's own encoding of ints, dates and timestamps parses faster.
@@ -395,15 +493,29 @@ def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
         state = read_state(cur)
         timings["read"] = time.monotonic() - started
         compiled = compile_radius(roster, now, state.activations())
-        the_plan = plan(state, compiled, prune_max_ratio=prune_max_ratio,
+        desired = desired_rows(compiled, state)
+        adopted = {}
+        if adopt:
+            adopted = adopt_rows(cur, desired)
+            if adopted:  # the adopted rows are now Captiva's: plan against them
+                state = read_state(cur)
+                desired = desired_rows(compiled, state)
+        the_plan = plan(state, compiled, desired=desired, prune_max_ratio=prune_max_ratio,
                         prune_max_count=prune_max_count, allow_mass_prune=allow_mass_prune,
                         show_personal_data=show_personal_data)
         timings["plan"] = time.monotonic() - started - timings["read"]
-        if the_plan.changed and not check_mode:
+        changed = the_plan.changed or bool(adopted)
+        counts = {"users": the_plan.users, "groups": the_plan.groups,
+                  "rows": the_plan.row_counts(), "adopted": adopted}
+        if changed and not check_mode:
             apply(cur, the_plan)
+            record_change(cur, the_plan, change_context or {}, counts)
+        foreign = foreign_rows(cur, desired)
         timings["apply"] = time.monotonic() - started - timings["read"] - timings["plan"]
     return {
-        "changed": the_plan.changed,
+        "changed": changed,
+        "adopted": adopted,
+        "foreign_rows": foreign,
         "summary": the_plan.summary(),
         "users": the_plan.users,
         "groups": the_plan.groups,

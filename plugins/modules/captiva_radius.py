@@ -87,6 +87,20 @@ options:
         since plan output ends up in merge-request CI logs.
     type: bool
     default: false
+  adopt:
+    description:
+      - First take ownership, in place, of the rows without C(managed_by) that the roster
+        declares (same user or group and attribute, a user's stored password of any scheme,
+        a user's group membership of lowest priority), then reconcile them like Captiva's
+        own; see docs/onboarding.md, "Adopt an existing setup".
+    type: bool
+    default: false
+  change_context:
+    description:
+      - Who applies and from which commit (keys C(user), C(ci_job), C(commit), C(branch),
+        C(dirty), C(inventory)), recorded in C(captiva_change_log) by an apply that changes
+        something. The action plugin fills it on the controller.
+    type: dict
   now:
     description: The instant the roster is evaluated at (ISO 8601, for tests); default now.
     type: str
@@ -130,6 +144,18 @@ rows:
   returned: always
   type: dict
   sample: {radcheck: {inserted: 24, updated: 0, deleted: 2}}
+adopted:
+  description: Rows taken over by O(adopt), per table.
+  returned: always
+  type: dict
+  sample: {radcheck: 3000, radusergroup: 3000}
+foreign_rows:
+  description:
+    - Rows without C(managed_by) on the users and groups Captiva manages (added by hand, or
+      not yet adopted), per table. Never changed; drift detection reports them.
+  returned: always
+  type: dict
+  sample: {radreply: 2}
 roster:
   description: Users by status as reconciled (with each user's real activation day).
   returned: always
@@ -174,6 +200,8 @@ def argument_spec() -> dict:
         "prune_max_count": {"type": "int", "default": 500},
         "allow_mass_prune": {"type": "bool", "default": False},
         "show_personal_data": {"type": "bool", "default": False},
+        "adopt": {"type": "bool", "default": False},
+        "change_context": {"type": "dict"},
         "now": {"type": "str"},
     }
 
@@ -220,7 +248,8 @@ def main():
                                prune_max_ratio=p["prune_max_ratio"],
                                prune_max_count=p["prune_max_count"],
                                allow_mass_prune=p["allow_mass_prune"],
-                               show_personal_data=p["show_personal_data"])
+                               show_personal_data=p["show_personal_data"],
+                               adopt=p["adopt"], change_context=p["change_context"])
     except PruneRefused as exc:
         module.fail_json(msg=str(exc))
     except psycopg.Error as exc:

@@ -2,16 +2,22 @@
 FreeRADIUS's own stock schema becomes an equivalent Captiva roster, and everything that cannot
 be mapped is reported with the reason; the scan changes nothing."""
 
+import threading
+import time
 from pathlib import Path
 
+import radius_fixtures
 import yaml
+from ansible_run import ansible_playbook, recap
 from passlib.hash import sha512_crypt
 from processes import missing
 from routeros_fixtures import start_sim, stop_sim
+from test_radius_module import write_inventory
 
 from captiva.onboarding import inventory
 from captiva.onboarding.cli import main
 
+radius_server = radius_fixtures.radius_server
 STOCK_SCHEMA = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql")
 
 DALORADIUS_ROWS = """
@@ -53,14 +59,14 @@ def test_a_daloradius_database_becomes_a_roster_and_a_report(empty_db, tmp_path,
 
     profiles = {p["name"]: p for p in yaml.safe_load((out / "profiles.yml").read_text())[
         "captiva_profiles"]}
-    assert profiles["etudiants"]["bandwidth"] == {"upload": "2M", "download": "10M"}
-    assert profiles["etudiants"]["session_timeout"] == 28800
-    assert profiles["etudiants"]["idle_timeout"] == 600
-    assert profiles["etudiants"]["simultaneous_use"] == 1
-    assert profiles["etudiants"]["quota"] == {"total": 1073741824 + (1 << 32)}  # exact, > 4 GiB
+    assert profiles["Etudiants"]["bandwidth"] == {"upload": "2M", "download": "10M"}
+    assert profiles["Etudiants"]["session_timeout"] == 28800
+    assert profiles["Etudiants"]["idle_timeout"] == 600
+    assert profiles["Etudiants"]["simultaneous_use"] == 1
+    assert profiles["Etudiants"]["quota"] == {"total": 1073741824 + (1 << 32)}  # exact, > 4 GiB
     users = {u["username"]: u for u in yaml.safe_load((out / "users.yml").read_text())[
         "captiva_users"]}
-    assert users["alice"]["profile"] == "etudiants"
+    assert users["alice"]["profile"] == "Etudiants"
     assert users["alice"]["expires"] == "2027-07-31"
     assert sha512_crypt.verify("alice-old-pass", users["alice"]["password_hash"])
     assert users["carol"]["enabled"] is False
@@ -155,3 +161,78 @@ def test_passwords_the_router_does_not_return_are_reported_not_invented(tmp_path
     report = (out / "adopt-report.md").read_text()
     assert ("| /ip/hotspot/user | dave | password | ******** | the router did not return it "
             "(the API user lacks the 'sensitive' policy)") in report
+
+
+def test_an_adopting_apply_takes_the_rows_over_in_place_and_logins_never_fail(
+        radius_server, tmp_path, capsys):
+    """daloRADIUS rows in the database FreeRADIUS reads; adopt-db writes the roster; one apply
+    with captiva_adopt=true takes the rows over while a router keeps logging the user in."""
+    db = radius_server.db
+    with db.connect() as conn:
+        conn.execute("INSERT INTO radcheck (username, attribute, op, value) VALUES "
+                     "('alice', 'Cleartext-Password', ':=', 'alice-old-pass')")
+        conn.execute("INSERT INTO radusergroup (username, groupname, priority) VALUES "
+                     "('alice', 'Etudiants', 1)")
+        conn.execute("INSERT INTO radgroupreply (groupname, attribute, op, value) VALUES "
+                     "('Etudiants', 'Mikrotik-Rate-Limit', ':=', '2M/10M')")
+        ids_before = conn.execute("SELECT 'radcheck', id FROM radcheck UNION ALL "
+                                  "SELECT 'radusergroup', id FROM radusergroup UNION ALL "
+                                  "SELECT 'radgroupreply', id FROM radgroupreply").fetchall()
+    reply = radius_server.authenticate("alice", "alice-old-pass")
+    assert reply is not None and reply.code == 2  # Access-Accept before the switch
+
+    out = tmp_path / "adopted"
+    assert main(["adopt-db", "--dsn", db.dsn, "--out", str(out)]) == 0
+    inventory = write_inventory(tmp_path, db, [])
+    roster_file = inventory / "group_vars" / "all" / "roster.yml"
+    roster = yaml.safe_load(roster_file.read_text())
+    roster.pop("captiva_users")
+    roster.pop("captiva_profiles")
+    roster.pop("captiva_promotions")
+    roster_file.write_text(yaml.safe_dump(roster))
+    for name in ("profiles.yml", "users.yml"):
+        (inventory / "group_vars" / "all" / name).write_text((out / name).read_text())
+
+    plan = ansible_playbook(inventory, "reconcile.yml", "--check", "--diff",
+                            "-e", "captiva_adopt=true")
+    assert plan.returncode == 0, plan.stdout
+
+    replies, stop = [], threading.Event()
+
+    def keep_logging_in():
+        while not stop.is_set():
+            answer = radius_server.authenticate("alice", "alice-old-pass", timeout=2)
+            replies.append(None if answer is None else answer.code)
+            time.sleep(0.02)
+
+    prober = threading.Thread(target=keep_logging_in)
+    prober.start()
+    try:
+        applied = ansible_playbook(inventory, "reconcile.yml", "-e", "captiva_adopt=true")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        prober.join()
+    assert applied.returncode == 0, applied.stdout
+    assert len(replies) > 10
+    assert set(replies) == {2}, replies  # every login accepted, throughout
+
+    with db.connect() as conn:
+        rows = conn.execute("SELECT username, attribute, managed_by FROM radcheck "
+                            "WHERE username = 'alice' ORDER BY attribute").fetchall()
+        membership = conn.execute("SELECT groupname, managed_by FROM radusergroup "
+                                  "WHERE username = 'alice'").fetchall()
+        group = conn.execute("SELECT id, value, managed_by FROM radgroupreply "
+                             "WHERE groupname = 'Etudiants' AND attribute = "
+                             "'Mikrotik-Rate-Limit'").fetchall()
+    # In place, no duplicates: one password row (now sha512-crypt), one membership, one rate.
+    assert [(r[1], r[2]) for r in rows] == [("Crypt-Password", "captiva")]
+    assert membership == [("Etudiants", "captiva")]
+    assert len(group) == 1 and group[0][1:] == ("2M/10M", "captiva")
+    assert ("radgroupreply", group[0][0]) in ids_before  # the very row, not a copy
+    after = radius_server.authenticate("alice", "alice-old-pass")
+    assert after is not None and after.code == 2
+
+    # A second run: nothing to adopt, nothing to change, nothing foreign left.
+    again = ansible_playbook(inventory, "reconcile.yml", "-e", "captiva_adopt=true")
+    assert recap(again.stdout)["changed"] == 0, again.stdout
