@@ -54,6 +54,7 @@ BATCHES = [
           valid_until=(dt.datetime.now(DOUALA) + dt.timedelta(minutes=10))
           .replace(microsecond=0, tzinfo=None).isoformat()),
     batch("english", language="en", revoked=[2]),
+    batch("live", data="1MiB", time_credit="8h"),
 ]
 
 
@@ -252,3 +253,33 @@ def test_a_wrong_password_learns_nothing_about_the_voucher(server):
     reply = login(server, code(server, "english", 2), "not-the-code")
     assert reply.code == packet.AccessReject
     assert "Reply-Message" not in reply
+
+
+def to_disconnect(server):
+    with server.db.connect("jobs") as conn:
+        return {row[0]: row[1:] for row in conn.execute(
+            "SELECT username, reason, detail FROM captiva_voucher_sessions_to_disconnect()")}
+
+
+def test_live_sessions_of_a_revoked_or_used_up_code_are_listed_for_a_disconnect(server):
+    revoked, heavy, fine = (code(server, "live", i) for i in (1, 2, 3))
+    for voucher in (revoked, heavy, fine):
+        assert login(server, voucher).code == packet.AccessAccept
+        session(server, voucher, f"live-{voucher}", 60, stop=False)
+    assert not set(to_disconnect(server)) & {revoked, heavy, fine}
+    with server.db.connect("portal") as conn:
+        conn.execute("INSERT INTO captiva_voucher_revocation (code, source)"
+                     " VALUES (%s, 'urgent')", (revoked,))
+    Nas(server).send("Interim-Update", at=dt.datetime.now(dt.UTC), username=heavy,
+                     session_id=f"live-{heavy}", bytes_in=0, bytes_out=2**20,
+                     session_time=90, Framed_IP_Address="10.5.50.30")
+    wait_replayed(server)
+    listed = to_disconnect(server)
+    assert listed[revoked] == ("voucher-revoked", "Code révoqué / Code revoked")
+    assert listed[heavy] == ("voucher-data-used", "Données épuisées / Data allowance used up")
+    assert fine not in listed
+    # The roster's own enforce selection leaves voucher sessions to this one.
+    with server.db.connect("jobs") as conn:
+        users = {row[0] for row in conn.execute(
+            "SELECT username FROM captiva_sessions_to_disconnect()")}
+    assert not users & {revoked, heavy, fine}

@@ -1,71 +1,73 @@
--- Voucher logins, called by FreeRADIUS at post-auth (policy.d/captiva_voucher; docs/vouchers.md).
+-- Vouchers (docs/vouchers.md): the login decision FreeRADIUS asks for at post-auth
+-- (policy.d/captiva_voucher) and the sessions a job must end.
 -- SECURITY DEFINER, owned by captiva_definer, pg_temp last in search_path (see 40_quota_login).
 --
--- The rule, in one place: a code is refused when it is revoked, before valid_from, from the
--- end of valid_until, on a router of a site the batch does not list, after its window (from
--- the first use), with its time credit or data cap used up, or with simultaneous_use sessions
--- already open. Otherwise the Session-Timeout is the smallest of the remaining credit, the
--- rest of the window and the rest of the validity, and the first use is recorded.
--- Used time and data come from radacct (open sessions count up to p_at).
+-- The rule, in one place (captiva_voucher_judge): a code is refused when it is revoked,
+-- before valid_from, from the end of valid_until, after its window (from the first use), or
+-- with its time credit or data cap used up; at login also on a router of a site the batch
+-- does not list, or with simultaneous_use sessions already open. Otherwise the session may
+-- last the smallest of the remaining credit, the rest of the window and the rest of the
+-- validity. Used time and data come from radacct (open sessions count up to p_at).
 
-CREATE OR REPLACE FUNCTION captiva_voucher_login(
-    p_code text, p_nas inet DEFAULT NULL, p_at timestamptz DEFAULT now()
-) RETURNS TABLE (reject_message text, remaining_bytes bigint, session_timeout bigint)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+-- The judgement of p_code at p_at on NAS p_nas; no row when p_code is not a voucher.
+-- reason: NULL (allowed), revoked, not-yet-valid, expired, wrong-site, time-used, data-used,
+-- in-use; message: why, 'French / English' in the batch's language order;
+-- remaining_bytes: NULL without a data cap; seconds_left: how long a session may last.
+-- p_login: judge a new login (site and simultaneous use count) rather than an open session.
+CREATE OR REPLACE FUNCTION captiva_voucher_judge(
+    p_code text, p_nas inet, p_at timestamptz, p_login boolean
+) RETURNS TABLE (reason text, message text, remaining_bytes bigint, seconds_left bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     b record;
     first_use timestamptz;
+    window_end timestamptz;
     used record;
     tz text;
-    timeout bigint;
+    left_seconds bigint;
 BEGIN
-    SELECT vb.*, v.index INTO b
+    SELECT vb.* INTO b
     FROM captiva_voucher AS v JOIN captiva_voucher_batch AS vb ON vb.name = v.batch
     WHERE v.code = p_code;
     IF NOT FOUND THEN
-        RETURN;  -- no row: not a voucher, the other policies decide
+        RETURN;
     END IF;
-    -- Dates are shown in the site's timezone (the router's), else the default one.
+    -- Dates are shown in the timezone of the router's site, else the campus default.
     SELECT s.timezone INTO tz
     FROM captiva_router AS r JOIN captiva_site AS s ON s.name = r.site
     WHERE r.nasipaddress = p_nas;
     tz := COALESCE(tz, (SELECT q.timezone FROM captiva_quota_settings AS q LIMIT 1), 'UTC');
+    SELECT f.first_used_at INTO first_use
+    FROM captiva_voucher_first_use AS f WHERE f.code = p_code;
+    IF b.window_after_first_use IS NOT NULL THEN
+        window_end := COALESCE(first_use, p_at)
+                      + make_interval(secs => b.window_after_first_use);
+    END IF;
 
     IF EXISTS (SELECT FROM captiva_voucher_revocation AS rv WHERE rv.code = p_code) THEN
-        RETURN QUERY SELECT captiva_voucher_message(b.language,
+        RETURN QUERY SELECT 'revoked', captiva_voucher_message(b.language,
             'Code révoqué', 'Code revoked'), 0::bigint, 0::bigint;
         RETURN;
     END IF;
     IF p_at < b.starts_at THEN
-        RETURN QUERY SELECT captiva_voucher_message(b.language,
+        RETURN QUERY SELECT 'not-yet-valid', captiva_voucher_message(b.language,
             'Code pas encore valable (à partir du ' || captiva_voucher_time(b.starts_at, tz) || ')',
             'Code not valid yet (from ' || captiva_voucher_time(b.starts_at, tz) || ')'),
             0::bigint, 0::bigint;
         RETURN;
     END IF;
-    IF p_at >= b.ends_at THEN
-        RETURN QUERY SELECT captiva_voucher_message(b.language,
-            'Code expiré le ' || captiva_voucher_time(b.ends_at, tz),
-            'Code expired on ' || captiva_voucher_time(b.ends_at, tz)), 0::bigint, 0::bigint;
+    IF p_at >= LEAST(b.ends_at, window_end) THEN
+        RETURN QUERY SELECT 'expired', captiva_voucher_message(b.language,
+            'Code expiré le ' || captiva_voucher_time(LEAST(b.ends_at, window_end), tz),
+            'Code expired on ' || captiva_voucher_time(LEAST(b.ends_at, window_end), tz)),
+            0::bigint, 0::bigint;
         RETURN;
     END IF;
-    IF b.sites <> '{}' AND NOT EXISTS (
+    IF p_login AND b.sites <> '{}' AND NOT EXISTS (
         SELECT FROM captiva_router AS r WHERE r.nasipaddress = p_nas AND r.site = ANY (b.sites)
     ) THEN
-        RETURN QUERY SELECT captiva_voucher_message(b.language,
+        RETURN QUERY SELECT 'wrong-site', captiva_voucher_message(b.language,
             'Code non valable sur ce site', 'Code not valid on this site'), 0::bigint, 0::bigint;
-        RETURN;
-    END IF;
-    SELECT f.first_used_at INTO first_use FROM captiva_voucher_first_use AS f
-    WHERE f.code = p_code;
-    IF b.window_after_first_use IS NOT NULL AND first_use IS NOT NULL
-       AND p_at >= first_use + make_interval(secs => b.window_after_first_use) THEN
-        RETURN QUERY SELECT captiva_voucher_message(b.language,
-            'Code expiré le ' || captiva_voucher_time(
-                first_use + make_interval(secs => b.window_after_first_use), tz),
-            'Code expired on ' || captiva_voucher_time(
-                first_use + make_interval(secs => b.window_after_first_use), tz)),
-            0::bigint, 0::bigint;
         RETURN;
     END IF;
 
@@ -79,38 +81,69 @@ BEGIN
     INTO used
     FROM radacct AS a WHERE a.username = p_code;
     IF b.time_credit IS NOT NULL AND used.seconds >= b.time_credit THEN
-        RETURN QUERY SELECT captiva_voucher_message(b.language,
+        RETURN QUERY SELECT 'time-used', captiva_voucher_message(b.language,
             'Crédit de temps épuisé', 'Time credit used up'), 0::bigint, 0::bigint;
         RETURN;
     END IF;
     IF b.data_cap IS NOT NULL AND used.bytes >= b.data_cap THEN
-        RETURN QUERY SELECT captiva_voucher_message(b.language,
+        RETURN QUERY SELECT 'data-used', captiva_voucher_message(b.language,
             'Données épuisées', 'Data allowance used up'), 0::bigint, 0::bigint;
         RETURN;
     END IF;
-    IF b.simultaneous_use IS NOT NULL AND used.open_sessions >= b.simultaneous_use THEN
-        RETURN QUERY SELECT captiva_voucher_message(b.language,
+    IF p_login AND b.simultaneous_use IS NOT NULL AND used.open_sessions >= b.simultaneous_use
+    THEN
+        RETURN QUERY SELECT 'in-use', captiva_voucher_message(b.language,
             'Code déjà utilisé sur un autre appareil', 'Code already in use on another device'),
             0::bigint, 0::bigint;
         RETURN;
     END IF;
 
-    timeout := floor(extract(epoch FROM b.ends_at - p_at))::bigint;
+    left_seconds := floor(extract(epoch FROM LEAST(b.ends_at, window_end) - p_at))::bigint;
     IF b.time_credit IS NOT NULL THEN
-        timeout := LEAST(timeout, b.time_credit - used.seconds);
+        left_seconds := LEAST(left_seconds, b.time_credit - used.seconds);
     END IF;
-    IF b.window_after_first_use IS NOT NULL THEN
-        timeout := LEAST(timeout, floor(extract(epoch FROM
-            COALESCE(first_use, p_at) + make_interval(secs => b.window_after_first_use) - p_at
-        ))::bigint);
-    END IF;
-    INSERT INTO captiva_voucher_first_use (code, first_used_at, nasipaddress)
-    VALUES (p_code, p_at, p_nas)
-    ON CONFLICT (code) DO NOTHING;
-    RETURN QUERY SELECT NULL::text,
+    RETURN QUERY SELECT NULL::text, NULL::text,
         CASE WHEN b.data_cap IS NULL THEN NULL ELSE b.data_cap - used.bytes END,
-        GREATEST(timeout, 1);
+        GREATEST(left_seconds, 1);
 END
+$$;
+
+-- A login of p_code on NAS p_nas: the judgement, and the first use recorded when accepted.
+CREATE OR REPLACE FUNCTION captiva_voucher_login(
+    p_code text, p_nas inet DEFAULT NULL, p_at timestamptz DEFAULT now()
+) RETURNS TABLE (reject_message text, remaining_bytes bigint, session_timeout bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    j record;
+BEGIN
+    SELECT * INTO j FROM captiva_voucher_judge(p_code, p_nas, p_at, true);
+    IF NOT FOUND THEN
+        RETURN;  -- no row: not a voucher, the other policies decide
+    END IF;
+    IF j.reason IS NULL THEN
+        INSERT INTO captiva_voucher_first_use (code, first_used_at, nasipaddress)
+        VALUES (p_code, p_at, p_nas)
+        ON CONFLICT (code) DO NOTHING;
+    END IF;
+    RETURN QUERY SELECT j.message, j.remaining_bytes, j.seconds_left;
+END
+$$;
+
+-- Open voucher sessions that must end now (revoked, expired, window over, credit or data
+-- used up), in the columns of captiva_sessions_to_disconnect so the enforce job can take
+-- both; detail is the bilingual message.
+CREATE OR REPLACE FUNCTION captiva_voucher_sessions_to_disconnect(p_at timestamptz DEFAULT now())
+RETURNS TABLE (
+    radacctid bigint, acctuniqueid text, acctsessionid text, username text,
+    nasipaddress inet, framedipaddress inet, reason text, detail text
+) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT a.radacctid, a.acctuniqueid, a.acctsessionid, a.username, a.nasipaddress,
+           a.framedipaddress, 'voucher-' || j.reason, j.message
+    FROM radacct AS a
+    JOIN captiva_voucher AS v ON v.code = a.username
+    CROSS JOIN LATERAL captiva_voucher_judge(a.username, a.nasipaddress, p_at, false) AS j
+    WHERE a.acctstoptime IS NULL AND j.reason IS NOT NULL
+    ORDER BY a.nasipaddress, a.radacctid
 $$;
 
 -- 'French / English', the batch's language first (cards and the login page show both).
@@ -139,9 +172,17 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_
         FROM captiva_voucher_login(p_code, NULLIF(p_nas, '')::inet) AS l), 'none')
 $$;
 
+ALTER FUNCTION captiva_voucher_judge(text, inet, timestamptz, boolean) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_voucher_login(text, inet, timestamptz) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_voucher_login_xlat(text, text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_voucher_sessions_to_disconnect(timestamptz) OWNER TO captiva_definer;
+REVOKE ALL ON FUNCTION captiva_voucher_judge(text, inet, timestamptz, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION captiva_voucher_login(text, inet, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION captiva_voucher_login_xlat(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION captiva_voucher_sessions_to_disconnect(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION captiva_voucher_login_xlat(text, text) TO captiva_freeradius;
 GRANT EXECUTE ON FUNCTION captiva_voucher_login(text, inet, timestamptz) TO captiva_freeradius;
+-- The portal shows a voucher holder the same remaining time and data as a login would get.
+GRANT EXECUTE ON FUNCTION captiva_voucher_judge(text, inet, timestamptz, boolean)
+    TO captiva_portal, captiva_jobs;
+GRANT EXECUTE ON FUNCTION captiva_voucher_sessions_to_disconnect(timestamptz) TO captiva_jobs;
