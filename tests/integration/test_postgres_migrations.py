@@ -8,11 +8,15 @@ import pytest
 from ansible.module_utils.captiva_migrations import (
     LOCK_KEY,
     MigrationError,
+    apply_functions,
+    load_functions,
     load_migrations,
     migrate,
+    parse_functions,
     plan,
+    plan_functions,
 )
-from pg_fixtures import MIGRATIONS_DIR
+from pg_fixtures import FUNCTIONS_DIR, MIGRATIONS_DIR
 from processes import missing
 
 STOCK_SCHEMA = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql")
@@ -180,9 +184,15 @@ def test_a_database_made_from_the_stock_freeradius_schema_is_adopted(empty_db):
         conn.execute(STOCK_SCHEMA.read_text())
         conn.execute("INSERT INTO radcheck (username, attribute, op, value) "
                      "VALUES ('old', 'Cleartext-Password', ':=', 'x')")
+        # FreeRADIUS's stock post-auth query stores the password tried.
+        conn.execute("INSERT INTO radpostauth (username, pass, reply) "
+                     "VALUES ('old', 'tried-password', 'Access-Reject')")
         migrate(conn, load_migrations(MIGRATIONS_DIR))
         assert conn.execute("SELECT username, managed_by FROM radcheck").fetchall() == [
             ("old", None)]
+        # Adopted: the old passwords are erased, the rest of the row stays.
+        assert conn.execute("SELECT username, pass, reply FROM radpostauth").fetchall() == [
+            ("old", None, "Access-Reject")]
 
 
 def test_schema_constraints(radius_db):
@@ -222,3 +232,106 @@ def test_one_captiva_membership_per_user_but_foreign_rows_are_free(radius_db):
         conn.execute(insert, ("other-tool", "other"))
         with pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute(insert, ("premium", "captiva"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Repeatable SQL functions
+
+OLD_SET = 53  # the newest migration of databases made before the functions left migrations
+
+UPGRADE_SEED = """
+INSERT INTO captiva_site VALUES ('main', 'Europe/Paris', 7, 15);
+INSERT INTO captiva_router (name, site, nasipaddress) VALUES ('r1', 'main', '10.0.0.1');
+INSERT INTO captiva_profile (name, quota_daily) VALUES ('tiny', 100);
+INSERT INTO captiva_user (username, language, profile, enabled, status, activated_on)
+    VALUES ('alice', 'en', 'tiny', true, 'active', current_date);
+INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime,
+                     acctupdatetime, acctinputoctets, acctoutputoctets)
+    VALUES ('s1', 'u1', 'alice', '10.0.0.1', now() - interval '1 minute', now(), 400, 0);
+"""
+
+
+def login(conn):
+    return conn.execute("SELECT captiva_quota_login_xlat('alice', '10.0.0.1')").fetchone()[0]
+
+
+def definer_settings(conn, name):
+    return conn.execute("SELECT r.rolname, p.proconfig FROM pg_proc AS p "
+                        "JOIN pg_roles AS r ON r.oid = p.proowner WHERE p.proname = %s",
+                        (name,)).fetchone()
+
+
+def test_a_database_holding_the_old_functions_is_upgraded(empty_db):
+    """Made before the functions left the migrations: 0050-0053 created them, owned by the
+    superuser, with pg_temp searched first. Those files are applied unchanged (their
+    checksums are verified), then the function files replace the functions in place."""
+    migrations = load_migrations(MIGRATIONS_DIR)
+    with empty_db.connect() as conn:
+        migrate(conn, [m for m in migrations if m.version <= OLD_SET])
+        conn.execute(UPGRADE_SEED)
+        before = login(conn)
+        assert before.startswith("reject|Daily data quota of 100 B reached")
+        assert definer_settings(conn, "captiva_quota_login") == (
+            "postgres", ["search_path=pg_catalog, public"])
+        assert conn.execute("SELECT to_regproc('captiva_quota_usage')").fetchone()[0]
+
+        assert [m.version for m in migrate(conn, migrations)] == [
+            m.version for m in migrations if m.version > OLD_SET]
+        files = load_functions(FUNCTIONS_DIR)
+        assert apply_functions(conn, files) == [f.filename for f in files]
+
+        assert login(conn) == before  # the same decision, now from the new definitions
+        assert definer_settings(conn, "captiva_quota_login") == (
+            "captiva_definer", ["search_path=pg_catalog, public, pg_temp"])
+        assert conn.execute("SELECT to_regproc('captiva_quota_usage')").fetchone()[0] is None
+        assert conn.execute("SELECT used FROM captiva_user_usage('alice') "
+                            "WHERE period = 'daily'").fetchone()[0] == 400
+        # The accounting triggers now call the replaced functions.
+        conn.execute("UPDATE radacct SET acctinputoctets = 500, acctupdatetime = now()")
+        assert conn.execute("SELECT sum(bytes_in) FROM captiva_usage_daily").fetchone()[0] == 500
+        assert apply_functions(conn, files) == []
+        assert plan_functions(conn, files) == []
+
+
+def test_function_files_apply_only_when_one_changed_and_all_together(radius_db):
+    files = load_functions(FUNCTIONS_DIR)
+    by_name = {f.filename: f.sql for f in files}
+    with radius_db.connect() as conn:
+        assert plan_functions(conn, files) == []
+        changed = parse_functions({
+            **{f.filename: f.sql for f in files},
+            "30_usage.sql": by_name["30_usage.sql"] + "\n-- a fix\n",
+        })
+        assert plan_functions(conn, changed) == ["30_usage.sql"]
+        # Every file runs (a later one may depend on the changed one), once.
+        conn.execute("DROP FUNCTION captiva_quota_login_xlat(text, text)")
+        assert apply_functions(conn, changed) == ["30_usage.sql"]
+        assert conn.execute("SELECT to_regproc('captiva_quota_login_xlat')").fetchone()[0]
+        assert apply_functions(conn, changed) == []
+        # A file removed from the set is a change too.
+        fewer = [f for f in changed if f.filename != "50_quota_jobs.sql"]
+        assert plan_functions(conn, fewer) == ["50_quota_jobs.sql"]
+
+
+def test_a_failing_function_file_changes_no_function(radius_db):
+    files = load_functions(FUNCTIONS_DIR)
+    by_name = {f.filename: f.sql for f in files}
+    broken = parse_functions({
+        **{f.filename: f.sql for f in files},
+        "30_usage.sql": by_name["30_usage.sql"].replace(
+            "CREATE OR REPLACE FUNCTION captiva_used_bytes",
+            "CREATE OR REPLACE FUNCTION captiva_test_marker() RETURNS int LANGUAGE sql "
+            "AS $$ SELECT 1 $$;\nCREATE OR REPLACE FUNCTION captiva_used_bytes"),
+        "90_broken.sql": "CREATE OR REPLACE FUNCTION captiva_broken() RETURNS int "
+                         "LANGUAGE sql AS $$ SELECT * FROM no_such_table $$;",
+    })
+    with radius_db.connect() as conn:
+        recorded = conn.execute("SELECT filename, checksum FROM captiva_schema_functions "
+                                "ORDER BY filename").fetchall()
+        with pytest.raises(MigrationError, match="90_broken.sql failed; no function was "
+                                                 "changed: .*no_such_table"):
+            apply_functions(conn, broken)
+        assert conn.execute("SELECT to_regproc('captiva_test_marker')").fetchone()[0] is None
+        assert conn.execute("SELECT filename, checksum FROM captiva_schema_functions "
+                            "ORDER BY filename").fetchall() == recorded
+        assert plan_functions(conn, broken) == ["30_usage.sql", "90_broken.sql"]

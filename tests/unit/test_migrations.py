@@ -7,13 +7,21 @@ import pytest
 from ansible.module_utils.captiva_migrations import (
     AppliedMigration,
     MigrationError,
+    changed_functions,
     checksum,
+    load_functions,
     load_migrations,
+    parse_functions,
     parse_migrations,
     pending_migrations,
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "roles" / "postgres" / "files" / "migrations"
+FUNCTIONS_DIR = MIGRATIONS_DIR.parent / "functions"
+# Databases made before the SQL functions had their own files hold 0001-0053 as they were:
+# those files stay frozen (their checksums are verified on every run) and create the old
+# functions, which the function files then replace.
+FUNCTIONS_LEFT_MIGRATIONS_AFTER = 53
 
 
 def applied(migration, **changes):
@@ -115,3 +123,48 @@ def test_no_migration_manages_its_own_transaction():
     for migration in load_migrations(MIGRATIONS_DIR):
         assert not statement.search(migration.sql), migration.filename
         assert "CONCURRENTLY" not in migration.sql.upper(), migration.filename
+
+
+# ---------------------------------------------------------------------------------------------
+# Function files
+
+
+def test_function_files_are_ordered_by_name_and_badly_named_ones_refused():
+    files = parse_functions({"20_b.sql": "SELECT 2;", "10_a.sql": "SELECT 1;"})
+    assert [f.filename for f in files] == ["10_a.sql", "20_b.sql"]
+    for bad in ("1_a.sql", "0001_a.sql", "10_A.sql", "10-a.sql", "10_a.txt"):
+        with pytest.raises(MigrationError, match=f"{bad}: a function file must be named"):
+            parse_functions({bad: "SELECT 1;"})
+    with pytest.raises(MigrationError, match="10_a.sql: the function file is empty"):
+        parse_functions({"10_a.sql": "  \n"})
+
+
+def test_changed_functions_are_the_new_changed_and_gone_files():
+    files = parse_functions({"10_a.sql": "SELECT 1;", "20_b.sql": "SELECT 2;",
+                             "30_c.sql": "SELECT 3;"})
+    recorded = {"10_a.sql": files[0].checksum, "20_b.sql": "0" * 64, "40_d.sql": "1" * 64}
+    assert changed_functions(files, recorded) == ["20_b.sql", "30_c.sql", "40_d.sql"]
+    assert changed_functions(files, {f.filename: f.checksum for f in files}) == []
+    # The final newline the file lookup strips is no change.
+    assert changed_functions(parse_functions({"10_a.sql": "SELECT 1;\n\n"}),
+                             {"10_a.sql": files[0].checksum}) == []
+
+
+def test_the_role_function_files_replace_functions_and_manage_no_transaction():
+    statement = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION)\s*;", re.I | re.M)
+    files = load_functions(FUNCTIONS_DIR)
+    assert files
+    for f in files:
+        assert not statement.search(f.sql), f.filename
+        assert not re.search(r"CREATE\s+FUNCTION", f.sql, re.I), \
+            f"{f.filename}: use CREATE OR REPLACE FUNCTION (the file runs again on change)"
+        # SECURITY DEFINER: pg_temp last, never searched first (issue 11).
+        for config in re.findall(r"SECURITY DEFINER\s+SET search_path = ([^\n]*?) AS", f.sql):
+            assert config == "pg_catalog, public, pg_temp", f.filename
+
+
+def test_functions_live_in_function_files_not_in_new_migrations():
+    for migration in load_migrations(MIGRATIONS_DIR):
+        if migration.version > FUNCTIONS_LEFT_MIGRATIONS_AFTER:
+            assert not re.search(r"CREATE\s+(OR\s+REPLACE\s+)?FUNCTION", migration.sql,
+                                 re.I), f"{migration.filename}: put functions in {FUNCTIONS_DIR}"
