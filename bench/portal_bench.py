@@ -42,7 +42,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests" / "integration")]
 ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
 
-from ansible.module_utils.captiva_migrations import load_migrations, migrate  # noqa: E402
+from ansible.module_utils.captiva_migrations import (  # noqa: E402
+    apply_functions,
+    load_functions,
+    load_migrations,
+    migrate,
+)
 from portal_fixtures import (  # noqa: E402
     Accounting,
     MiB,
@@ -218,6 +223,7 @@ def main(argv=None) -> int:
         db = Db(cluster, "radius")
         with db.connect() as conn:
             migrate(conn, load_migrations(ROOT / "roles/postgres/files/migrations"))
+            apply_functions(conn, load_functions(ROOT / "roles/postgres/files/functions"))
             for role in ("portal", "freeradius"):  # trust authentication: no password
                 conn.execute(f"ALTER ROLE captiva_{role} LOGIN")
         t0 = time.perf_counter()

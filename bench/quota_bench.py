@@ -28,7 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "plugins" / "module_utils"))
 
-from captiva_migrations import load_migrations, migrate  # noqa: E402
+from captiva_migrations import (  # noqa: E402
+    apply_functions,
+    load_functions,
+    load_migrations,
+    migrate,
+)
 
 from captiva.quota import jobs  # noqa: E402
 from captiva.quota.config import parse  # noqa: E402
@@ -176,6 +181,7 @@ def main(argv=None) -> int:
             conn.execute("CREATE DATABASE radius")
         with psycopg.connect(cluster.dsn("radius"), autocommit=True) as conn:
             migrate(conn, load_migrations(ROOT / "roles/postgres/files/migrations"))
+            apply_functions(conn, load_functions(ROOT / "roles/postgres/files/functions"))
             timed(f"load {args.rows} radacct rows, {args.users} users",
                   lambda: load(conn, args.rows, args.users, now))
             counts = conn.execute("SELECT (SELECT count(*) FROM radacct), "
