@@ -15,7 +15,7 @@ from typing import Any
 
 DEFAULT_PATH = Path("/etc/captiva/quota.toml")
 # Per job, shorter than the suggested timer period (docs/quota.md, roles/portal timers).
-DEFAULT_BUDGETS = {"enforce": 50.0, "close-stale": 240.0, "alerts": 600.0,
+DEFAULT_BUDGETS = {"enforce": 40.0, "close-stale": 240.0, "alerts": 600.0,
                    "retention": 3000.0, "report": 300.0}
 # The config table of each job (where its `budget` key lives).
 JOB_TABLES = {"enforce": "enforce", "close-stale": "close_stale", "alerts": "alerts",
