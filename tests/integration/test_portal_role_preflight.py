@@ -56,3 +56,15 @@ def test_no_session_secret_of_its_own_stops_the_role(tmp_path, session_secret):
     assert "captiva_portal_session_secret" in run.stdout
     for secret in ("portal-db-password-0123456789abcdef", "portal-radius-secret-0123456789abcdef"):
         assert secret not in run.stdout
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"portal_max_failures_per_user_address": 10, "portal_max_failures_per_address": 5},
+     "portal_max_failures_per_address must not be lower"),
+    ({"portal_max_failures_per_account": 5}, "renamed portal_max_failures_per_user_address"),
+])
+def test_login_limits_are_checked(tmp_path, overrides, message):
+    # A renamed variable would otherwise be ignored without a word.
+    run = preflight(tmp_path, **overrides)
+    assert run.returncode != 0
+    assert message in run.stdout
