@@ -14,7 +14,8 @@ dates ``[first_day, end_day)``: usage is attributed to local dates (``captiva_us
 summed over that range. Days are counted in dates, not in 24-hour steps, so a spring-forward
 day lasts 23 hours and a fall-back day 25. Where a DST change happens at midnight the day
 starts at its first instant: the moment of a spring-forward jump, the earlier of two repeated
-midnights. The SQL functions of migration 0050 compute the same bounds; tests compare them.
+midnights. The SQL functions of roles/postgres/files/functions/10_calendar.sql compute the same
+bounds and are what Captiva runs; this module is their independent oracle in the tests.
 """
 
 from __future__ import annotations

@@ -28,3 +28,13 @@ def test_a_wrong_password_is_refused(radius_db):
 def test_empty_db_has_no_tables(empty_db):
     with empty_db.connect() as conn:
         assert conn.execute("SELECT to_regclass('radcheck')").fetchone()[0] is None
+
+
+def test_radius_db_has_every_function_file_applied(radius_db):
+    from ansible.module_utils.captiva_migrations import load_functions, plan_functions
+    from pg_fixtures import FUNCTIONS_DIR
+
+    with radius_db.connect() as conn:
+        assert plan_functions(conn, load_functions(FUNCTIONS_DIR)) == []
+        assert conn.execute("SELECT count(*) FROM captiva_schema_functions").fetchone()[0] == \
+            len(load_functions(FUNCTIONS_DIR))
