@@ -59,7 +59,7 @@ def outage_user(number: int) -> str:
 @pytest.fixture(scope="module")
 def server(radius_server):
     users = ["giga", "midnight", "spring", "autumn", "monthend", "replay", "on-a", "on-b",
-             "on-c", "late", *(outage_user(n) for n in range(OUTAGE_USERS))]
+             "on-c", "late", "archived", *(outage_user(n) for n in range(OUTAGE_USERS))]
     provision(radius_server, [
         {"username": user, "password": password(user), "promotion": "unlimited",
          "email": f"{user}@campus.test"} for user in users])
@@ -293,6 +293,43 @@ def test_late_stop_after_close_stale_takes_the_real_counters_stop_and_cause(serv
     send("Interim-Update", 50, 9000, 90_000)
     assert row() == final
     assert totals(server, "late") == {dt.date(2026, 11, 15): 4000 + 80_000}
+
+
+def test_stop_later_than_retention_counts_only_what_came_after_the_archived_row(server):
+    # close-stale closed the session, then retention (radacct_days = 1) archived it; the
+    # router's Stop comes 3 days later (a FreeRADIUS <-> database outage, replayed from the
+    # buffer). 2025: no other test's session is old enough to be archived with it.
+    nas = Nas(server)
+    start = local(DOUALA, 2025, 6, 1, 22, 0)
+    nas.send("Start", at=start, username="archived", session_id="archived-1")
+    nas.send("Interim-Update", at=start + dt.timedelta(minutes=60), username="archived",
+             session_id="archived-1", bytes_in=3600, bytes_out=36_000, session_time=3600)
+    wait_replayed(server)
+    with server.db.connect("jobs") as conn:
+        config = parse_config({"dsn": server.db.dsns["jobs"], "retention": {"radacct_days": 1}})
+        assert jobs.close_stale(conn, config, start + dt.timedelta(hours=2))["closed"] == 1
+        assert jobs.retention(conn, config, start + dt.timedelta(days=2))["radacct"] == 1
+    stop = start + dt.timedelta(days=3)
+    for _ in range(2):  # the Stop, and a retransmission of it
+        nas.send("Stop", at=stop, username="archived", session_id="archived-1",
+                 bytes_in=3600 + 7100, bytes_out=36_000 + 71_000, session_time=3 * 86400,
+                 Acct_Terminate_Cause="Lost-Carrier")
+    wait_replayed(server)
+    with server.db.connect() as conn:
+        hot = conn.execute("SELECT acctstarttime, acctstoptime, acctterminatecause,"
+                           " acctinputoctets, acctoutputoctets FROM radacct"
+                           " WHERE username = 'archived'").fetchall()
+        archived = conn.execute("SELECT acctstoptime, acctterminatecause, acctinputoctets"
+                                " FROM radacct_history WHERE username = 'archived'").fetchall()
+    last_seen = start + dt.timedelta(minutes=60)
+    assert archived == [(last_seen, "Stale-Session", 3600)]
+    # The Stop is kept: its cause and time, and the bytes after the archived row, once.
+    assert hot == [(last_seen, stop, "Lost-Carrier", 7100, 71_000)]
+    # 71 hours from the archived row's last interim to the Stop: no byte counted twice.
+    assert totals(server, "archived") == merge(
+        expected_split(3600 + 36_000, start, last_seen, DOUALA),
+        expected_split(7100 + 71_000, last_seen, stop, DOUALA))
+    assert sum(totals(server, "archived").values()) == 3600 + 7100 + 36_000 + 71_000
 
 
 def outage_counters(user: int, session: int, step: int) -> tuple[int, int]:
