@@ -178,8 +178,10 @@ def close_stale(conn, config: Config, now: dt.datetime, dry_run: bool = False,
     """Close sessions silent for more than ``stale_multiple`` interim intervals.
 
     The stop time is the last sign of life (last interim, else the start), the cause
-    ``Stale-Session``; the row stays. A real Stop arriving later still replaces both
-    (trigger of migration 0051).
+    ``Stale-Session``; the row stays. FreeRADIUS's queries treat such a row as the session it
+    is (captiva-queries.conf): a later interim still adds its bytes, and the real Stop, even
+    after retention archived the row, brings its counters, stop time and cause (docs/quota.md,
+    "Accounting"). ``interim_interval`` is the inventory's captiva_interim_interval.
     """
     cutoff = now - dt.timedelta(seconds=config.interim_interval * config.stale_multiple)
     where = sql.SQL(
