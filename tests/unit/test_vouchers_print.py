@@ -162,3 +162,24 @@ def test_without_the_vault_password_nothing_is_printed(roster, tmp_path):
                                          "--vault-password-file"):
         cli.main([*args, "--pdf", str(tmp_path / "x.pdf")])
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_a_vault_encrypted_roster_file_is_read_with_the_vault_password(roster, tmp_path):
+    roster_file = tmp_path / "all" / "roster.yml"
+    vault = VaultLib([("default", VaultSecret(VAULT_PASSWORD))])
+    roster_file.write_text(vault.encrypt(roster_file.read_text()).decode())
+    out = tmp_path / "cards.csv"
+    assert cli.main([*roster, "--csv", str(out), "--only", "1"]) == 0
+    assert format_code(batch_codes(SECRET, BATCH, 1)[0]) in out.read_text()
+
+
+def test_the_secret_may_come_from_a_file_instead_of_the_vault(roster, tmp_path):
+    args = list(roster)
+    i = args.index("--vault-password-file")
+    del args[i:i + 2]
+    (tmp_path / "all" / "vault.yml").unlink()
+    secret_file = tmp_path / "voucher-secret"
+    secret_file.write_text(SECRET + "\n")
+    out = tmp_path / "cards.csv"
+    assert cli.main([*args, "--csv", str(out), "--secret-file", str(secret_file)]) == 0
+    assert format_code(batch_codes(SECRET, BATCH, 25)[24]) in out.read_text()
