@@ -62,6 +62,22 @@ def test_in_sync_then_a_change_by_hand_is_drift_then_an_error(tmp_path, radius_d
         assert conn.execute("SELECT groupname FROM radusergroup WHERE username = 'bob0002' "
                             "AND managed_by = 'captiva'").fetchone()[0] == "by-hand"
 
+    # A row added by hand for a Captiva user (no managed_by label) is drift too; labelled as
+    # the admin's own, it is not.
+    with radius_db.connect() as conn:
+        conn.execute("UPDATE radusergroup SET groupname = 'etudiant-standard' "
+                     "WHERE username = 'bob0002' AND managed_by = 'captiva'")
+        conn.execute("INSERT INTO radreply (username, attribute, op, value) "
+                     "VALUES ('alice01', 'Session-Timeout', ':=', '60')")
+    foreign = drift(inventory, tmp_path)
+    assert foreign.returncode == 2, foreign.stdout + foreign.stderr
+    assert "foreign_rows +1" in foreign.stdout
+    assert "Rows not owned by Captiva" in (tmp_path / "report.md").read_text()
+    with radius_db.connect() as conn:
+        conn.execute("UPDATE radreply SET managed_by = 'admin' WHERE username = 'alice01'")
+    assert drift(inventory, tmp_path).returncode == 0
+    synced = metrics(tmp_path)
+
     # The database is unreachable: an error, not "in sync"; the last success time is kept.
     roster = inventory / "group_vars" / "all" / "roster.yml"
     roster.write_text(roster.read_text().replace(f"port: {radius_db.server.port}", "port: 9"))
@@ -70,4 +86,4 @@ def test_in_sync_then_a_change_by_hand_is_drift_then_an_error(tmp_path, radius_d
     after_error = metrics(tmp_path)
     assert after_error["captiva_drift_status"] == 1
     assert (after_error["captiva_drift_last_success_timestamp_seconds"]
-            == moved["captiva_drift_last_success_timestamp_seconds"])
+            == synced["captiva_drift_last_success_timestamp_seconds"])
