@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from captiva.quota import config as config_mod
 from captiva.quota import metrics
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 2
     started = time.monotonic()
+    started_at = dt.datetime.now(dt.UTC)
     budget = config.budgets[args.job]
     deadline = started + budget
     now = args.now or dt.datetime.now(dt.UTC)
@@ -135,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
                 take_advisory_lock(conn, args.job)
             summary = JOBS[args.job](conn, config, now, dry_run=args.dry_run,
                                      deadline=deadline)
+            summary.setdefault("seconds", round(time.monotonic() - started, 3))
+            if locked:
+                record_run(conn, args.job, started_at, summary)
     except config_mod.ConfigError as exc:
         log.error("%s", exc)
         return 2
@@ -145,12 +150,30 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if lock_fd is not None:
             os.close(lock_fd)
-    summary.setdefault("seconds", round(time.monotonic() - started, 3))
     log.info("%s%s: %s", args.job, " (dry run)" if args.dry_run else "",
              ", ".join(f"{k}={v}" for k, v in summary.items() if k != "routers"))
     if not args.dry_run:
         _metrics(config, args.job, summary, time.monotonic() - started)
     return 1 if summary.get("failed") else 0
+
+
+def record_run(conn, job: str, started_at: dt.datetime, summary: dict) -> None:
+    """One captiva_job_run row (migration 0070) for the admin view; 30 days are kept."""
+    try:
+        conn.rollback()
+        conn.execute(
+            "INSERT INTO captiva_job_run (job, started_at, seconds, failed, failed_routers, "
+            "summary) VALUES (%s, %s, %s, %s, %s, %s)",
+            (job, started_at, summary["seconds"], int(summary.get("failed", 0)),
+             Jsonb(summary.get("failed_routers", {})), Jsonb(summary)))
+        conn.execute("DELETE FROM captiva_job_run WHERE job = %s "
+                     "AND finished_at < now() - interval '30 days'", (job,))
+        conn.commit()
+    except (psycopg.Error, TypeError) as exc:
+        conn.rollback()
+        diag = getattr(exc, "diag", None)
+        log.error("cannot record the run of %s in captiva_job_run: %s", job,
+                  (diag and diag.message_primary) or type(exc).__name__)
 
 
 def _metrics(config, job: str, summary: dict, seconds: float, overlapped: bool = False) -> None:

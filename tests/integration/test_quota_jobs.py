@@ -525,6 +525,12 @@ def test_enforce_3000_sessions_one_router_silent_one_naking(campus, routers, tmp
     assert f'captiva_quota_enforce_router_unreachable{{router="{SILENT}"}} 1' in prom
     assert f'captiva_quota_enforce_router_failed{{router="{NAKING}"}} 1' in prom
     assert f'captiva_quota_enforce_router_failed{{router="{ANSWERING}"}} 0' in prom
+    # ... and in the database, for the admin view (the skipped overlapping run is not a run).
+    with campus.db.connect("portal") as conn:
+        runs = conn.execute("SELECT job, failed, failed_routers FROM captiva_job_run").fetchall()
+    assert len(runs) == 1 and runs[0][:2] == ("enforce", 2 * per_router)
+    assert set(runs[0][2]) == {SILENT, NAKING}
+    assert runs[0][2][SILENT].startswith("unreachable")
 
     # The next run: the ACKed sessions (still open in radacct until the router's Stop) are
     # not asked again, and their ACK stays recorded once.
