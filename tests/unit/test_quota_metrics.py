@@ -1,0 +1,29 @@
+"""The quota jobs' Prometheus textfile: what an alert rule on a failed router reads."""
+
+from __future__ import annotations
+
+from captiva.quota import metrics
+
+
+def test_enforce_names_failed_and_unreachable_routers(tmp_path):
+    summary = {"ack": 10, "nak": 2, "timeout": 5, "skipped": 95, "failed": 102,
+               "failed_routers": {"gw-b": "unreachable: ...", 'gw-"c"': "2 NAK"},
+               "routers": {"gw-a": {"unreachable": False}, "gw-b": {"unreachable": True},
+                           'gw-"c"': {"unreachable": False}}}
+    text = metrics.render("enforce", summary, seconds=9.5, at=1700000000)
+    lines = set(text.splitlines())
+    assert 'captiva_quota_last_run_failed{job="enforce"} 102' in lines
+    assert 'captiva_quota_last_run_duration_seconds{job="enforce"} 9.500' in lines
+    assert 'captiva_quota_enforce_disconnects{result="skipped"} 95' in lines
+    assert 'captiva_quota_enforce_router_failed{router="gw-a"} 0' in lines
+    assert 'captiva_quota_enforce_router_unreachable{router="gw-b"} 1' in lines
+    assert 'captiva_quota_enforce_router_failed{router="gw-\\"c\\""} 1' in lines
+    path = metrics.write(tmp_path, "enforce", text)
+    assert path.name == "captiva_quota_enforce.prom" and path.read_text() == text
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_an_overlapped_start_is_visible():
+    text = metrics.render("close-stale", {}, seconds=0.01, overlapped=True)
+    assert 'captiva_quota_last_run_overlapped{job="close-stale"} 1' in text
+    assert "captiva_quota_enforce" not in text
