@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import psycopg
 import pytest
 import radius_fixtures
 from ansible.module_utils.captiva_radius_plan import reconcile
@@ -283,3 +284,11 @@ def test_live_sessions_of_a_revoked_or_used_up_code_are_listed_for_a_disconnect(
         users = {row[0] for row in conn.execute(
             "SELECT username FROM captiva_sessions_to_disconnect()")}
     assert not users & {revoked, heavy, fine}
+
+
+@pytest.mark.parametrize("role", ["portal", "jobs", "freeradius"])
+def test_only_the_reconcile_reads_the_codes(server, role):
+    with server.db.connect(role) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT code FROM captiva_voucher LIMIT 1")
+    with server.db.connect("reconcile") as conn:
+        assert conn.execute("SELECT count(code) FROM captiva_voucher").fetchone()[0] > 0
