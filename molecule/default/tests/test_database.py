@@ -76,8 +76,12 @@ def test_every_remote_pg_hba_line_requires_tls(host):
     assert [fields for fields in remote if fields[0] != "hostssl"] == []
 
 
-def test_remote_clients_are_connected_over_tls(host):
-    # FreeRADIUS and the portal keep their pools open: their connections are on TLS.
+def test_remote_clients_are_connected_over_tls(host, run, inventory_args):
+    # A login makes FreeRADIUS open its pool (start = 0); the portal keeps its pool open.
+    login = run("lab/radtest", *inventory_args, "-r", "lab-gw1", "-c",
+                "captiva-mol-router-campus-lab", "-s", "10.89.1.11", "lab-student1",
+                "lab-password-1", check=False)
+    assert login.returncode == 0, login.stdout + login.stderr
     result = psql(host, "SELECT a.usename, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s"
                         " USING (pid) WHERE a.client_addr IS NOT NULL"
                         " AND NOT a.client_addr <<= '127.0.0.0/8'")
