@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import smtplib
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from captiva.onboarding import csv_import, inventory
 from captiva.onboarding.csv_import import CsvImportError
+from captiva.quota.config import ConfigError
 
 # sha512-crypt with the default 5,000 rounds: what crypt(3) and FreeRADIUS check, and what
 # `openssl passwd -6` writes.
@@ -140,10 +142,6 @@ def import_csv(args) -> int:
     if args.dry_run:
         print("dry run: nothing written")
         return 0
-    if after != before:
-        users_file.parent.mkdir(parents=True, exist_ok=True)
-        users_file.write_text(after, encoding="utf-8")
-        print(f"written {users_file}")
     if passwords:
         if args.letters:
             from captiva.onboarding import letters
@@ -153,10 +151,30 @@ def import_csv(args) -> int:
                 passwords, variables, merged=args.merged_letters,
                 wifi_name=args.wifi_name)
             print(f"welcome letters: {written}")
-        else:
+        if args.mail:
+            import tomllib
+
+            from captiva.onboarding import letters
+            from captiva.quota.config import parse_smtp
+
+            smtp = parse_smtp(tomllib.loads(Path(args.mail).read_text()).get("smtp") or {})
+            sent, without = letters.mail_letters(
+                smtp, [existing[by_name[n.lower()]] for n in passwords], passwords, variables,
+                wifi_name=args.wifi_name)
+            print(f"welcome letters mailed: {sent}")
+            if without:
+                print(f"no email, not mailed (print their letters): {', '.join(without)}",
+                      file=sys.stderr)
+        if not args.letters and not args.mail:
             print(f"{len(passwords)} new users: their initial passwords exist only in the "
                   "welcome letters; pass --letters DIR to write them (now or never: they are "
                   "not stored in clear)", file=sys.stderr)
+    # Written last: if a letter or a mail fails, the users file is unchanged and a rerun
+    # generates new passwords (discard letters written by the failed run).
+    if after != before:
+        users_file.parent.mkdir(parents=True, exist_ok=True)
+        users_file.write_text(after, encoding="utf-8")
+        print(f"written {users_file}")
     print(f"took {time.monotonic() - started:.2f} s")
     return 0
 
@@ -240,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--letters", help="directory for the new users' welcome letters (PDF)")
     p.add_argument("--wifi-name", help="the WiFi network name printed on the letters "
                                        "(default: captiva_wifi_name)")
+    p.add_argument("--mail", metavar="SMTP_TOML",
+                   help="also mail each new user their letter (PDF attached), with the [smtp] "
+                        "table of this file (the quota jobs' format: host, port, starttls, "
+                        "username, password, from, ca_file)")
     p.add_argument("--merged-letters", action="store_true", help="one PDF for all letters")
     p.add_argument("--vault-id", default="default", help="vault id for vaulted passwords")
     p.add_argument("--vault-password-file", help="vault password file for vaulted passwords")
@@ -276,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         command = {"adopt-db": adopt_db, "adopt-routeros": adopt_routeros,
                    "import-csv": import_csv}[args.command]
         return command(args)
-    except (CsvImportError, FileNotFoundError, UnicodeDecodeError) as exc:
+    except (CsvImportError, FileNotFoundError, UnicodeDecodeError, ConfigError,
+            smtplib.SMTPException, OSError) as exc:
         problems = exc.problems if isinstance(exc, CsvImportError) else [str(exc)]
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)

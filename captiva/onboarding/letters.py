@@ -125,6 +125,50 @@ def _write(pdf: FPDF, path: Path) -> None:
         f.write(pdf.output())
 
 
+MAIL_TEXTS = {
+    "fr": ("Vos identifiants WiFi", "Bonjour {name},\n\nVotre lettre d'accès au WiFi du "
+           "campus est jointe (PDF). Elle contient votre identifiant et votre mot de passe "
+           "initial : gardez-la pour vous.\n\n--\nCaptiva, Wi-Fi du campus\n"),
+    "en": ("Your WiFi credentials", "Hello {name},\n\nYour campus WiFi access letter is "
+           "attached (PDF). It holds your username and initial password: keep it to "
+           "yourself.\n\n--\nCaptiva, campus Wi-Fi\n"),
+}
+
+
+def _language(user: Mapping[str, Any], default_language: str) -> str:
+    language = user.get("language") or default_language
+    return language if language in TEXTS else "fr"
+
+
+def mail_letters(smtp_config, users: Sequence[Mapping[str, Any]],
+                 passwords: Mapping[str, str], variables: Mapping[str, Any], *,
+                 wifi_name: str | None = None) -> tuple[int, list[str]]:
+    """Mail each user their letter as a PDF attachment, through the quota jobs' mail path
+    (STARTTLS; AUTH only over TLS). Returns (sent, usernames without an email)."""
+    from captiva.quota.mail import Mail, Mailer
+
+    default_language = variables.get("captiva_language") or "fr"
+    wifi_name = wifi_name or variables.get("captiva_wifi_name") or "WiFi"
+    url = portal_url(variables)
+    sent, without = 0, []
+    with Mailer(smtp_config) as mailer:
+        for user in users:
+            if not user.get("email"):
+                without.append(user["username"])
+                continue
+            language = _language(user, default_language)
+            pdf = _new_pdf()
+            _letter(pdf, user, passwords[user["username"]], language, wifi_name, url)
+            subject, body = MAIL_TEXTS[language]
+            name = str(user.get("first_name") or user["username"])
+            mailer.send(Mail(to=str(user["email"]), subject=subject,
+                             body=body.format(name=name),
+                             attachments=((f"{user['username']}.pdf", bytes(pdf.output()),
+                                           "application/pdf"),)))
+            sent += 1
+    return sent, without
+
+
 def write_letters(directory: Path, users: Sequence[Mapping[str, Any]],
                   passwords: Mapping[str, str], variables: Mapping[str, Any], *,
                   merged: bool = False, wifi_name: str | None = None) -> str:
@@ -135,8 +179,7 @@ def write_letters(directory: Path, users: Sequence[Mapping[str, Any]],
     url = portal_url(variables)
     merged_pdf = _new_pdf() if merged else None
     for user in users:
-        language = user.get("language") or default_language
-        language = language if language in TEXTS else "fr"
+        language = _language(user, default_language)
         pdf = merged_pdf or _new_pdf()
         _letter(pdf, user, passwords[user["username"]], language, wifi_name, url)
         if merged_pdf is None:

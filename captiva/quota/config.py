@@ -138,6 +138,25 @@ def _positive(value: int, name: str) -> int:
     return value
 
 
+def parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
+    """The ``[smtp]`` table: the jobs' alert mail, and the welcome letters of
+    ``captiva.onboarding``."""
+    # AUTH over a clear connection gives the SMTP password to anyone on the path.
+    if (smtp.get("username") or smtp.get("password")) and smtp.get("starttls", True) is False:
+        raise ConfigError("smtp.starttls: must be true when smtp.username or smtp.password is "
+                          "set (AUTH is refused without TLS)")
+    return SmtpConfig(
+        host=_get(smtp, "host", str, "localhost", "smtp."),
+        port=_get(smtp, "port", int, 587, "smtp."),
+        starttls=_get(smtp, "starttls", bool, True, "smtp."),
+        username=_get(smtp, "username", str, None, "smtp."),
+        password=_get(smtp, "password", str, None, "smtp."),
+        sender=_get(smtp, "from", str, "captiva@localhost", "smtp."),
+        ca_file=_get(smtp, "ca_file", str, None, "smtp."),
+        timeout=_get(smtp, "timeout", float, 30.0, "smtp."),
+    )
+
+
 def parse(data: dict[str, Any]) -> Config:
     if not isinstance(data.get("dsn"), str) or not data["dsn"]:
         raise ConfigError("dsn: required (libpq connection string of the captiva_jobs role)")
@@ -184,10 +203,6 @@ def parse(data: dict[str, Any]) -> Config:
         raise ConfigError(f"enforce.budget: must be longer than one request's window "
                           f"(timeout x (retries + 1) = {timeout * (retries + 1):g} s), "
                           f"got {budgets['enforce']:g}")
-    # AUTH over a clear connection gives the SMTP password to anyone on the path.
-    if (smtp.get("username") or smtp.get("password")) and smtp.get("starttls", True) is False:
-        raise ConfigError("smtp.starttls: must be true when smtp.username or smtp.password is "
-                          "set (AUTH is refused without TLS)")
     mode = _get(retention, "mode", str, "archive", "retention.")
     if mode not in ("archive", "purge"):
         raise ConfigError(f"retention.mode: expected 'archive' or 'purge', got {mode!r}")
@@ -205,16 +220,7 @@ def parse(data: dict[str, Any]) -> Config:
         interim_interval=_duration(stale, "interim_interval", 300, "close_stale."),
         stale_multiple=_positive(_get(stale, "multiple", int, 3, "close_stale."),
                                  "close_stale.multiple"),
-        smtp=SmtpConfig(
-            host=_get(smtp, "host", str, "localhost", "smtp."),
-            port=_get(smtp, "port", int, 587, "smtp."),
-            starttls=_get(smtp, "starttls", bool, True, "smtp."),
-            username=_get(smtp, "username", str, None, "smtp."),
-            password=_get(smtp, "password", str, None, "smtp."),
-            sender=_get(smtp, "from", str, "captiva@localhost", "smtp."),
-            ca_file=_get(smtp, "ca_file", str, None, "smtp."),
-            timeout=_get(smtp, "timeout", float, 30.0, "smtp."),
-        ),
+        smtp=parse_smtp(smtp),
         templates_dir=_get(alerts, "templates_dir", str, None, "alerts."),
         portal_url=_get(alerts, "portal_url", str, "", "alerts."),
         default_quota_percent=tuple(_get(alerts, "quota_percent", list, [80, 95], "alerts.")),

@@ -88,6 +88,8 @@ class Mail:
     to: str
     subject: str
     body: str
+    # (file name, content, MIME type "maintype/subtype"), e.g. a welcome letter's PDF
+    attachments: tuple[tuple[str, bytes, str], ...] = ()
 
 
 def template_text(kind: str, language: str, templates_dir: str | None) -> str:
@@ -125,6 +127,9 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     message["Subject"] = mail.subject
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
     message.set_content(mail.body)
+    for filename, content, mime in mail.attachments:
+        maintype, _, subtype = mime.partition("/")
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
     return message
 
 
