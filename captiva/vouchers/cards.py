@@ -12,7 +12,7 @@ from captiva.vouchers import module_utils
 LANGUAGES = ("fr", "en")
 # What a code gives, per language; the card shows the phrases that apply, joined.
 PHRASES = {
-    "fr": {"time_credit": "{} de connexion", "window": "{} après la première connexion",
+    "fr": {"time_credit": "{} de connexion", "window": "{} dès la première connexion",
            "data": "{} de données", "devices": "{} appareils à la fois"},
     "en": {"time_credit": "{} online", "window": "{} from the first login",
            "data": "{} of data", "devices": "{} devices at a time"},
@@ -36,17 +36,33 @@ class SelectionError(ValueError):
     """A reprint selection that names no voucher of the batch."""
 
 
+DAYS = {"fr": "jours", "en": "days"}
+
+
+def duration_text(seconds: int, language: str) -> str:
+    """For guests: 7200 -> '2 h', 5400 -> '1 h 30 min', 172800 -> '2 jours' / '2 days'."""
+    if seconds >= 2 * 86400 and seconds % 86400 == 0:
+        return f"{seconds // 86400} {DAYS[language]}"
+    hours, rest = divmod(seconds, 3600)
+    minutes = rest // 60
+    if hours and minutes:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours} h" if hours else f"{max(minutes, 1)} min"
+
+
 def limits(batch: Mapping[str, Any], language: str) -> str:
     units = module_utils().units
     phrases = PHRASES[language]
     out = []
     if batch.get("time_credit"):
-        out.append(phrases["time_credit"].format(units.format_duration(batch["time_credit"])))
+        out.append(phrases["time_credit"].format(duration_text(batch["time_credit"], language)))
     if batch.get("window_after_first_use"):
         out.append(phrases["window"].format(
-            units.format_duration(batch["window_after_first_use"])))
+            duration_text(batch["window_after_first_use"], language)))
     if batch.get("data"):
-        out.append(phrases["data"].format(units.format_size(batch["data"])))
+        size = units.format_size(batch["data"])
+        out.append(phrases["data"].format(size[:-3] + " " + size[-3:] if size.endswith("iB")
+                                          else size))
     if batch.get("simultaneous_use") and batch["simultaneous_use"] > 1:
         out.append(phrases["devices"].format(batch["simultaneous_use"]))
     return ", ".join(out)

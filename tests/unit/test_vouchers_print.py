@@ -1,6 +1,7 @@
 """Printing vouchers: the PDF holds the codes and QR codes that decode to the login URL."""
 
 import csv
+import datetime as dt
 import io
 import textwrap
 
@@ -11,7 +12,7 @@ import zxingcpp
 from ansible.module_utils.captiva_vouchers import batch_codes, format_code
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from captiva.vouchers import cli
+from captiva.vouchers import cards, cli, pdf
 
 SECRET = "s3cr3t-for-tests-only-0123456789abcdef"
 VAULT_PASSWORD = b"vault-password-for-tests"
@@ -72,8 +73,8 @@ def test_a_batch_prints_on_a4_with_ten_cards_a_page(roster, tmp_path):
         assert (format_code(code) in text) == (index != 3)  # voucher 3 is revoked
     first_page = pdf_text(out)[0]
     assert "CAMPUS-INVITES" in first_page
-    assert "2h de connexion, 5GiB de données" in first_page
-    assert "2h online, 5GiB of data" in first_page
+    assert "2 h de connexion, 5 GiB de données" in first_page
+    assert "2 h online, 5 GiB of data" in first_page
     assert "Valable du 2026-03-01 au 2026-03-31" in first_page
     assert "Scan the QR code" in first_page and "Scannez le QR code" in first_page
 
@@ -105,7 +106,7 @@ def test_a_csv_for_mail_merge(roster, tmp_path):
     codes = batch_codes(SECRET, BATCH, 2)
     assert [(r["index"], r["code"], r["username"], r["login_url"]) for r in rows] == [
         (str(i), format_code(c), c, url(c)) for i, c in enumerate(codes, start=1)]
-    assert rows[0]["limits_en"] == "2h online, 5GiB of data"
+    assert rows[0]["limits_en"] == "2 h online, 5 GiB of data"
     assert rows[0]["wifi_name"] == "CAMPUS-INVITES"
 
 
@@ -183,3 +184,33 @@ def test_the_secret_may_come_from_a_file_instead_of_the_vault(roster, tmp_path):
     out = tmp_path / "cards.csv"
     assert cli.main([*args, "--csv", str(out), "--secret-file", str(secret_file)]) == 0
     assert format_code(batch_codes(SECRET, BATCH, 25)[24]) in out.read_text()
+
+
+@pytest.mark.parametrize("seconds, fr, en", [
+    (7200, "2 h", "2 h"), (5400, "1 h 30 min", "1 h 30 min"), (86400, "24 h", "24 h"),
+    (3 * 86400, "3 jours", "3 days"), (1800, "30 min", "30 min"),
+])
+def test_durations_read_naturally_in_both_languages(seconds, fr, en):
+    assert (cards.duration_text(seconds, "fr"), cards.duration_text(seconds, "en")) == (fr, en)
+
+
+def test_the_default_layout_fits_long_texts_without_cutting_them():
+    from fpdf import FPDF
+
+    layout = pdf.load_layout()
+    batch = {"name": "journees-portes-ouvertes-2026", "codes": ["K7HM3XPW9H"],
+             "time_credit": 5400, "window_after_first_use": 3 * 86400, "data": 5 * 2**30,
+             "simultaneous_use": 1, "valid_from": dt.date(2026, 3, 1),
+             "valid_until": dt.date(2026, 3, 31), "language": "fr"}
+    fields = cards.card_fields(batch, 1, wifi_name="CAMPUS-NDOGBONG-INVITES",
+                               login_url="http://wifi/login?username={code}",
+                               texts=layout["texts"])
+    document = FPDF(unit="mm")
+    for element in layout["elements"]:
+        if element["type"] != "T" or element.get("multiline"):
+            continue
+        style = ("B" if element.get("bold") else "") + ("I" if element.get("italic") else "")
+        document.set_font(element.get("font", "helvetica"), style, element.get("size", 10))
+        text = element["text"].format(**fields)
+        width = document.get_string_width(text)
+        assert width <= element["x2"] - element["x1"], (element["name"], text, width)
