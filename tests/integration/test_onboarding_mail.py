@@ -14,7 +14,7 @@ from captiva.onboarding.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def smtp_toml(tmp_path, server, password="mail-pass"):
+def smtp_toml(tmp_path, server, password="mail-pass"):  # noqa: S107  (the test server's)
     path = tmp_path / "smtp.toml"
     path.write_text(f'[smtp]\nhost = "localhost"\nport = {server["port"]}\n'
                     f'username = "captiva"\npassword = "{password}"\nfrom = "wifi@univ.test"\n'
