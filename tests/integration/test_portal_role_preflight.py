@@ -68,3 +68,54 @@ def test_login_limits_are_checked(tmp_path, overrides, message):
     run = preflight(tmp_path, **overrides)
     assert run.returncode != 0
     assert message in run.stdout
+
+
+JOBS_ONLY = {"portal_web_enabled": False, "portal_quota_jobs_enabled": True,
+             "captiva_db_passwords": {"jobs": "jobs-db-password-0123456789abcdef"}}
+PLAY_WITH_FACTS = PLAY.replace("gather_facts: false", "gather_facts: true")
+
+
+def host_addresses() -> list[str]:
+    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=True).stdout
+    return [a for a in out.split() if ":" not in a]
+
+
+def jobs_preflight(tmp_path, senders) -> subprocess.CompletedProcess:
+    variables = {**JOBS_ONLY, "portal_quota_sender_addresses": senders,
+                 "ansible_python_interpreter": str(ROOT / ".venv/bin/python")}
+    (tmp_path / "play.yml").write_text(PLAY_WITH_FACTS)
+    (tmp_path / "vars.json").write_text(json.dumps(variables))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local",
+         str(tmp_path / "play.yml"), "-e", f"@{tmp_path / 'vars.json'}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_jobs_refuse_a_host_the_routers_would_ignore(tmp_path):
+    # RouterOS accepts Disconnect-Requests only from its /radius servers (192.0.2.1 here).
+    run = jobs_preflight(tmp_path, ["192.0.2.1"])
+    assert run.returncode != 0
+    assert "accepted only from the routers' RADIUS servers (192.0.2.1)" in run.stdout
+
+
+def test_the_jobs_run_on_a_host_that_owns_a_radius_server_address(tmp_path):
+    addresses = host_addresses()
+    if not addresses:
+        pytest.skip("this machine has no IPv4 address besides loopback")
+    run = jobs_preflight(tmp_path, ["192.0.2.1", addresses[0]])
+    # (A later check may still stop here: this machine need not run systemd.)
+    task = run.stdout.split("Check that the jobs send from an address the routers accept", 1)
+    assert len(task) == 2, run.stdout
+    assert task[1].split("TASK [", 1)[0].strip().splitlines()[1] == "ok: [localhost]", run.stdout
+
+
+def test_the_jobs_play_targets_one_radius_host_and_the_portal_play_none_of_the_jobs():
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    listed = subprocess.run(
+        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "inventories/example",
+         "playbooks/portal.yml", "--list-hosts"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+    portal, jobs = listed.split("play #2")
+    assert "wifi.univ-exemple.cm" in portal and "radius" not in portal
+    assert "radius1.univ-exemple.cm" in jobs and "radius2" not in jobs
