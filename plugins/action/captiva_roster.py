@@ -121,13 +121,15 @@ class ActionModule(ActionBase):
                     display.display(line, color=C.COLOR_ERROR, stderr=True)
                 result.update(module)
                 return result
-            local = tempfile.mkstemp(prefix="captiva-roster-", suffix=".json",
-                                     dir=C.DEFAULT_LOCAL_TMP)[1]
+            # Ansible's private directory of this run (0700), removed when it exits.
+            handle, local = tempfile.mkstemp(prefix="captiva-roster-", suffix=".json",
+                                             dir=C.DEFAULT_LOCAL_TMP)
+            os.close(handle)
             self._connection.fetch_file(remote_out, local)
         finally:
             if shell.tmpdir:
                 self._remove_tmp_path(shell.tmpdir)
-        os.chmod(local, 0o600)
+        os.chmod(local, 0o600)  # fetch_file may have replaced the file
         with open(local, encoding="utf-8") as handle:
             compiled = json.load(handle)["compiled"]
         summary = compiled["summary"]
