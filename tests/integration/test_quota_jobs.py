@@ -545,9 +545,10 @@ def test_a_session_closed_after_listing_is_not_disconnected(campus, routers, tmp
     first, second = open_sessions(campus, quota_radius_fixtures.DOUALA_NAS, "cls", 2,
                                   answering)
     quota_radius_fixtures.wait_replayed(campus)
-    # One request at a time, answered after 1.5 s: the second session closes meanwhile.
-    answering.command("/captiva-sim/coa/set", delay="1.5")
-    data = job_config(tmp_path, {ANSWERING: answering}, timeout=3, retries=0, per_router=1,
+    # One request at a time, answered after 5 s: the second session closes meanwhile (its Stop
+    # through FreeRADIUS and the buffered-sql replay take well under that).
+    answering.command("/captiva-sim/coa/set", delay="5")
+    data = job_config(tmp_path, {ANSWERING: answering}, timeout=8, retries=0, per_router=1,
                       unreachable_after=1)
     cfg = parse({**data, "dsn": campus.db.dsns["jobs"]})
     summary = {}
