@@ -24,7 +24,7 @@ BEGIN
     END IF;
     french := usr.language = 'fr';
     IF usr.expires_at IS NOT NULL AND usr.expires_at <= p_at THEN
-        tz := (captiva_user_calendar(p_username, p_nas)).timezone;
+        tz := (SELECT c.timezone FROM captiva_user_calendar(p_username, p_nas) AS c);
         RETURN QUERY SELECT
             CASE WHEN french THEN 'Compte expiré le ' ELSE 'Account expired on ' END
                 || to_char(usr.expires_at AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI') || ' ' || tz,
@@ -75,14 +75,17 @@ $$;
 -- the limit is low + gigawords * 2^32.
 CREATE OR REPLACE FUNCTION captiva_quota_login_xlat(p_username text, p_nas text DEFAULT '')
 RETURNS text
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT CASE WHEN l.reject_message IS NOT NULL
-                THEN 'reject|' || replace(l.reject_message, '|', '/')
-                ELSE 'accept|' || COALESCE((l.remaining_bytes >> 32)::text, '')
-                     || '|' || COALESCE((l.remaining_bytes & 4294967295)::text, '')
-                     || '|' || COALESCE(l.seconds_to_expiry::text, '')
-           END
-    FROM captiva_quota_login(p_username, NULLIF(p_nas, '')::inet) AS l
+-- plpgsql, not sql: its plan is kept per connection (10_calendar.sql, captiva_local_midnight).
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    RETURN (SELECT CASE WHEN l.reject_message IS NOT NULL
+                        THEN 'reject|' || replace(l.reject_message, '|', '/')
+                        ELSE 'accept|' || COALESCE((l.remaining_bytes >> 32)::text, '')
+                             || '|' || COALESCE((l.remaining_bytes & 4294967295)::text, '')
+                             || '|' || COALESCE(l.seconds_to_expiry::text, '')
+                   END
+            FROM captiva_quota_login(p_username, NULLIF(p_nas, '')::inet) AS l);
+END
 $$;
 
 ALTER FUNCTION captiva_quota_login(text, inet, timestamptz) OWNER TO captiva_definer;
