@@ -33,7 +33,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from captiva.portal import data, radius_auth
+from captiva.portal import console, data, radius_auth
 from captiva.portal.config import LANGUAGES, Config
 from captiva.portal.i18n import from_accept_language, translator
 from captiva.portal.security import (
@@ -52,6 +52,7 @@ LANG_COOKIE = "captiva_lang"
 USERNAME_MAX = 64
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+       "script-src 'self'; connect-src 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
@@ -169,6 +170,8 @@ class Portal:
         self._cache: dict[tuple[str, int], tuple[float, data.Dashboard]] = {}
         # rendered /me pages per (session, page, language): they hold the session's CSRF token
         self._pages: dict[tuple[str, int, str], tuple[float, bytes]] = {}
+        # staff roles read from captiva_staff, a few seconds per username
+        self._staff: dict[str, tuple[float, console.Staff | None]] = {}
         self._clock = clock
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
                                autoescape=select_autoescape(["html"]),
@@ -268,8 +271,26 @@ class Portal:
         return from_accept_language(request.headers.get("accept-language"),
                                     self.config.default_language)
 
-    def is_admin(self, session: Session | None) -> bool:
-        return bool(session and session.username in self.config.admins)
+    def staff_of(self, username: str) -> console.Staff | None:
+        """The staff member and role of ``username`` (captiva_staff, the roster's
+        captiva_staff), read again after STAFF_CACHE_SECONDS; None: not staff."""
+        hit = self._staff.get(username)
+        if hit and hit[0] > self._clock():
+            return hit[1]
+        member = self.with_conn(console.staff_member, username)
+        if len(self._staff) > 10_000:
+            self._staff.clear()
+        self._staff[username] = (self._clock() + console.STAFF_CACHE_SECONDS, member)
+        return member
+
+    async def staff(self, request: Request) -> console.Staff | None:
+        """The signed-in staff member of this request (memoised), or None."""
+        if "staff" not in request.state._state:  # noqa: SLF001 - per-request memo
+            session = self.session(request)
+            request.state.staff = None
+            if session and session.authenticated:
+                request.state.staff = await run_in_threadpool(self.staff_of, session.username)
+        return request.state.staff
 
     def render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         lang = self.language(request)
@@ -278,7 +299,9 @@ class Portal:
         html = self.env.get_template(name).render(
             _=translator(lang), lang=lang, other_lang="en" if lang == "fr" else "fr",
             session=session, csrf=csrf,
-            is_admin=self.is_admin(session), site_name=self.config.site_name,
+            staff=request.state._state.get("staff"),  # noqa: SLF001 - set by staff()
+            is_admin=bool(request.state._state.get("staff")),  # noqa: SLF001
+            site_name=self.config.site_name,
             path=request.url.path, **context)
         return HTMLResponse(html, status_code=status)
 
@@ -337,7 +360,7 @@ class Portal:
     async def index(self, request: Request) -> Response:
         session = self.session(request)
         if session and session.authenticated:
-            return RedirectResponse("/admin" if self.is_admin(session) else "/me", 303)
+            return RedirectResponse("/admin" if await self.staff(request) else "/me", 303)
         return RedirectResponse("/login", 303)
 
     async def login_page(self, request: Request) -> Response:
@@ -389,7 +412,8 @@ class Portal:
         old = self.store.get(request.cookies.get(self.config.cookie_name))
         cookie, _ = self.store.rotate(old, username)
         log.info("login of %r from %s", username, address)
-        target = "/admin" if username in self.config.admins else "/me"
+        staff = await run_in_threadpool(self.staff_of, username)
+        target = "/admin" if staff else "/me"
         response = RedirectResponse(target, 303)
         self.set_session_cookie(response, cookie)
         return response
@@ -431,15 +455,20 @@ class Portal:
             self.clear_session_cookie(response)
         return response
 
-    def require_admin(self, request: Request, api: bool = False) -> Session | Response:
+    async def require_staff(self, request: Request, api: bool = False,
+                            act: bool = False) -> console.Staff | Response:
+        """The signed-in staff member; ``act``: one whose role may act (admin), others read."""
         session = self.require_login(request, api)
         if isinstance(session, Response):
             return session
-        if not self.is_admin(session):
+        staff = await self.staff(request)
+        if staff is None or (act and not staff.can_act):
             if api:
                 return JSONResponse({"error": "forbidden"}, 403)
-            return self.render(request, "error.html", status=403, message_key="error.forbidden")
-        return session
+            return self.render(request, "error.html", status=403,
+                               message_key="error.forbidden" if staff is None
+                               else "error.read_only")
+        return staff
 
     @staticmethod
     def page_number(request: Request) -> int:
@@ -455,6 +484,7 @@ class Portal:
         page = self.page_number(request)
         lang = self.language(request)
         key = (session.key, page, lang)
+        await self.staff(request)
         if self.config.cache_seconds > 0:
             hit = self._pages.get(key)
             if hit and hit[0] > self._clock():
@@ -482,7 +512,7 @@ class Portal:
         return JSONResponse(board.as_dict())
 
     async def admin(self, request: Request) -> Response:
-        session = self.require_admin(request)
+        session = await self.require_staff(request)
         if isinstance(session, Response):
             return session
         now = self.now()
@@ -491,7 +521,7 @@ class Portal:
                            local=lambda m, t=True: self.local(m, tz, t))
 
     async def api_admin(self, request: Request) -> Response:
-        session = self.require_admin(request, api=True)
+        session = await self.require_staff(request, api=True)
         if isinstance(session, Response):
             return session
         view = request.path_params["view"]
@@ -501,7 +531,7 @@ class Portal:
         return JSONResponse({"view": view, "rows": data.jsonable_rows(rows)})
 
     async def admin_csv(self, request: Request) -> Response:
-        session = self.require_admin(request)
+        session = await self.require_staff(request)
         if isinstance(session, Response):
             return session
         view = request.path_params["view"]

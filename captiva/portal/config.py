@@ -39,7 +39,6 @@ class Config:
     dsn: str = field(repr=False)
     session_secret: str = field(repr=False)
     radius: RadiusConfig
-    admins: frozenset[str] = frozenset()
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     default_language: str = "fr"
     site_name: str = "Captiva"
@@ -89,11 +88,14 @@ _LOGIN = {"window", "max_failures_per_user_address", "max_failures_per_address",
           "form_validity"}
 _SESSION = {"cookie_name", "idle_timeout", "absolute_timeout", "max_sessions",
             "max_sessions_per_user"}
-_TOP = {"dsn", "session_secret", "admins", "trusted_proxies", "default_language", "site_name",
+_TOP = {"dsn", "session_secret", "trusted_proxies", "default_language", "site_name",
         "radius", "session", "login", "dashboard", "database", "hsts_max_age"}
 
 
 def parse(data: dict[str, Any]) -> Config:
+    if "admins" in data:
+        raise ConfigError("admins: removed; staff and their role (admin, operator, viewer) "
+                          "are declared in the roster's captiva_staff (docs/portal.md)")
     unknown = set(data) - _TOP
     if unknown:
         raise ConfigError(f"unknown keys: {', '.join(sorted(unknown))}")
@@ -118,9 +120,6 @@ def parse(data: dict[str, Any]) -> Config:
                              "retries", "nas_identifier"}
     if unknown:
         raise ConfigError(f"radius: unknown keys: {', '.join(sorted(unknown))}")
-    admins = _get(data, "admins", list, [])
-    if not all(isinstance(name, str) and name for name in admins):
-        raise ConfigError("admins: expected a list of usernames")
     proxies = []
     for entry in _get(data, "trusted_proxies", list, []):
         try:
@@ -178,7 +177,6 @@ def parse(data: dict[str, Any]) -> Config:
             retries=_positive(_get(radius, "retries", int, 1, "radius."), "radius.retries"),
             nas_identifier=_get(radius, "nas_identifier", str, "captiva-portal", "radius."),
         ),
-        admins=frozenset(admins),
         trusted_proxies=tuple(proxies),
         default_language=language,
         site_name=_get(data, "site_name", str, "Captiva"),

@@ -192,6 +192,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "updated": "Figures as of {when} ({tz})",
     },
 }
+from captiva.portal.console_text import CONSOLE  # noqa: E402 - the console's own strings
+
+for _lang, _messages in CONSOLE.items():
+    MESSAGES[_lang].update(_messages)
+
 assert MESSAGES["fr"].keys() == MESSAGES["en"].keys()  # noqa: S101 - import-time invariant
 
 

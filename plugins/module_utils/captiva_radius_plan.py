@@ -70,6 +70,8 @@ ROSTER_TABLES = (
     TableSpec("captiva_user", ("username",), (
         "first_name", "last_name", "email", "language", "promotion", "own_profile", "profile",
         "enabled", "status", "expires_at", "activated_on")),
+    # The portal's staff and their role (migration 0110): who may use the console.
+    TableSpec("captiva_staff", ("username",), ("role", "sites")),
 )
 TABLES = {spec.name: spec for spec in (*POLICY_TABLES, *ROSTER_TABLES)}
 

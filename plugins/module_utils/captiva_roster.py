@@ -185,7 +185,17 @@ SETTINGS = {
         "dns_name": Field(dns_name, required=True),
     }), required=True),
 }
-ROSTER_LISTS = ("captiva_profiles", "captiva_promotions", "captiva_users", "captiva_sites")
+# Staff of the portal's console (docs/portal.md, "Staff"). They sign in like students, through
+# RADIUS, so each one is a roster user. admin acts, operator and viewer only read (operators
+# will act on their sites' public workstations); sites: empty means every site.
+STAFF_ROLES = ("admin", "operator", "viewer")
+STAFF = record({
+    "username": Field(username, required=True),
+    "role": Field(one_of(*STAFF_ROLES), required=True),
+    "sites": Field(list_of(name, unique=True), default=[]),
+})
+ROSTER_LISTS = ("captiva_profiles", "captiva_promotions", "captiva_users", "captiva_sites",
+                "captiva_staff")
 
 
 @dataclasses.dataclass
@@ -197,6 +207,7 @@ class Roster:
     promotions: dict[str, dict]
     users: list[dict]
     sites: dict[str, dict]
+    staff: list[dict] = dataclasses.field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,6 +259,7 @@ def validate(variables: Mapping[str, Any]) -> tuple[Roster | None, list[RosterEr
 
     _check_routers(sites, errors)
     users = _check_users(lists["captiva_users"], settings, known_profiles, promotions, errors)
+    staff = _check_staff(lists["captiva_staff"], lists["captiva_users"], sites, errors)
 
     storage = settings.get("captiva_password_storage")
     login_by = settings.get("captiva_hotspot_login_by")
@@ -264,6 +276,7 @@ def validate(variables: Mapping[str, Any]) -> tuple[Roster | None, list[RosterEr
         promotions={n: p for n, (_, p) in promotions.items()},
         users=users,
         sites={n: s for n, (_, s) in sites.items()},
+        staff=staff,
     ), []
 
 
@@ -372,6 +385,34 @@ def _check_users(items, settings, known_profiles, promotions, errors) -> list[di
             fail(errors, f"{path}.password", "password must not be the username")
         users.append(user)
     return users
+
+
+def _check_staff(items, raw_users, sites, errors) -> list[dict]:
+    """Staff sign in to the portal with their roster account (RADIUS): the username must be
+    a roster user's, exactly (RADIUS is case-sensitive); sites must be declared sites."""
+    usernames = {u.get("username") for u in raw_users if isinstance(u, dict)}
+    staff: list[dict] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(items):
+        path = f"captiva_staff[{i}]"
+        member = STAFF(raw, path, errors)
+        if member is INVALID or not isinstance(member["username"], str):
+            continue
+        who = member["username"]
+        if who in seen:
+            fail(errors, f"{path}.username",
+                  f"duplicate staff username {who!r} (already captiva_staff[{seen[who]}])")
+            continue
+        seen[who] = i
+        if who not in usernames:
+            fail(errors, f"{path}.username",
+                  f"{who!r} is not a user of captiva_users: staff sign in to the portal "
+                  "through RADIUS like students, so declare their account in captiva_users"
+                  + suggest(who, [u for u in usernames if isinstance(u, str)]))
+        for j, site in enumerate(member["sites"] if isinstance(member["sites"], list) else []):
+            _check_ref(site, sites, f"{path}.sites[{j}]", "site", errors)
+        staff.append(member)
+    return staff
 
 
 # --------------------------------------------------------------------------------------------

@@ -173,6 +173,8 @@ def compile_radius(roster: Roster, now: dt.datetime,
                 for p in roster.promotions.values()
             ],
             "captiva_user": user_rows,
+            "captiva_staff": [{"username": m["username"], "role": m["role"],
+                               "sites": sorted(m["sites"])} for m in roster.staff],
         },
         "summary": {**roster_counts(roster), **counts},
     }
@@ -185,7 +187,8 @@ def _epoch(instant: dt.datetime) -> str:
 
 def roster_counts(roster: Roster) -> dict[str, int]:
     """What the roster declares, independent of the day and of the database."""
-    return {"users": len(roster.users), "profiles": len(roster.profiles) + 1,
+    return {"users": len(roster.users), "staff": len(roster.staff),
+            "profiles": len(roster.profiles) + 1,
             "promotions": len(roster.promotions), "sites": len(roster.sites),
             "routers": sum(len(site["routers"]) for site in roster.sites.values())}
 

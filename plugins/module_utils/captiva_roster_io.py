@@ -280,7 +280,8 @@ def roster_from_data(data: Mapping[str, Any], credentials: Mapping[str, Any]) ->
                                 api=dict(router["api"], password=secrets["api_password"])))
         sites[site_name] = dict(site, routers=routers)
     return Roster(settings=dict(data["settings"]), profiles=dict(data["profiles"]),
-                  promotions=dict(data["promotions"]), users=users, sites=sites)
+                  promotions=dict(data["promotions"]), users=users, sites=sites,
+                  staff=[dict(m) for m in data.get("staff", [])])
 
 
 def secret_values(credentials: Mapping[str, Any]) -> set[str]:

@@ -103,6 +103,8 @@ def seed_campus(db, now: dt.datetime, nas: str = ROUTER_ADDRESS) -> None:
                          " VALUES (%s, %s, 0, 'captiva')", (username, group))
         conn.execute("INSERT INTO radgroupcheck (groupname, attribute, op, value, managed_by)"
                      " VALUES ('captiva-wifi-off', 'Auth-Type', ':=', 'Reject', 'captiva')")
+        # staff, as the reconcile writes the roster's captiva_staff
+        conn.execute("INSERT INTO captiva_staff (username, role) VALUES (%s, 'admin')", (ADMIN,))
 
 
 class Accounting(Radius):
@@ -172,7 +174,6 @@ def portal_config_dict(db, radius_server, **overrides) -> dict:
     data = {
         "dsn": db.dsns["portal"],
         "session_secret": SESSION_SECRET,
-        "admins": [ADMIN],
         "site_name": "Captiva test",
         "radius": {"server": "127.0.0.1", "port": radius_server.auth_port,
                    "secret": PORTAL_SECRET, "source_address": PORTAL_ADDRESS,
