@@ -17,6 +17,7 @@ reports show the figure that blocks a user. This module only reads them:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -84,10 +85,15 @@ _PERIOD_COLUMNS = ("period, quota, used, starts_at, resets_at, first_day, end_da
                    "timezone, week_start, month_start_day")
 
 
+@functools.lru_cache(maxsize=64)
+def _calendar(timezone: str, week_start: int, month_start_day: int) -> Calendar:
+    return Calendar(timezone, week_start, month_start_day)
+
+
 def _period_usage(row) -> PeriodUsage:
     name, quota, used, start, end, first_day, end_day, timezone, week_start, month_start = row
     return PeriodUsage(Period(name, start, end, first_day, end_day), used, quota,
-                       Calendar(timezone, week_start, month_start))
+                       _calendar(timezone, week_start, month_start))
 
 
 def default_calendar(conn) -> Calendar:
@@ -96,13 +102,6 @@ def default_calendar(conn) -> Calendar:
         "SELECT timezone, week_start, month_start_day FROM captiva_quota_settings"
     ).fetchone()
     return Calendar(*row) if row else Calendar()
-
-
-def user_calendar(conn, username: str) -> Calendar:
-    """The calendar of ``username``'s periods (SQL ``captiva_user_calendar``)."""
-    row = conn.execute("SELECT timezone, week_start, month_start_day "
-                       "FROM captiva_user_calendar(%s)", (username,)).fetchone()
-    return Calendar(*row)
 
 
 def usage_for(conn, username: str, now: dt.datetime,
