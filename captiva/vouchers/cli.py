@@ -1,4 +1,5 @@
-"""``captiva-vouchers``: print a voucher batch's cards (PDF) or export it for mail merge (CSV).
+"""``captiva-vouchers``: print a voucher batch's cards (PDF) or export it for mail merge (CSV);
+revoke a code at once.
 
     captiva-vouchers print --roster inventories/prod/group_vars/all \\
         --vault-password-file ~/.captiva-vault --batch portes-ouvertes-2026 \\
@@ -9,6 +10,11 @@ directories, later ones override earlier ones, as group_vars do) and validated e
 ``make plan`` validates them. The secret the codes derive from is ``captiva_voucher_secret``:
 vaulted in those files (give ``--vault-password-file``), or from ``--secret-file`` or the
 environment variable ``CAPTIVA_VOUCHER_SECRET``. Codes are never logged.
+
+    captiva-vouchers revoke K7HM-3XPW-9H --reason "photographed and shared"
+
+runs on the quota jobs' host (captiva.vouchers.revoke): the code is refused from its next
+login and its live sessions get a Disconnect-Request.
 """
 
 from __future__ import annotations
@@ -20,9 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from captiva.vouchers import ROOT, cards, module_utils, pdf
+from captiva.vouchers import ROOT, cards, module_utils
 
 SECRET_ENV = "CAPTIVA_VOUCHER_SECRET"  # noqa: S105 - the variable's name
 DEFAULTS_FILE = ROOT / "group_vars" / "captiva_defaults.yml"
@@ -34,6 +38,8 @@ class Vaulted(str):
 
 
 def _yaml_loader() -> type:
+    import yaml
+
     class Loader(yaml.SafeLoader):
         pass
 
@@ -54,6 +60,8 @@ def roster_files(paths: list[str]) -> list[str]:
 
 
 def load_variables(files: list[str], vault_password: bytes | None) -> dict[str, Any]:
+    import yaml
+
     variables: dict[str, Any] = {}
     for name in files:
         text = Path(name).read_text(encoding="utf-8")
@@ -147,6 +155,8 @@ def command_print(args) -> int:
     if not (args.pdf or args.csv):
         raise SystemExit("nothing to write: give --pdf and/or --csv")
     if args.pdf:
+        from captiva.vouchers import pdf  # fpdf2 and segno: only to print
+
         try:
             layout = pdf.load_layout(args.layout)
             fields = [cards.card_fields(batch, i, wifi_name=args.wifi_name, login_url=login_url,
@@ -168,6 +178,39 @@ def command_print(args) -> int:
     return 0
 
 
+def compact(typed: str) -> str:
+    """The compact form of a code typed as printed (K7HM-3XPW-9H) or not; the database says
+    whether it exists (the jobs' host has no roster, so no check character here)."""
+    return "".join(char for char in typed.upper() if char.isalnum())
+
+
+def command_revoke(args) -> int:
+    import psycopg
+
+    from captiva.quota import config as quota_config
+    from captiva.vouchers.revoke import revoke
+
+    try:
+        config = quota_config.load(args.config)
+    except (OSError, quota_config.ConfigError) as exc:
+        raise SystemExit(f"{args.config}: {exc}") from None
+    code = compact(args.code)
+    with psycopg.connect(config.dsn, application_name="captiva-vouchers-revoke") as conn:
+        result = revoke(conn, config, code, args.reason)
+    if not result["known"]:
+        raise SystemExit(f"{args.code}: not a voucher code")
+    print(f"{args.code}: " + ("revoked" if result["revoked"] else "already revoked")
+          + f"; {len(result['sessions'])} live session(s)"
+          + (f", {result['awaiting_stop']} already disconnected (awaiting the router's Stop)"
+             if result["awaiting_stop"] else ""))
+    failed = 0
+    for session in result["sessions"]:
+        print(f"  disconnect session {session['session_id']} on {session['router']}: "
+              f"{session['result']}" + (f" ({session['detail']})" if session["detail"] else ""))
+        failed += session["result"] != "ack"
+    return 1 if failed else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="captiva-vouchers", description=__doc__.split("\n")[0])
     commands = top.add_subparsers(dest="command", required=True)
@@ -187,6 +230,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--vault-password-file", help="to decrypt vaulted roster values")
     p.add_argument("--secret-file", help=f"file holding the voucher secret (or ${SECRET_ENV})")
     p.set_defaults(run=command_print)
+    r = commands.add_parser("revoke", help="revoke a code now and disconnect its sessions "
+                                           "(on the quota jobs' host)")
+    r.add_argument("code", help="the code, as printed or compact")
+    r.add_argument("--reason", default="", help="recorded with the revocation")
+    r.add_argument("--config", default="/etc/captiva/quota.toml",
+                   help="the quota jobs' configuration (database, routers' secrets)")
+    r.set_defaults(run=command_revoke)
     return top
 
 

@@ -26,6 +26,9 @@ from psycopg import sql
 from pyrad import packet
 from quota_radius_fixtures import DOUALA, GIB, PARIS_NAS, Nas, roster_variables, wait_replayed
 from radius_fixtures import ROUTER_SECRET, message_authenticator_valid
+from routeros_fixtures import start_sim, stop_sim
+
+from captiva.vouchers import cli
 
 radius_server = radius_fixtures.radius_server
 
@@ -56,6 +59,7 @@ BATCHES = [
           .replace(microsecond=0, tzinfo=None).isoformat()),
     batch("english", language="en", revoked=[2]),
     batch("live", data="1MiB", time_credit="8h"),
+    batch("urgent", count=2),
 ]
 
 
@@ -292,3 +296,69 @@ def test_only_the_reconcile_reads_the_codes(server, role):
         conn.execute("SELECT code FROM captiva_voucher LIMIT 1")
     with server.db.connect("reconcile") as conn:
         assert conn.execute("SELECT count(code) FROM captiva_voucher").fetchone()[0] > 0
+
+
+COA_SECRET = "voucher-coa-secret-0123"
+
+
+@pytest.fixture
+def router(server, tmp_path):
+    """The Douala router as tools/routeros-sim, accepting Disconnects from this host."""
+    sim = start_sim(tmp_path)
+    sim.accept_disconnects(("127.0.0.1", COA_SECRET))
+    with server.db.connect() as conn:
+        conn.execute("UPDATE captiva_router SET coa_port = %s WHERE name = 'gw-douala'",
+                     (sim.coa_port,))
+    yield sim
+    stop_sim(sim)
+
+
+def test_an_urgent_revoke_is_one_command_that_rejects_and_disconnects(server, router,
+                                                                      tmp_path, capsys):
+    voucher, other = code(server, "urgent", 1), code(server, "urgent", 2)
+    for n, user in enumerate((voucher, other)):
+        assert login(server, user).code == packet.AccessAccept
+        session(server, user, f"urgent-{n}", 60, stop=False)
+        router.add_sessions([{"user": user, "address": f"10.5.50.{40 + n}",
+                              "session-id": f"urgent-{n}"}])
+    with server.db.connect() as conn:  # the router's own address for its session
+        conn.execute("UPDATE radacct SET framedipaddress = %s WHERE acctsessionid = %s",
+                     ("10.5.50.41", "urgent-1"))
+        conn.execute("UPDATE radacct SET framedipaddress = %s WHERE acctsessionid = %s",
+                     ("10.5.50.40", "urgent-0"))
+    config = tmp_path / "quota.toml"
+    config.write_text(f'dsn = "{server.db.dsns["jobs"]}"\n'
+                      '[enforce]\ntimeout = 2\n'
+                      '[routers.gw-douala]\n'
+                      f'secret = "{COA_SECRET}"\naddress = "127.0.0.1"\n')
+
+    assert cli.main(["revoke", format_code(voucher), "--reason", "photographed",
+                     "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert f"{format_code(voucher)}: revoked; 1 live session(s)" in out
+    assert "disconnect session urgent-0 on gw-douala: ack" in out
+    # Gone from the router's hotspot; the other code's session stays.
+    assert {row["user"] for row in router.rows("/ip/hotspot/active")} == {other}
+    assert router.coa()["ack"] == 1
+    assert rejected(server, voucher) == "Code révoqué / Code revoked"
+    assert login(server, other).code == packet.AccessReject  # simultaneous_use 1: in use
+    with server.db.connect() as conn:
+        assert conn.execute("SELECT source, reason FROM captiva_voucher_revocation"
+                            " WHERE code = %s", (voucher,)).fetchone() == (
+            "urgent", "photographed")
+        assert conn.execute("SELECT reason, result FROM captiva_disconnect"
+                            " WHERE username = %s", (voucher,)).fetchall() == [
+            ("voucher-revoked (urgent)", "ack")]
+    # Again: nothing new to revoke, the session is already asked to close.
+    assert cli.main(["revoke", voucher, "--config", str(config)]) == 0
+    assert capsys.readouterr().out == (
+        f"{voucher}: already revoked; 0 live session(s), 1 already disconnected (awaiting the"
+        " router's Stop)\n")
+    assert router.coa()["received"] == 1  # not asked again
+
+
+def test_revoking_an_unknown_code_says_so(server, tmp_path):
+    config = tmp_path / "quota.toml"
+    config.write_text(f'dsn = "{server.db.dsns["jobs"]}"\n')
+    with pytest.raises(SystemExit, match="K7HM-3XPW-9H: not a voucher code"):
+        cli.main(["revoke", "K7HM-3XPW-9H", "--config", str(config)])

@@ -1,0 +1,82 @@
+"""An urgent revocation: a code photographed and shared stops working now.
+
+Run on the quota jobs' host, as the jobs' account (RouterOS accepts Disconnect-Requests only
+from its RADIUS server's address), with the jobs' configuration (/etc/captiva/quota.toml):
+
+1. record the revocation (``captiva_voucher_revocation``, source ``urgent``): the next login
+   of the code is rejected by FreeRADIUS, and the reconcile keeps the row;
+2. send a Disconnect-Request for each of the code's live sessions (the selection of
+   ``captiva_voucher_sessions_to_disconnect``), recorded in ``captiva_disconnect`` as the
+   enforce job records its own.
+
+Until the roster lists the code in its batch's ``revoked``, ``make plan`` reports it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from captiva.quota import coa
+from captiva.quota.config import Config
+
+
+def revoke(conn, config: Config, code: str, reason: str = "",
+           now: dt.datetime | None = None) -> dict[str, Any]:
+    """Revoke the compact ``code`` and disconnect its live sessions.
+
+    Returns ``{"known": bool, "revoked": bool (new row), "sessions": [...],
+    "awaiting_stop": int}``; each session is ``{"router", "session_id", "result", "detail"}``
+    and ``awaiting_stop`` counts sessions ACKed within ``disconnect_grace`` (not asked
+    again)."""
+    now = now or dt.datetime.now(dt.UTC)
+    # The jobs' role never reads codes; the judgement says whether this one exists.
+    known = conn.execute("SELECT count(*) FROM captiva_voucher_judge(%s, NULL, %s, false)",
+                         (code, now)).fetchone()[0] > 0
+    if not known:
+        conn.rollback()
+        return {"known": False, "revoked": False, "sessions": [], "awaiting_stop": 0}
+    revoked = conn.execute(
+        "INSERT INTO captiva_voucher_revocation (code, source, reason) VALUES (%s, 'urgent', %s)"
+        " ON CONFLICT (code) DO NOTHING", (code, reason)).rowcount == 1
+    conn.commit()
+    routers = {str(ip): (name, port) for name, ip, port in conn.execute(
+        "SELECT name, nasipaddress, coa_port FROM captiva_router").fetchall()}
+    listed = conn.execute(
+        "SELECT radacctid, acctuniqueid, acctsessionid, username, nasipaddress,"
+        " framedipaddress, reason FROM captiva_voucher_sessions_to_disconnect(%s)"
+        " WHERE username = %s", (now, code)).fetchall()
+    # As the enforce job: a session ACKed less than disconnect_grace ago is left to its
+    # router's accounting Stop, not asked again.
+    recently_acked = {row[0] for row in conn.execute(
+        "SELECT radacctid FROM captiva_disconnect WHERE result = 'ack' AND requested_at >= %s",
+        (now - dt.timedelta(seconds=config.disconnect_grace),)).fetchall()}
+    conn.commit()
+    awaiting = [row for row in listed if row[0] in recently_acked]
+    sessions = []
+    for radacctid, uniqueid, session_id, username, nas, framed_ip, why in listed:
+        if radacctid in recently_acked:
+            continue
+        nas = str(nas)
+        name, port = routers.get(nas, (None, 3799))
+        secret = config.router(name, nas)
+        if secret is None:
+            outcome = coa.Outcome("error", detail=f"no secret for router {name or nas} in "
+                                                  "the configuration")
+        else:
+            outcome = coa.disconnect(
+                secret.address or nas, secret.coa_port or port, secret.secret,
+                username=username, session_id=session_id,
+                framed_ip=str(framed_ip) if framed_ip else None, timeout=config.coa_timeout,
+                retries=config.coa_retries, source=secret.source_address or config.coa_source)
+        conn.execute(
+            "INSERT INTO captiva_disconnect (radacctid, acctuniqueid, acctsessionid, username,"
+            " nasipaddress, framedipaddress, reason, result, error_cause, detail)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (radacctid, uniqueid, session_id, username, nas, framed_ip, f"{why} (urgent)",
+             outcome.result, outcome.error_cause, outcome.detail))
+        conn.commit()
+        sessions.append({"router": name or nas, "session_id": session_id,
+                         "result": outcome.result, "detail": outcome.detail})
+    return {"known": True, "revoked": revoked, "sessions": sessions,
+            "awaiting_stop": len(awaiting)}
