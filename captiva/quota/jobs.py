@@ -50,9 +50,10 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         SELECT DISTINCT ON (d.radacctid) d.radacctid, d.username, d.nasipaddress, d.requested_at
         FROM captiva_disconnect AS d JOIN radacct AS a ON a.radacctid = d.radacctid
         WHERE d.result = 'ack' AND a.acctstoptime IS NULL AND d.requested_at < %s
+          AND d.requested_at >= %s - interval '1 day'
         ORDER BY d.radacctid, d.requested_at DESC
         """,
-        (grace_start,),
+        (grace_start, now),
     ).fetchall()
     for radacctid, username, nas, at in lingering:
         log.warning("session %s of %s on %s still open after a Disconnect-ACK at %s",
