@@ -161,15 +161,18 @@ $$;
 -- 'accept|<gigawords>|<low 32 bits>|<session timeout>' (empty byte fields: no data cap).
 CREATE OR REPLACE FUNCTION captiva_voucher_login_xlat(p_code text, p_nas text DEFAULT '')
 RETURNS text
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT COALESCE((
+-- plpgsql, not sql: its plan is kept per connection (10_calendar.sql, captiva_local_midnight).
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    RETURN COALESCE((
         SELECT CASE WHEN l.reject_message IS NOT NULL
                     THEN 'reject|' || replace(l.reject_message, '|', '/')
                     ELSE 'accept|' || COALESCE((l.remaining_bytes >> 32)::text, '')
                          || '|' || COALESCE((l.remaining_bytes & 4294967295)::text, '')
                          || '|' || l.session_timeout::text
                END
-        FROM captiva_voucher_login(p_code, NULLIF(p_nas, '')::inet) AS l), 'none')
+        FROM captiva_voucher_login(p_code, NULLIF(p_nas, '')::inet) AS l), 'none');
+END
 $$;
 
 ALTER FUNCTION captiva_voucher_judge(text, inet, timestamptz, boolean) OWNER TO captiva_definer;
