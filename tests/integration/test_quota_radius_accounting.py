@@ -280,8 +280,11 @@ def test_late_stop_after_close_stale_takes_the_real_counters_stop_and_cause(serv
                                   start + dt.timedelta(minutes=25))
     assert closed["closed"] == 1
     assert row() == [(start + dt.timedelta(minutes=5), "Stale-Session", 1000, 20_000, 300)]
-    # ... but the session was alive: its interims still count, and its real Stop, arriving
-    # late, replaces the jobs' stop time and cause with the router's.
+    # ... but the session was alive: its interims still count (an older one replayed late
+    # lowers nothing), and its real Stop, arriving late, replaces the jobs' stop time and
+    # cause with the router's.
+    send("Interim-Update", 3, 500, 10_000)
+    assert row() == [(start + dt.timedelta(minutes=5), "Stale-Session", 1000, 20_000, 300)]
     send("Interim-Update", 30, 3000, 60_000)
     assert row() == [(start + dt.timedelta(minutes=5), "Stale-Session", 3000, 60_000, 1800)]
     send("Stop", 40, 4000, 80_000, Acct_Terminate_Cause="Lost-Carrier")
