@@ -87,6 +87,8 @@ class Report:
     max_ms: float
     generator_cpu: float
     max_lag_ms: float
+    first_send: float = 0.0  # time.perf_counter() (CLOCK_MONOTONIC: the same in every process)
+    last_reply: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -359,4 +361,6 @@ def run(work: Workload, processes: int | None = None) -> Report:
                                                             if latencies else float("nan")),
         generator_cpu=sum(result.cpu for result in results),
         max_lag_ms=max(result.max_lag for result in results) * 1e3,
+        first_send=min((result.first_send for result in sent), default=0.0),
+        last_reply=max((result.last_reply for result in sent), default=0.0),
     )
