@@ -34,7 +34,8 @@ Printer = Callable[[str], None]
 
 def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
             out: Printer = print, deadline: float | None = None) -> dict[str, Any]:
-    """Disconnect open sessions of users over quota, disabled, removed or expired.
+    """Disconnect open sessions of users over quota, disabled, removed or expired, and of
+    vouchers revoked, expired or used up.
 
     Concurrent and isolated per router (coa.dispatch); ``deadline`` (``time.monotonic()``,
     default: the enforce budget from now) bounds the run. Each session is checked to be still
@@ -67,6 +68,13 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         "SELECT radacctid, acctuniqueid, acctsessionid, username, nasipaddress, "
         "framedipaddress, reason, detail FROM captiva_sessions_to_disconnect(%s)", (now,)
     ).fetchall()
+    # Vouchers: the sessions captiva_voucher_judge says must end (docs/vouchers.md), in the
+    # same columns; a session listed by both is asked once.
+    seen = {row[0] for row in listed}
+    listed += [row for row in conn.execute(
+        "SELECT radacctid, acctuniqueid, acctsessionid, username, nasipaddress, "
+        "framedipaddress, reason, detail FROM captiva_voucher_sessions_to_disconnect(%s)",
+        (now,)).fetchall() if row[0] not in seen]
     conn.commit()
     sessions = [row for row in listed if row[0] not in recently_acked]
     summary: dict[str, Any] = {

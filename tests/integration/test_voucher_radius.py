@@ -28,6 +28,8 @@ from quota_radius_fixtures import DOUALA, GIB, PARIS_NAS, Nas, roster_variables,
 from radius_fixtures import ROUTER_SECRET, message_authenticator_valid
 from routeros_fixtures import start_sim, stop_sim
 
+from captiva.quota import jobs
+from captiva.quota.config import parse
 from captiva.vouchers import cli
 
 radius_server = radius_fixtures.radius_server
@@ -60,6 +62,7 @@ BATCHES = [
     batch("english", language="en", revoked=[2]),
     batch("live", data="1MiB", time_credit="8h"),
     batch("urgent", count=2),
+    batch("enforced", data="1MiB", time_credit="1h"),
 ]
 
 
@@ -362,3 +365,36 @@ def test_revoking_an_unknown_code_says_so(server, tmp_path):
     config.write_text(f'dsn = "{server.db.dsns["jobs"]}"\n')
     with pytest.raises(SystemExit, match="K7HM-3XPW-9H: not a voucher code"):
         cli.main(["revoke", "K7HM-3XPW-9H", "--config", str(config)])
+
+
+def test_enforce_disconnects_the_live_sessions_of_used_up_codes(server, router):
+    """``captiva-quota enforce`` ends a voucher's session once its credit or data is used up,
+    as its reconcile-declared limits say, and leaves a code with credit left alone."""
+    timed, heavy, fine = (code(server, "enforced", i) for i in (1, 2, 3))
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    nas = Nas(server)
+    for n, (voucher, minutes) in enumerate(((timed, 70), (heavy, 5), (fine, 5))):
+        assert login(server, voucher).code == packet.AccessAccept
+        # Open sessions: the timed one started 70 min ago (1 h of credit), the others 5 min.
+        nas.send("Start", at=now - dt.timedelta(minutes=minutes), username=voucher,
+                 session_id=f"enforced-{n}", Framed_IP_Address=f"10.5.50.{50 + n}")
+        router.add_sessions([{"user": voucher, "address": f"10.5.50.{50 + n}",
+                              "session-id": f"enforced-{n}"}])
+    nas.send("Interim-Update", at=now, username=heavy, session_id="enforced-1", bytes_in=0,
+             bytes_out=2 * 2**20, session_time=300, Framed_IP_Address="10.5.50.51")
+    wait_replayed(server)
+    config = parse({"dsn": server.db.dsns["jobs"], "enforce": {"timeout": 2},
+                    "routers": {"gw-douala": {"secret": COA_SECRET, "address": "127.0.0.1"}}})
+    with psycopg.connect(server.db.dsns["jobs"]) as conn:
+        summary = jobs.enforce(conn, config, dt.datetime.now(dt.UTC))
+    assert summary["ack"] >= 2, summary
+    active = {row["user"] for row in router.rows("/ip/hotspot/active")}
+    assert timed not in active and heavy not in active
+    assert fine in active
+    with server.db.connect() as conn:
+        recorded = dict(conn.execute(
+            "SELECT username, reason || ': ' || result FROM captiva_disconnect"
+            " WHERE username = ANY(%s)", ([timed, heavy, fine],)).fetchall())
+    assert recorded == {
+        timed: "voucher-time-used (Crédit de temps épuisé / Time credit used up): ack",
+        heavy: "voucher-data-used (Données épuisées / Data allowance used up): ack"}
