@@ -107,8 +107,9 @@ def import_csv(args) -> int:
                 field = error.path.split("]", 1)[1].lstrip(".").split(".")[0]
                 column = item.columns.get(field, f"(no column for {field})" if field else "row")
                 where = f"{args.csv}:{item.line}: column {column}: {error.reason}"
-        problems.append(where or f"{users_file}: {error.path}: {error.reason} (already in the "
-                                 "inventory, not from the CSV)")
+        source = users_file if error.path.startswith(inventory.USERS_KEY) else inv.vars_dir
+        problems.append(where or f"{source}: {error.path}: {error.reason} (in the inventory, "
+                                 "not from the CSV)")
     if problems:
         raise CsvImportError(problems)
 

@@ -150,6 +150,13 @@ def test_users_missing_from_the_file_stay_unless_prune(inv, tmp_path, capsys):
     csv = write_csv(tmp_path, "Matricule,Nom\nSTU2025001,Eyenga\n")
     assert main(["import-csv", str(inv), str(csv)]) == 0
     assert users_text(inv).count("- username:") == count
+    # Pruning would remove the helpdesk's own accounts (captiva_staff): refused, by the
+    # roster's rule, and nothing is written.
+    assert main(["import-csv", str(inv), str(csv), "--prune"]) == 1
+    assert "captiva_staff[0].username: 'staff01' is not a user" in capsys.readouterr().err
+    assert users_text(inv).count("- username:") == count
+    keep = "\n".join(f"staff0{i},Staff" for i in (1, 2, 3))
+    csv = write_csv(tmp_path, f"Matricule,Nom\nSTU2025001,Eyenga\n{keep}\n")
     assert main(["import-csv", str(inv), str(csv), "--prune"]) == 0
-    assert f"-{count - 1} " in capsys.readouterr().out
-    assert users_text(inv).count("- username:") == 1
+    assert f"-{count - 4} " in capsys.readouterr().out
+    assert users_text(inv).count("- username:") == 4
