@@ -99,8 +99,11 @@ def main():
     data, credentials = roster_to_data(roster)
     module.no_log_values.update(secret_values(credentials))
     compiled = compile_routers(roster)
+    # json.dumps, not json.dump: one C-encoded string is several times faster at 50,000 users.
+    output = json.dumps({"roster": data, "credentials": credentials, "compiled": compiled},
+                        separators=(",", ":"))
     with open(module.params["output"], "w", encoding="utf-8") as handle:
-        json.dump({"roster": data, "credentials": credentials, "compiled": compiled}, handle)
+        handle.write(output)
     module.exit_json(changed=False, summary=compiled["summary"])
 
 

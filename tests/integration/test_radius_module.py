@@ -3,7 +3,7 @@
 import textwrap
 
 import yaml
-from ansible_run import ansible_playbook, recap
+from ansible_run import ROOT, ansible_playbook, recap
 
 
 def write_inventory(tmp_path, radius_db, users, **settings):
@@ -141,3 +141,30 @@ def test_plan_diff_masks_personal_data_unless_asked(tmp_path, radius_db):
     assert shown.returncode == 0, shown.stdout
     assert "first_name=First-alice01" in shown.stdout
     assert "email=alice01@mail.campus.test" in shown.stdout
+
+
+def test_the_roster_is_validated_and_compiled_once_a_run(tmp_path, radius_db):
+    # site.yml imports validate.yml, then reconcile.yml, which imports validate.yml again.
+    inventory = write_inventory(tmp_path, radius_db, ["alice01"])
+    probe = ROOT / "playbooks" / f"_probe_once_{tmp_path.name}.yml"
+    probe.write_text("- ansible.builtin.import_playbook: validate.yml\n"
+                     "- ansible.builtin.import_playbook: reconcile.yml\n")
+    try:
+        result = ansible_playbook(inventory, probe.name, "--check")
+    finally:
+        probe.unlink()
+    assert result.returncode == 0, result.stdout
+    runs = [part.split("\n", 2)[1] for part in
+            result.stdout.split("TASK [Validate and compile the roster]")[1:]]
+    assert [run.split(":")[0] for run in runs] == ["ok", "skipping"]
+    assert "RADIUS plan: users: +1 ~0 -0" in result.stdout
+    # captiva_radius reconciles that validated roster; it never validates one itself.
+    probe.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - captiva_radius: {login_host: 127.0.0.1, login_password: x}\n")
+    try:
+        alone = ansible_playbook(inventory, probe.name, "--check")
+    finally:
+        probe.unlink()
+    assert alone.returncode != 0
+    assert "captiva_radius needs the validated roster" in alone.stdout
