@@ -382,8 +382,8 @@ def accounting_queries(sql_section: Section) -> dict[str, list[str]]:
 class Radius:
     """Sends accounting to PostgreSQL as FreeRADIUS's sql module does, with the deployed
     queries. Methods return the verb of the query that took the record ("update",
-    "insert", "with"), or "none" when no query affected a row (rlm_sql's noop, which
-    buffered-sql acknowledges)."""
+    "insert", "with"), or "none" when no query affected a row (rlm_sql's noop, which the
+    servers acknowledge: ``if (noop) { ok }``)."""
 
     def __init__(self, conn, sql_section: Section | None = None):
         self.conn = conn
