@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from psycopg_pool import ConnectionPool
@@ -44,7 +45,7 @@ from captiva.portal.security import (
     Throttled,
     csrf_valid,
 )
-from captiva.usage import format_bytes
+from captiva.usage import default_calendar, format_bytes
 
 log = logging.getLogger("captiva.portal")
 HERE = Path(__file__).resolve().parent
@@ -551,6 +552,125 @@ class Portal:
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
             "content-disposition": f'attachment; filename="captiva-{view}-{stamp}.csv"'})
 
+    # -- the helpdesk's console (console.py) ---------------------------------------------------
+
+    async def console_users(self, request: Request) -> Response:
+        staff = await self.require_staff(request)
+        if isinstance(staff, Response):
+            return staff
+        query = console.Query.from_params(request.query_params)
+
+        def read(conn):
+            rows, more = console.search(conn, query)
+            return rows, more, console.filter_choices(conn), default_calendar(conn).timezone
+        rows, more, choices, tz = await run_in_threadpool(self.with_conn, read)
+        return self.render(request, "console_users.html", rows=rows, more=more, query=query,
+                           choices=choices, tz=tz, statuses=console.LIST_STATUSES
+                           + console.ACCOUNT_STATUSES,
+                           local=lambda m, t=True: self.local(m, tz, t))
+
+    async def api_console_users(self, request: Request) -> Response:
+        staff = await self.require_staff(request, api=True)
+        if isinstance(staff, Response):
+            return staff
+        query = console.Query.from_params(request.query_params)
+        rows, more = await run_in_threadpool(self.with_conn, console.search, query)
+        return JSONResponse({"page": query.page, "has_more": more,
+                             "rows": data.jsonable_rows(rows)})
+
+    async def console_users_csv(self, request: Request) -> Response:
+        staff = await self.require_staff(request)
+        if isinstance(staff, Response):
+            return staff
+        query = console.Query.from_params(request.query_params)
+        rows, _ = await run_in_threadpool(self.with_conn, console.search, query,
+                                          console.PAGE_SIZE, console.CSV_LIMIT)
+        columns = ("username", "first_name", "last_name", "email", "promotion", "profile",
+                   "status", "presence", "last_login", "last_ip", "online_ip", "expires_at")
+        return self.csv_response(
+            [{c: row[c] for c in columns} for row in data.jsonable_rows(rows)], "users")
+
+    def csv_response(self, rows: list[dict[str, Any]], name: str) -> Response:
+        out = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
+            writer.writeheader()
+            for row in rows:
+                # A cell starting with = + - @ is a formula to a spreadsheet: quote it away.
+                writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r"
+                                     else v) for k, v in row.items()})
+        stamp = self.now().strftime("%Y%m%d-%H%M")
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+            "content-disposition": f'attachment; filename="captiva-{name}-{stamp}.csv"'})
+
+    async def console_user(self, request: Request) -> Response:
+        staff = await self.require_staff(request)
+        if isinstance(staff, Response):
+            return staff
+        username = request.path_params["username"]
+        now = self.now()
+
+        def read(conn):
+            page = console.user_page(conn, username, now)
+            if page is not None:
+                page["history"] = console.history(conn, username)
+            return page
+        page = await run_in_threadpool(self.with_conn, read)
+        if page is None:
+            return self.render(request, "error.html", status=404,
+                               message_key="console.unknown_user")
+        tz = page["board"].calendar.timezone
+        notice = request.query_params.get("done")
+        error = request.query_params.get("error")
+        return self.render(
+            request, "console_user.html", page=page, board=page["board"], tz=tz, now=now,
+            notice=notice if notice in console.NOTICES else None,
+            error=error if error in console.REFUSALS else None,
+            roster_source=self.config.roster_source,
+            local=lambda m, t=True: self.local(m, tz, t))
+
+    async def console_action(self, request: Request) -> Response:
+        """POST grant / disconnect: CSRF first, then the role (admin), then the rules."""
+        form = await self.form(request)
+        if not self.csrf_ok(request, form):
+            return self.csrf_refused(request)
+        staff = await self.require_staff(request, act=True)
+        if isinstance(staff, Response):
+            return staff
+        username = request.path_params["username"]
+        action = request.path_params["action"]
+        if action not in ("grant", "disconnect"):
+            return self.render(request, "error.html", status=404, message_key="error.not_found")
+        now = self.now()
+        target = "/admin/users/" + quote(username, safe="")
+        try:
+            if action == "grant":
+                tz = await run_in_threadpool(
+                    self.with_conn, lambda conn: default_calendar(conn).timezone)
+                extra, expires = console.parse_grant_form(form, tz)
+                await run_in_threadpool(
+                    self.with_conn, lambda conn: console.grant(
+                        conn, staff, username, period=form.get("period", ""),
+                        kind=form.get("kind", ""), reason=form.get("reason", ""), now=now,
+                        extra_bytes=extra, expires_at=expires))
+                done = "console.granted"
+            else:
+                try:
+                    radacctid = int(form.get("radacctid", ""))
+                except ValueError:
+                    raise console.ActionRefused("console.session_closed") from None
+                await run_in_threadpool(
+                    self.with_conn, lambda conn: console.request_disconnect(
+                        conn, staff, username, radacctid, form.get("reason", "")))
+                done = "console.disconnect_requested"
+        except console.ActionRefused as refused:
+            log.info("console %s on %r by %r refused: %s", action, username, staff.username,
+                     refused.key)
+            return RedirectResponse(f"{target}?error={refused.key}", 303)
+        log.info("console %s on %r by %r", action, username, staff.username)
+        self._cache.pop((username, 1), None)
+        return RedirectResponse(f"{target}?done={done}", 303)
+
     async def healthz(self, request: Request) -> Response:
         def check(conn):
             return conn.execute("SELECT 1").fetchone()[0] == 1
@@ -592,6 +712,11 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
         Route("/admin", portal.admin, methods=["GET"]),
         Route("/admin/export/{view}.csv", portal.admin_csv, methods=["GET"]),
         Route("/api/me", portal.api_me, methods=["GET"]),
+        Route("/admin/users", portal.console_users, methods=["GET"]),
+        Route("/admin/users.csv", portal.console_users_csv, methods=["GET"]),
+        Route("/admin/users/{username}", portal.console_user, methods=["GET"]),
+        Route("/admin/users/{username}/{action:str}", portal.console_action, methods=["POST"]),
+        Route("/api/admin/users", portal.api_console_users, methods=["GET"]),
         Route("/api/admin/{view}", portal.api_admin, methods=["GET"]),
         Route("/healthz", portal.healthz, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -42,6 +42,9 @@ class Config:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     default_language: str = "fr"
     site_name: str = "Captiva"
+    # where the console says the roster declares users (a file name, or an https:// link to
+    # it in the Git forge): nothing in the console edits the roster
+    roster_source: str = "group_vars/all/users.yml"
     # session
     cookie_name: str = "__Host-captiva"
     idle_timeout: int = 900
@@ -88,8 +91,8 @@ _LOGIN = {"window", "max_failures_per_user_address", "max_failures_per_address",
           "form_validity"}
 _SESSION = {"cookie_name", "idle_timeout", "absolute_timeout", "max_sessions",
             "max_sessions_per_user"}
-_TOP = {"dsn", "session_secret", "trusted_proxies", "default_language", "site_name",
-        "radius", "session", "login", "dashboard", "database", "hsts_max_age"}
+_TOP = {"dsn", "session_secret", "trusted_proxies", "roster_source", "default_language",
+        "site_name", "radius", "session", "login", "dashboard", "database", "hsts_max_age"}
 
 
 def parse(data: dict[str, Any]) -> Config:
@@ -180,6 +183,7 @@ def parse(data: dict[str, Any]) -> Config:
         trusted_proxies=tuple(proxies),
         default_language=language,
         site_name=_get(data, "site_name", str, "Captiva"),
+        roster_source=_get(data, "roster_source", str, "group_vars/all/users.yml"),
         cookie_name=cookie_name,
         idle_timeout=idle,
         absolute_timeout=absolute,

@@ -26,12 +26,19 @@ from captiva.usage import usage_for
 
 STAFF_CACHE_SECONDS = 5.0
 PAGE_SIZE = 50
+CSV_LIMIT = 100_000
 PERIODS = ("daily", "weekly", "monthly", "total")
 LIST_STATUSES = ("online", "offline", "never")
 ACCOUNT_STATUSES = ("active", "disabled", "wifi-off", "expired")
 # A grant larger than this is a typo, not a thesis defence.
 MAX_GRANT_BYTES = 10 * 1024**4
 MAX_GRANT_DAYS = 366
+
+# What a redirect after an action may announce (message keys).
+NOTICES = ("console.granted", "console.disconnect_requested")
+REFUSALS = ("error.read_only", "console.bad_period", "console.bad_kind",
+            "console.reason_required", "console.unknown_user", "console.unlimited",
+            "console.bad_amount", "console.bad_expiry", "console.session_closed")
 
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{0,2})+$|^[0-9A-Fa-f]{12}$")
 
@@ -155,7 +162,7 @@ def search(conn, query: Query, page_size: int = PAGE_SIZE,
     """
     where = ["true"]
     params: dict[str, Any] = {}
-    order = "u.username"
+    order = "lower(u.username), u.username"
     kind = query.kind()
     if kind == "text":
         text = query.text.lower()
@@ -169,7 +176,7 @@ def search(conn, query: Query, page_size: int = PAGE_SIZE,
             params["pattern"] = f"{_like(text)}%"
             where.append("lower(u.username) LIKE %(pattern)s")
         order = "(lower(u.username) = %(exact)s) DESC, " \
-                "(lower(u.username) LIKE %(exact)s || '%%') DESC, u.username"
+                "(lower(u.username) LIKE %(exact)s || '%%') DESC, lower(u.username), u.username"
     elif kind == "mac":
         params["mac"] = _like(mac_prefix(query.text)) + "%"
         where.append("u.username IN (SELECT a.username FROM radacct AS a"
@@ -366,12 +373,12 @@ def grant(conn, staff: Staff, username: str, *, period: str, kind: str, reason: 
         if user_record(conn, username) is None:
             raise ActionRefused("console.unknown_user")
         period_usage = usage[period]
-        if period_usage.quota is None:
+        if period_usage.limit is None:
             raise ActionRefused("console.unlimited")
         if kind == "reset":
             amount = period_usage.used
             if period != "total":
-                expires_at = period_usage.resets_at
+                expires_at = period_usage.period.resets_at
         else:
             amount = extra_bytes
             if amount is None or not 0 < amount <= MAX_GRANT_BYTES:
@@ -388,6 +395,35 @@ def grant(conn, staff: Staff, username: str, *, period: str, kind: str, reason: 
         _audit(conn, staff, "reset" if kind == "reset" else "grant", username, reason, detail)
     return {"id": row[0], "period": period, "kind": kind, "bytes": amount,
             "expires_at": expires_at}
+
+
+def parse_grant_form(form: dict[str, str], timezone: str
+                     ) -> tuple[int | None, dt.datetime | None]:
+    """The grant form's amount (GiB, decimals allowed) and expiry (``YYYY-MM-DDTHH:MM`` or
+    ``YYYY-MM-DD``, a wall-clock time of the campus ``timezone`` unless it names an
+    offset). No expiry: a reset lasts until its period resets, extra bytes are refused."""
+    import zoneinfo
+    from decimal import Decimal, InvalidOperation
+
+    extra = None
+    if form.get("kind") == "extra":
+        try:
+            gib = Decimal(form.get("amount", "").replace(",", "."))
+        except InvalidOperation:
+            raise ActionRefused("console.bad_amount") from None
+        if not gib.is_finite() or gib <= 0:
+            raise ActionRefused("console.bad_amount")
+        extra = int(gib * 1024**3)
+    expires = None
+    text = form.get("expires", "").strip()
+    if text:
+        try:
+            expires = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ActionRefused("console.bad_expiry") from None
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
+    return extra, expires
 
 
 def request_disconnect(conn, staff: Staff, username: str, radacctid: int,

@@ -105,6 +105,11 @@ class CallbackModule(CallbackBase):
                 self._add("foreign_rows", {"added": sum(foreign.values())})
             if res.get("summary"):
                 self.summaries.append(f"RADIUS: {res['summary']}")
+            grants = res.get("active_grants") or {}
+            if grants.get("count"):
+                self.summaries.append(
+                    f"RADIUS: {grants['count']} quota grant(s) of the console in force for "
+                    f"{grants['users']} user(s) (runtime data; each expires on its own)")
         elif action == ROUTEROS_ACTION:
             counts = res.get("counts") or {}
             self._add("router_entries", {

@@ -252,6 +252,15 @@ def adopt_rows(cur, desired: Mapping[str, Mapping[tuple, tuple]]) -> dict[str, i
     return adopted
 
 
+def active_grants(cur, now: dt.datetime) -> dict[str, int]:
+    """Quota grants of the console in force (runtime data, not roster): reported by plan and
+    drift so that they are visible, never silent."""
+    cur.execute("SELECT count(*), count(DISTINCT username) FROM captiva_quota_grant"
+                " WHERE starts_at <= %s AND expires_at > %s", (now, now))
+    count, users = cur.fetchone()
+    return {"count": count, "users": users}
+
+
 def changed_users(the_plan: Plan) -> dict[str, list[str]]:
     """Usernames added, changed and removed by a plan (for the applied-change log)."""
     added, removed, touched = set(), set(), set()
@@ -513,11 +522,13 @@ def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
             apply(cur, the_plan)
             record_change(cur, the_plan, change_context or {}, counts)
         foreign = foreign_rows(cur, desired)
+        grants = active_grants(cur, now)
         timings["apply"] = time.monotonic() - started - timings["read"] - timings["plan"]
     return {
         "changed": changed,
         "adopted": adopted,
         "foreign_rows": foreign,
+        "active_grants": grants,
         "summary": the_plan.summary(),
         "users": the_plan.users,
         "groups": the_plan.groups,

@@ -156,6 +156,13 @@ foreign_rows:
   returned: always
   type: dict
   sample: {radreply: 2}
+active_grants:
+  description:
+    - Quota grants of the portal's console in force (runtime data in C(captiva_quota_grant),
+      not roster), so that plan and drift show them. Never changed by this module.
+  returned: always
+  type: dict
+  sample: {count: 2, users: 2}
 roster:
   description: Users by status as reconciled (with each user's real activation day).
   returned: always

@@ -29,8 +29,20 @@ RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                          WHEN 'total' THEN pr.quota_total END
 $$;
 
+-- Bytes the console granted p_username on p_period, in force at p_at (captiva_quota_grant,
+-- migration 0110: extra bytes, or a reset's bytes = what the period had used). One row; a
+-- table function, inlined like captiva_period_used.
+CREATE OR REPLACE FUNCTION captiva_period_granted(p_username text, p_period text,
+                                                  p_at timestamptz)
+RETURNS TABLE (granted bigint) LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT COALESCE(sum(g.bytes), 0)::bigint
+    FROM captiva_quota_grant AS g
+    WHERE g.username = p_username AND g.period = p_period
+      AND g.starts_at <= p_at AND g.expires_at > p_at
+$$;
+
 -- One user: a row per period (daily, weekly, monthly, total, in that order) with the quota of
--- the user's effective profile, the bytes used, what remains and the period's bounds, in the
+-- the user's effective profile plus the grants in force (NULL stays unlimited), the bytes used, what remains and the period's bounds, in the
 -- user's calendar (p_nas: the NAS of a login, see captiva_user_calendar).
 CREATE OR REPLACE FUNCTION captiva_user_usage(
     p_username text, p_at timestamptz DEFAULT now(), p_nas inet DEFAULT NULL
@@ -51,8 +63,9 @@ CREATE OR REPLACE FUNCTION captiva_user_usage(
     LEFT JOIN (captiva_user AS u JOIN captiva_profile AS pr ON pr.name = u.profile)
         ON u.username = p_username
     CROSS JOIN LATERAL (
-        SELECT captiva_period_quota(pr, k.period) AS quota, pu.used
+        SELECT captiva_period_quota(pr, k.period) + gr.granted AS quota, pu.used
         FROM captiva_period_used(p_username, b.first_day, b.end_day) AS pu
+        CROSS JOIN captiva_period_granted(p_username, k.period, p_at) AS gr
     ) AS x
     ORDER BY k.ord
 $$;
@@ -87,8 +100,9 @@ RETURNS TABLE (
     JOIN bounds AS b USING (timezone, week_start, month_start_day)
     LEFT JOIN captiva_profile AS pr ON pr.name = uc.profile
     CROSS JOIN LATERAL (
-        SELECT captiva_period_quota(pr, b.period) AS quota, pu.used
+        SELECT captiva_period_quota(pr, b.period) + gr.granted AS quota, pu.used
         FROM captiva_period_used(uc.username, b.first_day, b.end_day) AS pu
+        CROSS JOIN captiva_period_granted(uc.username, b.period, p_at) AS gr
     ) AS x
     ORDER BY uc.username, b.ord
 $$;

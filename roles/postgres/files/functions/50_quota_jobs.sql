@@ -3,8 +3,9 @@
 -- Open sessions that must end, with the first reason that applies:
 -- removed (no captiva_user row and no radcheck row: nobody can log in as this user any more;
 -- an admin's manual RADIUS user keeps its radcheck rows and is left alone), disabled,
--- wifi-off, expired, quota (a period quota used up: captiva_user_usage, the figures of the
--- login check and the portal).
+-- wifi-off, expired, console (an admin's "disconnect now": the portal host is no RADIUS
+-- client of the routers, so this job sends it), quota (a period quota used up:
+-- captiva_user_usage, the figures of the login check and the portal).
 -- SECURITY DEFINER (owner captiva_definer, pg_temp last): the jobs may learn that a radcheck
 -- row exists, never read it.
 CREATE OR REPLACE FUNCTION captiva_sessions_to_disconnect(p_at timestamptz DEFAULT now())
@@ -27,6 +28,9 @@ RETURNS TABLE (
                    WHEN u.status = 'disabled' THEN 'disabled'
                    WHEN u.status = 'wifi-off' THEN 'wifi-off'
                    WHEN u.status = 'expired' OR u.expires_at <= p_at THEN 'expired'
+                   -- "Disconnect now" from the portal's console (migration 0110)
+                   WHEN EXISTS (SELECT 1 FROM captiva_console_disconnect AS c
+                                WHERE c.radacctid = o.radacctid) THEN 'console'
                END AS status_reason,
                u.profile
         FROM open AS o

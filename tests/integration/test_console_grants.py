@@ -1,0 +1,149 @@
+"""Console quota grants through real FreeRADIUS and PostgreSQL.
+
+A grant is written by the console's own code (captiva.portal.console.grant) as the
+``captiva_portal`` role; the login is a real Access-Request to FreeRADIUS, whose quota check
+(captiva_quota_login) reads the one usage definition. Expected figures are plain arithmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import psycopg
+import pytest
+import radius_fixtures
+from pyrad import packet
+from quota_radius_fixtures import GIB, Nas, provision, wait_replayed
+from test_quota_radius_login import _clear_of_midnight, login, roster_user
+
+from captiva.portal import console
+from captiva.usage import usage_for
+
+radius_server = radius_fixtures.radius_server
+ADMIN = console.Staff("helpdesk", "admin", ())
+VIEWER = console.Staff("observer", "viewer", ())
+MONTHLY_USED = 10 * GIB + 300  # over the 10 GiB monthly quota
+DAILY_USED = GIB + 700  # over the 1 GiB daily quota
+
+
+@pytest.fixture(scope="module")
+def server(radius_server):
+    _clear_of_midnight()
+    provision(radius_server, [roster_user("grace", "monthly-10g"),
+                              roster_user("rita", "daily-1g"),
+                              roster_user("tess", "daily-1g"),
+                              roster_user("vera", "daily-1g")])
+    nas = Nas(radius_server)
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    for user, used in (("grace", MONTHLY_USED), ("rita", DAILY_USED), ("tess", DAILY_USED),
+                       ("vera", DAILY_USED)):
+        nas.session(user, f"{user}-1", start, [(start, used - used // 3, used // 3)])
+    wait_replayed(radius_server)
+    return radius_server
+
+
+def portal_conn(server):
+    return psycopg.connect(server.db.dsns["portal"], autocommit=True)
+
+
+def total_limit(reply) -> int:
+    return (reply["Mikrotik-Total-Limit-Gigawords"][0] * 2**32
+            + reply["Mikrotik-Total-Limit"][0])
+
+
+def test_a_grant_lets_an_over_quota_student_in_with_the_exact_remaining_bytes(server):
+    assert login(server, "grace").code == packet.AccessReject
+    now = dt.datetime.now(dt.UTC)
+    with portal_conn(server) as conn:
+        console.grant(conn, ADMIN, "grace", period="monthly", kind="extra",
+                      reason="thesis defence", extra_bytes=5 * GIB,
+                      expires_at=now + dt.timedelta(days=7), now=now)
+        # the console shows the same figure the login check uses
+        monthly = usage_for(conn, "grace", dt.datetime.now(dt.UTC))["monthly"]
+    reply = login(server, "grace")
+    assert reply.code == packet.AccessAccept
+    remaining = 15 * GIB - MONTHLY_USED  # above 4 GiB: Gigawords carries the high part
+    assert remaining > 2**32
+    assert total_limit(reply) == remaining
+    assert reply["Mikrotik-Total-Limit-Gigawords"] == [remaining >> 32]
+    assert monthly.limit == 15 * GIB and monthly.remaining == remaining
+
+
+def test_a_reset_gives_the_period_back_in_full(server):
+    assert login(server, "rita").code == packet.AccessReject
+    now = dt.datetime.now(dt.UTC)
+    with portal_conn(server) as conn:
+        made = console.grant(conn, ADMIN, "rita", period="daily", kind="reset",
+                             reason="router fault counted twice", now=now)
+        day = usage_for(conn, "rita", now)["daily"]
+    assert made["bytes"] == DAILY_USED
+    assert made["expires_at"] == day.period.resets_at  # a reset lasts until the period resets
+    reply = login(server, "rita")
+    assert reply.code == packet.AccessAccept
+    assert total_limit(reply) == GIB
+
+
+def test_a_grant_expires_on_time(server):
+    now = dt.datetime.now(dt.UTC)
+    expires = now + dt.timedelta(seconds=3)
+    with portal_conn(server) as conn:
+        console.grant(conn, ADMIN, "tess", period="daily", kind="extra", reason="exam",
+                      extra_bytes=GIB, expires_at=expires, now=now)
+    reply = login(server, "tess")
+    assert reply.code == packet.AccessAccept
+    assert total_limit(reply) == 2 * GIB - DAILY_USED
+    time.sleep(max(0.0, (expires - dt.datetime.now(dt.UTC)).total_seconds()) + 0.5)
+    reply = login(server, "tess")
+    assert reply.code == packet.AccessReject
+    assert "Daily data quota of 1 GiB reached" in reply["Reply-Message"][0]
+
+
+def test_a_viewer_cannot_grant_and_bad_grants_are_refused(server):
+    now = dt.datetime.now(dt.UTC)
+    with portal_conn(server) as conn:
+        with pytest.raises(console.ActionRefused, match="error.read_only"):
+            console.grant(conn, VIEWER, "vera", period="daily", kind="extra", reason="x",
+                          extra_bytes=GIB, expires_at=now + dt.timedelta(days=1), now=now)
+        with pytest.raises(console.ActionRefused, match="console.reason_required"):
+            console.grant(conn, ADMIN, "vera", period="daily", kind="extra", reason=" ",
+                          extra_bytes=GIB, expires_at=now + dt.timedelta(days=1), now=now)
+        with pytest.raises(console.ActionRefused, match="console.bad_expiry"):
+            console.grant(conn, ADMIN, "vera", period="daily", kind="extra", reason="x",
+                          extra_bytes=GIB, expires_at=now - dt.timedelta(seconds=1), now=now)
+        with pytest.raises(console.ActionRefused, match="console.unlimited"):
+            console.grant(conn, ADMIN, "vera", period="weekly", kind="extra", reason="x",
+                          extra_bytes=GIB, expires_at=now + dt.timedelta(days=1), now=now)
+        assert conn.execute("SELECT count(*) FROM captiva_quota_grant WHERE username = 'vera'"
+                            ).fetchone()[0] == 0
+    assert login(server, "vera").code == packet.AccessReject
+
+
+def test_every_grant_is_audited_and_the_audit_is_append_only_for_the_portal(server):
+    with portal_conn(server) as conn:
+        rows = conn.execute("SELECT actor, actor_role, action, username, reason"
+                            " FROM captiva_audit ORDER BY id").fetchall()
+        assert ("helpdesk", "admin", "grant", "grace", "thesis defence") in rows
+        assert ("helpdesk", "admin", "reset", "rita", "router fault counted twice") in rows
+        for statement in ("UPDATE captiva_audit SET reason = 'nothing happened'",
+                          "DELETE FROM captiva_audit",
+                          "UPDATE captiva_quota_grant SET bytes = 0",
+                          "DELETE FROM captiva_quota_grant"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+        assert conn.execute("SELECT count(*) FROM captiva_audit").fetchone()[0] == len(rows)
+
+
+def test_plan_and_drift_report_the_grants_in_force(server):
+    from ansible.module_utils.captiva_radius_plan import reconcile
+    from ansible.module_utils.captiva_roster import validate
+    from quota_radius_fixtures import roster_variables
+
+    users = [roster_user(u, p) for u, p in (("grace", "monthly-10g"), ("rita", "daily-1g"),
+                                            ("tess", "daily-1g"), ("vera", "daily-1g"))]
+    roster, errors = validate(roster_variables(users))
+    assert errors == []
+    with server.db.connect("reconcile") as conn:
+        result = reconcile(conn, roster, now=dt.datetime.now(dt.UTC), check_mode=True)
+    # grace's extra bytes and rita's reset; tess's grant has expired
+    assert result["active_grants"] == {"count": 2, "users": 2}
