@@ -1,0 +1,42 @@
+"""playbooks/validate.yml with a real inventory: the routers of the inventory group
+`routers` and of captiva_sites are cross-checked, naming both files."""
+
+import textwrap
+
+import yaml
+from ansible_run import ansible_playbook
+from roster_base import base_variables
+
+HOSTS = textwrap.dedent("""\
+    all:
+      hosts:
+        localhost:
+          ansible_connection: local
+          ansible_python_interpreter: "{{ ansible_playbook_python }}"
+      children:
+        routers:
+          hosts:
+            gw1: {ansible_host: 10.20.1.1}
+            gw9: {ansible_host: 10.20.1.9}
+    """)
+
+
+def test_validate_names_both_places_of_a_router_declared_once(tmp_path):
+    inventory = tmp_path / "campus"
+    (inventory / "group_vars" / "all").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text(HOSTS)
+    roster = {k: v for k, v in base_variables().items()
+              if k in ("captiva_radius_servers", "captiva_portal", "captiva_profiles",
+                       "captiva_promotions")}
+    roster["captiva_sites"] = [{"name": "campus-a", "routers": [
+        {"name": name, "address": address, "radius_secret": "a-long-enough-radius-secret",
+         "api": {"username": "captiva", "password": "api-password"}}
+        for name, address in (("gw1", "10.20.1.1"), ("gw2", "10.20.1.2"))]}]
+    (inventory / "group_vars" / "all" / "sites.yml").write_text(yaml.safe_dump(roster))
+    result = ansible_playbook(inventory, "validate.yml")
+    assert result.returncode != 0
+    assert ("captiva_sites[0].routers[1].name: router 'gw2' is not a host of the inventory "
+            "group 'routers'") in result.stdout
+    assert ("routers.hosts.gw9: host 'gw9' of the inventory group 'routers' is not declared "
+            "in captiva_sites[].routers") in result.stdout
+    assert "hosts.yml:10: routers.hosts.gw9" in result.stdout
