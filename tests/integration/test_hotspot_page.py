@@ -1,0 +1,295 @@
+"""The hotspot login page (roles/mikrotik): put on tools/routeros-sim by the role through
+ansible-playbook, then driven in headless Chromium (Debian's /usr/bin/chromium, Playwright).
+
+The browser gets the page exactly as the router holds it (read back from the simulator's
+/file menu), with RouterOS's $(...) variables filled the way the hotspot servlet fills them,
+from a local HTTP server that records each POST as the router would receive it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from ansible.module_utils.captiva_vouchers import VoucherCodeError, normalise
+from processes import missing
+from routeros_fixtures import ROOT, start_sim, stop_sim
+
+CHROMIUM = Path(os.environ.get("CAPTIVA_CHROMIUM", "/usr/bin/chromium"))
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+PAGE = "flash/hotspot/login.html"
+PAGE_TASK = "Put Captiva's hotspot login page on the router"
+
+
+def ansible_playbook(tmp_path: Path, sim, *args: str, **variables):
+    import subprocess
+
+    host = {"ansible_host": sim.host, "ansible_connection": "local",
+            "ansible_python_interpreter": str(ROOT / ".venv" / "bin" / "python"),
+            "mikrotik_api_port": sim.port, "mikrotik_api_tls": False,
+            "mikrotik_api_username": sim.user, "mikrotik_api_password": sim.password,
+            "mikrotik_desired": {}, **variables}
+    (tmp_path / "inventory.json").write_text(json.dumps({"routers": {"hosts": {"gw1": host}}}))
+    (tmp_path / "play.yml").write_text(
+        "- hosts: routers\n  gather_facts: false\n  roles: [{role: mikrotik}]\n")
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_NOCOLOR": "1"}
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(tmp_path / "inventory.json"),
+         str(tmp_path / "play.yml"), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tasks = json.loads(proc.stdout)["plays"][0]["tasks"]
+    (task,) = [t for t in tasks if t["task"]["name"].endswith(PAGE_TASK)]
+    return task["hosts"]["gw1"]
+
+
+def files(sim) -> dict[str, dict]:
+    return {row["name"]: row for row in sim.rows("/file")}
+
+
+@pytest.fixture(scope="module")
+def router(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("hotspot")
+    sim = start_sim(tmp_path)
+    sim.tmp_path = tmp_path
+    yield sim
+    stop_sim(sim)
+
+
+@pytest.fixture(scope="module")
+def page_on_router(router):
+    """The role's first real run; the page as the router then holds it."""
+    result = ansible_playbook(router.tmp_path, router)
+    assert result["changed"], result
+    return files(router)[PAGE]["contents"]
+
+
+def test_the_role_puts_the_page_and_a_second_run_changes_nothing(router, page_on_router):
+    page = files(router)[PAGE]
+    assert int(page["size"]) == len(page_on_router.encode())
+    assert "Saisissez votre code" in page_on_router and "Enter your code" in page_on_router
+    assert "$(link-login-only)" in page_on_router  # left for the router's servlet
+    stamp = page["last-modified"]
+    router.reset_stats()
+    again = ansible_playbook(router.tmp_path, router)
+    assert not again["changed"]
+    assert [f["action"] for f in again["files"]] == ["none"]
+    assert router.stats()["writes"] == 0
+    assert files(router)[PAGE]["last-modified"] == stamp
+
+    # Check mode is honest: it sees the change and writes nothing; the real run writes it.
+    checked = ansible_playbook(router.tmp_path, router, "--check", "--diff",
+                               mikrotik_hotspot_campus_name="Université de Douala")
+    assert checked["changed"] and checked["files"][0]["action"] == "update"
+    # Sent over the ASCII API with character references, read back as the same text.
+    assert "Universit&#233; de Douala" in checked["diff"][0]["after"]
+    assert router.stats()["writes"] == 0
+    assert files(router)[PAGE]["contents"] == page_on_router
+    renamed = ansible_playbook(router.tmp_path, router,
+                               mikrotik_hotspot_campus_name="Université de Douala")
+    assert renamed["changed"]
+    assert router.stats()["writes"] == 1
+    assert "<title>Universit&#233; de Douala</title>" in files(router)[PAGE]["contents"]
+    # Back to the page the other tests use.
+    assert ansible_playbook(router.tmp_path, router)["changed"]
+    assert files(router)[PAGE]["contents"] == page_on_router
+
+
+def test_the_simulator_keeps_files_like_routeros(tmp_path):
+    """/file over the API as RouterOS 7.9+: add with contents, print size and contents, set
+    by name or .id, 60 KB at most, directories without contents."""
+    sim = start_sim(tmp_path)
+    try:
+        (ret,) = sim.command("/file/add", name="flash/hotspot/a.html", contents="hello")
+        row = files(sim)["flash/hotspot/a.html"]
+        assert (row[".id"], row["type"], row["size"], row["contents"]) == (
+            ret["ret"], "file", 5, "hello")
+        sim.command("/file/set", numbers="flash/hotspot/a.html", contents="hello again")
+        assert files(sim)["flash/hotspot/a.html"]["size"] == 11
+        with pytest.raises(Exception, match="too large"):
+            sim.command("/file/set", **{".id": row[".id"]}, contents="x" * 60_001)
+        assert files(sim)["flash/hotspot/a.html"]["contents"] == "hello again"
+        with pytest.raises(Exception, match="already have"):
+            sim.command("/file/add", name="flash/hotspot/a.html")
+        sim.command("/file/add", name="flash/skins", type="directory")
+        assert "contents" not in files(sim)["flash/skins"]
+    finally:
+        stop_sim(sim)
+
+
+def test_check_mode_on_a_fresh_router_writes_nothing(tmp_path):
+    sim = start_sim(tmp_path)
+    try:
+        result = ansible_playbook(tmp_path, sim, "--check")
+        assert result["changed"] and result["files"][0]["action"] == "create"
+        assert files(sim) == {}
+        assert sim.stats()["writes"] == 0
+    finally:
+        stop_sim(sim)
+
+
+# ----------------------------------------------------------------------------------------------
+# In the browser
+
+
+def servlet(page: str, action: str, error: str = "") -> str:
+    """The page as RouterOS's hotspot servlet sends it: $(if x)...$(endif) and $(x) filled."""
+    def condition(match: re.Match) -> str:
+        return match.group(2) if {"error": error}.get(match.group(1)) else ""
+
+    page = re.sub(r"\$\(if ([\w-]+)\)(.*?)\$\(endif\)", condition, page, flags=re.S)
+    values = {"link-login-only": action, "link-orig": "http://example.org/news",
+              "error": error}
+    return re.sub(r"\$\(([\w-]+)\)", lambda m: values[m.group(1)], page)
+
+
+class Hotspot:
+    """The router's web side: GET /login serves the page, POST /login is recorded."""
+
+    def __init__(self, page: str):
+        self.posts: list[dict[str, str]] = []
+        self.page = page
+        hotspot = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                body = servlet(hotspot.page, f"http://127.0.0.1:{hotspot.port}/login",
+                               "").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers["Content-Length"])
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                hotspot.posts.append({k: v[0] for k, v in form.items()})
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                self.wfile.write(b"<html><body>You are logged in</body></html>")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def hotspot(page_on_router):
+    server = Hotspot(page_on_router)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists() or shutil.which("chromium") is None:
+        missing("chromium is not installed (apt-get install chromium chromium-driver)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("playwright is not installed (make venv installs requirements.txt)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS,
+                                             headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+LABELS = {"fr": ("Saisissez votre code", "Utiliser le code", "Se connecter"),
+          "en": ("Enter your code", "Use the code", "Log in")}
+
+
+@pytest.mark.parametrize(("locale", "lang"), [("fr-FR", "fr"), ("en-US", "en")])
+def test_typing_a_code_sends_the_compact_code_as_username_and_password(hotspot, browser,
+                                                                       locale, lang):
+    context = browser.new_context(locale=locale)
+    page = context.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{hotspot.port}/login")
+        enter, use, log_in = LABELS[lang]
+        assert page.get_by_text(enter).is_visible()
+        assert page.get_by_text(log_in).is_visible()
+        other = LABELS["en" if lang == "fr" else "fr"][0]
+        assert not page.get_by_text(other).is_visible()  # one language at a time
+        before = len(hotspot.posts)
+        page.fill("#code", "k7hm 3xpw 9h")
+        with page.expect_navigation():
+            page.get_by_role("button", name=use).click()
+        assert hotspot.posts[before:] == [{"username": "K7HM3XPW9H", "password": "K7HM3XPW9H",
+                                           "dst": "http://example.org/news", "popup": "true"}]
+    finally:
+        context.close()
+
+
+def test_a_mistyped_code_is_refused_in_both_languages_before_the_router_sees_it(hotspot,
+                                                                                browser):
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{hotspot.port}/login")
+        before = len(hotspot.posts)
+        page.fill("#code", "K7HM-3XPW-9J")  # one character wrong: the check catches it
+        page.click("#code-submit")
+        assert page.locator("#code-error").inner_text() == "Code mal saisi, vérifiez-le"
+        page.click("#lang-en")
+        assert page.locator("#code-error").inner_text() == "Code mistyped, please check it"
+        assert page.get_by_text("Enter your code").is_visible()
+        assert len(hotspot.posts) == before
+    finally:
+        context.close()
+
+
+def test_the_student_form_posts_what_was_typed(hotspot, browser):
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{hotspot.port}/login")
+        before = len(hotspot.posts)
+        page.fill("#student-username", "alice.mbarga")
+        page.fill("#student-password", "s3cret Pass")
+        with page.expect_navigation():
+            page.click("#student-submit")
+        assert hotspot.posts[before:] == [{"username": "alice.mbarga", "password": "s3cret Pass",
+                                           "dst": "http://example.org/news", "popup": "true"}]
+    finally:
+        context.close()
+
+
+TYPED = ["k7hm 3xpw 9h", "K7HM-3XPW-9H", "k7hm3xpw9h", " K7HM_3XPW.9H ", "K7HM-3XPW-9J",
+         "K7HM-3XPW-9", "K7HM-3XPW-9HH", "K7HO-3XPW-9H", "K1HM-3XPW-9H", "", "7KHM-3XPW-9H",
+         "2222-2222-22", "S5ZG-B8AC-EF"]
+
+
+def test_the_page_reads_codes_as_the_python_rule_does(hotspot, browser):
+    """captiva_vouchers.normalise is the rule; the page's copy must agree on every input."""
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{hotspot.port}/login")
+        for typed in TYPED:
+            got = page.evaluate("typed => captivaNormalise(typed)", typed)
+            try:
+                expected = normalise(typed)
+            except VoucherCodeError:
+                assert "error" in got, (typed, got)
+            else:
+                assert got == {"code": expected}, typed
+    finally:
+        page.close()
