@@ -8,8 +8,8 @@ module: captiva_radius
 short_description: Make the FreeRADIUS policy tables and Captiva's tables match the roster
 description:
   - Takes the whole roster in one call and makes the database match it exactly, in one
-    transaction under a PostgreSQL advisory lock. Without O(roster), the action plugin of the
-    same name reads and validates the roster from the inventory's variables.
+    transaction under a PostgreSQL advisory lock. The roster is the one C(captiva_roster)
+    validated in this run (O(roster_file)); this module never validates one itself.
   - Writes one RADIUS group per profile (C(radgroupcheck), C(radgroupreply)), one group
     membership per user (C(radusergroup)), per-user check rows (password, C(Expiration)) and
     Captiva's own tables (C(captiva_site), C(captiva_router), C(captiva_profile),
