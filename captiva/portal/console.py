@@ -124,11 +124,13 @@ def mac_prefix(text: str) -> str:
     return text
 
 
+# The page of users is chosen first, then only its rows get their sessions looked up.
 _LIST = """
     SELECT u.username, u.first_name, u.last_name, u.email, u.promotion, u.profile, u.status,
            u.expires_at, o.online, o.ip AS online_ip, l.last_login, l.last_ip,
            l.last_login IS NULL AS never
-    FROM captiva_user AS u
+    FROM (SELECT u.* FROM captiva_user AS u WHERE {where} ORDER BY {order}
+          LIMIT %(limit)s OFFSET %(offset)s) AS u
     LEFT JOIN LATERAL (
         SELECT true AS online, host(a.framedipaddress) AS ip FROM radacct AS a
         WHERE a.username = u.username AND a.acctstoptime IS NULL
@@ -143,9 +145,7 @@ _LIST = """
              WHERE username = u.username AND acctstarttime IS NOT NULL
              ORDER BY acctstarttime DESC LIMIT 1)) AS s
         ORDER BY s.acctstarttime DESC LIMIT 1) AS l ON true
-    WHERE {where}
     ORDER BY {order}
-    LIMIT %(limit)s OFFSET %(offset)s
 """
 
 _ONLINE = ("EXISTS (SELECT 1 FROM radacct AS a WHERE a.username = u.username"
@@ -331,7 +331,7 @@ def user_page(conn, username: str, now: dt.datetime) -> dict[str, Any] | None:
         board = data.dashboard(conn, username, now, 1, 20)
         return {
             "user": user,
-            "usage": usage_for(conn, username, now),
+            "usage": board.usage,
             "verdict": why(conn, username, now),
             "grants": grants(conn, username, now),
             "failures": failures(conn, username),
