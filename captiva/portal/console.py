@@ -182,8 +182,12 @@ def search(conn, query: Query, page_size: int = PAGE_SIZE,
         where.append("u.username IN (SELECT a.username FROM radacct AS a"
                      " WHERE upper(a.callingstationid) LIKE %(mac)s)")
     elif kind == "ip":
-        params["net"] = str(ipaddress.ip_network(query.text, strict=False))
+        net = ipaddress.ip_network(query.text, strict=False)
+        params["net"] = str(net)
+        # one address: equality, the plainest use of the index; a network: its range
         where.append("u.username IN (SELECT a.username FROM radacct AS a"
+                     " WHERE a.framedipaddress = %(net)s::inet)" if net.num_addresses == 1
+                     else "u.username IN (SELECT a.username FROM radacct AS a"
                      " WHERE a.framedipaddress <<= %(net)s::inet)")
     if query.promotion:
         params["promotion"] = query.promotion

@@ -87,6 +87,7 @@ def test_search_by_username_name_email_mac_and_ip(admin):
     assert search(admin, q="aa:bb:cc:00:00:03") == [STUDENT]  # the open session's MAC
     assert search(admin, q="AA-BB-CC-00-00-0") == [STUDENT, VIEWER]  # a MAC prefix
     assert search(admin, q="10.5.50.90") == [VIEWER]  # Paul's framed IP
+    assert search(admin, q="10.5.50.64/26") == [STUDENT, VIEWER]  # a network
     assert search(admin, q="zzz-nobody") == []
 
 
