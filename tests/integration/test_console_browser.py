@@ -51,12 +51,16 @@ def test_search_user_page_grant_and_disconnect(portal, browser, radius_server, v
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == lang
     assert page.locator("#users tr[data-username]").count() == 4  # server-rendered
+    rendered = page.locator(f"#users tr[data-username='{STUDENT}'] td").nth(4).inner_text()
     # as you type: the script fetches /api/admin/users and redraws the table, no submit
     page.locator("[data-test=search]").press_sequentially("Ngono", delay=40)
     from playwright.sync_api import expect
 
     expect(page.locator("#users tr[data-username]")).to_have_count(1, timeout=10_000)
     assert page.url.endswith("/admin/users")  # the page did not reload
+    # the script shows the last login in the campus timezone, as the server does
+    assert page.locator(f"#users tr[data-username='{STUDENT}'] td").nth(4).inner_text() \
+        == rendered
     page.screenshot(path=str(ARTIFACTS / f"console-search-{viewport}-{lang}.png"),
                     full_page=True)
 

@@ -16,8 +16,12 @@
     td.textContent = text;
     return td;
   }
+  // Times in the campus timezone, as the server renders them ("2026-12-01 14:05").
+  const clock = new Intl.DateTimeFormat("sv-SE", {
+    timeZone: table.dataset.tz || "UTC", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23"});
   function when(iso) {
-    return iso ? iso.replace("T", " ").slice(0, 16) : "—";
+    return iso ? clock.format(new Date(iso)) : "—";
   }
   function render(rows) {
     const body = document.createDocumentFragment();
