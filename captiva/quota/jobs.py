@@ -424,6 +424,7 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
                                      config, deadline),
         "failed": 0,
     }
+    summary["console"] = _console_retention(conn, acct_cutoff)
     if config.retention_mode == "archive" and config.history_days > 0:
         cutoff = now - dt.timedelta(days=config.history_days)
         purge = Config(**{**config.__dict__, "retention_mode": "purge"})
@@ -432,6 +433,18 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
             + _move_batches(conn, "radpostauth_history", "id", auth_closed, cutoff, purge))
     log.info("retention (%s): %s", config.retention_mode, summary)
     return summary
+
+
+def _console_retention(conn, cutoff: dt.datetime) -> int:
+    """The portal console's rows (migration 0110) kept as long as sessions: audit rows, grants
+    expired and disconnect requests made before ``cutoff``."""
+    deleted = 0
+    for statement in ("DELETE FROM captiva_audit WHERE at < %s",
+                      "DELETE FROM captiva_quota_grant WHERE expires_at < %s",
+                      "DELETE FROM captiva_console_disconnect WHERE requested_at < %s"):
+        deleted += conn.execute(statement, (cutoff,)).rowcount
+    conn.commit()
+    return deleted
 
 
 # --------------------------------------------------------------------------------------------

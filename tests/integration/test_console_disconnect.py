@@ -65,3 +65,23 @@ def test_disconnect_now_reaches_the_simulators_session_and_the_ack_is_shown(db, 
             ("benoit", "console")]
     finally:
         stop_sim(nas)
+
+
+def test_retention_removes_the_consoles_old_rows_and_keeps_recent_ones(db, su):
+    now = ts("2026-11-21T12:00:00", "Africa/Douala")
+    old, recent = now - dt.timedelta(days=400), now - dt.timedelta(days=10)
+    for at in (old, recent):
+        su.execute("INSERT INTO captiva_audit (at, actor, actor_role, action, username)"
+                   " VALUES (%s, 'helpdesk', 'admin', 'grant', 'alice')", (at,))
+        su.execute("INSERT INTO captiva_quota_grant (username, period, kind, bytes, reason,"
+                   " granted_by, starts_at, expires_at) VALUES ('alice', 'daily', 'extra', 1,"
+                   " 'exam', 'helpdesk', %s, %s)", (at, at + dt.timedelta(days=1)))
+        su.execute("INSERT INTO captiva_console_disconnect (radacctid, username, requested_by,"
+                   " requested_at) VALUES (1, 'alice', 'helpdesk', %s)", (at,))
+    with db.connect("jobs", autocommit=False) as conn:
+        summary = jobs.retention(conn, config(db), now)
+    assert summary["console"] == 3
+    for table, column in (("captiva_audit", "at"), ("captiva_quota_grant", "starts_at"),
+                          ("captiva_console_disconnect", "requested_at")):
+        kept = su.execute(f"SELECT {column} FROM {table}").fetchall()  # noqa: S608
+        assert kept == [(recent,)], table
