@@ -40,3 +40,23 @@ def test_validate_names_both_places_of_a_router_declared_once(tmp_path):
     assert ("routers.hosts.gw9: host 'gw9' of the inventory group 'routers' is not declared "
             "in captiva_sites[].routers") in result.stdout
     assert "hosts.yml:10: routers.hosts.gw9" in result.stdout
+
+
+def test_validate_shows_no_router_secret_even_verbose(tmp_path):
+    # The task has no no_log: the action hides its own result, whose fact holds secrets.
+    inventory = tmp_path / "campus"
+    (inventory / "group_vars" / "all").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text(HOSTS.replace("gw9: {ansible_host: 10.20.1.9}", ""))
+    roster = {k: v for k, v in base_variables().items()
+              if k in ("captiva_radius_servers", "captiva_portal", "captiva_profiles",
+                       "captiva_promotions")}
+    roster["captiva_users"] = [{"username": "alice01", "password": "alice01-secret-pw"}]
+    roster["captiva_sites"] = [{"name": "campus-a", "routers": [
+        {"name": "gw1", "address": "10.20.1.1", "radius_secret": "router-radius-secret-1",
+         "api": {"username": "captiva", "password": "router-api-secret-1"}}]}]
+    (inventory / "group_vars" / "all" / "sites.yml").write_text(yaml.safe_dump(roster))
+    result = ansible_playbook(inventory, "validate.yml", "-vvv")
+    assert result.returncode == 0, result.stdout
+    assert "users: 1" in result.stdout and "routers: 1" in result.stdout
+    for secret in ("router-radius-secret-1", "router-api-secret-1", "alice01-secret-pw"):
+        assert secret not in result.stdout
