@@ -100,6 +100,8 @@ class CallbackModule(CallbackBase):
             for kind in ("users", "groups", "vouchers"):
                 if isinstance(res.get(kind), dict):
                     self._add(kind, res[kind])
+            if res.get("urgent_revocations"):
+                self._add("urgent_revocations", {"added": len(res["urgent_revocations"])})
             foreign = res.get("foreign_rows") or {}
             if foreign:
                 self._add("foreign_rows", {"added": sum(foreign.values())})
@@ -154,7 +156,8 @@ class CallbackModule(CallbackBase):
             "kinds": self.kinds,
             "summaries": self.summaries,
             "in_sync": not self.failures and not any(changed.values())
-            and not self.kinds.get("foreign_rows"),
+            and not self.kinds.get("foreign_rows")
+            and not self.kinds.get("urgent_revocations"),
         }
 
     @staticmethod

@@ -72,6 +72,13 @@ ROSTER_TABLES = (
         "enabled", "status", "expires_at", "activated_on")),
     # The portal's staff and their role (migration 0110): who may use the console.
     TableSpec("captiva_staff", ("username",), ("role", "sites")),
+    # Vouchers (migration 0080, docs/vouchers.md): batches, their codes, the roster's
+    # revocations. Urgent revocations (source 'urgent') are kept until the roster lists them.
+    TableSpec("captiva_voucher_batch", ("name",), (
+        "profile", "time_credit", "window_after_first_use", "starts_at", "ends_at", "data_cap",
+        "simultaneous_use", "sites", "language", "count")),
+    TableSpec("captiva_voucher", ("code",), ("batch", "index")),
+    TableSpec("captiva_voucher_revocation", ("code",), ("source",)),
 )
 TABLES = {spec.name: spec for spec in (*POLICY_TABLES, *ROSTER_TABLES)}
 
@@ -83,7 +90,7 @@ def _typed(column: str, value: Any) -> Any:
     """
     if value is None:
         return None
-    if column == "expires_at" and isinstance(value, str):
+    if column in ("expires_at", "starts_at", "ends_at") and isinstance(value, str):
         return dt.datetime.fromisoformat(value)
     if column == "activated_on" and isinstance(value, str):
         return dt.date.fromisoformat(value)
@@ -306,6 +313,9 @@ class Plan:
     users: dict[str, int]
     groups: dict[str, int]
     diff: str
+    vouchers: dict[str, int] | None = None  # None: no voucher declared, none in the database
+    # Urgent revocations not yet in the roster, as "batch#index" (never the code)
+    urgent_revocations: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -314,7 +324,10 @@ class Plan:
     def summary(self) -> str:
         def part(name, c):
             return f"{name}: +{c['added']} ~{c['changed']} -{c['removed']}"
-        return f"{part('users', self.users)} | {part('groups', self.groups)}"
+        text = f"{part('users', self.users)} | {part('groups', self.groups)}"
+        if self.vouchers is not None:
+            text += f" | {part('vouchers', self.vouchers)}"
+        return text
 
     def row_counts(self) -> dict[str, dict[str, int]]:
         return {name: {"inserted": len(t.inserts), "updated": len(t.updates),
@@ -350,6 +363,11 @@ def plan(state: State, compiled: Mapping[str, Any], *,
          desired: Mapping[str, Mapping[tuple, tuple]] | None = None) -> Plan:
     if desired is None:
         desired = desired_rows(compiled, state)
+    revocations = desired["captiva_voucher_revocation"]
+    urgent = [key for key, (_ids, values) in state.rows["captiva_voucher_revocation"].items()
+              if values == ("urgent",) and key not in revocations]
+    for key in urgent:  # an admin's urgent revocation stays until the roster lists it
+        revocations[key] = ("urgent",)
     tables = {name: plan_table(TABLES[name], state.rows[name], desired[name]) for name in TABLES}
 
     current_users = {key[0] for key in state.rows["captiva_user"]}
@@ -369,7 +387,33 @@ def plan(state: State, compiled: Mapping[str, Any], *,
     groups = {"added": len(wanted_groups - current_groups),
               "removed": len(current_groups - wanted_groups),
               "changed": len(touched_groups & current_groups & wanted_groups)}
-    return Plan(tables, users, groups, render_diff(tables, show_personal_data))
+    current_codes = {k[0] for k in state.rows["captiva_voucher"]}
+    wanted_codes = {k[0] for k in desired["captiva_voucher"]}
+    # A code is a password: the diff names a voucher by its batch and index.
+    labels = {key[0]: f"{batch}#{index}"
+              for key, (_ids, (batch, index)) in state.rows["captiva_voucher"].items()}
+    labels.update({key[0]: f"{batch}#{index}"
+                   for key, (batch, index) in desired["captiva_voucher"].items()})
+    vouchers = None
+    if current_codes or wanted_codes:
+        check_prune(len(current_codes - wanted_codes), len(current_codes), "vouchers",
+                    max_ratio=prune_max_ratio, max_count=prune_max_count,
+                    allow_mass_prune=allow_mass_prune)
+        newly_revoked = {k[0] for k, before, after in tables["captiva_voucher_revocation"].changes
+                         if before is None and after == ("roster",)}
+        # A batch whose terms changed (profile, validity, limits) changes its codes; one that
+        # only grew (count) does not.
+        terms = [i for i, c in enumerate(TABLES["captiva_voucher_batch"].columns) if c != "count"]
+        changed_batches = {k[0] for k, before, after in tables["captiva_voucher_batch"].changes
+                           if before is not None and after is not None
+                           and any(before[i] != after[i] for i in terms)}
+        vouchers = {"added": len(wanted_codes - current_codes),
+                    "removed": len(current_codes - wanted_codes) + len(newly_revoked),
+                    "changed": sum(1 for key, values in desired["captiva_voucher"].items()
+                                   if values[0] in changed_batches
+                                   and key[0] in current_codes)}
+    return Plan(tables, users, groups, render_diff(tables, show_personal_data, labels),
+                vouchers, sorted(labels.get(k[0], "?") for k in urgent))
 
 
 def _shown(attribute: str, value: Any) -> str:
@@ -382,7 +426,8 @@ def _column(column: str, value: Any, show_personal_data: bool) -> Any:
     return value
 
 
-def render_diff(tables: Mapping[str, TablePlan], show_personal_data: bool = False) -> str:
+def render_diff(tables: Mapping[str, TablePlan], show_personal_data: bool = False,
+                voucher_labels: Mapping[str, str] | None = None) -> str:
     """Per user and per group, per attribute: ``+`` added, ``-`` removed, ``~`` changed.
 
     Password attributes are always masked, personal data (PERSONAL_COLUMNS) unless
@@ -390,7 +435,11 @@ def render_diff(tables: Mapping[str, TablePlan], show_personal_data: bool = Fals
     """
     entries: dict[tuple[str, str], list[str]] = {}
 
+    codes = voucher_labels or {}
+
     def add(kind, name, line):
+        if kind == "user" and name in codes:
+            return  # a voucher's RADIUS rows: its code is its password, shown per batch below
         entries.setdefault((kind, name), []).append(line)
 
     for table, kind, label in (("radgroupcheck", "group", "check"),
@@ -408,7 +457,21 @@ def render_diff(tables: Mapping[str, TablePlan], show_personal_data: bool = Fals
         sign = "~" if before and after else "+" if after else "-"
         old, new = (before[0] if before else "(none)"), (after[0] if after else "(none)")
         add("user", name, f"  {sign} group: {old} -> {new}")
+    per_batch: dict[str, dict[str, int]] = {}
+    for _key, before, after in tables["captiva_voucher"].changes:
+        counts = per_batch.setdefault((after or before)[0], {"+": 0, "-": 0})
+        if before is None:
+            counts["+"] += 1
+        elif after is None:
+            counts["-"] += 1
+    for batch, counts in per_batch.items():
+        add("voucher_batch", batch, f"  codes: +{counts['+']} -{counts['-']}")
+    for (code,), _before, after in tables["captiva_voucher_revocation"].changes:
+        label = codes.get(code, "?")
+        add("voucher", label, f"  revoked ({after[0]})" if after else "  revocation lifted")
     for spec in ROSTER_TABLES:
+        if spec.name in ("captiva_voucher", "captiva_voucher_revocation"):
+            continue
         kind = spec.name.removeprefix("captiva_")
         for key, before, after in tables[spec.name].changes:
             name = key[0]
@@ -517,6 +580,7 @@ def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
         timings["plan"] = time.monotonic() - started - timings["read"]
         changed = the_plan.changed or bool(adopted)
         counts = {"users": the_plan.users, "groups": the_plan.groups,
+                  "vouchers": the_plan.vouchers,
                   "rows": the_plan.row_counts(), "adopted": adopted}
         if changed and not check_mode:
             apply(cur, the_plan)
@@ -530,6 +594,8 @@ def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
         "foreign_rows": foreign,
         "active_grants": grants,
         "summary": the_plan.summary(),
+        "vouchers": the_plan.vouchers or {"added": 0, "changed": 0, "removed": 0},
+        "urgent_revocations": the_plan.urgent_revocations,
         "users": the_plan.users,
         "groups": the_plan.groups,
         "rows": the_plan.row_counts(),

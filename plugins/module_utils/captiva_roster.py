@@ -62,6 +62,7 @@ from ansible.module_utils.captiva_roster_schema import (
     weekday,
 )
 from ansible.module_utils.captiva_units import format_size
+from ansible.module_utils.captiva_vouchers import validate_batches
 
 MANAGED_BY = "captiva"
 DEFAULT_PROFILE = "captiva-default"
@@ -208,6 +209,8 @@ class Roster:
     users: list[dict]
     sites: dict[str, dict]
     staff: list[dict] = dataclasses.field(default_factory=list)
+    # Voucher batches (captiva_vouchers.validate_batches), their codes derived
+    vouchers: list[dict] = dataclasses.field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,6 +271,15 @@ def validate(variables: Mapping[str, Any]) -> tuple[Roster | None, list[RosterEr
               "hashed password storage cannot work with CHAP login (http-chap needs the "
               "cleartext password): remove http-chap or set captiva_password_storage: cleartext")
 
+    vouchers = None
+    if not errors:  # codes are derived only from an otherwise valid roster
+        vouchers, voucher_errors = validate_batches(
+            variables, profiles=known_profiles,
+            sites={n: s.get("timezone") for n, (_, s) in sites.items()},
+            usernames=[u["username"] for u in users],
+            default_timezone=settings["captiva_timezone"],
+            default_language=settings["captiva_language"])
+        errors.extend(voucher_errors)
     if errors:
         return None, errors
     return Roster(
@@ -277,6 +289,7 @@ def validate(variables: Mapping[str, Any]) -> tuple[Roster | None, list[RosterEr
         users=users,
         sites={n: s for n, (_, s) in sites.items()},
         staff=staff,
+        vouchers=vouchers or [],
     ), []
 
 

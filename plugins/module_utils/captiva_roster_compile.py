@@ -36,6 +36,7 @@ from ansible.module_utils.captiva_roster import (
     user_status,
 )
 from ansible.module_utils.captiva_units import format_duration, format_rate
+from ansible.module_utils.captiva_vouchers import compile_vouchers
 
 
 def policies(roster: Roster) -> dict[str, dict[str, Any]]:
@@ -158,6 +159,10 @@ def compile_radius(roster: Roster, now: dt.datetime,
                         "nasipaddress": router["address"], "coa_port": router["coa_port"]}
                        for router in site["routers"])
 
+    # Vouchers: one RADIUS user per code (its password is the code), in its batch's profile.
+    vouchers = compile_vouchers(roster.vouchers)
+    radius_users.update(vouchers["radius_users"])
+
     return {
         "radius": {"groups": groups, "users": radius_users},
         "tables": {
@@ -175,8 +180,9 @@ def compile_radius(roster: Roster, now: dt.datetime,
             "captiva_user": user_rows,
             "captiva_staff": [{"username": m["username"], "role": m["role"],
                                "sites": sorted(m["sites"])} for m in roster.staff],
+            **vouchers["tables"],
         },
-        "summary": {**roster_counts(roster), **counts},
+        "summary": {**roster_counts(roster), **counts, **vouchers["summary"]},
     }
 
 

@@ -257,6 +257,9 @@ def roster_to_data(roster: Roster) -> tuple[dict[str, Any], dict[str, Any]]:
             credentials["routers"][router["name"]] = {
                 "radius_secret": router.pop("radius_secret"),
                 "api_password": router["api"].pop("password")}
+    # A voucher's code is its password.
+    credentials["vouchers"] = {batch["name"]: {"codes": batch.pop("codes")}
+                               for batch in data.get("vouchers", [])}
     return data, credentials
 
 
@@ -281,7 +284,32 @@ def roster_from_data(data: Mapping[str, Any], credentials: Mapping[str, Any]) ->
         sites[site_name] = dict(site, routers=routers)
     return Roster(settings=dict(data["settings"]), profiles=dict(data["profiles"]),
                   promotions=dict(data["promotions"]), users=users, sites=sites,
-                  staff=[dict(m) for m in data.get("staff", [])])
+                  staff=[dict(m) for m in data.get("staff", [])],
+                  vouchers=[_voucher_batch(b, credentials["vouchers"][b["name"]]["codes"])
+                            for b in data.get("vouchers", [])])
+
+
+def _voucher_batch(batch: Mapping[str, Any], codes: list[str]) -> dict[str, Any]:
+    batch = dict(batch, codes=list(codes))
+    for key in ("starts_at", "ends_at"):
+        batch[key] = dt.datetime.fromisoformat(batch[key])
+    return batch
+
+
+def raw_secret_values(variables: Mapping[str, Any]) -> set[str]:
+    """The passwords and router secrets of roster variables not validated yet (so that a
+    module can mask them even in an error)."""
+    values = set()
+    for user in variables.get("captiva_users") or []:
+        if isinstance(user, dict):
+            values.update(user.get(k) for k in ("password", "password_hash"))
+    for site in variables.get("captiva_sites") or []:
+        for router in (site.get("routers") if isinstance(site, dict) else None) or []:
+            if isinstance(router, dict):
+                api = router.get("api")
+                values.update((router.get("radius_secret"),
+                               api.get("password") if isinstance(api, dict) else None))
+    return {v for v in values if isinstance(v, str) and v}
 
 
 def secret_values(credentials: Mapping[str, Any]) -> set[str]:
@@ -289,5 +317,9 @@ def secret_values(credentials: Mapping[str, Any]) -> set[str]:
     values = set()
     for group in credentials.values():
         for secrets in group.values():
-            values.update(v for v in secrets.values() if isinstance(v, str) and v)
+            for value in secrets.values():
+                if isinstance(value, str) and value:
+                    values.add(value)
+                elif isinstance(value, list):  # a batch's voucher codes
+                    values.update(v for v in value if isinstance(v, str) and v)
     return values

@@ -149,6 +149,19 @@ adopted:
   returned: always
   type: dict
   sample: {radcheck: 3000, radusergroup: 3000}
+vouchers:
+  description: Voucher codes added, changed (their batch's terms) and removed or revoked.
+  returned: always
+  type: dict
+  sample: {added: 300, changed: 0, removed: 2}
+urgent_revocations:
+  description:
+    - Urgent revocations (made in the database) that the roster does not list yet, as
+      C(batch#index); kept by the reconcile, reported by plan and drift.
+  returned: always
+  type: list
+  elements: str
+  sample: ["portes-ouvertes-2026#42"]
 foreign_rows:
   description:
     - Rows without C(managed_by) on the users and groups Captiva manages (added by hand, or
@@ -264,6 +277,13 @@ def main():
     diff = result.pop("diff")
     if module._diff:
         result["diff"] = {"prepared": diff}
+    if result.get("urgent_revocations"):
+        module.warn("urgent voucher revocations not yet in the roster (kept; add them to "
+                    "their batch's revoked list): " + ", ".join(result["urgent_revocations"]))
+    if result.get("foreign_rows"):
+        module.warn("rows without managed_by on users or groups Captiva manages (never "
+                    "changed; label them or adopt them): " + ", ".join(
+                        f"{table} {n}" for table, n in sorted(result["foreign_rows"].items())))
     module.exit_json(**result)
 
 

@@ -1,11 +1,9 @@
 """Vouchers through real FreeRADIUS (roles/freeradius) and PostgreSQL (migrations + functions).
 
-Profiles, sites and routers come from a roster written by the reconcile. The vouchers'
-rows are ``compile_vouchers``'s, written here the way the reconcile will write them once it
-handles ``captiva_voucher_batches`` (docs/vouchers.md, "Status"): the batch, its codes and
-roster revocations, each code's radcheck password and radusergroup membership (the batch's
-profile), as captiva_reconcile. Codes come from ``captiva_vouchers.validate_batches``;
-usage is sent as accounting through FreeRADIUS's buffer, as a router sends it.
+Profiles, sites, routers and the voucher batches come from a roster reconciled by
+captiva_radius (the batch, its codes and roster revocations, each code's radcheck password
+and radusergroup membership in the batch's profile). Usage is sent as accounting through
+FreeRADIUS's buffer, as a router sends it.
 """
 
 from __future__ import annotations
@@ -17,12 +15,7 @@ import pytest
 import radius_fixtures
 from ansible.module_utils.captiva_radius_plan import reconcile
 from ansible.module_utils.captiva_roster import validate
-from ansible.module_utils.captiva_vouchers import (
-    compile_vouchers,
-    format_code,
-    validate_batches,
-)
-from psycopg import sql
+from ansible.module_utils.captiva_vouchers import format_code
 from pyrad import packet
 from quota_radius_fixtures import DOUALA, GIB, PARIS_NAS, Nas, roster_variables, wait_replayed
 from radius_fixtures import ROUTER_SECRET, message_authenticator_valid
@@ -66,41 +59,19 @@ BATCHES = [
 ]
 
 
-def write_vouchers(conn, batches):
-    """Write ``compile_vouchers``'s rows in one transaction, as the reconcile will."""
-    compiled = compile_vouchers(batches)
-    with conn.transaction():
-        for table, rows in compiled["tables"].items():
-            for row in rows:
-                columns = sql.SQL(", ").join(map(sql.Identifier, row))
-                conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                    sql.Identifier(table), columns,
-                    sql.SQL(", ").join(sql.Placeholder() * len(row))), list(row.values()))
-        for username, user in compiled["radius_users"].items():
-            conn.execute("INSERT INTO radcheck (username, attribute, op, value, managed_by)"
-                         " VALUES (%s, 'Cleartext-Password', ':=', %s, 'captiva')",
-                         (username, user["password"]["value"]))
-            conn.execute("INSERT INTO radusergroup (username, groupname, priority, managed_by)"
-                         " VALUES (%s, %s, 1, 'captiva')", (username, user["group"]))
-
-
 @pytest.fixture(scope="module")
 def server(radius_server):
+    """The roster's batches reconciled by captiva_radius, as `make apply` writes them."""
     variables = roster_variables([])
     variables["captiva_profiles"] = [*variables["captiva_profiles"], INVITE]
+    variables["captiva_voucher_batches"] = BATCHES
+    variables["captiva_voucher_secret"] = SECRET
     roster, errors = validate(variables)
     assert errors == [], errors
     with radius_server.db.connect("reconcile") as conn:
-        reconcile(conn, roster, now=dt.datetime.now(dt.UTC), check_mode=False)
-    batches, errors = validate_batches(
-        {"captiva_voucher_batches": BATCHES, "captiva_voucher_secret": SECRET},
-        profiles=roster.profiles, usernames=[],
-        sites={name: site["timezone"] for name, site in roster.sites.items()},
-        default_timezone="Africa/Douala", default_language="fr")
-    assert errors == [], errors
-    with radius_server.db.connect("reconcile") as conn:
-        write_vouchers(conn, batches)
-    radius_server.codes = {b["name"]: b["codes"] for b in batches}
+        result = reconcile(conn, roster, now=dt.datetime.now(dt.UTC), check_mode=False)
+    assert result["vouchers"]["added"] == sum(b["count"] for b in roster.vouchers)
+    radius_server.codes = {b["name"]: b["codes"] for b in roster.vouchers}
     return radius_server
 
 
