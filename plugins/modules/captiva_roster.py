@@ -74,6 +74,7 @@ from ansible.module_utils.captiva_roster_io import (
     RosterInvalid,
     host_files,
     load_roster,
+    raw_secret_values,
     roster_files,
     roster_to_data,
     secret_values,
@@ -87,6 +88,8 @@ def main():
     }, supports_check_mode=True)
     with open(module.params["variables_file"], encoding="utf-8") as handle:
         payload = json.load(handle)
+    # Registered first: an error message must never show one of them either.
+    module.no_log_values.update(raw_secret_values(payload["variables"]))
     try:
         roster = load_roster(
             payload["variables"],
