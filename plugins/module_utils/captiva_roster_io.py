@@ -298,22 +298,6 @@ def _voucher_batch(batch: Mapping[str, Any], codes: list[str]) -> dict[str, Any]
 
 def raw_secret_values(variables: Mapping[str, Any]) -> set[str]:
     """The passwords and router secrets of roster variables not validated yet (so that a
-    module can mask them even in an error)."""
-    values = set()
-    for user in variables.get("captiva_users") or []:
-        if isinstance(user, dict):
-            values.update(user.get(k) for k in ("password", "password_hash"))
-    for site in variables.get("captiva_sites") or []:
-        for router in (site.get("routers") if isinstance(site, dict) else None) or []:
-            if isinstance(router, dict):
-                api = router.get("api")
-                values.update((router.get("radius_secret"),
-                               api.get("password") if isinstance(api, dict) else None))
-    return {v for v in values if isinstance(v, str) and v}
-
-
-def raw_secret_values(variables: Mapping[str, Any]) -> set[str]:
-    """The passwords and router secrets of roster variables not validated yet (so that a
     module can mask them even in an error). Values under 6 characters are left out: no valid
     one is that short, validation never prints them, and masking every "a" of a message
     would make it unreadable."""
