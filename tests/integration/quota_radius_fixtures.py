@@ -144,7 +144,7 @@ def wait_replayed(server: RadiusServer, timeout: float = 30.0) -> None:
     renames a file to detail.work while replaying it and deletes it once every record is done.
     """
     wait_for(lambda: not any(path.name.startswith("detail")
-                             for path in server.buffer_dir.iterdir()), timeout=timeout)
+                             for path in server.buffer_dir.rglob("*")), timeout=timeout)
 
 
 def daily_usage(server: RadiusServer, username: str) -> dict[dt.date, tuple[int, int]]:
