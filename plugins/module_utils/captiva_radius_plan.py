@@ -79,6 +79,13 @@ ROSTER_TABLES = (
         "simultaneous_use", "sites", "language", "count")),
     TableSpec("captiva_voucher", ("code",), ("batch", "index")),
     TableSpec("captiva_voucher_revocation", ("code",), ("source",)),
+    # Public workstations and their sites' session rules (migration 0120, docs/workstations.md)
+    TableSpec("captiva_workstation", ("name",), ("site", "mac", "ip", "room", "maintenance")),
+    TableSpec("captiva_workstation_rules", ("site",), (
+        "default_seconds", "max_seconds", "daily_sessions", "daily_seconds", "warnings",
+        "guest_retention_days")),
+    TableSpec("captiva_workstation_hours", ("site", "weekday"), ("opens_minute",
+                                                                 "closes_minute")),
 )
 TABLES = {spec.name: spec for spec in (*POLICY_TABLES, *ROSTER_TABLES)}
 

@@ -63,6 +63,7 @@ from ansible.module_utils.captiva_roster_schema import (
 )
 from ansible.module_utils.captiva_units import format_size
 from ansible.module_utils.captiva_vouchers import validate_batches
+from ansible.module_utils.captiva_workstations import network, validate_workstations
 
 MANAGED_BY = "captiva"
 DEFAULT_PROFILE = "captiva-default"
@@ -166,6 +167,8 @@ SITE = record({
     "week_start": Field(weekday),
     "month_start_day": Field(integer(1, 28)),
     "routers": Field(list_of(ROUTER), default=[]),
+    # The site's client networks (CIDR): public workstations' IPs must lie in one of them.
+    "networks": Field(list_of(network, unique=True), default=[]),
 })
 SETTINGS = {
     "captiva_timezone": Field(timezone, required=True),
@@ -211,6 +214,9 @@ class Roster:
     staff: list[dict] = dataclasses.field(default_factory=list)
     # Voucher batches (captiva_vouchers.validate_batches), their codes derived
     vouchers: list[dict] = dataclasses.field(default_factory=list)
+    # Public workstations and each site's session rules (captiva_workstations)
+    workstations: list[dict] = dataclasses.field(default_factory=list)
+    workstation_rules: dict[str, dict] = dataclasses.field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,6 +269,9 @@ def validate(variables: Mapping[str, Any]) -> tuple[Roster | None, list[RosterEr
     _check_routers(sites, errors)
     users = _check_users(lists["captiva_users"], settings, known_profiles, promotions, errors)
     staff = _check_staff(lists["captiva_staff"], lists["captiva_users"], sites, errors)
+    workstations, workstation_rules, workstation_errors = validate_workstations(
+        variables, {n: s for n, (_, s) in sites.items()})
+    errors.extend(workstation_errors)
 
     storage = settings.get("captiva_password_storage")
     login_by = settings.get("captiva_hotspot_login_by")
@@ -290,6 +299,8 @@ def validate(variables: Mapping[str, Any]) -> tuple[Roster | None, list[RosterEr
         sites={n: s for n, (_, s) in sites.items()},
         staff=staff,
         vouchers=vouchers or [],
+        workstations=workstations,
+        workstation_rules=workstation_rules,
     ), []
 
 

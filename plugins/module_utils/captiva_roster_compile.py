@@ -37,6 +37,7 @@ from ansible.module_utils.captiva_roster import (
 )
 from ansible.module_utils.captiva_units import format_duration, format_rate
 from ansible.module_utils.captiva_vouchers import compile_vouchers
+from ansible.module_utils.captiva_workstations import compile_workstations
 
 
 def policies(roster: Roster) -> dict[str, dict[str, Any]]:
@@ -181,6 +182,7 @@ def compile_radius(roster: Roster, now: dt.datetime,
             "captiva_staff": [{"username": m["username"], "role": m["role"],
                                "sites": sorted(m["sites"])} for m in roster.staff],
             **vouchers["tables"],
+            **compile_workstations(roster.workstations, roster.workstation_rules),
         },
         "summary": {**roster_counts(roster), **counts, **vouchers["summary"]},
     }

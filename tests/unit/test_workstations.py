@@ -1,0 +1,101 @@
+"""Workstations and session rules in the roster: validation (YAML path + reason), compile."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ansible.module_utils.captiva_roster import validate
+from ansible.module_utils.captiva_roster_compile import compile_radius
+from roster_base import base_variables
+
+SITE = {"name": "campus-ndogbong", "networks": ["10.5.60.0/24"], "routers": []}
+
+
+def variables(workstations, rules=None, sites=None):
+    v = base_variables()
+    v["captiva_sites"] = sites if sites is not None else [dict(SITE)]
+    v["captiva_workstations"] = workstations
+    if rules is not None:
+        v["captiva_workstation_rules"] = rules
+    return v
+
+
+def pc(n, **changes):
+    item = {"name": f"BIB-PC-{n:02d}", "site": "campus-ndogbong",
+            "mac": f"02:00:5e:10:00:{n:02x}", "ip": f"10.5.60.{10 + n}", "room": "Bibliotheque"}
+    item.update(changes)
+    return item
+
+
+def errors_of(v):
+    roster, errors = validate(v)
+    assert roster is None
+    return {e.path: e.reason for e in errors}
+
+
+def test_valid_workstations_and_rules_compile_to_rows():
+    roster, errors = validate(variables(
+        [pc(1), pc(2, mac="02-00-5E-10-00-02", maintenance=True)],
+        [{"site": "campus-ndogbong", "opening_hours": {"monday": "08:00-18:00",
+                                                      "Saturday": "09:00-13:00"},
+          "default_session": "45m", "max_session": "2h", "daily_sessions": 3,
+          "daily_time": "3h", "warnings": ["30s", "5m", "10s"]}]))
+    assert errors == []
+    tables = compile_radius(roster, dt.datetime.now(dt.UTC))["tables"]
+    assert tables["captiva_workstation"][1] == {
+        "name": "BIB-PC-02", "site": "campus-ndogbong", "mac": "02:00:5E:10:00:02",
+        "ip": "10.5.60.12", "room": "Bibliotheque", "maintenance": True}
+    assert tables["captiva_workstation_rules"] == [{
+        "site": "campus-ndogbong", "default_seconds": 2700, "max_seconds": 7200,
+        "daily_sessions": 3, "daily_seconds": 10800, "warnings": [300, 30, 10],
+        "guest_retention_days": 90}]
+    assert tables["captiva_workstation_hours"] == [
+        {"site": "campus-ndogbong", "weekday": 1, "opens_minute": 480, "closes_minute": 1080},
+        {"site": "campus-ndogbong", "weekday": 6, "opens_minute": 540, "closes_minute": 780}]
+
+
+def test_a_site_without_rules_gets_the_defaults():
+    roster, errors = validate(variables([pc(1)]))
+    assert errors == []
+    assert roster.workstation_rules["campus-ndogbong"]["warnings"] == [300, 120, 60, 30, 10]
+
+
+def test_duplicates_and_addresses_outside_the_site_are_named_by_path():
+    found = errors_of(variables([
+        pc(1), pc(2, name="bib-pc-01"), pc(3, mac="02:00:5E:10:00:01"), pc(4, ip="10.5.60.11"),
+        pc(5, ip="10.9.0.5"), pc(6, site="campus-ndogbon"), pc(7, mac="02:00:5e:10:00")]))
+    assert found["captiva_workstations[1].name"].startswith("duplicate workstation name")
+    assert "captiva_workstations[0]" in found["captiva_workstations[2].mac"]
+    assert found["captiva_workstations[3].ip"].startswith("duplicate workstation ip")
+    assert found["captiva_workstations[4].ip"] == (
+        "10.9.0.5 is not in a network of site 'campus-ndogbong' (10.5.60.0/24)")
+    assert found["captiva_workstations[5].site"] == (
+        "unknown site 'campus-ndogbon' (did you mean 'campus-ndogbong'?)")
+    assert found["captiva_workstations[6].mac"].startswith("invalid MAC address")
+
+
+def test_a_site_must_declare_its_networks_for_workstations():
+    found = errors_of(variables([pc(1)], sites=[{"name": "campus-ndogbong"}]))
+    assert found["captiva_workstations[0].ip"].startswith(
+        "site 'campus-ndogbong' declares no networks")
+    found = errors_of(variables([], sites=[{"name": "x", "networks": ["10.5.60.1/24"]}]))
+    assert "captiva_sites[0].networks[0]" in found
+
+
+def test_rules_are_checked():
+    found = errors_of(variables([pc(1)], [
+        {"site": "campus-ndogbong", "opening_hours": {"lundi": "08:00-18:00",
+                                                      "monday": "18:00-08:00"},
+         "default_session": "3h", "max_session": "2h", "warnings": ["5m", "5m"]},
+        {"site": "campus-ndogbong"}, {"site": "nowhere"}]))
+    assert found["captiva_workstation_rules[0].opening_hours.lundi"].startswith(
+        "unknown weekday")
+    assert "closing time must be after" in found[
+        "captiva_workstation_rules[0].opening_hours.monday"]
+    assert found["captiva_workstation_rules[0].warnings"] == "duplicate values"
+    assert found["captiva_workstation_rules[1].site"].startswith("duplicate rules")
+    assert found["captiva_workstation_rules[2].site"].startswith("unknown site 'nowhere'")
+    found = errors_of(variables([pc(1)], [{"site": "campus-ndogbong", "default_session": "3h",
+                                           "max_session": "2h"}]))
+    assert found["captiva_workstation_rules[0].default_session"] == (
+        "the default session is longer than max_session")
