@@ -45,7 +45,10 @@ from captiva.portal.security import (
     Throttled,
     csrf_valid,
 )
+from captiva.portal.voucher_views import VoucherViews
 from captiva.usage import default_calendar, format_bytes
+from captiva.vouchers import compact as compact_code
+from captiva.vouchers import is_code
 
 log = logging.getLogger("captiva.portal")
 HERE = Path(__file__).resolve().parent
@@ -388,8 +391,13 @@ class Portal:
             return self.login_form(request, "error.csrf", 403)
         username = form.get("username", "").strip()
         password = form.get("password", "")
+        # The code form (login.html): a voucher's username and password are its compact code.
+        code = form.get("code", "").strip()
+        failed = "voucher.failed" if code else "login.failed"
+        if code:
+            username = password = compact_code(code)[:USERNAME_MAX]
         if not username or not password or len(username) > USERNAME_MAX or len(password) > 128:
-            return self.login_form(request, "login.failed", 400, username[:USERNAME_MAX])
+            return self.login_form(request, failed, 400, username[:USERNAME_MAX])
         address = self.client_ip(request.scope)
         # Counted before RADIUS is asked: parallel attempts cannot all pass the check.
         attempt = self.limiter.reserve(username, address)
@@ -408,13 +416,13 @@ class Portal:
             return self.login_form(request, "login.unavailable", 503, username)
         if not result.accepted:
             log.info("login refused for %r from %s", username, address)
-            return self.login_form(request, "login.failed", 401, username)
+            return self.login_form(request, failed, 401, "" if code else username)
         self.limiter.succeeded(attempt)
         old = self.store.get(request.cookies.get(self.config.cookie_name))
         cookie, _ = self.store.rotate(old, username)
         log.info("login of %r from %s", username, address)
         staff = await run_in_threadpool(self.staff_of, username)
-        target = "/admin" if staff else "/me"
+        target = "/admin" if staff else "/voucher/me" if is_code(username) else "/me"
         response = RedirectResponse(target, 303)
         self.set_session_cookie(response, cookie)
         return response
@@ -482,6 +490,8 @@ class Portal:
         session = self.require_login(request)
         if isinstance(session, Response):
             return session
+        if is_code(session.username):  # a voucher holder: voucher_views
+            return RedirectResponse("/voucher/me", 303)
         page = self.page_number(request)
         lang = self.language(request)
         key = (session.key, page, lang)
@@ -702,6 +712,7 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
         finally:
             await run_in_threadpool(portal.close_pool)
 
+    voucher = VoucherViews(portal)
     routes = [
         Route("/", portal.index, methods=["GET"]),
         Route("/login", portal.login_page, methods=["GET"]),
@@ -717,6 +728,10 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
         Route("/admin/users/{username}", portal.console_user, methods=["GET"]),
         Route("/admin/users/{username}/{action:str}", portal.console_action, methods=["POST"]),
         Route("/api/admin/users", portal.api_console_users, methods=["GET"]),
+        Route("/voucher/me", voucher.me, methods=["GET"]),
+        Route("/admin/vouchers", voucher.admin, methods=["GET"]),
+        Route("/admin/vouchers.csv", voucher.admin_csv, methods=["GET"]),
+        Route("/api/admin/vouchers", voucher.api_admin, methods=["GET"]),
         Route("/api/admin/{view}", portal.api_admin, methods=["GET"]),
         Route("/healthz", portal.healthz, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

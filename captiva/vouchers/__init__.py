@@ -7,10 +7,26 @@ with the roster's validation); this package only turns validated batches into pa
 from __future__ import annotations
 
 import functools
+import re
 import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# A compact code's shape, as FreeRADIUS's policy.d/captiva_voucher and the tables check it.
+CODE_SHAPE = re.compile(r"[2-9ACEFHJKMNPRTWXY]{10}")
+
+
+def compact(typed: str) -> str:
+    """The compact form of a code typed as printed (K7HM-3XPW-9H) or not. Hosts without the
+    roster (the jobs', the portal's) use this; the database says whether the code exists, so
+    no check character here (``captiva_vouchers.normalise`` is the full rule)."""
+    return "".join(char for char in typed.upper() if char.isalnum())
+
+
+def is_code(username: str) -> bool:
+    """Whether a RADIUS username is shaped like a compact voucher code."""
+    return CODE_SHAPE.fullmatch(username) is not None
 
 
 @functools.cache

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from captiva.vouchers import ROOT, cards, module_utils
+from captiva.vouchers import ROOT, cards, compact, module_utils
 
 SECRET_ENV = "CAPTIVA_VOUCHER_SECRET"  # noqa: S105 - the variable's name
 DEFAULTS_FILE = ROOT / "group_vars" / "captiva_defaults.yml"
@@ -176,12 +176,6 @@ def command_print(args) -> int:
     print(f"batch {batch['name']}: {len(indexes)} voucher(s) written"
           + (f" to {args.pdf}" if args.pdf else "") + (f" and {args.csv}" if args.csv else ""))
     return 0
-
-
-def compact(typed: str) -> str:
-    """The compact form of a code typed as printed (K7HM-3XPW-9H) or not; the database says
-    whether it exists (the jobs' host has no roster, so no check character here)."""
-    return "".join(char for char in typed.upper() if char.isalnum())
 
 
 def command_revoke(args) -> int:

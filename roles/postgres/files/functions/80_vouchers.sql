@@ -146,6 +146,102 @@ RETURNS TABLE (
     ORDER BY a.nasipaddress, a.radacctid
 $$;
 
+-- What the portal shows a voucher holder (docs/vouchers.md, "Portal"): the judgement of the
+-- code now (reason, time left, data left: what a login would get), its batch's limits and
+-- its validity: valid_until is the end of the batch or of the window, whichever is first.
+CREATE OR REPLACE FUNCTION captiva_voucher_status(p_code text, p_at timestamptz DEFAULT now())
+RETURNS TABLE (
+    batch text, index integer, language text, reason text, message text,
+    seconds_left bigint, remaining_bytes bigint, time_credit integer, data_cap bigint,
+    window_after_first_use integer, first_used_at timestamptz, valid_from timestamptz,
+    valid_until timestamptz
+) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT v.batch, v.index, b.language, j.reason, j.message, j.seconds_left,
+           j.remaining_bytes, b.time_credit, b.data_cap, b.window_after_first_use,
+           f.first_used_at, b.starts_at,
+           LEAST(b.ends_at, f.first_used_at + make_interval(secs => b.window_after_first_use))
+    FROM captiva_voucher AS v
+    JOIN captiva_voucher_batch AS b ON b.name = v.batch
+    LEFT JOIN captiva_voucher_first_use AS f ON f.code = v.code
+    CROSS JOIN LATERAL captiva_voucher_judge(v.code, NULL, p_at, false) AS j
+    WHERE v.code = p_code
+$$;
+
+-- The state of every code at p_at, for the admins' batch view and its CSV (never the code):
+-- revoked, expired, exhausted (time or data used up), in-use (used, with time left) or
+-- unused, from captiva_voucher_judge; online: its open sessions. The codes nobody touched
+-- (no first use, revocation nor accounting) of one batch all have the same judgement: one
+-- of them is judged for all, so the page costs one judgement per used code and per batch.
+CREATE OR REPLACE FUNCTION captiva_voucher_states(p_at timestamptz DEFAULT now())
+RETURNS TABLE (
+    batch text, index integer, state text, reason text, first_used_at timestamptz,
+    online integer, last_login_at timestamptz, used_seconds bigint, used_bytes bigint
+) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    WITH touched AS MATERIALIZED (
+        SELECT v.code, v.batch, v.index, f.first_used_at
+        FROM captiva_voucher AS v
+        LEFT JOIN captiva_voucher_first_use AS f ON f.code = v.code
+        WHERE f.code IS NOT NULL
+           OR EXISTS (SELECT FROM captiva_voucher_revocation AS r WHERE r.code = v.code)
+           OR EXISTS (SELECT FROM radacct AS a WHERE a.username = v.code)
+    ), usage AS (
+        SELECT a.username,
+               count(*) FILTER (WHERE a.acctstoptime IS NULL)::integer AS online,
+               max(a.acctstarttime) AS last_login_at,
+               COALESCE(sum(COALESCE(a.acctsessiontime, 0)), 0)::bigint AS seconds,
+               COALESCE(sum(COALESCE(a.acctinputoctets, 0) + COALESCE(a.acctoutputoctets, 0)),
+                        0)::bigint AS bytes
+        FROM radacct AS a JOIN touched AS t ON t.code = a.username
+        GROUP BY a.username
+    ), stand_in AS MATERIALIZED (
+        SELECT s.batch, j.reason
+        FROM (SELECT DISTINCT ON (v.batch) v.batch, v.code
+              FROM captiva_voucher AS v
+              WHERE NOT EXISTS (SELECT FROM touched AS t WHERE t.code = v.code)
+              ORDER BY v.batch, v.index) AS s
+        CROSS JOIN LATERAL captiva_voucher_judge(s.code, NULL, p_at, false) AS j
+    ), judged AS (
+        SELECT t.batch, t.index, j.reason, t.first_used_at, COALESCE(u.online, 0) AS online,
+               u.last_login_at, COALESCE(u.seconds, 0) AS seconds, COALESCE(u.bytes, 0) AS bytes
+        FROM touched AS t
+        CROSS JOIN LATERAL captiva_voucher_judge(t.code, NULL, p_at, false) AS j
+        LEFT JOIN usage AS u ON u.username = t.code
+        UNION ALL
+        SELECT v.batch, v.index, s.reason, NULL, 0, NULL, 0, 0
+        FROM captiva_voucher AS v JOIN stand_in AS s ON s.batch = v.batch
+        WHERE NOT EXISTS (SELECT FROM touched AS t WHERE t.code = v.code)
+    )
+    SELECT batch, index,
+           CASE WHEN reason = 'revoked' THEN 'revoked'
+                WHEN reason = 'expired' THEN 'expired'
+                WHEN reason IN ('time-used', 'data-used') THEN 'exhausted'
+                WHEN first_used_at IS NOT NULL THEN 'in-use'
+                ELSE 'unused' END,
+           reason, first_used_at, online, last_login_at, seconds, bytes
+    FROM judged
+    ORDER BY batch, index
+$$;
+
+-- The last p_per_batch sessions of each batch's codes (never the code: batch and index).
+CREATE OR REPLACE FUNCTION captiva_voucher_recent_logins(p_per_batch integer DEFAULT 10)
+RETURNS TABLE (
+    batch text, index integer, nasipaddress inet, started_at timestamptz,
+    stopped_at timestamptz, seconds bigint, bytes bigint
+) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT r.batch, r.index, r.nasipaddress, r.acctstarttime, r.acctstoptime, r.seconds,
+           r.bytes
+    FROM (
+        SELECT v.batch, v.index, a.nasipaddress, a.acctstarttime, a.acctstoptime,
+               COALESCE(a.acctsessiontime, 0)::bigint AS seconds,
+               (COALESCE(a.acctinputoctets, 0) + COALESCE(a.acctoutputoctets, 0))::bigint
+                   AS bytes,
+               row_number() OVER (PARTITION BY v.batch ORDER BY a.acctstarttime DESC) AS n
+        FROM radacct AS a JOIN captiva_voucher AS v ON v.code = a.username
+    ) AS r
+    WHERE r.n <= p_per_batch
+    ORDER BY r.batch, r.acctstarttime DESC
+$$;
+
 -- 'French / English', the batch's language first (cards and the login page show both).
 CREATE OR REPLACE FUNCTION captiva_voucher_message(p_language text, p_fr text, p_en text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -189,3 +285,13 @@ GRANT EXECUTE ON FUNCTION captiva_voucher_login(text, inet, timestamptz) TO capt
 GRANT EXECUTE ON FUNCTION captiva_voucher_judge(text, inet, timestamptz, boolean)
     TO captiva_portal, captiva_jobs;
 GRANT EXECUTE ON FUNCTION captiva_voucher_sessions_to_disconnect(timestamptz) TO captiva_jobs;
+-- The portal's voucher pages: the holder's status, the admins' batch view.
+ALTER FUNCTION captiva_voucher_status(text, timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_voucher_states(timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_voucher_recent_logins(integer) OWNER TO captiva_definer;
+REVOKE ALL ON FUNCTION captiva_voucher_status(text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION captiva_voucher_states(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION captiva_voucher_recent_logins(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION captiva_voucher_status(text, timestamptz) TO captiva_portal;
+GRANT EXECUTE ON FUNCTION captiva_voucher_states(timestamptz) TO captiva_portal;
+GRANT EXECUTE ON FUNCTION captiva_voucher_recent_logins(integer) TO captiva_portal;

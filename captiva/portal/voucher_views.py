@@ -1,0 +1,65 @@
+"""The portal's voucher handlers: a holder's page (/voucher/me) and the admins' batch view
+(/admin/vouchers, its CSV and JSON). The data is in vouchers.py; login with a code goes
+through the portal's own /login (the code form), checked by RADIUS like a student's."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from captiva.portal import data, vouchers
+from captiva.vouchers import is_code
+
+
+class VoucherViews:
+    """Bound to the Portal: its sessions, rendering and database pool."""
+
+    def __init__(self, portal):
+        self.portal = portal
+
+    async def me(self, request: Request) -> Response:
+        portal = self.portal
+        session = portal.require_login(request)
+        if isinstance(session, Response):
+            return session
+        found = None
+        if is_code(session.username):
+            found = await run_in_threadpool(portal.with_conn, vouchers.status, session.username,
+                                            portal.now())
+        return portal.render(request, "voucher_me.html", voucher=found,
+                             local=lambda m, t=True: portal.local(m, found.timezone, t))
+
+    async def admin(self, request: Request) -> Response:
+        portal = self.portal
+        staff = await portal.require_staff(request)
+        if isinstance(staff, Response):
+            return staff
+        now = portal.now()
+        view = await run_in_threadpool(portal.with_conn, vouchers.batches, now)
+        tz = view["timezone"]
+        return portal.render(request, "admin_vouchers.html", batches=view["batches"],
+                             states=vouchers.STATES, tz=tz, now=now,
+                             local=lambda m, t=True: portal.local(m, tz, t))
+
+    async def api_admin(self, request: Request) -> Response:
+        portal = self.portal
+        staff = await portal.require_staff(request, api=True)
+        if isinstance(staff, Response):
+            return staff
+        view = await run_in_threadpool(portal.with_conn, vouchers.batches, portal.now())
+        batches = []
+        for batch in view["batches"]:
+            (row,) = data.jsonable_rows([{k: v for k, v in batch.items()
+                                          if k not in ("counts", "recent")}])
+            batches.append({**row, "counts": batch["counts"],
+                            "recent": data.jsonable_rows(batch["recent"])})
+        return JSONResponse({"batches": batches, "timezone": view["timezone"]})
+
+    async def admin_csv(self, request: Request) -> Response:
+        portal = self.portal
+        staff = await portal.require_staff(request)
+        if isinstance(staff, Response):
+            return staff
+        rows = await run_in_threadpool(portal.with_conn, vouchers.codes, portal.now())
+        return portal.csv_response(data.jsonable_rows(rows), "vouchers")
