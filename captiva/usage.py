@@ -141,31 +141,39 @@ class UserUsage:
 
 
 def usage_all(conn, now: dt.datetime, status: str | None = None) -> list[UserUsage]:
-    """Every Captiva user (optionally only one ``status``) with their usage, in one query."""
-    rows = conn.execute(
-        f"""
+    """Every Captiva user (optionally only one ``status``) with their usage.
+
+    Three reads: the users, ``captiva_usage_all`` (a row per user and period) and the bounds
+    of each calendar in use (``captiva_periods``), so that what repeats for thousands of
+    users is read and converted once.
+    """
+    users = conn.execute(
+        """
         SELECT u.username, u.email, u.language, u.first_name, u.last_name, u.profile,
                u.status, u.expires_at,
-               COALESCE(p.alert_quota_percent, '{{}}'), COALESCE(p.alert_expiry_days, '{{}}'),
-               {", ".join("x." + c for c in _PERIOD_COLUMNS.split(", "))}
-        FROM captiva_usage_all(%(now)s) AS x
-        JOIN captiva_user AS u ON u.username = x.username
+               COALESCE(p.alert_quota_percent, '{}'), COALESCE(p.alert_expiry_days, '{}')
+        FROM captiva_user AS u
         LEFT JOIN captiva_profile AS p ON p.name = u.profile
         WHERE %(status)s::text IS NULL OR u.status = %(status)s::text
-        ORDER BY u.username, array_position(%(periods)s::text[], x.period)
-        """,  # noqa: S608 - the column list is a constant; every value is bound
-        {"now": now, "status": status, "periods": list(PERIODS)},
-    ).fetchall()
-    result: list[UserUsage] = []
-    for row in rows:
-        if not result or result[-1].username != row[0]:
-            result.append(UserUsage(
-                username=row[0], email=row[1], language=row[2], first_name=row[3],
-                last_name=row[4], profile=row[5], status=row[6], expires_at=row[7],
-                alert_quota_percent=tuple(row[8]), alert_expiry_days=tuple(row[9]), usage={},
-            ))
-        result[-1].usage[row[10]] = _period_usage(row[10:])
-    return result
+        ORDER BY u.username
+        """, {"status": status}).fetchall()
+    usage: dict[str, dict[str, PeriodUsage]] = {}
+    bounds: dict[tuple, dict[str, Period]] = {}
+    for username, name, quota, used, *calendar in conn.execute(
+            "SELECT username, period, quota, used, timezone, week_start, month_start_day "
+            "FROM captiva_usage_all(%s)", (now,)):
+        key = tuple(calendar)
+        if key not in bounds:
+            bounds[key] = {row[0]: Period(*row) for row in conn.execute(
+                "SELECT period, starts_at, ends_at, first_day, end_day "
+                "FROM captiva_periods(%s, %s, %s, %s)", (now, *key)).fetchall()}
+        usage.setdefault(username, {})[name] = PeriodUsage(
+            bounds[key][name], used, quota, _calendar(*key))
+    return [UserUsage(
+        username=row[0], email=row[1], language=row[2], first_name=row[3], last_name=row[4],
+        profile=row[5], status=row[6], expires_at=row[7], alert_quota_percent=tuple(row[8]),
+        alert_expiry_days=tuple(row[9]), usage=usage[row[0]],
+    ) for row in users if row[0] in usage]
 
 
 def period_names(conn) -> dict[str, dict[str, str]]:

@@ -366,6 +366,28 @@ def test_a_user_on_another_site_sees_on_the_portal_what_the_login_check_uses(db,
     assert disconnect == [("quota", "weekly quota used up")]
 
 
+def test_usage_all_is_captiva_user_usage_of_every_user(db, radius, su):
+    """The jobs' set-returning form computes bounds once per calendar: the same rows as the
+    one-user form, for users of both sites, of none (campus default) and unknown to Captiva
+    profiles."""
+    now = ts("2026-07-19T00:30:00", "Europe/Paris")
+    radius.start("p", "alice", NAS_PARIS, now - dt.timedelta(hours=30))
+    radius.interim("p", "alice", NAS_PARIS, now - dt.timedelta(minutes=5), 3 * GiB, 5)
+    radius.start("d", "benoit", NAS_DOUALA, now - dt.timedelta(days=3))
+    radius.interim("d", "benoit", NAS_DOUALA, now - dt.timedelta(minutes=5), GiB, 7)
+    radius.start("g", "guest1", "192.0.2.99", now - dt.timedelta(hours=1))
+    radius.interim("g", "guest1", "192.0.2.99", now, 99, 1)
+    with db.connect("jobs") as jobs:
+        every = jobs.execute("SELECT * FROM captiva_usage_all(%s)", (now,)).fetchall()
+        one = [(user, *row) for user in ("alice", "benoit", "carol", "guest1")
+               for row in jobs.execute("SELECT * FROM captiva_user_usage(%s, %s)",
+                                       (user, now)).fetchall()]
+    assert every == one
+    calendars = {row[0]: row[9:] for row in every}
+    assert calendars == {"alice": ("Europe/Paris", 7, 15), "benoit": ("Africa/Douala", 1, 1),
+                         "carol": ("Africa/Douala", 1, 1), "guest1": ("Africa/Douala", 1, 1)}
+
+
 def test_the_portal_bar_warns_at_the_profiles_first_alert_threshold(db, radius, su):
     now = ts("2026-11-21T20:00:00", "Africa/Douala")
     radius.start("s1", "alice", NAS_DOUALA, now - dt.timedelta(hours=2))

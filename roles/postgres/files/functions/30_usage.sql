@@ -8,30 +8,72 @@
 -- The replaced per-calendar form of migration 0052.
 DROP FUNCTION IF EXISTS captiva_quota_usage(text, timestamptz, text, integer, integer);
 
--- Bytes used by one user over the local days [p_first_day, p_end_day); every day if NULL.
--- One row; a table function so that PostgreSQL inlines it into the queries that use it.
--- It replaced an earlier scalar form, captiva_used_bytes.
+-- THE sum: bytes one user used in each period, given the periods' local-day bounds
+-- [first, end): daily, weekly, monthly, and total (every day). One read of the user's days;
+-- one row; a table function so that PostgreSQL inlines it into the queries that use it.
+-- (It replaced the one-period forms captiva_used_bytes and captiva_period_used: four reads.)
 DROP FUNCTION IF EXISTS captiva_used_bytes(text, date, date);
-CREATE OR REPLACE FUNCTION captiva_period_used(p_username text, p_first_day date, p_end_day date)
-RETURNS TABLE (used bigint) LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT COALESCE(sum(d.bytes_in + d.bytes_out), 0)::bigint
+DROP FUNCTION IF EXISTS captiva_period_used(text, date, date);
+CREATE OR REPLACE FUNCTION captiva_user_used(
+    p_username text, p_daily_first date, p_daily_end date, p_weekly_first date,
+    p_weekly_end date, p_monthly_first date, p_monthly_end date
+) RETURNS TABLE (daily bigint, weekly bigint, monthly bigint, total bigint)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT COALESCE(sum(d.bytes_in + d.bytes_out)
+                        FILTER (WHERE d.day >= p_daily_first AND d.day < p_daily_end), 0)::bigint,
+           COALESCE(sum(d.bytes_in + d.bytes_out)
+                        FILTER (WHERE d.day >= p_weekly_first AND d.day < p_weekly_end), 0)::bigint,
+           COALESCE(sum(d.bytes_in + d.bytes_out)
+                        FILTER (WHERE d.day >= p_monthly_first AND d.day < p_monthly_end),
+                    0)::bigint,
+           COALESCE(sum(d.bytes_in + d.bytes_out), 0)::bigint
     FROM captiva_usage_daily AS d
     WHERE d.username = p_username
-      AND d.day >= COALESCE(p_first_day, '-infinity') AND d.day < COALESCE(p_end_day, 'infinity')
+$$;
+
+-- The value of p_period among the four (daily, weekly, monthly, total).
+CREATE OR REPLACE FUNCTION captiva_period_pick(
+    p_period text, p_daily bigint, p_weekly bigint, p_monthly bigint, p_total bigint
+) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE p_period WHEN 'daily' THEN p_daily WHEN 'weekly' THEN p_weekly
+                         WHEN 'monthly' THEN p_monthly WHEN 'total' THEN p_total END
+$$;
+
+-- The bounds of the four periods holding p_at in a calendar, in one row (for
+-- captiva_user_used) and as a row per period (ord: 1 daily ... 4 total).
+CREATE OR REPLACE FUNCTION captiva_periods(
+    p_at timestamptz, p_tz text, p_week_start integer, p_month_start_day integer
+) RETURNS TABLE (period text, ord bigint, first_day date, end_day date, starts_at timestamptz,
+                 ends_at timestamptz, daily_first date, daily_end date, weekly_first date,
+                 weekly_end date, monthly_first date, monthly_end date)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    WITH b AS (
+        SELECT k.period, k.ord, p.first_day, p.end_day, p.starts_at, p.ends_at
+        FROM unnest(ARRAY['daily', 'weekly', 'monthly', 'total']) WITH ORDINALITY
+            AS k (period, ord)
+        CROSS JOIN LATERAL captiva_period(k.period, p_at, p_tz, p_week_start,
+                                          p_month_start_day) AS p
+    )
+    SELECT b.*,
+           max(b.first_day) FILTER (WHERE b.period = 'daily') OVER (),
+           max(b.end_day) FILTER (WHERE b.period = 'daily') OVER (),
+           max(b.first_day) FILTER (WHERE b.period = 'weekly') OVER (),
+           max(b.end_day) FILTER (WHERE b.period = 'weekly') OVER (),
+           max(b.first_day) FILTER (WHERE b.period = 'monthly') OVER (),
+           max(b.end_day) FILTER (WHERE b.period = 'monthly') OVER ()
+    FROM b
 $$;
 
 -- The quota of profile pr for p_period (NULL: unlimited, or no profile).
 CREATE OR REPLACE FUNCTION captiva_period_quota(pr captiva_profile, p_period text)
 RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE p_period WHEN 'daily' THEN pr.quota_daily
-                         WHEN 'weekly' THEN pr.quota_weekly
-                         WHEN 'monthly' THEN pr.quota_monthly
-                         WHEN 'total' THEN pr.quota_total END
+    SELECT captiva_period_pick(p_period, pr.quota_daily, pr.quota_weekly, pr.quota_monthly,
+                               pr.quota_total)
 $$;
 
 -- Bytes the console granted p_username on p_period, in force at p_at (captiva_quota_grant,
 -- migration 0110: extra bytes, or a reset's bytes = what the period had used). One row; a
--- table function, inlined like captiva_period_used.
+-- table function, inlined like captiva_user_used.
 CREATE OR REPLACE FUNCTION captiva_period_granted(p_username text, p_period text,
                                                   p_at timestamptz)
 RETURNS TABLE (granted bigint) LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -51,28 +93,28 @@ CREATE OR REPLACE FUNCTION captiva_user_usage(
     starts_at timestamptz, resets_at timestamptz, first_day date, end_day date,
     timezone text, week_start integer, month_start_day integer
 ) LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT k.period, x.quota, x.used,
+    SELECT b.period, x.quota, x.used,
            CASE WHEN x.quota IS NULL THEN NULL ELSE GREATEST(x.quota - x.used, 0) END,
            b.starts_at, b.ends_at, b.first_day, b.end_day,
            c.timezone, c.week_start, c.month_start_day
     FROM captiva_user_calendar(p_username, p_nas) AS c
-    CROSS JOIN unnest(ARRAY['daily', 'weekly', 'monthly', 'total']) WITH ORDINALITY
-        AS k (period, ord)
-    CROSS JOIN LATERAL captiva_period(k.period, p_at, c.timezone, c.week_start,
-                                      c.month_start_day) AS b
+    CROSS JOIN LATERAL captiva_periods(p_at, c.timezone, c.week_start, c.month_start_day) AS b
+    CROSS JOIN LATERAL captiva_user_used(p_username, b.daily_first, b.daily_end,
+                                         b.weekly_first, b.weekly_end,
+                                         b.monthly_first, b.monthly_end) AS uu
     LEFT JOIN (captiva_user AS u JOIN captiva_profile AS pr ON pr.name = u.profile)
         ON u.username = p_username
     CROSS JOIN LATERAL (
-        SELECT captiva_period_quota(pr, k.period) + gr.granted AS quota, pu.used
-        FROM captiva_period_used(p_username, b.first_day, b.end_day) AS pu
-        CROSS JOIN captiva_period_granted(p_username, k.period, p_at) AS gr
+        SELECT captiva_period_quota(pr, b.period) + gr.granted AS quota,
+               captiva_period_pick(b.period, uu.daily, uu.weekly, uu.monthly, uu.total) AS used
+        FROM captiva_period_granted(p_username, b.period, p_at) AS gr
     ) AS x
-    ORDER BY k.ord
+    ORDER BY b.ord
 $$;
 
 -- Every Captiva user: the rows of captiva_user_usage(username, p_at) of each, in one query
 -- (jobs, reports). The same functions, with the period bounds computed once per calendar
--- rather than once per user (a test compares both).
+-- rather than once per user (a test compares both forms).
 CREATE OR REPLACE FUNCTION captiva_usage_all(p_at timestamptz DEFAULT now())
 RETURNS TABLE (
     username text, period text, quota bigint, used bigint, remaining bigint,
@@ -84,27 +126,32 @@ RETURNS TABLE (
         FROM captiva_user AS u
         CROSS JOIN LATERAL captiva_user_calendar(u.username) AS c
     ), bounds AS MATERIALIZED (
-        SELECT cal.timezone, cal.week_start, cal.month_start_day, k.period, k.ord,
-               b.starts_at, b.ends_at, b.first_day, b.end_day
+        SELECT cal.timezone, cal.week_start, cal.month_start_day, b.*
         FROM (SELECT DISTINCT uc.timezone, uc.week_start, uc.month_start_day FROM uc) AS cal
-        CROSS JOIN unnest(ARRAY['daily', 'weekly', 'monthly', 'total']) WITH ORDINALITY
-            AS k (period, ord)
-        CROSS JOIN LATERAL captiva_period(k.period, p_at, cal.timezone, cal.week_start,
-                                          cal.month_start_day) AS b
+        CROSS JOIN LATERAL captiva_periods(p_at, cal.timezone, cal.week_start,
+                                           cal.month_start_day) AS b
+    ), used AS MATERIALIZED (
+        SELECT uc.*, uu.daily, uu.weekly, uu.monthly, uu.total
+        FROM uc
+        JOIN bounds AS b USING (timezone, week_start, month_start_day)
+        CROSS JOIN LATERAL captiva_user_used(uc.username, b.daily_first, b.daily_end,
+                                             b.weekly_first, b.weekly_end,
+                                             b.monthly_first, b.monthly_end) AS uu
+        WHERE b.ord = 1
     )
-    SELECT uc.username, b.period, x.quota, x.used,
+    SELECT u.username, b.period, x.quota, x.used,
            CASE WHEN x.quota IS NULL THEN NULL ELSE GREATEST(x.quota - x.used, 0) END,
            b.starts_at, b.ends_at, b.first_day, b.end_day,
-           uc.timezone, uc.week_start, uc.month_start_day
-    FROM uc
+           u.timezone, u.week_start, u.month_start_day
+    FROM used AS u
     JOIN bounds AS b USING (timezone, week_start, month_start_day)
-    LEFT JOIN captiva_profile AS pr ON pr.name = uc.profile
+    LEFT JOIN captiva_profile AS pr ON pr.name = u.profile
     CROSS JOIN LATERAL (
-        SELECT captiva_period_quota(pr, b.period) + gr.granted AS quota, pu.used
-        FROM captiva_period_used(uc.username, b.first_day, b.end_day) AS pu
-        CROSS JOIN captiva_period_granted(uc.username, b.period, p_at) AS gr
+        SELECT captiva_period_quota(pr, b.period) + gr.granted AS quota,
+               captiva_period_pick(b.period, u.daily, u.weekly, u.monthly, u.total) AS used
+        FROM captiva_period_granted(u.username, b.period, p_at) AS gr
     ) AS x
-    ORDER BY uc.username, b.ord
+    ORDER BY u.username, b.ord
 $$;
 
 -- "5 GiB", "1.5 GiB", "512 MiB", "12 B": sizes in the login message (and in tests, the oracle
