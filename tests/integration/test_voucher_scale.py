@@ -95,3 +95,16 @@ def test_a_voucher_login_costs_about_what_a_student_login_costs(radius_db):
     print(f"\nmedian login function, {BATCHES * PER_BATCH} vouchers: voucher {voucher_ms:.2f} ms,"
           f" student quota {student_ms:.2f} ms")
     assert voucher_ms <= 2 * student_ms + 0.5
+
+    # The admins' batch page (captiva/portal/vouchers.py): every code's state, as the
+    # portal's role reads it; one judgement per touched code, one per batch for the rest.
+    with radius_db.connect("portal") as conn:
+        started = time.perf_counter()
+        counts = dict(conn.execute(
+            "SELECT state, count(*) FROM captiva_voucher_states(now()) GROUP BY state"
+        ).fetchall())
+        states_s = time.perf_counter() - started
+    started_codes = len({args[0] for args in voucher_args})  # the logins above: first uses
+    assert counts == {"in-use": started_codes, "unused": BATCHES * PER_BATCH - started_codes}
+    print(f"captiva_voucher_states, {BATCHES * PER_BATCH} codes ({USED} with a session):"
+          f" {states_s:.2f} s (one run)")
