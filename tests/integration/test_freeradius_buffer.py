@@ -60,8 +60,8 @@ def test_accounting_sent_while_postgres_is_down_lands_once_it_is_back(server):
                                  Acct_Terminate_Cause="User-Request")
             assert ack.code == packet.AccountingResponse
         assert buffered_files(server), "nothing was buffered"
-        # Sharded by session (4 readers replay concurrently); 10 sessions in one shard of 4
-        # would be a 1-in-260,000 chance.
+        # Sharded by session (16 readers replay concurrently); 10 sessions in one shard of
+        # 16 would be a 1-in-10^11 chance.
         shards = {path.parent.name for path in server.buffer_dir.rglob("detail-*")}
         assert len(shards) > 1 and "buffer" not in shards, shards
         time.sleep(2)  # the reader keeps retrying while the database is down
