@@ -731,6 +731,7 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
         Route("/voucher/me", voucher.me, methods=["GET"]),
         Route("/admin/vouchers", voucher.admin, methods=["GET"]),
         Route("/admin/vouchers.csv", voucher.admin_csv, methods=["GET"]),
+        Route("/admin/vouchers/revoke", voucher.revoke, methods=["POST"]),
         Route("/api/admin/vouchers", voucher.api_admin, methods=["GET"]),
         Route("/api/admin/{view}", portal.api_admin, methods=["GET"]),
         Route("/healthz", portal.healthz, methods=["GET"]),

@@ -37,6 +37,16 @@ VOUCHER: dict[str, dict[str, str]] = {
         "vouchers.state.exhausted": "Épuisés",
         "vouchers.state.expired": "Expirés",
         "vouchers.state.revoked": "Révoqués",
+        "vouchers.revoke": "Révoquer un code tout de suite",
+        "vouchers.revoke.intro": "Un code photographié ou partagé : la prochaine connexion est "
+                                 "refusée et ses sessions sont coupées dans la minute.",
+        "vouchers.revoke.submit": "Révoquer",
+        "vouchers.reason": "Motif",
+        "vouchers.reason_required": "Indiquez un motif.",
+        "vouchers.revoked": "Carte n° {index} du lot {batch} révoquée : ses sessions sont "
+                            "coupées dans la minute. Ajoutez-la aussi à la liste revoked du "
+                            "lot.",
+        "vouchers.already_revoked": "Carte n° {index} du lot {batch} : déjà révoquée.",
     },
     "en": {
         "voucher.heading": "Have an access code?",
@@ -74,5 +84,14 @@ VOUCHER: dict[str, dict[str, str]] = {
         "vouchers.state.exhausted": "Used up",
         "vouchers.state.expired": "Expired",
         "vouchers.state.revoked": "Revoked",
+        "vouchers.revoke": "Revoke a code now",
+        "vouchers.revoke.intro": "A photographed or shared code: its next login is refused and "
+                                 "its sessions end within a minute.",
+        "vouchers.revoke.submit": "Revoke",
+        "vouchers.reason": "Reason",
+        "vouchers.reason_required": "Give a reason.",
+        "vouchers.revoked": "Card no. {index} of batch {batch} revoked: its sessions end within "
+                            "a minute. Add it to the batch's revoked list too.",
+        "vouchers.already_revoked": "Card no. {index} of batch {batch}: already revoked.",
     },
 }

@@ -4,12 +4,18 @@ through the portal's own /login (the code form), checked by RADIUS like a studen
 
 from __future__ import annotations
 
+import logging
+from urllib.parse import quote
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from captiva.portal import data, vouchers
 from captiva.vouchers import is_code
+
+log = logging.getLogger("captiva.portal")
+REFUSALS = ("voucher.failed", "vouchers.reason_required")
 
 
 class VoucherViews:
@@ -38,9 +44,35 @@ class VoucherViews:
         now = portal.now()
         view = await run_in_threadpool(portal.with_conn, vouchers.batches, now)
         tz = view["timezone"]
+        error = request.query_params.get("error")
+        done = request.query_params.get("revoked", "")
+        batch, _, index = done.rpartition("#")
         return portal.render(request, "admin_vouchers.html", batches=view["batches"],
                              states=vouchers.STATES, tz=tz, now=now,
-                             local=lambda m, t=True: portal.local(m, tz, t))
+                             local=lambda m, t=True: portal.local(m, tz, t),
+                             error=error if error in REFUSALS else None,
+                             revoked={"batch": batch, "index": index} if batch else None,
+                             again=request.query_params.get("again") == "1")
+
+    async def revoke(self, request: Request) -> Response:
+        """POST an urgent revocation: CSRF first, then the role (admin), then the code."""
+        portal = self.portal
+        form = await portal.form(request)
+        if not portal.csrf_ok(request, form):
+            return portal.csrf_refused(request)
+        staff = await portal.require_staff(request, act=True)
+        if isinstance(staff, Response):
+            return staff
+        try:
+            done = await run_in_threadpool(
+                portal.with_conn, vouchers.revoke, staff, form.get("code", ""),
+                form.get("reason", ""), portal.now())
+        except vouchers.RevokeRefused as refused:
+            return RedirectResponse(f"/admin/vouchers?error={refused.key}", 303)
+        log.info("voucher %s#%s revoked by %r", done["batch"], done["index"], staff.username)
+        target = quote(f"{done['batch']}#{done['index']}", safe="")
+        again = "" if done["revoked"] else "&again=1"
+        return RedirectResponse(f"/admin/vouchers?revoked={target}{again}", 303)
 
     async def api_admin(self, request: Request) -> Response:
         portal = self.portal

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from captiva.vouchers import compact, is_code
 
 STATES = ("unused", "in-use", "exhausted", "expired", "revoked")
 RECENT_PER_BATCH = 10
@@ -94,3 +97,40 @@ def codes(conn, now: dt.datetime) -> list[dict[str, Any]]:
         return cur.execute(
             "SELECT batch, index, state, reason, first_used_at, online, last_login_at,"
             " used_seconds, used_bytes FROM captiva_voucher_states(%s)", (now,)).fetchall()
+
+
+class RevokeRefused(ValueError):
+    """An urgent revocation the portal refuses; the message key says why (i18n)."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def revoke(conn, staff, typed: str, reason: str, now: dt.datetime) -> dict[str, Any]:
+    """An admin's urgent revocation of the code ``typed`` (as printed or compact), with its
+    captiva_audit row, in one transaction. The next login is rejected at once; the enforce
+    job (``captiva-quota enforce``, every minute) disconnects the code's live sessions, since
+    only the RADIUS host may send Disconnects. The audit names the card, never the code."""
+    code = compact(typed)
+    if not is_code(code):
+        raise RevokeRefused("voucher.failed")
+    if not reason.strip():
+        raise RevokeRefused("vouchers.reason_required")
+    with conn.transaction():
+        found = conn.execute("SELECT batch, index FROM captiva_voucher_status(%s, %s)",
+                             (code, now)).fetchone()
+        if found is None:
+            raise RevokeRefused("voucher.failed")
+        batch, index = found
+        inserted = conn.execute(
+            "INSERT INTO captiva_voucher_revocation (code, source, reason)"
+            " VALUES (%s, 'urgent', %s) ON CONFLICT (code) DO NOTHING",
+            (code, f"{reason.strip()} (by {staff.username})")).rowcount == 1
+        if inserted:
+            conn.execute(
+                "INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)"
+                " VALUES (%s, %s, 'voucher-revoke', %s, %s, %s)",
+                (staff.username, staff.role, f"{batch}#{index}", reason.strip(),
+                 Jsonb({"batch": batch, "index": index})))
+    return {"batch": batch, "index": index, "revoked": inserted}

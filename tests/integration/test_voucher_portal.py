@@ -242,3 +242,57 @@ def test_the_portal_cannot_read_codes_but_can_judge_them(campus):
         assert conn.execute("SELECT count(*) FROM captiva_voucher_status('K7HM3XPW9H')"
                             ).fetchone()[0] == 0
     assert GiB  # the data cap of the batches above
+
+
+def revoke(client, typed, reason="photographed and shared"):
+    token = csrf_of(client.get("/admin/vouchers").text)
+    return client.post("/admin/vouchers/revoke",
+                       data={"csrf": token, "code": typed, "reason": reason})
+
+
+def test_an_admin_revokes_a_code_at_once_from_the_batch_page(client, campus):
+    voucher = campus.codes["conference"][4]  # card 5, in use
+    admin_login(client)
+    response = revoke(client, format_code(voucher))
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/vouchers?revoked=conference%235"
+    page = client.get(response.headers["location"], headers={"accept-language": "en"})
+    assert "Card no. 5 of batch conference revoked" in page.text
+    with campus.db.connect() as conn:
+        assert conn.execute("SELECT source, reason FROM captiva_voucher_revocation"
+                            " WHERE code = %s", (voucher,)).fetchone() == (
+            "urgent", f"photographed and shared (by {ADMIN})")
+        audit = conn.execute("SELECT actor, action, username, detail::text FROM captiva_audit"
+                             " WHERE action = 'voucher-revoke'").fetchall()
+    assert audit == [(ADMIN, "voucher-revoke", "conference#5",
+                      '{"batch": "conference", "index": 5}')]
+    # What FreeRADIUS's rule says from now on: revoked, and listed for the enforce job.
+    with campus.db.connect("jobs") as conn:
+        assert conn.execute("SELECT reason FROM captiva_voucher_judge(%s, NULL, now(), true)",
+                            (voucher,)).fetchone() == ("revoked",)
+    again = revoke(client, voucher.lower())
+    assert again.headers["location"].endswith("&again=1")
+    with campus.db.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM captiva_audit WHERE action ="
+                            " 'voucher-revoke'").fetchone() == (1,)
+    assert revoke(client, "K7HM-3XPW-9H").headers["location"] == (
+        "/admin/vouchers?error=voucher.failed")
+    assert revoke(client, campus.codes["conference"][5], reason=" ").headers["location"] == (
+        "/admin/vouchers?error=vouchers.reason_required")
+
+
+def test_a_viewer_cannot_revoke(client, campus):
+    with campus.db.connect() as conn:
+        conn.execute("INSERT INTO captiva_staff (username, role) VALUES ('STU2025002', 'viewer')"
+                     " ON CONFLICT DO NOTHING")
+    token = csrf_of(client.get("/login").text)
+    client.post("/login", data={"csrf": token, "username": "STU2025002",
+                                "password": password("STU2025002")})
+    page = client.get("/admin/vouchers")
+    assert page.status_code == 200 and 'data-test="revoke-form"' not in page.text
+    response = client.post("/admin/vouchers/revoke", data={
+        "csrf": csrf_of(page.text), "code": campus.codes["conference"][5], "reason": "x"})
+    assert response.status_code == 403
+    with campus.db.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM captiva_voucher_revocation WHERE code = %s",
+                            (campus.codes["conference"][5],)).fetchone() == (0,)
