@@ -6,8 +6,10 @@ LAB := CAPTIVA_VENV=$(VENV) lab/lab
 # molecule subcommand for `make molecule`, e.g. make molecule MOLECULE_CMD=converge
 MOLECULE_CMD ?= test
 
+LAB_HA := CAPTIVA_LAB_VARIANT=ha $(LAB)
+
 .PHONY: lab lab-deps lab-image lab-hosts lab-converge lab-info lab-destroy lab-clean-image \
-	venv molecule
+	venv molecule lab-ha lab-ha-converge lab-ha-info lab-ha-destroy test-ha
 
 ## lab: the whole lab from a fresh Debian 12 (as root): packages, venv, image, hosts, site.yml
 lab:
@@ -50,3 +52,31 @@ lab-clean-image: lab-destroy
 ## molecule: molecule/default (create, converge, idempotence, verify, destroy) on its own network
 molecule: venv lab-deps
 	@PATH="$(abspath $(VENV))/bin:$$PATH" molecule $(MOLECULE_CMD)
+
+# The high-availability lab (docs/ha.md): inventories/lab-ha on network captiva-lab-ha
+# (10.89.2.0/24), beside the lab and molecule: 3 PostgreSQL hosts under Patroni with etcd,
+# 2 FreeRADIUS, the portal and the router. Same image and steps as `make lab`.
+
+## lab-ha: the HA lab (as root): packages, venv, image, its hosts, site.yml on inventories/lab-ha
+lab-ha:
+	@$(LAB_HA) up
+
+## lab-ha-converge: run playbooks/site.yml on the running HA lab again
+lab-ha-converge:
+	@$(LAB_HA) converge
+
+## lab-ha-info: what runs in the HA lab and how to try it
+lab-ha-info:
+	@$(LAB_HA) info
+
+## lab-ha-destroy: remove the HA lab's containers and network (not the default lab's)
+lab-ha-destroy:
+	@$(LAB_HA) destroy
+
+# tests (files or node ids) `make test-ha` runs; CI's reduced run:
+#   make lab-ha test-ha TEST_HA=tests/ha/test_postgres_failover.py
+TEST_HA ?= tests/ha
+
+## test-ha: the failure tests (tests/ha) against the running HA lab (make lab-ha first)
+test-ha: venv
+	@$(VENV)/bin/pytest $(TEST_HA) -q -s -p no:cacheprovider
