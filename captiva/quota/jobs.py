@@ -75,6 +75,15 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         "SELECT radacctid, acctuniqueid, acctsessionid, username, nasipaddress, "
         "framedipaddress, reason, detail FROM captiva_voucher_sessions_to_disconnect(%s)",
         (now,)).fetchall() if row[0] not in seen]
+    # Public workstations (docs/workstations.md): automatic ends first (time up, closing),
+    # then the sessions ended, suspended or cut short by the console.
+    if not dry_run:
+        conn.execute("SELECT captiva_workstation_sweep(%s)", (now,))
+    seen = {row[0] for row in listed}
+    listed += [row for row in conn.execute(
+        "SELECT radacctid, acctuniqueid, acctsessionid, username, nasipaddress, "
+        "framedipaddress, reason, detail FROM captiva_workstation_sessions_to_disconnect(%s)",
+        (now,)).fetchall() if row[0] not in seen]
     conn.commit()
     sessions = [row for row in listed if row[0] not in recently_acked]
     summary: dict[str, Any] = {

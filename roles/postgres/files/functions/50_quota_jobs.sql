@@ -24,6 +24,9 @@ RETURNS TABLE (
                    WHEN u.username IS NULL THEN
                        CASE WHEN NOT EXISTS (SELECT 1 FROM radcheck AS rc
                                              WHERE rc.username = o.username)
+                                 -- a public workstation's code: its own rule (70_workstations)
+                                 AND NOT EXISTS (SELECT 1 FROM captiva_workstation_session AS w
+                                                 WHERE w.code = o.username)
                             THEN 'removed' END
                    WHEN u.status = 'disabled' THEN 'disabled'
                    WHEN u.status = 'wifi-off' THEN 'wifi-off'

@@ -151,3 +151,5 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON captiva_workstation_maintenance,
 GRANT SELECT, INSERT ON captiva_workstation_audit TO captiva_definer;
 GRANT USAGE ON SEQUENCE captiva_workstation_guest_id_seq, captiva_workstation_session_id_seq,
     captiva_workstation_audit_id_seq TO captiva_definer;
+-- Who may act is read by the functions themselves, never taken from the caller.
+GRANT SELECT ON captiva_staff TO captiva_definer;

@@ -1,0 +1,339 @@
+"""Public workstations through real FreeRADIUS (roles/freeradius) and PostgreSQL (migration
+0120 + functions/70_workstations.sql), the console's actions as the portal calls them, and the
+enforce job's Disconnect-Requests to tools/routeros-sim.
+
+Workstations, rules and staff come from a roster reconciled by captiva_radius.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import psycopg
+import pytest
+import radius_fixtures
+from ansible.module_utils.captiva_radius_plan import reconcile
+from ansible.module_utils.captiva_roster import validate
+from pyrad import packet
+from quota_radius_fixtures import DOUALA, Nas, roster_variables, wait_replayed
+from routeros_fixtures import start_sim, stop_sim
+
+from captiva.quota import jobs
+from captiva.quota.config import parse
+
+radius_server = radius_fixtures.radius_server
+
+ALL_DAY = dict.fromkeys(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                         "sunday"), "00:00-24:00")
+MEMBERS = [f"etu{n}" for n in range(1, 10)]
+STAFF = [("op-douala", "operator", ["campus-douala"]), ("op-paris", "operator",
+                                                       ["campus-paris"]),
+         ("viewer1", "viewer", []), ("chief", "admin", [])]
+COA_SECRET = "workstation-coa-secret-01"
+
+
+def pc(n):
+    return {"name": f"BIB-PC-{n:02d}", "site": "campus-douala",
+            "mac": f"02:00:5E:10:00:{n:02X}", "ip": f"10.5.60.{10 + n}", "room": "Bibliotheque"}
+
+
+@pytest.fixture(scope="module")
+def server(radius_server):
+    users = [{"username": u, "password": f"{u}-password-123", "promotion": "unlimited"}
+             for u in MEMBERS + [s[0] for s in STAFF]]
+    variables = roster_variables(users)
+    for site in variables["captiva_sites"]:
+        site["networks"] = ["10.5.60.0/24"] if site["name"] == "campus-douala" else \
+            ["10.33.60.0/24"]
+    variables["captiva_staff"] = [{"username": u, "role": r, "sites": s} for u, r, s in STAFF]
+    variables["captiva_workstations"] = [pc(n) for n in range(1, 10)]
+    variables["captiva_workstation_rules"] = [{
+        "site": "campus-douala", "opening_hours": ALL_DAY, "default_session": "1h",
+        "max_session": "2h", "daily_sessions": 3, "daily_time": "3h",
+        "guest_retention_days": 30}]
+    roster, errors = validate(variables)
+    assert errors == [], errors
+    with radius_server.db.connect("reconcile") as conn:
+        reconcile(conn, roster, now=dt.datetime.now(dt.UTC), check_mode=False)
+    return radius_server
+
+
+def call(server, sql, *args, role="portal"):
+    with server.db.connect(role) as conn:
+        return conn.execute(sql, args).fetchone()
+
+
+def issue(server, ws, member, seconds=None, actor="op-douala"):
+    return call(server, "SELECT session_id, code, reason, detail FROM"
+                " captiva_workstation_issue(%s, %s, %s, NULL, %s)", actor, ws, member, seconds)
+
+
+def login(server, code, mac, typed=None):
+    reply = server.authenticate(typed or code, typed or code, Calling_Station_Id=mac)
+    assert reply is not None, server.log_tail()
+    return reply
+
+
+def rejected(server, code, mac):
+    reply = login(server, code, mac)
+    assert reply.code == packet.AccessReject, server.log_tail()
+    assert "Session-Timeout" not in reply
+    return reply["Reply-Message"][0] if "Reply-Message" in reply else None
+
+
+def remaining(server, session_id):
+    return call(server, "SELECT captiva_workstation_remaining(granted_seconds, used_seconds,"
+                " running_since, now()) FROM captiva_workstation_session WHERE id = %s",
+                session_id)[0]
+
+
+def test_a_code_works_only_from_its_workstations_mac(server):
+    session_id, code, reason, detail = issue(server, "BIB-PC-01", "etu1")
+    assert reason is None and detail["granted_seconds"] == 3600
+    assert rejected(server, code, "02:00:5E:10:00:02") == (
+        "Code valable uniquement sur le poste BIB-PC-01 / Code valid only on workstation "
+        "BIB-PC-01")
+    reply = login(server, code, "02-00-5e-10-00-01", typed=f"p-{code[1:5]}-{code[5:]}")
+    assert reply.code == packet.AccessAccept
+    assert reply["Session-Timeout"] == [3600]
+    assert call(server, "SELECT state FROM captiva_workstation_session WHERE id = %s",
+                session_id) == ("running",)
+    # A code nobody issued has no password.
+    assert login(server, "P00000001", "02:00:5E:10:00:01").code == packet.AccessReject
+
+
+def test_time_runs_out_and_the_end_is_audited(server):
+    session_id, code, _, _ = issue(server, "BIB-PC-02", "etu2", 1800)
+    assert login(server, code, pc(2)["mac"]).code == packet.AccessAccept
+    with server.db.connect() as conn:  # 31 minutes later
+        conn.execute("UPDATE captiva_workstation_session SET running_since = now() -"
+                     " interval '31 minutes' WHERE id = %s", (session_id,))
+    assert rejected(server, code, pc(2)["mac"]) == "Temps écoulé / Time is up"
+    assert call(server, "SELECT captiva_workstation_sweep(now())", role="jobs")[0] >= 1
+    assert call(server, "SELECT state, end_reason, used_seconds FROM "
+                "captiva_workstation_session WHERE id = %s", session_id) == (
+        "ended", "time-up", 1800)
+    assert call(server, "SELECT actor, action FROM captiva_workstation_audit WHERE"
+                " session_id = %s ORDER BY id DESC LIMIT 1", session_id) == ("system", "time-up")
+    # The code is dead: no password any more.
+    assert rejected(server, code, pc(2)["mac"]) is None
+
+
+def test_add_time_extends_and_two_operators_at_once_both_count(server):
+    session_id, code, _, _ = issue(server, "BIB-PC-03", "etu3", 1800)
+    assert login(server, code, pc(3)["mac"])["Session-Timeout"] == [1800]
+    barrier = threading.Barrier(2)
+
+    def add(actor):
+        with server.db.connect("portal") as conn, conn.transaction():
+            conn.execute("SELECT 1")
+            barrier.wait()
+            conn.execute("SELECT * FROM captiva_workstation_add_time(%s, %s, 'add', 600)",
+                         (actor, session_id))
+
+    threads = [threading.Thread(target=add, args=(a,)) for a in ("op-douala", "chief")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert call(server, "SELECT granted_seconds FROM captiva_workstation_session WHERE"
+                " id = %s", session_id) == (3000,)
+    (timeout,) = login(server, code, pc(3)["mac"])["Session-Timeout"]
+    assert 2990 <= timeout <= 3000
+    # An absolute value, then minus, then over the maximum (2 h): capped.
+    assert call(server, "SELECT reason FROM captiva_workstation_add_time('op-douala', %s,"
+                " 'set', 600)", session_id) == (None,)
+    assert 595 <= remaining(server, session_id) <= 600
+    call(server, "SELECT * FROM captiva_workstation_add_time('op-douala', %s, 'add', -300)",
+         session_id)
+    assert 295 <= remaining(server, session_id) <= 300
+    _, detail = call(server, "SELECT * FROM captiva_workstation_add_time('op-douala', %s,"
+                     " 'add', 99999)", session_id)
+    assert detail["capped"] == "max" and 7190 <= detail["remaining"] <= 7200
+    assert call(server, "SELECT count(*) FROM captiva_workstation_audit WHERE session_id = %s"
+                " AND action = 'add-time'", session_id) == (5,)
+
+
+@pytest.fixture
+def router(server, tmp_path):
+    sim = start_sim(tmp_path)
+    sim.accept_disconnects(("127.0.0.1", COA_SECRET))
+    with server.db.connect() as conn:
+        conn.execute("UPDATE captiva_router SET coa_port = %s WHERE name = 'gw-douala'",
+                     (sim.coa_port,))
+    yield sim
+    stop_sim(sim)
+
+
+def online(server, router, code, n, session_no):
+    """The router's session of ``code`` on workstation ``n``: accounting Start + hotspot row."""
+    sid = f"ws-{n}-{session_no}"
+    Nas(server).send("Start", at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+                     username=code, session_id=sid, Framed_IP_Address=pc(n)["ip"],
+                     Calling_Station_Id=pc(n)["mac"])
+    wait_replayed(server)
+    router.add_sessions([{"user": code, "address": pc(n)["ip"], "session-id": sid}])
+    return sid
+
+
+def enforce(server):
+    config = parse({"dsn": server.db.dsns["jobs"], "enforce": {"timeout": 2},
+                    "routers": {"gw-douala": {"secret": COA_SECRET, "address": "127.0.0.1"}}})
+    with psycopg.connect(server.db.dsns["jobs"]) as conn:
+        return jobs.enforce(conn, config, dt.datetime.now(dt.UTC))
+
+
+def hotspot_users(router):
+    return {row["user"] for row in router.rows("/ip/hotspot/active")}
+
+
+def test_suspend_disconnects_resume_continues_terminate_disconnects(server, router):
+    session_id, code, _, _ = issue(server, "BIB-PC-04", "etu4", 3600)
+    assert login(server, code, pc(4)["mac"]).code == packet.AccessAccept
+    online(server, router, code, 4, 1)
+    with server.db.connect() as conn:  # 10 minutes used
+        conn.execute("UPDATE captiva_workstation_session SET running_since = now() -"
+                     " interval '10 minutes' WHERE id = %s", (session_id,))
+    assert call(server, "SELECT reason FROM captiva_workstation_change('op-douala', %s,"
+                " 'suspend')", session_id) == (None,)
+    summary = enforce(server)
+    assert summary["ack"] == 1, summary
+    assert code not in hotspot_users(router)
+    assert call(server, "SELECT reason, result FROM captiva_disconnect WHERE username = %s",
+                code, role="jobs") == ("workstation-suspended (BIB-PC-04)", "ack")
+    assert rejected(server, code, pc(4)["mac"]) == (
+        "Session suspendue : voyez l'accueil / Session suspended: see the desk")
+    Nas(server).send("Stop", at=dt.datetime.now(dt.UTC).replace(microsecond=0), username=code,
+                     session_id="ws-4-1", session_time=600, Acct_Terminate_Cause="Admin-Reset")
+    wait_replayed(server)
+    # Resume: the same code logs in again for the 50 minutes left.
+    assert call(server, "SELECT reason FROM captiva_workstation_change('op-douala', %s,"
+                " 'resume')", session_id) == (None,)
+    (timeout,) = login(server, code, pc(4)["mac"])["Session-Timeout"]
+    assert 2990 <= timeout <= 3000
+    online(server, router, code, 4, 2)
+    assert code in hotspot_users(router)
+    assert call(server, "SELECT reason FROM captiva_workstation_change('op-douala', %s,"
+                " 'terminate')", session_id) == (None,)
+    assert enforce(server)["ack"] == 1
+    assert code not in hotspot_users(router)
+    assert rejected(server, code, pc(4)["mac"]) is None  # ended: the code is dead
+
+
+def test_time_cut_below_the_routers_timeout_disconnects_for_a_relogin(server, router):
+    session_id, code, _, _ = issue(server, "BIB-PC-05", "etu5", 3600)
+    assert login(server, code, pc(5)["mac"])["Session-Timeout"] == [3600]
+    online(server, router, code, 5, 1)
+    assert enforce(server)["sessions"] == 0  # nothing to cut
+    call(server, "SELECT * FROM captiva_workstation_add_time('op-douala', %s, 'set', 300)",
+         session_id)
+    assert enforce(server)["ack"] == 1
+    assert code not in hotspot_users(router)
+    # The kiosk logs in again: the router gets the new, shorter time.
+    (timeout,) = login(server, code, pc(5)["mac"])["Session-Timeout"]
+    assert 295 <= timeout <= 300
+
+
+def test_limits_maintenance_in_use_and_roles_are_refused(server):
+    for n in (6, 7, 8):
+        session_id, _code, reason, _ = issue(server, f"BIB-PC-0{n}", "etu6", 1800)
+        assert reason is None
+        if n != 8:
+            call(server, "SELECT * FROM captiva_workstation_change('op-douala', %s,"
+                 " 'terminate')", session_id)
+    assert issue(server, "BIB-PC-08", "etu7")[2] == "in-use"
+    assert issue(server, "BIB-PC-09", "etu6")[2:] == ("daily-sessions", {"limit": 3})
+    # 3 h a day: two sessions of 2 h cannot be.
+    assert issue(server, "BIB-PC-09", "etu7", 7200)[2] is None
+    reason, detail = issue(server, "BIB-PC-07", "etu7", 7200)[2:]
+    assert reason == "daily-time" and detail == {"limit_seconds": 10800, "left_seconds": 3600}
+    # A session ended unused counts for nothing.
+    call(server, "SELECT (captiva_workstation_change('op-douala', id, 'terminate')).reason"
+         " FROM captiva_workstation_session WHERE username = 'etu7' AND state <> 'ended'")
+    assert issue(server, "BIB-PC-09", "etu8", 3 * 3600)[2:] == ("too-long",
+                                                                {"max_seconds": 7200})
+    assert call(server, "SELECT reason FROM captiva_workstation_set_maintenance('op-douala',"
+                " 'BIB-PC-09', true)") == (None,)
+    assert issue(server, "BIB-PC-09", "etu8")[2] == "maintenance"
+    call(server, "SELECT * FROM captiva_workstation_set_maintenance('op-douala', 'BIB-PC-09',"
+         " false)")
+    assert issue(server, "BIB-PC-09", "etu8", actor="viewer1")[2] == "forbidden"
+    assert issue(server, "BIB-PC-09", "etu8", actor="op-paris")[2] == "forbidden"
+    assert call(server, "SELECT count(*) FROM captiva_workstation_audit WHERE action ="
+                " 'refused'")[0] >= 7
+
+
+def set_hours(server, opens: dt.datetime | None, closes: dt.datetime | None):
+    local_now = dt.datetime.now(DOUALA)
+    with server.db.connect() as conn:
+        conn.execute("DELETE FROM captiva_workstation_hours WHERE site = 'campus-douala'"
+                     " AND weekday = %s", (local_now.isoweekday(),))
+        if opens is not None:
+            conn.execute("INSERT INTO captiva_workstation_hours VALUES ('campus-douala', %s,"
+                         " %s, %s)", (local_now.isoweekday(), opens.hour * 60 + opens.minute,
+                                      closes.hour * 60 + closes.minute))
+
+
+def test_never_past_closing_time(server):
+    now = dt.datetime.now(DOUALA)
+    if now.hour == 23 and now.minute >= 40 or now.hour == 0 and now.minute < 5:
+        pytest.skip("too close to midnight for a same-day closing time")
+    closes = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=11)
+    try:
+        set_hours(server, now.replace(hour=0, minute=0), closes)
+        session_id, code, reason, detail = issue(server, "BIB-PC-09", "etu9", 3600)
+        assert reason is None and detail["capped"] == "closing"
+        assert 600 <= detail["granted_seconds"] <= 660
+        (timeout,) = login(server, code, pc(9)["mac"])["Session-Timeout"]
+        assert 600 <= timeout <= 660
+        set_hours(server, None, None)  # closed now
+        assert rejected(server, code, pc(9)["mac"]) == "Salle fermée / Room closed"
+        assert issue(server, "BIB-PC-01", "etu9")[2] == "closed"
+    finally:
+        set_hours(server, now.replace(hour=0, minute=0), now.replace(hour=23, minute=59))
+
+
+def test_the_audit_is_append_only_for_the_portal(server):
+    with server.db.connect("portal") as conn:
+        for statement in ("UPDATE captiva_workstation_audit SET actor = 'x'",
+                          "DELETE FROM captiva_workstation_audit"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+            conn.rollback()
+        conn.execute("INSERT INTO captiva_workstation_audit (actor, actor_role, action, site)"
+                     " VALUES ('op-douala', 'operator', 'note', 'campus-douala')")
+
+
+def test_guests_consent_revocation_and_retention_erase_their_data(server):
+    def register(name):
+        return call(server, "SELECT guest_id, reason FROM captiva_workstation_register_guest("
+                    "'op-douala', 'campus-douala', %s, 'CNI', %s, current_date)", name,
+                    f"ID-{name}")
+
+    kept, _ = register("Awa Ngono")
+    old, _ = register("Jean Mbarga")
+    revoked, _ = register("Paul Biya")
+    assert call(server, "SELECT guest_id, reason FROM captiva_workstation_register_guest("
+                "'op-douala', 'campus-douala', 'X', 'CNI', '1', NULL)") == (None, "no-consent")
+    assert call(server, "SELECT captiva_workstation_revoke_consent('op-douala', %s)",
+                revoked) == (None,)
+    with server.db.connect() as conn:
+        conn.execute("UPDATE captiva_workstation_guest SET last_used_at = now() - interval"
+                     " '31 days' WHERE id = %s", (old,))
+    assert call(server, "SELECT captiva_workstation_erase_guests(now())", role="jobs") == (1,)
+    with server.db.connect() as conn:
+        rows = {r[0]: r[1:] for r in conn.execute(
+            "SELECT id, full_name, id_number, erased_at IS NOT NULL FROM"
+            " captiva_workstation_guest WHERE id = ANY(%s)", ([kept, old, revoked],))}
+        assert rows[kept] == ("Awa Ngono", "ID-Awa Ngono", False)
+        assert rows[old] == (None, None, True)
+        assert rows[revoked] == (None, None, True)
+        # Nothing of theirs is left in the audit either.
+        assert conn.execute("SELECT count(*) FROM captiva_workstation_audit WHERE"
+                            " detail::text LIKE '%Mbarga%'").fetchone() == (0,)
+    # A guest whose consent is revoked gets no session.
+    with server.db.connect("portal") as conn:
+        assert conn.execute("SELECT reason FROM captiva_workstation_issue('op-douala',"
+                            " 'BIB-PC-01', NULL, %s)", (revoked,)).fetchone() == (
+            "no-consent",)
