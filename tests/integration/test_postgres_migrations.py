@@ -318,10 +318,9 @@ def test_a_failing_function_file_changes_no_function(radius_db):
     by_name = {f.filename: f.sql for f in files}
     broken = parse_functions({
         **{f.filename: f.sql for f in files},
-        "30_usage.sql": by_name["30_usage.sql"].replace(
-            "CREATE OR REPLACE FUNCTION captiva_used_bytes",
-            "CREATE OR REPLACE FUNCTION captiva_test_marker() RETURNS int LANGUAGE sql "
-            "AS $$ SELECT 1 $$;\nCREATE OR REPLACE FUNCTION captiva_used_bytes"),
+        # A marker function before the file's own: a changed 30_usage.sql, whatever it holds.
+        "30_usage.sql": "CREATE OR REPLACE FUNCTION captiva_test_marker() RETURNS int "
+                        "LANGUAGE sql AS $$ SELECT 1 $$;\n" + by_name["30_usage.sql"],
         "90_broken.sql": "CREATE OR REPLACE FUNCTION captiva_broken() RETURNS int "
                          "LANGUAGE sql AS $$ SELECT * FROM no_such_table $$;",
     })
