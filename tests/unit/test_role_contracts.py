@@ -24,4 +24,4 @@ def test_defaults_and_argument_specs_agree(role):
 
 
 def test_every_role_is_checked():
-    assert ROLES == ["freeradius", "mikrotik", "portal", "postgres"]
+    assert ROLES == ["etcd", "freeradius", "mikrotik", "portal", "postgres"]
