@@ -46,6 +46,7 @@ from captiva.portal.security import (
     csrf_valid,
 )
 from captiva.portal.voucher_views import VoucherViews
+from captiva.portal.workstations import WorkstationViews
 from captiva.usage import default_calendar, format_bytes
 from captiva.vouchers import compact as compact_code
 from captiva.vouchers import is_code
@@ -713,6 +714,7 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
             await run_in_threadpool(portal.close_pool)
 
     voucher = VoucherViews(portal)
+    workstations = WorkstationViews(portal)  # docs/workstations.md: console and kiosk
     routes = [
         Route("/", portal.index, methods=["GET"]),
         Route("/login", portal.login_page, methods=["GET"]),
@@ -733,6 +735,7 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
         Route("/admin/vouchers.csv", voucher.admin_csv, methods=["GET"]),
         Route("/admin/vouchers/revoke", voucher.revoke, methods=["POST"]),
         Route("/api/admin/vouchers", voucher.api_admin, methods=["GET"]),
+        *workstations.routes(),
         Route("/api/admin/{view}", portal.api_admin, methods=["GET"]),
         Route("/healthz", portal.healthz, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

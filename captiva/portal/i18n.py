@@ -199,6 +199,10 @@ for _lang, _messages in CONSOLE.items():
     MESSAGES[_lang].update(_messages)
 for _lang, _messages in VOUCHER.items():
     MESSAGES[_lang].update(_messages)
+from captiva.portal.workstation_text import WORKSTATION  # noqa: E402 - workstations' strings
+
+for _lang, _messages in WORKSTATION.items():
+    MESSAGES[_lang].update(_messages)
 
 assert MESSAGES["fr"].keys() == MESSAGES["en"].keys()  # noqa: S101 - import-time invariant
 

@@ -479,11 +479,16 @@ $$;
 
 -- Every workstation of p_site for the console: status maintenance | issued | running |
 -- suspended | free, online (a kiosk heartbeat in the last p_offline_after seconds).
-CREATE OR REPLACE FUNCTION captiva_workstation_board(
+-- needs_login: the router must be given the session again (a fresh or resumed session,
+-- or a router timeout more than 5 s away from the session's end after a time change): the
+-- kiosk page logs the code in through the hotspot (docs/workstations.md, "Add time").
+DROP FUNCTION IF EXISTS captiva_workstation_board(text, timestamptz, integer);
+CREATE FUNCTION captiva_workstation_board(
     p_site text, p_at timestamptz DEFAULT now(), p_offline_after integer DEFAULT 30
 ) RETURNS TABLE (
     name text, room text, status text, online boolean, session_id bigint, code text,
-    member text, remaining integer, closing_at timestamptz, language text
+    member text, remaining integer, closing_at timestamptz, language text,
+    needs_login boolean
 ) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT w.name, w.room,
            CASE WHEN s.id IS NOT NULL THEN s.state
@@ -499,7 +504,13 @@ CREATE OR REPLACE FUNCTION captiva_workstation_board(
                                              s.running_since, p_at),
                COALESCE(floor(extract(epoch FROM captiva_workstation_closing(w.site, p_at)
                                      - p_at))::integer, 0)) END,
-           captiva_workstation_closing(w.site, p_at), s.language
+           captiva_workstation_closing(w.site, p_at), s.language,
+           s.state = 'issued' OR (s.state = 'running' AND abs(extract(epoch FROM s.router_until
+               - p_at) - LEAST(captiva_workstation_remaining(s.granted_seconds, s.used_seconds,
+                                                            s.running_since, p_at),
+                               COALESCE(floor(extract(epoch FROM
+                                   captiva_workstation_closing(w.site, p_at) - p_at))::integer,
+                                   0))) > 5)
     FROM captiva_workstation AS w
     LEFT JOIN captiva_workstation_maintenance AS m ON m.workstation = w.name
     LEFT JOIN captiva_workstation_heartbeat AS h ON h.workstation = w.name
@@ -513,10 +524,12 @@ $$;
 -- The kiosk page of the workstation at p_ip: records the heartbeat and returns its session
 -- (no session: state 'free' or 'maintenance'; a session ended less than 10 minutes ago:
 -- 'ended' and its end_reason). No row: the address is no workstation.
-CREATE OR REPLACE FUNCTION captiva_workstation_kiosk(p_ip inet, p_at timestamptz DEFAULT now())
+DROP FUNCTION IF EXISTS captiva_workstation_kiosk(inet, timestamptz);
+CREATE FUNCTION captiva_workstation_kiosk(p_ip inet, p_at timestamptz DEFAULT now())
 RETURNS TABLE (
     workstation text, site text, state text, session_id bigint, remaining integer,
-    granted integer, running boolean, language text, end_reason text, warnings integer[]
+    granted integer, running boolean, language text, end_reason text, warnings integer[],
+    code text, needs_login boolean
 ) LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     w record;
@@ -542,7 +555,10 @@ BEGIN
                COALESCE(floor(extract(epoch FROM captiva_workstation_closing(w.site, p_at)
                                      - p_at))::integer, 0)) END,
            s.granted_seconds, s.state = 'running', s.language, s.end_reason,
-           (SELECT r.warnings FROM captiva_workstation_rules AS r WHERE r.site = w.site)
+           (SELECT r.warnings FROM captiva_workstation_rules AS r WHERE r.site = w.site),
+           CASE WHEN s.state <> 'ended' THEN s.code END,
+           (SELECT b.needs_login FROM captiva_workstation_board(w.site, p_at) AS b
+            WHERE b.name = w.name)
     FROM (SELECT 1) AS one
     LEFT JOIN LATERAL (
         SELECT * FROM captiva_workstation_session AS t
@@ -710,3 +726,16 @@ GRANT EXECUTE ON FUNCTION captiva_workstation_may_act(text, text),
 GRANT EXECUTE ON FUNCTION captiva_workstation_sweep(timestamptz),
     captiva_workstation_erase_guests(timestamptz),
     captiva_workstation_sessions_to_disconnect(timestamptz) TO captiva_jobs;
+
+-- The kiosk pages connected now (the portal batches them): their workstations' heartbeat.
+CREATE OR REPLACE FUNCTION captiva_workstation_beat(p_names text[], p_at timestamptz DEFAULT now())
+RETURNS void LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+    INSERT INTO captiva_workstation_heartbeat AS h (workstation, seen_at)
+    SELECT w.name, p_at FROM captiva_workstation AS w WHERE w.name = ANY (p_names)
+    ON CONFLICT (workstation) DO UPDATE SET seen_at = excluded.seen_at
+    WHERE h.seen_at < excluded.seen_at
+$$;
+ALTER FUNCTION captiva_workstation_beat(text[], timestamptz) OWNER TO captiva_definer;
+REVOKE ALL ON FUNCTION captiva_workstation_beat(text[], timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION captiva_workstation_beat(text[], timestamptz) TO captiva_portal;
