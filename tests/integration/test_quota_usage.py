@@ -388,6 +388,28 @@ def test_usage_all_is_captiva_user_usage_of_every_user(db, radius, su):
                          "carol": ("Africa/Douala", 1, 1), "guest1": ("Africa/Douala", 1, 1)}
 
 
+def test_the_admin_top_is_every_users_own_month_even_past_the_first_candidates(db, su):
+    """top() reads only candidates ordered by their last 40 days; users whose bytes are all
+    before this month rank high there and must not hide the real top (alice, in Paris's
+    month from the 15th)."""
+    now = ts("2026-07-19T12:00:00", "Europe/Paris")
+    for n in range(9):
+        add_user(su, f"old{n}", "student")
+        su.execute("INSERT INTO captiva_usage_daily VALUES (%s, '2026-06-20', %s, 0)",
+                   (f"old{n}", (n + 10) * GiB))
+    su.execute("INSERT INTO captiva_usage_daily VALUES ('alice', '2026-07-16', %s, 0), "
+               "('alice', '2026-07-02', %s, 0), ('benoit', '2026-07-10', 100, 0)",
+               (3 * GiB, 50 * GiB))
+    su.execute("INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, "
+               "acctstarttime) VALUES ('p', 'p', 'alice', %s, %s)", (NAS_PARIS, now))
+    with db.connect("portal") as portal:
+        got = data.top(portal, now, limit=2)
+        every = sorted(((u.usage["monthly"].used, u.username) for u in usage_all(portal, now)
+                        if u.usage["monthly"].used > 0), reverse=True)
+    assert [(r["username"], r["bytes"]) for r in got] == [("alice", 3 * GiB), ("benoit", 100)]
+    assert [(r["username"], r["bytes"]) for r in got] == [(n, b) for b, n in every[:2]]
+
+
 def test_the_portal_bar_warns_at_the_profiles_first_alert_threshold(db, radius, su):
     now = ts("2026-11-21T20:00:00", "Africa/Douala")
     radius.start("s1", "alice", NAS_DOUALA, now - dt.timedelta(hours=2))
