@@ -22,7 +22,8 @@ take minutes from the one bench address); the portal's own limits keep the role'
 
 Then, for each --connections value, wrk (HTTPS, keep-alive, closed loop) runs twice through
 the same nginx while tools/radload sends Interim-Updates for the open sessions at --acct-rate
-through FreeRADIUS (the deployed accounting path: the rows and captiva_usage_daily change under the portal):
+through FreeRADIUS (the deployed accounting path: the rows and captiva_usage_daily change
+under the portal):
 1. baseline: GET /healthz (nginx + TLS + uvicorn, no session);
 2. GET /me with the students' session cookies in turn (each request a different student).
 Per run: requests/s, p50/p90/p99, and CPU time per request of nginx, the portal and PostgreSQL
