@@ -2,109 +2,132 @@
 -- (policy.d/captiva_voucher) and the sessions a job must end.
 -- SECURITY DEFINER, owned by captiva_definer, pg_temp last in search_path (see 40_quota_login).
 --
--- The rule, in one place (captiva_voucher_judge): a code is refused when it is revoked,
+-- The rule, in one place (captiva_voucher_judgements): a code is refused when it is revoked,
 -- before valid_from, from the end of valid_until, after its window (from the first use), or
 -- with its time credit or data cap used up; at login also on a router of a site the batch
 -- does not list, or with simultaneous_use sessions already open. Otherwise the session may
 -- last the smallest of the remaining credit, the rest of the window and the rest of the
 -- validity. Used time and data come from radacct (open sessions count up to p_at).
 
--- The judgement of p_code at p_at on NAS p_nas; no row when p_code is not a voucher.
+-- 'French / English', the batch's language first (cards and the login page show both).
+CREATE OR REPLACE FUNCTION captiva_voucher_message(p_language text, p_fr text, p_en text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN p_language = 'en' THEN p_en || ' / ' || p_fr ELSE p_fr || ' / ' || p_en END
+$$;
+
+CREATE OR REPLACE FUNCTION captiva_voucher_time(p_at timestamptz, p_tz text)
+RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT to_char(p_at AT TIME ZONE p_tz, 'YYYY-MM-DD HH24:MI') || ' ' || p_tz
+$$;
+
+-- The rule itself, over every code at once: one row per code with its judgement at p_at,
+-- judged on NAS p_nas (its site's timezone for the dates in messages; at login, the site
+-- check). Every caller filters it: the login and the holder's page by code (the planner
+-- pushes the code down to the indexes, radacct included), the admins' counts not at all (one
+-- pass, radacct aggregated per code and joined once). It is plain SQL, STABLE, not SECURITY
+-- DEFINER and without SET, so PostgreSQL inlines it into its callers (all SECURITY DEFINER,
+-- search_path set); called directly it has only its caller's rights, and nobody else's.
 -- reason: NULL (allowed), revoked, not-yet-valid, expired, wrong-site, time-used, data-used,
 -- in-use; message: why, 'French / English' in the batch's language order;
--- remaining_bytes: NULL without a data cap; seconds_left: how long a session may last.
+-- remaining_bytes: NULL without a data cap; seconds_left: how long a session may last;
+-- used_seconds counts open sessions up to p_at.
 -- p_login: judge a new login (site and simultaneous use count) rather than an open session.
+CREATE OR REPLACE FUNCTION captiva_voucher_judgements(
+    p_nas inet, p_at timestamptz, p_login boolean
+) RETURNS TABLE (
+    code text, batch text, index integer, reason text, message text, remaining_bytes bigint,
+    seconds_left bigint, first_used_at timestamptz, open_sessions integer,
+    last_login_at timestamptz, used_seconds bigint, used_bytes bigint
+) LANGUAGE sql STABLE AS $$
+    SELECT j.code, j.batch, j.index, j.reason,
+           CASE j.reason
+               WHEN 'revoked' THEN public.captiva_voucher_message(j.language,
+                   'Code révoqué', 'Code revoked')
+               WHEN 'not-yet-valid' THEN public.captiva_voucher_message(j.language,
+                   'Code pas encore valable (à partir du '
+                       || public.captiva_voucher_time(j.starts_at, j.tz) || ')',
+                   'Code not valid yet (from '
+                       || public.captiva_voucher_time(j.starts_at, j.tz) || ')')
+               WHEN 'expired' THEN public.captiva_voucher_message(j.language,
+                   'Code expiré le ' || public.captiva_voucher_time(j.valid_end, j.tz),
+                   'Code expired on ' || public.captiva_voucher_time(j.valid_end, j.tz))
+               WHEN 'wrong-site' THEN public.captiva_voucher_message(j.language,
+                   'Code non valable sur ce site', 'Code not valid on this site')
+               WHEN 'time-used' THEN public.captiva_voucher_message(j.language,
+                   'Crédit de temps épuisé', 'Time credit used up')
+               WHEN 'data-used' THEN public.captiva_voucher_message(j.language,
+                   'Données épuisées', 'Data allowance used up')
+               WHEN 'in-use' THEN public.captiva_voucher_message(j.language,
+                   'Code déjà utilisé sur un autre appareil',
+                   'Code already in use on another device')
+           END,
+           CASE WHEN j.reason IS NOT NULL THEN 0::bigint
+                WHEN j.data_cap IS NOT NULL THEN j.data_cap - j.used_bytes END,
+           CASE WHEN j.reason IS NOT NULL THEN 0::bigint
+                ELSE GREATEST(LEAST(floor(extract(epoch FROM j.valid_end - p_at))::bigint,
+                                    j.time_credit - j.used_seconds), 1) END,
+           j.first_used_at, j.open_sessions, j.last_login_at, j.used_seconds, j.used_bytes
+    FROM (
+        SELECT f.*,
+               CASE WHEN f.revoked THEN 'revoked'
+                    WHEN p_at < f.starts_at THEN 'not-yet-valid'
+                    WHEN p_at >= f.valid_end THEN 'expired'
+                    WHEN p_login AND f.sites <> '{}' AND NOT EXISTS (
+                        SELECT FROM public.captiva_router AS r
+                        WHERE r.nasipaddress = p_nas AND r.site = ANY (f.sites))
+                        THEN 'wrong-site'
+                    WHEN f.used_seconds >= f.time_credit THEN 'time-used'
+                    WHEN f.used_bytes >= f.data_cap THEN 'data-used'
+                    WHEN p_login AND f.open_sessions >= f.simultaneous_use THEN 'in-use'
+               END AS reason
+        FROM (
+            SELECT v.code, v.batch, v.index, b.language, b.starts_at, b.sites, b.time_credit,
+                   b.data_cap, b.simultaneous_use, fu.first_used_at,
+                   rv.code IS NOT NULL AS revoked,
+                   -- LEAST ignores NULL: without a window, the batch's end.
+                   LEAST(b.ends_at, COALESCE(fu.first_used_at, p_at)
+                                    + make_interval(secs => b.window_after_first_use))
+                       AS valid_end,
+                   COALESCE(u.open_sessions, 0) AS open_sessions, u.last_login_at,
+                   COALESCE(u.seconds, 0) AS used_seconds, COALESCE(u.bytes, 0) AS used_bytes,
+                   -- Dates are shown in the timezone of the router's site, else the campus's.
+                   COALESCE((SELECT s.timezone FROM public.captiva_router AS r
+                             JOIN public.captiva_site AS s ON s.name = r.site
+                             WHERE r.nasipaddress = p_nas),
+                            (SELECT q.timezone FROM public.captiva_quota_settings AS q LIMIT 1),
+                            'UTC') AS tz
+            FROM public.captiva_voucher AS v
+            JOIN public.captiva_voucher_batch AS b ON b.name = v.batch
+            LEFT JOIN public.captiva_voucher_first_use AS fu ON fu.code = v.code
+            LEFT JOIN public.captiva_voucher_revocation AS rv ON rv.code = v.code
+            LEFT JOIN (
+                SELECT a.username,
+                       count(*) FILTER (WHERE a.acctstoptime IS NULL)::integer
+                           AS open_sessions,
+                       max(a.acctstarttime) AS last_login_at,
+                       sum(CASE WHEN a.acctstoptime IS NULL
+                                THEN GREATEST(COALESCE(a.acctsessiontime, 0),
+                                              floor(extract(epoch FROM p_at - a.acctstarttime)))
+                                ELSE COALESCE(a.acctsessiontime, 0) END)::bigint AS seconds,
+                       sum(COALESCE(a.acctinputoctets, 0)
+                           + COALESCE(a.acctoutputoctets, 0))::bigint AS bytes
+                FROM public.radacct AS a
+                GROUP BY a.username
+            ) AS u ON u.username = v.code
+        ) AS f
+    ) AS j
+$$;
+
+-- The judgement of p_code at p_at on NAS p_nas; no row when p_code is not a voucher.
+-- Columns as in captiva_voucher_judgements.
 CREATE OR REPLACE FUNCTION captiva_voucher_judge(
     p_code text, p_nas inet, p_at timestamptz, p_login boolean
 ) RETURNS TABLE (reason text, message text, remaining_bytes bigint, seconds_left bigint)
+-- plpgsql, not sql: its plan is kept per connection (10_calendar.sql, captiva_local_midnight).
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-DECLARE
-    b record;
-    first_use timestamptz;
-    window_end timestamptz;
-    used record;
-    tz text;
-    left_seconds bigint;
 BEGIN
-    SELECT vb.* INTO b
-    FROM captiva_voucher AS v JOIN captiva_voucher_batch AS vb ON vb.name = v.batch
-    WHERE v.code = p_code;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    -- Dates are shown in the timezone of the router's site, else the campus default.
-    SELECT s.timezone INTO tz
-    FROM captiva_router AS r JOIN captiva_site AS s ON s.name = r.site
-    WHERE r.nasipaddress = p_nas;
-    tz := COALESCE(tz, (SELECT q.timezone FROM captiva_quota_settings AS q LIMIT 1), 'UTC');
-    SELECT f.first_used_at INTO first_use
-    FROM captiva_voucher_first_use AS f WHERE f.code = p_code;
-    IF b.window_after_first_use IS NOT NULL THEN
-        window_end := COALESCE(first_use, p_at)
-                      + make_interval(secs => b.window_after_first_use);
-    END IF;
-
-    IF EXISTS (SELECT FROM captiva_voucher_revocation AS rv WHERE rv.code = p_code) THEN
-        RETURN QUERY SELECT 'revoked', captiva_voucher_message(b.language,
-            'Code révoqué', 'Code revoked'), 0::bigint, 0::bigint;
-        RETURN;
-    END IF;
-    IF p_at < b.starts_at THEN
-        RETURN QUERY SELECT 'not-yet-valid', captiva_voucher_message(b.language,
-            'Code pas encore valable (à partir du ' || captiva_voucher_time(b.starts_at, tz) || ')',
-            'Code not valid yet (from ' || captiva_voucher_time(b.starts_at, tz) || ')'),
-            0::bigint, 0::bigint;
-        RETURN;
-    END IF;
-    IF p_at >= LEAST(b.ends_at, window_end) THEN
-        RETURN QUERY SELECT 'expired', captiva_voucher_message(b.language,
-            'Code expiré le ' || captiva_voucher_time(LEAST(b.ends_at, window_end), tz),
-            'Code expired on ' || captiva_voucher_time(LEAST(b.ends_at, window_end), tz)),
-            0::bigint, 0::bigint;
-        RETURN;
-    END IF;
-    IF p_login AND b.sites <> '{}' AND NOT EXISTS (
-        SELECT FROM captiva_router AS r WHERE r.nasipaddress = p_nas AND r.site = ANY (b.sites)
-    ) THEN
-        RETURN QUERY SELECT 'wrong-site', captiva_voucher_message(b.language,
-            'Code non valable sur ce site', 'Code not valid on this site'), 0::bigint, 0::bigint;
-        RETURN;
-    END IF;
-
-    SELECT count(*) FILTER (WHERE a.acctstoptime IS NULL) AS open_sessions,
-           COALESCE(sum(CASE WHEN a.acctstoptime IS NULL
-                             THEN GREATEST(COALESCE(a.acctsessiontime, 0),
-                                           floor(extract(epoch FROM p_at - a.acctstarttime)))
-                             ELSE COALESCE(a.acctsessiontime, 0) END), 0)::bigint AS seconds,
-           COALESCE(sum(COALESCE(a.acctinputoctets, 0) + COALESCE(a.acctoutputoctets, 0)),
-                    0)::bigint AS bytes
-    INTO used
-    FROM radacct AS a WHERE a.username = p_code;
-    IF b.time_credit IS NOT NULL AND used.seconds >= b.time_credit THEN
-        RETURN QUERY SELECT 'time-used', captiva_voucher_message(b.language,
-            'Crédit de temps épuisé', 'Time credit used up'), 0::bigint, 0::bigint;
-        RETURN;
-    END IF;
-    IF b.data_cap IS NOT NULL AND used.bytes >= b.data_cap THEN
-        RETURN QUERY SELECT 'data-used', captiva_voucher_message(b.language,
-            'Données épuisées', 'Data allowance used up'), 0::bigint, 0::bigint;
-        RETURN;
-    END IF;
-    IF p_login AND b.simultaneous_use IS NOT NULL AND used.open_sessions >= b.simultaneous_use
-    THEN
-        RETURN QUERY SELECT 'in-use', captiva_voucher_message(b.language,
-            'Code déjà utilisé sur un autre appareil', 'Code already in use on another device'),
-            0::bigint, 0::bigint;
-        RETURN;
-    END IF;
-
-    left_seconds := floor(extract(epoch FROM LEAST(b.ends_at, window_end) - p_at))::bigint;
-    IF b.time_credit IS NOT NULL THEN
-        left_seconds := LEAST(left_seconds, b.time_credit - used.seconds);
-    END IF;
-    RETURN QUERY SELECT NULL::text, NULL::text,
-        CASE WHEN b.data_cap IS NULL THEN NULL ELSE b.data_cap - used.bytes END,
-        GREATEST(left_seconds, 1);
+    RETURN QUERY SELECT j.reason, j.message, j.remaining_bytes, j.seconds_left
+        FROM captiva_voucher_judgements(p_nas, p_at, p_login) AS j WHERE j.code = p_code;
 END
 $$;
 
@@ -116,7 +139,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public,
 DECLARE
     j record;
 BEGIN
-    SELECT * INTO j FROM captiva_voucher_judge(p_code, p_nas, p_at, true);
+    SELECT * INTO j FROM captiva_voucher_judgements(p_nas, p_at, true) AS v
+    WHERE v.code = p_code;
     IF NOT FOUND THEN
         RETURN;  -- no row: not a voucher, the other policies decide
     END IF;
@@ -156,70 +180,34 @@ RETURNS TABLE (
     window_after_first_use integer, first_used_at timestamptz, valid_from timestamptz,
     valid_until timestamptz
 ) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT v.batch, v.index, b.language, j.reason, j.message, j.seconds_left,
+    SELECT j.batch, j.index, b.language, j.reason, j.message, j.seconds_left,
            j.remaining_bytes, b.time_credit, b.data_cap, b.window_after_first_use,
-           f.first_used_at, b.starts_at,
-           LEAST(b.ends_at, f.first_used_at + make_interval(secs => b.window_after_first_use))
-    FROM captiva_voucher AS v
-    JOIN captiva_voucher_batch AS b ON b.name = v.batch
-    LEFT JOIN captiva_voucher_first_use AS f ON f.code = v.code
-    CROSS JOIN LATERAL captiva_voucher_judge(v.code, NULL, p_at, false) AS j
-    WHERE v.code = p_code
+           j.first_used_at, b.starts_at,
+           LEAST(b.ends_at, j.first_used_at + make_interval(secs => b.window_after_first_use))
+    FROM captiva_voucher_judgements(NULL, p_at, false) AS j
+    JOIN captiva_voucher_batch AS b ON b.name = j.batch
+    WHERE j.code = p_code
 $$;
 
 -- The state of every code at p_at, for the admins' batch view and its CSV (never the code):
 -- revoked, expired, exhausted (time or data used up), in-use (used, with time left) or
--- unused, from captiva_voucher_judge; online: its open sessions. The codes nobody touched
--- (no first use, revocation nor accounting) of one batch all have the same judgement: one
--- of them is judged for all, so the page costs one judgement per used code and per batch.
+-- unused, from the judgements of every code in one pass (captiva_voucher_judgements, the
+-- rule FreeRADIUS applies); online: its open sessions.
 CREATE OR REPLACE FUNCTION captiva_voucher_states(p_at timestamptz DEFAULT now())
 RETURNS TABLE (
     batch text, index integer, state text, reason text, first_used_at timestamptz,
     online integer, last_login_at timestamptz, used_seconds bigint, used_bytes bigint
 ) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    WITH touched AS MATERIALIZED (
-        SELECT v.code, v.batch, v.index, f.first_used_at
-        FROM captiva_voucher AS v
-        LEFT JOIN captiva_voucher_first_use AS f ON f.code = v.code
-        WHERE f.code IS NOT NULL
-           OR EXISTS (SELECT FROM captiva_voucher_revocation AS r WHERE r.code = v.code)
-           OR EXISTS (SELECT FROM radacct AS a WHERE a.username = v.code)
-    ), usage AS (
-        SELECT a.username,
-               count(*) FILTER (WHERE a.acctstoptime IS NULL)::integer AS online,
-               max(a.acctstarttime) AS last_login_at,
-               COALESCE(sum(COALESCE(a.acctsessiontime, 0)), 0)::bigint AS seconds,
-               COALESCE(sum(COALESCE(a.acctinputoctets, 0) + COALESCE(a.acctoutputoctets, 0)),
-                        0)::bigint AS bytes
-        FROM radacct AS a JOIN touched AS t ON t.code = a.username
-        GROUP BY a.username
-    ), stand_in AS MATERIALIZED (
-        SELECT s.batch, j.reason
-        FROM (SELECT DISTINCT ON (v.batch) v.batch, v.code
-              FROM captiva_voucher AS v
-              WHERE NOT EXISTS (SELECT FROM touched AS t WHERE t.code = v.code)
-              ORDER BY v.batch, v.index) AS s
-        CROSS JOIN LATERAL captiva_voucher_judge(s.code, NULL, p_at, false) AS j
-    ), judged AS (
-        SELECT t.batch, t.index, j.reason, t.first_used_at, COALESCE(u.online, 0) AS online,
-               u.last_login_at, COALESCE(u.seconds, 0) AS seconds, COALESCE(u.bytes, 0) AS bytes
-        FROM touched AS t
-        CROSS JOIN LATERAL captiva_voucher_judge(t.code, NULL, p_at, false) AS j
-        LEFT JOIN usage AS u ON u.username = t.code
-        UNION ALL
-        SELECT v.batch, v.index, s.reason, NULL, 0, NULL, 0, 0
-        FROM captiva_voucher AS v JOIN stand_in AS s ON s.batch = v.batch
-        WHERE NOT EXISTS (SELECT FROM touched AS t WHERE t.code = v.code)
-    )
-    SELECT batch, index,
-           CASE WHEN reason = 'revoked' THEN 'revoked'
-                WHEN reason = 'expired' THEN 'expired'
-                WHEN reason IN ('time-used', 'data-used') THEN 'exhausted'
-                WHEN first_used_at IS NOT NULL THEN 'in-use'
+    SELECT j.batch, j.index,
+           CASE WHEN j.reason = 'revoked' THEN 'revoked'
+                WHEN j.reason = 'expired' THEN 'expired'
+                WHEN j.reason IN ('time-used', 'data-used') THEN 'exhausted'
+                WHEN j.first_used_at IS NOT NULL THEN 'in-use'
                 ELSE 'unused' END,
-           reason, first_used_at, online, last_login_at, seconds, bytes
-    FROM judged
-    ORDER BY batch, index
+           j.reason, j.first_used_at, j.open_sessions, j.last_login_at, j.used_seconds,
+           j.used_bytes
+    FROM captiva_voucher_judgements(NULL, p_at, false) AS j
+    ORDER BY j.batch, j.index
 $$;
 
 -- The last p_per_batch sessions of each batch's codes (never the code: batch and index).
@@ -242,17 +230,6 @@ RETURNS TABLE (
     ORDER BY r.batch, r.acctstarttime DESC
 $$;
 
--- 'French / English', the batch's language first (cards and the login page show both).
-CREATE OR REPLACE FUNCTION captiva_voucher_message(p_language text, p_fr text, p_en text)
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN p_language = 'en' THEN p_en || ' / ' || p_fr ELSE p_fr || ' / ' || p_en END
-$$;
-
-CREATE OR REPLACE FUNCTION captiva_voucher_time(p_at timestamptz, p_tz text)
-RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT to_char(p_at AT TIME ZONE p_tz, 'YYYY-MM-DD HH24:MI') || ' ' || p_tz
-$$;
-
 -- One string for unlang's %{sql:...}: 'none' (not a voucher), 'reject|<message>' or
 -- 'accept|<gigawords>|<low 32 bits>|<session timeout>' (empty byte fields: no data cap).
 CREATE OR REPLACE FUNCTION captiva_voucher_login_xlat(p_code text, p_nas text DEFAULT '')
@@ -271,6 +248,8 @@ BEGIN
 END
 $$;
 
+ALTER FUNCTION captiva_voucher_judgements(inet, timestamptz, boolean) OWNER TO captiva_definer;
+REVOKE ALL ON FUNCTION captiva_voucher_judgements(inet, timestamptz, boolean) FROM PUBLIC;
 ALTER FUNCTION captiva_voucher_judge(text, inet, timestamptz, boolean) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_voucher_login(text, inet, timestamptz) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_voucher_login_xlat(text, text) OWNER TO captiva_definer;
