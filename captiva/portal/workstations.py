@@ -153,6 +153,8 @@ def act(conn, actor: str, site: str, action: str, form: dict[str, str],
 class SiteFeed:
     rows: dict[str, dict] = field(default_factory=dict)
     version: int = 0
+    # time.monotonic() when the read that gave ``rows`` started (every read, changed or not)
+    read_at: float = 0.0
     watchers: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
@@ -193,6 +195,7 @@ class Hub:
                 log.warning("workstation board of %s: read failed", site, exc_info=True)
                 rows = None
             if rows is not None:
+                feed.read_at = started
                 fresh = {r["name"]: _timed(r, started_wall) for r in rows}
                 if _changed(feed.rows, fresh):
                     feed.rows = fresh
@@ -203,6 +206,12 @@ class Hub:
                     del self.latencies[:-10000]
             await asyncio.sleep(max(0.0, POLL_SECONDS - (time.monotonic() - started)))
         feed.task = None
+
+    async def fresh(self, feed: SiteFeed, since: float) -> None:
+        """Wait for a read started after ``since``: a new stream never shows older rows
+        than the page it updates."""
+        while feed.read_at < since and feed.watchers > 0:
+            await asyncio.sleep(POLL_SECONDS / 5)
 
     async def _beat(self) -> None:
         while self.kiosks:
@@ -338,15 +347,19 @@ class WorkstationViews:
         hub = self.hub
 
         async def stream():
+            started = time.monotonic()
             feed = hub.watch(site)
             try:
+                await hub.fresh(feed, started)
                 sent = -1
                 while not await request.is_disconnected():
+                    # Taken before reading: a change made meanwhile has set this one.
+                    changed = feed.changed
                     if feed.version != sent:
                         sent = feed.version
                         yield _event({"rows": list(feed.rows.values()), "at": time.time()})
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(feed.changed.wait(), KEEPALIVE_SECONDS)
+                        await asyncio.wait_for(changed.wait(), KEEPALIVE_SECONDS)
                     if feed.version == sent:
                         yield b": keepalive\n\n"
             finally:
@@ -437,20 +450,25 @@ class WorkstationViews:
         hub = self.hub
 
         async def stream():
+            started = time.monotonic()
             feed = hub.watch(site)
             hub.kiosks[name] = hub.kiosks.get(name, 0) + 1
             try:
                 yield _event({"row": _kiosk_row(found), "at": time.time()})
                 last = _kiosk_row(found)
+                await hub.fresh(feed, started)
                 while not await request.is_disconnected():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(feed.changed.wait(), KEEPALIVE_SECONDS)
+                    # Taken before reading: a change made meanwhile has set this one.
+                    changed = feed.changed
                     row = feed.rows.get(name)
                     current = _board_row(row) if row else last
                     if _changed({name: last}, {name: current}):
                         last = current
                         yield _event({"row": current, "at": time.time()})
-                    else:
+                        continue
+                    try:
+                        await asyncio.wait_for(changed.wait(), KEEPALIVE_SECONDS)
+                    except TimeoutError:
                         yield b": keepalive\n\n"
             finally:
                 hub.unwatch(site)
