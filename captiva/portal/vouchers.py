@@ -96,7 +96,8 @@ def codes(conn, now: dt.datetime) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "SELECT batch, index, state, reason, first_used_at, online, last_login_at,"
-            " used_seconds, used_bytes FROM captiva_voucher_states(%s)", (now,)).fetchall()
+            " used_seconds, used_bytes FROM captiva_voucher_states(%s) ORDER BY batch, index",
+            (now,)).fetchall()
 
 
 class RevokeRefused(ValueError):

@@ -192,12 +192,14 @@ $$;
 -- The state of every code at p_at, for the admins' batch view and its CSV (never the code):
 -- revoked, expired, exhausted (time or data used up), in-use (used, with time left) or
 -- unused, from the judgements of every code in one pass (captiva_voucher_judgements, the
--- rule FreeRADIUS applies); online: its open sessions.
+-- rule FreeRADIUS applies); online: its open sessions. Unordered: the page only counts.
+-- Without JIT: compiling costs more than it saves here (0.1 s of 0.5 s at 100,000 codes).
 CREATE OR REPLACE FUNCTION captiva_voucher_states(p_at timestamptz DEFAULT now())
 RETURNS TABLE (
     batch text, index integer, state text, reason text, first_used_at timestamptz,
     online integer, last_login_at timestamptz, used_seconds bigint, used_bytes bigint
-) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+SET jit = off AS $$
     SELECT j.batch, j.index,
            CASE WHEN j.reason = 'revoked' THEN 'revoked'
                 WHEN j.reason = 'expired' THEN 'expired'
@@ -207,7 +209,6 @@ RETURNS TABLE (
            j.reason, j.first_used_at, j.open_sessions, j.last_login_at, j.used_seconds,
            j.used_bytes
     FROM captiva_voucher_judgements(NULL, p_at, false) AS j
-    ORDER BY j.batch, j.index
 $$;
 
 -- The last p_per_batch sessions of each batch's codes (never the code: batch and index).
