@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""The HA probe: a router's RADIUS traffic during a failure test (docs/ha.md).
+
+Runs in the router container's network namespace (tests/ha/lab.py starts it with nsenter),
+so requests come from the router's address, with the router's secret (read from stdin,
+never on a command line). Every ``--interval`` seconds it sends one login (Access-Request,
+PAP) and one accounting record (Accounting-Request Start, a new Acct-Session-Id each),
+each as the router does with several RADIUS servers: to the first server, and on no answer
+within ``--timeout`` to the next one, in order. An accounting record is retransmitted
+(same session, next server) for ``--acct-rounds`` rounds of every server before it counts
+as unanswered, as a router keeps it queued.
+
+It stops after ``--duration`` seconds (or on SIGTERM) and prints one JSON report:
+  logins: sent, accepted, rejected, unanswered, each with the send times (seconds from
+          the start) of the rejected and unanswered ones, and answers per server;
+  accounting: sent, the session ids acknowledged, and those never acknowledged.
+
+usage: probe.py --servers A,B --user U --password P --acct-user U --run RUN
+                [--interval 0.1] [--duration 60] [--timeout 1.0]   (secret on stdin)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from pyrad import packet
+from pyrad.client import Client, Timeout
+from pyrad.dictionary import Dictionary
+
+DICTIONARY_DIR = Path("/usr/share/freeradius")
+DICTIONARIES = ("rfc2865", "rfc2866", "rfc2869", "rfc3576", "mikrotik")
+
+
+class Probe:
+    def __init__(self, args: argparse.Namespace, secret: bytes) -> None:
+        self.args = args
+        self.secret = secret
+        self.servers = args.servers.split(",")
+        self.dictionary = Dictionary(*(str(DICTIONARY_DIR / f"dictionary.{name}")
+                                       for name in DICTIONARIES))
+        self.lock = threading.Lock()
+        self.start = time.monotonic()
+        self.logins = {"sent": 0, "accepted": 0, "rejected": 0, "unanswered": 0,
+                       "rejected_at": [], "unanswered_at": [], "answered_by": {}}
+        self.accounting = {"sent": 0, "acknowledged": [], "unanswered": [], "answered_by": {}}
+
+    def client(self, server: str) -> Client:
+        client = Client(server=server, secret=self.secret, dict=self.dictionary,
+                        timeout=self.args.timeout, retries=1)
+        if self.args.source:
+            client.bind((self.args.source, 0))
+        return client
+
+    def now(self) -> float:
+        return round(time.monotonic() - self.start, 3)
+
+    def login(self) -> None:
+        sent_at = self.now()
+        for server in self.servers:
+            client = self.client(server)
+            request = client.CreateAuthPacket(code=packet.AccessRequest,
+                                              User_Name=self.args.user,
+                                              NAS_IP_Address=self.args.nas_address,
+                                              message_authenticator=True)
+            request["User-Password"] = request.PwCrypt(self.args.password)
+            try:
+                reply = client.SendPacket(request)
+            except Timeout:
+                continue
+            finally:
+                client._CloseSocket()  # noqa: SLF001  (pyrad has no public close)
+            with self.lock:
+                by = self.logins["answered_by"]
+                by[server] = by.get(server, 0) + 1
+                if reply.code == packet.AccessAccept:
+                    self.logins["accepted"] += 1
+                else:
+                    self.logins["rejected"] += 1
+                    self.logins["rejected_at"].append(sent_at)
+            return
+        with self.lock:
+            self.logins["unanswered"] += 1
+            self.logins["unanswered_at"].append(sent_at)
+
+    def account(self, number: int) -> None:
+        session_id = f"{self.args.run}-{number:06d}"
+        for _round in range(self.args.acct_rounds):
+            for server in self.servers:
+                client = self.client(server)
+                request = client.CreateAcctPacket(User_Name=self.args.acct_user,
+                                                  Acct_Status_Type="Start",
+                                                  Acct_Session_Id=session_id,
+                                                  NAS_IP_Address=self.args.nas_address)
+                try:
+                    reply = client.SendPacket(request)
+                except Timeout:
+                    continue
+                finally:
+                    client._CloseSocket()  # noqa: SLF001  (pyrad has no public close)
+                if reply.code == packet.AccountingResponse:
+                    with self.lock:
+                        self.accounting["acknowledged"].append(session_id)
+                        by = self.accounting["answered_by"]
+                        by[server] = by.get(server, 0) + 1
+                    return
+        with self.lock:
+            self.accounting["unanswered"].append(session_id)
+
+    def run(self, stop: threading.Event) -> dict:
+        number = 0
+        with ThreadPoolExecutor(max_workers=64) as pool:
+            while not stop.is_set() and time.monotonic() - self.start < self.args.duration:
+                tick = self.start + number * self.args.interval
+                delay = tick - time.monotonic()
+                if delay > 0 and stop.wait(delay):
+                    break
+                pool.submit(self.login)
+                pool.submit(self.account, number)
+                self.logins["sent"] += 1
+                self.accounting["sent"] += 1
+                number += 1
+        return {"duration": self.now(), "interval": self.args.interval,
+                "servers": self.servers, "logins": self.logins, "accounting": self.accounting}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", required=True, help="RADIUS servers in order, a,b")
+    parser.add_argument("--source", default="", help="address to send from (the router's)")
+    parser.add_argument("--nas-address", required=True)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--acct-user", required=True)
+    parser.add_argument("--run", required=True, help="prefix of this run's Acct-Session-Ids")
+    parser.add_argument("--interval", type=float, default=0.1)
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--timeout", type=float, default=1.0)
+    parser.add_argument("--acct-rounds", type=int, default=3)
+    args = parser.parse_args()
+    secret = sys.stdin.readline().strip().encode()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    report = Probe(args, secret).run(stop)
+    json.dump(report, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
