@@ -1,0 +1,88 @@
+"""The workstations' daily report per site (CSV, mailed) and their retention.
+
+The figures come from ``captiva_workstation_report`` (functions/70_workstations.sql); the mail
+goes through the quota jobs' SMTP settings and mailer (captiva/quota/mail.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+from typing import Any
+
+from captiva.quota.config import Config
+from captiva.quota.mail import Mail, Mailer
+
+log = logging.getLogger("captiva.workstations")
+COLUMNS = ("hour", "sessions", "minutes", "occupancy_percent", "refusals")
+SUBJECT = {"fr": "Postes publics {site} : rapport du {day}",
+           "en": "Public workstations {site}: report for {day}"}
+BODY = {"fr": "Rapport du {day} pour {site} en pièce jointe : {sessions} sessions, {minutes} "
+              "minutes, {refusals} refus.\n",
+        "en": "Report for {day} for {site} attached: {sessions} sessions, {minutes} minutes, "
+              "{refusals} refusals.\n"}
+
+
+def report_csv(conn, site: str, day: dt.date) -> tuple[str, dict[str, Any]]:
+    """The site's day as CSV (one line per hour, then the day's total) and its totals."""
+    rows = conn.execute("SELECT hour, sessions, minutes, occupancy_percent, refusals"
+                        " FROM captiva_workstation_report(%s, %s)", (site, day)).fetchall()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("site", "day", *COLUMNS))
+    for row in rows:
+        writer.writerow((site, day.isoformat(), f"{row[0]:02d}:00", *row[1:]))
+    totals = {"sessions": sum(r[1] for r in rows), "minutes": sum(r[2] for r in rows),
+              "refusals": sum(r[4] for r in rows),
+              "occupancy_percent": round(sum(float(r[3]) for r in rows) / 24, 1)}
+    writer.writerow((site, day.isoformat(), "total", totals["sessions"], totals["minutes"],
+                     totals["occupancy_percent"], totals["refusals"]))
+    return out.getvalue(), totals
+
+
+def report(conn, config: Config, day: dt.date, dry_run: bool = False,
+           mailer: Mailer | None = None) -> dict[str, Any]:
+    """Mail each site's report of ``day`` to its operators and the admins."""
+    sites = [r[0] for r in conn.execute(
+        "SELECT DISTINCT site FROM captiva_workstation ORDER BY site")]
+    summary: dict[str, Any] = {"sites": len(sites), "mailed": 0, "no_recipient": []}
+    mails = []
+    for site in sites:
+        text, totals = report_csv(conn, site, day)
+        recipients = conn.execute("SELECT email, language FROM"
+                                  " captiva_workstation_report_recipients(%s)",
+                                  (site,)).fetchall()
+        if not recipients:
+            summary["no_recipient"].append(site)
+            continue
+        for email, language in recipients:
+            lang = language if language in ("fr", "en") else "fr"
+            values = {"site": site, "day": day.isoformat(), **totals}
+            mails.append(Mail(to=email, subject=SUBJECT[lang].format(**values),
+                              body=BODY[lang].format(**values),
+                              attachments=((f"workstations-{site}-{day}.csv",
+                                            text.encode(), "text/csv"),)))
+    conn.commit()
+    if dry_run:
+        summary["would_mail"] = len(mails)
+        return summary
+    with (mailer or Mailer(config.smtp)) as sender:
+        for mail in mails:
+            sender.send(mail)
+            summary["mailed"] += 1
+    return summary
+
+
+def retention(conn, config: Config, now: dt.datetime) -> dict[str, int]:
+    """Guests unused for their site's retention lose their personal data; ended sessions and
+    audit rows older than the sessions' retention (``retention.radacct_days``) are deleted."""
+    erased = conn.execute("SELECT captiva_workstation_erase_guests(%s)", (now,)).fetchone()[0]
+    before = now - dt.timedelta(days=config.radacct_days)
+    sessions = conn.execute("DELETE FROM captiva_workstation_session WHERE state = 'ended'"
+                            " AND ended_at < %s", (before,)).rowcount
+    audit = conn.execute("DELETE FROM captiva_workstation_audit WHERE at < %s",
+                         (before,)).rowcount
+    conn.commit()
+    return {"guests_erased": erased, "sessions": sessions, "audit": audit}
