@@ -3,8 +3,9 @@ the admins' view of every batch.
 
 A code is a password: the portal's role never reads ``captiva_voucher.code``. Everything
 here comes from SECURITY DEFINER functions (roles/postgres/files/functions/80_vouchers.sql)
-built on ``captiva_voucher_judge``, the rule FreeRADIUS applies at login, so the portal shows
-exactly what a login would get.
+built on ``captiva_voucher_judgements``, the rule FreeRADIUS applies at login (for one code
+there, for every code at once on the batch page), so the portal shows exactly what a login
+would get.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 
+import psycopg
 import pytest
 import radius_fixtures
 from ansible.module_utils.captiva_vouchers import compile_vouchers, format_code, validate_batches
@@ -241,6 +242,9 @@ def test_the_portal_cannot_read_codes_but_can_judge_them(campus):
         assert len(rows) == 11
         assert conn.execute("SELECT count(*) FROM captiva_voucher_status('K7HM3XPW9H')"
                             ).fetchone()[0] == 0
+        # The rule over every code is reached only through the functions built on it.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT code FROM captiva_voucher_judgements(NULL, now(), false)")
     assert GiB  # the data cap of the batches above
 
 
