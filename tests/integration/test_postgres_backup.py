@@ -34,7 +34,8 @@ def render_script(tmp_path, db, backup_dir, retention_days, keep_min):
     extra = {"template": str(TEMPLATE), "dest": str(script),
              "postgres_backup_dir": str(backup_dir), "postgres_database": db.name,
              "postgres_port": db.server.port, "postgres_backup_retention_days": retention_days,
-             "postgres_backup_keep_min": keep_min, "__postgres_bin_dir": str(PG_BIN)}
+             "postgres_backup_keep_min": keep_min, "__postgres_bin_dir": str(PG_BIN),
+             "postgres_patroni_enabled": False}
     subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
          "-e", json.dumps(extra), "-e", f"ansible_python_interpreter={sys.executable}",
