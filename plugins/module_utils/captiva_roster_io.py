@@ -286,7 +286,9 @@ def roster_from_data(data: Mapping[str, Any], credentials: Mapping[str, Any]) ->
                   promotions=dict(data["promotions"]), users=users, sites=sites,
                   staff=[dict(m) for m in data.get("staff", [])],
                   vouchers=[_voucher_batch(b, credentials["vouchers"][b["name"]]["codes"])
-                            for b in data.get("vouchers", [])])
+                            for b in data.get("vouchers", [])],
+                  workstations=[dict(w) for w in data.get("workstations", [])],
+                  workstation_rules=dict(data.get("workstation_rules", {})))
 
 
 def _voucher_batch(batch: Mapping[str, Any], codes: list[str]) -> dict[str, Any]:

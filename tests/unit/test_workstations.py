@@ -99,3 +99,22 @@ def test_rules_are_checked():
                                            "max_session": "2h"}]))
     assert found["captiva_workstation_rules[0].default_session"] == (
         "the default session is longer than max_session")
+
+
+def test_workstations_survive_the_transport_between_modules():
+    """captiva_roster writes the roster file that captiva_radius reads back."""
+    import json
+
+    from ansible.module_utils.captiva_roster_io import roster_from_data, roster_to_data
+
+    roster, errors = validate(variables(
+        [pc(1)], [{"site": "campus-ndogbong", "opening_hours": {"monday": "08:00-18:00"}}]))
+    assert errors == []
+    data, credentials = roster_to_data(roster)
+    again = roster_from_data(json.loads(json.dumps(data)), json.loads(json.dumps(credentials)))
+    now = dt.datetime.now(dt.UTC)
+    tables = compile_radius(roster, now)["tables"]
+    tables_again = compile_radius(again, now)["tables"]
+    for table in ("captiva_workstation", "captiva_workstation_rules",
+                  "captiva_workstation_hours"):
+        assert tables_again[table] == tables[table] and tables[table]
