@@ -8,6 +8,7 @@ from a local HTTP server that records each POST as the router would receive it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -140,29 +141,39 @@ def test_check_mode_on_a_fresh_router_writes_nothing(tmp_path):
 # In the browser
 
 
-def servlet(page: str, action: str, error: str = "") -> str:
-    """The page as RouterOS's hotspot servlet sends it: $(if x)...$(endif) and $(x) filled."""
+def octal(data: bytes) -> str:
+    """Bytes as RouterOS writes $(chap-id) and $(chap-challenge): one octal escape each."""
+    return "".join(f"\\{byte:03o}" for byte in data)
+
+
+def servlet(page: str, action: str, error: str = "", chap: tuple[bytes, bytes] | None = None
+            ) -> str:
+    """The page as RouterOS's hotspot servlet sends it: $(if x)...$(endif) and $(x) filled.
+    ``chap``: (id, challenge) when the server's login-by has http-chap, else empty."""
+    values = {"link-login-only": action, "link-orig": "http://example.org/news",
+              "error": error, "chap-id": octal(chap[0]) if chap else "",
+              "chap-challenge": octal(chap[1]) if chap else ""}
+
     def condition(match: re.Match) -> str:
-        return match.group(2) if {"error": error}.get(match.group(1)) else ""
+        return match.group(2) if values[match.group(1)] else ""
 
     page = re.sub(r"\$\(if ([\w-]+)\)(.*?)\$\(endif\)", condition, page, flags=re.S)
-    values = {"link-login-only": action, "link-orig": "http://example.org/news",
-              "error": error}
     return re.sub(r"\$\(([\w-]+)\)", lambda m: values[m.group(1)], page)
 
 
 class Hotspot:
     """The router's web side: GET /login serves the page, POST /login is recorded."""
 
-    def __init__(self, page: str):
+    def __init__(self, page: str, chap: tuple[bytes, bytes] | None = None):
         self.posts: list[dict[str, str]] = []
         self.page = page
+        self.chap = chap
         hotspot = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
                 body = servlet(hotspot.page, f"http://127.0.0.1:{hotspot.port}/login",
-                               "").encode()
+                               "", hotspot.chap).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.end_headers()
@@ -291,5 +302,78 @@ def test_the_page_reads_codes_as_the_python_rule_does(hotspot, browser):
                 assert "error" in got, (typed, got)
             else:
                 assert got == {"code": expected}, typed
+    finally:
+        page.close()
+
+
+# A CHAP id and challenge with bytes above 127 and an escape-looking byte (\ is 0o134).
+CHAP_ID = b"\xe7"
+CHAP_CHALLENGE = bytes([0x5c, 0x00, 0xff, 0x22, 0x27, 0x80]) + bytes(range(1, 200, 20))
+
+
+def chap_digest(secret: str) -> str:
+    """What RouterOS checks (as RADIUS CHAP-Password): MD5(id + password + challenge)."""
+    return hashlib.md5(CHAP_ID + secret.encode("latin-1") + CHAP_CHALLENGE).hexdigest()  # noqa: S324
+
+
+@pytest.fixture(scope="module")
+def chap_hotspot(page_on_router):
+    server = Hotspot(page_on_router, chap=(CHAP_ID, CHAP_CHALLENGE))
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize(("locale", "lang"), [("fr-FR", "fr"), ("en-US", "en")])
+def test_with_chap_a_code_is_sent_as_its_digest_and_never_in_clear(chap_hotspot, browser,
+                                                                  locale, lang):
+    context = browser.new_context(locale=locale)
+    page = context.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{chap_hotspot.port}/login")
+        before = len(chap_hotspot.posts)
+        page.fill("#code", "k7hm 3xpw 9h")
+        with page.expect_navigation():
+            page.get_by_role("button", name=LABELS[lang][1]).click()
+        assert chap_hotspot.posts[before:] == [{
+            "username": "K7HM3XPW9H", "password": chap_digest("K7HM3XPW9H"),
+            "dst": "http://example.org/news", "popup": "true"}]
+    finally:
+        context.close()
+
+
+def test_with_chap_the_student_password_is_sent_as_its_digest(chap_hotspot, browser):
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{chap_hotspot.port}/login")
+        before = len(chap_hotspot.posts)
+        page.fill("#student-username", "alice.mbarga")
+        page.fill("#student-password", "s3cret Pass")
+        with page.expect_navigation():
+            page.click("#student-submit")
+        assert chap_hotspot.posts[before:] == [{
+            "username": "alice.mbarga", "password": chap_digest("s3cret Pass"),
+            "dst": "http://example.org/news", "popup": "true"}]
+        # A mistyped code is still refused on the page, before any digest is sent.
+        page.goto(f"http://127.0.0.1:{chap_hotspot.port}/login")
+        page.fill("#code", "K7HM-3XPW-9J")
+        page.click("#code-submit")
+        assert page.locator("#code-error").inner_text() == "Code mal saisi, vérifiez-le"
+        assert len(chap_hotspot.posts) == before + 1
+    finally:
+        context.close()
+
+
+def test_the_page_md5_is_md5_on_every_block_boundary(hotspot, browser):
+    """The page's own MD5 against hashlib: around the 55/56/64-byte padding edges, and
+    bytes 0-255 (CHAP ids and challenges are binary)."""
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{hotspot.port}/login")
+        inputs = [bytes(range(n)) for n in (0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 128)]
+        inputs += [bytes(range(256)), b"The quick brown fox jumps over the lazy dog"]
+        for data in inputs:
+            got = page.evaluate("bytes => captivaMd5(bytes)", data.decode("latin-1"))
+            assert got == hashlib.md5(data).hexdigest(), len(data)  # noqa: S324
     finally:
         page.close()
