@@ -67,6 +67,8 @@ DEFAULT_RULES = {
 }
 _MAC = re.compile(r"^([0-9A-Fa-f]{2})([:-]?)([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})\2"
                   r"([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})$")
+# A session code as FreeRADIUS normalises it (policy.d/captiva_workstation): P + 8 digits.
+SESSION_CODE = re.compile(r"^\s*[Pp][- ]?[0-9]{4}[- ]?[0-9]{4}\s*$")
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
 
@@ -212,6 +214,13 @@ def validate_workstations(variables: Mapping[str, Any], sites: Mapping[str, Mapp
         rules[rule["site"]] = merged
     for site in sites:
         rules.setdefault(site, dict(DEFAULT_RULES))
+    # FreeRADIUS takes such a username for a workstation's session code.
+    for i, user in enumerate(variables.get("captiva_users") or []):
+        if isinstance(user, dict) and isinstance(user.get("username"), str) \
+                and SESSION_CODE.match(user["username"]):
+            fail(errors, f"captiva_users[{i}].username",
+                 f"{user['username']!r} has the shape of a public workstation's session code "
+                 "(P + 8 digits): choose another username")
     return workstations, rules, errors
 
 

@@ -118,3 +118,10 @@ def test_workstations_survive_the_transport_between_modules():
     for table in ("captiva_workstation", "captiva_workstation_rules",
                   "captiva_workstation_hours"):
         assert tables_again[table] == tables[table] and tables[table]
+
+
+def test_a_username_shaped_like_a_session_code_is_refused():
+    v = variables([])
+    v["captiva_users"] = [{"username": "P12345678", "password": "long-enough-password"}]
+    assert errors_of(v)["captiva_users[0].username"].startswith(
+        "'P12345678' has the shape of a public workstation's session code")
