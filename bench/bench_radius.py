@@ -38,9 +38,10 @@ def variables(n_users, start=0):
 
 
 def timed(label, fn, results):
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     value = fn()
     results[label] = time.perf_counter() - started
+    results[f"{label} cpu"] = time.process_time() - cpu  # this process: Python, not PostgreSQL
     return value
 
 
@@ -103,14 +104,18 @@ def test_reconcile_benchmark(radius_db):
     set_based = results["first apply"] / USERS
     naive = results["naive first apply"] / NAIVE_USERS
     print()
-    print(f"captiva_radius reconcile, {USERS} users (PostgreSQL on loopback, 2 cores)")
-    print(f"  validate roster          {results['validate']:7.2f} s")
-    print(f"  first apply              {results['first apply']:7.2f} s   "
-          f"{first['timings']}")
-    print(f"  no-op                    {results['no-op']:7.2f} s   {noop['timings']}")
-    print(f"  no-op, check mode        {results['no-op, check mode']:7.2f} s")
-    print(f"  1% churn                 {results['1% churn']:7.2f} s   {churn['summary']}")
-    print(f"  naive first apply        {results['naive first apply']:7.2f} s   "
-          f"({NAIVE_USERS} users, one round trip per row)")
+    print(f"captiva_radius reconcile, {USERS} users (PostgreSQL on loopback, 2 cores; CPU: "
+          f"this process only; load average {os.getloadavg()[0]:.1f})")
+    def line(name, key, extra=""):
+        print(f"  {name:<24} {results[key]:7.2f} s wall {results[key + ' cpu']:5.2f} s CPU"
+              f"   {extra}")
+
+    line("validate roster", "validate")
+    line("first apply", "first apply", first["timings"])
+    line("no-op", "no-op", noop["timings"])
+    line("no-op, check mode", "no-op, check mode")
+    line("1% churn", "1% churn", churn["summary"])
+    line("naive first apply", "naive first apply",
+         f"({NAIVE_USERS} users, one round trip per row)")
     print(f"  per user: set-based {set_based * 1e6:.0f} us, naive {naive * 1e6:.0f} us, "
           f"ratio {naive / set_based:.1f}x")
