@@ -56,6 +56,7 @@ BATCHES = [
     batch("live", data="1MiB", time_credit="8h"),
     batch("urgent", count=2),
     batch("enforced", data="1MiB", time_credit="1h"),
+    batch("chap", count=2, revoked=[2]),
 ]
 
 
@@ -181,6 +182,21 @@ def test_a_code_used_on_a_site_it_is_not_valid_for_is_rejected(server):
 def test_a_revoked_code_is_rejected_in_the_batch_language(server):
     assert rejected(server, code(server, "english", 2)) == "Code revoked / Code révoqué"
     assert login(server, code(server, "english", 1)).code == packet.AccessAccept
+
+
+def test_a_code_logs_in_with_chap_as_the_hotspot_page_sends_it(server):
+    """login-by http-chap: the page sends the compact code's CHAP digest
+    (test_hotspot_page.py); FreeRADIUS checks it against the code's Cleartext-Password, then
+    the same rule applies."""
+    voucher = code(server, "chap", 1)
+    reply = login(server, voucher, chap=True)
+    assert reply.code == packet.AccessAccept
+    assert reply["Session-Timeout"] == [3600]
+    assert first_use(server, voucher) is not None
+    assert rejected(server, code(server, "chap", 2), chap=True) == (
+        "Code révoqué / Code revoked")
+    wrong = login(server, voucher, code(server, "credit", 1), chap=True)
+    assert wrong.code == packet.AccessReject
 
 
 def test_an_urgent_revocation_rejects_at_once(server):
