@@ -2,10 +2,22 @@
 
     .venv/bin/python bench/quota_bench.py [--rows 1000000] [--users 50000] [--interims 5000]
 
-Loads --rows radacct rows for --users users (5 % of users with an open session), then times
-the enforce selection and the alerts planning (both dry runs: no packet, no mail) and the
-accounting ingestion rate: FreeRADIUS's interim-update UPDATE, one transaction each, through
-the usage trigger. Targets: each job under 5 s, ingestion >= 1,000 updates/s.
+Loads --rows radacct rows for --users users (5 % of users with an open session) into a
+PostgreSQL with fsync and synchronous_commit on, then runs the jobs doing their real work:
+
+- enforce: Disconnect-Requests to 20 tools/routeros-sim routers (their RADIUS Disconnect
+  listeners on 127.0.0.1, each holding its open sessions as hotspot sessions, so the answers
+  are ACKs that remove them), the requests and answers recorded in the database;
+- alerts: the mails sent to an SMTP server on 127.0.0.1 (aiosmtpd, no TLS), each counted on
+  arrival, and recorded in captiva_alert_sent;
+- close-stale: the UPDATE closing the silent sessions;
+- report.
+
+``--dry-run`` times the selections only (no packet, no mail, no UPDATE), as this bench did
+before. First times FreeRADIUS's interim-update UPDATE sent by hand (dated a day ago, so the
+sessions stay silent for close-stale), one transaction each,
+through the usage trigger (not the deployed path: ``make bench-radius`` measures that, from the
+router's packet). Targets: each job under 5 s, the hand-written ingestion >= 1,000 updates/s.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "plugins" / "module_utils"))
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from captiva_migrations import (  # noqa: E402
     apply_functions,
@@ -38,6 +51,7 @@ from captiva_migrations import (  # noqa: E402
 from captiva.quota import jobs  # noqa: E402
 from captiva.quota.config import parse  # noqa: E402
 
+ROUTER_SECRET = "bench-quota-router-secret-0123456789"
 PG_BIN = Path(os.environ.get("CAPTIVA_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 INTERIM = """
@@ -157,11 +171,64 @@ def load(conn, rows: int, users: int, now: dt.datetime) -> None:
     conn.execute("VACUUM ANALYZE")
 
 
+class Outside:
+    """The routers (routeros-sim, one per captiva_router row) and an SMTP server, on loopback."""
+
+    def __init__(self, conn, workdir: Path):
+        from aiosmtpd.controller import Controller
+        from routeros_fixtures import start_sim
+
+        class Count:
+            def __init__(self):
+                self.messages = 0
+
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd)
+                self.messages += 1
+                return "250 OK"
+
+        self.sims, self.routers, self.stop_sim = {}, {}, None
+        self.count = Count()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.smtp_port = s.getsockname()[1]
+        self.smtp = Controller(self.count, hostname="127.0.0.1", port=self.smtp_port)
+        self.smtp.start()
+        sessions: dict[str, list[dict[str, str]]] = {}
+        for (name,) in conn.execute("SELECT name FROM captiva_router"):
+            sessions[name] = []
+            directory = workdir / name
+            directory.mkdir()
+            sim = start_sim(directory)
+            self.sims[name] = sim
+            sim.accept_disconnects(("127.0.0.1", ROUTER_SECRET))
+            self.routers[name] = {"secret": ROUTER_SECRET, "coa_port": sim.coa_port,
+                                  "address": "127.0.0.1"}
+        for router, user, ip, sid in conn.execute("""
+                SELECT r.name, a.username, host(a.framedipaddress), a.acctsessionid
+                FROM radacct a JOIN captiva_router r ON r.nasipaddress = a.nasipaddress
+                WHERE a.acctstoptime IS NULL"""):
+            sessions[router].append({"user": user, "address": ip, "session-id": sid})
+        for name, items in sessions.items():
+            self.sims[name].add_sessions(items)
+        self.sessions = sum(len(items) for items in sessions.values())
+
+    def active(self) -> int:
+        return sum(len(sim.rows("/ip/hotspot/active")) for sim in self.sims.values())
+
+    def close(self) -> None:
+        from routeros_fixtures import stop_sim
+
+        self.smtp.stop()
+        for sim in self.sims.values():
+            stop_sim(sim)
+
+
 def timed(label: str, fn) -> float:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = fn()
     elapsed = time.perf_counter() - start
-    print(f"{label:<44} {elapsed:8.2f} s   {result}")
+    print(f"{label:<44} {elapsed:8.2f} s  ({time.process_time() - cpu:.2f} s CPU of the job, "
+          f"load average {os.getloadavg()[0]:.1f})   {result}")
     return elapsed
 
 
@@ -170,6 +237,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--interims", type=int, default=5_000)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="the jobs' selections only: no packet, no mail, no UPDATE")
     parser.add_argument("--clients", type=int, default=4,
                         help="concurrent connections sending interims (FreeRADIUS's sql pool)")
     args = parser.parse_args(argv)
@@ -188,19 +257,6 @@ def main(argv=None) -> int:
                                   "(SELECT count(*) FROM radacct WHERE acctstoptime IS NULL), "
                                   "(SELECT count(*) FROM captiva_usage_daily)").fetchone()
             print(f"radacct {counts[0]}, open {counts[1]}, usage rows {counts[2]}")
-        cfg = parse({"dsn": cluster.dsn("radius")})
-        results = {}
-        with psycopg.connect(cluster.dsn("radius")) as conn:
-            lines: list[str] = []
-            results["enforce"] = timed("enforce --dry-run (selection)", lambda: jobs.enforce(
-                conn, cfg, now, dry_run=True, out=lines.append))
-            results["alerts"] = timed("alerts --dry-run (selection + rendering)",
-                                      lambda: jobs.alerts(conn, cfg, now, dry_run=True,
-                                                          out=lines.append))
-            results["close-stale"] = timed("close-stale --dry-run", lambda: jobs.close_stale(
-                conn, cfg, now, dry_run=True, out=lines.append))
-            results["report"] = timed("report", lambda: jobs.report(
-                conn, cfg, now, out=lines.append))
         with psycopg.connect(cluster.dsn("radius"), autocommit=True) as conn:
             open_ids = [r[0] for r in conn.execute(
                 "SELECT acctuniqueid FROM radacct WHERE acctstoptime IS NULL").fetchall()]
@@ -209,13 +265,54 @@ def main(argv=None) -> int:
         rate = 0.0
         for clients in sorted({1, args.clients}):
             elapsed = ingest(cluster.dsn("radius"), open_ids, args.interims, clients,
-                             now.timestamp() + (clients * args.interims))
+                             (now - dt.timedelta(days=1)).timestamp() + (clients * args.interims))
             rate = args.interims / elapsed
             print(f"{f'interim updates, {clients} connection(s), fsync on':<44} "
                   f"{elapsed:8.2f} s   {rate:,.0f} updates/s")
         with psycopg.connect(cluster.dsn("radius"), autocommit=True) as conn:
             grown = conn.execute("SELECT sum(bytes_in) FROM captiva_usage_daily").fetchone()[0]
             print(f"usage grew by {grown - usage_before} bytes through the trigger")
+        results = {}
+        if args.dry_run:
+            cfg = parse({"dsn": cluster.dsn("radius")})
+            with psycopg.connect(cluster.dsn("radius")) as conn:
+                lines: list[str] = []
+                results["enforce"] = timed("enforce --dry-run (selection)", lambda: jobs.enforce(
+                    conn, cfg, now, dry_run=True, out=lines.append))
+                results["alerts"] = timed("alerts --dry-run (selection + rendering)",
+                                          lambda: jobs.alerts(conn, cfg, now, dry_run=True,
+                                                              out=lines.append))
+                results["close-stale"] = timed("close-stale --dry-run", lambda: jobs.close_stale(
+                    conn, cfg, now, dry_run=True, out=lines.append))
+                results["report"] = timed("report", lambda: jobs.report(
+                    conn, cfg, now, out=lines.append))
+        else:
+            with psycopg.connect(cluster.dsn("radius"), autocommit=True) as conn:
+                outside = Outside(conn, Path(cluster.base))
+            try:
+                before = outside.active()
+                print(f"{len(outside.sims)} routeros-sim routers holding {before} hotspot "
+                      f"sessions (the open sessions), SMTP on 127.0.0.1:{outside.smtp_port}")
+                cfg = parse({"dsn": cluster.dsn("radius"), "routers": outside.routers,
+                             "smtp": {"host": "127.0.0.1", "port": outside.smtp_port,
+                                      "starttls": False}})
+                with psycopg.connect(cluster.dsn("radius")) as conn:
+                    lines = []
+                    results["enforce"] = timed("enforce (Disconnect-Requests sent)",
+                                               lambda: jobs.enforce(conn, cfg, now,
+                                                                    out=lines.append))
+                    left = outside.active()
+                    print(f"{'':<44} routers' hotspot sessions: {before} before, {left} after")
+                    results["alerts"] = timed("alerts (mail sent)", lambda: jobs.alerts(
+                        conn, cfg, now, out=lines.append))
+                    print(f"{'':<44} messages received by the SMTP server: "
+                          f"{outside.count.messages}")
+                    results["close-stale"] = timed("close-stale (UPDATE)", lambda: jobs.close_stale(
+                        conn, cfg, now, out=lines.append))
+                    results["report"] = timed("report", lambda: jobs.report(
+                        conn, cfg, now, out=lines.append))
+            finally:
+                outside.close()
         slow = [k for k, v in results.items() if v >= 5]
         print("targets:", "jobs < 5 s OK" if not slow else f"SLOW: {slow}", "|",
               "ingestion >= 1000/s OK" if rate >= 1000 else "ingestion SLOW")
