@@ -248,6 +248,19 @@ def test_the_portal_cannot_read_codes_but_can_judge_them(campus):
     assert GiB  # the data cap of the batches above
 
 
+def test_the_shared_rule_stays_inlinable(campus):
+    """captiva_voucher_judgements is the one rule for the login (one code) and the batch page
+    (every code). PostgreSQL takes the login's code down to the indexes only when it inlines
+    the function: plain SQL, STABLE, neither SECURITY DEFINER nor SET (else a login would
+    aggregate all of radacct; test_voucher_scale.py measures it)."""
+    with campus.db.connect() as conn:
+        row = conn.execute(
+            "SELECT l.lanname, p.provolatile, p.prosecdef, p.proisstrict, p.proconfig,"
+            " p.proretset FROM pg_proc AS p JOIN pg_language AS l ON l.oid = p.prolang"
+            " WHERE p.oid = 'captiva_voucher_judgements'::regproc").fetchone()
+    assert row == ("sql", "s", False, False, None, True)
+
+
 def revoke(client, typed, reason="photographed and shared"):
     token = csrf_of(client.get("/admin/vouchers").text)
     return client.post("/admin/vouchers/revoke",
