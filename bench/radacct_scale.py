@@ -1,8 +1,8 @@
 """radacct at national scale (issue 12): the login check, enforcement and the portal's page
 with 10 million rows of session history, against the same database before the history.
 
-    .venv/bin/python bench/radacct_scale_bench.py                 # as root (FreeRADIUS role)
-    .venv/bin/python bench/radacct_scale_bench.py --rows 2000000 --users 20000
+    .venv/bin/python bench/radacct_scale.py                 # as root (FreeRADIUS role)
+    .venv/bin/python bench/radacct_scale.py --rows 2000000 --users 20000
 
 One process, one database (bench/radius_load.py's PostgreSQL 15 with production durability:
 fsync, synchronous_commit, full_page_writes on, the role's memory settings): --users users
@@ -24,8 +24,9 @@ be; VACUUM ANALYZE after, as autovacuum would):
    history page, devices over radacct + radacct_history, the chart) for --students distinct
    students, as the portal's role; p50/p99 per page against the 50 ms page budget.
 
-Exits 1 when a budget is missed or the history makes a figure more than --tolerance times
-the baseline, 2 when the servers could not be set up.
+Not one of ``make bench``'s ``bench/*_bench.py`` scripts: it takes about 25 minutes (most of
+it writing the history with fsync on). Exits 1 when a budget is missed or the history makes a
+figure more than --tolerance times the baseline, 2 when the servers could not be set up.
 """
 
 from __future__ import annotations
@@ -245,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         raise
     except BaseException:  # pytest's fail/skip from the shared fixtures included
         traceback.print_exc()
-        print("radacct_scale_bench: the servers could not be set up or the run failed",
+        print("radacct_scale: the servers could not be set up or the run failed",
               file=sys.stderr)
         return 2
 
