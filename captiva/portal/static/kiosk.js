@@ -1,6 +1,6 @@
 // The workstation's kiosk page: the time left by Server-Sent Events, else polling.
 (function () {
-  var config = JSON.parse(document.getElementById("kiosk-config").textContent);
+  var config = JSON.parse(document.getElementById("kiosk-config").dataset.config);
   var text = config.text, thresholds = config.thresholds, loginUrl = config.login;
   var row = null, offset = 0, hadSession = false, warned = {}, addedTimer = null;
   var live = ["issued", "running", "suspended"];

@@ -1,6 +1,6 @@
 // The workstations' console: live rows from Server-Sent Events, else polling.
 (function () {
-  var config = JSON.parse(document.getElementById("ws-config").textContent);
+  var config = JSON.parse(document.getElementById("ws-config").dataset.config);
   var labels = config.labels;
   var offset = 0, ends = {};
   function fmt(s) {
