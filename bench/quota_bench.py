@@ -17,7 +17,9 @@ PostgreSQL with fsync and synchronous_commit on, then runs the jobs doing their 
 before. First times FreeRADIUS's interim-update UPDATE sent by hand (dated a day ago, so the
 sessions stay silent for close-stale), one transaction each,
 through the usage trigger (not the deployed path: ``make bench-radius`` measures that, from the
-router's packet). Targets: each job under 5 s, the hand-written ingestion >= 1,000 updates/s.
+router's packet). Targets: each job within its budget (captiva.quota.config: enforce 40 s,
+close-stale 240 s, alerts 600 s, report 300 s; 5 s each for the selections of --dry-run), the
+hand-written ingestion >= 1,000 updates/s.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from captiva_migrations import (  # noqa: E402
 )
 
 from captiva.quota import jobs  # noqa: E402
-from captiva.quota.config import parse  # noqa: E402
+from captiva.quota.config import DEFAULT_BUDGETS, parse  # noqa: E402
 
 ROUTER_SECRET = "bench-quota-router-secret-0123456789"
 PG_BIN = Path(os.environ.get("CAPTIVA_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -313,8 +315,13 @@ def main(argv=None) -> int:
                         conn, cfg, now, out=lines.append))
             finally:
                 outside.close()
-        slow = [k for k, v in results.items() if v >= 5]
-        print("targets:", "jobs < 5 s OK" if not slow else f"SLOW: {slow}", "|",
+        # Selections: 5 s each. Real work: each job's budget (captiva.quota.config), which
+        # the sending (a round trip per Disconnect, an SMTP exchange per mail) counts in.
+        limits = {k: 5.0 if args.dry_run else DEFAULT_BUDGETS[k] for k in results}
+        slow = [k for k, v in results.items() if v >= limits[k]]
+        print("targets:", ("jobs < 5 s" if args.dry_run else "jobs within their budgets "
+                           + ", ".join(f"{k} {limits[k]:g} s" for k in results)),
+              "OK" if not slow else f"SLOW: {slow}", "|",
               "ingestion >= 1000/s OK" if rate >= 1000 else "ingestion SLOW")
         return 0 if not slow and rate >= 1000 else 1
     finally:
