@@ -195,6 +195,13 @@ class Outside:
             self.smtp_port = s.getsockname()[1]
         self.smtp = Controller(self.count, hostname="127.0.0.1", port=self.smtp_port)
         self.smtp.start()
+        try:
+            self._start_routers(conn, workdir, start_sim)
+        except BaseException:
+            self.close()  # no simulator left running
+            raise
+
+    def _start_routers(self, conn, workdir: Path, start_sim) -> None:
         sessions: dict[str, list[dict[str, str]]] = {}
         for (name,) in conn.execute("SELECT name FROM captiva_router"):
             sessions[name] = []
