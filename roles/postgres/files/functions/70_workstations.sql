@@ -483,7 +483,7 @@ $$;
 -- or a router timeout more than 5 s away from the session's end after a time change): the
 -- kiosk page logs the code in through the hotspot (docs/workstations.md, "Add time").
 DROP FUNCTION IF EXISTS captiva_workstation_board(text, timestamptz, integer);
-CREATE FUNCTION captiva_workstation_board(
+CREATE OR REPLACE FUNCTION captiva_workstation_board(
     p_site text, p_at timestamptz DEFAULT now(), p_offline_after integer DEFAULT 30
 ) RETURNS TABLE (
     name text, room text, status text, online boolean, session_id bigint, code text,
@@ -525,7 +525,7 @@ $$;
 -- (no session: state 'free' or 'maintenance'; a session ended less than 10 minutes ago:
 -- 'ended' and its end_reason). No row: the address is no workstation.
 DROP FUNCTION IF EXISTS captiva_workstation_kiosk(inet, timestamptz);
-CREATE FUNCTION captiva_workstation_kiosk(p_ip inet, p_at timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION captiva_workstation_kiosk(p_ip inet, p_at timestamptz DEFAULT now())
 RETURNS TABLE (
     workstation text, site text, state text, session_id bigint, remaining integer,
     granted integer, running boolean, language text, end_reason text, warnings integer[],
