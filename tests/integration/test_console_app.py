@@ -47,8 +47,8 @@ def campus(radius_server):
     return radius_server
 
 
-def client_for(campus, username):
-    app = create_app(portal_config(campus.db, campus), now=lambda: NOW)
+def client_for(campus, username, **config):
+    app = create_app(portal_config(campus.db, campus, **config), now=lambda: NOW)
     client = TestClient(app, base_url="https://portal.test", follow_redirects=False,
                         client=("192.0.2.10", 50000))
     client.__enter__()
@@ -119,6 +119,14 @@ def test_the_user_page_says_why_and_where_the_profile_comes_from(admin):
     assert 'data-rule="none"' in student.text or 'data-rule="simultaneous-use"' in student.text
     assert "Git" in student.text  # nothing here edits the roster
     assert admin.get("/admin/users/nobody-here").status_code == 404
+
+
+def test_the_user_page_links_to_the_line_that_declares_the_user(campus):
+    source = "https://git.campus.test/wifi/inventory/-/blob/main/group_vars/all/users.yml"
+    client, _ = client_for(campus, ADMIN, roster_source=source)
+    page = client.get(f"/admin/users/{STUDENT}").text
+    # A text fragment: the forge's file view scrolls to and highlights that user's entry.
+    assert f'href="{source}#:~:text=username%3A%20{STUDENT}"' in page
 
 
 def test_a_viewer_reads_but_cannot_act(viewer, campus):
