@@ -45,7 +45,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.parse
 from pathlib import Path
 
@@ -306,16 +305,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(sys.argv[1:] if argv is None else argv)
-    try:
-        return run_bench(args)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:  # pytest's fail/skip from the shared fixtures included
-        traceback.print_exc()
-        print("portal_scale_bench: the servers could not be set up or the run failed",
-              file=sys.stderr)
-        return 2
+    return radius_load.bench_main("portal_scale_bench", parse, run_bench, argv)
 
 
 if __name__ == "__main__":

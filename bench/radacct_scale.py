@@ -39,7 +39,6 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -239,16 +238,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(sys.argv[1:] if argv is None else argv)
-    try:
-        return run_bench(args)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:  # pytest's fail/skip from the shared fixtures included
-        traceback.print_exc()
-        print("radacct_scale: the servers could not be set up or the run failed",
-              file=sys.stderr)
-        return 2
+    return radius_load.bench_main("radacct_scale", parse, run_bench, argv)
 
 
 if __name__ == "__main__":

@@ -391,17 +391,22 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0 if all(ok for *_, ok in floors) else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(sys.argv[1:] if argv is None else argv)
+def bench_main(name: str, parse_args, run, argv: list[str] | None = None) -> int:
+    """A benchmark script's exit status: ``run``'s (0 every floor met, 1 one missed), or 2 when
+    the servers could not be set up or the run failed (the traceback is printed)."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        return run_bench(args)
+        return run(args)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException:  # pytest's fail/skip from the shared fixtures included
         traceback.print_exc()
-        print("bench-radius: the servers could not be set up or the run failed",
-              file=sys.stderr)
+        print(f"{name}: the servers could not be set up or the run failed", file=sys.stderr)
         return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    return bench_main("bench-radius", parse, run_bench, argv)
 
 
 if __name__ == "__main__":
