@@ -617,6 +617,39 @@ class RouterOSClient:
             self.api.close()
 
 
+# The connection options every module that talks to a router takes (captiva_routeros,
+# captiva_routeros_files), and the client they give.
+CONNECTION_ARGUMENT_SPEC = {
+    "host": {"type": "str", "required": True},
+    "port": {"type": "int"},
+    "username": {"type": "str", "required": True},
+    "password": {"type": "str", "required": True, "no_log": True},
+    "tls": {"type": "bool", "default": True},
+    "validate_certs": {"type": "bool", "default": True},
+    "ca_path": {"type": "path"},
+    "timeout": {"type": "float", "default": 10},
+    "command_timeout": {"type": "float", "default": 60},
+}
+PLAIN_API_WARNING = (
+    "{host}:{port}: plain RouterOS API without TLS: the API password and the RADIUS secrets "
+    "cross the network in clear. Use API-SSL (the roster's api.tls: true, port 8729) outside "
+    "a lab.")
+
+
+def plain_api_warning(params: Mapping[str, Any]) -> str | None:
+    """The warning a module gives when it connects without TLS, else None."""
+    if params["tls"]:
+        return None
+    return PLAIN_API_WARNING.format(host=params["host"], port=params["port"] or 8728)
+
+
+def client_from_params(params: Mapping[str, Any]) -> RouterOSClient:
+    return RouterOSClient(params["host"], params["username"], params["password"],
+                          port=params["port"], tls=params["tls"],
+                          validate_certs=params["validate_certs"], ca_path=params["ca_path"],
+                          timeout=params["timeout"], command_timeout=params["command_timeout"])
+
+
 def reconcile(client, desired: Mapping[str, Any], *, marker: str = DEFAULT_MARKER,
               prune: bool = True, prune_max_ratio: float = DEFAULT_MAX_RATIO,
               prune_max_count: int = DEFAULT_MAX_COUNT, allow_mass_prune: bool = False,

@@ -173,8 +173,10 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.captiva_routeros import (
-    RouterOSClient,
+    CONNECTION_ARGUMENT_SPEC,
     RouterOSError,
+    client_from_params,
+    plain_api_warning,
     reconcile,
     secret_values,
 )
@@ -186,21 +188,8 @@ except ImportError:
 else:
     HAS_LIBROUTEROS = True
 
-PLAIN_API_WARNING = (
-    "{host}:{port}: plain RouterOS API without TLS: the API password and the RADIUS secrets "
-    "cross the network in clear. Use API-SSL (the roster's api.tls: true, port 8729) outside "
-    "a lab.")
-
 ARGUMENT_SPEC = {
-    "host": {"type": "str", "required": True},
-    "port": {"type": "int"},
-    "username": {"type": "str", "required": True},
-    "password": {"type": "str", "required": True, "no_log": True},
-    "tls": {"type": "bool", "default": True},
-    "validate_certs": {"type": "bool", "default": True},
-    "ca_path": {"type": "path"},
-    "timeout": {"type": "float", "default": 10},
-    "command_timeout": {"type": "float", "default": 60},
+    **CONNECTION_ARGUMENT_SPEC,
     "desired": {"type": "dict", "required": True},
     "prune": {"type": "bool", "default": True},
     "prune_max_ratio": {"type": "float", "default": 0.1},
@@ -217,15 +206,11 @@ def main() -> None:
     params = module.params
     # RADIUS secrets sit inside `desired`: mask them in every output, invocation included.
     module.no_log_values.update(secret_values(params["desired"]))
-    if not params["tls"]:
-        module.warn(PLAIN_API_WARNING.format(host=params["host"], port=params["port"] or 8728))
+    if plain_api_warning(params):
+        module.warn(plain_api_warning(params))
     client = None
     try:
-        client = RouterOSClient(
-            params["host"], params["username"], params["password"], port=params["port"],
-            tls=params["tls"], validate_certs=params["validate_certs"],
-            ca_path=params["ca_path"], timeout=params["timeout"],
-            command_timeout=params["command_timeout"])
+        client = client_from_params(params)
         result = reconcile(
             client, params["desired"], marker=params["marker"], prune=params["prune"],
             prune_max_ratio=params["prune_max_ratio"], prune_max_count=params["prune_max_count"],

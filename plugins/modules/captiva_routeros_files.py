@@ -98,7 +98,12 @@ files:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.captiva_routeros import RouterOSClient, RouterOSError
+from ansible.module_utils.captiva_routeros import (
+    CONNECTION_ARGUMENT_SPEC,
+    RouterOSError,
+    client_from_params,
+    plain_api_warning,
+)
 from ansible.module_utils.captiva_routeros_files import reconcile
 
 try:
@@ -109,15 +114,7 @@ else:
     HAS_LIBROUTEROS = True
 
 ARGUMENT_SPEC = {
-    "host": {"type": "str", "required": True},
-    "port": {"type": "int"},
-    "username": {"type": "str", "required": True},
-    "password": {"type": "str", "required": True, "no_log": True},
-    "tls": {"type": "bool", "default": True},
-    "validate_certs": {"type": "bool", "default": True},
-    "ca_path": {"type": "path"},
-    "timeout": {"type": "float", "default": 10},
-    "command_timeout": {"type": "float", "default": 60},
+    **CONNECTION_ARGUMENT_SPEC,
     "files": {"type": "list", "elements": "dict", "required": True},
 }
 
@@ -127,13 +124,11 @@ def main() -> None:
     if not HAS_LIBROUTEROS:
         module.fail_json(msg=missing_required_lib("librouteros"))
     params = module.params
+    if plain_api_warning(params):
+        module.warn(plain_api_warning(params))
     client = None
     try:
-        client = RouterOSClient(
-            params["host"], params["username"], params["password"], port=params["port"],
-            tls=params["tls"], validate_certs=params["validate_certs"],
-            ca_path=params["ca_path"], timeout=params["timeout"],
-            command_timeout=params["command_timeout"])
+        client = client_from_params(params)
         result = reconcile(client, params["files"], check_mode=module.check_mode)
     except RouterOSError as exc:
         module.fail_json(msg=str(exc))
