@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import browser_fixtures
 import pytest
 import radius_fixtures
-from portal_fixtures import ADMIN, portal_config_dict, seed_accounting, seed_campus, start_portal
-from test_portal_browser import ARTIFACTS, VIEWPORTS, browser, log_in  # noqa: F401 - fixture
+from browser_fixtures import VIEWPORTS, log_in
+from portal_fixtures import ADMIN
 
 radius_server = radius_fixtures.radius_server
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+browser = browser_fixtures.browser
+portal = browser_fixtures.portal
+ARTIFACTS = browser_fixtures.ARTIFACTS / "portal"
+NOW = browser_fixtures.NOW
 STUDENT = "STU2025001"
 TEXT = {
     "fr": {"granted": "Crédit enregistré.", "requested": "Demande de déconnexion enregistrée",
@@ -22,18 +26,6 @@ TEXT = {
     "en": {"granted": "Grant recorded.", "requested": "Disconnect recorded",
            "pending": "waiting to be sent", "why": "Why can't they connect?"},
 }
-
-
-@pytest.fixture(scope="module")
-def portal(radius_server, tmp_path_factory):
-    seed_campus(radius_server.db, NOW)
-    seed_accounting(radius_server.db, NOW)
-    process = start_portal(tmp_path_factory.mktemp("portal"),
-                           portal_config_dict(radius_server.db, radius_server))
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])

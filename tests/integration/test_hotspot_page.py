@@ -12,20 +12,17 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import browser_fixtures
 import pytest
 from ansible.module_utils.captiva_vouchers import VoucherCodeError, normalise
-from processes import missing
 from routeros_fixtures import ROOT, start_sim, stop_sim
 
-CHROMIUM = Path(os.environ.get("CAPTIVA_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+browser = browser_fixtures.browser
 PAGE = "flash/hotspot/login.html"
 PAGE_TASK = "Put Captiva's hotspot login page on the router"
 
@@ -205,23 +202,6 @@ def hotspot(page_on_router):
     server = Hotspot(page_on_router)
     yield server
     server.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists() or shutil.which("chromium") is None:
-        missing("chromium is not installed (apt-get install chromium chromium-driver)")
-    try:
-        from playwright import sync_api
-    except ImportError:
-        missing("playwright is not installed (make venv installs requirements.txt)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS,
-                                             headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 LABELS = {"fr": ("Saisissez votre code", "Utiliser le code", "Se connecter"),

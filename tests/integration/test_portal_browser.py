@@ -7,70 +7,21 @@ Screenshots of a phone-sized and a desktop viewport go to artifacts/portal/.
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import shutil
 from pathlib import Path
 
+import browser_fixtures
 import pytest
 import radius_fixtures
-from portal_fixtures import (
-    ADMIN,
-    password,
-    portal_config_dict,
-    seed_accounting,
-    seed_campus,
-    start_portal,
-)
-from processes import missing
+from browser_fixtures import VIEWPORTS, log_in
+from portal_fixtures import ADMIN
 from radius_fixtures import wait_for
 
 radius_server = radius_fixtures.radius_server
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts" / "portal"
-CHROMIUM = Path(os.environ.get("CAPTIVA_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def portal(radius_server, tmp_path_factory):
-    seed_campus(radius_server.db, NOW)
-    seed_accounting(radius_server.db, NOW)
-    process = start_portal(tmp_path_factory.mktemp("portal"),
-                           portal_config_dict(radius_server.db, radius_server))
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists() or shutil.which("chromium") is None:
-        missing("chromium is not installed (apt-get install chromium chromium-driver)")
-    try:
-        from playwright import sync_api
-    except ImportError:
-        missing("playwright is not installed (make venv installs requirements.txt)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS,
-                                             headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def log_in(page, url, username):
-    page.goto(f"{url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password(username))
-    page.click("button[type=submit].primary")
-    page.wait_for_load_state()
+ARTIFACTS = browser_fixtures.ARTIFACTS / "portal"
+NOW = browser_fixtures.NOW
+browser = browser_fixtures.browser
+portal = browser_fixtures.portal
 
 
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))

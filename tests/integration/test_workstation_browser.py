@@ -15,16 +15,17 @@ import re
 import time
 from pathlib import Path
 
+import browser_fixtures
 import pytest
 import radius_fixtures
 from portal_fixtures import password, portal_config_dict, seed_campus, start_portal
 from pyrad import packet
-from test_portal_browser import browser  # noqa: F401 - the Chromium fixture
 from test_workstation_portal import MEMBER, OPERATOR, PCS
 
 radius_server = radius_fixtures.radius_server
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts" / "workstations"
+ARTIFACTS = browser_fixtures.ARTIFACTS / "workstations"
+browser = browser_fixtures.browser
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
