@@ -551,17 +551,7 @@ class Portal:
             return PlainTextResponse("unknown view", 404)
         rows = data.jsonable_rows(
             await run_in_threadpool(self.with_conn, data.admin_view, view, self.now()))
-        out = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
-            writer.writeheader()
-            for row in rows:
-                # A cell starting with = + - @ is a formula to a spreadsheet: quote it away.
-                writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r"
-                                     else v) for k, v in row.items()})
-        stamp = self.now().strftime("%Y%m%d-%H%M")
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
-            "content-disposition": f'attachment; filename="captiva-{view}-{stamp}.csv"'})
+        return self.csv_response(rows, view)
 
     # -- the helpdesk's console (console.py) ---------------------------------------------------
 
