@@ -9,7 +9,7 @@ MOLECULE_CMD ?= test
 LAB_HA := CAPTIVA_LAB_VARIANT=ha $(LAB)
 
 .PHONY: lab lab-deps lab-image lab-hosts lab-converge lab-info lab-destroy lab-clean-image \
-	venv molecule lab-ha lab-ha-converge lab-ha-info lab-ha-destroy test-ha
+	venv molecule lab-ha lab-ha-converge lab-ha-info lab-ha-destroy test-ha test-ha-ci
 
 ## lab: the whole lab from a fresh Debian 12 (as root): packages, venv, image, hosts, site.yml
 lab:
@@ -73,10 +73,21 @@ lab-ha-info:
 lab-ha-destroy:
 	@$(LAB_HA) destroy
 
-# tests (files or node ids) `make test-ha` runs; CI's reduced run:
-#   make lab-ha test-ha TEST_HA=tests/ha/test_postgres_failover.py
+# tests (files or node ids) `make test-ha` runs; CI's reduced run is make test-ha-ci below.
 TEST_HA ?= tests/ha
 
 ## test-ha: the failure tests (tests/ha) against the running HA lab (make lab-ha first)
 test-ha: venv
 	@$(VENV)/bin/pytest $(TEST_HA) -q -s -p no:cacheprovider
+
+# CI's HA run (.ci/run, after make test): the test's exit status is kept, and the HA lab is
+# removed whatever happened, so a failed run leaves no containers behind.
+TEST_HA_CI ?= tests/ha/test_postgres_failover.py
+
+## test-ha-ci: what CI runs after make test: the HA lab, the PostgreSQL failover test, the HA lab removed (always)
+test-ha-ci:
+	@status=0; \
+	$(MAKE) --no-print-directory lab-ha && \
+	$(MAKE) --no-print-directory test-ha TEST_HA="$(TEST_HA_CI)" || status=$$?; \
+	$(MAKE) --no-print-directory lab-ha-destroy || [ $$status -ne 0 ] || status=1; \
+	exit $$status
