@@ -184,6 +184,8 @@ SETTINGS = {
     "captiva_default_profile": Field(DEFAULT_PROFILE_CHECK, required=True),
     "captiva_radius_servers": Field(list_of(address, unique=True), required=True),
     "captiva_radius_timeout": Field(positive(duration, "timeout"), required=True),
+    # The hotspot user profile (and RADIUS Mikrotik-Group) of public workstations' sessions.
+    "captiva_workstation_profile": Field(name, required=True),
     "captiva_portal": Field(record({
         "address": Field(address, required=True),
         "dns_name": Field(dns_name, required=True),
@@ -266,6 +268,13 @@ def validate(variables: Mapping[str, Any]) -> tuple[Roster | None, list[RosterEr
         _check_ref(promotion["profile"], known_profiles, f"captiva_promotions[{i}].profile",
                    "profile", errors)
 
+    workstation_profile = settings.get("captiva_workstation_profile")
+    if isinstance(workstation_profile, str) and (
+            not workstation_profile.startswith(RESERVED_PREFIX)
+            or workstation_profile in {DEFAULT_PROFILE, *(g for g, _ in STATUS_GROUPS.values())}):
+        fail(errors, "captiva_workstation_profile",
+              f"must start with {RESERVED_PREFIX!r} (no roster profile can then take its name) "
+              f"and differ from Captiva's built-in groups, got {workstation_profile!r}")
     _check_routers(sites, errors)
     users = _check_users(lists["captiva_users"], settings, known_profiles, promotions, errors)
     staff = _check_staff(lists["captiva_staff"], lists["captiva_users"], sites, errors)

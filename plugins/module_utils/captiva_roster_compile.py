@@ -209,11 +209,14 @@ def compile_routers(roster: Roster) -> dict[str, Any]:
     """FreeRADIUS clients, each router's RouterOS configuration and its API settings."""
     profile_policies = policies(roster)
     clients, routeros, router_api = [], {}, {}
+    workstation_sites = {ws["site"] for ws in roster.workstations}
     for site in roster.sites.values():
         for router in site["routers"]:
             clients.append({"name": router["name"], "address": router["address"],
                             "secret": router["radius_secret"]})
-            routeros[router["name"]] = routeros_desired(roster, router, profile_policies)
+            routeros[router["name"]] = routeros_desired(
+                roster, router, profile_policies,
+                workstations=site["name"] in workstation_sites)
             api = router["api"]
             router_api[router["name"]] = {
                 "host": api["host"] or router["address"], "port": api["port"],
@@ -224,8 +227,12 @@ def compile_routers(roster: Roster) -> dict[str, Any]:
 
 
 def routeros_desired(roster: Roster, router: Mapping[str, Any],
-                     profile_policies: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """What Captiva owns on one router, in RouterOS field names per menu path."""
+                     profile_policies: Mapping[str, Mapping[str, Any]],
+                     workstations: bool = False) -> dict[str, Any]:
+    """What Captiva owns on one router, in RouterOS field names per menu path.
+
+    ``workstations``: the router's site has public workstations, so it also gets their user
+    profile (``workstation_user_profile``)."""
     settings = roster.settings
     hotspot = router["hotspot"]
     timeout = settings["captiva_radius_timeout"]
@@ -250,6 +257,8 @@ def routeros_desired(roster: Roster, router: Mapping[str, Any],
         if policy["idle_timeout"]:
             entry["idle-timeout"] = format_duration(policy["idle_timeout"])
         user_profiles.append(entry)
+    if workstations:
+        user_profiles.append(workstation_user_profile(settings["captiva_workstation_profile"]))
     portal = settings["captiva_portal"]
     return {
         "/radius": [{
@@ -267,6 +276,19 @@ def routeros_desired(roster: Roster, router: Mapping[str, Any],
         "/ip/hotspot/walled-garden": [{"dst-host": portal["dns_name"], "action": "allow"}],
         "/ip/hotspot/walled-garden/ip": [{"dst-address": portal["address"], "action": "accept"}],
     }
+
+
+def workstation_user_profile(name: str) -> dict[str, Any]:
+    """The hotspot user profile of public workstations' sessions (FreeRADIUS names it in
+    Mikrotik-Group). Nothing of a session may outlive it for the next person at the PC: no
+    MAC cookie (the router would log the MAC in again without RADIUS, so the next person
+    would inherit the session), one login at a time. The time is the RADIUS Session-Timeout
+    alone (none here); no idle timeout, since a member may read for a while, but a PC that
+    stops answering ends its session after the keepalive timeout. The status page opens at
+    every login: it is what opens the kiosk page."""
+    return {"name": name, "add-mac-cookie": False, "shared-users": 1,
+            "idle-timeout": "none", "keepalive-timeout": "2m",
+            "open-status-page": "always", "transparent-proxy": False}
 
 
 def compile_roster(roster: Roster, now: dt.datetime,

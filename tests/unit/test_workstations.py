@@ -125,3 +125,50 @@ def test_a_username_shaped_like_a_session_code_is_refused():
     v["captiva_users"] = [{"username": "P12345678", "password": "long-enough-password"}]
     assert errors_of(v)["captiva_users[0].username"].startswith(
         "'P12345678' has the shape of a public workstation's session code")
+
+
+def router(name, address):
+    return {"name": name, "address": address, "radius_secret": "s" * 20,
+            "api": {"username": "captiva", "password": "api-password"}}
+
+
+def test_the_routers_of_a_site_with_workstations_get_the_profile_without_mac_cookie():
+    from ansible.module_utils.captiva_roster_compile import compile_routers
+
+    sites = [dict(SITE, routers=[router("gw1", "10.5.0.1"), router("gw2", "10.5.0.2")]),
+             {"name": "campus-paris", "routers": [router("gw-paris", "10.33.0.1")]}]
+    roster, errors = validate(variables([pc(1)], sites=sites))
+    assert errors == []
+    routeros = compile_routers(roster)["routeros"]
+    for gw in ("gw1", "gw2"):
+        profiles = {p["name"]: p for p in routeros[gw]["/ip/hotspot/user/profile"]}
+        assert profiles["captiva-workstation"] == {
+            "name": "captiva-workstation", "add-mac-cookie": False, "shared-users": 1,
+            "idle-timeout": "none", "keepalive-timeout": "2m", "open-status-page": "always",
+            "transparent-proxy": False}
+        # A student's profile is untouched by the workstations (MAC cookie as RouterOS has it).
+        assert "add-mac-cookie" not in profiles["etudiant-standard"]
+    # A site without workstations gets no such profile.
+    assert "captiva-workstation" not in {
+        p["name"] for p in routeros["gw-paris"]["/ip/hotspot/user/profile"]}
+    # No workstation left anywhere: the profile is no longer desired (the reconcile prunes it).
+    roster, _ = validate(variables([], sites=sites))
+    assert all("captiva-workstation" not in {p["name"] for p in r["/ip/hotspot/user/profile"]}
+               for r in compile_routers(roster)["routeros"].values())
+
+
+def test_the_workstation_profile_name_is_a_setting_checked_against_the_builtin_names():
+    from ansible.module_utils.captiva_roster_compile import compile_routers
+
+    v = variables([pc(1)], sites=[dict(SITE, routers=[router("gw1", "10.5.0.1")])])
+    v["captiva_workstation_profile"] = "captiva-postes"
+    roster, errors = validate(v)
+    assert errors == []
+    assert "captiva-postes" in {
+        p["name"] for p in compile_routers(roster)["routeros"]["gw1"]["/ip/hotspot/user/profile"]}
+    for bad in ("postes-publics", "captiva-default", "captiva-expired"):
+        v["captiva_workstation_profile"] = bad
+        assert errors_of(v)["captiva_workstation_profile"].startswith(
+            "must start with 'captiva-' (no roster profile can then take its name)"), bad
+    v["captiva_workstation_profile"] = "captiva workstation"
+    assert "invalid name" in errors_of(v)["captiva_workstation_profile"]
