@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from pg_fixtures import ROLE_PASSWORDS, Database, PgServer, radius_database, role_name
 from processes import free_port, missing, stop_process
 from pyrad import packet
@@ -82,6 +83,9 @@ ROLE_VARS = {
         {"name": "test-router", "address": f"{ROUTER_ADDRESS}/32", "secret": ROUTER_SECRET},
     ],
     "freeradius_portal_client": {"address": PORTAL_ADDRESS, "secret": PORTAL_SECRET},
+    # As site.yml passes it: the routers' profile of public workstations.
+    "freeradius_workstation_group": yaml.safe_load(
+        (ROOT / "group_vars" / "captiva_defaults.yml").read_text())["captiva_workstation_profile"],
 }
 
 

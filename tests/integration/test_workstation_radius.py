@@ -13,6 +13,7 @@ import threading
 import psycopg
 import pytest
 import radius_fixtures
+import yaml
 from ansible.module_utils.captiva_radius_plan import reconcile
 from ansible.module_utils.captiva_roster import validate
 from pyrad import packet
@@ -31,6 +32,10 @@ STAFF = [("op-douala", "operator", ["campus-douala"]), ("op-paris", "operator",
                                                        ["campus-paris"]),
          ("viewer1", "viewer", []), ("chief", "admin", [])]
 COA_SECRET = "workstation-coa-secret-01"
+# The setting both the routers' profile and FreeRADIUS's Mikrotik-Group come from.
+WORKSTATION_PROFILE = yaml.safe_load(
+    (radius_fixtures.ROOT / "group_vars" / "captiva_defaults.yml").read_text())[
+    "captiva_workstation_profile"]
 
 
 def pc(n):
@@ -97,10 +102,21 @@ def test_a_code_works_only_from_its_workstations_mac(server):
     reply = login(server, code, "02-00-5e-10-00-01", typed=f"p-{code[1:5]}-{code[5:]}")
     assert reply.code == packet.AccessAccept
     assert reply["Session-Timeout"] == [3600]
+    # The router puts the session in the workstations' profile, the one without MAC cookie.
+    assert reply["Mikrotik-Group"] == [WORKSTATION_PROFILE]
     assert call(server, "SELECT state FROM captiva_workstation_session WHERE id = %s",
                 session_id) == ("running",)
     # A code nobody issued has no password.
     assert login(server, "P00000001", "02:00:5E:10:00:01").code == packet.AccessReject
+
+
+def test_a_student_login_keeps_its_own_profile(server):
+    """Only workstation codes are put in the workstations' profile: a student (here on a
+    workstation's MAC, even) gets the Mikrotik-Group of their roster profile."""
+    for mac in (pc(9)["mac"], "02:00:5E:99:99:99"):
+        reply = server.authenticate("etu9", "etu9-password-123", Calling_Station_Id=mac)
+        assert reply is not None and reply.code == packet.AccessAccept, server.log_tail()
+        assert reply["Mikrotik-Group"] == ["unlimited"]
 
 
 def test_time_runs_out_and_the_end_is_audited(server):
