@@ -24,6 +24,8 @@ from routeros_fixtures import ROOT, start_sim, stop_sim
 
 browser = browser_fixtures.browser
 PAGE = "flash/hotspot/login.html"
+STATUS_PAGE = "flash/hotspot/status.html"
+KIOSK_URL = "https://portal.campus.test/kiosk"
 PAGE_TASK = "Put Captiva's hotspot login page on the router"
 
 
@@ -34,7 +36,7 @@ def ansible_playbook(tmp_path: Path, sim, *args: str, **variables):
             "ansible_python_interpreter": str(ROOT / ".venv" / "bin" / "python"),
             "mikrotik_api_port": sim.port, "mikrotik_api_tls": False,
             "mikrotik_api_username": sim.user, "mikrotik_api_password": sim.password,
-            "mikrotik_desired": {}, **variables}
+            "mikrotik_desired": {}, "mikrotik_hotspot_kiosk_url": KIOSK_URL, **variables}
     (tmp_path / "inventory.json").write_text(json.dumps({"routers": {"hosts": {"gw1": host}}}))
     (tmp_path / "play.yml").write_text(
         "- hosts: routers\n  gather_facts: false\n  roles: [{role: mikrotik}]\n")
@@ -79,14 +81,14 @@ def test_the_role_puts_the_page_and_a_second_run_changes_nothing(router, page_on
     router.reset_stats()
     again = ansible_playbook(router.tmp_path, router)
     assert not again["changed"] and again["play_changed"] == 0  # the whole role: changed=0
-    assert [f["action"] for f in again["files"]] == ["none"]
+    assert [f["action"] for f in again["files"]] == ["none", "none"]
     assert router.stats()["writes"] == 0
     assert files(router)[PAGE]["last-modified"] == stamp
 
     # Check mode is honest: it sees the change and writes nothing; the real run writes it.
     checked = ansible_playbook(router.tmp_path, router, "--check", "--diff",
                                mikrotik_hotspot_campus_name="Université de Douala")
-    assert checked["changed"] and checked["files"][0]["action"] == "update"
+    assert checked["changed"] and [f["action"] for f in checked["files"]] == ["update"] * 2
     # Sent over the ASCII API with character references, read back as the same text.
     assert "Universit&#233; de Douala" in checked["diff"][0]["after"]
     assert router.stats()["writes"] == 0
@@ -94,7 +96,7 @@ def test_the_role_puts_the_page_and_a_second_run_changes_nothing(router, page_on
     renamed = ansible_playbook(router.tmp_path, router,
                                mikrotik_hotspot_campus_name="Université de Douala")
     assert renamed["changed"]
-    assert router.stats()["writes"] == 1
+    assert router.stats()["writes"] == 2  # both pages carry the title
     assert "<title>Universit&#233; de Douala</title>" in files(router)[PAGE]["contents"]
     # Back to the page the other tests use.
     assert ansible_playbook(router.tmp_path, router)["changed"]
@@ -127,7 +129,7 @@ def test_check_mode_on_a_fresh_router_writes_nothing(tmp_path):
     sim = start_sim(tmp_path)
     try:
         result = ansible_playbook(tmp_path, sim, "--check")
-        assert result["changed"] and result["files"][0]["action"] == "create"
+        assert result["changed"] and [f["action"] for f in result["files"]] == ["create"] * 2
         assert files(sim) == {}
         assert sim.stats()["writes"] == 0
     finally:
@@ -143,13 +145,14 @@ def octal(data: bytes) -> str:
     return "".join(f"\\{byte:03o}" for byte in data)
 
 
-def servlet(page: str, action: str, error: str = "", chap: tuple[bytes, bytes] | None = None
-            ) -> str:
+def servlet(page: str, action: str, error: str = "", chap: tuple[bytes, bytes] | None = None,
+            more: dict[str, str] | None = None) -> str:
     """The page as RouterOS's hotspot servlet sends it: $(if x)...$(endif) and $(x) filled.
-    ``chap``: (id, challenge) when the server's login-by has http-chap, else empty."""
+    ``chap``: (id, challenge) when the server's login-by has http-chap, else empty; ``more``:
+    the other variables the page uses."""
     values = {"link-login-only": action, "link-orig": "http://example.org/news",
               "error": error, "chap-id": octal(chap[0]) if chap else "",
-              "chap-challenge": octal(chap[1]) if chap else ""}
+              "chap-challenge": octal(chap[1]) if chap else "", **(more or {})}
 
     def condition(match: re.Match) -> str:
         return match.group(2) if values[match.group(1)] else ""
@@ -355,5 +358,75 @@ def test_the_page_md5_is_md5_on_every_block_boundary(hotspot, browser):
         for data in inputs:
             got = page.evaluate("bytes => captivaMd5(bytes)", data.decode("latin-1"))
             assert got == hashlib.md5(data).hexdigest(), len(data)  # noqa: S324
+    finally:
+        page.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# The status page
+
+
+@pytest.fixture(scope="module")
+def status_page(router, page_on_router):
+    return files(router)[STATUS_PAGE]["contents"]
+
+
+# What the servlet fills the status page with for a logged-in client (login-by https).
+STATUS_VALUES = {"ip": "10.5.60.11", "uptime": "1m5s", "session-time-left": "59m55s",
+                 "link-logout": "http://10.5.60.1/logout", "refresh-timeout": "1m",
+                 "refresh-timeout-secs": "60"}
+LOGIN_ONLY = "https://login.campus.test/login"
+
+
+@pytest.mark.parametrize(("username", "to_kiosk"), [
+    ("P48291375", True), ("p-4829-1375", True), (" P4829 1375", True),
+    ("alice.mbarga", False), ("K7HM3XPW9H", False), ("P4829137", False), ("P482913755", False),
+    ("PP48291375", False)])
+def test_the_status_page_sends_only_workstation_sessions_to_the_kiosk(status_page, browser,
+                                                                      username, to_kiosk):
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    kiosk_requests = []
+
+    def portal(route):
+        kiosk_requests.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<p id='kiosk'>kiosk</p>")
+
+    body = servlet(status_page, LOGIN_ONLY, more={**STATUS_VALUES, "username": username})
+    try:
+        page.route("https://portal.campus.test/**", portal)
+        page.route("http://10.5.60.1/status", lambda route: route.fulfill(
+            status=200, content_type="text/html; charset=utf-8", body=body))
+        page.goto("http://10.5.60.1/status")
+        if to_kiosk:
+            page.wait_for_url("https://portal.campus.test/**")
+            assert kiosk_requests == [
+                f"{KIOSK_URL}?login={urllib.parse.quote(LOGIN_ONLY, safe='')}"]
+        else:
+            assert page.locator("#username").inner_text() == username.strip()
+            assert page.locator("#time-left").inner_text() == "59m55s"
+            assert page.get_by_text("Time left").is_visible()
+            page.wait_for_timeout(300)
+            assert kiosk_requests == []
+    finally:
+        context.close()
+
+
+def test_without_a_kiosk_url_the_status_page_never_redirects(tmp_path, browser):
+    sim = start_sim(tmp_path)
+    try:
+        ansible_playbook(tmp_path, sim, mikrotik_hotspot_kiosk_url="")
+        body = servlet(files(sim)[STATUS_PAGE]["contents"], LOGIN_ONLY,
+                       more={**STATUS_VALUES, "username": "P48291375"})
+    finally:
+        stop_sim(sim)
+    page = browser.new_page()
+    try:
+        page.route("http://10.5.60.1/status", lambda route: route.fulfill(
+            status=200, content_type="text/html; charset=utf-8", body=body))
+        page.goto("http://10.5.60.1/status")
+        page.wait_for_timeout(300)
+        assert page.url == "http://10.5.60.1/status"
+        assert page.locator("#username").inner_text() == "P48291375"
     finally:
         page.close()
