@@ -12,7 +12,7 @@ Measured, in this order:
   1. Access-Request capacity (closed loop), users with Crypt-Password (the default storage);
   2. the same with Cleartext-Password (captiva_password_storage: cleartext, re-provisioned by
      the reconcile), to separate the sha512-crypt cost from the rest;
-  3. latency at --login-rate offered (open loop);
+  3. latency at --login-rate offered (open loop), for each storage;
   4. accounting Interim-Updates offered at --acct-rate, end to end: until every update is
      in radacct (and so in captiva_usage_daily, by the trigger).
 
@@ -322,6 +322,11 @@ def run_bench(args: argparse.Namespace) -> int:
                             pg)
             print(f"capacity, Cleartext-Password: {clear.report.summary()}")
             print(f"  server CPU per request {clear.cpu_text()}")
+            clear_latency = measure(logins(int(args.login_rate * args.login_seconds),
+                                           rate=args.login_rate, offset=args.logins),
+                                    sources, args.processes, pg)
+            print(f"latency, Cleartext-Password: {clear_latency.report.summary()}")
+            print(f"  server CPU per request {clear_latency.cpu_text()}")
 
             # Round 1 of every session: Event-Timestamp start_ts; the outage sends round 2.
             start_ts = int(time.time()) - 600
@@ -372,10 +377,11 @@ def run_bench(args: argparse.Namespace) -> int:
                    f">= 2,000/s (<= {CPU_FLOOR_MS:.1f} ms)",
                    f"{clear_capacity:,.0f}/s ({clear.cpu_ms:.2f} ms)",
                    clear.cpu_ms <= CPU_FLOOR_MS))
-    floors.append((f"Access-Request p99 at {args.login_rate:,.0f}/s offered",
-                   f"< {P99_FLOOR_MS:.0f} ms, none lost",
-                   f"{latency.report.p99_ms:.1f} ms, {latency.report.lost} lost",
-                   latency.report.p99_ms < P99_FLOOR_MS and latency.report.lost == 0))
+    for storage, phase in (("Crypt-Password", latency), ("Cleartext-Password", clear_latency)):
+        floors.append((f"Access-Request p99 at {args.login_rate:,.0f}/s offered ({storage})",
+                       f"< {P99_FLOOR_MS:.0f} ms, none lost",
+                       f"{phase.report.p99_ms:.1f} ms, {phase.report.lost} lost",
+                       phase.report.p99_ms < P99_FLOOR_MS and phase.report.lost == 0))
     floors.append(("Interim-Updates end to end (packet -> radacct)", f">= {ACCT_FLOOR:,.0f}/s",
                    f"{end_to_end:,.0f}/s, {acct.lost} lost",
                    end_to_end >= ACCT_FLOOR and acct.lost == 0))
