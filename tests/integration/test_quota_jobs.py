@@ -244,6 +244,76 @@ def test_retention_moves_closed_rows_in_batches_without_loss(db, radius, su):
     assert su.execute("SELECT count(*) FROM radpostauth").fetchone()[0] == 90
 
 
+def history_partitions(su):
+    return sorted(r[0] for r in su.execute(
+        "SELECT inhrelid::regclass::text FROM pg_inherits "
+        "WHERE inhparent = 'radacct_history'::regclass").fetchall())
+
+
+def test_retention_drops_whole_history_months_and_touches_nothing_else(db, radius, su):
+    """radacct_history is partitioned by month of the stop time (migration 0130): retention
+    creates the partitions the rows it moves need, empties the DEFAULT partition into the
+    months it creates, and drops the months that ended before history_days, row by row
+    nothing."""
+    now = ts("2026-11-21T12:00:00")
+    for session, stop in (("jul", "2026-07-10"), ("aug", "2026-08-10"), ("sep", "2026-09-15"),
+                          ("recent", "2026-11-20")):
+        stopped = ts(f"{stop}T10:00:00")
+        radius.start(session, "alice", NAS_DOUALA, stopped - dt.timedelta(hours=1))
+        radius.stop(session, "alice", NAS_DOUALA, stopped, 1000, 10, 3600)
+    radius.start("open", "benoit", NAS_DOUALA, now - dt.timedelta(days=60))
+    # Rows already in the history whose months have no partition: the DEFAULT partition.
+    su.execute("""
+        INSERT INTO radacct_history (radacctid, acctsessionid, acctuniqueid, username,
+                                     nasipaddress, acctstarttime, acctstoptime)
+        VALUES (900001, 'old-default', 'u-old-default', 'alice', '10.20.0.2',
+                '2024-03-01 10:00+00', '2024-03-01 11:00+00'),
+               (900002, 'sep-default', 'u-sep-default', 'alice', '10.20.0.2',
+                '2026-09-02 10:00+00', '2026-09-02 11:00+00')""")
+    assert history_partitions(su) == ["radacct_history_default"]
+    live_before = su.execute("SELECT * FROM radacct WHERE acctsessionid IN ('recent', 'open') "
+                             "ORDER BY radacctid").fetchall()
+    usage_before = su.execute("SELECT * FROM captiva_usage_daily ORDER BY 1, 2").fetchall()
+    su.execute("INSERT INTO radpostauth_history (id, username, reply, authdate) "
+               "VALUES (1, 'alice', 'Access-Accept', now())")
+    cfg = config(db, retention={"radacct_days": 30, "history_days": 90})
+    with db.connect("jobs", autocommit=False) as conn:
+        summary = jobs.retention(conn, cfg, now)
+    # Archived: the sessions closed before 2026-10-22; then the months that ended before
+    # 2026-08-23 dropped. August stays (it ended after the cutoff): a month at most longer.
+    assert summary["radacct"] == 3
+    assert summary["history_partitions_dropped"] == ["radacct_history_2024_03",
+                                                     "radacct_history_2026_07"]
+    assert history_partitions(su) == ["radacct_history_2026_08", "radacct_history_2026_09",
+                                      "radacct_history_2026_11", "radacct_history_2026_12",
+                                      "radacct_history_default"]
+    assert su.execute("SELECT acctsessionid, tableoid::regclass::text FROM radacct_history "
+                      "ORDER BY acctstoptime").fetchall() == [
+        ("aug", "radacct_history_2026_08"), ("sep-default", "radacct_history_2026_09"),
+        ("sep", "radacct_history_2026_09")]
+    # Nothing else touched: the live sessions, usage, the post-auth history.
+    assert su.execute("SELECT * FROM radacct ORDER BY radacctid").fetchall() == live_before
+    assert su.execute("SELECT * FROM captiva_usage_daily ORDER BY 1, 2").fetchall() == (
+        usage_before)
+    assert su.execute("SELECT count(*) FROM radpostauth_history").fetchone()[0] == 1
+    # Idempotent: a second run creates and drops nothing.
+    with db.connect("jobs", autocommit=False) as conn:
+        again = jobs.retention(conn, cfg, now)
+    assert (again["radacct"], again["history_partitions_dropped"], again["history_purged"]) == (
+        0, [], 0)
+    assert len(history_partitions(su)) == 5
+    # A row that lands in the DEFAULT partition between two runs (a month retention did not
+    # prepare) is deleted once older than the history cutoff.
+    su.execute("INSERT INTO radacct_history (radacctid, acctsessionid, acctuniqueid, "
+               "nasipaddress, acctstoptime) VALUES (900003, 'x', 'u-x', '10.20.0.2', "
+               "'2020-01-05 00:00+00')")
+    with db.connect("jobs") as conn:
+        assert conn.execute("SELECT * FROM captiva_radacct_history_drop(%s)",
+                            (now - dt.timedelta(days=90),)).fetchall() == [
+            ("radacct_history_default", 1)]
+    assert su.execute("SELECT count(*) FROM radacct_history").fetchone()[0] == 3
+
+
 # --------------------------------------------------------------------------------------------
 # alerts through a real SMTP server with STARTTLS and AUTH
 
