@@ -214,6 +214,40 @@ def test_close_stale_closes_never_deletes(db, radius, su):
     assert su.execute("SELECT sum(bytes_in) FROM captiva_usage_daily").fetchone()[0] == 20
 
 
+def scans(su, table="radacct"):
+    su.execute("SELECT pg_stat_clear_snapshot()")
+    return su.execute("SELECT seq_scan, idx_scan FROM pg_stat_user_tables WHERE relname = %s",
+                      (table,)).fetchone()
+
+
+def test_close_stale_reads_only_the_open_sessions(db, radius, su):
+    """Without the index on acctupdatetime (dropped by 0130 so that interims are HOT),
+    close-stale and the report still read only the open sessions, through a partial index on
+    acctstoptime IS NULL: no sequential scan of radacct, however many closed sessions."""
+    now = dt.datetime.now(dt.UTC)
+    su.execute("""
+        INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress,
+                             acctstarttime, acctupdatetime, acctstoptime)
+        SELECT 'c' || g, 'u-c' || g, 'user' || (g % 500), '10.20.0.2',
+               now() - interval '3 days', now() - interval '2 days', now() - interval '2 days'
+        FROM generate_series(1, 30000) AS g""")
+    radius.start("stale", "alice", NAS_DOUALA, now - dt.timedelta(hours=2))
+    radius.start("fresh", "benoit", NAS_DOUALA, now - dt.timedelta(minutes=5))
+    su.execute("ANALYZE radacct")
+    before = scans(su)
+    cfg = config(db, close_stale={"interim_interval": 300, "multiple": 3})
+    with db.connect("jobs", autocommit=False) as conn:
+        assert jobs.report(conn, cfg, now, out=lambda s: None)["stale_sessions"] == 1
+        assert jobs.close_stale(conn, cfg, now, dry_run=True, out=lambda s: None)["stale"] == 1
+        assert jobs.close_stale(conn, cfg, now)["closed"] == 1
+    deadline = time.monotonic() + 15
+    while scans(su)[1] == before[1] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    seq, idx = scans(su)
+    assert seq == before[0], "a job scanned all of radacct"
+    assert idx > before[1]
+
+
 def test_retention_moves_closed_rows_in_batches_without_loss(db, radius, su):
     now = dt.datetime.now(dt.UTC)
     old = now - dt.timedelta(days=400)
