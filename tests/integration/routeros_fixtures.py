@@ -28,6 +28,7 @@ class Sim:
     process: subprocess.Popen
     state: Path
     coa_port: int = 0  # its RADIUS Disconnect/CoA listener, on the same host
+    hotspot_port: int = 0  # its hotspot HTTP login (start_sim(..., hotspot=True))
     user: str = USER
     password: str = PASSWORD
 
@@ -86,9 +87,14 @@ class Sim:
         return row
 
 
-def start_sim(tmp_path: Path, *extra: str) -> Sim:
+def start_sim(tmp_path: Path, *extra: str, hotspot: bool = False) -> Sim:
     ready = tmp_path / "sim.addr"
     coa_ready = tmp_path / "sim-coa.addr"
+    hotspot_ready = tmp_path / "sim-hotspot.addr"
+    hotspot_ready.unlink(missing_ok=True)
+    if hotspot:
+        extra = ("--hotspot-listen", "127.0.0.1:0", "--hotspot-ready-file", str(hotspot_ready),
+                 *extra)
     state = tmp_path / "sim-state.json"
     ready.unlink(missing_ok=True)
     coa_ready.unlink(missing_ok=True)
@@ -107,7 +113,8 @@ def start_sim(tmp_path: Path, *extra: str) -> Sim:
         time.sleep(0.05)
     host, port = ready.read_text().rsplit(":", 1)
     coa_port = int(coa_ready.read_text().rsplit(":", 1)[1]) if coa_ready.exists() else 0
-    return Sim(host, int(port), process, state, coa_port)
+    hotspot_port = int(hotspot_ready.read_text().rsplit(":", 1)[1]) if hotspot else 0
+    return Sim(host, int(port), process, state, coa_port, hotspot_port=hotspot_port)
 
 
 def stop_sim(sim: Sim) -> None:

@@ -8,7 +8,10 @@ Workstations, rules and staff come from a roster reconciled by captiva_radius.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
+import urllib.parse
+import urllib.request
 
 import psycopg
 import pytest
@@ -27,7 +30,7 @@ radius_server = radius_fixtures.radius_server
 
 ALL_DAY = dict.fromkeys(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
                          "sunday"), "00:00-24:00")
-MEMBERS = [f"etu{n}" for n in range(1, 10)]
+MEMBERS = [f"etu{n}" for n in range(1, 11)]
 STAFF = [("op-douala", "operator", ["campus-douala"]), ("op-paris", "operator",
                                                        ["campus-paris"]),
          ("viewer1", "viewer", []), ("chief", "admin", [])]
@@ -52,7 +55,7 @@ def server(radius_server):
         site["networks"] = ["10.5.60.0/24"] if site["name"] == "campus-douala" else \
             ["10.33.60.0/24"]
     variables["captiva_staff"] = [{"username": u, "role": r, "sites": s} for u, r, s in STAFF]
-    variables["captiva_workstations"] = [pc(n) for n in range(1, 10)]
+    variables["captiva_workstations"] = [pc(n) for n in range(1, 12)]
     variables["captiva_workstation_rules"] = [{
         "site": "campus-douala", "opening_hours": ALL_DAY, "default_session": "1h",
         "max_session": "2h", "daily_sessions": 3, "daily_time": "3h",
@@ -193,9 +196,9 @@ def online(server, router, code, n, session_no):
     return sid
 
 
-def enforce(server):
+def enforce(server, secret=COA_SECRET):
     config = parse({"dsn": server.db.dsns["jobs"], "enforce": {"timeout": 2},
-                    "routers": {"gw-douala": {"secret": COA_SECRET, "address": "127.0.0.1"}}})
+                    "routers": {"gw-douala": {"secret": secret, "address": "127.0.0.1"}}})
     with psycopg.connect(server.db.dsns["jobs"]) as conn:
         return jobs.enforce(conn, config, dt.datetime.now(dt.UTC))
 
@@ -353,3 +356,94 @@ def test_guests_consent_revocation_and_retention_erase_their_data(server):
         assert conn.execute("SELECT reason FROM captiva_workstation_issue('op-douala',"
                             " 'BIB-PC-01', NULL, %s)", (revoked,)).fetchone() == (
             "no-consent",)
+
+
+# ----------------------------------------------------------------------------------------------
+# The kiosk's login through the router's hotspot (tools/routeros-sim --hotspot-listen): real
+# Access-Requests and accounting from the simulated router, its Disconnect listener.
+
+
+@pytest.fixture
+def hotspot_router(server, tmp_path):
+    """A router whose hotspot authenticates against the test FreeRADIUS, as the mikrotik role
+    leaves it: /radius with the router's secret, /radius/incoming accept=yes."""
+    sim = start_sim(tmp_path, hotspot=True)
+    sim.command("/radius/add", address="127.0.0.1", secret=radius_fixtures.ROUTER_SECRET,
+                service="hotspot", timeout="2s",
+                **{"authentication-port": str(server.auth_port),
+                   "accounting-port": str(server.acct_port)})
+    sim.command("/radius/incoming/set", accept="yes")
+    with server.db.connect() as conn:
+        conn.execute("UPDATE captiva_router SET coa_port = %s WHERE name = 'gw-douala'",
+                     (sim.coa_port,))
+    yield sim
+    stop_sim(sim)
+
+
+def hotspot_login(sim, code, n):
+    """What the kiosk page's GET <link-login-only>?username=..&password=.. does, from
+    workstation ``n`` (its MAC and address, which the simulator takes from headers)."""
+    query = urllib.parse.urlencode({"username": code, "password": code})
+    request = urllib.request.Request(f"http://127.0.0.1:{sim.hotspot_port}/login?{query}",
+                                     headers={"X-Sim-Mac": pc(n)["mac"], "X-Sim-Ip": pc(n)["ip"]})
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+        return json.load(answer)
+
+
+def last_login(sim):
+    return sim.command("/captiva-sim/hotspot/print")[-1]
+
+
+def test_the_kiosk_logs_in_through_the_hotspot_relogs_for_added_time_and_is_disconnected(
+        server, hotspot_router):
+    sim = hotspot_router
+    session_id, code, reason, _ = issue(server, "BIB-PC-10", "etu10", 1800)
+    assert reason is None
+    # From another workstation: FreeRADIUS refuses, the router opens nothing.
+    answer = hotspot_login(sim, code, 11)
+    assert answer == {"result": "rejected", "error": (
+        "Code valable uniquement sur le poste BIB-PC-10 / Code valid only on workstation "
+        "BIB-PC-10")}
+    assert sim.rows("/ip/hotspot/active") == []
+    # From its own: a hotspot session of the workstations' profile for the time granted.
+    answer = hotspot_login(sim, code, 10)
+    assert answer["result"] == "accepted", answer
+    (row,) = sim.rows("/ip/hotspot/active")
+    assert (row["user"], row["mac-address"], row["address"], row["session-time-left"]) == (
+        code, pc(10)["mac"], pc(10)["ip"], "30m")
+    login = last_login(sim)
+    assert (login["profile"], int(login["session-timeout"])) == (WORKSTATION_PROFILE, 1800)
+    wait_replayed(server)  # the router's Accounting Start reached radacct
+    assert call(server, "SELECT callingstationid, host(framedipaddress) FROM radacct WHERE"
+                " username = %s AND acctstoptime IS NULL", code, role="jobs") == (
+        pc(10)["mac"], pc(10)["ip"])
+
+    # +10 min: nothing is cut (the member's work goes on); the kiosk is told to log in again,
+    # and while the router still holds the session that login changes nothing.
+    call(server, "SELECT * FROM captiva_workstation_add_time('op-douala', %s, 'add', 600)",
+         session_id)
+    assert call(server, "SELECT needs_login FROM captiva_workstation_kiosk(%s, now())",
+                pc(10)["ip"]) == (True,)
+    assert enforce(server, radius_fixtures.ROUTER_SECRET)["sessions"] == 0
+    assert hotspot_login(sim, code, 10)["result"] == "already-logged-in"
+    assert sim.rows("/ip/hotspot/active")[0]["session-time-left"] == "30m"
+    # The router ends its session at the old Session-Timeout (the simulator's stand-in for
+    # the 30 minutes: an Accounting Stop with Session-Timeout); the kiosk's next login gets
+    # the new time.
+    assert sim.command("/captiva-sim/active/expire", user=code) == [{"ret": 1}]
+    wait_replayed(server)
+    assert hotspot_login(sim, code, 10)["result"] == "accepted"
+    assert 2390 <= int(last_login(sim)["session-timeout"]) <= 2400
+    (row,) = sim.rows("/ip/hotspot/active")
+    assert row["session-time-left"] in {f"39m{s}s" for s in range(50, 60)} | {"40m"}
+
+    # Terminate: the enforce job's Disconnect-Request (ACKed) removes the router's session.
+    assert call(server, "SELECT reason FROM captiva_workstation_change('op-douala', %s,"
+                " 'terminate')", session_id) == (None,)
+    summary = enforce(server, radius_fixtures.ROUTER_SECRET)
+    assert summary["ack"] == 1, summary
+    assert sim.rows("/ip/hotspot/active") == []
+    wait_replayed(server)  # the router's Accounting Stop closed the RADIUS session
+    assert call(server, "SELECT count(*) FROM radacct WHERE username = %s AND acctstoptime"
+                " IS NULL", code, role="jobs") == (0,)
+    assert hotspot_login(sim, code, 10)["result"] == "rejected"  # the code is dead

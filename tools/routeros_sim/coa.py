@@ -253,4 +253,6 @@ class CoaListener:
             doomed = matches
             self.stats["removed"] += len(doomed)
             self.router.mark_dirty()
+            if getattr(self.router, "hotspot", None) is not None:
+                self.router.hotspot.ended(doomed, "admin-reset")  # its Accounting Stop
         return None

@@ -9,8 +9,13 @@ Simulator-only commands (never counted in the stats):
   /captiva-sim/coa/set          =mode=normal|silent|nak [=nak-cause=N] [=time-window=S]
                                 [=delay=S]
                                 (=reset=yes zeroes the counters)
+  /captiva-sim/hotspot/print    the hotspot HTTP logins so far (user, mac-address, result,
+                                profile, session-timeout, reply-message)
+  /captiva-sim/active/expire    =user=U: end U's hotspot sessions as their Session-Timeout
+                                would (Accounting Stop) -> =ret=<count>
 
-The Disconnect/CoA listener (RFC 5176) is in coa.py.
+The Disconnect/CoA listener (RFC 5176) is in coa.py, the hotspot's HTTP login
+(--hotspot-listen) in hotspot.py.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import coa, model, protocol
+from . import coa, hotspot, model, protocol
 
 WRITE_VERBS = {"add", "set", "remove", "unset"}
 COUNTERS = ("sentences", "writes", "prints", "logins", "connections")
@@ -50,6 +55,7 @@ class Router:
         self.stats = dict.fromkeys(COUNTERS, 0)
         self._dirty = threading.Event()
         self.coa: coa.CoaListener | None = None
+        self.hotspot: hotspot.Hotspot | None = None
         if state_file and state_file.exists():
             saved = json.loads(state_file.read_text(encoding="utf-8"))
             for path, data in saved.get("menus", {}).items():
@@ -138,6 +144,13 @@ class Router:
                 ret = self.menus["/ip/hotspot/active"].add(args, internal=True)
                 self._dirty.set()
                 return [], ret
+            if command.startswith(("/captiva-sim/hotspot/", "/captiva-sim/active/expire")) and (
+                    self.hotspot is None):
+                raise model.Trap("the hotspot login is off (no --hotspot-listen)")
+            if command == "/captiva-sim/hotspot/print":
+                return [dict(entry) for entry in self.hotspot.logins], None
+            if command == "/captiva-sim/active/expire":
+                return [], str(self.hotspot.expire(args.get("user", "")))
             if command.startswith("/captiva-sim/coa/") and self.coa is None:
                 raise model.Trap("the Disconnect listener is off (--coa-listen off)")
             if command == "/captiva-sim/coa/print":
@@ -330,6 +343,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds before each answer (a slow router)")
     parser.add_argument("--coa-ready-file", type=Path,
                         help="write the Disconnect listener's bound HOST:PORT here")
+    parser.add_argument("--hotspot-listen", default=None,
+                        help="HOST:PORT of the hotspot's HTTP login (port 0: any; default: "
+                             "none), authenticating against the /radius entries")
+    parser.add_argument("--hotspot-ready-file", type=Path,
+                        help="write the hotspot login's bound HOST:PORT here")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
@@ -357,6 +375,15 @@ def main(argv: list[str] | None = None) -> int:
               f"(answers while /radius/incoming accept=yes)", flush=True)
         if args.coa_ready_file:
             args.coa_ready_file.write_text(f"{coa_host}:{coa_port}", encoding="utf-8")
+    if args.hotspot_listen:
+        router.hotspot = hotspot.Hotspot(router, parse_listen(args.hotspot_listen), host)
+        hotspot_host, hotspot_port = router.hotspot.address
+        threading.Thread(target=router.hotspot.serve, daemon=True).start()
+        print(f"routeros-sim hotspot login on http://{hotspot_host}:{hotspot_port}/login",
+              flush=True)
+        if args.hotspot_ready_file:
+            args.hotspot_ready_file.write_text(f"{hotspot_host}:{hotspot_port}",
+                                               encoding="utf-8")
     if args.ready_file:
         args.ready_file.write_text(bound, encoding="utf-8")
     print(f"routeros-sim listening on {bound} ({'api-ssl' if tls else 'api'})", flush=True)
@@ -370,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
         if router.coa is not None:
             router.coa.close()
+        if router.hotspot is not None:
+            router.hotspot.close()
         router.save()
         server.server_close()
     return 0
