@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import datetime as dt
 import io
 import ipaddress
 import logging
-import random
 import time
 import zoneinfo
 from collections.abc import Callable
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import psycopg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from psycopg_pool import ConnectionPool
 from starlette.applications import Starlette
@@ -36,6 +37,7 @@ from starlette.staticfiles import StaticFiles
 
 from captiva.portal import console, data, radius_auth
 from captiva.portal.config import LANGUAGES, Config
+from captiva.portal.figure_cache import FigureCache
 from captiva.portal.i18n import from_accept_language, translator
 from captiva.portal.security import (
     LoginForms,
@@ -55,6 +57,10 @@ log = logging.getLogger("captiva.portal")
 HERE = Path(__file__).resolve().parent
 LANG_COOKIE = "captiva_lang"
 USERNAME_MAX = 64
+# Background refreshes in flight at most, per cache (each holds a pool connection).
+FIGURE_REFRESHES = 2
+# Rendered /me pages kept (the oldest goes first).
+PAGE_CACHE_ENTRIES = 2_000
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "script-src 'self'; connect-src 'self'; "
@@ -172,11 +178,23 @@ class Portal:
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.authenticate = authenticate
         self.pool: ConnectionPool | None = None
-        self._cache: dict[tuple[str, int], tuple[float, data.Dashboard]] = {}
-        # rendered /me pages per (session, page, language): they hold the session's CSRF token
-        self._pages: dict[tuple[str, int, str], tuple[float, bytes]] = {}
-        # staff roles read from captiva_staff, a few seconds per username
-        self._staff: dict[str, tuple[float, console.Staff | None]] = {}
+        # Refreshed ahead (figure_cache.py): a student's figures per (username, history page),
+        # and staff roles per username (STAFF_CACHE_SECONDS; wrapped: None is "not staff").
+        refreshes = min(FIGURE_REFRESHES, config.pool_max_size)
+        self._refresher = concurrent.futures.ThreadPoolExecutor(
+            2 * refreshes, thread_name_prefix="captiva-refresh")
+        self.figures: FigureCache[tuple[str, int], data.Dashboard] | None = None
+        if config.cache_seconds > 0:
+            self.figures = FigureCache(
+                config.cache_seconds, self._read_dashboard, self._refresher.submit,
+                max_refreshes=refreshes, group=lambda key: key[0], clock=clock)
+        self._staff: FigureCache[str, tuple[console.Staff | None]] = FigureCache(
+            console.STAFF_CACHE_SECONDS,
+            lambda username: (self.with_conn(console.staff_member, username),),
+            self._refresher.submit, max_refreshes=refreshes, clock=clock)
+        # rendered /me pages per (session, page, language), each with the figures it shows:
+        # served while those are the cache's; they hold the session's CSRF token
+        self._pages: dict[tuple[str, int, str], tuple[data.Dashboard, bytes]] = {}
         self._clock = clock
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
                                autoescape=select_autoescape(["html"]),
@@ -194,6 +212,7 @@ class Portal:
         )
 
     def close_pool(self) -> None:
+        self._refresher.shutdown(wait=True)  # the refreshes in flight end first
         if self.pool is not None:
             self.pool.close()
             self.pool = None
@@ -278,15 +297,8 @@ class Portal:
 
     def staff_of(self, username: str) -> console.Staff | None:
         """The staff member and role of ``username`` (captiva_staff, the roster's
-        captiva_staff), read again after STAFF_CACHE_SECONDS; None: not staff."""
-        hit = self._staff.get(username)
-        if hit and hit[0] > self._clock():
-            return hit[1]
-        member = self.with_conn(console.staff_member, username)
-        if len(self._staff) > 10_000:
-            self._staff.clear()
-        self._staff[username] = (self._clock() + console.STAFF_CACHE_SECONDS, member)
-        return member
+        captiva_staff), never older than STAFF_CACHE_SECONDS; None: not staff. Blocks."""
+        return self._staff.get(username)[0]
 
     async def staff(self, request: Request) -> console.Staff | None:
         """The signed-in staff member of this request (memoised), or None."""
@@ -294,7 +306,9 @@ class Portal:
             session = self.session(request)
             request.state.staff = None
             if session and session.authenticated:
-                request.state.staff = await run_in_threadpool(self.staff_of, session.username)
+                hit = self._staff.peek(session.username)
+                request.state.staff = hit[0] if hit is not None else await run_in_threadpool(
+                    self.staff_of, session.username)
         return request.state.staff
 
     def render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
@@ -332,33 +346,27 @@ class Portal:
     def csrf_refused(self, request: Request) -> HTMLResponse:
         return self.render(request, "error.html", status=403, message_key="error.csrf")
 
-    # -- dashboard data, cached a few seconds per user ------------------------------------------
+    # -- dashboard data, cached a few seconds per user (figure_cache.py) ----------------------
 
-    def _expiry(self) -> float:
-        """When a cache entry filled now expires: spread over [TTL/2, TTL] so the entries of
-        users who arrived together do not all expire in the same instant."""
-        ttl = self.config.cache_seconds
-        return self._clock() + ttl * (0.5 + random.random() / 2)  # noqa: S311 - not security
+    def _read_dashboard(self, key: tuple[str, int]) -> data.Dashboard:
+        username, page = key
+        return self.with_conn(data.dashboard, username, self.now(), page,
+                              self.config.history_page_size)
 
     def cached_dashboard(self, username: str, page: int) -> data.Dashboard | None:
-        if self.config.cache_seconds > 0:
-            hit = self._cache.get((username, page))
-            if hit and hit[0] > self._clock():
-                return hit[1]
-        return None
+        """The cached figures if there are (never waits; starts a refresh when due)."""
+        return self.figures.peek((username, page)) if self.figures is not None else None
 
     def dashboard(self, username: str, page: int) -> data.Dashboard:
-        key = (username, page)
-        hit = self.cached_dashboard(username, page)
-        if hit is not None:
-            return hit
-        board = self.with_conn(data.dashboard, username, self.now(), page,
-                               self.config.history_page_size)
-        if self.config.cache_seconds > 0:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = (self._expiry(), board)
-        return board
+        """The figures, read or waited for when not cached (a worker thread's call)."""
+        if self.figures is None:
+            return self._read_dashboard((username, page))
+        return self.figures.get((username, page))
+
+    def forget_figures(self, username: str) -> None:
+        """The next page of ``username`` reads the database (after a login, a grant)."""
+        if self.figures is not None:
+            self.figures.discard_group(username)
 
     # -- handlers -----------------------------------------------------------------------------
 
@@ -422,6 +430,9 @@ class Portal:
         old = self.store.get(request.cookies.get(self.config.cookie_name))
         cookie, _ = self.store.rotate(old, username)
         log.info("login of %r from %s", username, address)
+        # the first page after a login reads fresh figures and role
+        self.forget_figures(username)
+        self._staff.discard_group(username)
         staff = await run_in_threadpool(self.staff_of, username)
         target = "/admin" if staff else "/voucher/me" if is_code(username) else "/me"
         response = RedirectResponse(target, 303)
@@ -496,22 +507,34 @@ class Portal:
         page = self.page_number(request)
         lang = self.language(request)
         key = (session.key, page, lang)
-        await self.staff(request)
-        if self.config.cache_seconds > 0:
+        try:
+            await self.staff(request)  # for the menu only: the page shows without it
+        except psycopg.OperationalError:
+            log.warning("/me without the staff role of %r: database unavailable",
+                        session.username)
+        board = self.cached_dashboard(session.username, page)
+        if board is not None:
             hit = self._pages.get(key)
-            if hit and hit[0] > self._clock():
+            if hit and hit[0] is board:  # rendered from the figures the cache holds
                 return HTMLResponse(hit[1])
-        board = self.cached_dashboard(session.username, page) or await run_in_threadpool(
-            self.dashboard, session.username, page)
+        else:
+            try:
+                board = await run_in_threadpool(self.dashboard, session.username, page)
+            except psycopg.OperationalError as exc:
+                log.error("/me of %r: database unavailable (%s)", session.username,
+                          type(exc).__name__)
+                return self.render(request, "error.html", status=503,
+                                   message_key="error.unavailable")
         bars, peak = chart_bars(board.chart)
         tz = board.calendar.timezone
         response = self.render(request, "me.html", board=board, bars=bars, peak=peak, tz=tz,
                                days_left=data.days_left(board.user, board.now),
                                local=lambda m, t=True: self.local(m, tz, t))
-        if self.config.cache_seconds > 0:
-            if len(self._pages) > 2_000:
-                self._pages.clear()
-            self._pages[key] = (self._expiry(), response.body)
+        if self.figures is not None:
+            if self._pages.pop(key, None) is None:
+                while len(self._pages) >= PAGE_CACHE_ENTRIES:
+                    del self._pages[next(iter(self._pages))]
+            self._pages[key] = (board, response.body)
         return response
 
     async def api_me(self, request: Request) -> Response:
@@ -519,8 +542,13 @@ class Portal:
         if isinstance(session, Response):
             return session
         page = self.page_number(request)
-        board = self.cached_dashboard(session.username, page) or await run_in_threadpool(
-            self.dashboard, session.username, page)
+        try:
+            board = self.cached_dashboard(session.username, page) or await run_in_threadpool(
+                self.dashboard, session.username, page)
+        except psycopg.OperationalError as exc:
+            log.error("/api/me of %r: database unavailable (%s)", session.username,
+                      type(exc).__name__)
+            return JSONResponse({"error": "database unavailable"}, 503)
         return JSONResponse(board.as_dict())
 
     async def admin(self, request: Request) -> Response:
@@ -669,7 +697,7 @@ class Portal:
                      refused.key)
             return RedirectResponse(f"{target}?error={refused.key}", 303)
         log.info("console %s on %r by %r", action, username, staff.username)
-        self._cache.pop((username, 1), None)
+        self.forget_figures(username)
         return RedirectResponse(f"{target}?done={done}", 303)
 
     async def healthz(self, request: Request) -> Response:

@@ -5,7 +5,9 @@ Figures of the quota periods come from :func:`captiva.usage.usage_for`, that is 
 calendar: the portal never shows another number. The admin views' monthly figures are the
 same function's, for every user (``captiva_usage_all``). Sessions are
 read from ``radacct`` and its retention archive ``radacct_history``; ``radpostauth.pass`` is
-never selected.
+never selected. A student's page reads a bounded number of rows whatever their history: the
+open sessions, one page of the history (at most ``offset + page size`` rows of each table,
+in index order) and the devices of the last ``DEVICE_DAYS`` days.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from captiva.periods import Calendar, local_date
 from captiva.usage import PeriodUsage, default_calendar, usage_for
 
 CHART_DAYS = 30
+# The devices list: MAC addresses of the sessions started in the last DEVICE_DAYS days (and
+# the open ones), at most DEVICE_LIMIT of them, most recently seen first.
+DEVICE_DAYS = 30
+DEVICE_LIMIT = 20
 # The bar's warning level when the profile sets no alert threshold (the jobs' default too).
 DEFAULT_WARN_PERCENT = 80
 
@@ -35,6 +41,11 @@ class Dashboard:
     devices: list[dict[str, Any]]
     chart: list[tuple[dt.date, int]]  # CHART_DAYS local days, oldest first
     now: dt.datetime
+
+    @property
+    def device_days(self) -> int:
+        """The devices list covers the sessions of this many days (and the open ones)."""
+        return DEVICE_DAYS
 
     @property
     def warn_percent(self) -> int:
@@ -56,6 +67,7 @@ class Dashboard:
             "history": {"page": self.history_page, "has_more": self.history_has_more,
                         "sessions": [_jsonable(s) for s in self.history]},
             "devices": [_jsonable(d) for d in self.devices],
+            "devices_days": self.device_days,
             "daily_usage": [{"day": day.isoformat(), "bytes": n} for day, n in self.chart],
             "generated_at": self.now.isoformat(),
         }
@@ -97,25 +109,60 @@ _USER = """
     WHERE u.username = %s
 """
 
-# Sessions of a user, current and archived (retention moves old closed ones to history).
-_SESSIONS = """
+# Open sessions: in radacct only (retention archives closed sessions, never an open one).
+_ACTIVE = """
     SELECT a.radacctid, a.acctstarttime AS started, a.acctstoptime AS stopped,
            a.acctupdatetime AS updated, host(a.framedipaddress) AS ip,
            a.callingstationid AS mac, a.acctinputoctets + a.acctoutputoctets AS bytes,
            a.acctsessiontime AS session_time, a.acctterminatecause AS cause,
            r.name AS router
-    FROM (
-        SELECT radacctid, acctstarttime, acctstoptime, acctupdatetime, framedipaddress,
-               callingstationid, acctinputoctets, acctoutputoctets, acctsessiontime,
-               acctterminatecause, nasipaddress
-        FROM radacct WHERE username = %(username)s
-        UNION ALL
-        SELECT radacctid, acctstarttime, acctstoptime, acctupdatetime, framedipaddress,
-               callingstationid, acctinputoctets, acctoutputoctets, acctsessiontime,
-               acctterminatecause, nasipaddress
-        FROM radacct_history WHERE username = %(username)s
-    ) AS a
+    FROM radacct AS a
     LEFT JOIN captiva_router AS r ON r.nasipaddress = a.nasipaddress
+    WHERE a.username = %(username)s AND a.acctstoptime IS NULL
+    ORDER BY a.acctstarttime DESC
+"""
+
+# One page of the sessions, current and archived: each table gives at most its first
+# offset + limit rows in the order of its (username, acctstarttime) index, so a page reads
+# that many rows, not the user's whole history.
+_HISTORY = """
+    SELECT a.radacctid, a.acctstarttime AS started, a.acctstoptime AS stopped,
+           a.acctupdatetime AS updated, host(a.framedipaddress) AS ip,
+           a.callingstationid AS mac, a.acctinputoctets + a.acctoutputoctets AS bytes,
+           a.acctsessiontime AS session_time, a.acctterminatecause AS cause,
+           r.name AS router
+    FROM ((SELECT radacctid, acctstarttime, acctstoptime, acctupdatetime, framedipaddress,
+                  callingstationid, acctinputoctets, acctoutputoctets, acctsessiontime,
+                  acctterminatecause, nasipaddress
+           FROM radacct WHERE username = %(username)s
+           ORDER BY acctstarttime DESC, radacctid DESC LIMIT %(upto)s)
+          UNION ALL
+          (SELECT radacctid, acctstarttime, acctstoptime, acctupdatetime, framedipaddress,
+                  callingstationid, acctinputoctets, acctoutputoctets, acctsessiontime,
+                  acctterminatecause, nasipaddress
+           FROM radacct_history WHERE username = %(username)s
+           ORDER BY acctstarttime DESC, radacctid DESC LIMIT %(upto)s)) AS a
+    LEFT JOIN captiva_router AS r ON r.nasipaddress = a.nasipaddress
+    ORDER BY a.acctstarttime DESC, a.radacctid DESC
+    LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+_DEVICES = """
+    SELECT callingstationid AS mac, min(acctstarttime) AS first_seen,
+           max(COALESCE(acctstoptime, acctupdatetime, acctstarttime)) AS last_seen,
+           count(*) AS sessions,
+           bool_or(acctstoptime IS NULL) AS online
+    FROM (SELECT callingstationid, acctstarttime, acctstoptime, acctupdatetime
+          FROM radacct WHERE username = %(username)s
+                         AND (acctstarttime >= %(since)s OR acctstoptime IS NULL)
+          UNION ALL
+          SELECT callingstationid, acctstarttime, acctstoptime, acctupdatetime
+          FROM radacct_history WHERE username = %(username)s AND acctstarttime >= %(since)s
+         ) AS a
+    WHERE callingstationid <> ''
+    GROUP BY callingstationid
+    ORDER BY last_seen DESC, mac
+    LIMIT %(devices)s
 """
 
 
@@ -123,31 +170,18 @@ def dashboard(conn, username: str, now: dt.datetime, page: int = 1,
               page_size: int = 20) -> Dashboard:
     """Everything the student's page shows, in one transaction (one snapshot)."""
     page = max(1, page)
+    offset = (page - 1) * page_size
     with conn.transaction():
         usage = usage_for(conn, username, now)
         calendar = usage["daily"].calendar
         users = _dicts(conn.execute(_USER, (username,)))
-        active = _dicts(conn.execute(
-            _SESSIONS + " WHERE a.acctstoptime IS NULL ORDER BY a.acctstarttime DESC",
-            {"username": username}))
-        history = _dicts(conn.execute(
-            _SESSIONS + " ORDER BY a.acctstarttime DESC, a.radacctid DESC"
-                        " LIMIT %(limit)s OFFSET %(offset)s",
-            {"username": username, "limit": page_size + 1, "offset": (page - 1) * page_size}))
-        devices = _dicts(conn.execute("""
-            SELECT callingstationid AS mac, min(acctstarttime) AS first_seen,
-                   max(COALESCE(acctstoptime, acctupdatetime, acctstarttime)) AS last_seen,
-                   count(*) AS sessions,
-                   bool_or(acctstoptime IS NULL) AS online
-            FROM (SELECT callingstationid, acctstarttime, acctstoptime, acctupdatetime
-                  FROM radacct WHERE username = %(username)s
-                  UNION ALL
-                  SELECT callingstationid, acctstarttime, acctstoptime, acctupdatetime
-                  FROM radacct_history WHERE username = %(username)s) AS a
-            WHERE callingstationid <> ''
-            GROUP BY callingstationid
-            ORDER BY last_seen DESC
-            """, {"username": username}))
+        active = _dicts(conn.execute(_ACTIVE, {"username": username}))
+        history = _dicts(conn.execute(_HISTORY, {
+            "username": username, "limit": page_size + 1, "offset": offset,
+            "upto": offset + page_size + 1}))
+        devices = _dicts(conn.execute(_DEVICES, {
+            "username": username, "since": now - dt.timedelta(days=DEVICE_DAYS),
+            "devices": DEVICE_LIMIT}))
         today = local_date(now, calendar)
         first = today - dt.timedelta(days=CHART_DAYS - 1)
         per_day = dict(conn.execute("""

@@ -52,6 +52,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_history": "Aucune session.",
         "devices": "Appareils",
         "no_devices": "Aucun appareil.",
+        "devices.window": "Sessions commencées ces {days} derniers jours, et celles en cours.",
         "chart": "Consommation des 30 derniers jours",
         "chart.max": "max. {value}",
         "col.start": "Début",
@@ -96,6 +97,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error.forbidden": "Accès réservé aux administrateurs.",
         "error.csrf": "Formulaire expiré ou invalide. Rechargez la page.",
         "error.not_found": "Page introuvable.",
+        "error.unavailable": "Service momentanément indisponible. Réessayez dans une minute.",
         "updated": "Données au {when} ({tz})",
     },
     "en": {
@@ -145,6 +147,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_history": "No session.",
         "devices": "Devices",
         "no_devices": "No device.",
+        "devices.window": "Sessions started in the last {days} days, and the open ones.",
         "chart": "Usage over the last 30 days",
         "chart.max": "max {value}",
         "col.start": "Start",
@@ -189,6 +192,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error.forbidden": "Administrators only.",
         "error.csrf": "The form expired or is invalid. Reload the page.",
         "error.not_found": "Page not found.",
+        "error.unavailable": "Temporarily unavailable. Try again in a minute.",
         "updated": "Figures as of {when} ({tz})",
     },
 }
