@@ -278,6 +278,33 @@ def test_retention_moves_closed_rows_in_batches_without_loss(db, radius, su):
     assert su.execute("SELECT count(*) FROM radpostauth").fetchone()[0] == 90
 
 
+def test_a_vouchers_archived_sessions_still_count_toward_its_limits(db, radius, su):
+    """Retention moves a voucher's closed sessions to radacct_history: its data used must
+    not come back with them (captiva_voucher_judgements reads both tables)."""
+    now = dt.datetime.now(dt.UTC)
+    code = "K7HM3XPW9H"
+    su.execute("INSERT INTO captiva_voucher_batch (name, profile, time_credit, starts_at, "
+               "ends_at, data_cap, count) VALUES ('conf', 'basic', 360000, %s, %s, 1000, 1)",
+               (now - dt.timedelta(days=800), now + dt.timedelta(days=30)))
+    su.execute("INSERT INTO captiva_voucher (code, batch, index) VALUES (%s, 'conf', 1)",
+               (code,))
+    old = now - dt.timedelta(days=400)
+    radius.start("v1", code, NAS_DOUALA, old)
+    radius.stop("v1", code, NAS_DOUALA, old + dt.timedelta(hours=1), 900, 200, 3600)
+
+    def login():
+        with db.connect("freeradius") as conn:
+            return conn.execute("SELECT captiva_voucher_login_xlat(%s, %s)",
+                                (code, NAS_DOUALA)).fetchone()[0]
+
+    assert login().startswith("reject|Données épuisées")
+    cfg = config(db, retention={"radacct_days": 365})
+    with db.connect("jobs", autocommit=False) as conn:
+        assert jobs.retention(conn, cfg, now)["radacct"] == 1
+    assert su.execute("SELECT count(*) FROM radacct").fetchone()[0] == 0
+    assert login().startswith("reject|Données épuisées")
+
+
 def history_partitions(su):
     return sorted(r[0] for r in su.execute(
         "SELECT inhrelid::regclass::text FROM pg_inherits "

@@ -7,7 +7,8 @@
 -- with its time credit or data cap used up; at login also on a router of a site the batch
 -- does not list, or with simultaneous_use sessions already open. Otherwise the session may
 -- last the smallest of the remaining credit, the rest of the window and the rest of the
--- validity. Used time and data come from radacct (open sessions count up to p_at).
+-- validity. Used time and data come from radacct and radacct_history (open sessions count up
+-- to p_at).
 
 -- 'French / English', the batch's language first (cards and the login page show both).
 CREATE OR REPLACE FUNCTION captiva_voucher_message(p_language text, p_fr text, p_en text)
@@ -111,7 +112,14 @@ CREATE OR REPLACE FUNCTION captiva_voucher_judgements(
                                 ELSE COALESCE(a.acctsessiontime, 0) END)::bigint AS seconds,
                        sum(COALESCE(a.acctinputoctets, 0)
                            + COALESCE(a.acctoutputoctets, 0))::bigint AS bytes
-                FROM public.radacct AS a
+                -- the sessions retention archived count too (closed: their own totals)
+                FROM (SELECT r.username, r.acctstarttime, r.acctstoptime, r.acctsessiontime,
+                             r.acctinputoctets, r.acctoutputoctets
+                      FROM public.radacct AS r
+                      UNION ALL
+                      SELECT h.username, h.acctstarttime, h.acctstoptime, h.acctsessiontime,
+                             h.acctinputoctets, h.acctoutputoctets
+                      FROM public.radacct_history AS h) AS a
                 GROUP BY a.username
             ) AS u ON u.username = v.code
         ) AS f
