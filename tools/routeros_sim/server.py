@@ -109,8 +109,12 @@ class Router:
                 menu.unset(args)
                 ret = None
             elif verb == "remove":
+                before = list(menu.rows)
                 menu.remove(args)
                 ret = None
+                if menu.path == "/ip/hotspot/active" and self.hotspot is not None:
+                    # A hotspot session removed (RouterOS logs it out): its Accounting Stop.
+                    self.hotspot.ended([r for r in before if r not in menu.rows], "admin-reset")
             else:
                 raise model.Trap("no such command")
             self._dirty.set()
