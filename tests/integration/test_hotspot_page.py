@@ -430,3 +430,36 @@ def test_without_a_kiosk_url_the_status_page_never_redirects(tmp_path, browser):
         assert page.locator("#username").inner_text() == "P48291375"
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("typed", ["p-4829-1375", " P4829 1375 ", "P48291375"])
+def test_a_workstation_code_in_the_code_form_logs_in_and_returns_to_the_kiosk(hotspot, browser,
+                                                                             typed):
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{hotspot.port}/login")
+        before = len(hotspot.posts)
+        page.fill("#code", typed)
+        with page.expect_navigation():
+            page.click("#code-submit")
+        action = f"http://127.0.0.1:{hotspot.port}/login"
+        assert hotspot.posts[before:] == [{
+            "username": "P48291375", "password": "P48291375", "popup": "true",
+            "dst": f"{KIOSK_URL}?login={urllib.parse.quote(action, safe='')}"}]
+    finally:
+        page.close()
+
+
+def test_with_chap_a_workstation_code_is_sent_as_its_digest(chap_hotspot, browser):
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{chap_hotspot.port}/login")
+        before = len(chap_hotspot.posts)
+        page.fill("#code", "p-4829-1375")
+        with page.expect_navigation():
+            page.click("#code-submit")
+        (post,) = chap_hotspot.posts[before:]
+        assert (post["username"], post["password"]) == ("P48291375", chap_digest("P48291375"))
+        assert post["dst"].startswith(f"{KIOSK_URL}?login=")
+    finally:
+        page.close()
