@@ -93,3 +93,63 @@ def test_process_tree_cpu_counts_children_that_already_exited():
     finally:
         shell.kill()
         shell.wait()
+
+
+class DropFirstCopy:
+    """A UDP accounting server (pyrad's packets) that ignores the first copy of every request
+    and answers the next: what an overloaded server's full socket buffer looks like."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.seen: set[bytes] = set()
+        self.copies = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.sock.getsockname()
+
+    def serve(self) -> None:
+        while not self.stopping:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            self.copies += 1
+            if data[:20] not in self.seen:  # code, identifier, length, authenticator
+                self.seen.add(data[:20])
+                continue
+            request = packet.AcctPacket(packet=data, secret=SECRET, dict=DICTIONARY)
+            self.sock.sendto(request.CreateReply().ReplyPacket(), peer)
+
+    def close(self) -> None:
+        self.stopping = True
+        self.thread.join()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_unanswered_requests_are_retransmitted_as_a_nas_does(retries):
+    from radload import load
+    server = DropFirstCopy()
+    try:
+        work = load.Workload(kind="acct", server=server.address, secret=SECRET,
+                             users=[(f"STU{i:06d}", f"s-{i}") for i in range(20)], count=40,
+                             rate=200.0, timeout=0.3, retries=retries)
+        report = load.run(work, processes=1)
+    finally:
+        server.close()
+    if retries:
+        # Every request answered on its second copy, the same bytes the server saw first.
+        assert (report.answered, report.lost, report.retransmitted) == (40, 0, 40)
+        assert server.copies == 80
+        assert report.p50_ms >= 300  # a NAS's latency counts from its first copy
+    else:
+        assert (report.answered, report.lost, report.retransmitted) == (0, 40, 0)
+        assert server.copies == 40

@@ -48,7 +48,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, help="offered requests/s (default: closed loop)")
     parser.add_argument("--window", type=int, default=64, help="closed loop: in flight")
     parser.add_argument("--processes", type=int, help="worker processes (default: cores)")
-    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--timeout", type=float, default=2.0,
+                        help="seconds before a request is retransmitted or counted lost")
+    parser.add_argument("--retries", type=int, default=0,
+                        help="retransmissions of an unanswered request, as a NAS does")
     parser.add_argument("--source", default="127.0.0.1", help="source address to bind")
     parser.add_argument("--nas-ip", default="127.0.0.1")
     parser.add_argument("--chap", action="store_true", help="auth: CHAP instead of PAP")
@@ -74,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
              for i in range(args.users)]
     work = Workload(kind=args.kind, server=args.server, secret=secret, users=users,
                     count=args.count, rate=args.rate, window=args.window,
-                    timeout=args.timeout, source=args.source, nas_ip=args.nas_ip,
-                    chap=args.chap, event_timestamp=int(time.time()) - 86400)
+                    timeout=args.timeout, retries=args.retries, source=args.source,
+                    nas_ip=args.nas_ip, chap=args.chap, event_timestamp=int(time.time()) - 86400)
     before = snapshot(sources)
     report = run(work, args.processes)
     used = spent(before, snapshot(sources))

@@ -49,6 +49,9 @@ class Workload:
     rate: float | None = None  # requests/s offered in total (open loop); None: closed loop
     window: int = 64  # requests in flight in total (closed loop)
     timeout: float = 2.0
+    # Retransmissions of an unanswered request, each after ``timeout``, the same bytes (same
+    # identifier and authenticator, RFC 5080 2.2.1), as a NAS does; lost: unanswered after all.
+    retries: int = 0
     source: str = "127.0.0.1"
     nas_ip: str = "127.0.0.1"
     chap: bool = False
@@ -62,6 +65,7 @@ class WorkerResult:
     latencies: array = field(default_factory=lambda: array("d"))
     sent: int = 0
     lost: int = 0
+    retransmitted: int = 0
     invalid: int = 0
     codes: Counter = field(default_factory=Counter)
     first_send: float = 0.0
@@ -89,6 +93,7 @@ class Report:
     max_lag_ms: float
     first_send: float = 0.0  # time.perf_counter() (CLOCK_MONOTONIC: the same in every process)
     last_reply: float = 0.0
+    retransmitted: int = 0
 
     @property
     def rate(self) -> float:
@@ -104,7 +109,9 @@ class Report:
         offered = f"{self.offered_rate:,.0f}/s offered" if self.offered_rate else "closed loop"
         codes = ", ".join(f"{name} {count}" for name, count in sorted(self.codes.items()))
         return (f"{self.kind}: {offered}, {self.sent} sent, {self.rate:,.0f}/s answered, "
-                f"lost {self.lost}, invalid {self.invalid}; latency p50 {self.p50_ms:.2f} ms, "
+                f"lost {self.lost}"
+                + (f" ({self.retransmitted} retransmitted)" if self.retransmitted else "")
+                + f", invalid {self.invalid}; latency p50 {self.p50_ms:.2f} ms, "
                 f"p99 {self.p99_ms:.2f} ms, max {self.max_ms:.2f} ms; {codes}; generator "
                 f"{self.generator_capacity:,.0f} req per CPU-s, worst send lag "
                 f"{self.max_lag_ms:.1f} ms")
@@ -212,7 +219,8 @@ class _Worker:
         now = time.perf_counter()
         if not self.result.sent:
             self.result.first_send = now
-        self.pending[key] = (now, authenticator)
+        # (last sent, first sent, authenticator, packet, retransmissions left)
+        self.pending[key] = (now, now, authenticator, data, self.work.retries)
         self.sockets[key[0]].transport.sendto(data)
         self.result.sent += 1
         return True
@@ -224,7 +232,7 @@ class _Worker:
         entry = self.pending.get(key)
         if entry is None:
             return  # a reply after its request timed out
-        sent_at, authenticator = entry
+        _, sent_at, authenticator, _, _ = entry
         if not codec.reply_valid(data, authenticator, self.work.secret):
             self.result.invalid += 1
             return
@@ -252,13 +260,21 @@ class _Worker:
             while self.resting and self.resting[0][0] < limit:
                 self.free.append(self.resting.popleft()[1])
             expired = 0
+            retry = []
             while self.pending:
                 key = next(iter(self.pending))
                 if self.pending[key][0] > limit:
                     break
-                del self.pending[key]
+                _, first, authenticator, data, left = self.pending.pop(key)
+                if left:
+                    retry.append((key, (now, first, authenticator, data, left - 1)))
+                    continue
                 self.resting.append((now, key))
                 expired += 1
+            for key, entry in retry:  # re-inserted last: the dict stays in send order
+                self.pending[key] = entry
+                self.sockets[key[0]].transport.sendto(entry[3])
+            self.result.retransmitted += len(retry)
             self.result.lost += expired
             if self.rate is None:  # closed loop: refill the window
                 while len(self.pending) < self.window and self.send_next():
@@ -354,6 +370,7 @@ def run(work: Workload, processes: int | None = None) -> Report:
         kind=work.kind, offered_rate=work.rate,
         sent=sum(result.sent for result in results), answered=len(latencies),
         lost=sum(result.lost for result in results),
+        retransmitted=sum(result.retransmitted for result in results),
         invalid=sum(result.invalid for result in results), codes=dict(codes),
         elapsed=elapsed,
         p50_ms=statistics.median(latencies) * 1e3 if latencies else float("nan"),
