@@ -425,12 +425,19 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
                             {"cutoff": acct_cutoff}).fetchone()[0]
         auth = conn.execute(sql.SQL("SELECT count(*) FROM radpostauth WHERE {}").format(
             auth_closed), {"cutoff": auth_cutoff}).fetchone()[0]
+        expired = []
+        if config.retention_mode == "archive" and config.history_days > 0:
+            cutoff = now - dt.timedelta(days=config.history_days)
+            expired = [r[0] for r in conn.execute(
+                "SELECT partition FROM captiva_radacct_history_expired(%s)", (cutoff,))]
         conn.rollback()
         verb = "move to history" if config.retention_mode == "archive" else "delete"
         out(f"would {verb}: {acct} radacct rows closed before {acct_cutoff.isoformat()}, "
             f"{auth} radpostauth rows before {auth_cutoff.isoformat()}")
+        if expired:
+            out(f"would drop history partitions: {', '.join(expired)}")
         return {"radacct": 0, "radpostauth": 0, "would_radacct": acct, "would_radpostauth": auth,
-                "failed": 0}
+                "would_drop": expired, "failed": 0}
     if config.retention_mode == "archive":
         created = [r[0] for r in conn.execute(
             "SELECT captiva_radacct_history_prepare(%s, %s)", (acct_cutoff, now)).fetchall()]

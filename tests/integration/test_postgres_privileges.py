@@ -91,6 +91,8 @@ CASES = [
      {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
     ("SELECT * FROM captiva_radacct_history_drop(now() - interval '1 year')",
      {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+    ("SELECT * FROM captiva_radacct_history_expired(now())",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
     ("SELECT captiva_radacct_history_partition(now())",
      {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
     ("DELETE FROM radpostauth WHERE authdate < now() - interval '1 year'",

@@ -332,6 +332,7 @@ def test_retention_drops_whole_history_months_and_touches_nothing_else(db, radiu
                (900002, 'sep-default', 'u-sep-default', 'alice', '10.20.0.2',
                 '2026-09-02 10:00+00', '2026-09-02 11:00+00')""")
     assert history_partitions(su) == ["radacct_history_default"]
+    assert (su.execute("SELECT count(*) FROM radacct_history_default").fetchone()[0]) == 2
     live_before = su.execute("SELECT * FROM radacct WHERE acctsessionid IN ('recent', 'open') "
                              "ORDER BY radacctid").fetchall()
     usage_before = su.execute("SELECT * FROM captiva_usage_daily ORDER BY 1, 2").fetchall()
@@ -339,6 +340,9 @@ def test_retention_drops_whole_history_months_and_touches_nothing_else(db, radiu
                "VALUES (1, 'alice', 'Access-Accept', now())")
     cfg = config(db, retention={"radacct_days": 30, "history_days": 90})
     with db.connect("jobs", autocommit=False) as conn:
+        # The dry run creates nothing: no partition is due yet (2024-03 waits in the default).
+        assert jobs.retention(conn, cfg, now, dry_run=True, out=lambda s: None)[
+            "would_drop"] == []
         summary = jobs.retention(conn, cfg, now)
     # Archived: the sessions closed before 2026-10-22; then the months that ended before
     # 2026-08-23 dropped. August stays (it ended after the cutoff): a month at most longer.
@@ -359,6 +363,8 @@ def test_retention_drops_whole_history_months_and_touches_nothing_else(db, radiu
     assert su.execute("SELECT count(*) FROM radpostauth_history").fetchone()[0] == 1
     # Idempotent: a second run creates and drops nothing.
     with db.connect("jobs", autocommit=False) as conn:
+        assert jobs.retention(conn, cfg, now + dt.timedelta(days=10), dry_run=True,
+                              out=lambda s: None)["would_drop"] == ["radacct_history_2026_08"]
         again = jobs.retention(conn, cfg, now)
     assert (again["radacct"], again["history_partitions_dropped"], again["history_purged"]) == (
         0, [], 0)

@@ -28,8 +28,9 @@ BEGIN
     EXECUTE format('WITH moved AS (DELETE FROM radacct_history_default '
                    'WHERE acctstoptime >= $1 AND acctstoptime < $2 RETURNING *) '
                    'INSERT INTO public.%I SELECT * FROM moved', name) USING low, high;
-    EXECUTE format('ALTER TABLE radacct_history ATTACH PARTITION public.%I FOR VALUES FROM (%L) TO (%L)',
-                   name, to_char(month, 'YYYY-MM-DD') || ' 00:00:00+00',
+    EXECUTE format('ALTER TABLE radacct_history ATTACH PARTITION public.%I '
+                   'FOR VALUES FROM (%L) TO (%L)', name,
+                   to_char(month, 'YYYY-MM-DD') || ' 00:00:00+00',
                    to_char(month + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
     RETURN true;
 END
@@ -78,13 +79,29 @@ BEGIN
 END
 $$;
 
--- The history retention: every partition of radacct_history whose whole month ended before
--- p_cutoff is dropped (no row deleted one by one, no index entry, no vacuum debt), and the
--- rows of the DEFAULT partition stopped before p_cutoff are deleted. A month straddling the
--- cutoff stays until its end passes it: history is kept at least history_days, at most a
--- month longer. Only radacct_history's own partitions are looked at. One row per partition
--- dropped (rows: the planner's estimate, reltuples; -1 when never analysed), and one for the
--- default partition with the exact count deleted.
+-- The history retention, the rule: the partitions of radacct_history whose whole month ended
+-- before p_cutoff (only radacct_history's own partitions, never the default), with the
+-- planner's estimate of their rows (reltuples; -1 when never analysed). A month straddling
+-- the cutoff stays until its end passes it: history is kept at least history_days, at most a
+-- month longer. The retention job's dry run lists them; _drop drops them.
+CREATE OR REPLACE FUNCTION captiva_radacct_history_expired(p_cutoff timestamptz)
+RETURNS TABLE (partition text, rows bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT p.relname::text, p.estimate
+    FROM (SELECT c.relname, c.reltuples::bigint AS estimate,
+                 substring(pg_get_expr(c.relpartbound, c.oid)
+                           FROM 'TO \(''([^'']+)''\)')::timestamptz AS high
+          FROM pg_inherits AS i
+          JOIN pg_class AS c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'radacct_history'::regclass) AS p
+    WHERE p.high <= p_cutoff
+    ORDER BY p.high
+$$;
+
+-- Every expired partition is dropped (no row deleted one by one, no index entry, no vacuum
+-- debt), and the rows of the DEFAULT partition stopped before p_cutoff are deleted. One row
+-- per partition dropped, with its estimate, and one for the default partition with the
+-- exact count deleted.
 CREATE OR REPLACE FUNCTION captiva_radacct_history_drop(p_cutoff timestamptz)
 RETURNS TABLE (partition text, rows bigint)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
@@ -94,22 +111,11 @@ DECLARE
 BEGIN
     -- DROP of a partition locks radacct_history exclusively, briefly: never wait long for it.
     PERFORM set_config('lock_timeout', '10s', true);
-    FOR p IN
-        SELECT c.relname, c.reltuples::bigint AS estimate,
-               substring(pg_get_expr(c.relpartbound, c.oid)
-                         FROM 'TO \(''([^'']+)''\)')::timestamptz AS high
-        FROM pg_inherits AS i
-        JOIN pg_class AS c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'radacct_history'::regclass
-          AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
-        ORDER BY 3
-    LOOP
-        IF p.high <= p_cutoff THEN
-            EXECUTE format('DROP TABLE public.%I', p.relname);
-            partition := p.relname;
-            rows := p.estimate;
-            RETURN NEXT;
-        END IF;
+    FOR p IN SELECT * FROM captiva_radacct_history_expired(p_cutoff) LOOP
+        EXECUTE format('DROP TABLE public.%I', p.partition);
+        partition := p.partition;
+        rows := p.rows;
+        RETURN NEXT;
     END LOOP;
     DELETE FROM radacct_history_default AS d WHERE d.acctstoptime < p_cutoff;
     GET DIAGNOSTICS deleted = ROW_COUNT;
@@ -121,10 +127,13 @@ $$;
 
 ALTER FUNCTION captiva_radacct_history_partition(timestamptz) OWNER TO captiva_history;
 ALTER FUNCTION captiva_radacct_history_prepare(timestamptz, timestamptz) OWNER TO captiva_history;
+ALTER FUNCTION captiva_radacct_history_expired(timestamptz) OWNER TO captiva_history;
 ALTER FUNCTION captiva_radacct_history_drop(timestamptz) OWNER TO captiva_history;
 REVOKE ALL ON FUNCTION captiva_radacct_history_partition(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION captiva_radacct_history_prepare(timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION captiva_radacct_history_expired(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION captiva_radacct_history_drop(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION captiva_radacct_history_prepare(timestamptz, timestamptz)
     TO captiva_jobs;
+GRANT EXECUTE ON FUNCTION captiva_radacct_history_expired(timestamptz) TO captiva_jobs;
 GRANT EXECUTE ON FUNCTION captiva_radacct_history_drop(timestamptz) TO captiva_jobs;
