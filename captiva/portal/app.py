@@ -15,6 +15,7 @@ import time
 import zoneinfo
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -57,8 +58,9 @@ log = logging.getLogger("captiva.portal")
 HERE = Path(__file__).resolve().parent
 LANG_COOKIE = "captiva_lang"
 USERNAME_MAX = 64
-# Background refreshes in flight at most, per cache (each holds a pool connection).
-FIGURE_REFRESHES = 2
+# Background refreshes in flight at most, per cache (each holds a pool connection): up to
+# this many, and no more than half the pool.
+FIGURE_REFRESHES = 4
 # Rendered /me pages kept (the oldest goes first).
 PAGE_CACHE_ENTRIES = 2_000
 
@@ -159,6 +161,15 @@ class SecurityHeaders:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Figures:
+    """What a student's page shows, read together: the dashboard and the staff role (the
+    menu's admin link only: the console checks the role itself, STAFF_CACHE_SECONDS)."""
+
+    board: data.Dashboard
+    staff: console.Staff | None
+
+
 class Portal:
     """The application's state and handlers."""
 
@@ -180,13 +191,13 @@ class Portal:
         self.pool: ConnectionPool | None = None
         # Refreshed ahead (figure_cache.py): a student's figures per (username, history page),
         # and staff roles per username (STAFF_CACHE_SECONDS; wrapped: None is "not staff").
-        refreshes = min(FIGURE_REFRESHES, config.pool_max_size)
+        refreshes = max(1, min(FIGURE_REFRESHES, config.pool_max_size // 2))
         self._refresher = concurrent.futures.ThreadPoolExecutor(
             2 * refreshes, thread_name_prefix="captiva-refresh")
-        self.figures: FigureCache[tuple[str, int], data.Dashboard] | None = None
+        self.figures: FigureCache[tuple[str, int], Figures] | None = None
         if config.cache_seconds > 0:
             self.figures = FigureCache(
-                config.cache_seconds, self._read_dashboard, self._refresher.submit,
+                config.cache_seconds, self._read_figures, self._refresher.submit,
                 max_refreshes=refreshes, group=lambda key: key[0], clock=clock)
         self._staff: FigureCache[str, tuple[console.Staff | None]] = FigureCache(
             console.STAFF_CACHE_SECONDS,
@@ -194,7 +205,7 @@ class Portal:
             self._refresher.submit, max_refreshes=refreshes, clock=clock)
         # rendered /me pages per (session, page, language), each with the figures it shows:
         # served while those are the cache's; they hold the session's CSRF token
-        self._pages: dict[tuple[str, int, str], tuple[data.Dashboard, bytes]] = {}
+        self._pages: dict[tuple[str, int, str], tuple[Figures, bytes]] = {}
         self._clock = clock
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
                                autoescape=select_autoescape(["html"]),
@@ -348,19 +359,23 @@ class Portal:
 
     # -- dashboard data, cached a few seconds per user (figure_cache.py) ----------------------
 
-    def _read_dashboard(self, key: tuple[str, int]) -> data.Dashboard:
+    def _read_figures(self, key: tuple[str, int]) -> Figures:
         username, page = key
-        return self.with_conn(data.dashboard, username, self.now(), page,
-                              self.config.history_page_size)
 
-    def cached_dashboard(self, username: str, page: int) -> data.Dashboard | None:
+        def read(conn):
+            return Figures(data.dashboard(conn, username, self.now(), page,
+                                          self.config.history_page_size),
+                           console.staff_member(conn, username))
+        return self.with_conn(read)
+
+    def cached_figures(self, username: str, page: int) -> Figures | None:
         """The cached figures if there are (never waits; starts a refresh when due)."""
         return self.figures.peek((username, page)) if self.figures is not None else None
 
-    def dashboard(self, username: str, page: int) -> data.Dashboard:
+    def figures_of(self, username: str, page: int) -> Figures:
         """The figures, read or waited for when not cached (a worker thread's call)."""
         if self.figures is None:
-            return self._read_dashboard((username, page))
+            return self._read_figures((username, page))
         return self.figures.get((username, page))
 
     def forget_figures(self, username: str) -> None:
@@ -507,24 +522,21 @@ class Portal:
         page = self.page_number(request)
         lang = self.language(request)
         key = (session.key, page, lang)
-        try:
-            await self.staff(request)  # for the menu only: the page shows without it
-        except psycopg.OperationalError:
-            log.warning("/me without the staff role of %r: database unavailable",
-                        session.username)
-        board = self.cached_dashboard(session.username, page)
-        if board is not None:
+        figures = self.cached_figures(session.username, page)
+        if figures is not None:
             hit = self._pages.get(key)
-            if hit and hit[0] is board:  # rendered from the figures the cache holds
+            if hit and hit[0] is figures:  # rendered from the figures the cache holds
                 return HTMLResponse(hit[1])
         else:
             try:
-                board = await run_in_threadpool(self.dashboard, session.username, page)
+                figures = await run_in_threadpool(self.figures_of, session.username, page)
             except psycopg.OperationalError as exc:
                 log.error("/me of %r: database unavailable (%s)", session.username,
                           type(exc).__name__)
                 return self.render(request, "error.html", status=503,
                                    message_key="error.unavailable")
+        request.state.staff = figures.staff  # the menu, as of the figures
+        board = figures.board
         bars, peak = chart_bars(board.chart)
         tz = board.calendar.timezone
         response = self.render(request, "me.html", board=board, bars=bars, peak=peak, tz=tz,
@@ -534,7 +546,7 @@ class Portal:
             if self._pages.pop(key, None) is None:
                 while len(self._pages) >= PAGE_CACHE_ENTRIES:
                     del self._pages[next(iter(self._pages))]
-            self._pages[key] = (board, response.body)
+            self._pages[key] = (figures, response.body)
         return response
 
     async def api_me(self, request: Request) -> Response:
@@ -543,13 +555,13 @@ class Portal:
             return session
         page = self.page_number(request)
         try:
-            board = self.cached_dashboard(session.username, page) or await run_in_threadpool(
-                self.dashboard, session.username, page)
+            figures = self.cached_figures(session.username, page) or await run_in_threadpool(
+                self.figures_of, session.username, page)
         except psycopg.OperationalError as exc:
             log.error("/api/me of %r: database unavailable (%s)", session.username,
                       type(exc).__name__)
             return JSONResponse({"error": "database unavailable"}, 503)
-        return JSONResponse(board.as_dict())
+        return JSONResponse(figures.board.as_dict())
 
     async def admin(self, request: Request) -> Response:
         session = await self.require_staff(request)

@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
+import contextlib
 import csv
 import datetime as dt
 import io
 import logging
 import re
+import socket
+import threading
 import time
 
 import httpx
 import psycopg
+import psycopg.sql
 import pytest
 import radius_fixtures
 from portal_fixtures import (
     ADMIN,
+    GiB,
     csrf_of,
     flood,
     password,
@@ -36,7 +42,8 @@ from portal_fixtures import (
 )
 from starlette.testclient import TestClient
 
-from captiva.portal.app import CSP, create_app
+from captiva.portal import data
+from captiva.portal.app import CSP, create_app, fmt_bytes
 from captiva.portal.config import ConfigError, parse
 from captiva.portal.security import LoginLimiter
 from captiva.usage import usage_for
@@ -630,3 +637,236 @@ def test_figure_cache_is_per_session_and_ends_with_it(campus):
         assert "Paul Mbarga" in page and "Awa Ngono" not in page
         client.cookies.set("__Host-captiva", cookie, domain="portal.test")
         assert client.get("/me").status_code == 303  # the logged-out session's page is gone
+
+
+# --- the figure cache under load: refreshed ahead, one read per key, bounded -------------------
+
+
+class CountedReads:
+    """data.dashboard as the portal calls it, counted; reads after the first ``free`` wait
+    for ``release`` (a refresh the test holds)."""
+
+    def __init__(self, monkeypatch, free: int = 1):
+        self.real = data.dashboard
+        self.reads: list[str] = []
+        self.free = free
+        self.release = threading.Event()
+        monkeypatch.setattr(data, "dashboard", self)
+
+    def __call__(self, conn, username, *args):
+        self.reads.append(username)
+        if len(self.reads) > self.free:
+            assert self.release.wait(20), "the test never released the read"
+        return self.real(conn, username, *args)
+
+
+@contextlib.contextmanager
+def more_usage_today(campus, username: str, extra: int):
+    """``extra`` bytes more in the user's last day of captiva_usage_daily, then back."""
+    change = ("UPDATE captiva_usage_daily SET bytes_in = bytes_in + %s WHERE username = %s"
+              " AND day = (SELECT max(day) FROM captiva_usage_daily WHERE username = %s)")
+    with campus.db.connect() as conn:
+        conn.execute(change, (extra, username, username))
+    try:
+        yield
+    finally:
+        with campus.db.connect() as conn:
+            conn.execute(change, (-extra, username, username))
+
+
+def daily_used(client) -> int:
+    response = client.get("/api/me")
+    assert response.status_code == 200, response.text
+    return response.json()["usage"]["daily"]["used"]
+
+
+def daily_block(page: str) -> str:
+    return page.split('data-period="daily"')[1].split("</li>")[0]
+
+
+def wait_refreshed(portal) -> None:
+    deadline = time.monotonic() + 20
+    while portal.figures.refreshing and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert portal.figures.refreshing == 0
+
+
+def test_a_due_page_is_served_at_once_while_one_refresh_reads_the_new_figures(campus,
+                                                                               monkeypatch):
+    clock = Clock()
+    reads = CountedReads(monkeypatch)
+    with make_client(campus, clock=clock, dashboard={"cache_seconds": 30}) as client:
+        portal = client.app.state.portal
+        login(client)
+        before = daily_used(client)
+        page = client.get("/me").text
+        with more_usage_today(campus, STUDENT, GiB):
+            clock.t += 30 * 0.75  # past any entry's refresh point, younger than the TTL
+            started = time.monotonic()
+            for _ in range(5):  # the refresh waits for the test: these must not
+                assert daily_used(client) == before
+                assert daily_block(client.get("/me").text) == daily_block(page)
+            assert time.monotonic() - started < 10
+            assert reads.reads == [STUDENT, STUDENT]  # the first read and exactly one refresh
+            reads.release.set()
+            wait_refreshed(portal)
+            assert daily_used(client) == before + GiB
+            assert fmt_bytes(before + GiB) in daily_block(client.get("/me").text)
+            assert len(reads.reads) == 2
+
+
+def test_no_figure_older_than_cache_seconds_is_served(campus, monkeypatch):
+    clock = Clock()
+    reads = CountedReads(monkeypatch, free=10)
+    with make_client(campus, clock=clock, dashboard={"cache_seconds": 30}) as client:
+        login(client)
+        before = daily_used(client)
+        with more_usage_today(campus, STUDENT, GiB):
+            clock.t += 30  # nobody asked in between: the next request reads itself
+            assert daily_used(client) == before + GiB
+        assert len(reads.reads) == 2
+
+
+def test_the_first_page_after_a_login_reads_fresh_figures(campus):
+    with make_client(campus, dashboard={"cache_seconds": 60}) as client:
+        login(client)
+        before = daily_used(client)
+        with more_usage_today(campus, STUDENT, GiB):
+            assert daily_used(client) == before  # the same session: cached
+            token = csrf_of(client.get("/me").text)
+            assert client.post("/logout", data={"csrf": token}).status_code == 303
+            login(client)
+            assert daily_used(client) == before + GiB
+
+
+def test_concurrent_misses_of_one_student_do_a_single_read(campus, monkeypatch):
+    reads = CountedReads(monkeypatch, free=0)
+    with make_client(campus, dashboard={"cache_seconds": 30}) as client:
+        login(client)
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            answers = [pool.submit(client.get, "/api/me") for _ in range(6)]
+            time.sleep(0.5)  # all six wait for the one read
+            reads.release.set()
+            bodies = [answer.result(timeout=20) for answer in answers]
+    assert [b.status_code for b in bodies] == [200] * 6
+    assert len({b.text for b in bodies}) == 1
+    assert reads.reads == [STUDENT]
+
+
+def test_devices_cover_the_last_30_days_and_history_the_archive_too(campus):
+    """Paul: his open session, one closed 40 days ago and one archived by retention."""
+    now = NOW
+    with campus.db.connect() as conn:
+        for table, session, mac, days in (("radacct", "paul-old", "AA:BB:CC:00:00:07", 40),
+                                          ("radacct_history", "paul-archived",
+                                           "AA:BB:CC:00:00:08", 400)):
+            conn.execute(psycopg.sql.SQL(
+                "INSERT INTO {} (radacctid, acctsessionid, acctuniqueid, username, nasipaddress,"
+                " acctstarttime, acctupdatetime, acctstoptime, acctsessiontime,"
+                " acctinputoctets, acctoutputoctets, callingstationid, framedipaddress)"
+                " VALUES (nextval(pg_get_serial_sequence('radacct', 'radacctid')), %s, %s,"
+                " 'STU2025002', %s, %s, %s, %s, 3600, 0, 0, %s, '10.5.50.91')").format(
+                    psycopg.sql.Identifier(table)),
+                (session, session, radius_fixtures.ROUTER_ADDRESS,
+                 now - dt.timedelta(days=days, hours=1), now - dt.timedelta(days=days),
+                 now - dt.timedelta(days=days), mac))
+    try:
+        with make_client(campus) as client:
+            login(client, "STU2025002")
+            body = client.get("/api/me").json()
+            page = client.get("/me", headers={"accept-language": "en"}).text
+    finally:
+        with campus.db.connect() as conn:
+            for table in ("radacct", "radacct_history"):
+                conn.execute(psycopg.sql.SQL(
+                    "DELETE FROM {} WHERE acctsessionid IN ('paul-old', 'paul-archived')")
+                    .format(psycopg.sql.Identifier(table)))
+    assert [d["mac"] for d in body["devices"]] == ["AA:BB:CC:00:00:09"]
+    assert body["devices_days"] == 30
+    assert [s["mac"] for s in body["history"]["sessions"]] == [
+        "AA:BB:CC:00:00:09", "AA:BB:CC:00:00:07", "AA:BB:CC:00:00:08"]
+    assert "Sessions started in the last 30 days, and the open ones." in page
+
+
+class Cuttable:
+    """A TCP relay to PostgreSQL that the test can cut (the database is down for the portal:
+    open connections drop, new ones are closed at once) and restore."""
+
+    def __init__(self, port: int):
+        self.target = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.cut = False
+        self.open: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut:
+                client.close()
+                continue
+            server = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.open += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink):
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def down(self):
+        self.cut = True
+        with self.lock:
+            for s in self.open:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+            self.open.clear()
+
+    def up(self):
+        self.cut = False
+
+    def close(self):
+        self.down()
+        self.listener.close()
+
+
+def test_database_down_serves_the_cached_page_until_cache_seconds_then_a_503(campus, caplog):
+    clock = Clock()
+    port = int(re.search(r"port=(\d+)", campus.db.dsns["portal"]).group(1))
+    relay = Cuttable(port)
+    dsn = re.sub(r"port=\d+", f"port={relay.port}", campus.db.dsns["portal"])
+    try:
+        with make_client(campus, clock=clock, dsn=dsn, dashboard={"cache_seconds": 30},
+                         database={"pool_min_size": 0, "timeout": 1}) as client:
+            portal = client.app.state.portal
+            login(client)
+            page = client.get("/me").text
+            relay.down()
+            clock.t += 30 * 0.75  # due: the refresh fails, the student still gets the page
+            assert daily_block(client.get("/me").text) == daily_block(page)
+            wait_refreshed(portal)
+            assert "figure refresh of ('STU2025001', 1) failed" in caplog.text
+            assert daily_block(client.get("/me").text) == daily_block(page)
+            assert client.get("/api/me").status_code == 200
+            clock.t += 30 * 0.25  # as old as cache_seconds: not served any more
+            response = client.get("/me", headers={"accept-language": "en"})
+            assert response.status_code == 503
+            assert "Temporarily unavailable" in response.text
+            assert client.get("/api/me").json() == {"error": "database unavailable"}
+            relay.up()
+            assert daily_block(client.get("/me").text) == daily_block(page)
+    finally:
+        relay.close()
