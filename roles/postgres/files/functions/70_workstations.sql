@@ -40,6 +40,28 @@ BEGIN
 END
 $$;
 
+-- The time a session really has at p_at: its remaining time, capped at the site's closing
+-- (0 while closed). The console's board, the kiosk page and the login decision all use it.
+CREATE OR REPLACE FUNCTION captiva_workstation_time_left(
+    p_site text, p_granted integer, p_used integer, p_running_since timestamptz,
+    p_at timestamptz
+) RETURNS integer LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT LEAST(captiva_workstation_remaining(p_granted, p_used, p_running_since, p_at),
+                 COALESCE(floor(extract(epoch FROM captiva_workstation_closing(p_site, p_at)
+                                       - p_at))::integer, 0))
+$$;
+
+-- A workstation is out of service when the roster says so or an operator said so.
+CREATE OR REPLACE FUNCTION captiva_workstation_in_maintenance(p_workstation text)
+RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT COALESCE((SELECT w.maintenance FROM captiva_workstation AS w
+                     WHERE w.name = p_workstation), false)
+        OR EXISTS (SELECT FROM captiva_workstation_maintenance AS m
+                   WHERE m.workstation = p_workstation)
+$$;
+
 -- The staff member's role when they may act on p_site (admin: every site; operator: their
 -- sites, none listed = all), else NULL. Viewers never act.
 CREATE OR REPLACE FUNCTION captiva_workstation_may_act(p_actor text, p_site text)
@@ -110,9 +132,8 @@ DECLARE
     new_id bigint;
     constraint_name text;
 BEGIN
-    SELECT w.*, (w.maintenance OR m.workstation IS NOT NULL) AS in_maintenance INTO ws
+    SELECT w.*, captiva_workstation_in_maintenance(w.name) AS in_maintenance INTO ws
     FROM captiva_workstation AS w
-    LEFT JOIN captiva_workstation_maintenance AS m ON m.workstation = w.name
     WHERE w.name = p_workstation;
     IF NOT FOUND THEN
         RETURN QUERY SELECT NULL::bigint, NULL::text, 'unknown-workstation',
@@ -492,31 +513,24 @@ CREATE OR REPLACE FUNCTION captiva_workstation_board(
 ) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT w.name, w.room,
            CASE WHEN s.id IS NOT NULL THEN s.state
-                WHEN w.maintenance OR m.workstation IS NOT NULL THEN 'maintenance'
+                WHEN captiva_workstation_in_maintenance(w.name) THEN 'maintenance'
                 ELSE 'free' END,
            COALESCE(h.seen_at > p_at - make_interval(secs => p_offline_after), false),
            s.id, s.code,
            COALESCE(NULLIF(btrim(COALESCE(u.first_name, '') || ' ' || COALESCE(u.last_name, '')), '')
                     || ' (' || s.username || ')', s.username,
                     COALESCE(g.full_name, 'guest') || ' #' || s.guest_id),
-           CASE WHEN s.id IS NOT NULL THEN LEAST(
-               captiva_workstation_remaining(s.granted_seconds, s.used_seconds,
-                                             s.running_since, p_at),
-               COALESCE(floor(extract(epoch FROM captiva_workstation_closing(w.site, p_at)
-                                     - p_at))::integer, 0)) END,
+           t.time_left,
            captiva_workstation_closing(w.site, p_at), s.language,
            s.state = 'issued' OR (s.state = 'running' AND abs(extract(epoch FROM s.router_until
-               - p_at) - LEAST(captiva_workstation_remaining(s.granted_seconds, s.used_seconds,
-                                                            s.running_since, p_at),
-                               COALESCE(floor(extract(epoch FROM
-                                   captiva_workstation_closing(w.site, p_at) - p_at))::integer,
-                                   0))) > 5)
+               - p_at) - t.time_left) > 5)
     FROM captiva_workstation AS w
-    LEFT JOIN captiva_workstation_maintenance AS m ON m.workstation = w.name
     LEFT JOIN captiva_workstation_heartbeat AS h ON h.workstation = w.name
     LEFT JOIN captiva_workstation_session AS s ON s.workstation = w.name AND s.state <> 'ended'
     LEFT JOIN captiva_user AS u ON u.username = s.username
     LEFT JOIN captiva_workstation_guest AS g ON g.id = s.guest_id
+    CROSS JOIN LATERAL (SELECT CASE WHEN s.id IS NOT NULL THEN captiva_workstation_time_left(
+        w.site, s.granted_seconds, s.used_seconds, s.running_since, p_at) END AS time_left) AS t
     WHERE w.site = p_site
     ORDER BY w.name
 $$;
@@ -534,9 +548,8 @@ RETURNS TABLE (
 DECLARE
     w record;
 BEGIN
-    SELECT t.name, t.site, t.maintenance OR m.workstation IS NOT NULL AS maint INTO w
+    SELECT t.name, t.site, captiva_workstation_in_maintenance(t.name) AS maint INTO w
     FROM captiva_workstation AS t
-    LEFT JOIN captiva_workstation_maintenance AS m ON m.workstation = t.name
     WHERE t.ip::inet = p_ip;
     IF NOT FOUND THEN
         RETURN;
@@ -549,11 +562,9 @@ BEGIN
     SELECT w.name, w.site, COALESCE(s.state, CASE WHEN w.maint THEN 'maintenance' ELSE 'free'
                                             END),
            s.id,
-           CASE WHEN s.state = 'ended' THEN 0 WHEN s.id IS NOT NULL THEN LEAST(
-               captiva_workstation_remaining(s.granted_seconds, s.used_seconds,
-                                             s.running_since, p_at),
-               COALESCE(floor(extract(epoch FROM captiva_workstation_closing(w.site, p_at)
-                                     - p_at))::integer, 0)) END,
+           CASE WHEN s.state = 'ended' THEN 0 WHEN s.id IS NOT NULL THEN
+               captiva_workstation_time_left(w.site, s.granted_seconds, s.used_seconds,
+                                             s.running_since, p_at) END,
            s.granted_seconds, s.state = 'running', s.language, s.end_reason,
            (SELECT r.warnings FROM captiva_workstation_rules AS r WHERE r.site = w.site),
            CASE WHEN s.state <> 'ended' THEN s.code END,
@@ -593,10 +604,9 @@ DECLARE
     fr text;
     en text;
 BEGIN
-    SELECT t.*, w.mac, w.maintenance OR m.workstation IS NOT NULL AS maint INTO s
+    SELECT t.*, w.mac, captiva_workstation_in_maintenance(t.workstation) AS maint INTO s
     FROM captiva_workstation_session AS t
     JOIN captiva_workstation AS w ON w.name = t.workstation
-    LEFT JOIN captiva_workstation_maintenance AS m ON m.workstation = t.workstation
     WHERE t.code = p_code AND t.state <> 'ended'
     FOR UPDATE OF t;
     IF NOT FOUND THEN
@@ -625,7 +635,8 @@ BEGIN
         RETURN 'reject|' || CASE WHEN s.language = 'en' THEN en || ' / ' || fr
                                  ELSE fr || ' / ' || en END;
     END IF;
-    left_seconds := LEAST(left_seconds, floor(extract(epoch FROM closing - p_at))::integer);
+    left_seconds := captiva_workstation_time_left(s.site, s.granted_seconds, s.used_seconds,
+                                                  s.running_since, p_at);
     UPDATE captiva_workstation_session AS t SET
         state = 'running', running_since = COALESCE(t.running_since, p_at),
         router_until = p_at + make_interval(secs => left_seconds)
@@ -662,6 +673,9 @@ CREATE OR REPLACE FUNCTION captiva_workstation_sessions_to_disconnect(
 $$;
 
 ALTER FUNCTION captiva_workstation_closing(text, timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_time_left(text, integer, integer, timestamptz, timestamptz)
+    OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_in_maintenance(text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_may_act(text, text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_log(text, text, text, text, text, bigint, jsonb, jsonb,
                                        jsonb, timestamptz) OWNER TO captiva_definer;
@@ -690,6 +704,8 @@ ALTER FUNCTION captiva_workstation_sessions_to_disconnect(timestamptz)
     OWNER TO captiva_definer;
 
 REVOKE ALL ON FUNCTION captiva_workstation_closing(text, timestamptz),
+    captiva_workstation_time_left(text, integer, integer, timestamptz, timestamptz),
+    captiva_workstation_in_maintenance(text),
     captiva_workstation_may_act(text, text),
     captiva_workstation_log(text, text, text, text, text, bigint, jsonb, jsonb, jsonb,
                             timestamptz),
