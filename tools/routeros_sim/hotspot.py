@@ -215,7 +215,8 @@ class Hotspot:
             servers = self._radius_servers()
             identity = self.router.menus["/system/identity"].rows[0].get("name", "MikroTik")
             self._next_port += 1
-            session_id = f"{self._next_port:08x}"
+            nas_port = self._next_port
+        session_id = f"{nas_port:08x}"
         if current is not None:
             return self._log(username, mac, "already-logged-in", session=dict(current))
         if not servers:
@@ -224,7 +225,7 @@ class Hotspot:
             (USER_NAME, username.encode()),
             (NAS_IP_ADDRESS, socket.inet_aton(self.nas_address)),
             (NAS_IDENTIFIER, identity.encode()),
-            (NAS_PORT, _integer(self._next_port & 0xFFFFFFFF)),
+            (NAS_PORT, _integer(nas_port & 0xFFFFFFFF)),
             (NAS_PORT_TYPE, _integer(WIRELESS_802_11)),
             (CALLED_STATION_ID, b"hotspot1"),
             (CALLING_STATION_ID, mac.encode()),
