@@ -245,5 +245,39 @@ def summary(report: dict, rows: dict[str, int] | None = None) -> dict:
     return out
 
 
+ETCD_CLIENT_PORT = 2379
+ETCD_PEER_PORT = 2380
+PKI = ROOT / "build" / "pki" / "lab-ha"
+
+
+def etcdctl(host: Host, *args: str, timeout: float = 30.0) -> tuple[int, str]:
+    """etcdctl on a member as an operator runs it: with the settings roles/etcd writes to
+    /etc/etcd/etcdctl.env (endpoint, CA, client certificate). (exit status, its output)."""
+    command = ["podman", "exec", host.container, "bash", "-c",
+               '. /etc/etcd/etcdctl.env && exec etcdctl "$@"', "etcdctl", *args]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 124, "timeout"
+    # Both streams: etcdctl endpoint health reports on stderr, healthy or not.
+    return result.returncode, (result.stdout + result.stderr).strip()
+
+
+def etcd_members(host: Host) -> dict[str, dict]:
+    """etcd's member list as a member reports it, by name: id (hex), peer and client URLs."""
+    code, out = etcdctl(host, "member", "list", "-w", "json")
+    assert code == 0, out
+    return {m.get("name", ""): {"id": format(m["ID"], "x"), "peer_urls": m.get("peerURLs", []),
+                                "client_urls": m.get("clientURLs", [])}
+            for m in json.loads(out)["members"]}
+
+
+def run_converge(*ansible_args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
+    """make lab-ha-converge with CAPTIVA_LAB_ANSIBLE_ARGS: site.yml through the roles."""
+    return subprocess.run(["make", "--no-print-directory", "lab-ha-converge",
+                           "CAPTIVA_LAB_ANSIBLE_ARGS=" + " ".join(ansible_args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
 def load_hosts_file() -> dict:
     return yaml.safe_load((INVENTORY / "hosts.yml").read_text(encoding="utf-8"))
