@@ -393,6 +393,13 @@ def test_the_history_is_partitioned_by_month_without_losing_a_row(empty_db):
         assert conn.execute("SELECT acctstoptime FROM radacct_history WHERE radacctid = 5"
                             ).fetchone()[0] == stop_of_5
         assert not table_exists(conn, "radacct_history_unpartitioned")
+        # 0131: no primary key (pg_restore --clean could not drop it on a partition), and
+        # every row keeps a stop time.
+        assert conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'p' "
+                            "AND conrelid = 'radacct_history'::regclass").fetchone()[0] == 0
+        with pytest.raises(psycopg.errors.NotNullViolation):
+            conn.execute("INSERT INTO radacct_history (radacctid, acctsessionid, acctuniqueid, "
+                         "nasipaddress) VALUES (1, 's', 'u', '10.0.0.1')")
         grants = set(conn.execute(
             "SELECT grantee, privilege_type FROM information_schema.role_table_grants "
             "WHERE table_name = 'radacct_history' AND grantee LIKE 'captiva_%' "
