@@ -13,6 +13,7 @@ import threading
 import time
 import tomllib
 
+import psycopg
 import pytest
 import quota_fixtures
 import quota_radius_fixtures
@@ -379,6 +380,23 @@ def test_retention_drops_whole_history_months_and_touches_nothing_else(db, radiu
                             (now - dt.timedelta(days=90),)).fetchall() == [
             ("radacct_history_default", 1)]
     assert su.execute("SELECT count(*) FROM radacct_history").fetchone()[0] == 3
+
+
+def test_retention_names_a_detached_partition_instead_of_looping(db, su):
+    """A month's partition detached by hand while rows of that month wait in the DEFAULT
+    partition: retention stops with an error naming both, never spins or moves a row."""
+    su.execute("SELECT captiva_radacct_history_partition('2026-09-10')")
+    su.execute("ALTER TABLE radacct_history DETACH PARTITION radacct_history_2026_09")
+    su.execute("INSERT INTO radacct_history (radacctid, acctsessionid, acctuniqueid, "
+               "nasipaddress, acctstoptime) VALUES (1, 's', 'u-s', '10.20.0.2', "
+               "'2026-09-15 00:00+00')")
+    cfg = config(db, retention={"radacct_days": 30})
+    with db.connect("jobs", autocommit=False) as conn, pytest.raises(
+            psycopg.errors.RaiseException,
+            match="radacct_history_2026_09 exists and is not its partition"):
+        jobs.retention(conn, cfg, ts("2026-11-21T12:00:00"))
+    assert su.execute("SELECT tableoid::regclass::text FROM radacct_history").fetchall() == [
+        ("radacct_history_default",)]
 
 
 # --------------------------------------------------------------------------------------------

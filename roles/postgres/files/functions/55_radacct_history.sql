@@ -66,9 +66,13 @@ BEGIN
     -- Each creation moves its month out of the default: the next minimum is another month.
     found := (SELECT min(d.acctstoptime) FROM radacct_history_default AS d);
     WHILE found IS NOT NULL LOOP
-        IF captiva_radacct_history_partition(found) THEN
-            RETURN NEXT 'radacct_history_' || to_char(found AT TIME ZONE 'UTC', 'YYYY_MM');
+        IF NOT captiva_radacct_history_partition(found) THEN
+            -- a table of that name that is not the month's partition (detached by hand)
+            RAISE EXCEPTION 'radacct_history_default holds rows stopped in the month of %, '
+                'but radacct_history_% exists and is not its partition: attach it or rename it',
+                found, to_char(found AT TIME ZONE 'UTC', 'YYYY_MM');
         END IF;
+        RETURN NEXT 'radacct_history_' || to_char(found AT TIME ZONE 'UTC', 'YYYY_MM');
         found := (SELECT min(d.acctstoptime) FROM radacct_history_default AS d);
     END LOOP;
     FOREACH found IN ARRAY ARRAY[p_at, p_at + interval '1 month'] LOOP
