@@ -19,7 +19,8 @@ figure shown is older than ``ttl`` (the portal's ``dashboard.cache_seconds``).
   grant): a read in flight for them when they are discarded is not stored.
 
 Pure Python, no database: the clock, the random draw and how a background read is started
-(``submit``, e.g. a thread pool's) are given.
+(``submit``, e.g. a thread pool's) are given. ``load`` never returns None (None is "not
+cached" to :meth:`peek`: wrap such values).
 """
 
 from __future__ import annotations
