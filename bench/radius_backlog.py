@@ -12,7 +12,8 @@ rendered by roles/freeradius, tools/radload as the routers):
      --acct-rate offered, PostgreSQL up, end to end (until every update is in radacct);
   2. outage: PostgreSQL stopped; --minutes of interims at a --interim interval for every
      session (60 minutes at 300 s: 12 rounds, 600,000 records at 50,000 users), sent at
-     --send-rate; every one must be acknowledged (it is then in the detail buffer);
+     --send-rate; every one must be acknowledged (it is then in the detail buffer), the
+     routers retransmitting an unanswered one (--nas-timeout, --nas-retries) as a NAS does;
   3. PostgreSQL started; the buffer replays. When half of the sessions hold their last round,
      FreeRADIUS is stopped and started again (--no-restart to skip), as an operator or a
      crash would; the replay goes on from each shard's detail.work.
@@ -63,8 +64,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--interim", type=int, default=300, help="Acct-Interim-Interval (s)")
     parser.add_argument("--acct-rate", type=float, default=1250.0,
                         help="baseline: Interim-Updates/s offered, PostgreSQL up")
-    parser.add_argument("--send-rate", type=float, default=2500.0,
+    parser.add_argument("--send-rate", type=float, default=1500.0,
                         help="outage: Interim-Updates/s offered into the buffer")
+    parser.add_argument("--nas-timeout", type=float, default=3.0,
+                        help="seconds before the routers retransmit an unanswered record")
+    parser.add_argument("--nas-retries", type=int, default=3,
+                        help="retransmissions before a record counts as lost")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--timeout", type=float, default=3600.0,
                         help="seconds to wait for the drain")
@@ -77,6 +82,15 @@ def buffer_bytes(buffer_dir: Path) -> int:
     """Bytes of detail files (and their .work copies) still in the buffer."""
     return sum(p.stat().st_size for p in buffer_dir.rglob("*")
                if p.is_file() and p.name.startswith("detail"))
+
+
+def buffered_records(buffer_dir: Path) -> int:
+    """Records in the detail buffer: each starts with an unindented timestamp line."""
+    count = 0
+    for path in buffer_dir.rglob("detail*"):
+        with path.open("rb") as handle:
+            count += sum(1 for line in handle if line[:1] not in (b"\t", b"\n", b""))
+    return count
 
 
 def usage_bytes(db) -> int:
@@ -124,8 +138,9 @@ def run_bench(args: argparse.Namespace) -> int:
             def interims(count: int, offset: int, rate: float) -> radload.Workload:
                 return radload.Workload(kind="acct", server=("127.0.0.1", radius.acct_port),
                                         secret=secret, users=online, count=count,
-                                        offset=offset, rate=rate, timeout=5.0,
-                                        event_timestamp=start_ts, interim_interval=args.interim)
+                                        offset=offset, rate=rate, timeout=args.nas_timeout,
+                                        retries=args.nas_retries, event_timestamp=start_ts,
+                                        interim_interval=args.interim)
 
             usage_before = usage_bytes(db)
             # 1. Baseline: round 1 of every session, PostgreSQL up.
@@ -148,9 +163,10 @@ def run_bench(args: argparse.Namespace) -> int:
                 buffered = radload.run(interims(backlog, n, args.send_rate), args.processes)
                 send_seconds = time.perf_counter() - sent_at
                 size = buffer_bytes(radius.buffer_dir)
+                in_buffer = buffered_records(radius.buffer_dir)
                 print(f"outage: {buffered.summary()}")
-                print(f"  {backlog:,} records ({args.minutes} min of {n:,} sessions at "
-                      f"{args.interim} s) buffered in {send_seconds:.0f} s, "
+                print(f"  {backlog:,} records sent ({args.minutes} min of {n:,} sessions at "
+                      f"{args.interim} s) in {send_seconds:.0f} s; {in_buffer:,} in the buffer, "
                       f"{size / 2**20:,.0f} MiB of detail files")
             restarted_pg = time.perf_counter()
             sources[1] = radload.CpuSource("postgresql", pid=postmaster_pid(pg))  # a new one
@@ -184,15 +200,15 @@ def run_bench(args: argparse.Namespace) -> int:
             usage_after = usage_bytes(db)
 
     drain_seconds = drained - restarted_pg
-    drain_rate = backlog / drain_seconds
+    drain_rate = in_buffer / drain_seconds
     # Every session started at 0 octets: the deltas the trigger adds sum to the last round.
     expected_usage = 5 * (n * last_round * ROUND_BYTES + n * (n - 1) // 2)
     usage_delta = usage_after - usage_before
-    drain_cpu = sum(cpu_total.values()) / backlog * 1e3
+    drain_cpu = sum(cpu_total.values()) / max(1, in_buffer) * 1e3
     print(f"replay: {done:,} of {n:,} sessions at their last round after {drain_seconds:.0f} s, "
-          f"{wrong} with wrong counters; {backlog:,} records: {drain_rate:,.0f}/s; server CPU "
+          f"{wrong} with wrong counters; {in_buffer:,} records: {drain_rate:,.0f}/s; server CPU "
           f"per replayed record {drain_cpu:.3f} ms "
-          f"({', '.join(f'{k} {v / backlog * 1e3:.3f}' for k, v in cpu_total.items())})")
+          f"({', '.join(f'{k} {v / max(1, in_buffer) * 1e3:.3f}' for k, v in cpu_total.items())})")
     print(f"usage: captiva_usage_daily grew by {usage_delta:,} bytes, the last rounds carry "
           f"{expected_usage:,}")
     print(f"ratio: drain {drain_rate:,.0f}/s = {drain_rate / steady:.1f} x the steady "
