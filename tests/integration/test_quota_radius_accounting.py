@@ -280,13 +280,23 @@ def test_late_stop_after_close_stale_takes_the_real_counters_stop_and_cause(serv
                                   start + dt.timedelta(minutes=25))
     assert closed["closed"] == 1
     assert row() == [(start + dt.timedelta(minutes=5), "Stale-Session", 1000, 20_000, 300)]
-    # ... but the session was alive: its interims still count (an older one replayed late
-    # lowers nothing), and its real Stop, arriving late, replaces the jobs' stop time and
-    # cause with the router's.
+    # ... but the session was alive: an older interim replayed late lowers nothing and
+    # opens nothing, a newer one counts its bytes and opens the session again (the quota
+    # jobs, Simultaneous-Use and the portal see it online), and its real Stop, arriving late,
+    # replaces the jobs' stop time and cause with the router's.
     send("Interim-Update", 3, 500, 10_000)
     assert row() == [(start + dt.timedelta(minutes=5), "Stale-Session", 1000, 20_000, 300)]
     send("Interim-Update", 30, 3000, 60_000)
-    assert row() == [(start + dt.timedelta(minutes=5), "Stale-Session", 3000, 60_000, 1800)]
+    assert row() == [(None, None, 3000, 60_000, 1800)]
+    with server.db.connect() as conn:
+        online = conn.execute("SELECT count(*) FROM captiva_open_sessions('late')").fetchone()
+    assert online == (1,)
+    # Silent again: close-stale closes it again, from its new last sign of life.
+    with server.db.connect("jobs") as conn:
+        closed = jobs.close_stale(conn, jobs_config(server, interim_interval=300),
+                                  start + dt.timedelta(minutes=50))
+    assert closed["closed"] == 1
+    assert row() == [(start + dt.timedelta(minutes=30), "Stale-Session", 3000, 60_000, 1800)]
     send("Stop", 40, 4000, 80_000, Acct_Terminate_Cause="Lost-Carrier")
     final = [(start + dt.timedelta(minutes=40), "Lost-Carrier", 4000, 80_000, 2400)]
     assert row() == final

@@ -65,17 +65,25 @@ BEGIN
     IF NEW.acctoutputoctets IS NULL OR NEW.acctoutputoctets < OLD.acctoutputoctets THEN
         NEW.acctoutputoctets := OLD.acctoutputoctets;
     END IF;
-    IF NEW.acctupdatetime IS NULL OR NEW.acctupdatetime < OLD.acctupdatetime THEN
-        NEW.acctupdatetime := OLD.acctupdatetime;
-    END IF;
     IF NEW.acctsessiontime IS NULL OR NEW.acctsessiontime < OLD.acctsessiontime THEN
         NEW.acctsessiontime := OLD.acctsessiontime;
     END IF;
-    IF OLD.acctstoptime IS NOT NULL
-       AND (NEW.acctstoptime IS NULL OR OLD.acctterminatecause IS DISTINCT FROM 'Stale-Session')
-    THEN
-        NEW.acctstoptime := OLD.acctstoptime;
-        NEW.acctterminatecause := OLD.acctterminatecause;
+    -- A stopped session keeps its stop, but for one the quota jobs closed as Stale-Session:
+    -- its real Stop replaces their guess, and an interim newer than its last sign of life
+    -- opens it again (it was alive after all: enforcement, Simultaneous-Use and the portal
+    -- must see it). An older interim, replayed late, opens nothing.
+    IF OLD.acctstoptime IS NOT NULL THEN
+        IF OLD.acctterminatecause = 'Stale-Session' AND NEW.acctstoptime IS NULL
+           AND NEW.acctupdatetime > OLD.acctupdatetime THEN
+            NEW.acctterminatecause := NULL;
+        ELSIF NEW.acctstoptime IS NULL OR OLD.acctterminatecause IS DISTINCT FROM 'Stale-Session'
+        THEN
+            NEW.acctstoptime := OLD.acctstoptime;
+            NEW.acctterminatecause := OLD.acctterminatecause;
+        END IF;
+    END IF;
+    IF NEW.acctupdatetime IS NULL OR NEW.acctupdatetime < OLD.acctupdatetime THEN
+        NEW.acctupdatetime := OLD.acctupdatetime;
     END IF;
 
     delta_in := COALESCE(NEW.acctinputoctets, 0) - COALESCE(OLD.acctinputoctets, 0);
