@@ -71,8 +71,9 @@ class Config:
     default_quota_percent: tuple[int, ...] = (80, 95)
     default_expiry_days: tuple[int, ...] = (7, 2)
     retention_mode: str = "archive"  # or "purge"
-    radacct_days: int = 365
+    radacct_days: int = 30  # closed sessions stay in radacct, the live table, this long
     radpostauth_days: int = 90
+    audit_days: int = 365  # the console's and the workstations' audit, sessions and grants
     history_days: int = 0  # 0: history kept forever
     batch_size: int = 5000
     # seconds a run may take, per job (shorter than its timer period): see DEFAULT_BUDGETS
@@ -226,8 +227,10 @@ def parse(data: dict[str, Any]) -> Config:
         default_quota_percent=tuple(_get(alerts, "quota_percent", list, [80, 95], "alerts.")),
         default_expiry_days=tuple(_get(alerts, "expiry_days", list, [7, 2], "alerts.")),
         retention_mode=mode,
-        radacct_days=_positive(_get(retention, "radacct_days", int, 365, "retention."),
+        radacct_days=_positive(_get(retention, "radacct_days", int, 30, "retention."),
                                "retention.radacct_days"),
+        audit_days=_positive(_get(retention, "audit_days", int, 365, "retention."),
+                             "retention.audit_days"),
         radpostauth_days=_positive(_get(retention, "radpostauth_days", int, 90, "retention."),
                                    "retention.radpostauth_days"),
         history_days=_get(retention, "history_days", int, 0, "retention."),

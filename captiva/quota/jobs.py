@@ -451,7 +451,7 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
                                      config, deadline),
         "failed": 0,
     }
-    summary["console"] = _console_retention(conn, acct_cutoff)
+    summary["console"] = _console_retention(conn, now - dt.timedelta(days=config.audit_days))
     if config.retention_mode == "archive" and config.history_days > 0:
         cutoff = now - dt.timedelta(days=config.history_days)
         purge = Config(**{**config.__dict__, "retention_mode": "purge"})
@@ -469,8 +469,8 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
 
 
 def _console_retention(conn, cutoff: dt.datetime) -> int:
-    """The portal console's rows (migration 0110) kept as long as sessions: audit rows, grants
-    expired and disconnect requests made before ``cutoff``."""
+    """The portal console's rows (migration 0110), kept ``retention.audit_days``: audit rows,
+    grants expired and disconnect requests made before ``cutoff``."""
     deleted = 0
     for statement in ("DELETE FROM captiva_audit WHERE at < %s",
                       "DELETE FROM captiva_quota_grant WHERE expires_at < %s",

@@ -77,9 +77,9 @@ def report(conn, config: Config, day: dt.date, dry_run: bool = False,
 
 def retention(conn, config: Config, now: dt.datetime) -> dict[str, int]:
     """Guests unused for their site's retention lose their personal data; ended sessions and
-    audit rows older than the sessions' retention (``retention.radacct_days``) are deleted."""
+    audit rows older than the audit's retention (``retention.audit_days``) are deleted."""
     erased = conn.execute("SELECT captiva_workstation_erase_guests(%s)", (now,)).fetchone()[0]
-    before = now - dt.timedelta(days=config.radacct_days)
+    before = now - dt.timedelta(days=config.audit_days)
     sessions = conn.execute("DELETE FROM captiva_workstation_session WHERE state = 'ended'"
                             " AND ended_at < %s", (before,)).rowcount
     audit = conn.execute("DELETE FROM captiva_workstation_audit WHERE at < %s",

@@ -109,7 +109,7 @@ def test_retention_erases_guests_and_deletes_old_sessions_and_audit(db):
                      " id_number, consent_on, registered_by, registered_at, last_used_at)"
                      " VALUES ('campus-ndogbong', 'Jean Mbarga', 'CNI', '123', %s, 'op', %s,"
                      " %s)", (DAY, now - dt.timedelta(days=40), now - dt.timedelta(days=31)))
-    config = parse({"dsn": db.dsns["jobs"], "retention": {"radacct_days": 30}})
+    config = parse({"dsn": db.dsns["jobs"], "retention": {"audit_days": 30}})
     with db.connect("jobs") as conn:
         assert jobs.retention(conn, config, now) == {"guests_erased": 1, "sessions": 0,
                                                      "audit": 0}
