@@ -24,8 +24,8 @@ round's, and captiva_usage_daily grew by exactly the bytes of the last rounds (t
 trigger adds each record's delta over the previous one: a duplicate or a stale record applied
 after a newer one would count bytes twice). The counters are cumulative, so a lost record
 that is not a session's last loses no bytes; radload's acknowledgement count shows that none
-was lost anyway. Prints the figures against the floor (drain >=
-5 x the steady rate of --users at --interim) and exits 1 when one is missed.
+was lost anyway. Prints the figures against the floor (drain >= 5 x the steady rate of
+--users at --interim) and exits 1 when one is missed.
 """
 
 from __future__ import annotations
