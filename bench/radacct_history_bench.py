@@ -294,11 +294,7 @@ def run_bench(args: argparse.Namespace) -> int:
         ("  WAL (MiB)", f"{(delete.wal_bytes + vacuum.wal_bytes) / 1048576:.1f}",
          f"{drop.wal_bytes / 1048576:.1f}", True),
     ]
-    print()
-    print(f"{'figure':<58} {'before 0130':>12} {'0130':>12}")
-    for name, old, new, ok in checks:
-        print(f"{name:<58} {old:>12} {new:>12}  {'ok' if ok else 'MISSED'}")
-    return 0 if all(ok for *_, ok in checks) else 1
+    return radius_load.floors_table(("figure", "before 0130", "0130"), checks)
 
 
 def main(argv: list[str] | None = None) -> int:

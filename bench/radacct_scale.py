@@ -226,15 +226,13 @@ def run_bench(args: argparse.Namespace) -> int:
             big["jobs"][name] < budget)
     row("portal dashboard p99 (ms)", PAGE_MS, base["pages"]["p99"], big["pages"]["p99"],
         big["pages"]["p99"] < PAGE_MS)
-    print()
-    before_rows, after_rows = f"{base['rows']:,} rows", f"{big['rows']:,} rows"
-    print(f"{'figure':<60} {'budget':>8} {before_rows:>14} {after_rows:>14}")
-    for name, budget, before, after, ok in rows:
-        print(f"{name:<60} {budget:>8g} {before:>14.3f} {after:>14.3f}  "
-              f"{'ok' if ok else 'MISSED'}")
+    status = radius_load.floors_table(
+        ("figure", "budget", f"{base['rows']:,} rows", f"{big['rows']:,} rows"),
+        [(name, f"{budget:g}", f"{before:.3f}", f"{after:.3f}", ok)
+         for name, budget, before, after, ok in rows])
     print("login CPU: the 1 ms floor is missed without history too (docs/tuning.md); here a "
           f"figure passes when the history leaves it within {ratio:g}x of the baseline.")
-    return 0 if all(ok for *_, ok in rows) else 1
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:

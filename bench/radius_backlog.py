@@ -41,6 +41,7 @@ from radius_load import (
     PASSWORDS,
     ROUTER_SECRET,
     bench_main,
+    floors_table,
     freeradius_for,
     postgres_stopped,
     postmaster_pid,
@@ -224,11 +225,7 @@ def run_bench(args: argparse.Namespace) -> int:
         ("usage counted exactly once", f"{expected_usage:,}", f"{usage_delta:,}",
          usage_delta == expected_usage),
     ]
-    print()
-    print(f"{'floor':<52} {'required':<22} {'measured':<26}")
-    for name, required, measured, ok in floors:
-        print(f"{name:<52} {required:<22} {measured:<26} {'ok' if ok else 'MISSED'}")
-    return 0 if all(ok for *_, ok in floors) else 1
+    return floors_table(("floor", "required", "measured"), floors)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -388,13 +388,23 @@ def run_bench(args: argparse.Namespace) -> int:
     floors.append(("Buffered backlog replay after an outage", f">= {DRAIN_FLOOR:,.0f}/s, none lost",
                    f"{drain:,.0f}/s, {buffered.lost} lost, {outage_count - replayed} missing",
                    drain >= DRAIN_FLOOR and buffered.lost == 0 and replayed == outage_count))
-    print()
-    print(f"{'floor':<68} {'required':<22} {'measured':<26}")
-    for name, required, measured, ok in floors:
-        print(f"{name:<68} {required:<22} {measured:<26} {'ok' if ok else 'MISSED'}")
+    status = floors_table(("floor", "required", "measured"), floors)
     print("CPU figures are per request and hold on a shared machine; the rates and latencies "
           "are wall clock on this machine, with the load generator on the same cores.")
-    return 0 if all(ok for *_, ok in floors) else 1
+    return status
+
+
+def floors_table(headers: tuple[str, ...], rows: list[tuple]) -> int:
+    """Print a benchmark's floors, one row each: its text columns, then ``ok`` or ``MISSED``
+    from the row's last item (a bool). The exit status of the benchmark: 0 when every floor
+    is met, 1 when one is missed."""
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    print()
+    print("  ".join(f"{text:<{width}}" for text, width in zip(headers, widths, strict=True)))
+    for *texts, ok in rows:
+        print("  ".join(f"{str(text):<{width}}" for text, width in zip(texts, widths, strict=True))
+              + f"  {'ok' if ok else 'MISSED'}")
+    return 0 if all(row[-1] for row in rows) else 1
 
 
 def bench_main(name: str, parse_args, run, argv: list[str] | None = None) -> int:
