@@ -10,9 +10,11 @@
 -- The partition of the month holding p_at, created when missing; rows of that month waiting
 -- in the DEFAULT partition move into it first (a partition cannot be attached while the
 -- default holds rows of its range), so the default empties as the months it holds get their
--- partitions. True when it was created.
+-- partitions. Returns the partition's name when it was created, NULL when a table of that
+-- name already exists (the one place the name is made).
+DROP FUNCTION IF EXISTS captiva_radacct_history_partition(timestamptz);  -- returned boolean
 CREATE OR REPLACE FUNCTION captiva_radacct_history_partition(p_at timestamptz)
-RETURNS boolean
+RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     month timestamp := date_trunc('month', p_at AT TIME ZONE 'UTC');
@@ -21,7 +23,7 @@ DECLARE
     high timestamptz := (month + interval '1 month') AT TIME ZONE 'UTC';
 BEGIN
     IF to_regclass('public.' || quote_ident(name)) IS NOT NULL THEN
-        RETURN false;
+        RETURN NULL;
     END IF;
     EXECUTE format('CREATE TABLE public.%I (LIKE radacct_history INCLUDING DEFAULTS '
                    'INCLUDING CONSTRAINTS)', name);
@@ -32,7 +34,7 @@ BEGIN
                    'FOR VALUES FROM (%L) TO (%L)', name,
                    to_char(month, 'YYYY-MM-DD') || ' 00:00:00+00',
                    to_char(month + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
-    RETURN true;
+    RETURN name;
 END
 $$;
 
@@ -48,6 +50,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public,
 DECLARE
     found timestamptz;
     month timestamptz;
+    created text;
 BEGIN
     -- Wait at most this long for the locks (ATTACH takes radacct_history_default exclusively):
     -- a retention run waits, the accounting and the portal do not queue behind it for long.
@@ -55,8 +58,9 @@ BEGIN
     found := (SELECT min(a.acctstoptime) FROM radacct AS a
               WHERE a.acctstoptime IS NOT NULL AND a.acctstoptime < p_cutoff);
     WHILE found IS NOT NULL LOOP
-        IF captiva_radacct_history_partition(found) THEN
-            RETURN NEXT 'radacct_history_' || to_char(found AT TIME ZONE 'UTC', 'YYYY_MM');
+        created := captiva_radacct_history_partition(found);
+        IF created IS NOT NULL THEN
+            RETURN NEXT created;
         END IF;
         month := (date_trunc('month', found AT TIME ZONE 'UTC') + interval '1 month')
                  AT TIME ZONE 'UTC';
@@ -66,18 +70,20 @@ BEGIN
     -- Each creation moves its month out of the default: the next minimum is another month.
     found := (SELECT min(d.acctstoptime) FROM radacct_history_default AS d);
     WHILE found IS NOT NULL LOOP
-        IF NOT captiva_radacct_history_partition(found) THEN
+        created := captiva_radacct_history_partition(found);
+        IF created IS NULL THEN
             -- a table of that name that is not the month's partition (detached by hand)
             RAISE EXCEPTION 'radacct_history_default holds rows stopped in the month of %, '
                 'but radacct_history_% exists and is not its partition: attach it or rename it',
                 found, to_char(found AT TIME ZONE 'UTC', 'YYYY_MM');
         END IF;
-        RETURN NEXT 'radacct_history_' || to_char(found AT TIME ZONE 'UTC', 'YYYY_MM');
+        RETURN NEXT created;
         found := (SELECT min(d.acctstoptime) FROM radacct_history_default AS d);
     END LOOP;
     FOREACH found IN ARRAY ARRAY[p_at, p_at + interval '1 month'] LOOP
-        IF captiva_radacct_history_partition(found) THEN
-            RETURN NEXT 'radacct_history_' || to_char(found AT TIME ZONE 'UTC', 'YYYY_MM');
+        created := captiva_radacct_history_partition(found);
+        IF created IS NOT NULL THEN
+            RETURN NEXT created;
         END IF;
     END LOOP;
 END
