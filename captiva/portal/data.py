@@ -109,43 +109,40 @@ _USER = """
     WHERE u.username = %s
 """
 
-# Open sessions: in radacct only (retention archives closed sessions, never an open one).
-_ACTIVE = """
-    SELECT a.radacctid, a.acctstarttime AS started, a.acctstoptime AS stopped,
+# A session as the pages show it, from radacct or radacct_history (as a), with its router.
+_SESSION = """a.radacctid, a.acctstarttime AS started, a.acctstoptime AS stopped,
            a.acctupdatetime AS updated, host(a.framedipaddress) AS ip,
            a.callingstationid AS mac, a.acctinputoctets + a.acctoutputoctets AS bytes,
            a.acctsessiontime AS session_time, a.acctterminatecause AS cause,
-           r.name AS router
+           r.name AS router"""
+_ROUTER = "LEFT JOIN captiva_router AS r ON r.nasipaddress = a.nasipaddress"
+
+# Open sessions: in radacct only (retention archives closed sessions, never an open one).
+_ACTIVE = f"""
+    SELECT {_SESSION}
     FROM radacct AS a
-    LEFT JOIN captiva_router AS r ON r.nasipaddress = a.nasipaddress
+    {_ROUTER}
     WHERE a.username = %(username)s AND a.acctstoptime IS NULL
     ORDER BY a.acctstarttime DESC
-"""
+"""  # noqa: S608 (constants only)
 
 # One page of the sessions, current and archived: each table gives at most its first
 # offset + limit rows in the order of its (username, acctstarttime) index, so a page reads
 # that many rows, not the user's whole history.
-_HISTORY = """
-    SELECT a.radacctid, a.acctstarttime AS started, a.acctstoptime AS stopped,
-           a.acctupdatetime AS updated, host(a.framedipaddress) AS ip,
-           a.callingstationid AS mac, a.acctinputoctets + a.acctoutputoctets AS bytes,
-           a.acctsessiontime AS session_time, a.acctterminatecause AS cause,
-           r.name AS router
-    FROM ((SELECT radacctid, acctstarttime, acctstoptime, acctupdatetime, framedipaddress,
+_LATEST = """(SELECT radacctid, acctstarttime, acctstoptime, acctupdatetime, framedipaddress,
                   callingstationid, acctinputoctets, acctoutputoctets, acctsessiontime,
                   acctterminatecause, nasipaddress
-           FROM radacct WHERE username = %(username)s
-           ORDER BY acctstarttime DESC, radacctid DESC LIMIT %(upto)s)
+           FROM {table} WHERE username = %(username)s
+           ORDER BY acctstarttime DESC, radacctid DESC LIMIT %(upto)s)"""
+_HISTORY = f"""
+    SELECT {_SESSION}
+    FROM ({_LATEST.format(table="radacct")}
           UNION ALL
-          (SELECT radacctid, acctstarttime, acctstoptime, acctupdatetime, framedipaddress,
-                  callingstationid, acctinputoctets, acctoutputoctets, acctsessiontime,
-                  acctterminatecause, nasipaddress
-           FROM radacct_history WHERE username = %(username)s
-           ORDER BY acctstarttime DESC, radacctid DESC LIMIT %(upto)s)) AS a
-    LEFT JOIN captiva_router AS r ON r.nasipaddress = a.nasipaddress
+          {_LATEST.format(table="radacct_history")}) AS a
+    {_ROUTER}
     ORDER BY a.acctstarttime DESC, a.radacctid DESC
     LIMIT %(limit)s OFFSET %(offset)s
-"""
+"""  # noqa: S608 (constants only)
 
 _DEVICES = """
     SELECT callingstationid AS mac, min(acctstarttime) AS first_seen,
