@@ -51,8 +51,8 @@ unit: venv
 integration: venv
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
-## bench: benchmarks with figures and ratios against a baseline in the same run
-bench: venv
+## bench: benchmarks with figures and ratios against a baseline in the same run (installs what it needs)
+bench: lab-deps venv
 	$(BIN)/pytest -q -s -p no:cacheprovider -o python_files='bench_*.py' bench/
 	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script; done
 

@@ -1,13 +1,15 @@
 # RADIUS at scale (issue 12, docs/tuning.md): real FreeRADIUS rendered by roles/freeradius and
 # PostgreSQL with production durability, 50,000 users provisioned by the reconcile, load from
 # tools/radload. Prints each floor next to the measured figure; exits non-zero when one is
-# missed. Extra options: BENCH_RADIUS_ARGS="--users 20000 --profile" (bench/radius_load.py -h).
+# missed. Like make test it installs the Debian packages it needs first (lab-deps: FreeRADIUS,
+# PostgreSQL 15, nginx, wrk). Extra options: BENCH_RADIUS_ARGS="--users 20000 --profile"
+# (bench/radius_load.py -h).
 BENCH_RADIUS_ARGS ?=
 
 .PHONY: bench-radius
 
 ## bench-radius: RADIUS logins and accounting at scale against their floors (about 5 min, root)
-bench-radius: venv
+bench-radius: lab-deps venv
 	$(BIN)/python bench/radius_load.py $(BENCH_RADIUS_ARGS)
 
 # A one-hour PostgreSQL outage at 50,000 users (600,000 Interim-Updates in the buffer), then
@@ -18,5 +20,5 @@ BENCH_BACKLOG_ARGS ?=
 .PHONY: bench-backlog
 
 ## bench-backlog: the accounting backlog of a one-hour outage at 50,000 users (about 20 min, root)
-bench-backlog: venv
+bench-backlog: lab-deps venv
 	$(BIN)/python bench/radius_backlog.py $(BENCH_BACKLOG_ARGS)
