@@ -101,19 +101,18 @@ def usage_bytes(db) -> int:
         ).fetchone()[0])
 
 
-def sessions_at(db, round_: int, event_ts: int, n: int) -> tuple[int, int]:
+def sessions_at(conn, round_: int, event_ts: int) -> tuple[int, int]:
     """Sessions whose update time is round ``round_``'s, and of those, whose counters are
     not that round's (a wrong or missing record)."""
-    with db.connect() as conn:
-        done, wrong = conn.execute("""
-            SELECT count(*),
-                   count(*) FILTER (WHERE acctinputoctets
-                       <> %(round)s::bigint * %(bytes)s + substr(acctsessionid, 6)::bigint
-                       OR acctoutputoctets
-                       <> 4 * (%(round)s::bigint * %(bytes)s + substr(acctsessionid, 6)::bigint))
-            FROM radacct
-            WHERE acctsessionid LIKE 'live-%%' AND acctupdatetime = to_timestamp(%(ts)s)""",
-            {"round": round_, "bytes": ROUND_BYTES, "ts": event_ts}).fetchone()
+    done, wrong = conn.execute("""
+        SELECT count(*),
+               count(*) FILTER (WHERE acctinputoctets
+                   <> %(round)s::bigint * %(bytes)s + substr(acctsessionid, 6)::bigint
+                   OR acctoutputoctets
+                   <> 4 * (%(round)s::bigint * %(bytes)s + substr(acctsessionid, 6)::bigint))
+        FROM radacct
+        WHERE acctsessionid LIKE 'live-%%' AND acctupdatetime = to_timestamp(%(ts)s)""",
+        {"round": round_, "bytes": ROUND_BYTES, "ts": event_ts}).fetchone()
     return int(done), int(wrong)
 
 
@@ -177,27 +176,33 @@ def run_bench(args: argparse.Namespace) -> int:
             restarted_radius = None
             deadline = restarted_pg + args.timeout
             cpu_total: dict[str, float] = {}
-            while True:
-                done, wrong = sessions_at(db, last_round, last_ts, n)
-                now = time.perf_counter()
-                if done >= n - buffered.lost and buffer_bytes(radius.buffer_dir) == 0:
-                    break
-                if now > deadline:
-                    break
-                if restarted_radius is None and not args.no_restart and done >= n // 2:
-                    for name, value in radload.spent(before, radload.snapshot(sources)).items():
-                        cpu_total[name] = cpu_total.get(name, 0.0) + value
-                    radius.stop()
-                    radius.start()
-                    restarted_radius = now
-                    sources[0] = radload.CpuSource("freeradius", pid=radius.process.pid)
-                    before = radload.snapshot(sources)
-                    print(f"  FreeRADIUS restarted {now - restarted_pg:.0f} s into the replay "
-                          f"({done:,} of {n:,} sessions at their last round)")
-                time.sleep(0.5)
+
+            def add_spent() -> None:  # the CPU since ``before`` (a phase, or half of one)
+                for name, value in radload.spent(before, radload.snapshot(sources)).items():
+                    cpu_total[name] = cpu_total.get(name, 0.0) + value
+
+            # One connection watches (a new one per poll would add its fork to the figures).
+            with db.connect() as watch:
+                while True:
+                    done, wrong = sessions_at(watch, last_round, last_ts)
+                    watch.rollback()
+                    now = time.perf_counter()
+                    if done >= n - buffered.lost and buffer_bytes(radius.buffer_dir) == 0:
+                        break
+                    if now > deadline:
+                        break
+                    if restarted_radius is None and not args.no_restart and done >= n // 2:
+                        add_spent()
+                        radius.stop()
+                        radius.start()
+                        restarted_radius = now
+                        sources[0] = radload.CpuSource("freeradius", pid=radius.process.pid)
+                        before = radload.snapshot(sources)
+                        print(f"  FreeRADIUS restarted {now - restarted_pg:.0f} s into the replay "
+                              f"({done:,} of {n:,} sessions at their last round)")
+                    time.sleep(0.5)
             drained = time.perf_counter()
-            for name, value in radload.spent(before, radload.snapshot(sources)).items():
-                cpu_total[name] = cpu_total.get(name, 0.0) + value
+            add_spent()
             usage_after = usage_bytes(db)
 
     drain_seconds = drained - restarted_pg
