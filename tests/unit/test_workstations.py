@@ -172,3 +172,30 @@ def test_the_workstation_profile_name_is_a_setting_checked_against_the_builtin_n
             "must start with 'captiva-' (no roster profile can then take its name)"), bad
     v["captiva_workstation_profile"] = "captiva workstation"
     assert "invalid name" in errors_of(v)["captiva_workstation_profile"]
+
+
+def test_the_session_code_has_one_shape_in_the_roster_freeradius_and_the_hotspot_pages():
+    """The roster (which refuses usernames of that shape), FreeRADIUS (which normalises a
+    typed code) and the hotspot pages (which send a code on to the kiosk) each carry the
+    pattern in their own language; they must accept and refuse the same strings."""
+    import re
+    from pathlib import Path
+
+    import yaml
+    from ansible.module_utils.captiva_workstations import SESSION_CODE
+
+    root = Path(__file__).resolve().parents[2]
+    pages = yaml.safe_load((root / "roles/mikrotik/vars/main.yml").read_text())[
+        "__mikrotik_workstation_code"]
+    policy = (root / "roles/freeradius/templates/policy.d/captiva_workstation.j2").read_text()
+    freeradius = re.search(r"\{% set code_shape = '([^']+)' %\}", policy).group(1)
+    shapes = {"roster": SESSION_CODE, "pages": re.compile(pages),
+              "freeradius": re.compile(freeradius.replace("[[:space:]]", r"\s"))}
+    samples = ["P48291375", "p48291375", "P-4829-1375", "P 4829 1375", " P48291375 ",
+               "P4829-1375", "P4829137", "P482913755", "Q48291375", "P-4829--1375",
+               "48291375", "P4829 137a", "alice", ""]
+    verdicts = {name: [bool(shape.match(text)) for text in samples]
+                for name, shape in shapes.items()}
+    assert verdicts["roster"][:6] == [True] * 6 and not any(verdicts["roster"][6:])
+    assert verdicts["pages"] == verdicts["roster"]
+    assert verdicts["freeradius"] == verdicts["roster"]
