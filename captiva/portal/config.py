@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from captiva.settings import ConfigError, positive, typed
+
 DEFAULT_PATH = Path("/etc/captiva/portal.toml")
 ENV_VAR = "CAPTIVA_PORTAL_CONFIG"
 LANGUAGES = ("fr", "en")
-
-
-class ConfigError(ValueError):
-    """A configuration the portal refuses; the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -69,24 +67,6 @@ class Config:
     hsts_max_age: int = 31536000
 
 
-def _get(data: dict, key: str, kind, default, path: str = ""):
-    value = data.get(key, default)
-    if value is None:
-        return None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
-        shown = "***" if "secret" in key or key == "dsn" else repr(value)
-        raise ConfigError(f"{path}{key}: expected {kind.__name__}, got {shown}")
-    return value
-
-
-def _positive(value, name: str):
-    if value <= 0:
-        raise ConfigError(f"{name}: must be positive, got {value}")
-    return value
-
-
 _LOGIN = {"window", "max_failures_per_user_address", "max_failures_per_address",
           "form_validity"}
 _SESSION = {"cookie_name", "idle_timeout", "absolute_timeout", "max_sessions",
@@ -102,17 +82,17 @@ def parse(data: dict[str, Any]) -> Config:
     unknown = set(data) - _TOP
     if unknown:
         raise ConfigError(f"unknown keys: {', '.join(sorted(unknown))}")
-    dsn = _get(data, "dsn", str, "")
+    dsn = typed(data, "dsn", str, "")
     if not dsn:
         raise ConfigError("dsn: required (libpq connection string of the captiva_portal role)")
-    secret = _get(data, "session_secret", str, "")
+    secret = typed(data, "session_secret", str, "")
     if len(secret) < 32:
         raise ConfigError("session_secret: required, 32 characters at least")
     radius = data.get("radius")
     if not isinstance(radius, dict):
         raise ConfigError("radius: required table (server, secret)")
-    server = _get(radius, "server", str, "", "radius.")
-    radius_secret = _get(radius, "secret", str, "", "radius.")
+    server = typed(radius, "server", str, "", "radius.")
+    radius_secret = typed(radius, "secret", str, "", "radius.")
     if not server or not radius_secret:
         raise ConfigError("radius.server and radius.secret: required")
     # Its own value: a session key shared with another secret falls with it.
@@ -124,26 +104,26 @@ def parse(data: dict[str, Any]) -> Config:
     if unknown:
         raise ConfigError(f"radius: unknown keys: {', '.join(sorted(unknown))}")
     proxies = []
-    for entry in _get(data, "trusted_proxies", list, []):
+    for entry in typed(data, "trusted_proxies", list, []):
         try:
             proxies.append(ipaddress.ip_network(entry, strict=False))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"trusted_proxies: {entry!r} is not an address or network") \
                 from exc
-    language = _get(data, "default_language", str, "fr")
+    language = typed(data, "default_language", str, "fr")
     if language not in LANGUAGES:
         raise ConfigError(f"default_language: expected one of {', '.join(LANGUAGES)}")
     session = data.get("session") or {}
     login = data.get("login") or {}
     dashboard = data.get("dashboard") or {}
     database = data.get("database") or {}
-    cookie_name = _get(session, "cookie_name", str, "__Host-captiva", "session.")
+    cookie_name = typed(session, "cookie_name", str, "__Host-captiva", "session.")
     if not cookie_name.startswith("__Host-"):
         raise ConfigError("session.cookie_name: must start with __Host- (Secure, Path=/, "
                           "no Domain)")
-    idle = _positive(_get(session, "idle_timeout", int, 900, "session."),
+    idle = positive(typed(session, "idle_timeout", int, 900, "session."),
                      "session.idle_timeout")
-    absolute = _positive(_get(session, "absolute_timeout", int, 28800, "session."),
+    absolute = positive(typed(session, "absolute_timeout", int, 28800, "session."),
                          "session.absolute_timeout")
     if idle > absolute:
         raise ConfigError("session.idle_timeout: must not exceed session.absolute_timeout")
@@ -155,16 +135,16 @@ def parse(data: dict[str, Any]) -> Config:
         unknown = set(values) - known
         if unknown:
             raise ConfigError(f"{table}: unknown keys: {', '.join(sorted(unknown))}")
-    per_user_address = _positive(_get(login, "max_failures_per_user_address", int, 5, "login."),
+    per_user_address = positive(typed(login, "max_failures_per_user_address", int, 5, "login."),
                                  "login.max_failures_per_user_address")
-    per_address = _positive(_get(login, "max_failures_per_address", int, 100, "login."),
+    per_address = positive(typed(login, "max_failures_per_address", int, 100, "login."),
                             "login.max_failures_per_address")
     if per_address < per_user_address:
         raise ConfigError("login.max_failures_per_address: must not be lower than "
                           "login.max_failures_per_user_address (one address is shared by "
                           "many users behind a NAT)")
-    pool_min = _get(database, "pool_min_size", int, 2, "database.")
-    pool_max = _positive(_get(database, "pool_max_size", int, 8, "database."),
+    pool_min = typed(database, "pool_min_size", int, 2, "database.")
+    pool_max = positive(typed(database, "pool_max_size", int, 8, "database."),
                          "database.pool_max_size")
     if not 0 <= pool_min <= pool_max:
         raise ConfigError("database.pool_min_size: must be 0..pool_max_size")
@@ -174,37 +154,37 @@ def parse(data: dict[str, Any]) -> Config:
         radius=RadiusConfig(
             server=server,
             secret=radius_secret,
-            port=_get(radius, "port", int, 1812, "radius."),
-            source_address=_get(radius, "source_address", str, None, "radius.") or None,
-            timeout=_positive(_get(radius, "timeout", float, 3.0, "radius."), "radius.timeout"),
-            retries=_positive(_get(radius, "retries", int, 1, "radius."), "radius.retries"),
-            nas_identifier=_get(radius, "nas_identifier", str, "captiva-portal", "radius."),
+            port=typed(radius, "port", int, 1812, "radius."),
+            source_address=typed(radius, "source_address", str, None, "radius.") or None,
+            timeout=positive(typed(radius, "timeout", float, 3.0, "radius."), "radius.timeout"),
+            retries=positive(typed(radius, "retries", int, 1, "radius."), "radius.retries"),
+            nas_identifier=typed(radius, "nas_identifier", str, "captiva-portal", "radius."),
         ),
         trusted_proxies=tuple(proxies),
         default_language=language,
-        site_name=_get(data, "site_name", str, "Captiva"),
-        roster_source=_get(data, "roster_source", str, "group_vars/all/users.yml"),
+        site_name=typed(data, "site_name", str, "Captiva"),
+        roster_source=typed(data, "roster_source", str, "group_vars/all/users.yml"),
         cookie_name=cookie_name,
         idle_timeout=idle,
         absolute_timeout=absolute,
-        max_sessions=_positive(_get(session, "max_sessions", int, 100_000, "session."),
+        max_sessions=positive(typed(session, "max_sessions", int, 100_000, "session."),
                                "session.max_sessions"),
-        max_sessions_per_user=_positive(
-            _get(session, "max_sessions_per_user", int, 10, "session."),
+        max_sessions_per_user=positive(
+            typed(session, "max_sessions_per_user", int, 10, "session."),
             "session.max_sessions_per_user"),
-        login_window=_positive(_get(login, "window", int, 900, "login."), "login.window"),
+        login_window=positive(typed(login, "window", int, 900, "login."), "login.window"),
         max_failures_per_user_address=per_user_address,
         max_failures_per_address=per_address,
-        login_form_validity=_positive(_get(login, "form_validity", int, 1800, "login."),
+        login_form_validity=positive(typed(login, "form_validity", int, 1800, "login."),
                                       "login.form_validity"),
-        cache_seconds=_get(dashboard, "cache_seconds", float, 30.0, "dashboard."),
-        history_page_size=_positive(_get(dashboard, "history_page_size", int, 20,
+        cache_seconds=typed(dashboard, "cache_seconds", float, 30.0, "dashboard."),
+        history_page_size=positive(typed(dashboard, "history_page_size", int, 20,
                                          "dashboard."), "dashboard.history_page_size"),
         pool_min_size=pool_min,
         pool_max_size=pool_max,
-        pool_timeout=_positive(_get(database, "timeout", float, 5.0, "database."),
+        pool_timeout=positive(typed(database, "timeout", float, 5.0, "database."),
                                "database.timeout"),
-        hsts_max_age=_get(data, "hsts_max_age", int, 31536000),
+        hsts_max_age=typed(data, "hsts_max_age", int, 31536000),
     )
 
 

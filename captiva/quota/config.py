@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from captiva.settings import ConfigError, positive, typed
+
 DEFAULT_PATH = Path("/etc/captiva/quota.toml")
 # Per job, shorter than the suggested timer period (docs/quota.md, roles/portal timers).
 DEFAULT_BUDGETS = {"enforce": 40.0, "close-stale": 240.0, "alerts": 600.0,
@@ -20,10 +22,6 @@ DEFAULT_BUDGETS = {"enforce": 40.0, "close-stale": 240.0, "alerts": 600.0,
 # The config table of each job (where its `budget` key lives).
 JOB_TABLES = {"enforce": "enforce", "close-stale": "close_stale", "alerts": "alerts",
               "retention": "retention", "report": "report"}
-
-
-class ConfigError(ValueError):
-    """A configuration the jobs refuse; the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -93,19 +91,8 @@ class Config:
         return self.routers.get(address)
 
 
-def _get(data: dict, key: str, kind, default, path: str):
-    value = data.get(key, default)
-    if value is None and default is None:
-        return None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{path}{key}: expected {kind.__name__}, got {value!r}")
-    return value
-
-
 def _address(data: dict, key: str, path: str) -> str | None:
-    value = _get(data, key, str, None, path)
+    value = typed(data, key, str, None, path)
     if value is not None:
         try:
             ipaddress.ip_address(value)
@@ -133,12 +120,6 @@ def _duration(data: dict, key: str, default: int, path: str) -> int:
     return value
 
 
-def _positive(value: int, name: str) -> int:
-    if value <= 0:
-        raise ConfigError(f"{name}: must be positive, got {value}")
-    return value
-
-
 def parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
     """The ``[smtp]`` table: the jobs' alert mail, and the welcome letters of
     ``captiva.onboarding``."""
@@ -147,14 +128,14 @@ def parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
         raise ConfigError("smtp.starttls: must be true when smtp.username or smtp.password is "
                           "set (AUTH is refused without TLS)")
     return SmtpConfig(
-        host=_get(smtp, "host", str, "localhost", "smtp."),
-        port=_get(smtp, "port", int, 587, "smtp."),
-        starttls=_get(smtp, "starttls", bool, True, "smtp."),
-        username=_get(smtp, "username", str, None, "smtp."),
-        password=_get(smtp, "password", str, None, "smtp."),
-        sender=_get(smtp, "from", str, "captiva@localhost", "smtp."),
-        ca_file=_get(smtp, "ca_file", str, None, "smtp."),
-        timeout=_get(smtp, "timeout", float, 30.0, "smtp."),
+        host=typed(smtp, "host", str, "localhost", "smtp."),
+        port=typed(smtp, "port", int, 587, "smtp."),
+        starttls=typed(smtp, "starttls", bool, True, "smtp."),
+        username=typed(smtp, "username", str, None, "smtp."),
+        password=typed(smtp, "password", str, None, "smtp."),
+        sender=typed(smtp, "from", str, "captiva@localhost", "smtp."),
+        ca_file=typed(smtp, "ca_file", str, None, "smtp."),
+        timeout=typed(smtp, "timeout", float, 30.0, "smtp."),
     )
 
 
@@ -169,12 +150,12 @@ def parse(data: dict[str, Any]) -> Config:
     for name, entry in (data.get("routers") or {}).items():
         if not isinstance(entry, dict):
             raise ConfigError(f"routers.{name}: expected a table with secret (and coa_port)")
-        secret = _get(entry, "secret", str, "", f"routers.{name}.")
+        secret = typed(entry, "secret", str, "", f"routers.{name}.")
         if not secret:
             raise ConfigError(f"routers.{name}.secret: required")
         routers[name] = RouterSecret(secret,
-                                     _get(entry, "coa_port", int, None, f"routers.{name}."),
-                                     _get(entry, "address", str, None, f"routers.{name}."),
+                                     typed(entry, "coa_port", int, None, f"routers.{name}."),
+                                     typed(entry, "address", str, None, f"routers.{name}."),
                                      _address(entry, "source_address", f"routers.{name}."))
     enforce = data.get("enforce") or {}
     stale = data.get("close_stale") or {}
@@ -184,17 +165,17 @@ def parse(data: dict[str, Any]) -> Config:
     jobs = data.get("jobs") or {}
     budgets = {}
     for job, table in JOB_TABLES.items():
-        budget = _get(data.get(table) or {}, "budget", float, DEFAULT_BUDGETS[job], f"{table}.")
-        budgets[job] = _positive(budget, f"{table}.budget")
-    timeout = _positive(_get(enforce, "timeout", float, 3.0, "enforce."), "enforce.timeout")
-    retries = _get(enforce, "retries", int, 2, "enforce.")
+        budget = typed(data.get(table) or {}, "budget", float, DEFAULT_BUDGETS[job], f"{table}.")
+        budgets[job] = positive(budget, f"{table}.budget")
+    timeout = positive(typed(enforce, "timeout", float, 3.0, "enforce."), "enforce.timeout")
+    retries = typed(enforce, "retries", int, 2, "enforce.")
     if retries < 0:
         raise ConfigError(f"enforce.retries: must be 0 or more, got {retries}")
-    per_router = _positive(_get(enforce, "per_router", int, 32, "enforce."), "enforce.per_router")
+    per_router = positive(typed(enforce, "per_router", int, 32, "enforce."), "enforce.per_router")
     if per_router > 256:
         raise ConfigError(f"enforce.per_router: at most 256 (the RADIUS Identifier is one "
                           f"octet), got {per_router}")
-    unreachable_after = _positive(_get(enforce, "unreachable_after", int, 5, "enforce."),
+    unreachable_after = positive(typed(enforce, "unreachable_after", int, 5, "enforce."),
                                   "enforce.unreachable_after")
     if unreachable_after > per_router:
         # else a silent router would cost more than one timeout window
@@ -204,7 +185,7 @@ def parse(data: dict[str, Any]) -> Config:
         raise ConfigError(f"enforce.budget: must be longer than one request's window "
                           f"(timeout x (retries + 1) = {timeout * (retries + 1):g} s), "
                           f"got {budgets['enforce']:g}")
-    mode = _get(retention, "mode", str, "archive", "retention.")
+    mode = typed(retention, "mode", str, "archive", "retention.")
     if mode not in ("archive", "purge"):
         raise ConfigError(f"retention.mode: expected 'archive' or 'purge', got {mode!r}")
     return Config(
@@ -212,33 +193,33 @@ def parse(data: dict[str, Any]) -> Config:
         routers=routers,
         coa_timeout=timeout,
         coa_retries=retries,
-        coa_concurrency=_positive(_get(enforce, "concurrency", int, 256, "enforce."),
+        coa_concurrency=positive(typed(enforce, "concurrency", int, 256, "enforce."),
                                   "enforce.concurrency"),
         coa_per_router=per_router,
         coa_unreachable_after=unreachable_after,
         coa_source=_address(enforce, "source_address", "enforce."),
-        disconnect_grace=_get(enforce, "grace", int, 120, "enforce."),
+        disconnect_grace=typed(enforce, "grace", int, 120, "enforce."),
         interim_interval=_duration(stale, "interim_interval", 300, "close_stale."),
-        stale_multiple=_positive(_get(stale, "multiple", int, 3, "close_stale."),
+        stale_multiple=positive(typed(stale, "multiple", int, 3, "close_stale."),
                                  "close_stale.multiple"),
         smtp=parse_smtp(smtp),
-        templates_dir=_get(alerts, "templates_dir", str, None, "alerts."),
-        portal_url=_get(alerts, "portal_url", str, "", "alerts."),
-        default_quota_percent=tuple(_get(alerts, "quota_percent", list, [80, 95], "alerts.")),
-        default_expiry_days=tuple(_get(alerts, "expiry_days", list, [7, 2], "alerts.")),
+        templates_dir=typed(alerts, "templates_dir", str, None, "alerts."),
+        portal_url=typed(alerts, "portal_url", str, "", "alerts."),
+        default_quota_percent=tuple(typed(alerts, "quota_percent", list, [80, 95], "alerts.")),
+        default_expiry_days=tuple(typed(alerts, "expiry_days", list, [7, 2], "alerts.")),
         retention_mode=mode,
-        radacct_days=_positive(_get(retention, "radacct_days", int, 30, "retention."),
+        radacct_days=positive(typed(retention, "radacct_days", int, 30, "retention."),
                                "retention.radacct_days"),
-        audit_days=_positive(_get(retention, "audit_days", int, 365, "retention."),
+        audit_days=positive(typed(retention, "audit_days", int, 365, "retention."),
                              "retention.audit_days"),
-        radpostauth_days=_positive(_get(retention, "radpostauth_days", int, 90, "retention."),
+        radpostauth_days=positive(typed(retention, "radpostauth_days", int, 90, "retention."),
                                    "retention.radpostauth_days"),
-        history_days=_get(retention, "history_days", int, 0, "retention."),
-        batch_size=_positive(_get(retention, "batch_size", int, 5000, "retention."),
+        history_days=typed(retention, "history_days", int, 0, "retention."),
+        batch_size=positive(typed(retention, "batch_size", int, 5000, "retention."),
                              "retention.batch_size"),
         budgets=budgets,
-        lock_dir=_get(jobs, "lock_dir", str, "/run/captiva-quota", "jobs."),
-        metrics_dir=_get(jobs, "metrics_dir", str, None, "jobs."),
+        lock_dir=typed(jobs, "lock_dir", str, "/run/captiva-quota", "jobs."),
+        metrics_dir=typed(jobs, "metrics_dir", str, None, "jobs."),
     )
 
 
