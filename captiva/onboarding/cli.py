@@ -62,6 +62,22 @@ def _parse_map(items: list[str], mapping_file: Path | None) -> dict[str, str]:
     return mapping
 
 
+def _promotion_warnings(new, mapping, source, variables) -> list[str]:
+    """New users left without a promotion: not an error (staff and guests have none), but
+    they get the default profile and no promotion's WiFi switch, so it is said."""
+    without = [item.line for item in new if "promotion" not in item.user]
+    if not without:
+        return []
+    lines = ", ".join(map(str, without[:10])) + (", ..." if len(without) > 10 else "")
+    why = (f"their {mapping['promotion']} is empty" if "promotion" in mapping else
+           "the CSV has no promotion column and no --promotion was given")
+    names = [str(p.get("name")) for p in variables.get("captiva_promotions") or []
+             if isinstance(p, dict)]
+    return [f"{source}: {len(without)} new user(s) without a promotion ({why}), line(s) "
+            f"{lines}: they get their own profile, else captiva-default; give one with "
+            f"--promotion NAME (promotions: {', '.join(names) or 'none declared'})"]
+
+
 def import_csv(args) -> int:
     started = time.monotonic()
     inv = inventory.Inventory(Path(args.inventory))
@@ -73,13 +89,24 @@ def import_csv(args) -> int:
     before = users_file.read_text() if users_file.exists() else ""
     existing = document.setdefault(inventory.USERS_KEY, [])
 
-    headers, rows = csv_import.read_csv(Path(args.csv).read_bytes(), encoding=args.encoding,
-                                        delimiter=args.delimiter)
-    mapping = csv_import.column_mapping(headers, _parse_map(args.map, args.mapping_file))
-    imported = csv_import.to_users(rows, mapping, promotion=args.promotion)
-    duplicates = csv_import.duplicate_rows(imported)
-    if duplicates:
-        raise CsvImportError([f"{args.csv}:{p}" for p in duplicates])
+    source = str(args.csv)
+    table = csv_import.read_csv(Path(args.csv).read_bytes(), encoding=args.encoding,
+                                delimiter=args.delimiter, source=source)
+    mapping = csv_import.column_mapping(table.headers, _parse_map(args.map, args.mapping_file),
+                                        source=source)
+    warnings = list(table.warnings)
+    ignored = csv_import.unmapped_columns(table.headers, mapping)
+    if ignored:
+        warnings.append(f"{source}: {len(ignored)} column(s) not imported, no roster field reads "
+                        f"them: {', '.join(ignored)} (map one with --map FIELD=COLUMN; fields: "
+                        f"{', '.join(csv_import.FIELDS)})")
+    imported = csv_import.to_users(table.rows, mapping, promotion=args.promotion)
+    # Every bad row is reported at once: rows that cannot be read, duplicates, then the
+    # roster's rules on the others. A duplicate is left out of the merge, so the rows after it
+    # are still checked.
+    problems = [*table.problems, *csv_import.duplicate_rows(imported, mapping["username"])]
+    left_out = {problem.line for problem in problems}
+    imported = [item for item in imported if item.line not in left_out]
 
     known = {str(u.get("username", "")).lower() for u in existing}
     new = [i for i in imported if i.user["username"].lower() not in known]
@@ -93,25 +120,35 @@ def import_csv(args) -> int:
     for item in new:
         user = variables[inventory.USERS_KEY][by_name[item.user["username"].lower()]]
         user["password"] = inventory.VAULTED
+    warnings += _promotion_warnings(new, mapping, source, variables)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     # Errors on imported rows are reported against the CSV; the others against the roster.
     order = {id(existing[by_name[i.user["username"].lower()]]): n for n, i in enumerate(imported)}
     positions = [order.get(id(u)) for u in existing]
     _, errors = inventory.validate(variables)
-    problems = []
+    elsewhere: list[str] = []
     for error in errors:
-        where = None
+        item = None
         if error.path.startswith(f"{inventory.USERS_KEY}["):
             index = int(error.path.split("[", 1)[1].split("]", 1)[0])
             if index < len(positions) and positions[index] is not None:
                 item = imported[positions[index]]
-                field = error.path.split("]", 1)[1].lstrip(".").split(".")[0]
-                column = item.columns.get(field, f"(no column for {field})" if field else "row")
-                where = f"{args.csv}:{item.line}: column {column}: {error.reason}"
-        source = users_file if error.path.startswith(inventory.USERS_KEY) else inv.vars_dir
-        problems.append(where or f"{source}: {error.path}: {error.reason} (in the inventory, "
-                                 "not from the CSV)")
-    if problems:
-        raise CsvImportError(problems)
+        field = error.path.split("]", 1)[1].lstrip(".").split(".")[0] if item else ""
+        if item and field == "promotion" and "promotion" not in item.columns and args.promotion:
+            where = f"--promotion {args.promotion}: {error.reason}"  # once, not once a row
+            if where not in elsewhere:
+                elsewhere.append(where)
+        elif item:
+            column = item.columns.get(field, f"(no column for {field})" if field else None)
+            problems.append(csv_import.Problem(item.line, column, error.reason))
+        else:
+            where = users_file if error.path.startswith(inventory.USERS_KEY) else inv.vars_dir
+            elsewhere.append(f"{where}: {error.path}: {error.reason} (in the inventory, not "
+                             "from the CSV)")
+    if problems or elsewhere:
+        problems.sort(key=lambda problem: problem.line)
+        raise CsvImportError([problem.render(source) for problem in problems] + elsewhere)
 
     passwords = {}
     if new:

@@ -11,6 +11,7 @@ only reports them against the CSV line and column they came from.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import io
@@ -48,9 +49,30 @@ class CsvImportError(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
+class Problem:
+    """One bad row: where it is in the CSV (line, column) and why it cannot be imported."""
+
+    line: int
+    column: str | None
+    reason: str
+
+    def render(self, source: str) -> str:
+        column = f" column {self.column}:" if self.column else ""
+        return f"{source}:{self.line}:{column} {self.reason}"
+
+
+@dataclasses.dataclass(frozen=True)
 class CsvRow:
     line: int                   # the physical line in the file where the row starts
     values: dict[str, str]      # header -> value, stripped
+
+
+@dataclasses.dataclass
+class CsvFile:
+    headers: list[str]
+    rows: list[CsvRow]           # the rows that could be read
+    problems: list[Problem]      # the rows that could not (reported with the others)
+    warnings: list[str]
 
 
 @dataclasses.dataclass
@@ -73,21 +95,61 @@ class MergeResult:
                 f"({len(self.unchanged)} unchanged)")
 
 
-def decode(data: bytes, encoding: str | None = None) -> str:
+def _undecodable(data: bytes, exc: UnicodeDecodeError, source: str, tried: str) -> str:
+    """Where a decode error is: the file, the line, the byte; and what to try instead."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    byte = data[exc.start:exc.start + 1].hex()
+    hint = ("give the right one with --encoding (utf-8, cp1252, latin-1, ...)"
+            if tried.startswith("--encoding") else
+            "give the file's encoding with --encoding")
+    return f"{source}:{line}: byte 0x{byte} (byte {column} of the line) is not {tried}: {hint}"
+
+
+def decode(data: bytes, encoding: str | None = None, *, source: str = "the file",
+           warnings: list[str] | None = None) -> str:
     """The text of a CSV file: UTF-8 (with or without BOM), else Windows-1252 (a superset of
-    Latin-1's printable characters, what French spreadsheets write); or ``encoding``."""
+    Latin-1's printable characters, what French spreadsheets write); or ``encoding``.
+
+    An undecodable byte is reported with its file and line. A file that is valid UTF-8 read
+    as a single-byte encoding decodes without error but garbles every accent (``Ã©``): that
+    is a warning (appended to ``warnings``)."""
     if encoding:
-        return data.decode(encoding)
+        try:
+            text = data.decode(encoding)
+        except LookupError:
+            raise CsvImportError([f"--encoding {encoding}: unknown encoding (e.g. utf-8, "
+                                  "cp1252, latin-1)"]) from None
+        except UnicodeDecodeError as exc:
+            raise CsvImportError([_undecodable(data, exc, source,
+                                               f"--encoding {encoding}")]) from None
+        name = codecs.lookup(encoding).name
+        if warnings is not None and not name.startswith("utf") and not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                warnings.append(f"{source}: the file is valid UTF-8 but read as {encoding}: "
+                                "its accents will be garbled ('é' read as 'Ã©'); drop "
+                                f"--encoding {encoding}")
+        return text.removeprefix("\ufeff")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="strict")
+        try:
+            return data.decode("cp1252", errors="strict")
+        except UnicodeDecodeError as exc:
+            raise CsvImportError([_undecodable(data, exc, source,
+                                               "UTF-8 nor Windows-1252")]) from None
 
 
-def read_csv(data: bytes, *, encoding: str | None = None,
-             delimiter: str | None = None) -> tuple[list[str], list[CsvRow]]:
-    """Headers and rows; the delimiter (``;``, ``,`` or tab) is detected from the header line."""
-    text = decode(data, encoding)
+def read_csv(data: bytes, *, encoding: str | None = None, delimiter: str | None = None,
+             source: str = "the file") -> CsvFile:
+    """Headers and rows; the delimiter (``;``, ``,`` or tab) is detected from the header line.
+    Rows that cannot be read are in ``problems``, to be reported with every other bad row."""
+    warnings: list[str] = []
+    text = decode(data, encoding, source=source, warnings=warnings)
     if delimiter is None:
         first = text.splitlines()[0] if text else ""
         counts = {d: first.count(d) for d in (";", ",", "\t")}
@@ -105,15 +167,15 @@ def read_csv(data: bytes, *, encoding: str | None = None,
         if not any(cell.strip() for cell in record):
             continue
         if len(record) > len(headers):
-            problems.append(f"line {start}: {len(record)} fields, the header has {len(headers)}")
+            problems.append(Problem(start, None, f"{len(record)} fields, the header has "
+                                                 f"{len(headers)} (a separator inside an "
+                                                 "unquoted value?)"))
             continue
         record = record + [""] * (len(headers) - len(record))
         rows.append(CsvRow(start, {h: v.strip() for h, v in zip(headers, record, strict=True)}))
     if headers is None:
-        raise CsvImportError(["the file is empty: expected a header line"])
-    if problems:
-        raise CsvImportError(problems)
-    return headers, rows
+        raise CsvImportError([f"{source}: the file is empty: expected a header line"])
+    return CsvFile(headers, rows, problems, warnings)
 
 
 def _fold(text: str) -> str:
@@ -123,7 +185,8 @@ def _fold(text: str) -> str:
     return text.strip().lower().replace(" ", "_")
 
 
-def column_mapping(headers: Sequence[str], explicit: Mapping[str, str]) -> dict[str, str]:
+def column_mapping(headers: Sequence[str], explicit: Mapping[str, str], *,
+                   source: str = "the file") -> dict[str, str]:
     """Roster field -> CSV header. ``explicit`` (from --map or a mapping file) wins; other
     fields are found by their common header names."""
     problems = []
@@ -133,8 +196,8 @@ def column_mapping(headers: Sequence[str], explicit: Mapping[str, str]) -> dict[
             problems.append(f"mapping: unknown roster field {field!r} (one of: "
                             f"{', '.join(FIELDS)})")
         elif header not in headers:
-            problems.append(f"mapping: {field} = {header!r}: no such column (columns: "
-                            f"{', '.join(headers)})")
+            problems.append(f"mapping: {field} = {header!r}: no such column in {source} "
+                            f"(its columns: {', '.join(headers)})")
         else:
             mapping[field] = header
     folded = {_fold(h): h for h in headers}
@@ -146,11 +209,18 @@ def column_mapping(headers: Sequence[str], explicit: Mapping[str, str]) -> dict[
                 mapping[field] = folded[name]
                 break
     for field in REQUIRED:
-        if field not in mapping:
-            problems.append(f"no column for {field}: name one with --map {field}=<column>")
+        if field not in mapping and field not in explicit:
+            problems.append(f"{source}: no column for {field} (columns: {', '.join(headers)}): "
+                            f"name one with --map {field}=<column>")
     if problems:
         raise CsvImportError(problems)
     return mapping
+
+
+def unmapped_columns(headers: Sequence[str], mapping: Mapping[str, str]) -> list[str]:
+    """The CSV's columns no roster field reads (their values are not imported)."""
+    used = set(mapping.values())
+    return [h for h in headers if h and h not in used]
 
 
 def to_users(rows: Iterable[CsvRow], mapping: Mapping[str, str], *,
@@ -176,18 +246,20 @@ def to_users(rows: Iterable[CsvRow], mapping: Mapping[str, str], *,
     return users
 
 
-def duplicate_rows(imported: Sequence[ImportedUser]) -> list[str]:
-    """``line: reason`` for each row whose username an earlier row already has."""
+def duplicate_rows(imported: Sequence[ImportedUser],
+                   username_column: str = "username") -> list[Problem]:
+    """A problem for each row without a username or whose username an earlier row already
+    has (case-insensitive); those rows are left out of the merge."""
     first: dict[str, int] = {}
     problems = []
     for item in imported:
         key = item.user.get("username", "").lower()
         if not key:
-            problems.append(f"{item.line}: column {item.columns.get('username', 'username')}: "
-                            "empty username")
+            problems.append(Problem(item.line, username_column, "empty username"))
         elif key in first:
-            problems.append(f"{item.line}: username {item.user['username']!r} is already on "
-                            f"line {first[key]} (usernames are case-insensitive)")
+            problems.append(Problem(item.line, username_column,
+                                    f"username {item.user['username']!r} is already on line "
+                                    f"{first[key]} (usernames are case-insensitive)"))
         else:
             first[key] = item.line
     return problems

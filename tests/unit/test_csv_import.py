@@ -18,7 +18,9 @@ EXAMPLE = ROOT / "inventories" / "example"
 
 
 def read(data: bytes, **kwargs):
-    return csv_import.read_csv(data, **kwargs)
+    table = csv_import.read_csv(data, **kwargs)
+    assert not table.problems
+    return table.headers, table.rows
 
 
 def test_a_french_spreadsheet_export_bom_semicolons_crlf_quotes():
@@ -52,8 +54,9 @@ def test_common_french_headers_are_mapped_and_an_explicit_map_wins():
 
 def test_a_mapping_to_a_missing_column_names_the_columns_there_are():
     with pytest.raises(CsvImportError) as error:
-        csv_import.column_mapping(["Nom"], {"username": "Matricule"})
-    assert "no such column (columns: Nom)" in str(error.value)
+        csv_import.column_mapping(["Nom"], {"username": "Matricule"}, source="rentree.csv")
+    assert error.value.problems == [
+        "mapping: username = 'Matricule': no such column in rentree.csv (its columns: Nom)"]
 
 
 def test_generated_passwords_are_strong_and_unambiguous():
@@ -98,7 +101,52 @@ def test_bad_rows_name_line_and_column_and_nothing_is_written(inv, tmp_path, cap
 def test_a_username_twice_in_the_file_is_refused(inv, tmp_path, capsys):
     csv = write_csv(tmp_path, "Matricule\nSTU2026001\nstu2026001\n")
     assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025"]) == 1
-    assert "3: username 'stu2026001' is already on line 2" in capsys.readouterr().err
+    assert (f"{csv}:3: column Matricule: username 'stu2026001' is already on line 2"
+            in capsys.readouterr().err)
+
+
+def test_every_bad_row_is_reported_in_one_run_and_nothing_is_written(inv, tmp_path, capsys):
+    """Issue 26: four different bad rows, four located errors at once (a duplicate used to
+    hide the others until it was fixed), in the file's order; nothing written."""
+    before = users_text(inv)
+    csv = write_csv(tmp_path, "Matricule;Nom;Courriel;Promotion\n"
+                              "STU2026001;Ngo;amelie@etu.cm;L1-INFO-2025\n"       # 2 good
+                              "stu2026001;Ngo;amelie2@etu.cm;L1-INFO-2025\n"      # 3 duplicate
+                              "STU2026002;Bi;pas-un-courriel;L1-INFO-2025\n"      # 4 email
+                              "STU 2026003;Eto;e@etu.cm;L1-INFO-2025\n"           # 5 username
+                              "STU2026004;Ewane;f@etu.cm;L1-INF-2025\n"           # 6 promotion
+                              "STU2026005;Mbia;g@etu.cm;L1-INFO-2025\n")          # 7 good
+    assert main(["import-csv", str(inv), str(csv), "--letters", str(tmp_path / "letters")]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines()
+              if line.startswith("error: ")]
+    assert errors == [
+        f"error: {csv}:3: column Matricule: username 'stu2026001' is already on line 2 "
+        "(usernames are case-insensitive)",
+        f"error: {csv}:4: column Courriel: invalid email address 'pas-un-courriel'",
+        errors[2],
+        f"error: {csv}:6: column Promotion: unknown promotion 'L1-INF-2025' (did you mean "
+        "'L1-INFO-2025'?)",
+    ]
+    assert errors[2].startswith(f"error: {csv}:5: column Matricule: invalid username "
+                                "'STU 2026003'")
+    assert users_text(inv) == before
+    assert not (tmp_path / "letters").exists()
+
+
+def test_a_row_with_too_many_fields_is_reported_with_the_others(inv, tmp_path, capsys):
+    csv = write_csv(tmp_path, "Matricule,Nom\nSTU2026001,Ngo,extra\nSTU 2026002,Bi\n")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {csv}:2: 3 fields, the header has 2" in err
+    assert f"error: {csv}:3: column Matricule: invalid username 'STU 2026002'" in err
+
+
+def test_an_unknown_promotion_option_is_one_error_not_one_a_row(inv, tmp_path, capsys):
+    csv = write_csv(tmp_path, "Matricule\nSTU2026001\nSTU2026002\n")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2026"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert errors == ["error: --promotion L1-INFO-2026: unknown promotion 'L1-INFO-2026' "
+                      "(did you mean 'L1-INFO-2025'?)"]
 
 
 def test_import_merges_keeps_comments_and_is_idempotent(inv, tmp_path, capsys):
@@ -160,3 +208,32 @@ def test_users_missing_from_the_file_stay_unless_prune(inv, tmp_path, capsys):
     assert main(["import-csv", str(inv), str(csv), "--prune"]) == 0
     assert f"-{count - 4} " in capsys.readouterr().out
     assert users_text(inv).count("- username:") == 4
+
+
+def test_new_users_without_a_promotion_are_warned_about(inv, tmp_path, capsys):
+    """Issue 26: a forgotten --promotion imported students with none, without a word."""
+    csv = write_csv(tmp_path, "Matricule,Nom\nSTU2026001,Ngo\nSTU2026002,Bi\n")
+    assert main(["import-csv", str(inv), str(csv), "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert (f"warning: {csv}: 2 new user(s) without a promotion (the CSV has no promotion "
+            "column and no --promotion was given), line(s) 2, 3: they get their own profile, "
+            "else captiva-default; give one with --promotion NAME (promotions: L1-INFO-2025,"
+            in err)
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025",
+                 "--dry-run"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_columns_no_field_reads_are_named(inv, tmp_path, capsys):
+    csv = write_csv(tmp_path, "Matricule;Nom;Téléphone;Adresse\nSTU2026001;Ngo;699;Akwa\n")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025",
+                 "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert (f"warning: {csv}: 2 column(s) not imported, no roster field reads them: "
+            "Téléphone, Adresse (map one with --map FIELD=COLUMN" in err)
+    # Mapped, a column is no longer reported.
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025", "--dry-run",
+                 "--map", "email=Adresse"]) == 1
+    err = capsys.readouterr().err
+    assert "not imported, no roster field reads them: Téléphone (" in err
+    assert f"{csv}:2: column Adresse: invalid email address 'Akwa'" in err
