@@ -164,7 +164,7 @@ def import_csv(args) -> int:
         for item, password, value in zip(new, clear, stored, strict=True):
             user = existing[by_name[item.user["username"].lower()]]
             if storage == "hashed":
-                user["password_hash"] = value
+                user["password_hash"] = inventory.own_line(value)
             else:
                 user["password"] = inventory.vault_scalar(value)
             passwords[item.user["username"]] = password
@@ -266,6 +266,9 @@ def _write_adoption(adoption, args, source: str) -> int:
         for user, value in zip(clear, _vault([u["password"] for u in clear], args.vault_id,
                                              Path(args.vault_password_file)), strict=True):
             user["password"] = inventory.vault_scalar(value)
+    for user in documents["users.yml"]["captiva_users"]:
+        if "password_hash" in user:
+            user["password_hash"] = inventory.own_line(user["password_hash"])
     for name, document in documents.items():
         (out / name).write_text(inventory.dump(document, explicit_start=True), encoding="utf-8")
     (out / "adopt-report.md").write_text(adopt.report(adoption, source), encoding="utf-8")

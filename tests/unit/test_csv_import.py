@@ -237,3 +237,32 @@ def test_columns_no_field_reads_are_named(inv, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not imported, no roster field reads them: Téléphone (" in err
     assert f"{csv}:2: column Adresse: invalid email address 'Akwa'" in err
+
+
+def test_the_written_users_file_passes_yamllint_strict_and_reads_back_the_same(inv, tmp_path,
+                                                                               capsys):
+    """Issue 26: the password_hash lines the import wrote were 125 characters, over the
+    project's yamllint (120): now a literal block that every YAML reader, Ansible's too, reads
+    as the same hash."""
+    from ansible.parsing.dataloader import DataLoader
+    from yamllint import config, linter
+
+    csv = write_csv(tmp_path, "Matricule,Prénom,Nom\nSTU2026001,Amélie,Ngo\nSTU2026002,Léa,Bi\n")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025",
+                 "--letters", str(tmp_path / "letters")]) == 0
+    users_file = inv / "group_vars" / "all" / "users.yml"
+    text = users_file.read_text()
+    conf = config.YamlLintConfig(file=str(ROOT / ".yamllint"))
+    assert [str(p) for p in linter.run(text, conf, str(users_file))] == []
+    assert "password_hash: |-\n" in text
+    by_ansible = {u["username"]: u for u in DataLoader().load_from_file(str(users_file))
+                  ["captiva_users"]}
+    for username in ("STU2026001", "STU2026002"):
+        letter = PdfReader(tmp_path / "letters" / f"{username}.pdf").pages[0].extract_text()
+        password = letter.split("Mot de passe initial")[1].split()[0]
+        stored = by_ansible[username]["password_hash"]
+        assert stored.startswith("$6$") and "\n" not in stored and len(stored) == 106
+        assert sha512_crypt.verify(password, stored)
+    # The roster's validation (make validate) reads it too.
+    variables = inventory.Inventory(inv).variables()
+    assert inventory.validate(variables)[1] == []
