@@ -23,6 +23,8 @@ UNOWNED = "managed_by IS DISTINCT FROM 'captiva'"
 # Expiration as FreeRADIUS's rlm_expiration accepts it and daloRADIUS writes it.
 EXPIRATION_FORMATS = ("%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%d %b %Y", "%B %d %Y %H:%M:%S",
                       "%b %d %Y %H:%M:%S", "%b %d %Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S")
+# captiva_interim_interval's default (group_vars/captiva_defaults.yml), in seconds.
+DEFAULT_INTERIM_INTERVAL = 300
 _RATE = re.compile(r"^\s*(\d+[kKMG]?)(?:/(\d+[kKMG]?))?")
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -122,8 +124,15 @@ def _profile(group: str, rows: Iterable[dict], table: str, profile: dict,
         elif key == "mikrotik-total-limit-gigawords" and value.isdigit():
             profile.setdefault("quota", {})["total"] = \
                 profile.get("quota", {}).get("total", 0) + (int(value) << 32)
-        elif key in ("acct-interim-interval", "mikrotik-group"):
-            pass  # Captiva sets these itself for every profile
+        elif key == "mikrotik-group":
+            pass  # Captiva sets it itself: the profile's own name
+        elif key == "acct-interim-interval":
+            # Captiva sends one interval to every profile: another one is replaced, so say so.
+            if value.strip() != str(DEFAULT_INTERIM_INTERVAL):
+                unmapped.append(Unmapped(table, group, attribute, value, (
+                    "Captiva sends one interval for every profile, captiva_interim_interval "
+                    f"(default 5m = {DEFAULT_INTERIM_INTERVAL} s): the adopting apply replaces "
+                    f"this one; set captiva_interim_interval: {value.strip()} to keep it")))
         else:
             reason = ("a time counter (sqlcounter): Captiva quotas are data per period, set "
                       "one by hand" if key.startswith("max-") else

@@ -13,6 +13,7 @@ from passlib.hash import sha512_crypt
 from processes import missing
 from routeros_fixtures import start_sim, stop_sim
 from test_radius_module import write_inventory
+from yamllint import config, linter
 
 from captiva.onboarding import inventory
 from captiva.onboarding.cli import main
@@ -25,6 +26,7 @@ INSERT INTO radgroupreply (groupname, attribute, op, value) VALUES
   ('Etudiants', 'Mikrotik-Rate-Limit', ':=', '2M/10M'),
   ('Etudiants', 'Session-Timeout', ':=', '28800'),
   ('Etudiants', 'Idle-Timeout', ':=', '600'),
+  ('Etudiants', 'Acct-Interim-Interval', ':=', '600'),
   ('Etudiants', 'Mikrotik-Total-Limit', ':=', '1073741824'),
   ('Etudiants', 'Mikrotik-Total-Limit-Gigawords', ':=', '1'),
   ('Etudiants', 'WISPr-Redirection-URL', ':=', 'http://example.org/');
@@ -77,9 +79,19 @@ def test_a_daloradius_database_becomes_a_roster_and_a_report(empty_db, tmp_path,
                  "| radgroupcheck | Etudiants | Max-Daily-Session | 14400 | a time counter",
                  "| radcheck | bob | Crypt-Password | ******** | not sha512-crypt",
                  "| radreply | alice | Framed-IP-Address | 10.0.0.9 | per-user reply",
-                 "| radusergroup | carol | group | Staff | a Captiva user has one profile"):
+                 "| radusergroup | carol | group | Staff | a Captiva user has one profile",
+                 # Issue 26: no longer dropped without a word.
+                 "| radgroupreply | Etudiants | Acct-Interim-Interval | 600 | Captiva sends one "
+                 "interval for every profile, captiva_interim_interval (default 5m = 300 s): "
+                 "the adopting apply replaces this one; set captiva_interim_interval: 600 to "
+                 "keep it |"):
         assert line in report, report
     assert "alice-old-pass" not in report
+    # The written files pass the linters a campus runs (the project's yamllint, strict).
+    conf = config.YamlLintConfig(file=str(inventory.ROOT / ".yamllint"))
+    for name in ("profiles.yml", "users.yml"):
+        path = out / name
+        assert [str(p) for p in linter.run(path.read_text(), conf, str(path))] == []
 
     # The adopted files validate as a roster, in a campus's settings and sites.
     variables = inventory.plain(inventory.load(inventory.DEFAULTS))
