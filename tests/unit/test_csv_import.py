@@ -266,3 +266,30 @@ def test_the_written_users_file_passes_yamllint_strict_and_reads_back_the_same(i
     # The roster's validation (make validate) reads it too.
     variables = inventory.Inventory(inv).variables()
     assert inventory.validate(variables)[1] == []
+
+
+def test_a_wrong_encoding_names_the_file_and_the_line(inv, tmp_path, capsys):
+    """Issue 26: a decode error used to say neither where nor what to do."""
+    before = users_text(inv)
+    csv = write_csv(tmp_path, "Matricule,Nom\nSTU2026001,Ngo\nSTU2026002,Hélène\n", "cp1252")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025",
+                 "--encoding", "utf-8"]) == 1
+    err = capsys.readouterr().err
+    assert (f"error: {csv}:3: byte 0xe9 (byte 13 of the line) is not --encoding utf-8: give "
+            "the right one with --encoding (utf-8, cp1252, latin-1, ...)") in err
+    assert main(["import-csv", str(inv), str(csv), "--encoding", "utf-9"]) == 1
+    assert "error: --encoding utf-9: unknown encoding" in capsys.readouterr().err
+    # Neither UTF-8 nor Windows-1252 (0x81 is undefined there): the line, without --encoding.
+    csv.write_bytes(b"Matricule,Nom\nSTU2026001,Ngo\nSTU2026002,\x81\n")
+    assert main(["import-csv", str(inv), str(csv)]) == 1
+    assert (f"error: {csv}:3: byte 0x81 (byte 12 of the line) is not UTF-8 nor Windows-1252"
+            in capsys.readouterr().err)
+    assert users_text(inv) == before
+
+
+def test_utf8_read_as_latin1_is_warned_about(inv, tmp_path, capsys):
+    csv = write_csv(tmp_path, "Matricule,Nom\nSTU2026001,Hélène\n")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025",
+                 "--encoding", "latin-1", "--dry-run"]) == 0
+    assert (f"warning: {csv}: the file is valid UTF-8 but read as latin-1: its accents will be "
+            "garbled ('é' read as 'Ã©'); drop --encoding latin-1" in capsys.readouterr().err)
