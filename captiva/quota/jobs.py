@@ -35,7 +35,8 @@ Printer = Callable[[str], None]
 def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
             out: Printer = print, deadline: float | None = None) -> dict[str, Any]:
     """Disconnect open sessions of users over quota, disabled, removed or expired, and of
-    vouchers revoked, expired or used up.
+    vouchers revoked, expired or used up; give public workstations' sessions their added time
+    by CoA-Request (:func:`extend_workstations`).
 
     Concurrent and isolated per router (coa.dispatch); ``deadline`` (``time.monotonic()``,
     default: the enforce budget from now) bounds the run. Each session is checked to be still
@@ -141,13 +142,6 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         if len(pending) >= 200:
             flush()
 
-    def still_open(keys: list[int]) -> set[int]:
-        found = {row[0] for row in conn.execute(
-            "SELECT radacctid FROM radacct WHERE radacctid = ANY(%s) AND acctstoptime IS NULL",
-            (keys,)).fetchall()}
-        conn.commit()
-        return found
-
     # A router without a secret in the configuration: every session is an error, nothing sent.
     missing = {label for label, target in targets.items() if target is None}
     for item in [w for w in work if w.router in missing]:
@@ -161,7 +155,7 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
     try:
         reports = asyncio.run(coa.dispatch(
             {k: v for k, v in targets.items() if v is not None}, work, limits=limits,
-            deadline=deadline, still_open=still_open, record=record))
+            deadline=deadline, still_open=_still_open(conn), record=record))
     finally:
         flush()
     for label, report in sorted(reports.items()):
@@ -178,12 +172,81 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
     summary["failed"] = summary["nak"] + summary["timeout"] + summary["error"] + summary[
         "skipped"]
     summary["routers"] = {label: report.__dict__ for label, report in reports.items()}
+    summary["coa"] = extend_workstations(conn, config, now, routers, limits, deadline)
     summary["seconds"] = round(time.monotonic() - started, 3)
     if summary["deferred"]:
         log.warning("enforce: time budget used up, %d sessions left for the next run",
                     summary["deferred"])
     for label, why in summary["failed_routers"].items():
         log.error("enforce: router %s failed: %s", label, why)
+    return summary
+
+
+def _still_open(conn) -> Callable[[list[int]], set[int]]:
+    """``still_open`` for coa.dispatch: which of these radacct sessions are still open."""
+    def still_open(keys: list[int]) -> set[int]:
+        found = {row[0] for row in conn.execute(
+            "SELECT radacctid FROM radacct WHERE radacctid = ANY(%s) AND acctstoptime IS NULL",
+            (keys,)).fetchall()}
+        conn.commit()
+        return found
+    return still_open
+
+
+def extend_workstations(conn, config: Config, now: dt.datetime, routers: dict[str, tuple],
+                        limits: coa.Limits, deadline: float) -> dict[str, int]:
+    """Public workstations given more time (docs/workstations.md, "Add time on the live
+    session"): a CoA-Request with the new Session-Timeout to each live router session that
+    would end too early (``captiva_workstation_sessions_to_extend``). On a CoA-ACK the router's
+    new end is recorded, so the kiosk needs no new login; after a NAK or no answer the grant is
+    recorded as failed and the kiosk logs the code in again (the fallback). Either way the
+    answer is audited (``captiva_workstation_router_answer``)."""
+    listed = conn.execute(
+        "SELECT radacctid, acctsessionid, username, nasipaddress, framedipaddress, session_id,"
+        " workstation, granted, session_timeout, router_until"
+        " FROM captiva_workstation_sessions_to_extend(%s)", (now,)).fetchall()
+    conn.commit()
+    summary = {"sessions": len(listed), "ack": 0, "nak": 0, "timeout": 0, "error": 0}
+    if not listed:
+        return summary
+    rows: dict[int, tuple] = {}
+    targets: dict[str, coa.Router] = {}
+    work: list[coa.Work] = []
+    for (radacctid, session_id, code, nas, framed_ip, ws_session, workstation, granted,
+         timeout, until) in listed:
+        nas = str(nas)
+        name, roster_port = routers.get(nas, (None, 3799))
+        label = name or nas
+        secret = config.router(name, nas)
+        rows[radacctid] = (ws_session, granted, until, code, workstation)
+        if secret is None:
+            conn.execute("SELECT captiva_workstation_router_answer(%s, %s, NULL, %s, %s)",
+                         (ws_session, granted, "error: no secret for the router", now))
+            summary["error"] += 1
+            continue
+        targets.setdefault(label, coa.Router(
+            label, secret.address or nas, secret.coa_port or roster_port, secret.secret,
+            secret.source_address or config.coa_source))
+        work.append(coa.Work(radacctid, label, coa.Session(
+            code, session_id, str(framed_ip) if framed_ip else None),
+            (("Session-Timeout", timeout),)))
+    conn.commit()
+
+    def record(item: coa.Work, outcome: coa.Outcome) -> None:
+        ws_session, granted, until, code, workstation = rows[item.key]
+        result = outcome.result + (f" {outcome.error_cause}" if outcome.error_cause else "")
+        conn.execute("SELECT captiva_workstation_router_answer(%s, %s, %s, %s, %s)",
+                     (ws_session, granted, until if outcome.result == "ack" else None, result,
+                      now))
+        conn.commit()
+        summary[outcome.result] += 1
+        level = logging.INFO if outcome.result == "ack" else logging.WARNING
+        log.log(level, "CoA Session-Timeout=%s for %s on %s (%s): %s%s", dict(item.change)[
+            "Session-Timeout"], code, item.router, workstation, result,
+            "" if outcome.result == "ack" else "; the kiosk logs in again")
+
+    asyncio.run(coa.dispatch(targets, work, limits=limits, deadline=deadline,
+                             still_open=_still_open(conn), record=record))
     return summary
 
 
@@ -403,6 +466,19 @@ def _move_batches(conn, table: str, key: str, closed: sql.Composable, cutoff: dt
             return total
 
 
+# The history tables partitioned by month (functions/54_history_partitions.sql), in the order
+# of their live tables' cutoffs below: radacct's, then radpostauth's.
+HISTORIES = ("radacct_history", "radpostauth_history")
+
+
+def _history_function(history: str, verb: str) -> sql.Composed:
+    """``SELECT * FROM captiva_<history>_<verb>(...)`` (functions/55_, 56_): prepare takes
+    the live table's cutoff and now, expired and drop the history cutoff."""
+    arguments = "%s, %s" if verb == "prepare" else "%s"
+    return sql.SQL("SELECT * FROM {}({})").format(
+        sql.Identifier(f"captiva_{history}_{verb}"), sql.SQL(arguments))
+
+
 def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
               out: Printer = print, deadline: float | None = None) -> dict[str, Any]:
     """Closed sessions and post-auth rows older than their retention leave the hot tables.
@@ -411,10 +487,11 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
     one table), ``purge`` deletes them. Open sessions are never touched. Usage totals live in
     captiva_usage_daily and are not affected.
 
-    radacct_history is partitioned by month of the stop time (migration 0130): before moving,
-    the partitions the rows need are created (captiva_radacct_history_prepare); with
-    ``history_days``, the months that ended before the history cutoff are dropped whole
-    (captiva_radacct_history_drop), not deleted row by row.
+    radacct_history is partitioned by month of the stop time (migration 0130),
+    radpostauth_history by month of authdate (0180): before moving, the partitions the rows
+    need are created (captiva_<history>_prepare); with ``history_days``, the months that
+    ended before the history cutoff are dropped whole (captiva_<history>_drop), not deleted
+    row by row.
     """
     acct_cutoff = now - dt.timedelta(days=config.radacct_days)
     auth_cutoff = now - dt.timedelta(days=config.radpostauth_days)
@@ -428,8 +505,9 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         expired = []
         if config.retention_mode == "archive" and config.history_days > 0:
             cutoff = now - dt.timedelta(days=config.history_days)
-            expired = [r[0] for r in conn.execute(
-                "SELECT partition FROM captiva_radacct_history_expired(%s)", (cutoff,))]
+            for history in HISTORIES:
+                expired += [r[0] for r in conn.execute(
+                    _history_function(history, "expired"), (cutoff,))]
         conn.rollback()
         verb = "move to history" if config.retention_mode == "archive" else "delete"
         out(f"would {verb}: {acct} radacct rows closed before {acct_cutoff.isoformat()}, "
@@ -439,9 +517,11 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         return {"radacct": 0, "radpostauth": 0, "would_radacct": acct, "would_radpostauth": auth,
                 "would_drop": expired, "failed": 0}
     if config.retention_mode == "archive":
-        created = [r[0] for r in conn.execute(
-            "SELECT captiva_radacct_history_prepare(%s, %s)", (acct_cutoff, now)).fetchall()]
-        conn.commit()
+        created = []
+        for history, cutoff in zip(HISTORIES, (acct_cutoff, auth_cutoff), strict=True):
+            created += [r[0] for r in conn.execute(
+                _history_function(history, "prepare"), (cutoff, now)).fetchall()]
+            conn.commit()
         if created:
             log.info("retention: created partitions %s", ", ".join(created))
     summary = {
@@ -454,16 +534,15 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
     summary["console"] = _console_retention(conn, now - dt.timedelta(days=config.audit_days))
     if config.retention_mode == "archive" and config.history_days > 0:
         cutoff = now - dt.timedelta(days=config.history_days)
-        purge = Config(**{**config.__dict__, "retention_mode": "purge"})
-        dropped = conn.execute("SELECT partition, rows FROM captiva_radacct_history_drop(%s)",
-                               (cutoff,)).fetchall()
-        conn.commit()
+        dropped = []
+        for history in HISTORIES:
+            dropped += conn.execute(_history_function(history, "drop"), (cutoff,)).fetchall()
+            conn.commit()
         summary["history_partitions_dropped"] = [
-            name for name, _ in dropped if name != "radacct_history_default"]
-        # rows of the default partition, and post-auth history (not partitioned: small rows)
-        summary["history_purged"] = (
-            sum(rows for name, rows in dropped if name == "radacct_history_default")
-            + _move_batches(conn, "radpostauth_history", "id", auth_closed, cutoff, purge))
+            name for name, _ in dropped if not name.endswith("_default")]
+        # the rows of the default partitions, deleted one by one (normally none)
+        summary["history_purged"] = sum(
+            rows for name, rows in dropped if name.endswith("_default"))
     log.info("retention (%s): %s", config.retention_mode, summary)
     return summary
 

@@ -95,6 +95,36 @@ CASES = [
      {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
     ("SELECT captiva_radacct_history_partition(now())",
      {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    # The post-auth history (migration 0180), likewise: the jobs archive into it and read it
+    # (never pass), nobody deletes rows or drops a partition but through
+    # captiva_radpostauth_history_drop.
+    ("INSERT INTO radpostauth_history (id, username, reply, authdate) "
+     "VALUES (99, 'alice', 'Access-Accept', now() - interval '100 days')",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+    ("SELECT username, reply, authdate FROM radpostauth_history",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+    ("DELETE FROM radpostauth_history",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT count(*) FROM radpostauth_history_default",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("DROP TABLE radpostauth_history_default",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("CREATE TABLE radpostauth_history_2001_01 PARTITION OF radpostauth_history "
+     "FOR VALUES FROM ('2001-01-01 00:00+00') TO ('2001-02-01 00:00+00')",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT * FROM captiva_radpostauth_history_prepare(now() - interval '1 year')",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+    ("SELECT * FROM captiva_radpostauth_history_drop(now() - interval '1 year')",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+    ("SELECT * FROM captiva_radpostauth_history_expired(now())",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+    ("SELECT captiva_radpostauth_history_partition(now())",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    # The rule both histories share (54_history_partitions.sql): nobody runs it directly.
+    ("SELECT captiva_history_partition('radpostauth_history', now())",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT * FROM captiva_history_drop('radacct_history', now())",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
     ("DELETE FROM radpostauth WHERE authdate < now() - interval '1 year'",
      {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
     ("INSERT INTO nasreload (nasipaddress, reloadtime) VALUES ('10.0.0.1', now())",
@@ -218,9 +248,11 @@ def test_security_definer_functions_are_owned_by_captiva_definer_with_pg_temp_la
     assert {"captiva_quota_login", "captiva_quota_login_xlat",
             "captiva_sessions_to_disconnect"} <= {row[0] for row in rows}
     for name, owner, superuser, can_login, config in rows:
-        # The partitions of radacct_history (55_radacct_history.sql) are created and dropped
-        # by their owner, a role of its own: captiva_definer owns no table.
-        expected = ("captiva_history" if name.startswith("captiva_radacct_history_")
+        # The partitions of radacct_history and radpostauth_history (55_radacct_history.sql,
+        # 56_radpostauth_history.sql) are created and dropped by their owner, a role of its
+        # own: captiva_definer owns no table.
+        expected = ("captiva_history" if name.startswith(("captiva_radacct_history_",
+                                                          "captiva_radpostauth_history_"))
                     else "captiva_definer")
         assert (owner, superuser, can_login) == (expected, False, False), name
         assert config == ["search_path=pg_catalog, public, pg_temp"], name
