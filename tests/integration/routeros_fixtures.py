@@ -127,3 +127,31 @@ def routeros_sim(tmp_path):
     sim = start_sim(tmp_path)
     yield sim
     stop_sim(sim)
+
+
+def make_certificate(common_name: str = "hotspot.campus.test", *, ip: str | None = "127.0.0.1",
+                     days: int = 30, passphrase: str | None = None) -> tuple[str, str]:
+    """A self-signed certificate and its private key (PEM texts), as an inventory would hold
+    them for a router's hotspot; the key encrypted with ``passphrase`` when given."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    alt = [x509.DNSName(common_name)] + ([x509.IPAddress(ipaddress.ip_address(ip))] if ip else [])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .sign(key, hashes.SHA256()))
+    encryption = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
+                  else serialization.NoEncryption())
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                encryption).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem

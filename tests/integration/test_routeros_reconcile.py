@@ -92,7 +92,9 @@ def test_removed_profile_is_pruned_and_released(routeros_sim):  # noqa: F811
     result = run(routeros_sim, desired)
     assert result["counts"] == {"delete": 1}
     assert writes(routeros_sim) == 2  # the remove, then the ledger line
-    assert set(by_name(routeros_sim, "/ip/hotspot/user/profile")) == {"etudiant-standard"}
+    # The router's built-in "default" profile is not Captiva's: it stays.
+    assert set(by_name(routeros_sim, "/ip/hotspot/user/profile")) == {"default",
+                                                                    "etudiant-standard"}
     (ledger,) = routeros_sim.rows("/system/script")
     assert "personnel" not in ledger["source"]
     assert not run(routeros_sim, desired)["changed"]
@@ -102,7 +104,7 @@ def test_prune_off_keeps_entries(routeros_sim):  # noqa: F811
     run(routeros_sim, DESIRED)
     result = run(routeros_sim, {"/ip/hotspot/user/profile": []}, prune=False)
     assert not result["changed"]
-    assert len(routeros_sim.rows("/ip/hotspot/user/profile")) == 2
+    assert len(routeros_sim.rows("/ip/hotspot/user/profile")) == 3  # with the built-in default
 
 
 def test_mass_prune_is_refused_without_allow(routeros_sim):  # noqa: F811
@@ -114,7 +116,7 @@ def test_mass_prune_is_refused_without_allow(routeros_sim):  # noqa: F811
     assert writes(routeros_sim) == 0
     result = run(routeros_sim, emptied, allow_mass_prune=True)
     assert result["counts"] == {"delete": 5}
-    assert routeros_sim.rows("/ip/hotspot/user/profile") == []
+    assert set(by_name(routeros_sim, "/ip/hotspot/user/profile")) == {"default"}  # built-in
 
 
 def test_foreign_entries_are_never_touched(routeros_sim):  # noqa: F811
@@ -152,7 +154,7 @@ def test_check_mode_sends_no_write(routeros_sim):  # noqa: F811
     result = run(routeros_sim, DESIRED, check_mode=True)
     assert result["changed"] and result["counts"] == {"create": 6, "set": 1}
     assert writes(routeros_sim) == 0
-    assert routeros_sim.rows("/ip/hotspot/user/profile") == []
+    assert set(by_name(routeros_sim, "/ip/hotspot/user/profile")) == {"default"}  # built-in
     run(routeros_sim, DESIRED)
     desired = copy.deepcopy(DESIRED)
     desired["/ip/hotspot/profile"][0]["dns-name"] = "wifi.campus.example"

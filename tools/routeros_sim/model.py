@@ -11,8 +11,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-ROUTEROS_VERSION = "7.16.1 (stable)"
+# A router that sends !empty runs 7.18 or later ("API": !empty, since 7.18); with --no-empty
+# the simulator claims an older release.
+ROUTEROS_VERSION = "7.19.4 (stable)"
+ROUTEROS_VERSION_NO_EMPTY = "7.16.1 (stable)"
 SCHEMA_VERSION = "7.16"
+# Defaults where help.mikrotik.com and community.routeros's _api_data disagree: the docs win
+# ("HotSpot - Captive portal", HotSpot Profile: html-directory "hotspot", ssl-certificate none).
+DOCUMENTED_DEFAULTS = {"/ip/hotspot/profile": {"html-directory": "hotspot",
+                                               "ssl-certificate": "none"}}
+# Entries every router has and that cannot be removed ("default" profiles).
+BUILTIN_ENTRIES = ("/ip/hotspot/profile", "/ip/hotspot/user/profile")
 
 # Menus the simulator serves from _api_data (path as the API spells it).
 SCHEMA_MENUS = (
@@ -50,13 +59,30 @@ ACTIVE_DEFAULTS = {"server": "hotspot1", "domain": "", "login-by": "https", "upt
                    "packets-out": "0", "radius": "true"}
 
 
+# Trap categories (help.mikrotik.com, "API", "!trap"): 0 missing item or command, 1 argument
+# value failure, 2 execution of command interrupted, 3 scripting failure, 4 general failure,
+# 5 API related failure.
+MISSING, ARGUMENT, INTERRUPTED, GENERAL = 0, 1, 2, 4
+_ARGUMENT_MESSAGES = ("unknown parameter", "value of", "missing value", "invalid",
+                      "input does not match", "expected")
+
+
+def _category(message: str) -> int:
+    if message.startswith(("no such command", "no such item")):
+        return MISSING
+    if message.startswith(_ARGUMENT_MESSAGES) or message.endswith("not specified"):
+        return ARGUMENT
+    return GENERAL
+
+
 class Trap(Exception):
-    """A command failed: sent to the client as !trap =message=... (+ optional category)."""
+    """A command failed: sent to the client as !trap =category=N =message=... The category
+    follows the message's kind unless given."""
 
     def __init__(self, message: str, category: int | None = None):
         super().__init__(message)
         self.message = message
-        self.category = category
+        self.category = _category(message) if category is None else category
 
 
 # ----------------------------------------------------------------------------------------------
@@ -166,6 +192,7 @@ class Menu:
     read_only: bool = False  # no add/set/remove at all (e.g. /system/resource)
     api_add: bool = True  # False: rows come from the router itself (/ip/hotspot/active)
     hidden: frozenset[str] = frozenset()  # kept in rows, never printed (simulator-only)
+    builtin: bool = False  # a "default" entry exists from the start and cannot be removed
     rows: list[dict[str, str]] = field(default_factory=list)
     next_id: int = 1
 
@@ -263,7 +290,10 @@ class Menu:
             raise Trap(f"unknown parameter {next(iter(args))}")
         if not ids:
             raise Trap("missing value(s) of argument(s) .id")
-        doomed = {r[".id"] for r in self._find(ids)}
+        found = self._find(ids)
+        if self.builtin and any(r.get("default") == "true" for r in found):
+            raise Trap("failure: cannot remove default profile", GENERAL)
+        doomed = {r[".id"] for r in found}
         self.rows = [r for r in self.rows if r[".id"] not in doomed]
 
     # -- persistence ---------------------------------------------------------------------------
@@ -272,7 +302,10 @@ class Menu:
 
     def load(self, data: dict) -> None:
         self.next_id = int(data.get("next_id", 1))
+        builtin = [r for r in self.rows if r.get("default") == "true"]
         self.rows = [dict(r) for r in data.get("rows", [])]
+        if builtin and not any(r.get("default") == "true" for r in self.rows):
+            self.rows[:0] = builtin  # a state file from before built-in entries
 
 
 def _schema_menu(path: str) -> Menu:
@@ -287,17 +320,30 @@ def _schema_menu(path: str) -> Menu:
         default = None if info.default is None else _wire(info.default)
         fields[name] = Field(name, _field_kind(name, info.default), default,
                              bool(info.required), bool(info.read_only))
+    for name, default in DOCUMENTED_DEFAULTS.get(path, {}).items():
+        fields[name].default = default
     menu = Menu(path, fields, tuple(data.primary_keys or ()), bool(data.single_value),
                 bool(data.fixed_entries))
+    if path in BUILTIN_ENTRIES:
+        # The "*" (default) flag, printed as default=true; the built-in entry is *0.
+        fields["default"] = Field("default", kind="bool", default="false", read_only=True)
+        menu.builtin = True
+        menu.rows = [{".id": "*0", **{n: f.default for n, f in fields.items()
+                                      if f.default is not None},
+                      "name": "default", "default": "true"}]
     if menu.single_value:
         menu.rows = [{n: f.default for n, f in fields.items() if f.default is not None}]
     return menu
 
 
-def build_menus(identity: str = "MikroTik") -> dict[str, Menu]:
+def build_menus(identity: str = "MikroTik", version: str = ROUTEROS_VERSION
+                ) -> dict[str, Menu]:
+    from .certificates import CertificateMenu
+    from .files import FileMenu
+
     menus = {path: _schema_menu(path) for path in SCHEMA_MENUS}
     menus["/system/identity"].rows[0]["name"] = identity
-    resource = {"version": ROUTEROS_VERSION, "board-name": "CHR", "platform": "MikroTik",
+    resource = {"version": version, "board-name": "CHR", "platform": "MikroTik",
                 "architecture-name": "x86_64", "cpu": "captiva-sim", "cpu-count": "1",
                 "uptime": "0s", "cpu-load": "0", "free-memory": "0", "total-memory": "0"}
     menus["/system/resource"] = Menu(
@@ -312,124 +358,8 @@ def build_menus(identity: str = "MikroTik") -> dict[str, Menu]:
     menus["/ip/hotspot/active"] = Menu("/ip/hotspot/active", active, api_add=False,
                                        hidden=frozenset({"session-id"}))
     menus["/file"] = FileMenu()
+    menus["/certificate"] = CertificateMenu()
     return menus
 
 
-# RouterOS 7.9+ creates and edits files over the API (/file/add name= contents=, /file/set
-# contents=), up to 60 KB; print shows contents and size (help.mikrotik.com, "Files").
-FILE_CONTENTS_LIMIT = 60_000
-
-
-class FileMenu(Menu):
-    """``/file``: name, type, size (computed) and contents; the hotspot's html-directory lives
-    here. ``last-modified`` is a counter-like stamp so tests see whether a file was rewritten."""
-
-    def __init__(self) -> None:
-        fields = {name: Field(name) for name in ("name", "type", "contents")}
-        fields["name"].required = True
-        fields["type"].default = "file"
-        for name in ("size", "last-modified"):
-            fields[name] = Field(name, read_only=True)
-        super().__init__("/file", fields, primary_keys=("name",))
-
-    def _stamp(self, row: dict[str, str]) -> None:
-        contents = row.get("contents", "")
-        size = len(contents.encode("utf-8"))
-        if size > FILE_CONTENTS_LIMIT:
-            raise Trap("failure: file contents too large (60 KB at most over the API)")
-        row["size"] = str(size)
-        row["last-modified"] = str(1 + max(
-            (int(r.get("last-modified", 0)) for r in self.rows), default=0))
-
-    def add(self, args: dict[str, str], *, internal: bool = False) -> str:
-        if args.get("type", "file") not in ("file", "directory"):
-            raise Trap(f"value of type is invalid: {args['type']!r}")
-        new_id = super().add(args, internal=internal)
-        row = self.rows[-1]
-        if row["type"] == "directory":
-            row.pop("contents", None)
-        else:
-            row.setdefault("contents", "")
-            try:
-                self._stamp(row)
-            except Trap:
-                self.rows.pop()
-                raise
-        return new_id
-
-    def set(self, args: dict[str, str]) -> None:
-        if "name" in args or "type" in args:
-            raise Trap("failure: only contents can be set")
-        ids = args.get(".id") or args.get("numbers") or ""
-        # RouterOS takes a file's name where an .id is expected.
-        by_name = {r["name"]: r[".id"] for r in self.rows}
-        args = {**args, ".id": ",".join(by_name.get(i, i) for i in ids.split(",") if i)}
-        args.pop("numbers", None)
-        targets = self._find(args[".id"])
-        if any(row.get("type") == "directory" for row in targets):
-            raise Trap("failure: a directory has no contents")
-        before = [dict(row) for row in targets]
-        super().set(args)
-        try:
-            for row in targets:
-                self._stamp(row)
-        except Trap:
-            for row, saved in zip(targets, before, strict=True):
-                row.clear()
-                row.update(saved)
-            raise
-
-
-# ----------------------------------------------------------------------------------------------
-# Queries: ?name=value ?=name=value ?name ?-name ?<name=value ?>name=value ?#ops
-
-
-def _compare(left: str | None, right: str) -> int | None:
-    if left is None:
-        return None
-    try:
-        a, b = int(left), int(right)
-    except ValueError:
-        a, b = left, right  # type: ignore[assignment]
-    return (a > b) - (a < b)
-
-
-def _query_term(word: str, row: dict[str, str]) -> bool:
-    body = word[1:]
-    if body.startswith("="):
-        body = body[1:]
-    if body.startswith("-"):
-        return body[1:] not in row
-    if body[:1] in "<>":
-        name, _, value = body[1:].partition("=")
-        order = _compare(row.get(name), value)
-        return order is not None and order == (-1 if body[0] == "<" else 1)
-    name, eq, value = body.partition("=")
-    if not eq:
-        return name in row
-    return row.get(name) == value
-
-
-def query_matches(queries: list[str], row: dict[str, str]) -> bool:
-    """Run the query words over one row: a stack of booleans, ANDed at the end."""
-    stack: list[bool] = []
-    for word in queries:
-        if not word.startswith("?#"):
-            stack.append(_query_term(word, row))
-            continue
-        for op in word[2:]:
-            try:
-                if op == "!":
-                    stack.append(not stack.pop())
-                elif op in "|&":
-                    right, left = stack.pop(), stack.pop()
-                    stack.append(left or right if op == "|" else left and right)
-                elif op == ".":
-                    stack.append(stack[-1])
-                elif op.isdigit():
-                    stack.append(stack[int(op)])
-                else:
-                    raise Trap(f"unknown query operator {op!r}")
-            except IndexError as exc:
-                raise Trap("query stack underflow") from exc
-    return all(stack)
+from .query import query_matches  # noqa: E402,F401  (server.py's model.query_matches)

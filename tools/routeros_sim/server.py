@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import coa, hotspot, model, protocol
 
-WRITE_VERBS = {"add", "set", "remove", "unset"}
+WRITE_VERBS = {"add", "set", "remove", "unset", "import"}
 COUNTERS = ("sentences", "writes", "prints", "logins", "connections")
 # Fields RouterOS prints only to API users whose group has the "sensitive" policy.
 SENSITIVE_FIELDS = {"/ip/hotspot/user": {"password"}, "/radius": {"secret"},
@@ -51,7 +51,8 @@ class Router:
         self.state_file = state_file
         self.send_empty = send_empty
         self.lock = threading.RLock()
-        self.menus = model.build_menus()
+        self.menus = model.build_menus(version=model.ROUTEROS_VERSION if send_empty
+                                       else model.ROUTEROS_VERSION_NO_EMPTY)
         self.stats = dict.fromkeys(COUNTERS, 0)
         self._dirty = threading.Event()
         self.coa: coa.CoaListener | None = None
@@ -100,6 +101,12 @@ class Router:
                 return self._print(menu, args, queries)
             if queries:
                 raise model.Trap("queries are only allowed with print")
+            if menu.path == "/ip/hotspot/profile" and verb in ("add", "set"):
+                self._check_certificate(args.get("ssl-certificate"))
+            if verb == "import" and menu.path == "/certificate":
+                row = menu.import_file(args, self.menus["/file"])
+                self._dirty.set()
+                return [row], None
             if verb == "add":
                 ret = menu.add(args)
             elif verb == "set":
@@ -119,6 +126,12 @@ class Router:
                 raise model.Trap("no such command")
             self._dirty.set()
             return [], ret
+
+    def _check_certificate(self, name: str | None) -> None:
+        """ssl-certificate names a certificate of /certificate (or none), as RouterOS checks."""
+        if name is not None and name != "none" and (
+                self.menus["/certificate"].by_name(name) is None):
+            raise model.Trap("input does not match any value of ssl-certificate")
 
     def _print(self, menu: model.Menu, args: dict[str, str], queries: list[str]):
         unknown = set(args) - PRINT_ARGS
@@ -239,7 +252,8 @@ class Connection(socketserver.BaseRequestHandler):
             elif word.startswith("?"):
                 queries.append(word)
             else:
-                self.reply(tag, ["!trap", "=message=no such command or directory"], ["!done"])
+                self.reply(tag, ["!trap", "=category=0", "=message=no such command or directory"],
+                           ["!done"])
                 return True
         if command == "/login":
             return self.login(args, tag)
@@ -254,9 +268,7 @@ class Connection(socketserver.BaseRequestHandler):
         try:
             rows, ret = self.router.execute(command, args, queries)
         except model.Trap as trap:
-            words = ["!trap", f"=message={trap.message}"]
-            if trap.category is not None:
-                words.append(f"=category={trap.category}")
+            words = ["!trap", f"=category={trap.category}", f"=message={trap.message}"]
             self.reply(tag, words, ["!done"])
             return True
         sentences = [["!re", *(f"={k}={v}" for k, v in row.items())] for row in rows]
