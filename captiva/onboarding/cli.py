@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from captiva.onboarding import csv_import, inventory
+from captiva.onboarding import csv_import, inventory, letters
 from captiva.onboarding.csv_import import CsvImportError
 from captiva.quota.config import ConfigError
 
@@ -181,9 +181,12 @@ def import_csv(args) -> int:
         print("dry run: nothing written")
         return 0
     if passwords:
+        if (args.letters or args.mail) and not letters.network_name(variables, args.wifi_name):
+            print("warning: captiva_wifi_name is not set and no --wifi-name was given: the "
+                  "letters say \"the campus WiFi network\" without naming it; set "
+                  "captiva_wifi_name in the inventory (the network's name, its SSID)",
+                  file=sys.stderr)
         if args.letters:
-            from captiva.onboarding import letters
-
             written = letters.write_letters(
                 Path(args.letters), [existing[by_name[n.lower()]] for n in passwords],
                 passwords, variables, merged=args.merged_letters,
@@ -192,7 +195,6 @@ def import_csv(args) -> int:
         if args.mail:
             import tomllib
 
-            from captiva.onboarding import letters
             from captiva.quota.config import parse_smtp
 
             smtp = parse_smtp(tomllib.loads(Path(args.mail).read_text()).get("smtp") or {})
@@ -297,8 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
     p.add_argument("--diff", action="store_true", help="show the diff and write")
     p.add_argument("--letters", help="directory for the new users' welcome letters (PDF)")
-    p.add_argument("--wifi-name", help="the WiFi network name printed on the letters "
-                                       "(default: captiva_wifi_name)")
+    p.add_argument("--wifi-name", help="the WiFi network name (SSID) printed on the letters "
+                                       "(default: the inventory's captiva_wifi_name)")
     p.add_argument("--mail", metavar="SMTP_TOML",
                    help="also mail each new user their letter (PDF attached), with the [smtp] "
                         "table of this file (the quota jobs' format: host, port, starttls, "

@@ -11,9 +11,10 @@ import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fpdf import FPDF
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 # DejaVu covers every name a registrar sends (Latin, Cyrillic, Greek, ...); the core PDF
 # fonts stop at Latin-1. Debian: fonts-dejavu-core.
@@ -30,8 +31,10 @@ TEXTS = {
         "wifi": "Réseau WiFi",
         "portal": "Votre espace (consommation, sessions, appareils)",
         "steps_title": "Premiers pas",
+        "join_named": "Connectez-vous au réseau WiFi {wifi_name}.",
+        "join_unnamed": "Connectez-vous au réseau WiFi du campus.",
         "steps": [
-            "Connectez-vous au réseau WiFi {wifi_name}.",
+            "{join}",
             "Une page de connexion s'ouvre (sinon, ouvrez n'importe quel site web).",
             "Saisissez votre identifiant et votre mot de passe.",
             "Consultez votre consommation et vos appareils sur {portal_url}.",
@@ -51,8 +54,10 @@ TEXTS = {
         "wifi": "WiFi network",
         "portal": "Your page (usage, sessions, devices)",
         "steps_title": "First steps",
+        "join_named": "Join the WiFi network {wifi_name}.",
+        "join_unnamed": "Join the campus WiFi network.",
         "steps": [
-            "Join the WiFi network {wifi_name}.",
+            "{join}",
             "A login page opens (if not, open any web site).",
             "Type your username and password.",
             "See your usage and devices at {portal_url}.",
@@ -65,6 +70,12 @@ TEXTS = {
 }
 
 
+def network_name(variables: Mapping[str, Any], given: str | None = None) -> str:
+    """The network name the letters print: ``--wifi-name``, else ``captiva_wifi_name``; empty
+    when neither is set (the letter then says "the campus WiFi" and prints no name)."""
+    return str(given or variables.get("captiva_wifi_name") or "").strip()
+
+
 def portal_url(variables: Mapping[str, Any]) -> str:
     portal = variables.get("captiva_portal") or {}
     host = portal.get("dns_name") or portal.get("address") or "portal"
@@ -72,6 +83,8 @@ def portal_url(variables: Mapping[str, Any]) -> str:
 
 
 def _new_pdf() -> FPDF:
+    from fpdf import FPDF  # only to write letters: the import command loads this module always
+
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.add_font("dejavu", "", str(FONT_DIR / "DejaVuSans.ttf"))
@@ -85,6 +98,8 @@ def _letter(pdf: FPDF, user: Mapping[str, Any], password: str, language: str,
             wifi_name: str, url: str) -> None:
     t = TEXTS[language]
     values = {"wifi_name": wifi_name, "portal_url": url,
+              "join": t["join_named" if wifi_name else "join_unnamed"].format(
+                  wifi_name=wifi_name),
               "date": dt.date.today().isoformat(),
               "name": " ".join(str(user.get(k) or "") for k in ("first_name", "last_name"))
               .strip() or user["username"]}
@@ -99,7 +114,7 @@ def _letter(pdf: FPDF, user: Mapping[str, Any], password: str, language: str,
     pdf.ln(6)
     for label, value, mono in ((t["username"], user["username"], True),
                                (t["password"], password, True),
-                               (t["wifi"], wifi_name, False),
+                               *([(t["wifi"], wifi_name, False)] if wifi_name else []),
                                (t["portal"], url, False)):
         pdf.set_font("dejavu", "", 10)
         pdf.cell(0, 6, label, new_x="LMARGIN", new_y="NEXT")
@@ -148,7 +163,7 @@ def mail_letters(smtp_config, users: Sequence[Mapping[str, Any]],
     from captiva.quota.mail import Mail, Mailer
 
     default_language = variables.get("captiva_language") or "fr"
-    wifi_name = wifi_name or variables.get("captiva_wifi_name") or "WiFi"
+    network = network_name(variables, wifi_name)
     url = portal_url(variables)
     sent, without = 0, []
     with Mailer(smtp_config) as mailer:
@@ -158,7 +173,7 @@ def mail_letters(smtp_config, users: Sequence[Mapping[str, Any]],
                 continue
             language = _language(user, default_language)
             pdf = _new_pdf()
-            _letter(pdf, user, passwords[user["username"]], language, wifi_name, url)
+            _letter(pdf, user, passwords[user["username"]], language, network, url)
             subject, body = MAIL_TEXTS[language]
             name = str(user.get("first_name") or user["username"])
             mailer.send(Mail(to=str(user["email"]), subject=subject,
@@ -175,13 +190,13 @@ def write_letters(directory: Path, users: Sequence[Mapping[str, Any]],
     """Write the letters; returns what was written, for the command's output."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     default_language = variables.get("captiva_language") or "fr"
-    wifi_name = wifi_name or variables.get("captiva_wifi_name") or "WiFi"
+    network = network_name(variables, wifi_name)
     url = portal_url(variables)
     merged_pdf = _new_pdf() if merged else None
     for user in users:
         language = _language(user, default_language)
         pdf = merged_pdf or _new_pdf()
-        _letter(pdf, user, passwords[user["username"]], language, wifi_name, url)
+        _letter(pdf, user, passwords[user["username"]], language, network, url)
         if merged_pdf is None:
             _write(pdf, directory / f"{user['username']}.pdf")
     if merged_pdf is not None:

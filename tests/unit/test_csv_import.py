@@ -293,3 +293,45 @@ def test_utf8_read_as_latin1_is_warned_about(inv, tmp_path, capsys):
                  "--encoding", "latin-1", "--dry-run"]) == 0
     assert (f"warning: {csv}: the file is valid UTF-8 but read as latin-1: its accents will be "
             "garbled ('é' read as 'Ã©'); drop --encoding latin-1" in capsys.readouterr().err)
+
+
+def letter_text(path) -> str:
+    return " ".join(PdfReader(path).pages[0].extract_text().split())
+
+
+def test_the_letters_name_the_wifi_from_the_inventory_and_read_right_without_it(
+        inv, tmp_path, capsys):
+    """Issue 26: with captiva_wifi_name unset the letters said "Connectez-vous au réseau WiFi
+    WiFi."; now they say "the campus WiFi network" (and the command warns), and an inventory
+    that sets it gets its name on every letter without --wifi-name."""
+    csv = write_csv(tmp_path, "Matricule;Prénom;Langue\nSTU2026001;Amélie;fr\nSTU2026002;John;en\n")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025",
+                 "--letters", str(tmp_path / "unnamed")]) == 0
+    assert ("warning: captiva_wifi_name is not set and no --wifi-name was given"
+            in capsys.readouterr().err)
+    french = letter_text(tmp_path / "unnamed" / "STU2026001.pdf")
+    assert "1. Connectez-vous au réseau WiFi du campus." in french
+    assert "Réseau WiFi" not in french and "WiFi WiFi" not in french
+    english = letter_text(tmp_path / "unnamed" / "STU2026002.pdf")
+    assert "1. Join the campus WiFi network." in english and "WiFi WiFi" not in english
+
+    settings = inv / "group_vars" / "all" / "settings.yml"
+    settings.write_text(settings.read_text() + "captiva_wifi_name: UNIV-EXEMPLE\n")
+    csv = write_csv(tmp_path, "Matricule;Prénom\nSTU2026003;Léa\n")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025",
+                 "--letters", str(tmp_path / "named")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    named = letter_text(tmp_path / "named" / "STU2026003.pdf")
+    assert "1. Connectez-vous au réseau WiFi UNIV-EXEMPLE." in named
+    assert "Réseau WiFi UNIV-EXEMPLE" in named
+    # --wifi-name still wins over the inventory's.
+    csv = write_csv(tmp_path, "Matricule;Prénom\nSTU2026004;Paul\n")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025",
+                 "--letters", str(tmp_path / "given"), "--wifi-name", "UNIV-INVITES"]) == 0
+    assert "réseau WiFi UNIV-INVITES." in letter_text(tmp_path / "given" / "STU2026004.pdf")
+
+
+def test_the_site_defaults_document_the_wifi_name():
+    defaults = inventory.load_plain(inventory.DEFAULTS)
+    assert defaults["captiva_wifi_name"] == ""
+    assert "| `captiva_wifi_name` |" in (ROOT / "README.md").read_text()
