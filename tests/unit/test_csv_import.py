@@ -335,3 +335,25 @@ def test_the_site_defaults_document_the_wifi_name():
     defaults = inventory.load_plain(inventory.DEFAULTS)
     assert defaults["captiva_wifi_name"] == ""
     assert "| `captiva_wifi_name` |" in (ROOT / "README.md").read_text()
+
+
+def test_the_documented_import_runs_as_written(tmp_path):
+    """docs/onboarding.md's first example, run as written from a checkout's root (a copy of
+    the example inventory, so nothing of the repository is touched): issue 26 found it naming
+    a promotion the example inventory does not have."""
+    import subprocess
+
+    doc = (ROOT / "docs" / "onboarding.md").read_text()
+    section = doc.split("## Import a CSV\n", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    for name in ("Makefile", "mk", ".venv", "requirements.txt", "captiva", "ansible.cfg"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    shutil.copytree(EXAMPLE, tmp_path / "inventories" / "example")
+    before = users_text(tmp_path / "inventories" / "example")
+    run = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("users: +2 ~0 -0 (0 unchanged)") == 2, run.stdout
+    assert run.stdout.count("dry run: nothing written") == 2
+    assert "+  - username: STU2025902" in run.stdout
+    assert users_text(tmp_path / "inventories" / "example") == before
