@@ -34,3 +34,17 @@ def test_only_the_jobs_read_their_configuration(host):
     assert host.run(f"runuser -u captiva-jobs -- head -c0 {CONFIG}").rc == 0
     denied = host.run(f"runuser -u nobody -- cat {CONFIG}")
     assert denied.rc != 0 and "Permission denied" in denied.stderr
+
+
+def test_the_jobs_commands_run_as_documented(host):
+    """docs/vouchers.md's `captiva-vouchers revoke CODE` on the jobs' host, as written (issue 26:
+    the command was only in the virtualenv, on no account's PATH): as root from a login shell,
+    and as the jobs' account with the PATH login.defs gives every account."""
+    for command in ("captiva-quota", "captiva-vouchers", "captiva-workstations"):
+        link = host.file(f"/usr/local/bin/{command}")
+        assert link.is_symlink and link.linked_to == f"/opt/captiva/venv/bin/{command}"
+    as_root = host.run("bash -lc 'captiva-vouchers revoke ZZZZ-ZZZZ-ZZ --reason molecule'")
+    assert as_root.rc == 1 and "ZZZZ-ZZZZ-ZZ: not a voucher code" in as_root.stderr
+    as_jobs = host.run("runuser -u captiva-jobs -- env -i PATH=/usr/local/bin:/usr/bin:/bin "
+                       "captiva-vouchers revoke ZZZZ-ZZZZ-ZZ --reason molecule")
+    assert as_jobs.rc == 1 and "ZZZZ-ZZZZ-ZZ: not a voucher code" in as_jobs.stderr
