@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -63,10 +64,12 @@ def running(container: str) -> bool:
 
 
 def patroni(host: Host, path: str, timeout: float = 2.0) -> tuple[int, dict]:
-    """GET a Patroni REST endpoint of a member: (status, JSON body); (0, {}) if unreachable."""
+    """GET a Patroni REST endpoint of a member over https, its certificate verified with the
+    lab CA: (status, JSON body); (0, {}) if unreachable."""
+    context = ssl.create_default_context(cafile=str(PKI / "ca.crt"))
     try:
-        with urllib.request.urlopen(f"http://{host.address}:{PATRONI_PORT}{path}",  # noqa: S310
-                                    timeout=timeout) as response:
+        with urllib.request.urlopen(f"https://{host.address}:{PATRONI_PORT}{path}",  # noqa: S310
+                                    timeout=timeout, context=context) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         body = error.read()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
+import subprocess
 
 import pytest
 
@@ -55,6 +56,23 @@ def test_https_needs_a_client_certificate_from_the_ca(ha_lab):
     status, body = get(f"https://{host.address}:{lab.ETCD_CLIENT_PORT}/version",
                        with_certificate)
     assert status == 200 and "etcdserver" in json.loads(body), (status, body)
+
+
+def test_a_client_certificate_from_another_ca_is_refused(ha_lab, tmp_path):
+    """Unauthenticated means any certificate etcd's CA did not sign: one made up by a
+    stranger (self-signed, right address, clientAuth) gets no answer either."""
+    host = members()[0]
+    key, certificate = tmp_path / "stranger.key", tmp_path / "stranger.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    "/CN=stranger", "-addext", f"subjectAltName=IP:{host.address}",
+                    "-addext", "extendedKeyUsage=clientAuth", "-keyout", str(key),
+                    "-out", str(certificate)], check=True, capture_output=True)
+    stranger = ssl.create_default_context(cafile=str(lab.PKI / "ca.crt"))
+    stranger.load_cert_chain(str(certificate), str(key))
+    for port in (lab.ETCD_CLIENT_PORT, lab.ETCD_PEER_PORT):
+        status, body = get(f"https://{host.address}:{port}/version", stranger)
+        assert status == 0, (port, status, body)
 
 
 def test_etcdctl_with_the_ca_sees_three_healthy_members_and_patroni_a_leader(ha_lab):
