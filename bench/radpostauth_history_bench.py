@@ -1,0 +1,158 @@
+"""radpostauth at scale (issue 27): the post-auth history's retention, the design of migration
+0180 (radpostauth_history partitioned by month of authdate) against the one before it, in one
+process.
+
+    .venv/bin/python bench/radpostauth_history_bench.py                 # 10 million rows
+    .venv/bin/python bench/radpostauth_history_bench.py --history 1000000 --days 120
+
+One PostgreSQL 15 with production durability (bench/radius_load.py: fsync, synchronous_commit,
+full_page_writes on, the role's memory settings), the migrations and functions at head.
+
+--history post-auth rows written over the last --days days (10 million over 300 days: the
+logins of a year on a campus of 14,000 users at 2.4 logins a day, docs/capacity.md) in the
+partitioned radpostauth_history, and the same rows in a table shaped as radpostauth_history
+was before 0180 (one table, its primary key on id and its index on authdate, migration 0053).
+Purging the two oldest months: the old job's path (captiva.quota.jobs._move_batches in purge
+mode: DELETE in batches of 5,000, a commit each, then the VACUUM those deletions owe) against
+captiva_radpostauth_history_drop (what the retention job runs now). Figures: wall time, server
+CPU (the PostgreSQL process tree, /proc), WAL (pg_current_wal_lsn).
+
+Checks (exit 1 when one fails, 2 when the server could not be set up): the same rows gone
+both ways, and dropping the months at least 10 times faster than deleting them. About 15
+minutes at the defaults as root (most of it writing the history twice with fsync on); the
+figures of docs/capacity.md, "The post-auth history".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests"), str(ROOT / "tests" / "integration"),
+                str(ROOT / "tools"), str(ROOT)]
+
+import radius_load  # noqa: E402
+from pg_fixtures import radius_database  # noqa: E402
+from psycopg import sql  # noqa: E402
+from radacct_history_bench import CHUNK, DROP_FASTER, Meter  # noqa: E402
+
+from captiva.quota import jobs  # noqa: E402
+from captiva.quota.config import parse as quota_config  # noqa: E402
+
+
+def load_history(su, rows: int, days: int) -> float:
+    """``rows`` post-auth rows, written over the last ``days`` days, in radpostauth_history
+    (its month partitions made first, as retention does), then the same rows in a copy shaped
+    as the table was before 0180."""
+    started = time.perf_counter()
+    su.execute("SELECT captiva_radpostauth_history_partition(m) FROM (SELECT generate_series("
+               "now() - interval '3 hours' - (%(days)s * 24 - 1) * interval '1 hour', now(), "
+               "interval '1 month') UNION SELECT now()) AS months (m)", {"days": days})
+    for low in range(1, rows + 1, CHUNK):
+        high = min(rows, low + CHUNK - 1)
+        # FreeRADIUS's post-auth row as Captiva writes it (no pass), a reject in ten.
+        su.execute("""
+            INSERT INTO radpostauth_history (id, username, reply, calledstationid,
+                callingstationid, authdate, class, archived_at)
+            SELECT s, 'STU' || lpad((s %% 50000)::text, 6, '0'),
+                   CASE WHEN s %% 10 = 0 THEN 'Access-Reject' ELSE 'Access-Accept' END,
+                   'hotspot1', 'AA-BB-CC-' || lpad(to_hex(s %% 65536), 4, '0') || '-01', t,
+                   NULL, t + interval '90 days'
+            FROM generate_series(%(low)s::bigint, %(high)s::bigint) AS s,
+                 LATERAL (SELECT now() - interval '3 hours'
+                                 - (s %% (%(days)s * 24 * 60)) * interval '1 minute' AS t) AS t
+            """, {"days": days, "low": low, "high": high})
+        print(f"  {high:,} history rows in {time.perf_counter() - started:.0f} s (load average "
+              f"{os.getloadavg()[0]:.1f})", flush=True)
+    # Before 0180 (migration 0053): one table, its primary key and its index on authdate.
+    su.execute("CREATE TABLE radpostauth_history_unpartitioned AS "
+               "SELECT * FROM radpostauth_history")
+    su.execute("ALTER TABLE radpostauth_history_unpartitioned ADD PRIMARY KEY (id)")
+    su.execute("CREATE INDEX ON radpostauth_history_unpartitioned (authdate)")
+    su.execute("GRANT SELECT, DELETE ON radpostauth_history_unpartitioned TO captiva_jobs")
+    su.execute("VACUUM ANALYZE radpostauth_history, radpostauth_history_unpartitioned")
+    su.execute("CHECKPOINT")
+    return time.perf_counter() - started
+
+
+def measure_retention(pg, db, su, args) -> dict:
+    seconds = load_history(su, args.history, args.days)
+    partitioned, before = su.execute(
+        "SELECT pg_size_pretty(sum(pg_total_relation_size(inhrelid))), "
+        "pg_size_pretty(pg_total_relation_size('radpostauth_history_unpartitioned')) "
+        "FROM pg_inherits WHERE inhparent = 'radpostauth_history'::regclass").fetchone()
+    print(f"  {args.history:,} post-auth rows, twice, in {seconds:.0f} s: the partitions with "
+          f"their index {partitioned}, the table before 0180 with its two {before}", flush=True)
+    # The two oldest months go: the cutoff is the end of the second oldest partition.
+    cutoff, rows = su.execute("""
+        WITH p AS (
+            SELECT substring(pg_get_expr(c.relpartbound, c.oid)
+                             FROM 'TO \\(''([^'']+)''\\)')::timestamptz AS high
+            FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'radpostauth_history'::regclass)
+        SELECT high, (SELECT count(*) FROM radpostauth_history WHERE authdate < high)
+        FROM p WHERE high IS NOT NULL ORDER BY high OFFSET 1 LIMIT 1""").fetchone()
+    purge = quota_config({"dsn": db.dsns["jobs"], "retention": {"mode": "purge"}})
+    with db.connect("jobs", autocommit=False) as conn:
+        with Meter(pg, su) as delete:
+            deleted = jobs._move_batches(conn, "radpostauth_history_unpartitioned", "id",
+                                         sql.SQL("authdate < %(cutoff)s"), cutoff, purge)
+        with Meter(pg, su) as vacuum:
+            su.execute("VACUUM radpostauth_history_unpartitioned")
+        with Meter(pg, su) as drop:
+            dropped = conn.execute("SELECT * FROM captiva_radpostauth_history_drop(%s)",
+                                   (cutoff,)).fetchall()
+            conn.commit()
+    left = su.execute("SELECT count(*) FROM radpostauth_history WHERE authdate < %s",
+                      (cutoff,)).fetchone()[0]
+    if deleted != rows or left != 0:
+        raise RuntimeError(f"retention: {rows} rows before {cutoff}, {deleted} deleted, "
+                           f"{left} left in the partitions")
+    names = [name for name, _ in dropped if name != "radpostauth_history_default"]
+    print(f"  purge of {rows:,} rows written before {cutoff:%Y-%m-%d} ({', '.join(names)}):")
+    for label, m in (("DELETE in batches (before 0180)", delete),
+                     ("  + the VACUUM it owes", vacuum), ("DROP of the partitions (0180)", drop)):
+        print(f"    {label:<34} {m.seconds:9.2f} s wall, {m.cpu_seconds:8.2f} s server CPU, "
+              f"WAL {m.wal_bytes / 1048576:9.1f} MiB (load average {m.load:.1f})", flush=True)
+    return {"rows": rows, "delete": delete, "vacuum": vacuum, "drop": drop}
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--history", type=int, default=10_000_000,
+                        help="post-auth rows in radpostauth_history")
+    parser.add_argument("--days", type=int, default=300, help="the history spans these days")
+    return parser.parse_args(argv)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    with radius_load.production_postgres(False) as pg, radius_database(pg) as db, \
+            db.connect() as su:
+        print("post-auth history retention:", flush=True)
+        retention = measure_retention(pg, db, su, args)
+    delete, vacuum, drop = retention["delete"], retention["vacuum"], retention["drop"]
+    old_wall = delete.seconds + vacuum.seconds
+    checks = [
+        (f"purge of {retention['rows']:,} post-auth rows (s wall, {DROP_FASTER:g}x faster)",
+         f"{old_wall:.2f}", f"{drop.seconds:.2f}",
+         f"{old_wall / max(drop.seconds, 1e-6):,.0f}x", drop.seconds * DROP_FASTER <= old_wall),
+        ("  server CPU (s)", f"{delete.cpu_seconds + vacuum.cpu_seconds:.2f}",
+         f"{drop.cpu_seconds:.2f}", "", True),
+        ("  WAL (MiB)", f"{(delete.wal_bytes + vacuum.wal_bytes) / 1048576:.1f}",
+         f"{drop.wal_bytes / 1048576:.1f}", "", True),
+    ]
+    return radius_load.floors_table(("figure", "before 0180", "0180", "ratio"), checks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return radius_load.bench_main("radpostauth_history_bench", parse, run_bench, argv)
+
+
+if __name__ == "__main__":
+    socket.setdefaulttimeout(30)
+    sys.exit(main())
