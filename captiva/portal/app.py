@@ -36,7 +36,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from captiva.portal import console, data, radius_auth
+from captiva.portal import console, data, labels, radius_auth
 from captiva.portal.config import LANGUAGES, Config
 from captiva.portal.figure_cache import FigureCache
 from captiva.portal.i18n import from_accept_language, translator
@@ -198,11 +198,13 @@ class Portal:
         if config.cache_seconds > 0:
             self.figures = FigureCache(
                 config.cache_seconds, self._read_figures, self._refresher.submit,
-                max_refreshes=refreshes, group=lambda key: key[0], clock=clock)
+                max_refreshes=refreshes, group=lambda key: key[0], clock=clock,
+                describe=lambda key: f"{self.log_name(key[0])} page {key[1]}")
         self._staff: FigureCache[str, tuple[console.Staff | None]] = FigureCache(
             console.STAFF_CACHE_SECONDS,
             lambda username: (self.with_conn(console.staff_member, username),),
-            self._refresher.submit, max_refreshes=refreshes, clock=clock)
+            self._refresher.submit, max_refreshes=refreshes, clock=clock,
+            describe=self.log_name)
         # rendered /me pages per (session, page, language), each with the figures it shows:
         # served while those are the cache's; they hold the session's CSRF token
         self._pages: dict[tuple[str, int, str], tuple[Figures, bytes]] = {}
@@ -305,6 +307,10 @@ class Portal:
             return chosen
         return from_accept_language(request.headers.get("accept-language"),
                                     self.config.default_language)
+
+    def log_name(self, username: str) -> str:
+        """How a log line names ``username``: never a code (labels.py)."""
+        return labels.log_name(username, self.config.session_secret.encode())
 
     def staff_of(self, username: str) -> console.Staff | None:
         """The staff member and role of ``username`` (captiva_staff, the roster's
@@ -426,7 +432,7 @@ class Portal:
         # Counted before RADIUS is asked: parallel attempts cannot all pass the check.
         attempt = self.limiter.reserve(username, address)
         if isinstance(attempt, Throttled):
-            log.warning("login throttled for %r from %s", username, address)
+            log.warning("login throttled for %s from %s", self.log_name(username), address)
             response = self.login_form(request, "login.throttled", 429, username,
                                        minutes=max(1, (attempt.retry_after + 59) // 60))
             response.headers["Retry-After"] = str(attempt.retry_after)
@@ -439,12 +445,12 @@ class Portal:
             log.error("RADIUS unavailable: %s", exc)
             return self.login_form(request, "login.unavailable", 503, username)
         if not result.accepted:
-            log.info("login refused for %r from %s", username, address)
+            log.info("login refused for %s from %s", self.log_name(username), address)
             return self.login_form(request, failed, 401, "" if code else username)
         self.limiter.succeeded(attempt)
         old = self.store.get(request.cookies.get(self.config.cookie_name))
         cookie, _ = self.store.rotate(old, username)
-        log.info("login of %r from %s", username, address)
+        log.info("login of %s from %s", self.log_name(username), address)
         # the first page after a login reads fresh figures and role
         self.forget_figures(username)
         self._staff.discard_group(username)
@@ -531,7 +537,7 @@ class Portal:
             try:
                 figures = await run_in_threadpool(self.figures_of, session.username, page)
             except psycopg.OperationalError as exc:
-                log.error("/me of %r: database unavailable (%s)", session.username,
+                log.error("/me of %s: database unavailable (%s)", self.log_name(session.username),
                           type(exc).__name__)
                 return self.render(request, "error.html", status=503,
                                    message_key="error.unavailable")
@@ -558,7 +564,7 @@ class Portal:
             figures = self.cached_figures(session.username, page) or await run_in_threadpool(
                 self.figures_of, session.username, page)
         except psycopg.OperationalError as exc:
-            log.error("/api/me of %r: database unavailable (%s)", session.username,
+            log.error("/api/me of %s: database unavailable (%s)", self.log_name(session.username),
                       type(exc).__name__)
             return JSONResponse({"error": "database unavailable"}, 503)
         return JSONResponse(figures.board.as_dict())

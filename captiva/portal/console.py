@@ -10,7 +10,8 @@ What it reads and writes, as the ``captiva_portal`` role (migration 0110):
 - **Actions** write only runtime data, never the roster: a quota grant
   (``captiva_quota_grant``), a disconnect request (``captiva_console_disconnect``, sent by the
   enforce job on the RADIUS host), each with its ``captiva_audit`` row in the same
-  transaction.
+  transaction, written by ``captiva_audit_record`` (functions/85_staff_labels.sql), which
+  takes the actor's role from ``captiva_staff``, never from the portal.
 """
 
 from __future__ import annotations
@@ -354,10 +355,10 @@ def _audit(conn, staff: Staff, action: str, username: str, reason: str | None,
            detail: dict[str, Any]) -> None:
     from psycopg.types.json import Jsonb
 
-    conn.execute(
-        "INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
-        (staff.username, staff.role, action, username, reason, Jsonb(detail)))
+    # Through the SECURITY DEFINER function, which reads the actor's role from captiva_staff
+    # itself: the portal's role may not insert audit rows (migration 0140).
+    conn.execute("SELECT captiva_audit_record(%s, %s, %s, %s, %s)",
+                 (staff.username, action, username, reason, Jsonb(detail)))
 
 
 def grant(conn, staff: Staff, username: str, *, period: str, kind: str, reason: str,
@@ -460,21 +461,13 @@ def request_disconnect(conn, staff: Staff, username: str, radacctid: int,
 def history(conn, username: str, limit: int = 200) -> list[dict[str, Any]]:
     """Roster changes (captiva_change_log: the applies that added, changed or removed the
     user, with their commit), console actions (captiva_audit) and failed logins
-    (radpostauth), newest first."""
-    from psycopg.types.json import Jsonb
-
+    (radpostauth), newest first. The change log is read through captiva_change_log_of: its
+    lists name every RADIUS user an apply touched, codes included (migration 0140)."""
     rows = _dicts(conn.execute("""
         SELECT * FROM (
-            SELECT c.applied_at AS at, 'roster' AS source,
-                   CASE WHEN c.users->'added' @> %(name)s THEN 'added'
-                        WHEN c.users->'removed' @> %(name)s THEN 'removed'
-                        ELSE 'changed' END AS event,
-                   c.applied_by AS actor,
+            SELECT c.applied_at AS at, 'roster' AS source, c.event, c.applied_by AS actor,
                    concat_ws(' ', c.summary, 'commit ' || left(c.git_commit, 12)) AS detail
-            FROM captiva_change_log AS c
-            WHERE c.users @> jsonb_build_object('added', %(name)s)
-               OR c.users @> jsonb_build_object('changed', %(name)s)
-               OR c.users @> jsonb_build_object('removed', %(name)s)
+            FROM captiva_change_log_of(%(username)s, %(limit)s) AS c
             UNION ALL
             SELECT a.at, 'console', a.action, a.actor,
                    concat_ws(' · ', a.reason, a.detail::text)
@@ -484,5 +477,5 @@ def history(conn, username: str, limit: int = 200) -> list[dict[str, Any]]:
             FROM radpostauth AS p
             WHERE p.username = %(username)s AND p.reply IS DISTINCT FROM 'Access-Accept'
         ) AS t ORDER BY t.at DESC LIMIT %(limit)s
-        """, {"name": Jsonb([username]), "username": username, "limit": limit}))
+        """, {"username": username, "limit": limit}))
     return rows

@@ -207,47 +207,43 @@ def dashboard(conn, username: str, now: dt.datetime, page: int = 1,
 ADMIN_VIEWS = ("online", "recent", "failures", "top", "promotions")
 
 
+# The staff's lists of everybody: a label, never a code (docs/portal.md, "What staff see").
+# ``account`` is the roster username, a voucher's ``batch#index`` or a workstation's
+# ``name (session id)``, None for a username that is none of these (``account_kind``
+# ``unknown``); ``username`` only for roster users. The labels come from SQL
+# (functions/85_staff_labels.sql): the portal's role reads no code-named row itself.
+
+
 def online(conn, limit: int = 500) -> list[dict[str, Any]]:
     return _dicts(conn.execute("""
-        SELECT a.username, u.promotion, a.acctstarttime AS started,
-               a.acctupdatetime AS updated, host(a.framedipaddress) AS ip,
-               a.callingstationid AS mac, a.acctinputoctets + a.acctoutputoctets AS bytes,
-               r.name AS router, host(a.nasipaddress) AS nas
-        FROM radacct AS a
+        SELECT a.account, a.account_kind, u.promotion, a.started, a.updated, a.ip, a.mac,
+               a.bytes, r.name AS router, host(a.nasipaddress) AS nas
+        FROM captiva_staff_online(%s) AS a
         LEFT JOIN captiva_user AS u ON u.username = a.username
         LEFT JOIN captiva_router AS r ON r.nasipaddress = a.nasipaddress
-        WHERE a.acctstoptime IS NULL
-        ORDER BY a.acctstarttime DESC
-        LIMIT %s
+        ORDER BY a.started DESC
         """, (limit,)))
 
 
 def recent(conn, limit: int = 100) -> list[dict[str, Any]]:
     return _dicts(conn.execute("""
-        SELECT a.username, u.promotion, a.acctstarttime AS started,
-               a.acctstoptime AS stopped, host(a.framedipaddress) AS ip,
-               a.callingstationid AS mac, a.acctinputoctets + a.acctoutputoctets AS bytes,
-               a.acctterminatecause AS cause, r.name AS router
-        FROM radacct AS a
+        SELECT a.account, a.account_kind, u.promotion, a.started, a.stopped, a.ip, a.mac,
+               a.bytes, a.cause, r.name AS router
+        FROM captiva_staff_recent(%s) AS a
         LEFT JOIN captiva_user AS u ON u.username = a.username
         LEFT JOIN captiva_router AS r ON r.nasipaddress = a.nasipaddress
-        WHERE a.acctstoptime IS NOT NULL
-        ORDER BY a.acctstoptime DESC
-        LIMIT %s
+        ORDER BY a.stopped DESC
         """, (limit,)))
 
 
 def failures(conn, limit: int = 100) -> list[dict[str, Any]]:
     # Never radpostauth.pass (FreeRADIUS's default query would store a password there).
     return _dicts(conn.execute("""
-        SELECT p.authdate AS at, p.username, p.reply,
-               p.calledstationid AS called, p.callingstationid AS mac,
+        SELECT p.at, p.account, p.account_kind, p.reply, p.called, p.mac,
                u.status AS account_status
-        FROM radpostauth AS p
+        FROM captiva_staff_failures(%s) AS p
         LEFT JOIN captiva_user AS u ON u.username = p.username
-        WHERE p.reply IS DISTINCT FROM 'Access-Accept'
-        ORDER BY p.authdate DESC
-        LIMIT %s
+        ORDER BY p.at DESC
         """, (limit,)))
 
 

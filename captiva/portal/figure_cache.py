@@ -57,7 +57,8 @@ class FigureCache(Generic[K, V]):
                  max_refreshes: int = 2, max_entries: int = 10_000,
                  group: Callable[[K], Hashable] = lambda key: key,
                  clock: Callable[[], float] = time.monotonic,
-                 draw: Callable[[], float] = random.random):
+                 draw: Callable[[], float] = random.random,
+                 describe: Callable[[K], str] = repr):
         if ttl <= 0:
             raise ValueError("the figure cache needs a positive ttl")
         if max_refreshes < 1 or max_entries < 1:
@@ -70,6 +71,7 @@ class FigureCache(Generic[K, V]):
         self._group = group
         self._clock = clock
         self._draw = draw
+        self._describe = describe  # a key as log lines show it (never a code: labels.py)
         self._lock = threading.Lock()
         self._entries: dict[K, Entry[V]] = {}  # oldest first (evicted first)
         self._groups: dict[Hashable, set[K]] = {}
@@ -129,7 +131,8 @@ class FigureCache(Generic[K, V]):
                     del self._inflight[key]
                 self.refreshing -= 1
             future.set_exception(exc)
-            log.warning("figure refresh of %r not started (%s)", key, type(exc).__name__)
+            log.warning("figure refresh of %s not started (%s)", self._describe(key),
+                        type(exc).__name__)
 
     def _read(self, key: K, future: concurrent.futures.Future, background: bool) -> None:
         started = self._clock()
@@ -142,8 +145,9 @@ class FigureCache(Generic[K, V]):
                 if background:
                     self.refreshing -= 1
             if background:
-                log.warning("figure refresh of %r failed (%s); the figures already shown "
-                            "stay until they are %g s old", key, type(exc).__name__, self.ttl)
+                log.warning("figure refresh of %s failed (%s); the figures already shown "
+                            "stay until they are %g s old", self._describe(key),
+                            type(exc).__name__, self.ttl)
             future.set_exception(exc)
             return
         with self._lock:

@@ -131,8 +131,7 @@ def revoke(conn, staff, typed: str, reason: str, now: dt.datetime) -> dict[str, 
             (code, f"{reason.strip()} (by {staff.username})")).rowcount == 1
         if inserted:
             conn.execute(
-                "INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)"
-                " VALUES (%s, %s, 'voucher-revoke', %s, %s, %s)",
-                (staff.username, staff.role, f"{batch}#{index}", reason.strip(),
+                "SELECT captiva_audit_record(%s, 'voucher-revoke', %s, %s, %s)",
+                (staff.username, f"{batch}#{index}", reason.strip(),
                  Jsonb({"batch": batch, "index": index})))
     return {"batch": batch, "index": index, "revoked": inserted}

@@ -38,8 +38,12 @@ BEAT_SECONDS = 10
 KEEPALIVE_SECONDS = 15
 ACTIONS = ("issue", "add-time", "suspend", "resume", "terminate", "maintenance-on",
            "maintenance-off", "register-guest", "revoke-consent")
-BOARD_COLUMNS = ("name", "room", "status", "online", "session_id", "code", "member",
+# The board as staff see it: the session id, never its code (captiva_workstation_staff_board).
+BOARD_COLUMNS = ("name", "room", "status", "online", "session_id", "member",
                  "remaining", "closing_at", "language", "needs_login")
+# An issued code is shown once, to the operator who issued it, on the page after the action
+# (never in a URL, which nginx logs): this many are kept, the oldest dropped first.
+ISSUED_KEPT = 1_000
 _GUEST = re.compile(r"^(?:guest:|#)(\d+)$")
 
 
@@ -55,7 +59,7 @@ def sites_of(conn, staff) -> list[str]:
 
 
 def board(conn, site: str, now: dt.datetime) -> list[dict]:
-    rows = conn.execute("SELECT * FROM captiva_workstation_board(%s, %s)", (site, now))
+    rows = conn.execute("SELECT * FROM captiva_workstation_staff_board(%s, %s)", (site, now))
     out = []
     for row in rows:
         item = dict(zip(BOARD_COLUMNS, row, strict=True))
@@ -65,13 +69,14 @@ def board(conn, site: str, now: dt.datetime) -> list[dict]:
 
 
 def kiosk_of(conn, ip: str, now: dt.datetime) -> dict | None:
-    row = conn.execute("SELECT workstation, site, state, remaining, language, end_reason,"
-                       " warnings, code, needs_login FROM captiva_workstation_kiosk(%s, %s)",
-                       (ip, now)).fetchone()
+    """The workstation at ``ip``, with its live session's code: the kiosk logs it in."""
+    row = conn.execute("SELECT workstation, site, state, session_id, remaining, language,"
+                       " end_reason, warnings, code, needs_login"
+                       " FROM captiva_workstation_kiosk(%s, %s)", (ip, now)).fetchone()
     if row is None:
         return None
-    return dict(zip(("workstation", "site", "state", "remaining", "language", "end_reason",
-                     "warnings", "code", "needs_login"), row, strict=True))
+    return dict(zip(("workstation", "site", "state", "session_id", "remaining", "language",
+                     "end_reason", "warnings", "code", "needs_login"), row, strict=True))
 
 
 def audit(conn, site: str, text: str, limit: int = 200) -> list[tuple]:
@@ -266,6 +271,8 @@ class WorkstationViews:
     def __init__(self, portal):
         self.portal = portal
         self.hub = Hub(portal)
+        # session key -> (site, code) of the operator's last issue, shown once (ISSUED_KEPT)
+        self.issued: dict[str, tuple[str, str]] = {}
 
     def routes(self) -> list[Route]:
         return [
@@ -315,9 +322,18 @@ class WorkstationViews:
         return self.portal.render(
             request, "ws_board.html", site=site, rows=rows, can_act=self._can_act(staff, site),
             notice=self._notice(request), ok=request.query_params.get("ok") == "1",
-            code=request.query_params.get("code", "")[:9],
+            code=self._issued_code(request, site),
             guest=request.query_params.get("guest", "")[:12],
             today=self.portal.now().date().isoformat())
+
+    def _issued_code(self, request: Request, site: str) -> str:
+        """The code this operator just issued on ``site``, once (then forgotten)."""
+        session = self.portal.session(request)
+        found = self.issued.get(session.key) if session else None
+        if found is None or found[0] != site:
+            return ""
+        del self.issued[session.key]
+        return found[1]
 
     def _notice(self, request: Request) -> str | None:
         """The message of the last action (a known key only; numbers from the query)."""
@@ -401,7 +417,11 @@ class WorkstationViews:
         query = {"msg": f"ws.{'done' if reason is None else 'refused'}.{reason or action}",
                  "ok": "1" if reason is None else "0"}
         if detail.get("code"):
-            query["code"] = detail["code"]
+            session = portal.session(request)
+            self.issued.pop(session.key, None)
+            while len(self.issued) >= ISSUED_KEPT:
+                del self.issued[next(iter(self.issued))]
+            self.issued[session.key] = (site, detail["code"])
         if action == "register-guest" and detail.get("guest"):
             query["guest"] = str(detail["guest"])
         for key in ("limit", "max_seconds", "left_seconds", "limit_seconds"):
@@ -453,6 +473,8 @@ class WorkstationViews:
             started = time.monotonic()
             feed = hub.watch(site)
             hub.kiosks[name] = hub.kiosks.get(name, 0) + 1
+            # The board has no codes: the kiosk asks for its own when its session changes.
+            session, code = found["session_id"], found["code"]
             try:
                 yield _event({"row": _kiosk_row(found), "at": time.time()})
                 last = _kiosk_row(found)
@@ -461,7 +483,13 @@ class WorkstationViews:
                     # Taken before reading: a change made meanwhile has set this one.
                     changed = feed.changed
                     row = feed.rows.get(name)
-                    current = _board_row(row) if row else last
+                    if row and row["session_id"] != session:
+                        session, code = row["session_id"], None
+                        if session is not None:
+                            again = await self._kiosk(request)
+                            if again and again["session_id"] == session:
+                                code = again["code"]
+                    current = _board_row(row, code) if row else last
                     if _changed({name: last}, {name: current}):
                         last = current
                         yield _event({"row": current, "at": time.time()})
@@ -489,10 +517,11 @@ def _kiosk_row(found: dict) -> dict:
             "code": found["code"], "needs_login": bool(found["needs_login"])}
 
 
-def _board_row(row: dict) -> dict:
-    """A board row as the kiosk sees it: no session any more means the session ended."""
+def _board_row(row: dict, code: str | None) -> dict:
+    """A board row as the kiosk sees it, with its session's ``code`` (the board has none):
+    no session any more means the session ended."""
     state = row["status"] if row["session_id"] is not None else (
         "maintenance" if row["status"] == "maintenance" else "free")
     return {"state": state, "remaining": row["remaining"], "ends_at": row["ends_at"],
-            "language": row["language"], "end_reason": None, "code": row["code"],
+            "language": row["language"], "end_reason": None, "code": code,
             "needs_login": bool(row["needs_login"])}

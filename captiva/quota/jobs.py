@@ -486,10 +486,10 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
 
 def _console_retention(conn, cutoff: dt.datetime) -> int:
     """The portal console's rows (migration 0110), kept ``retention.audit_days``: audit rows,
-    grants expired and disconnect requests made before ``cutoff``."""
-    deleted = 0
-    for statement in ("DELETE FROM captiva_audit WHERE at < %s",
-                      "DELETE FROM captiva_quota_grant WHERE expires_at < %s",
+    grants expired and disconnect requests made before ``cutoff``. Audit rows go through
+    ``captiva_audit_expire``, which keeps 30 days whatever the cutoff (migration 0140)."""
+    deleted = conn.execute("SELECT captiva_audit_expire(%s)", (cutoff,)).fetchone()[0]
+    for statement in ("DELETE FROM captiva_quota_grant WHERE expires_at < %s",
                       "DELETE FROM captiva_console_disconnect WHERE requested_at < %s"):
         deleted += conn.execute(statement, (cutoff,)).rowcount
     conn.commit()

@@ -32,6 +32,8 @@ def test_disconnect_now_reaches_the_simulators_session_and_the_ack_is_shown(db, 
     try:
         nas.accept_disconnects(("127.0.0.1", SECRET))
         now = ts("2026-11-21T12:00:00", "Africa/Douala")
+        # the audit function reads the actor's role from captiva_staff (migration 0140)
+        su.execute("INSERT INTO captiva_staff (username, role) VALUES ('helpdesk', 'admin')")
         su.execute("UPDATE captiva_router SET coa_port = %s WHERE name = 'hs-douala'",
                    (nas.coa_port,))
         for i, user in enumerate(("benoit", "carol")):  # neither is over any quota

@@ -34,6 +34,10 @@ def server(radius_server):
                               roster_user("rita", "daily-1g"),
                               roster_user("tess", "daily-1g"),
                               roster_user("vera", "daily-1g")])
+    # the audit function reads the actor's role from captiva_staff (migration 0140)
+    with radius_server.db.connect() as conn:
+        conn.execute("INSERT INTO captiva_staff (username, role) VALUES ('helpdesk', 'admin'),"
+                     " ('observer', 'viewer') ON CONFLICT DO NOTHING")
     nas = Nas(radius_server)
     start = dt.datetime.now(dt.UTC).replace(microsecond=0)
     for user, used in (("grace", MONTHLY_USED), ("rita", DAILY_USED), ("tess", DAILY_USED),

@@ -17,7 +17,9 @@ from captiva.quota.config import parse
 from captiva.workstations import jobs
 
 DOUALA = ZoneInfo("Africa/Douala")
-DAY = dt.date(2026, 11, 20)
+# More than 30 days before any run: the audit's retention keeps 30 days by the database's
+# own clock, whatever day the job says it is (captiva_audit_cutoff).
+DAY = dt.date(2025, 11, 21)
 
 
 def at(hour, minute=0):
@@ -39,7 +41,7 @@ def db(radius_db):
                                        ("other", "other@campus.test", "fr", "operator")):
             conn.execute("INSERT INTO captiva_user (username, email, language, profile, enabled,"
                          " status, activated_on) VALUES (%s, %s, %s, 'captiva-default', true,"
-                         " 'active', '2026-01-01')", (user, mail, lang))
+                         " 'active', '2025-01-01')", (user, mail, lang))
             conn.execute("INSERT INTO captiva_staff VALUES (%s, %s, %s)", (
                 user, role, ["campus-paris"] if user == "other" else []))
         # A session issued at 09:50, online 10:00-10:30 on PC-1; another at 10:15, 10:20-11:20.
@@ -89,7 +91,7 @@ def test_the_daily_report_is_mailed_as_csv_to_the_sites_staff(db, smtp):
     by_rcpt = {tuple(rcpt): email.message_from_bytes(data) for rcpt, data in handler.messages}
     assert set(by_rcpt) == {("op@campus.test",), ("chief@campus.test",)}  # not "other"
     english = by_rcpt[("chief@campus.test",)]
-    assert english["Subject"] == "Public workstations campus-ndogbong: report for 2026-11-20"
+    assert english["Subject"] == "Public workstations campus-ndogbong: report for 2025-11-21"
     attachment = next(p for p in english.walk() if p.get_filename())
     rows = list(csv.DictReader(io.StringIO(attachment.get_payload(decode=True).decode())))
     hours = {r["hour"]: r for r in rows}

@@ -16,7 +16,7 @@
       el.dataset.status = w.status; el.dataset.online = w.online ? "true" : "false";
       el.querySelector('[data-field="status"]').textContent = labels[w.status] || w.status;
       el.querySelector('[data-field="member"]').textContent = w.member || "";
-      el.querySelector('[data-field="code"]').textContent = w.code || "";
+      el.querySelector('[data-field="label"]').textContent = w.session_id ? "session " + w.session_id : "";
       el.querySelectorAll('[data-field="session"]').forEach(function (i) { i.value = w.session_id || ""; });
       ends[w.name] = w.ends_at ? w.ends_at : null;
       var rem = el.querySelector('[data-field="remaining"]');

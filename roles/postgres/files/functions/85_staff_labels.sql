@@ -1,0 +1,213 @@
+-- What staff see of an account, never a code (docs/portal.md, "What staff see"; migration
+-- 0140). A voucher's or a workstation session's RADIUS username is also its password: the
+-- portal's role reads no such row (0140's row policies), and these SECURITY DEFINER
+-- functions give it the staff's lists with a label in place of the username:
+--   a roster user        -> the username (kind 'user')
+--   a voucher            -> batch#index (kind 'voucher')
+--   a workstation code   -> workstation (session id) (kind 'workstation')
+--   anything else        -> no label (kind 'unknown'): a failed login's username may be a
+--                           mistyped code or a password typed in the wrong field.
+-- They also write and expire the audit rows (no login role may touch those tables). Owned by
+-- captiva_definer, search_path with pg_temp last (see 40_quota_login).
+
+-- THE label rule. Plain SQL, STABLE, not SECURITY DEFINER and without SET, so PostgreSQL
+-- inlines it into the functions below; no role may call it directly. A workstation code is
+-- looked up among the sessions issued by p_at (one minute of clock skew allowed, as
+-- captiva_workstation_sessions_to_disconnect), else the latest: a code is unique only while
+-- its session lives.
+CREATE OR REPLACE FUNCTION captiva_account_label(p_username text, p_at timestamptz)
+RETURNS TABLE (kind text, label text) LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN u.username IS NOT NULL THEN 'user'
+                WHEN v.code IS NOT NULL THEN 'voucher'
+                WHEN w.id IS NOT NULL THEN 'workstation'
+                ELSE 'unknown' END,
+           COALESCE(u.username, v.batch || '#' || v.index,
+                    w.workstation || ' (session ' || w.id || ')')
+    FROM (SELECT 1) AS one
+    LEFT JOIN captiva_user AS u ON u.username = p_username
+    LEFT JOIN captiva_voucher AS v ON v.code = p_username
+    LEFT JOIN LATERAL (
+        SELECT s.id, s.workstation FROM captiva_workstation_session AS s
+        WHERE s.code = p_username
+        ORDER BY s.issued_at <= COALESCE(p_at, now()) + interval '1 minute' DESC,
+                 s.issued_at DESC
+        LIMIT 1) AS w ON true
+$$;
+
+-- Open sessions, newest first ("Online now"). username: the roster user's, else NULL.
+DROP FUNCTION IF EXISTS captiva_staff_online(integer);
+CREATE OR REPLACE FUNCTION captiva_staff_online(p_limit integer DEFAULT 500)
+RETURNS TABLE (
+    radacctid bigint, account text, account_kind text, username text, started timestamptz,
+    updated timestamptz, ip text, mac text, bytes bigint, nasipaddress inet
+) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT a.radacctid, l.label, l.kind, CASE WHEN l.kind = 'user' THEN a.username END,
+           a.acctstarttime, a.acctupdatetime, host(a.framedipaddress), a.callingstationid,
+           a.acctinputoctets + a.acctoutputoctets, a.nasipaddress
+    FROM (SELECT * FROM radacct WHERE acctstoptime IS NULL
+          ORDER BY acctstarttime DESC LIMIT p_limit) AS a
+    CROSS JOIN LATERAL captiva_account_label(a.username, a.acctstarttime) AS l
+    ORDER BY a.acctstarttime DESC
+$$;
+
+-- The last closed sessions ("Recently disconnected").
+DROP FUNCTION IF EXISTS captiva_staff_recent(integer);
+CREATE OR REPLACE FUNCTION captiva_staff_recent(p_limit integer DEFAULT 100)
+RETURNS TABLE (
+    radacctid bigint, account text, account_kind text, username text, started timestamptz,
+    stopped timestamptz, ip text, mac text, bytes bigint, cause text, nasipaddress inet
+) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT a.radacctid, l.label, l.kind, CASE WHEN l.kind = 'user' THEN a.username END,
+           a.acctstarttime, a.acctstoptime, host(a.framedipaddress), a.callingstationid,
+           a.acctinputoctets + a.acctoutputoctets, a.acctterminatecause, a.nasipaddress
+    FROM (SELECT * FROM radacct WHERE acctstoptime IS NOT NULL
+          ORDER BY acctstoptime DESC LIMIT p_limit) AS a
+    CROSS JOIN LATERAL captiva_account_label(a.username, a.acctstarttime) AS l
+    ORDER BY a.acctstoptime DESC
+$$;
+
+-- The last rejects of radpostauth ("Authentication failures"); never pass.
+DROP FUNCTION IF EXISTS captiva_staff_failures(integer);
+CREATE OR REPLACE FUNCTION captiva_staff_failures(p_limit integer DEFAULT 100)
+RETURNS TABLE (
+    at timestamptz, account text, account_kind text, username text, reply text,
+    called text, mac text
+) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT p.authdate, l.label, l.kind, CASE WHEN l.kind = 'user' THEN p.username END,
+           p.reply, p.calledstationid, p.callingstationid
+    FROM (SELECT authdate, username, reply, calledstationid, callingstationid
+          FROM radpostauth WHERE reply IS DISTINCT FROM 'Access-Accept'
+          ORDER BY authdate DESC LIMIT p_limit) AS p
+    CROSS JOIN LATERAL captiva_account_label(p.username, p.authdate) AS l
+    ORDER BY p.authdate DESC
+$$;
+
+-- One user's entries of the applied-change log (the console's history): the log's users
+-- lists hold every RADIUS user an apply touched, codes included, so the portal reads it
+-- only through this function, for one user, without the lists.
+DROP FUNCTION IF EXISTS captiva_change_log_of(text, integer);
+CREATE OR REPLACE FUNCTION captiva_change_log_of(p_username text, p_limit integer DEFAULT 200)
+RETURNS TABLE (
+    applied_at timestamptz, event text, applied_by text, summary text, git_commit text
+) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT c.applied_at,
+           CASE WHEN c.users->'added' @> to_jsonb(ARRAY[p_username]) THEN 'added'
+                WHEN c.users->'removed' @> to_jsonb(ARRAY[p_username]) THEN 'removed'
+                ELSE 'changed' END,
+           c.applied_by, c.summary, c.git_commit
+    FROM captiva_change_log AS c
+    WHERE c.users @> jsonb_build_object('added', to_jsonb(ARRAY[p_username]))
+       OR c.users @> jsonb_build_object('changed', to_jsonb(ARRAY[p_username]))
+       OR c.users @> jsonb_build_object('removed', to_jsonb(ARRAY[p_username]))
+    ORDER BY c.applied_at DESC
+    LIMIT p_limit
+$$;
+
+-- The workstations' console board: captiva_workstation_board without the session code (the
+-- card shows the session id). The code of a live session reaches only its own workstation's
+-- kiosk (captiva_workstation_kiosk, by the workstation's address) and the operator who
+-- issues it (captiva_workstation_issue).
+DROP FUNCTION IF EXISTS captiva_workstation_staff_board(text, timestamptz, integer);
+CREATE OR REPLACE FUNCTION captiva_workstation_staff_board(
+    p_site text, p_at timestamptz DEFAULT now(), p_offline_after integer DEFAULT 30
+) RETURNS TABLE (
+    name text, room text, status text, online boolean, session_id bigint, member text,
+    remaining integer, closing_at timestamptz, language text, needs_login boolean
+) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT b.name, b.room, b.status, b.online, b.session_id, b.member, b.remaining,
+           b.closing_at, b.language, b.needs_login
+    FROM captiva_workstation_board(p_site, p_at, p_offline_after) AS b
+$$;
+
+-- Audit rows of the console (captiva_audit). The actor must be a staff member, and an admin
+-- for the actions only admins may take; their role is read here from captiva_staff, never
+-- taken from the caller, and the time is the database's. Returns the row's id.
+DROP FUNCTION IF EXISTS captiva_audit_record(text, text, text, text, jsonb);
+CREATE OR REPLACE FUNCTION captiva_audit_record(
+    p_actor text, p_action text, p_username text, p_reason text, p_detail jsonb
+) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    actor_role text;
+    new_id bigint;
+BEGIN
+    SELECT s.role INTO actor_role FROM captiva_staff AS s WHERE s.username = p_actor;
+    IF actor_role IS NULL THEN
+        RAISE EXCEPTION 'captiva_audit_record: % is not a staff member', p_actor
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF p_action NOT IN ('grant', 'reset', 'disconnect', 'voucher-revoke') THEN
+        RAISE EXCEPTION 'captiva_audit_record: unknown action %', p_action
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF actor_role <> 'admin' THEN
+        RAISE EXCEPTION 'captiva_audit_record: % (%) may not %', p_actor, actor_role, p_action
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)
+    VALUES (p_actor, actor_role, p_action, p_username, p_reason, COALESCE(p_detail, '{}'))
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END
+$$;
+
+-- THE audit retention rule: rows older than the cutoff the jobs ask for go, but never a row
+-- younger than 30 days, whatever the caller asks (a compromised jobs account cannot erase
+-- recent history; retention.audit_days below 30 keeps 30).
+CREATE OR REPLACE FUNCTION captiva_audit_cutoff(p_before timestamptz) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT LEAST(p_before, now() - interval '30 days')
+$$;
+
+DROP FUNCTION IF EXISTS captiva_audit_expire(timestamptz);
+CREATE OR REPLACE FUNCTION captiva_audit_expire(p_before timestamptz) RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    WITH gone AS (DELETE FROM captiva_audit WHERE at < captiva_audit_cutoff(p_before)
+                  RETURNING 1)
+    SELECT count(*) FROM gone
+$$;
+
+DROP FUNCTION IF EXISTS captiva_workstation_audit_expire(timestamptz);
+CREATE OR REPLACE FUNCTION captiva_workstation_audit_expire(p_before timestamptz)
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    WITH gone AS (DELETE FROM captiva_workstation_audit
+                  WHERE at < captiva_audit_cutoff(p_before) RETURNING 1)
+    SELECT count(*) FROM gone
+$$;
+
+ALTER FUNCTION captiva_account_label(text, timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_staff_online(integer) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_staff_recent(integer) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_staff_failures(integer) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_change_log_of(text, integer) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_staff_board(text, timestamptz, integer)
+    OWNER TO captiva_definer;
+ALTER FUNCTION captiva_audit_record(text, text, text, text, jsonb) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_audit_cutoff(timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_audit_expire(timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_audit_expire(timestamptz) OWNER TO captiva_definer;
+REVOKE ALL ON FUNCTION captiva_account_label(text, timestamptz),
+    captiva_staff_online(integer),
+    captiva_staff_recent(integer),
+    captiva_staff_failures(integer),
+    captiva_change_log_of(text, integer),
+    captiva_workstation_staff_board(text, timestamptz, integer),
+    captiva_audit_record(text, text, text, text, jsonb),
+    captiva_audit_cutoff(timestamptz),
+    captiva_audit_expire(timestamptz),
+    captiva_workstation_audit_expire(timestamptz) FROM PUBLIC;
+-- The portal: the staff's lists, one user's change log, the console's audit rows, the
+-- workstations' board. It loses the board with codes (70_workstations.sql grants it; the
+-- kiosk function still uses it as its owner).
+GRANT EXECUTE ON FUNCTION captiva_staff_online(integer),
+    captiva_staff_recent(integer),
+    captiva_staff_failures(integer),
+    captiva_change_log_of(text, integer),
+    captiva_workstation_staff_board(text, timestamptz, integer),
+    captiva_audit_record(text, text, text, text, jsonb) TO captiva_portal;
+REVOKE EXECUTE ON FUNCTION captiva_workstation_board(text, timestamptz, integer)
+    FROM captiva_portal;
+-- The jobs' retention.
+GRANT EXECUTE ON FUNCTION captiva_audit_expire(timestamptz),
+    captiva_workstation_audit_expire(timestamptz) TO captiva_jobs;
