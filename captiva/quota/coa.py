@@ -1,9 +1,12 @@
-"""RFC 5176 Disconnect-Requests to the routers (MikroTik /radius incoming), concurrently.
+"""RFC 5176 Disconnect- and CoA-Requests to the routers (MikroTik /radius incoming),
+concurrently.
 
 A request carries User-Name, Acct-Session-Id and Framed-IP-Address of the radacct row, an
 Event-Timestamp (replay protection, RFC 5176 3.5) and a Message-Authenticator (RouterOS 7.15+
 may require it; BlastRADIUS). No NAS-IP-Address: a value different from the router's own
-makes it NAK. Packets are coded by pyrad; the sockets are asyncio's.
+makes it NAK. Packets are coded by pyrad; the sockets are asyncio's. A CoA-Request names the
+session the same way and carries the attributes to change (a public workstation's new
+Session-Timeout: RADIUS page of the RouterOS manual, "Change of Authorization").
 
 One :class:`RouterChannel` per router: one UDP socket bound to the configured source address
 (RouterOS answers only requests from the address of one of its ``/radius`` entries), up to
@@ -29,6 +32,7 @@ ATTRIBUTE\tUser-Name\t\t1\tstring
 ATTRIBUTE\tNAS-IP-Address\t\t4\tipaddr
 ATTRIBUTE\tFramed-IP-Address\t8\tipaddr
 ATTRIBUTE\tReply-Message\t\t18\tstring
+ATTRIBUTE\tSession-Timeout\t\t27\tinteger
 ATTRIBUTE\tAcct-Session-Id\t\t44\tstring
 ATTRIBUTE\tEvent-Timestamp\t\t55\tdate
 ATTRIBUTE\tMessage-Authenticator\t80\toctets
@@ -68,7 +72,8 @@ class Session:
 
 
 class RouterChannel(asyncio.DatagramProtocol):
-    """Disconnect-Requests to one router over one socket; see the module docstring."""
+    """Disconnect- and CoA-Requests to one router over one socket; see the module
+    docstring."""
 
     def __init__(self, address: str, port: int, secret: str, *, source: str | None = None,
                  timeout: float = 3.0, retries: int = 2):
@@ -125,7 +130,8 @@ class RouterChannel(asyncio.DatagramProtocol):
                 future.set_exception(exc)
 
     # -- one request ---------------------------------------------------------------------------
-    def _build(self, ident: int, session: Session) -> packet.CoAPacket:
+    def _build(self, ident: int, session: Session,
+               change: tuple[tuple[str, object], ...]) -> packet.CoAPacket:
         attributes = {"Event_Timestamp": int(time.time())}
         if session.username:
             attributes["User_Name"] = session.username
@@ -133,16 +139,25 @@ class RouterChannel(asyncio.DatagramProtocol):
             attributes["Acct_Session_Id"] = session.session_id
         if session.framed_ip:
             attributes["Framed_IP_Address"] = session.framed_ip
-        return packet.CoAPacket(code=packet.DisconnectRequest, id=ident, secret=self.secret,
-                                dict=self.dictionary, message_authenticator=True,
-                                **attributes)
+        for name, value in change:
+            attributes[name.replace("-", "_")] = value
+        return packet.CoAPacket(code=packet.CoARequest if change else packet.DisconnectRequest,
+                                id=ident, secret=self.secret, dict=self.dictionary,
+                                message_authenticator=True, **attributes)
 
     async def disconnect(self, session: Session) -> Outcome:
         """Send one Disconnect-Request (with its retransmissions) and classify the answer."""
+        return await self.request(session)
+
+    async def request(self, session: Session,
+                      change: tuple[tuple[str, object], ...] = ()) -> Outcome:
+        """Send one Disconnect-Request, or a CoA-Request carrying the attributes of ``change``
+        (``(("Session-Timeout", 1800),)``), with its retransmissions, and classify the
+        answer: ack, nak (with its Error-Cause), timeout or error."""
         ident = await self._free.get()
         loop = asyncio.get_running_loop()
         try:
-            request = self._build(ident, session)
+            request = self._build(ident, session, change)
             raw = request.RequestPacket()
             future = loop.create_future()
             self._pending[ident] = (request, future)
@@ -165,9 +180,9 @@ class RouterChannel(asyncio.DatagramProtocol):
         cause = reply["Error-Cause"][0] if "Error-Cause" in reply else None
         if isinstance(cause, bytes):
             cause = int.from_bytes(cause, "big")
-        if reply.code == packet.DisconnectACK:
+        if reply.code == (packet.CoAACK if change else packet.DisconnectACK):
             return Outcome("ack", cause)
-        if reply.code == packet.DisconnectNAK:
+        if reply.code == (packet.CoANAK if change else packet.DisconnectNAK):
             return Outcome("nak", cause, ERROR_CAUSES.get(cause))
         return Outcome("error", cause, f"unexpected reply code {reply.code}")
 
@@ -204,11 +219,13 @@ class Router:
 
 @dataclass(frozen=True)
 class Work:
-    """One session to end: ``key`` is its radacctid."""
+    """One session to end (a Disconnect-Request), or to change when ``change`` holds
+    attributes (a CoA-Request): ``key`` is its radacctid."""
 
     key: int
     router: str
     session: Session
+    change: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass
@@ -243,7 +260,8 @@ class Limits:
 
 async def dispatch(routers: dict[str, Router], work: list[Work], *, limits: Limits,
                    deadline: float, still_open, record) -> dict[str, RouterReport]:
-    """End the sessions of ``work``, each router served concurrently and on its own.
+    """End (or change, with a CoA-Request) the sessions of ``work``, each router served
+    concurrently and on its own.
 
     - At most ``limits.per_router`` requests in flight per router, ``limits.concurrency`` in
       all.
@@ -290,7 +308,7 @@ async def _serve_router(router: Router, items: list[Work], report: RouterReport,
 
     async def send(item: Work) -> tuple[Work, Outcome]:
         try:
-            return item, await channel.disconnect(item.session)
+            return item, await channel.request(item.session, item.change)
         finally:
             overall.release()
 

@@ -35,7 +35,8 @@ Printer = Callable[[str], None]
 def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
             out: Printer = print, deadline: float | None = None) -> dict[str, Any]:
     """Disconnect open sessions of users over quota, disabled, removed or expired, and of
-    vouchers revoked, expired or used up.
+    vouchers revoked, expired or used up; give public workstations' sessions their added time
+    by CoA-Request (:func:`extend_workstations`).
 
     Concurrent and isolated per router (coa.dispatch); ``deadline`` (``time.monotonic()``,
     default: the enforce budget from now) bounds the run. Each session is checked to be still
@@ -141,13 +142,6 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         if len(pending) >= 200:
             flush()
 
-    def still_open(keys: list[int]) -> set[int]:
-        found = {row[0] for row in conn.execute(
-            "SELECT radacctid FROM radacct WHERE radacctid = ANY(%s) AND acctstoptime IS NULL",
-            (keys,)).fetchall()}
-        conn.commit()
-        return found
-
     # A router without a secret in the configuration: every session is an error, nothing sent.
     missing = {label for label, target in targets.items() if target is None}
     for item in [w for w in work if w.router in missing]:
@@ -161,7 +155,7 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
     try:
         reports = asyncio.run(coa.dispatch(
             {k: v for k, v in targets.items() if v is not None}, work, limits=limits,
-            deadline=deadline, still_open=still_open, record=record))
+            deadline=deadline, still_open=_still_open(conn), record=record))
     finally:
         flush()
     for label, report in sorted(reports.items()):
@@ -178,12 +172,81 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
     summary["failed"] = summary["nak"] + summary["timeout"] + summary["error"] + summary[
         "skipped"]
     summary["routers"] = {label: report.__dict__ for label, report in reports.items()}
+    summary["coa"] = extend_workstations(conn, config, now, routers, limits, deadline)
     summary["seconds"] = round(time.monotonic() - started, 3)
     if summary["deferred"]:
         log.warning("enforce: time budget used up, %d sessions left for the next run",
                     summary["deferred"])
     for label, why in summary["failed_routers"].items():
         log.error("enforce: router %s failed: %s", label, why)
+    return summary
+
+
+def _still_open(conn) -> Callable[[list[int]], set[int]]:
+    """``still_open`` for coa.dispatch: which of these radacct sessions are still open."""
+    def still_open(keys: list[int]) -> set[int]:
+        found = {row[0] for row in conn.execute(
+            "SELECT radacctid FROM radacct WHERE radacctid = ANY(%s) AND acctstoptime IS NULL",
+            (keys,)).fetchall()}
+        conn.commit()
+        return found
+    return still_open
+
+
+def extend_workstations(conn, config: Config, now: dt.datetime, routers: dict[str, tuple],
+                        limits: coa.Limits, deadline: float) -> dict[str, int]:
+    """Public workstations given more time (docs/workstations.md, "Add time on the live
+    session"): a CoA-Request with the new Session-Timeout to each live router session that
+    would end too early (``captiva_workstation_sessions_to_extend``). On a CoA-ACK the router's
+    new end is recorded, so the kiosk needs no new login; after a NAK or no answer the grant is
+    recorded as failed and the kiosk logs the code in again (the fallback). Either way the
+    answer is audited (``captiva_workstation_router_answer``)."""
+    listed = conn.execute(
+        "SELECT radacctid, acctsessionid, username, nasipaddress, framedipaddress, session_id,"
+        " workstation, granted, session_timeout, router_until"
+        " FROM captiva_workstation_sessions_to_extend(%s)", (now,)).fetchall()
+    conn.commit()
+    summary = {"sessions": len(listed), "ack": 0, "nak": 0, "timeout": 0, "error": 0}
+    if not listed:
+        return summary
+    rows: dict[int, tuple] = {}
+    targets: dict[str, coa.Router] = {}
+    work: list[coa.Work] = []
+    for (radacctid, session_id, code, nas, framed_ip, ws_session, workstation, granted,
+         timeout, until) in listed:
+        nas = str(nas)
+        name, roster_port = routers.get(nas, (None, 3799))
+        label = name or nas
+        secret = config.router(name, nas)
+        rows[radacctid] = (ws_session, granted, until, code, workstation)
+        if secret is None:
+            conn.execute("SELECT captiva_workstation_router_answer(%s, %s, NULL, %s, %s)",
+                         (ws_session, granted, "error: no secret for the router", now))
+            summary["error"] += 1
+            continue
+        targets.setdefault(label, coa.Router(
+            label, secret.address or nas, secret.coa_port or roster_port, secret.secret,
+            secret.source_address or config.coa_source))
+        work.append(coa.Work(radacctid, label, coa.Session(
+            code, session_id, str(framed_ip) if framed_ip else None),
+            (("Session-Timeout", timeout),)))
+    conn.commit()
+
+    def record(item: coa.Work, outcome: coa.Outcome) -> None:
+        ws_session, granted, until, code, workstation = rows[item.key]
+        result = outcome.result + (f" {outcome.error_cause}" if outcome.error_cause else "")
+        conn.execute("SELECT captiva_workstation_router_answer(%s, %s, %s, %s, %s)",
+                     (ws_session, granted, until if outcome.result == "ack" else None, result,
+                      now))
+        conn.commit()
+        summary[outcome.result] += 1
+        level = logging.INFO if outcome.result == "ack" else logging.WARNING
+        log.log(level, "CoA Session-Timeout=%s for %s on %s (%s): %s%s", dict(item.change)[
+            "Session-Timeout"], code, item.router, workstation, result,
+            "" if outcome.result == "ack" else "; the kiosk logs in again")
+
+    asyncio.run(coa.dispatch(targets, work, limits=limits, deadline=deadline,
+                             still_open=_still_open(conn), record=record))
     return summary
 
 

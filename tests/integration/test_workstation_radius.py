@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 import urllib.parse
 import urllib.request
@@ -99,10 +100,14 @@ def remaining(server, session_id):
 def test_a_code_works_only_from_its_workstations_mac(server):
     session_id, code, reason, detail = issue(server, "BIB-PC-01", "etu1")
     assert reason is None and detail["granted_seconds"] == 3600
-    assert rejected(server, code, "02:00:5E:10:00:02") == (
-        "Code valable uniquement sur le poste BIB-PC-01 / Code valid only on workstation "
-        "BIB-PC-01")
-    reply = login(server, code, "02-00-5e-10-00-01", typed=f"p-{code[1:5]}-{code[5:]}")
+    # 15 digits from a cryptographic generator (functions/70_workstations.sql).
+    assert re.fullmatch(r"P[0-9]{15}", code)
+    # The reject names no workstation: whoever holds a code learns nothing about where it works.
+    message = rejected(server, code, "02:00:5E:10:00:02")
+    assert message == ("Code valable uniquement sur son poste / Code valid only on its own "
+                       "workstation") and "BIB" not in message
+    reply = login(server, code, "02-00-5e-10-00-01",
+                  typed=f"p-{code[1:6]}-{code[6:11]} {code[11:]}")
     assert reply.code == packet.AccessAccept
     assert reply["Session-Timeout"] == [3600]
     # The router puts the session in the workstations' profile, the one without MAC cookie.
@@ -110,7 +115,7 @@ def test_a_code_works_only_from_its_workstations_mac(server):
     assert call(server, "SELECT state FROM captiva_workstation_session WHERE id = %s",
                 session_id) == ("running",)
     # A code nobody issued has no password.
-    assert login(server, "P00000001", "02:00:5E:10:00:01").code == packet.AccessReject
+    assert login(server, "P000000000000001", "02:00:5E:10:00:01").code == packet.AccessReject
 
 
 def test_a_student_login_keeps_its_own_profile(server):
@@ -394,7 +399,35 @@ def last_login(sim):
     return sim.command("/captiva-sim/hotspot/print")[-1]
 
 
-def test_the_kiosk_logs_in_through_the_hotspot_relogs_for_added_time_and_is_disconnected(
+def duration(text):
+    """Seconds of a RouterOS duration as the API prints it (``39m55s``, ``1h``)."""
+    seconds, number = 0, ""
+    for char in text:
+        if char.isdigit():
+            number += char
+        else:
+            seconds += int(number) * {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}[char]
+            number = ""
+    return seconds
+
+
+def kiosk_needs_login(server, n):
+    return call(server, "SELECT needs_login FROM captiva_workstation_kiosk(%s, now())",
+                pc(n)["ip"])[0]
+
+
+def first_login(server, sim, n, seconds):
+    """Issue a session on workstation ``n`` and log it in through the hotspot, as the kiosk
+    does: the router holds a session of the workstations' profile, with accounting."""
+    session_id, code, reason, _ = issue(server, f"BIB-PC-{n:02d}", f"etu{n}", seconds)
+    assert reason is None
+    answer = hotspot_login(sim, code, n)
+    assert answer["result"] == "accepted", answer
+    wait_replayed(server)  # the router's Accounting Start reached radacct
+    return session_id, code
+
+
+def test_the_kiosk_logs_in_through_the_hotspot_and_added_time_reaches_the_router_by_coa(
         server, hotspot_router):
     sim = hotspot_router
     session_id, code, reason, _ = issue(server, "BIB-PC-10", "etu10", 1800)
@@ -417,25 +450,27 @@ def test_the_kiosk_logs_in_through_the_hotspot_relogs_for_added_time_and_is_disc
     assert call(server, "SELECT callingstationid, host(framedipaddress) FROM radacct WHERE"
                 " username = %s AND acctstoptime IS NULL", code, role="jobs") == (
         pc(10)["mac"], pc(10)["ip"])
+    assert kiosk_needs_login(server, 10) is False
 
-    # +10 min: nothing is cut (the member's work goes on); the kiosk is told to log in again,
-    # and while the router still holds the session that login changes nothing.
+    # +10 min: nothing is cut (the member's work goes on) and the kiosk waits: the enforce
+    # job gives the router's live session the new Session-Timeout by CoA.
     call(server, "SELECT * FROM captiva_workstation_add_time('op-douala', %s, 'add', 600)",
          session_id)
-    assert call(server, "SELECT needs_login FROM captiva_workstation_kiosk(%s, now())",
-                pc(10)["ip"]) == (True,)
-    assert enforce(server, radius_fixtures.ROUTER_SECRET)["sessions"] == 0
-    assert hotspot_login(sim, code, 10)["result"] == "already-logged-in"
-    assert sim.rows("/ip/hotspot/active")[0]["session-time-left"] == "30m"
-    # The router ends its session at the old Session-Timeout (the simulator's stand-in for
-    # the 30 minutes: an Accounting Stop with Session-Timeout); the kiosk's next login gets
-    # the new time.
-    assert sim.command("/captiva-sim/active/expire", user=code) == [{"ret": 1}]
-    wait_replayed(server)
-    assert hotspot_login(sim, code, 10)["result"] == "accepted"
-    assert 2390 <= int(last_login(sim)["session-timeout"]) <= 2400
+    assert kiosk_needs_login(server, 10) is False
+    summary = enforce(server, radius_fixtures.ROUTER_SECRET)
+    assert summary["sessions"] == 0, summary  # no Disconnect-Request
+    assert summary["coa"] == {"sessions": 1, "ack": 1, "nak": 0, "timeout": 0, "error": 0}
     (row,) = sim.rows("/ip/hotspot/active")
-    assert row["session-time-left"] in {f"39m{s}s" for s in range(50, 60)} | {"40m"}
+    assert row["user"] == code
+    assert 2390 <= duration(row["session-time-left"]) <= 2410, row  # same session, 40 min
+    until, = call(server, "SELECT extract(epoch FROM router_until - now())::integer FROM"
+                  " captiva_workstation_session WHERE id = %s", session_id)
+    assert 2390 <= until <= 2400
+    assert kiosk_needs_login(server, 10) is False  # no re-login, no gap
+    assert call(server, "SELECT action, detail ->> 'result' FROM captiva_workstation_audit"
+                " WHERE session_id = %s ORDER BY id DESC LIMIT 1", session_id) == (
+        "router-time", "ack")
+    assert enforce(server, radius_fixtures.ROUTER_SECRET)["coa"]["sessions"] == 0  # done
 
     # Terminate: the enforce job's Disconnect-Request (ACKed) removes the router's session.
     assert call(server, "SELECT reason FROM captiva_workstation_change('op-douala', %s,"
@@ -447,3 +482,65 @@ def test_the_kiosk_logs_in_through_the_hotspot_relogs_for_added_time_and_is_disc
     assert call(server, "SELECT count(*) FROM radacct WHERE username = %s AND acctstoptime"
                 " IS NULL", code, role="jobs") == (0,)
     assert hotspot_login(sim, code, 10)["result"] == "rejected"  # the code is dead
+
+
+def test_a_coa_nak_falls_back_to_the_kiosks_relogin(server, hotspot_router):
+    """A router that NAKs the CoA (or does not answer): the grant is recorded as failed, not
+    tried again every minute, and the kiosk logs the code in once the router's session ends
+    at its old Session-Timeout; that login gets the new time."""
+    sim = hotspot_router
+    session_id, code = first_login(server, sim, 1, 1800)
+    sim.command("/captiva-sim/coa/set", mode="nak", **{"nak-cause": "501"})
+    call(server, "SELECT * FROM captiva_workstation_add_time('op-douala', %s, 'add', 600)",
+         session_id)
+    summary = enforce(server, radius_fixtures.ROUTER_SECRET)
+    assert summary["coa"] == {"sessions": 1, "ack": 0, "nak": 1, "timeout": 0, "error": 0}
+    assert summary["sessions"] == 0 and summary["failed"] == 0, summary
+    assert kiosk_needs_login(server, 1) is True  # the fallback
+    assert call(server, "SELECT detail ->> 'result' FROM captiva_workstation_audit WHERE"
+                " session_id = %s AND action = 'router-time'", session_id) == ("nak 501",)
+    assert enforce(server, radius_fixtures.ROUTER_SECRET)["coa"]["sessions"] == 0
+    # While the router holds the session the kiosk's login changes nothing ...
+    assert hotspot_login(sim, code, 1)["result"] == "already-logged-in"
+    assert sim.rows("/ip/hotspot/active")[0]["session-time-left"] == "30m"
+    # ... once the router ends it at the old Session-Timeout, the login gets the new time.
+    assert sim.command("/captiva-sim/active/expire", user=code) == [{"ret": 1}]
+    wait_replayed(server)
+    assert hotspot_login(sim, code, 1)["result"] == "accepted"
+    assert 2390 <= int(last_login(sim)["session-timeout"]) <= 2400
+    assert kiosk_needs_login(server, 1) is False
+    # Another change is tried by CoA again.
+    sim.command("/captiva-sim/coa/set", mode="normal")
+    call(server, "SELECT * FROM captiva_workstation_add_time('op-douala', %s, 'add', 300)",
+         session_id)
+    assert enforce(server, radius_fixtures.ROUTER_SECRET)["coa"]["ack"] == 1
+    call(server, "SELECT reason FROM captiva_workstation_change('op-douala', %s, 'terminate')",
+         session_id)
+    assert enforce(server, radius_fixtures.ROUTER_SECRET)["ack"] == 1
+
+
+def test_the_end_of_a_session_leaves_nothing_the_next_person_can_reuse(server, hotspot_router):
+    """After a workstation's session ends, neither its code, nor the workstation's MAC (a
+    login-by=mac request), nor a router session coming back without asking RADIUS (as an
+    HTTP-cookie login might: RouterOS does not document whether it asks RADIUS again) gives
+    the next person anything: the code is dead and enforce disconnects such a session."""
+    sim = hotspot_router
+    session_id, code = first_login(server, sim, 2, 1800)
+    assert call(server, "SELECT reason FROM captiva_workstation_change('op-douala', %s,"
+                " 'terminate')", session_id) == (None,)
+    assert enforce(server, radius_fixtures.ROUTER_SECRET)["ack"] == 1
+    assert sim.rows("/ip/hotspot/active") == []
+    wait_replayed(server)
+    # The old code: refused by RADIUS, the router opens nothing.
+    answer = hotspot_login(sim, code, 2)
+    assert answer["result"] == "rejected" and sim.rows("/ip/hotspot/active") == []
+    # login-by=mac: the router sends the MAC as User-Name (radius-mac-format): refused.
+    reply = server.authenticate(pc(2)["mac"].upper(), "", Calling_Station_Id=pc(2)["mac"])
+    assert reply is not None and reply.code == packet.AccessReject
+    # A session of the dead code the router would restore by itself (cookie) is cut.
+    online(server, hotspot_router, code, 2, "cookie")
+    summary = enforce(server, radius_fixtures.ROUTER_SECRET)
+    assert summary["ack"] == 1, summary
+    assert code not in hotspot_users(sim)
+    assert call(server, "SELECT reason FROM captiva_disconnect WHERE username = %s ORDER BY"
+                " id DESC LIMIT 1", code, role="jobs") == ("workstation-terminated (BIB-PC-02)",)

@@ -122,9 +122,9 @@ def test_workstations_survive_the_transport_between_modules():
 
 def test_a_username_shaped_like_a_session_code_is_refused():
     v = variables([])
-    v["captiva_users"] = [{"username": "P12345678", "password": "long-enough-password"}]
+    v["captiva_users"] = [{"username": "P-12345-67890-12345", "password": "long-enough-password"}]
     assert errors_of(v)["captiva_users[0].username"].startswith(
-        "'P12345678' has the shape of a public workstation's session code")
+        "'P-12345-67890-12345' has the shape of a public workstation's session code")
 
 
 def router(name, address):
@@ -176,8 +176,9 @@ def test_the_workstation_profile_name_is_a_setting_checked_against_the_builtin_n
 
 def test_the_session_code_has_one_shape_in_the_roster_freeradius_and_the_hotspot_pages():
     """The roster (which refuses usernames of that shape), FreeRADIUS (which normalises a
-    typed code) and the hotspot pages (which send a code on to the kiosk) each carry the
-    pattern in their own language; they must accept and refuse the same strings."""
+    typed code, and counts failed code logins: policy.d/captiva_workstation, captiva_guess)
+    and the hotspot pages (which send a code on to the kiosk) each carry the pattern in their
+    own language; they must accept and refuse the same strings."""
     import re
     from pathlib import Path
 
@@ -187,15 +188,24 @@ def test_the_session_code_has_one_shape_in_the_roster_freeradius_and_the_hotspot
     root = Path(__file__).resolve().parents[2]
     pages = yaml.safe_load((root / "roles/mikrotik/vars/main.yml").read_text())[
         "__mikrotik_workstation_code"]
-    policy = (root / "roles/freeradius/templates/policy.d/captiva_workstation.j2").read_text()
-    freeradius = re.search(r"\{% set code_shape = '([^']+)' %\}", policy).group(1)
+    radius = yaml.safe_load((root / "roles/freeradius/vars/main.yml").read_text())
+    freeradius = radius["__freeradius_workstation_code"]
+    for policy in ("captiva_workstation", "captiva_guess"):
+        text = (root / f"roles/freeradius/templates/policy.d/{policy}.j2").read_text()
+        assert "{{ __freeradius_workstation_code }}" in text, policy
     shapes = {"roster": SESSION_CODE, "pages": re.compile(pages),
               "freeradius": re.compile(freeradius.replace("[[:space:]]", r"\s"))}
-    samples = ["P48291375", "p48291375", "P-4829-1375", "P 4829 1375", " P48291375 ",
-               "P4829-1375", "P4829137", "P482913755", "Q48291375", "P-4829--1375",
-               "48291375", "P4829 137a", "alice", ""]
+    samples = ["P482913750246813", "p482913750246813", "P-48291-37502-46813",
+               "P 48291 37502 46813", " P482913750246813 ", "P48291-37502-46813",
+               "P48291375024681", "P4829137502468133", "Q482913750246813",
+               "P-48291--37502-46813", "482913750246813", "P48291 37502 4681a", "P48291375",
+               "P-4829-1375", "alice", ""]
     verdicts = {name: [bool(shape.match(text)) for text in samples]
                 for name, shape in shapes.items()}
     assert verdicts["roster"][:6] == [True] * 6 and not any(verdicts["roster"][6:])
     assert verdicts["pages"] == verdicts["roster"]
     assert verdicts["freeradius"] == verdicts["roster"]
+    # The compact form FreeRADIUS judges, and the table's constraint on new codes.
+    compact = re.compile(radius["__freeradius_workstation_compact"])
+    assert [bool(compact.match(t)) for t in ("P482913750246813", "P48291375", "p4829137502468")
+            ] == [True, False, False]

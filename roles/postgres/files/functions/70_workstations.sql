@@ -108,6 +108,26 @@ BEGIN
 END
 $$;
 
+-- A new session code: P and 15 decimal digits (49.8 bits) from PostgreSQL's cryptographic
+-- generator (gen_random_uuid() draws its bits with pg_strong_random(), OpenSSL's RAND_bytes),
+-- never from random(). 60 random bits of the UUID (not its version nibble), redrawn above the
+-- largest multiple of 10^15, so every code is equally likely. Typed as P-48291-37502-46813
+-- (policy.d/captiva_workstation and captiva_workstations.SESSION_CODE take that shape).
+CREATE OR REPLACE FUNCTION captiva_workstation_new_code() RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    hex text;
+    n bigint;
+BEGIN
+    LOOP
+        hex := replace(gen_random_uuid()::text, '-', '');
+        n := ('x0' || substr(hex, 1, 12) || substr(hex, 14, 3))::bit(64)::bigint;
+        EXIT WHEN n < 1152 * 1000000000000000;  -- 2^60 = 1152.9... x 10^15
+    END LOOP;
+    RETURN 'P' || lpad((n % 1000000000000000)::text, 15, '0');
+END
+$$;
+
 -- Issue a session on p_workstation for a roster user (p_username) or a registered guest
 -- (p_guest); p_seconds NULL: the site's default. Refusals: forbidden, unknown-workstation,
 -- maintenance, closed, unknown-member, no-consent, too-long, daily-sessions, daily-time,
@@ -206,7 +226,7 @@ BEGIN
         capped := 'closing';
     END IF;
     LOOP
-        new_code := 'P' || lpad((floor(random() * 100000000))::bigint::text, 8, '0');
+        new_code := captiva_workstation_new_code();
         BEGIN
             INSERT INTO captiva_workstation_session
                 (code, workstation, site, username, guest_id, language, state,
@@ -501,8 +521,9 @@ $$;
 -- Every workstation of p_site for the console: status maintenance | issued | running |
 -- suspended | free, online (a kiosk heartbeat in the last p_offline_after seconds).
 -- needs_login: the router must be given the session again (a fresh or resumed session,
--- or a router timeout more than 5 s away from the session's end after a time change): the
--- kiosk page logs the code in through the hotspot (docs/workstations.md, "Add time").
+-- or a router timeout more than 5 s away from the session's end after a time change, once
+-- the router's session is over or a CoA-Request for that change failed): the kiosk page logs
+-- the code in through the hotspot (docs/workstations.md, "Add time").
 DROP FUNCTION IF EXISTS captiva_workstation_board(text, timestamptz, integer);
 CREATE OR REPLACE FUNCTION captiva_workstation_board(
     p_site text, p_at timestamptz DEFAULT now(), p_offline_after integer DEFAULT 30
@@ -523,7 +544,14 @@ CREATE OR REPLACE FUNCTION captiva_workstation_board(
            t.time_left,
            captiva_workstation_closing(w.site, p_at), s.language,
            s.state = 'issued' OR (s.state = 'running' AND abs(extract(epoch FROM s.router_until
-               - p_at) - t.time_left) > 5)
+               - p_at) - t.time_left) > 5 AND (
+                   -- more time: the enforce job's CoA gives it to the live router session
+                   s.router_until < p_at + make_interval(secs => t.time_left)
+                       AND s.router_coa_failed_granted IS DISTINCT FROM s.granted_seconds
+                       AND EXISTS (SELECT FROM radacct AS a WHERE a.username = s.code
+                                   AND a.acctstoptime IS NULL
+                                   AND a.acctstarttime >= s.issued_at - interval '1 minute')
+               ) IS NOT TRUE)
     FROM captiva_workstation AS w
     LEFT JOIN captiva_workstation_heartbeat AS h ON h.workstation = w.name
     LEFT JOIN captiva_workstation_session AS s ON s.workstation = w.name AND s.state <> 'ended'
@@ -616,8 +644,9 @@ BEGIN
     left_seconds := captiva_workstation_remaining(s.granted_seconds, s.used_seconds,
                                                   s.running_since, p_at);
     IF upper(replace(COALESCE(p_calling_station, ''), '-', ':')) <> s.mac THEN
-        fr := 'Code valable uniquement sur le poste ' || s.workstation;
-        en := 'Code valid only on workstation ' || s.workstation;
+        -- Whoever types the code elsewhere learns nothing about where it works.
+        fr := 'Code valable uniquement sur son poste';
+        en := 'Code valid only on its own workstation';
     ELSIF s.maint THEN
         fr := 'Poste en maintenance';
         en := 'Workstation under maintenance';
@@ -672,6 +701,62 @@ CREATE OR REPLACE FUNCTION captiva_workstation_sessions_to_disconnect(
     ORDER BY a.nasipaddress, a.radacctid
 $$;
 
+-- Open sessions of running workstation codes whose router ends them before their time
+-- (time was added): the enforce job sends each a CoA-Request with the new Session-Timeout
+-- (the RADIUS page of the RouterOS manual lists Session-Timeout among the attributes a CoA
+-- changes). RouterOS documents the hotspot's session timeout as an uptime limit, so the new
+-- value is the router session's uptime (from its accounting start) plus the time left. A
+-- grant whose CoA failed (router_coa_failed_granted) is not tried again: the kiosk logs in.
+CREATE OR REPLACE FUNCTION captiva_workstation_sessions_to_extend(
+    p_at timestamptz DEFAULT now()
+) RETURNS TABLE (
+    radacctid bigint, acctsessionid text, username text, nasipaddress inet,
+    framedipaddress inet, session_id bigint, workstation text, granted integer,
+    session_timeout integer, router_until timestamptz
+) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT a.radacctid, a.acctsessionid, a.username, a.nasipaddress, a.framedipaddress, s.id,
+           s.workstation, s.granted_seconds,
+           GREATEST(0, ceil(extract(epoch FROM p_at - a.acctstarttime)))::integer
+               + t.time_left,
+           p_at + make_interval(secs => t.time_left)
+    FROM radacct AS a
+    JOIN LATERAL (
+        SELECT x.* FROM captiva_workstation_session AS x
+        WHERE x.code = a.username AND x.issued_at <= a.acctstarttime + interval '1 minute'
+        ORDER BY x.id DESC LIMIT 1) AS s ON true
+    CROSS JOIN LATERAL (SELECT captiva_workstation_time_left(s.site, s.granted_seconds,
+        s.used_seconds, s.running_since, p_at) AS time_left) AS t
+    WHERE a.acctstoptime IS NULL AND s.state = 'running' AND t.time_left > 0
+      AND s.router_until < p_at + make_interval(secs => t.time_left - 5)
+      AND s.router_coa_failed_granted IS DISTINCT FROM s.granted_seconds
+    ORDER BY a.nasipaddress, a.radacctid
+$$;
+
+-- The router's answer to a CoA-Request of captiva_workstation_sessions_to_extend, audited
+-- as 'router-time' (actor system): p_until (an ACK) is the router's new end, unless the grant
+-- changed meanwhile (the next run sends the new one); NULL (NAK or no answer) records the
+-- grant that failed.
+CREATE OR REPLACE FUNCTION captiva_workstation_router_answer(
+    p_session bigint, p_granted integer, p_until timestamptz, p_result text,
+    p_at timestamptz DEFAULT now()
+) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    s record;
+BEGIN
+    UPDATE captiva_workstation_session AS t SET
+        router_until = CASE WHEN p_until IS NOT NULL THEN p_until ELSE t.router_until END,
+        router_coa_failed_granted = CASE WHEN p_until IS NULL THEN p_granted END
+    WHERE t.id = p_session AND t.granted_seconds = p_granted AND t.state = 'running'
+    RETURNING t.site, t.workstation INTO s;
+    IF FOUND THEN
+        PERFORM captiva_workstation_log('system', 'system', 'router-time', s.site,
+            s.workstation, p_session, NULL, NULL,
+            jsonb_build_object('result', p_result, 'router_until', p_until), p_at);
+    END IF;
+END
+$$;
+
 ALTER FUNCTION captiva_workstation_closing(text, timestamptz) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_time_left(text, integer, integer, timestamptz, timestamptz)
     OWNER TO captiva_definer;
@@ -682,6 +767,7 @@ ALTER FUNCTION captiva_workstation_log(text, text, text, text, text, bigint, jso
 ALTER FUNCTION captiva_workstation_snapshot(bigint, timestamptz) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_refuse(text, text, text, text, text, bigint, text, jsonb,
                                           timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_new_code() OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_issue(text, text, text, bigint, integer, timestamptz)
     OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_add_time(text, bigint, text, integer, timestamptz)
@@ -702,6 +788,9 @@ ALTER FUNCTION captiva_workstation_known(text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_login_xlat(text, text, timestamptz) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_sessions_to_disconnect(timestamptz)
     OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_sessions_to_extend(timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_router_answer(bigint, integer, timestamptz, text,
+                                                 timestamptz) OWNER TO captiva_definer;
 
 REVOKE ALL ON FUNCTION captiva_workstation_closing(text, timestamptz),
     captiva_workstation_time_left(text, integer, integer, timestamptz, timestamptz),
@@ -711,6 +800,7 @@ REVOKE ALL ON FUNCTION captiva_workstation_closing(text, timestamptz),
                             timestamptz),
     captiva_workstation_snapshot(bigint, timestamptz),
     captiva_workstation_refuse(text, text, text, text, text, bigint, text, jsonb, timestamptz),
+    captiva_workstation_new_code(),
     captiva_workstation_issue(text, text, text, bigint, integer, timestamptz),
     captiva_workstation_add_time(text, bigint, text, integer, timestamptz),
     captiva_workstation_change(text, bigint, text, timestamptz),
@@ -723,7 +813,10 @@ REVOKE ALL ON FUNCTION captiva_workstation_closing(text, timestamptz),
     captiva_workstation_kiosk(inet, timestamptz),
     captiva_workstation_known(text),
     captiva_workstation_login_xlat(text, text, timestamptz),
-    captiva_workstation_sessions_to_disconnect(timestamptz) FROM PUBLIC;
+    captiva_workstation_sessions_to_disconnect(timestamptz),
+    captiva_workstation_sessions_to_extend(timestamptz),
+    captiva_workstation_router_answer(bigint, integer, timestamptz, text, timestamptz)
+    FROM PUBLIC;
 -- FreeRADIUS: the login decision only.
 GRANT EXECUTE ON FUNCTION captiva_workstation_known(text),
     captiva_workstation_login_xlat(text, text, timestamptz) TO captiva_freeradius;
@@ -738,10 +831,14 @@ GRANT EXECUTE ON FUNCTION captiva_workstation_may_act(text, text),
     captiva_workstation_sweep(timestamptz),
     captiva_workstation_board(text, timestamptz, integer),
     captiva_workstation_kiosk(inet, timestamptz) TO captiva_portal;
--- The jobs on the RADIUS host: automatic ends, disconnects, the guests' erasure.
+-- The jobs on the RADIUS host: automatic ends, disconnects, added time by CoA, the guests'
+-- erasure.
 GRANT EXECUTE ON FUNCTION captiva_workstation_sweep(timestamptz),
     captiva_workstation_erase_guests(timestamptz),
-    captiva_workstation_sessions_to_disconnect(timestamptz) TO captiva_jobs;
+    captiva_workstation_sessions_to_disconnect(timestamptz),
+    captiva_workstation_sessions_to_extend(timestamptz),
+    captiva_workstation_router_answer(bigint, integer, timestamptz, text, timestamptz)
+    TO captiva_jobs;
 
 -- The kiosk pages connected now (the portal batches them): their workstations' heartbeat.
 CREATE OR REPLACE FUNCTION captiva_workstation_beat(p_names text[], p_at timestamptz DEFAULT now())
