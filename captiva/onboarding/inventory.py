@@ -113,7 +113,7 @@ class Inventory:
 
 
 def validate(variables: dict):
-    return module_utils("captiva_roster").validate(variables)
+    return module_utils("captiva_roster").validate(variables, decrypted=False)
 
 
 def new_users_document() -> CommentedMap:

@@ -29,6 +29,13 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.9 is not supported by Captiva
     zoneinfo = None
 
+from ansible.module_utils.captiva_roster_hotspot import (
+    HOTSPOT_TLS,
+    LOGIN_METHODS,
+    check_login_methods,
+    check_sites,
+    html_directory,
+)
 from ansible.module_utils.captiva_roster_schema import (
     INVALID,
     Checker,
@@ -88,7 +95,6 @@ STATUS_GROUPS = {
     ),
 }
 PASSWORD_ATTRIBUTES = ("Cleartext-Password", "Crypt-Password")
-LOGIN_METHODS = ("http-chap", "http-pap", "https", "cookie", "mac-cookie", "mac", "trial")
 
 # RouterOS's standard API ports with the other protocol: a certain failure to connect.
 PORT_MISMATCH = {
@@ -159,6 +165,8 @@ ROUTER = record({
         "dns_name": Field(dns_name),
         "profile": Field(name, default="captiva"),
     }), default={"dns_name": None, "profile": "captiva"}),
+    # This router's hotspot certificate, instead of its site's (captiva_roster_hotspot)
+    "hotspot_tls": Field(HOTSPOT_TLS),
 })
 SITE = record({
     "name": Field(name, required=True),
@@ -167,6 +175,8 @@ SITE = record({
     "week_start": Field(weekday),
     "month_start_day": Field(integer(1, 28)),
     "routers": Field(list_of(ROUTER), default=[]),
+    # The hotspot certificate of the site's routers (PEM certificate, vaulted key)
+    "hotspot_tls": Field(HOTSPOT_TLS),
     # The site's client networks (CIDR): public workstations' IPs must lie in one of them.
     "networks": Field(list_of(network, unique=True), default=[]),
 })
@@ -180,6 +190,7 @@ SETTINGS = {
     "captiva_password_min_length": Field(integer(6, 128), required=True),
     "captiva_hotspot_login_by": Field(list_of(one_of(*LOGIN_METHODS), unique=True),
                                       required=True),
+    "captiva_hotspot_html_directory": Field(html_directory, required=True),
     "captiva_alerts": Field(ALERTS, required=True),
     "captiva_default_profile": Field(DEFAULT_PROFILE_CHECK, required=True),
     "captiva_radius_servers": Field(list_of(address, unique=True), required=True),
@@ -225,8 +236,13 @@ class Roster:
 # Validation
 
 
-def validate(variables: Mapping[str, Any]) -> tuple[Roster | None, list[RosterError]]:
-    """Validate the roster variables; return ``(roster, [])`` or ``(None, errors)``."""
+def validate(variables: Mapping[str, Any], *,
+             decrypted: bool = True) -> tuple[Roster | None, list[RosterError]]:
+    """Validate the roster variables; return ``(roster, [])`` or ``(None, errors)``.
+
+    ``decrypted=False``: the vaulted values are stand-ins (a tool that reads the inventory
+    without the vault password); what only the cleartext can show, such as whether the hotspot
+    certificate's key belongs to it, is then not checked."""
     errors: list[RosterError] = []
     settings = {}
     for key, field in SETTINGS.items():
@@ -276,18 +292,14 @@ def validate(variables: Mapping[str, Any]) -> tuple[Roster | None, list[RosterEr
               f"must start with {RESERVED_PREFIX!r} (no roster profile can then take its name) "
               f"and differ from Captiva's built-in groups, got {workstation_profile!r}")
     _check_routers(sites, errors)
+    check_sites(sites, settings, errors, check_keys=decrypted)
     users = _check_users(lists["captiva_users"], settings, known_profiles, promotions, errors)
     staff = _check_staff(lists["captiva_staff"], lists["captiva_users"], sites, errors)
     workstations, workstation_rules, workstation_errors = validate_workstations(
         variables, {n: s for n, (_, s) in sites.items()})
     errors.extend(workstation_errors)
 
-    storage = settings.get("captiva_password_storage")
-    login_by = settings.get("captiva_hotspot_login_by")
-    if storage == "hashed" and isinstance(login_by, list) and "http-chap" in login_by:
-        fail(errors, "captiva_hotspot_login_by",
-              "hashed password storage cannot work with CHAP login (http-chap needs the "
-              "cleartext password): remove http-chap or set captiva_password_storage: cleartext")
+    check_login_methods(settings, variables, errors)
 
     vouchers = None
     if not errors:  # codes are derived only from an otherwise valid roster

@@ -35,6 +35,10 @@ from ansible.module_utils.captiva_roster import (
     user_expiry,
     user_status,
 )
+from ansible.module_utils.captiva_routeros_certificates import (
+    desired_entries,
+    hotspot_certificate_name,
+)
 from ansible.module_utils.captiva_units import format_duration, format_rate
 from ansible.module_utils.captiva_vouchers import compile_vouchers
 from ansible.module_utils.captiva_workstations import compile_workstations
@@ -245,6 +249,11 @@ def routeros_desired(roster: Roster, router: Mapping[str, Any],
     }
     if hotspot.get("dns_name"):
         profile["dns-name"] = hotspot["dns_name"]
+    # The pages are where Captiva puts them (roles/mikrotik, the same setting), and the HTTPS
+    # login has its certificate, imported before the profile names it (captiva_routeros).
+    profile["html-directory"] = settings["captiva_hotspot_html_directory"]
+    tls = router.get("hotspot_tls")
+    profile["ssl-certificate"] = hotspot_certificate_name(tls) if tls else "none"
     user_profiles = []
     for policy in profile_policies.values():
         entry = {"name": policy["name"],
@@ -261,6 +270,7 @@ def routeros_desired(roster: Roster, router: Mapping[str, Any],
         user_profiles.append(workstation_user_profile(settings["captiva_workstation_profile"]))
     portal = settings["captiva_portal"]
     return {
+        "/certificate": desired_entries(tls) if tls else [],
         "/radius": [{
             "service": "hotspot",
             "address": server,

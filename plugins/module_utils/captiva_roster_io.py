@@ -248,15 +248,18 @@ def roster_to_data(roster: Roster) -> tuple[dict[str, Any], dict[str, Any]]:
 
     # Not dataclasses.asdict: it deep-copies every value, seconds at 50,000 users.
     data = plain({f.name: getattr(roster, f.name) for f in dataclasses.fields(roster)})
-    credentials: dict[str, Any] = {"users": {}, "routers": {}}
+    credentials: dict[str, Any] = {"users": {}, "routers": {}, "sites": {}}
     for user in data["users"]:
         credentials["users"][user["username"]] = {
             "password": user.pop("password"), "password_hash": user.pop("password_hash")}
     for site in data["sites"].values():
+        credentials["sites"][site["name"]] = {
+            "hotspot_tls_key": (site.get("hotspot_tls") or {}).pop("key", None)}
         for router in site["routers"]:
             credentials["routers"][router["name"]] = {
                 "radius_secret": router.pop("radius_secret"),
-                "api_password": router["api"].pop("password")}
+                "api_password": router["api"].pop("password"),
+                "hotspot_tls_key": (router.get("hotspot_tls") or {}).pop("key", None)}
     # A voucher's code is its password.
     credentials["vouchers"] = {batch["name"]: {"codes": batch.pop("codes")}
                                for batch in data.get("vouchers", [])}
@@ -280,8 +283,12 @@ def roster_from_data(data: Mapping[str, Any], credentials: Mapping[str, Any]) ->
         for router in site["routers"]:
             secrets = credentials["routers"][router["name"]]
             routers.append(dict(router, radius_secret=secrets["radius_secret"],
-                                api=dict(router["api"], password=secrets["api_password"])))
-        sites[site_name] = dict(site, routers=routers)
+                                api=dict(router["api"], password=secrets["api_password"]),
+                                hotspot_tls=_with_key(router.get("hotspot_tls"),
+                                                      secrets.get("hotspot_tls_key"))))
+        key = credentials.get("sites", {}).get(site_name, {}).get("hotspot_tls_key")
+        sites[site_name] = dict(site, routers=routers,
+                                hotspot_tls=_with_key(site.get("hotspot_tls"), key))
     return Roster(settings=dict(data["settings"]), profiles=dict(data["profiles"]),
                   promotions=dict(data["promotions"]), users=users, sites=sites,
                   staff=[dict(m) for m in data.get("staff", [])],
@@ -289,6 +296,10 @@ def roster_from_data(data: Mapping[str, Any], credentials: Mapping[str, Any]) ->
                             for b in data.get("vouchers", [])],
                   workstations=[dict(w) for w in data.get("workstations", [])],
                   workstation_rules=dict(data.get("workstation_rules", {})))
+
+
+def _with_key(tls: Mapping[str, Any] | None, key: str | None) -> dict[str, Any] | None:
+    return None if tls is None else dict(tls, key=key)
 
 
 def _voucher_batch(batch: Mapping[str, Any], codes: list[str]) -> dict[str, Any]:
@@ -308,12 +319,18 @@ def raw_secret_values(variables: Mapping[str, Any]) -> set[str]:
         if isinstance(user, dict):
             values.update(user.get(k) for k in ("password", "password_hash"))
     for site in variables.get("captiva_sites") or []:
+        values.add(_tls_key(site))
         for router in (site.get("routers") if isinstance(site, dict) else None) or []:
             if isinstance(router, dict):
                 api = router.get("api")
-                values.update((router.get("radius_secret"),
+                values.update((router.get("radius_secret"), _tls_key(router),
                                api.get("password") if isinstance(api, dict) else None))
     return {v for v in values if isinstance(v, str) and len(v) >= 6}
+
+
+def _tls_key(item: Any) -> Any:
+    tls = item.get("hotspot_tls") if isinstance(item, dict) else None
+    return tls.get("key") if isinstance(tls, dict) else None
 
 
 def secret_values(credentials: Mapping[str, Any]) -> set[str]:

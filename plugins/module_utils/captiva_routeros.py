@@ -13,6 +13,10 @@ Ownership (Captiva never changes or removes an entry it did not create):
   A desired name that exists on the router but is not in the ledger is a conflict: the run
   fails before any write.
 - settings menus (``/radius/incoming``, ``/system/identity``): only the fields given are set.
+- ``/certificate`` (the hotspot's TLS certificate): imported from a file, never edited, named
+  after its fingerprint and listed in the ledger (``captiva_routeros_certificates``). Imports
+  run before every other write, so the hotspot profile can name the new certificate; removals
+  of the ones it replaces run after.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible.module_utils import captiva_routeros_certificates as certificates
 from ansible.module_utils.captiva_prune import (
     DEFAULT_MAX_COUNT,
     DEFAULT_MAX_RATIO,
@@ -48,6 +53,7 @@ class MenuSpec:
 
 
 MENUS: dict[str, MenuSpec] = {spec.path: spec for spec in (
+    MenuSpec(certificates.CERTIFICATE_MENU, ("name",), "ledger", frozenset({"key"})),
     MenuSpec("/radius", ("service", "address"), secrets=frozenset({"secret"})),
     MenuSpec("/radius/incoming", ownership="settings"),
     MenuSpec("/system/identity", ownership="settings"),
@@ -219,6 +225,9 @@ def validate_desired(desired: Mapping[str, Any], schema=schema_fields) -> list[s
             errors.append(f"desired[{path}]: unsupported menu path; supported: "
                           + ", ".join(sorted(MENUS)))
             continue
+        if path == certificates.CERTIFICATE_MENU:
+            errors.extend(certificates.validate_entries(value))
+            continue
         entries = [value] if spec.ownership == "settings" else value
         if spec.ownership == "settings" and not isinstance(value, Mapping):
             errors.append(f"desired[{path}]: a settings menu takes a dict of fields")
@@ -345,11 +354,12 @@ class Action:
     write: dict[str, str] = field(default_factory=dict)  # fields sent to the router
     before: dict[str, Any] | None = None  # for the diff, secrets masked
     after: dict[str, Any] | None = None
+    shown: dict[str, Any] | None = None  # what the summary shows instead of ``write``
 
     def summary(self) -> dict[str, Any]:
         spec = MENUS.get(self.menu)
-        shown = _display(spec, self.write) if spec else {
-            k: ("(ledger)" if k == "source" else v) for k, v in self.write.items()}
+        shown = self.shown if self.shown is not None else _display(spec, self.write) if spec \
+            else {k: ("(ledger)" if k == "source" else v) for k, v in self.write.items()}
         out = {"menu": self.menu, "action": self.op, "entry": self.label}
         if self.op != "delete":
             out["fields"] = shown
@@ -390,9 +400,31 @@ def plan(desired: Mapping[str, Any], current: Mapping[str, list[Mapping[str, Any
     claims: list[str] = []
     releases: list[str] = []
     conflicts = []
+    certificate_conflicts: list[str] = []
+    imports: list[Action] = []  # certificates: before every other write
+    removals: list[Action] = []  # certificates: after every other write
     for path, value in desired.items():
         spec = MENUS[path]
         rows = current.get(path, [])
+        if path == certificates.CERTIFICATE_MENU:
+            names = owned_names.get(path, set())
+            wanted = certificates.plan(value, rows, names, prune=prune)
+            certificate_conflicts = wanted.conflicts
+            result.owned += wanted.owned
+            present = {_as_text(r.get("name")) for r in rows}
+            releases.extend(f"{path} {n}" for n in sorted(names - present))
+            for entry in wanted.create:
+                claims.append(f"{path} {entry['name']}")
+                shown = certificates.describe(entry)
+                imports.append(Action(path, "create", f"name={entry['name']}", None,
+                                      dict(entry), None, shown, shown))
+            for row in wanted.delete:
+                releases.append(f"{path} {_as_text(row.get('name'))}")
+                removals.append(Action(
+                    path, "delete", f"name={_as_text(row.get('name'))}", row.get(".id"), {},
+                    {k: _as_text(row.get(k)) for k in ("name", "fingerprint", "common-name")
+                     if row.get(k) is not None}, None))
+            continue
         if spec.ownership == "settings":
             row = rows[0] if rows else {}
             changes = {k: v for k, v in value.items()
@@ -455,6 +487,10 @@ def plan(desired: Mapping[str, Any], current: Mapping[str, list[Mapping[str, Any
                     _display(spec, {k: v for k, v in row.items() if k != ".id"}), None))
                 if spec.ownership == "ledger":
                     releases.append(f"{path} {_as_text(row.get('name'))}")
+    result.actions = [*imports, *result.actions, *removals]
+    if certificate_conflicts:
+        raise RouterOSError("the hotspot certificate cannot be installed: "
+                            + "; ".join(certificate_conflicts))
     if conflicts:
         raise RouterOSError(
             "entries exist on the router that Captiva did not create (not in its ownership "
@@ -521,7 +557,9 @@ def apply(client, result: Plan, marker: str = DEFAULT_MARKER) -> list[dict[str, 
                         "name": name, "comment": marker, "policy": "read",
                         **action.write})
                     return
-            if action.op == "create":
+            if action.menu == certificates.CERTIFICATE_MENU and action.op == "create":
+                certificates.install(client, action.write)
+            elif action.op == "create":
                 action.id = client.add(action.menu, action.write)
             elif action.op in ("update", "set"):
                 client.set(action.menu, action.id, action.write)
@@ -597,6 +635,10 @@ class RouterOSClient:
 
     def print(self, path: str, *queries: str) -> list[dict[str, Any]]:
         return self._call(f"{path}/print", *queries)
+
+    def command(self, command: str, fields: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Any other command, such as ``/certificate/import``, with its arguments."""
+        return self._call(command, *(f"={k}={v}" for k, v in fields.items()))
 
     def add(self, path: str, fields: Mapping[str, str]) -> str:
         rows = self._call(f"{path}/add", *(f"={k}={v}" for k, v in fields.items()))

@@ -22,7 +22,7 @@ from ansible.module_utils.captiva_radius_plan import reconcile
 from ansible.module_utils.captiva_roster import validate
 from pyrad import packet
 from radius_fixtures import ROUTER_ADDRESS, RadiusServer, wait_for
-from roster_base import base_variables
+from roster_base import base_variables, with_hotspot
 
 __all__ = [
     "DOUALA",
@@ -70,7 +70,7 @@ def roster_variables(users: list[dict]) -> dict:
             "api": {"username": "captiva", "password": "api-password-2"}}]},
     ]
     variables["captiva_users"] = users
-    return variables
+    return with_hotspot(variables)
 
 
 def provision(server: RadiusServer, users: list[dict]) -> None:

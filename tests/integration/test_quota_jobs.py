@@ -24,6 +24,7 @@ from ansible.module_utils.captiva_radius_plan import reconcile
 from ansible.module_utils.captiva_roster import validate
 from processes import free_port
 from quota_fixtures import NAS_DOUALA, GiB, add_user, ts
+from roster_base import with_hotspot
 from routeros_fixtures import start_sim, stop_sim
 
 from captiva.quota import jobs
@@ -563,7 +564,7 @@ def campus(radius_server):
     variables["captiva_sites"][0]["routers"].append({
         "name": NAKING, "address": NAKING_NAS, "radius_secret": "n" * 24,
         "api": {"username": "captiva", "password": "api-password-3"}})
-    roster, errors = validate(variables)
+    roster, errors = validate(with_hotspot(variables))
     assert errors == [], errors
     with radius_server.db.connect("reconcile") as conn:
         reconcile(conn, roster, now=dt.datetime.now(dt.UTC), check_mode=False)

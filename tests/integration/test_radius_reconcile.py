@@ -10,7 +10,7 @@ import pytest
 from ansible.module_utils.captiva_prune import PruneRefused
 from ansible.module_utils.captiva_radius_plan import ADVISORY_LOCK_KEY, reconcile
 from ansible.module_utils.captiva_roster import validate
-from roster_base import base_variables
+from roster_base import base_variables, with_hotspot
 
 NOW = dt.datetime(2026, 11, 21, 10, 0, tzinfo=ZoneInfo("Africa/Douala"))
 POLICY = ("radcheck", "radreply", "radgroupcheck", "radgroupreply", "radusergroup")
@@ -31,7 +31,7 @@ def make_roster(n_users=10, **changes):
         "name": "gw1", "address": "10.20.1.1", "radius_secret": "s" * 24,
         "api": {"username": "captiva", "password": "api-password-1"}}]}]
     variables.update(changes)
-    roster, errors = validate(variables)
+    roster, errors = validate(with_hotspot(variables))
     assert errors == [], errors
     return roster
 

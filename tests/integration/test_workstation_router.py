@@ -6,7 +6,7 @@ from __future__ import annotations
 from ansible.module_utils.captiva_roster import validate
 from ansible.module_utils.captiva_roster_compile import compile_routers
 from ansible.module_utils.captiva_routeros import RouterOSClient, reconcile
-from roster_base import base_variables
+from roster_base import base_variables, with_hotspot
 from routeros_fixtures import routeros_sim  # noqa: F401
 
 ROUTER = {"name": "gw1", "address": "10.5.0.1", "radius_secret": "s" * 20,
@@ -20,7 +20,7 @@ def desired(workstations):
     variables["captiva_sites"] = [{"name": "campus-ndogbong", "networks": ["10.5.60.0/24"],
                                    "routers": [ROUTER]}]
     variables["captiva_workstations"] = workstations
-    roster, errors = validate(variables)
+    roster, errors = validate(with_hotspot(variables))
     assert errors == []
     return compile_routers(roster)["routeros"]["gw1"]
 

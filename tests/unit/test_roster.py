@@ -1,16 +1,27 @@
 """Effective policy, activity and the compiled desired state."""
 
 import datetime as dt
+import hashlib
+import ssl
 from zoneinfo import ZoneInfo
 
 import pytest
 from ansible.module_utils.captiva_roster import DEFAULT_PROFILE, validate
 from ansible.module_utils.captiva_roster_compile import compile_roster
-from ansible.module_utils.captiva_roster_io import roster_from_data, roster_to_data
-from roster_base import base_variables
+from ansible.module_utils.captiva_roster_io import (
+    roster_from_data,
+    roster_to_data,
+    secret_values,
+)
+from roster_base import base_variables, hotspot_tls
 
 DOUALA = ZoneInfo("Africa/Douala")
 NOW = dt.datetime(2026, 11, 21, 10, 0, tzinfo=DOUALA)
+
+
+def fingerprint(pem: str) -> str:
+    """SHA-256 of the DER form, as RouterOS prints it (the standard library's reading)."""
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
 
 
 def roster_with(users, promotions=None, profiles=None, **settings):
@@ -101,7 +112,7 @@ def test_group_rows_use_router_orientation_and_safe_operators():
     assert rows["check"] == [["Simultaneous-Use", ":=", "1"]]
 
 
-SITE = {"name": "campus-a", "routers": [{
+SITE = {"name": "campus-a", "hotspot_tls": hotspot_tls("login.campus.test"), "routers": [{
     "name": "gw1", "address": "10.20.1.1", "radius_secret": "x" * 20,
     "api": {"username": "captiva", "password": "api-password"},
     "hotspot": {"dns_name": "login.campus.test"}}]}
@@ -151,11 +162,73 @@ def test_router_desired_state():
     assert out["freeradius_clients"] == [
         {"name": "gw1", "address": "10.20.1.1", "secret": "x" * 20}]
     assert out["tables"]["captiva_router"][0]["nasipaddress"] == "10.20.1.1"
+    # the pages' directory and the HTTPS login's certificate, named after its fingerprint
+    profile = desired["/ip/hotspot/profile"][0]
+    assert profile["html-directory"] == "flash/hotspot"
+    (certificate,) = desired["/certificate"]
+    assert profile["ssl-certificate"] == certificate["name"] == \
+        "captiva-hotspot-" + fingerprint(SITE["hotspot_tls"]["certificate"])[:12]
+    assert certificate["key"].strip() == SITE["hotspot_tls"]["key"].strip()
+
+
+def test_without_https_no_certificate_is_needed_and_the_profile_names_none():
+    site = {"name": "campus-a", "routers": [dict(SITE["routers"][0], hotspot={})]}
+    out = compile_roster(roster_with([user("a")], captiva_sites=[site],
+                                     captiva_hotspot_login_by=["http-pap", "cookie"]), NOW)
+    desired = out["routeros"]["gw1"]
+    # an empty list: a certificate Captiva imported before is removed
+    assert desired["/certificate"] == []
+    assert desired["/ip/hotspot/profile"][0]["ssl-certificate"] == "none"
+
+
+def test_a_routers_own_certificate_overrides_its_sites():
+    own = hotspot_tls("gw2.campus.test")
+    site = dict(SITE, routers=[SITE["routers"][0], {
+        "name": "gw2", "address": "10.20.1.2", "radius_secret": "y" * 20,
+        "api": {"username": "captiva", "password": "api-password"},
+        "hotspot": {"dns_name": "gw2.campus.test"}, "hotspot_tls": own}])
+    routeros = compile_roster(roster_with([user("a")], captiva_sites=[site]), NOW)["routeros"]
+    assert routeros["gw1"]["/certificate"][0]["certificate"] == \
+        SITE["hotspot_tls"]["certificate"]
+    assert routeros["gw2"]["/certificate"][0]["certificate"] == own["certificate"]
+
+
+def test_a_certificate_for_another_name_or_with_another_key_is_refused():
+    site = dict(SITE, hotspot_tls={"certificate": hotspot_tls("other.campus.test")["certificate"],
+                                   "key": hotspot_tls("login.campus.test")["key"]})
+    variables = base_variables()
+    variables["captiva_sites"] = [site]
+    _, errors = validate(variables)
+    reasons = {e.path: [] for e in errors}
+    for error in errors:
+        reasons[error.path].append(error.reason)
+    assert list(reasons) == ["captiva_sites[0].hotspot_tls.key",
+                             "captiva_sites[0].hotspot_tls.certificate"]
+    assert reasons["captiva_sites[0].hotspot_tls.key"][0].startswith(
+        "this key does not belong to the first certificate (CN=other.campus.test)")
+    assert reasons["captiva_sites[0].hotspot_tls.certificate"][0].startswith(
+        "the certificate is not valid for the hotspot's dns_name 'login.campus.test' (its DNS "
+        "names: other.campus.test): browsers would refuse the login page")
+    # the key never shows in an error
+    assert not any(site["hotspot_tls"]["key"].splitlines()[1] in e.reason for e in errors)
+
+
+def test_an_expired_certificate_is_refused():
+    site = dict(SITE, hotspot_tls=hotspot_tls("login.campus.test", days=-1))
+    variables = base_variables()
+    variables["captiva_sites"] = [site]
+    _, errors = validate(variables)
+    assert [(e.path, e.reason.split(" expired on ")[0]) for e in errors] == [
+        ("captiva_sites[0].hotspot_tls.certificate", "CN=login.campus.test")]
 
 
 def test_roster_survives_transport_as_module_arguments():
-    roster = roster_with([user("a", expires="2026-12-31", promotion="L3-INFO-2025")])
+    roster = roster_with([user("a", expires="2026-12-31", promotion="L3-INFO-2025")],
+                         captiva_sites=[SITE])
     data, credentials = roster_to_data(roster)
     assert "pw-of-a-123" not in str(data)  # secrets travel apart, as a no_log argument
+    key = SITE["hotspot_tls"]["key"].splitlines()[1]
+    assert key not in str(data) and key in str(credentials)
+    assert any(key in value for value in secret_values(credentials))
     again = roster_from_data(data, credentials)
     assert compile_roster(again, NOW) == compile_roster(roster, NOW)

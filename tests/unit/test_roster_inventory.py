@@ -9,7 +9,7 @@ import yaml
 from ansible.module_utils.captiva_prune import PruneRefused, check_prune, prune_limit
 from ansible.module_utils.captiva_roster_compile import compile_routers
 from ansible.module_utils.captiva_roster_io import RosterInvalid, load_roster
-from roster_base import DEFAULTS_FILE, base_variables
+from roster_base import DEFAULTS_FILE, base_variables, with_hotspot
 
 HOSTS = textwrap.dedent("""\
     all:
@@ -41,7 +41,7 @@ def inventory(tmp_path):
     sites.write_text(SITES)
     variables = base_variables()
     variables.update(yaml.safe_load(SITES))
-    return variables, [str(DEFAULTS_FILE), str(sites)]
+    return with_hotspot(variables), [str(DEFAULTS_FILE), str(sites)]
 
 
 def test_a_router_in_one_place_only_is_an_error_naming_both_places(tmp_path):

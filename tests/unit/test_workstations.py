@@ -6,7 +6,7 @@ import datetime as dt
 
 from ansible.module_utils.captiva_roster import validate
 from ansible.module_utils.captiva_roster_compile import compile_radius
-from roster_base import base_variables
+from roster_base import base_variables, with_hotspot
 
 SITE = {"name": "campus-ndogbong", "networks": ["10.5.60.0/24"], "routers": []}
 
@@ -17,7 +17,7 @@ def variables(workstations, rules=None, sites=None):
     v["captiva_workstations"] = workstations
     if rules is not None:
         v["captiva_workstation_rules"] = rules
-    return v
+    return with_hotspot(v)
 
 
 def pc(n, **changes):
