@@ -67,8 +67,9 @@ DEFAULT_RULES = {
 }
 _MAC = re.compile(r"^([0-9A-Fa-f]{2})([:-]?)([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})\2"
                   r"([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})$")
-# A session code as FreeRADIUS normalises it (policy.d/captiva_workstation): P + 8 digits.
-SESSION_CODE = re.compile(r"^\s*[Pp][- ]?[0-9]{4}[- ]?[0-9]{4}\s*$")
+# A session code as FreeRADIUS normalises it (roles/freeradius vars, __freeradius_workstation_code):
+# P + 15 digits, typed P-48291-37502-46813 or compact.
+SESSION_CODE = re.compile(r"^\s*[Pp][- ]?[0-9]{5}[- ]?[0-9]{5}[- ]?[0-9]{5}\s*$")
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
 
@@ -220,7 +221,7 @@ def validate_workstations(variables: Mapping[str, Any], sites: Mapping[str, Mapp
                 and SESSION_CODE.match(user["username"]):
             fail(errors, f"captiva_users[{i}].username",
                  f"{user['username']!r} has the shape of a public workstation's session code "
-                 "(P + 8 digits): choose another username")
+                 "(P + 15 digits): choose another username")
     return workstations, rules, errors
 
 
