@@ -293,14 +293,16 @@ def require_freeradius() -> None:
 
 
 @contextmanager
-def freeradius_for(base: Path, db: Database) -> Iterator[RadiusServer]:
-    """Render the role into a copy of the package tree under ``base`` and run the server."""
+def freeradius_for(base: Path, db: Database,
+                   role_vars: dict | None = None) -> Iterator[RadiusServer]:
+    """Render the role into a copy of the package tree under ``base`` and run the server;
+    ``role_vars``: more role inputs (or other values) than the tests' defaults."""
     require_freeradius()
     config_dir = copy_package_config(base)
     server = RadiusServer(config_dir=config_dir, log_path=base / "log" / "radius.log",
                           buffer_dir=base / "buffer", auth_port=free_port(socket.SOCK_DGRAM),
                           acct_port=free_port(socket.SOCK_DGRAM), db=db)
-    result = run_role(base, config_dir, server_role_vars(server))
+    result = run_role(base, config_dir, dict(server_role_vars(server), **(role_vars or {})))
     if result.returncode != 0:
         pytest.fail(f"the freeradius role failed:\n{result.stdout[-6000:]}\n{result.stderr}")
     server.start()

@@ -255,17 +255,34 @@ BEGIN
 END
 $$;
 
+-- The status portal's login of p_code (policy.d/captiva_voucher): 'none' (not a voucher),
+-- 'reject|<message>' for a revoked or expired code (nor one not valid yet), else 'accept'.
+-- A used-up code may sign in to read why; nothing is recorded, no window starts.
+CREATE OR REPLACE FUNCTION captiva_voucher_portal_xlat(p_code text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    RETURN COALESCE((
+        SELECT CASE WHEN j.reason IN ('revoked', 'expired', 'not-yet-valid')
+                    THEN 'reject|' || replace(j.message, '|', '/')
+                    ELSE 'accept' END
+        FROM captiva_voucher_judge(p_code, NULL, now(), false) AS j), 'none');
+END
+$$;
+
 ALTER FUNCTION captiva_voucher_judgements(inet, timestamptz, boolean) OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_voucher_judgements(inet, timestamptz, boolean) FROM PUBLIC;
 ALTER FUNCTION captiva_voucher_judge(text, inet, timestamptz, boolean) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_voucher_login(text, inet, timestamptz) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_voucher_login_xlat(text, text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_voucher_portal_xlat(text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_voucher_sessions_to_disconnect(timestamptz) OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_voucher_judge(text, inet, timestamptz, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION captiva_voucher_login(text, inet, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION captiva_voucher_login_xlat(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION captiva_voucher_portal_xlat(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION captiva_voucher_sessions_to_disconnect(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION captiva_voucher_login_xlat(text, text) TO captiva_freeradius;
+GRANT EXECUTE ON FUNCTION captiva_voucher_portal_xlat(text) TO captiva_freeradius;
 GRANT EXECUTE ON FUNCTION captiva_voucher_login(text, inet, timestamptz) TO captiva_freeradius;
 -- The portal shows a voucher holder the same remaining time and data as a login would get.
 GRANT EXECUTE ON FUNCTION captiva_voucher_judge(text, inet, timestamptz, boolean)
