@@ -5,6 +5,8 @@ Import the fixtures you use into a test module: ``from routeros_fixtures import 
 
 from __future__ import annotations
 
+import hashlib
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +31,7 @@ class Sim:
     state: Path
     coa_port: int = 0  # its RADIUS Disconnect/CoA listener, on the same host
     hotspot_port: int = 0  # its hotspot HTTP login (start_sim(..., hotspot=True))
+    hotspot_tls_port: int = 0  # its hotspot HTTPS login (start_sim(..., hotspot_tls=True))
     user: str = USER
     password: str = PASSWORD
 
@@ -87,14 +90,29 @@ class Sim:
         return row
 
 
-def start_sim(tmp_path: Path, *extra: str, hotspot: bool = False) -> Sim:
+# What start_sim(..., hotspot=True) sets on the router's built-in "default" hotspot profile
+# (RouterOS's own defaults are use-radius=no, login-by=cookie,http-chap).
+HOTSPOT_PROFILE = {"use-radius": "yes", "login-by": "http-chap,http-pap"}
+
+
+def start_sim(tmp_path: Path, *extra: str, hotspot: bool = False, hotspot_tls: bool = False,
+              hotspot_profile: dict[str, str] | None = None) -> Sim:
+    """A simulator on loopback. ``hotspot``: with its HTTP login, the ``default`` hotspot
+    profile set to ``hotspot_profile`` (default HOTSPOT_PROFILE: RADIUS, PAP or CHAP);
+    ``hotspot_tls``: its HTTPS login too."""
     ready = tmp_path / "sim.addr"
     coa_ready = tmp_path / "sim-coa.addr"
     hotspot_ready = tmp_path / "sim-hotspot.addr"
+    tls_ready = tmp_path / "sim-hotspot-tls.addr"
     hotspot_ready.unlink(missing_ok=True)
+    tls_ready.unlink(missing_ok=True)
+    hotspot = hotspot or hotspot_tls
     if hotspot:
         extra = ("--hotspot-listen", "127.0.0.1:0", "--hotspot-ready-file", str(hotspot_ready),
                  *extra)
+    if hotspot_tls:
+        extra = ("--hotspot-tls-listen", "127.0.0.1:0", "--hotspot-tls-ready-file",
+                 str(tls_ready), *extra)
     state = tmp_path / "sim-state.json"
     ready.unlink(missing_ok=True)
     coa_ready.unlink(missing_ok=True)
@@ -114,7 +132,13 @@ def start_sim(tmp_path: Path, *extra: str, hotspot: bool = False) -> Sim:
     host, port = ready.read_text().rsplit(":", 1)
     coa_port = int(coa_ready.read_text().rsplit(":", 1)[1]) if coa_ready.exists() else 0
     hotspot_port = int(hotspot_ready.read_text().rsplit(":", 1)[1]) if hotspot else 0
-    return Sim(host, int(port), process, state, coa_port, hotspot_port=hotspot_port)
+    tls_port = int(tls_ready.read_text().rsplit(":", 1)[1]) if hotspot_tls else 0
+    sim = Sim(host, int(port), process, state, coa_port, hotspot_port=hotspot_port,
+              hotspot_tls_port=tls_port)
+    if hotspot:
+        sim.command("/ip/hotspot/profile/set", **{".id": "*0"},
+                    **(HOTSPOT_PROFILE if hotspot_profile is None else hotspot_profile))
+    return sim
 
 
 def stop_sim(sim: Sim) -> None:
@@ -155,3 +179,139 @@ def make_certificate(common_name: str = "hotspot.campus.test", *, ip: str | None
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 encryption).decode()
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
+# ----------------------------------------------------------------------------------------------
+# A RADIUS server for the simulator's own tests (the Captiva tests use the real FreeRADIUS):
+# coded here from RFC 2865/2866/3579 with hashlib, independent of the simulator's client.
+
+ACCEPT, REJECT, ACCOUNTING_RESPONSE = 2, 3, 5
+MIKROTIK = 14988
+
+
+def vsa(kind: int, value: bytes | int) -> tuple[int, bytes]:
+    """A MikroTik vendor attribute (type 26, vendor 14988)."""
+    data = value.to_bytes(4, "big") if isinstance(value, int) else value
+    return 26, MIKROTIK.to_bytes(4, "big") + bytes([kind, len(data) + 2]) + data
+
+
+def _attributes(data: bytes) -> list[tuple[int, bytes]]:
+    out, pos = [], 20
+    while pos + 2 <= len(data):
+        out.append((data[pos], data[pos + 2:pos + data[pos + 1]]))
+        pos += data[pos + 1]
+    return out
+
+
+class Packet(dict):
+    """Attributes of a received request: type -> list of values."""
+
+    def int(self, kind: int) -> int | None:
+        values = self.get(kind)
+        return int.from_bytes(values[0], "big") if values else None
+
+    def text(self, kind: int) -> str | None:
+        values = self.get(kind)
+        return values[0].decode() if values else None
+
+
+class FakeRadius:
+    """Authentication and accounting on 127.0.0.1. ``users``: name -> password (PAP or CHAP
+    checked); ``replies``: name -> Access-Accept attributes; ``sign``: "good" (a right
+    Message-Authenticator), "none" or "bad"."""
+
+    def __init__(self, secret: str, users: dict[str, str], replies=None, sign: str = "good"):
+        import threading
+
+        self.secret = secret.encode()
+        self.users = users
+        self.replies = replies or {}
+        self.sign = sign
+        self.access: list[Packet] = []
+        self.accounting: list[Packet] = []
+        self.sockets = []
+        for handler in (self._access, self._accounting):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            self.sockets.append(sock)
+            threading.Thread(target=self._serve, args=(sock, handler), daemon=True).start()
+        self.auth_port = self.sockets[0].getsockname()[1]
+        self.acct_port = self.sockets[1].getsockname()[1]
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+    def _serve(self, sock, handler) -> None:
+        while True:
+            try:
+                data, peer = sock.recvfrom(4096)
+            except OSError:
+                return
+            answer = handler(data)
+            if answer:
+                try:
+                    sock.sendto(answer, peer)
+                except OSError:  # closed meanwhile
+                    return
+
+    def _answer(self, code: int, request: bytes, attributes, signed: bool) -> bytes:
+        import hmac
+
+        body = b"".join(bytes([k, len(v) + 2]) + v for k, v in attributes)
+        if signed:
+            body += bytes([80, 18]) + bytes(16)
+        header = bytes([code, request[1]]) + (20 + len(body)).to_bytes(2, "big")
+        if signed:
+            mac = hmac.new(self.secret, header + request[4:20] + body, hashlib.md5).digest()
+            if self.sign == "bad":
+                mac = bytes([mac[0] ^ 0xFF]) + mac[1:]
+            body = body[:-16] + mac
+        auth = hashlib.md5(header + request[4:20] + body + self.secret).digest()  # noqa: S324
+        return header + auth + body
+
+    def _access(self, data: bytes) -> bytes:
+        packet = Packet()
+        for kind, value in _attributes(data):
+            packet.setdefault(kind, []).append(value)
+        self.access.append(packet)
+        user = packet.text(1)
+        password = self.users.get(user)
+        good = False
+        if password is not None and 2 in packet:
+            hidden, last, plain = packet[2][0], data[4:20], b""
+            for start in range(0, len(hidden), 16):
+                key = hashlib.md5(self.secret + last).digest()  # noqa: S324
+                plain += bytes(a ^ b for a, b in zip(hidden[start:start + 16], key, strict=True))
+                last = hidden[start:start + 16]
+            good = plain.rstrip(b"\0") == password.encode()
+        elif password is not None and 3 in packet:
+            chap = packet[3][0]
+            challenge = packet[60][0] if 60 in packet else data[4:20]
+            good = chap[1:] == hashlib.md5(chap[:1] + password.encode() + challenge).digest()  # noqa: S324
+        if good:
+            return self._answer(ACCEPT, data, self.replies.get(user, []), self.sign != "none")
+        return self._answer(REJECT, data, [(18, b"invalid username or password")],
+                            self.sign != "none")
+
+    def _accounting(self, data: bytes) -> bytes:
+        packet = Packet()
+        for kind, value in _attributes(data):
+            packet.setdefault(kind, []).append(value)
+        self.accounting.append(packet)
+        return self._answer(ACCOUNTING_RESPONSE, data, [], False)
+
+    def wait_accounting(self, count: int, timeout: float = 5.0) -> list[Packet]:
+        deadline = time.monotonic() + timeout
+        while len(self.accounting) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(self.accounting) >= count, self.accounting
+        return self.accounting
+
+
+def radius_router(sim: Sim, radius: FakeRadius, secret: str, **radius_fields: str) -> None:
+    """Point the simulator's /radius at ``radius`` (service hotspot), incoming accepted."""
+    sim.command("/radius/add", address="127.0.0.1", secret=secret, service="hotspot",
+                timeout="1s", **{"authentication-port": str(radius.auth_port),
+                                 "accounting-port": str(radius.acct_port), **radius_fields})
+    sim.command("/radius/incoming/set", accept="yes")

@@ -12,8 +12,10 @@
 - A Disconnect-Request that names an active hotspot session (User-Name, Framed-IP-Address,
   Acct-Session-Id: every one present must match) removes it from /ip/hotspot/active and is
   answered Disconnect-ACK; otherwise Disconnect-NAK with Error-Cause (402 nothing to identify
-  a session, 403 NAS-IP-Address not ours, 503 no such session). A CoA-Request is
-  acknowledged for an existing session (nothing is changed) or NAKed the same way.
+  a session, 403 NAS-IP-Address not ours, 503 no such session). A CoA-Request for an
+  existing session applies Session-Timeout, Idle-Timeout, Mikrotik-Rate-Limit, Mikrotik-Group
+  (an unknown user profile: NAK 407) and Mikrotik-Recv/Xmit-Limit, and is acknowledged;
+  otherwise NAKed the same way.
 - Modes for tests: ``normal``, ``silent`` (drop everything), ``nak`` (NAK everything with
   ``nak_cause``, default 501 Administratively Prohibited); ``delay`` seconds before each
   answer (a slow router; the request itself is acted on at once).
@@ -34,6 +36,8 @@ import struct
 import threading
 import time
 from collections import OrderedDict
+
+from . import accounting
 
 DISCONNECT_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK = 40, 41, 42
 COA_REQUEST, COA_ACK, COA_NAK = 43, 44, 45
@@ -211,7 +215,8 @@ class CoaListener:
                 return None
             ack, nak = (DISCONNECT_ACK, DISCONNECT_NAK) if code == DISCONNECT_REQUEST else (
                 COA_ACK, COA_NAK)
-            cause = self.nak_cause if self.mode == "nak" else self._act(code, values)
+            cause = self.nak_cause if self.mode == "nak" else self._act(code, values,
+                                                                         attributes)
             answer = reply(nak if cause else ack, ident, authenticator, secret, cause)
             self.stats["nak" if cause else "ack"] += 1
             self._answers[key] = (now, answer)
@@ -221,8 +226,9 @@ class CoaListener:
         while self._answers and next(iter(self._answers.values()))[0] < now - self.time_window:
             self._answers.popitem(last=False)
 
-    def _act(self, code: int, values: dict[int, bytes]) -> int | None:
-        """Error-Cause, or None once done (the session removed, for a Disconnect)."""
+    def _act(self, code: int, values: dict[int, bytes], attributes) -> int | None:
+        """Error-Cause, or None once done (the session removed for a Disconnect, the
+        attributes applied for a CoA)."""
         own = ipaddress.ip_address(self.address[0])
         if NAS_IP_ADDRESS in values and not own.is_unspecified and (
                 socket.inet_ntoa(values[NAS_IP_ADDRESS]) != str(own)):
@@ -255,4 +261,12 @@ class CoaListener:
             self.router.mark_dirty()
             if getattr(self.router, "hotspot", None) is not None:
                 self.router.hotspot.ended(doomed, "admin-reset")  # its Accounting Stop
+            return None
+        # CoA ("RADIUS", "Change of Authorization"): Session-Timeout, Idle-Timeout,
+        # Mikrotik-Rate-Limit, Mikrotik-Group, Mikrotik-Recv/Xmit-Limit.
+        if getattr(self.router, "hotspot", None) is not None:
+            return self.router.hotspot.coa(matches, attributes)
+        for row in matches:
+            accounting.apply_to_row(row, attributes)
+        self.router.mark_dirty()
         return None

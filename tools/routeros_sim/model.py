@@ -51,9 +51,13 @@ RATE_FIELDS = {"rate-limit"}
 # /ip/hotspot/active has no schema in _api_data: these are the fields RouterOS prints.
 ACTIVE_FIELDS = (
     "server", "user", "domain", "address", "mac-address", "login-by", "uptime", "idle-time",
-    "session-time-left", "idle-timeout", "keepalive-timeout", "bytes-in", "bytes-out",
-    "packets-in", "packets-out", "radius", "comment",
+    "session-time-left", "idle-timeout", "keepalive-timeout", "limit-bytes-in",
+    "limit-bytes-out", "limit-bytes-total", "bytes-in", "bytes-out", "packets-in",
+    "packets-out", "radius", "comment",
 )
+# Kept on /ip/hotspot/active rows but not printed there (RouterOS shows them elsewhere, e.g.
+# the rate limit as a dynamic simple queue): /captiva-sim/active/print shows them.
+ACTIVE_HIDDEN = ("session-id", "rate-limit", "profile")
 ACTIVE_DEFAULTS = {"server": "hotspot1", "domain": "", "login-by": "https", "uptime": "0s",
                    "idle-time": "0s", "bytes-in": "0", "bytes-out": "0", "packets-in": "0",
                    "packets-out": "0", "radius": "true"}
@@ -354,9 +358,14 @@ def build_menus(identity: str = "MikroTik", version: str = ROUTEROS_VERSION
     active["address"].required = True
     # The Acct-Session-Id the router sent in accounting: RouterOS does not print it here, the
     # Disconnect listener matches on it (server: /captiva-sim/active/add =session-id=...).
-    active["session-id"] = Field("session-id")
+    for name in ACTIVE_HIDDEN:
+        active[name] = Field(name)
     menus["/ip/hotspot/active"] = Menu("/ip/hotspot/active", active, api_add=False,
-                                       hidden=frozenset({"session-id"}))
+                                       hidden=frozenset(ACTIVE_HIDDEN))
+    # /ip/hotspot/cookie: read-only, entries come from cookie logins; they can be removed.
+    cookie = {n: Field(n) for n in ("user", "domain", "mac-address", "expires-in", "token")}
+    menus["/ip/hotspot/cookie"] = Menu("/ip/hotspot/cookie", cookie, api_add=False,
+                                       hidden=frozenset({"token"}))
     menus["/file"] = FileMenu()
     menus["/certificate"] = CertificateMenu()
     return menus

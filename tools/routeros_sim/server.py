@@ -1,21 +1,8 @@
 """The network side: one thread per connection, login, replies, tags, stats, state file.
 
-Simulator-only commands (never counted in the stats):
-  /captiva-sim/stats/print      !re with sentences, writes, prints, logins, connections
-  /captiva-sim/stats/reset      zero the counters
-  /captiva-sim/active/add       inject a hotspot session (=user= =address= [=session-id=]
-                                [...]) -> =ret=*N
-  /captiva-sim/coa/print        the Disconnect/CoA listener: address, mode, counters
-  /captiva-sim/coa/set          =mode=normal|silent|nak [=nak-cause=N] [=time-window=S]
-                                [=delay=S]
-                                (=reset=yes zeroes the counters)
-  /captiva-sim/hotspot/print    the hotspot HTTP logins so far (user, mac-address, result,
-                                profile, session-timeout, reply-message)
-  /captiva-sim/active/expire    =user=U: end U's hotspot sessions as their Session-Timeout
-                                would (Accounting Stop) -> =ret=<count>
-
-The Disconnect/CoA listener (RFC 5176) is in coa.py, the hotspot's HTTP login
-(--hotspot-listen) in hotspot.py.
+Simulator-only commands (/captiva-sim/..., never counted in the stats): sim_commands.py.
+The Disconnect/CoA listener (RFC 5176) is in coa.py, the hotspot (--hotspot-listen,
+--hotspot-tls-listen) in hotspot.py and hotspot_http.py.
 """
 
 from __future__ import annotations
@@ -29,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import coa, hotspot, model, protocol
+from . import coa, hotspot, hotspot_http, model, protocol, sim_commands
 
 WRITE_VERBS = {"add", "set", "remove", "unset", "import"}
 COUNTERS = ("sentences", "writes", "prints", "logins", "connections")
@@ -152,51 +139,7 @@ class Router:
 
     def _sim_command(self, command: str, args: dict[str, str]):
         with self.lock:
-            if command == "/captiva-sim/stats/print":
-                return [{k: str(v) for k, v in self.stats.items()}], None
-            if command == "/captiva-sim/stats/reset":
-                self.stats = dict.fromkeys(COUNTERS, 0)
-                return [], None
-            if command == "/captiva-sim/active/add":
-                ret = self.menus["/ip/hotspot/active"].add(args, internal=True)
-                self._dirty.set()
-                return [], ret
-            if command.startswith(("/captiva-sim/hotspot/", "/captiva-sim/active/expire")) and (
-                    self.hotspot is None):
-                raise model.Trap("the hotspot login is off (no --hotspot-listen)")
-            if command == "/captiva-sim/hotspot/print":
-                return [dict(entry) for entry in self.hotspot.logins], None
-            if command == "/captiva-sim/active/expire":
-                return [], str(self.hotspot.expire(args.get("user", "")))
-            if command.startswith("/captiva-sim/coa/") and self.coa is None:
-                raise model.Trap("the Disconnect listener is off (--coa-listen off)")
-            if command == "/captiva-sim/coa/print":
-                return [self.coa.settings()], None
-            if command == "/captiva-sim/coa/set":
-                return self._coa_set(args)
-        raise model.Trap("no such command")
-
-    def _coa_set(self, args: dict[str, str]):
-        listener = self.coa
-        unknown = set(args) - {"mode", "nak-cause", "time-window", "delay", "reset"}
-        if unknown:
-            raise model.Trap(f"unknown parameter {sorted(unknown)[0]}")
-        if "mode" in args:
-            if args["mode"] not in coa.MODES:
-                raise model.Trap(f"value of mode is invalid: {args['mode']!r}")
-            listener.mode = args["mode"]
-        try:
-            if "nak-cause" in args:
-                listener.nak_cause = int(args["nak-cause"])
-            if "time-window" in args:
-                listener.time_window = int(args["time-window"])
-            if "delay" in args:
-                listener.delay = float(args["delay"])
-        except ValueError as exc:
-            raise model.Trap(f"invalid number: {exc}") from exc
-        if args.get("reset") in ("yes", "true"):
-            listener.stats = dict.fromkeys(coa.COUNTERS, 0)
-        return [], None
+            return sim_commands.run(self, command, args)
 
 
 class Connection(socketserver.BaseRequestHandler):
@@ -364,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
                              "none), authenticating against the /radius entries")
     parser.add_argument("--hotspot-ready-file", type=Path,
                         help="write the hotspot login's bound HOST:PORT here")
+    parser.add_argument("--hotspot-tls-listen", default=None,
+                        help="HOST:PORT of the hotspot's HTTPS login, with the certificate "
+                             "the hotspot profile's ssl-certificate names (port 0: any)")
+    parser.add_argument("--hotspot-tls-ready-file", type=Path,
+                        help="write the HTTPS login's bound HOST:PORT here")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
@@ -391,15 +339,21 @@ def main(argv: list[str] | None = None) -> int:
               f"(answers while /radius/incoming accept=yes)", flush=True)
         if args.coa_ready_file:
             args.coa_ready_file.write_text(f"{coa_host}:{coa_port}", encoding="utf-8")
-    if args.hotspot_listen:
-        router.hotspot = hotspot.Hotspot(router, parse_listen(args.hotspot_listen), host)
-        hotspot_host, hotspot_port = router.hotspot.address
-        threading.Thread(target=router.hotspot.serve, daemon=True).start()
-        print(f"routeros-sim hotspot login on http://{hotspot_host}:{hotspot_port}/login",
-              flush=True)
-        if args.hotspot_ready_file:
-            args.hotspot_ready_file.write_text(f"{hotspot_host}:{hotspot_port}",
-                                               encoding="utf-8")
+    if args.hotspot_listen or args.hotspot_tls_listen:
+        router.hotspot = hotspot.Hotspot(router, host)
+        servlet = hotspot_http.Servlet(
+            router.hotspot, parse_listen(args.hotspot_listen or "127.0.0.1:0"),
+            parse_listen(args.hotspot_tls_listen) if args.hotspot_tls_listen else None)
+        router.hotspot.servlet = servlet
+        for address, ready, scheme in ((servlet.address, args.hotspot_ready_file, "http"),
+                                       (servlet.tls_address, args.hotspot_tls_ready_file,
+                                        "https")):
+            if address is None:
+                continue
+            print(f"routeros-sim hotspot login on {scheme}://{address[0]}:{address[1]}/login",
+                  flush=True)
+            if ready:
+                ready.write_text(f"{address[0]}:{address[1]}", encoding="utf-8")
     if args.ready_file:
         args.ready_file.write_text(bound, encoding="utf-8")
     print(f"routeros-sim listening on {bound} ({'api-ssl' if tls else 'api'})", flush=True)
@@ -414,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         if router.coa is not None:
             router.coa.close()
         if router.hotspot is not None:
+            router.hotspot.servlet.close()
             router.hotspot.close()
         router.save()
         server.server_close()
