@@ -210,7 +210,7 @@ def test_admin_sees_online_failures_top_promotions_and_csv(client):
     assert page.status_code == 200
     assert "STU2025002" in page.text and "Access-Reject" in page.text
     online = client.get("/api/admin/online").json()["rows"]
-    assert {row["username"] for row in online} == {"STU2025001", "STU2025002"}
+    assert {row["account"] for row in online} == {"STU2025001", "STU2025002"}
     top = client.get("/api/admin/top").json()["rows"]
     assert top[0]["username"] in ("STU2025001", "STU2025002")
     promotions = {r["promotion"]: r for r in client.get("/api/admin/promotions").json()["rows"]}
@@ -221,7 +221,7 @@ def test_admin_sees_online_failures_top_promotions_and_csv(client):
     exported = client.get("/admin/export/online.csv")
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
-    assert {row["username"] for row in rows} == {"STU2025001", "STU2025002"}
+    assert {row["account"] for row in rows} == {"STU2025001", "STU2025002"}
 
 
 def test_student_is_not_an_admin(client):
