@@ -243,6 +243,7 @@ def test_state_survives_a_restart(tmp_path):
     try:
         api = sim.connect()
         api.path("ip", "hotspot", "user", "profile").add(name="kept")
+        tuple(api("/captiva-sim/active/add", user="alice", address="10.5.0.2"))
         api.close()
     finally:
         stop_sim(sim)
@@ -250,6 +251,7 @@ def test_state_survives_a_restart(tmp_path):
     try:
         names = [r["name"] for r in sim.rows("/ip/hotspot/user/profile")]
         assert names == ["default", "kept"]
+        assert sim.rows("/ip/hotspot/active") == []  # a restart is a reboot: sessions gone
         api = sim.connect()
         assert api.path("ip", "hotspot", "user", "profile").add(name="next") == "*2"
         api.close()

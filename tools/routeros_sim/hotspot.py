@@ -93,7 +93,8 @@ class Hotspot:
         return self.router.menus["/certificate"].pem_pair(name)
 
     def current(self, mac: str) -> Session | None:
-        return next((s for s in self.sessions.values() if s.mac == mac), None)
+        with self.router.lock:
+            return next((s for s in self.sessions.values() if s.mac == mac), None)
 
     def challenge(self, mac: str) -> tuple[bytes, bytes]:
         """A fresh CHAP id and challenge for the login page shown to ``mac``."""

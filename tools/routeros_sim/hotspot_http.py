@@ -196,6 +196,10 @@ class Servlet:
 
     def values(self, tls: bool, mac: str, ip: str, form: dict, session=None,
                error: str = "") -> dict[str, str]:
+        with self.hotspot.router.lock:
+            return self._values(tls, mac, ip, form, session, error)
+
+    def _values(self, tls, mac, ip, form, session, error) -> dict[str, str]:
         hotspot = self.hotspot
         server_name, profile = hotspot.server()
         login_by = hotspot.login_by()

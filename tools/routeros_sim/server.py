@@ -49,6 +49,10 @@ class Router:
             for path, data in saved.get("menus", {}).items():
                 if path in self.menus:
                     self.menus[path].load(data)
+            # A restart is a reboot: hotspot sessions and cookies do not survive it (and no
+            # Accounting Stop is sent for them).
+            self.menus["/ip/hotspot/active"].rows = []
+            self.menus["/ip/hotspot/cookie"].rows = []
 
     # -- persistence: written in the background, at most a few times a second ---------------
     def save(self) -> None:
