@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import string
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -60,12 +61,21 @@ def limits(batch: Mapping[str, Any], language: str) -> str:
         out.append(phrases["window"].format(
             duration_text(batch["window_after_first_use"], language)))
     if batch.get("data"):
-        size = units.format_size(batch["data"])
-        out.append(phrases["data"].format(size[:-3] + " " + size[-3:] if size.endswith("iB")
-                                          else size))
+        out.append(phrases["data"].format(size_text(batch["data"], units.SIZE_UNITS)))
     if batch.get("simultaneous_use") and batch["simultaneous_use"] > 1:
         out.append(phrases["devices"].format(batch["simultaneous_use"]))
     return ", ".join(out)
+
+
+def size_text(n_bytes: int, size_units: Mapping[str, int]) -> str:
+    """A data cap as the roster declared it: exact, in the unit that gives the smallest whole
+    number, decimal or binary (5000000 -> '5 MB', 5368709120 -> '5 GiB'); never rounded."""
+    exact = [(n_bytes // factor, unit) for unit, factor in size_units.items()
+             if factor > 1 and n_bytes >= factor and n_bytes % factor == 0]
+    if not exact:
+        return f"{n_bytes} B"
+    number, unit = min(exact, key=lambda pair: (pair[0], not pair[1].endswith("iB")))
+    return f"{number} {unit}"
 
 
 def _last_day(batch: Mapping[str, Any]) -> str:
@@ -143,6 +153,57 @@ def card_fields(batch: Mapping[str, Any], index: int, *, wifi_name: str, login_u
 def login_url_for(template: str, code: str) -> str:
     """The hotspot login URL with the code filled in (``{code}`` in the template)."""
     return template.replace("{code}", code)
+
+
+# The hotspot's login methods with a login form (roster: captiva_hotspot_login_by).
+FORM_METHODS = ("https", "http-chap", "http-pap")
+
+
+class LoginMethodError(ValueError):
+    """A card URL that cannot log a guest in with the router's login methods."""
+
+
+def default_login_url(dns_name: str, login_by: list[str]) -> str:
+    """What a card's QR code opens: the router's login page with the code in the URL's
+    fragment, which Captiva's login page puts into its code form and sends by the method the
+    router offers. A fragment never reaches a server or its logs. https when the routers log
+    in over HTTPS, else plain http (http-chap or http-pap)."""
+    if "https" in login_by:
+        scheme = "https"
+    elif any(method in login_by for method in FORM_METHODS):
+        scheme = "http"
+    else:
+        raise LoginMethodError(
+            "captiva_hotspot_login_by has no login method with a form (https, http-chap or "
+            "http-pap): a card's code cannot be typed or sent anywhere")
+    return f"{scheme}://{dns_name}/login#code={{code}}"
+
+
+def login_url_warnings(template: str, login_by: list[str]) -> list[str]:
+    """Why a given card URL does not fit the routers' login methods: raises LoginMethodError
+    when it cannot work, returns warnings when it works badly."""
+    url = urllib.parse.urlsplit(template)
+    query = urllib.parse.parse_qs(url.query)
+    warnings = []
+    if "password" in query:
+        if "http-pap" not in login_by:
+            raise LoginMethodError(
+                "this URL logs in with a GET that carries the password, which the router "
+                "accepts only with http-pap in captiva_hotspot_login_by (it has "
+                f"{','.join(login_by)}): leave --login-url out, the default opens the login "
+                "page with the code filled in (.../login#code=...)")
+        warnings.append("this URL carries the code as a password in its query: it crosses the "
+                        "WiFi in clear and lands in proxy and browser logs; the default "
+                        "(.../login#code=...) does not")
+    if url.scheme == "https" and "https" not in login_by:
+        raise LoginMethodError(
+            "an https:// URL, but captiva_hotspot_login_by has no https: the router serves no "
+            "HTTPS login page; use http://")
+    if url.scheme == "http" and not any(m in login_by for m in ("http-chap", "http-pap")):
+        raise LoginMethodError(
+            "an http:// URL, but captiva_hotspot_login_by logs in over HTTPS only: use "
+            "https://")
+    return warnings
 
 
 CSV_COLUMNS = ("batch", "index", "code", "username", "login_url", "wifi_name", "valid_from",

@@ -30,7 +30,6 @@ from captiva.vouchers import ROOT, cards, compact, module_utils
 
 SECRET_ENV = "CAPTIVA_VOUCHER_SECRET"  # noqa: S105 - the variable's name
 DEFAULTS_FILE = ROOT / "group_vars" / "captiva_defaults.yml"
-DEFAULT_LOGIN_URL = "http://{dns_name}/login?username={code}&password={code}"
 
 
 class Vaulted(str):
@@ -119,19 +118,28 @@ def validated_batches(variables: dict[str, Any], files: list[str]) -> list[dict]
 
 
 def login_url_template(variables, batch, given: str | None) -> str:
-    if given:
-        if "{code}" not in given:
-            raise SystemExit("--login-url must contain {code}")
-        return given
-    for site in variables.get("captiva_sites") or []:
-        if batch["sites"] and site.get("name") not in batch["sites"]:
-            continue
-        for router in site.get("routers") or []:
-            dns_name = (router.get("hotspot") or {}).get("dns_name")
-            if dns_name:
-                return DEFAULT_LOGIN_URL.replace("{dns_name}", dns_name)
+    """The cards' URL: the given one when it fits the routers' login methods
+    (captiva_hotspot_login_by), else the login page of the batch's first router with a
+    hotspot dns_name, the code in its fragment."""
+    login_by = variables.get("captiva_hotspot_login_by") or []
+    try:
+        if given:
+            if "{code}" not in given:
+                raise SystemExit("--login-url must contain {code}")
+            for warning in cards.login_url_warnings(given, login_by):
+                print(f"warning: --login-url: {warning}", file=sys.stderr)
+            return given
+        for site in variables.get("captiva_sites") or []:
+            if batch["sites"] and site.get("name") not in batch["sites"]:
+                continue
+            for router in site.get("routers") or []:
+                dns_name = (router.get("hotspot") or {}).get("dns_name")
+                if dns_name:
+                    return cards.default_login_url(dns_name, login_by)
+    except cards.LoginMethodError as exc:
+        raise SystemExit(f"{'--login-url' if given else 'QR codes'}: {exc}") from None
     raise SystemExit("no router of the batch's sites has hotspot.dns_name: give --login-url "
-                     "(e.g. 'http://wifi.campus.example/login?username={code}&password={code}')")
+                     "(e.g. 'https://wifi.campus.example/login#code={code}')")
 
 
 def command_print(args) -> int:

@@ -164,16 +164,18 @@ def servlet(page: str, action: str, error: str = "", chap: tuple[bytes, bytes] |
 class Hotspot:
     """The router's web side: GET /login serves the page, POST /login is recorded."""
 
-    def __init__(self, page: str, chap: tuple[bytes, bytes] | None = None):
+    def __init__(self, page: str, chap: tuple[bytes, bytes] | None = None, error: str = ""):
         self.posts: list[dict[str, str]] = []
+        self.gets: list[str] = []  # the paths the browser asked for
         self.page = page
         self.chap = chap
         hotspot = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
+                hotspot.gets.append(self.path)
                 body = servlet(hotspot.page, f"http://127.0.0.1:{hotspot.port}/login",
-                               "", hotspot.chap).encode()
+                               error, hotspot.chap).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.end_headers()
@@ -463,3 +465,56 @@ def test_with_chap_a_workstation_code_is_sent_as_its_digest(chap_hotspot, browse
         assert post["dst"].startswith(f"{KIOSK_URL}?login=")
     finally:
         page.close()
+
+
+# A voucher card's QR code: the login page with the code in the URL's fragment
+
+
+CARD_CODE = "K7HM3XPW9H"
+
+
+def test_a_cards_qr_url_logs_in_with_the_code_and_never_sends_it_in_a_url(hotspot, browser):
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    try:
+        before_posts, before_gets = len(hotspot.posts), len(hotspot.gets)
+        with page.expect_navigation(url="**/login"):
+            page.goto(f"http://127.0.0.1:{hotspot.port}/login#code={CARD_CODE}")
+        # PAP as the form sends it (login-by https or http-pap): the code twice
+        assert hotspot.posts[before_posts:] == [{"username": CARD_CODE, "password": CARD_CODE,
+                                                 "dst": "http://example.org/news",
+                                                 "popup": "true"}]
+        # the router saw the page's address without the code: a fragment stays in the browser
+        assert hotspot.gets[before_gets:] == ["/login"]
+    finally:
+        context.close()
+
+
+def test_a_cards_qr_url_sends_the_code_as_its_digest_when_the_router_offers_chap(chap_hotspot,
+                                                                                 browser):
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    try:
+        before = len(chap_hotspot.posts)
+        with page.expect_navigation(url="**/login"):
+            page.goto(f"http://127.0.0.1:{chap_hotspot.port}/login#code=k7hm-3xpw-9h")
+        assert chap_hotspot.posts[before:] == [{
+            "username": CARD_CODE, "password": chap_digest(CARD_CODE),
+            "dst": "http://example.org/news", "popup": "true"}]
+    finally:
+        context.close()
+
+
+def test_after_a_refused_login_the_cards_code_waits_in_the_form(page_on_router, browser):
+    refused = Hotspot(page_on_router, error="Code expir\u00e9 / Code expired")
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{refused.port}/login#code={CARD_CODE}")
+        page.wait_for_timeout(300)
+        assert refused.posts == []  # not sent again by itself
+        assert page.input_value("#code") == CARD_CODE
+        assert page.evaluate("window.location.hash") == ""  # off the address and its history
+    finally:
+        context.close()
+        refused.close()

@@ -45,7 +45,14 @@ def roster(tmp_path):
 
 
 def url(code):
-    return f"http://wifi.ndogbong.example/login?username={code}&password={code}"
+    """The router's HTTPS login page (login-by https, the default), the code in the fragment:
+    the page fills its code form and sends the code as the router asks (PAP over TLS here)."""
+    return f"https://wifi.ndogbong.example/login#code={code}"
+
+
+def set_roster(tmp_path, **changes):
+    roster_file = tmp_path / "all" / "roster.yml"
+    roster_file.write_text(roster_file.read_text() + yaml.safe_dump(changes))
 
 
 def pdf_text(path):
@@ -214,3 +221,58 @@ def test_the_default_layout_fits_long_texts_without_cutting_them():
         text = element["text"].format(**fields)
         width = document.get_string_width(text)
         assert width <= element["x2"] - element["x1"], (element["name"], text, width)
+
+
+def test_with_chap_on_plain_http_the_qr_code_opens_the_http_login_page(roster, tmp_path):
+    set_roster(tmp_path, captiva_hotspot_login_by=["http-chap", "cookie"])
+    out = tmp_path / "cards.csv"
+    assert cli.main([*roster, "--csv", str(out), "--only", "1"]) == 0
+    code = batch_codes(SECRET, BATCH, 1)[0]
+    assert f"http://wifi.ndogbong.example/login#code={code}" in out.read_text()
+
+
+GET_LOGIN = "http://wifi.ndogbong.example/login?username={code}&password={code}"
+
+
+def test_a_get_login_with_the_password_is_refused_without_http_pap(roster, tmp_path):
+    with pytest.raises(SystemExit, match=r"--login-url: this URL logs in with a GET that "
+                                         r"carries the password, which the router accepts "
+                                         r"only with http-pap in captiva_hotspot_login_by "
+                                         r"\(it has https,cookie\)"):
+        cli.main([*roster, "--csv", str(tmp_path / "x.csv"), "--login-url", GET_LOGIN])
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_get_login_with_http_pap_prints_with_a_warning(roster, tmp_path, capsys):
+    set_roster(tmp_path, captiva_hotspot_login_by=["http-pap", "cookie"])
+    out = tmp_path / "x.csv"
+    assert cli.main([*roster, "--csv", str(out), "--login-url", GET_LOGIN, "--only", "1"]) == 0
+    assert "warning: --login-url: this URL carries the code as a password in its query: it " \
+           "crosses the WiFi in clear" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("login_by", "given", "message"), [
+    (["http-chap", "cookie"], "https://wifi.ndogbong.example/login#code={code}",
+     "an https:// URL, but captiva_hotspot_login_by has no https"),
+    (["https", "cookie"], "http://wifi.ndogbong.example/login#code={code}",
+     "an http:// URL, but captiva_hotspot_login_by logs in over HTTPS only"),
+    (["mac"], None, "QR codes: captiva_hotspot_login_by has no login method with a form"),
+])
+def test_a_card_url_the_login_methods_cannot_serve_is_refused(roster, tmp_path, login_by,
+                                                               given, message):
+    set_roster(tmp_path, captiva_hotspot_login_by=login_by)
+    more = ["--login-url", given] if given else []
+    with pytest.raises(SystemExit, match=message):
+        cli.main([*roster, "--csv", str(tmp_path / "x.csv"), *more])
+
+
+@pytest.mark.parametrize(("declared", "printed"), [
+    ("5MB", "5 MB"), ("5GiB", "5 GiB"), ("1GB", "1 GB"), ("500MiB", "500 MiB"),
+    ("1500MB", "1500 MB"), ("1000KiB", "1000 KiB"), (123, "123 B"),
+])
+def test_a_data_cap_prints_exactly_in_the_unit_it_was_declared_in(declared, printed):
+    from captiva.vouchers import module_utils
+
+    n_bytes = module_utils().units.parse_size(declared)
+    assert cards.size_text(n_bytes, module_utils().units.SIZE_UNITS) == printed
+    assert cards.limits({"data": n_bytes}, "en") == f"{printed} of data"
