@@ -37,6 +37,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ansible.module_utils.captiva_db_errors import database_error
+
 try:  # psycopg is imported lazily by callers that only load files (module argument checks).
     import psycopg
     from psycopg import sql
@@ -238,7 +240,7 @@ def migrate(
                     conn.execute(insert, (migration.version, migration.name, migration.checksum))
             except psycopg.Error as exc:
                 raise MigrationError(
-                    f"{migration.filename} failed and was rolled back: {exc}".strip()
+                    f"{migration.filename} failed and was rolled back: {database_error(exc)}"
                 ) from exc
             applied.append(migration)
         return applied
@@ -339,7 +341,7 @@ def apply_functions(conn, files: list[FunctionFile], lock_timeout: float = 300.0
         except psycopg.Error as exc:
             where = current.filename if current else FUNCTIONS_TABLE
             raise MigrationError(
-                f"{where} failed; no function was changed: {exc}".strip()
+                f"{where} failed; no function was changed: {database_error(exc)}"
             ) from exc
         return changed
     finally:

@@ -156,6 +156,7 @@ version:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.captiva_db_errors import database_error
 from ansible.module_utils.captiva_migrations import (
     MigrationError,
     apply_functions,
@@ -241,7 +242,7 @@ def main() -> None:
     except MigrationError as exc:
         module.fail_json(msg=str(exc))
     except psycopg.Error as exc:
-        module.fail_json(msg=f"database error: {exc}".strip())
+        module.fail_json(msg=f"database error: {database_error(exc)}")
     after = sorted(set(before) | {m.version for m in applied})
     functions_after = ({f.filename: f.checksum for f in functions}
                        if functions_applied else functions_before)

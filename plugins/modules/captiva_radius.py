@@ -192,6 +192,7 @@ import datetime as dt
 import json
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.captiva_db_errors import database_error
 from ansible.module_utils.captiva_prune import PruneRefused
 from ansible.module_utils.captiva_radius_plan import reconcile
 from ansible.module_utils.captiva_roster_io import roster_from_data, secret_values
@@ -224,17 +225,6 @@ def argument_spec() -> dict:
         "change_context": {"type": "dict"},
         "now": {"type": "str"},
     }
-
-
-def database_error(exc: Exception) -> str:
-    """``SQLSTATE: primary message`` only: DETAIL and CONTEXT may quote a row (a COPY line
-    with a password), so they are never reported."""
-    diag = getattr(exc, "diag", None)
-    sqlstate = getattr(diag, "sqlstate", None)
-    primary = getattr(diag, "message_primary", None)
-    if primary is None:  # no server message (a connection failure): the client's first line
-        primary = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return f"{sqlstate}: {primary}" if sqlstate else primary
 
 
 def main():

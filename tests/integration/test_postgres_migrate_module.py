@@ -146,3 +146,31 @@ def test_functions_apply_after_the_migrations_only_when_a_file_changed(empty_db,
         assert conn.execute("SELECT captiva_test_marker()").fetchone()[0] == 42
     proc, result = run_playbook(tmp_path, empty_db, functions_dir=functions)
     assert result["changed"] is False
+
+
+def test_a_failed_migration_reports_no_row_value(empty_db, tmp_path):
+    """psycopg's str(exc) carries DETAIL ("Key (code)=(...) is duplicated.") and CONTEXT;
+    the task says which file failed, the SQLSTATE and the primary message only."""
+    value = "VOUCHER-CODE-7Q4K2M"  # a row's value, in no migration's text
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "0001_codes.sql").write_text("CREATE TABLE codes (code text NOT NULL);\n")
+    proc, _ = run_playbook(tmp_path, empty_db, migrations_dir=migrations,
+                           functions_dir=tmp_path / "none")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with empty_db.connect() as conn:
+        conn.execute("INSERT INTO codes VALUES (%s), (%s)", (value, value))
+    (migrations / "0002_unique.sql").write_text(
+        "ALTER TABLE codes ADD CONSTRAINT codes_unique UNIQUE (code);\n")
+    for args in ([], ["-vvv"]):
+        proc, result = run_playbook(tmp_path, empty_db, *args, migrations_dir=migrations,
+                                    functions_dir=tmp_path / "none")
+        output = proc.stdout + proc.stderr
+        assert proc.returncode != 0 and result is None
+        assert ("0002_unique.sql failed and was rolled back: 23505: could not create unique "
+                "index") in output and "codes_unique" in output, output
+        assert value not in output
+        assert "DETAIL" not in output and "is duplicated" not in output
+    with empty_db.connect() as conn:
+        assert conn.execute("SELECT max(version) FROM captiva_schema_migrations").fetchone() \
+            == (1,)
