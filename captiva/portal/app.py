@@ -51,7 +51,7 @@ from captiva.portal.security import (
 from captiva.portal.voucher_views import VoucherViews
 from captiva.portal.workstations import WorkstationViews
 from captiva.usage import default_calendar, format_bytes
-from captiva.vouchers import compact as compact_code
+from captiva.vouchers import checked as checked_code
 from captiva.vouchers import is_code
 
 log = logging.getLogger("captiva.portal")
@@ -425,7 +425,8 @@ class Portal:
         code = form.get("code", "").strip()
         failed = "voucher.failed" if code else "login.failed"
         if code:
-            username = password = compact_code(code)[:USERNAME_MAX]
+            # A mistyped code (length, alphabet, check character) never reaches RADIUS.
+            username = password = checked_code(code[:64]) or ""
         if not username or not password or len(username) > USERNAME_MAX or len(password) > 128:
             return self.login_form(request, failed, 400, username[:USERNAME_MAX])
         address = self.client_ip(request.scope)
@@ -438,8 +439,10 @@ class Portal:
             response.headers["Retry-After"] = str(attempt.retry_after)
             return response
         try:
+            # The browser's address as Calling-Station-Id: FreeRADIUS counts failed code
+            # logins per NAS and station (docs/freeradius.md, "Guessing codes").
             result = await run_in_threadpool(self.authenticate, self.config.radius, username,
-                                             password)
+                                             password, address)
         except radius_auth.RadiusUnavailable as exc:
             self.limiter.cancel(attempt)  # no answer: the attempt taught nothing
             log.error("RADIUS unavailable: %s", exc)

@@ -77,6 +77,8 @@ WORKSTATION: dict[str, dict[str, str]] = {
         "ws.refused.unknown-action": "Action inconnue.",
         "ws.kiosk.title": "Poste {name}",
         "ws.kiosk.unknown": "Cette adresse n'est pas celle d'un poste public.",
+        "ws.kiosk.undeclared_hotspot": "Ce poste n'envoie son code qu'au hotspot de son site "
+                                       "déclaré dans l'inventaire ; ce lien mène ailleurs.",
         "ws.kiosk.free": "Poste libre : demandez un code à l'accueil.",
         "ws.kiosk.issued": "Saisissez votre code de session sur la page de connexion.",
         "ws.kiosk.running": "Temps restant",
@@ -160,6 +162,9 @@ WORKSTATION: dict[str, dict[str, str]] = {
         "ws.refused.unknown-action": "Unknown action.",
         "ws.kiosk.title": "Workstation {name}",
         "ws.kiosk.unknown": "This address is not a public workstation's.",
+        "ws.kiosk.undeclared_hotspot": "This workstation sends its code only to its site's "
+                                       "hotspot as the inventory declares it; this link leads "
+                                       "elsewhere.",
         "ws.kiosk.free": "Workstation free: ask the desk for a code.",
         "ws.kiosk.issued": "Type your session code on the login page.",
         "ws.kiosk.running": "Time left",

@@ -22,7 +22,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -77,6 +77,14 @@ def kiosk_of(conn, ip: str, now: dt.datetime) -> dict | None:
         return None
     return dict(zip(("workstation", "site", "state", "session_id", "remaining", "language",
                      "end_reason", "warnings", "code", "needs_login"), row, strict=True))
+
+
+def hotspot_hosts(conn, site: str) -> set[str]:
+    """The hosts a kiosk of ``site`` may send its code to: the site's routers' hotspot DNS
+    names and addresses, as the inventory declares them (captiva_router, the reconcile's)."""
+    rows = conn.execute("SELECT host(nasipaddress), hotspot_dns_name FROM captiva_router"
+                        " WHERE site = %s", (site,)).fetchall()
+    return {host.lower() for row in rows for host in row if host}
 
 
 def audit(conn, site: str, text: str, limit: int = 200) -> list[tuple]:
@@ -452,6 +460,13 @@ class WorkstationViews:
         login_url = request.query_params.get("login", "")
         if not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._/-]*)?", login_url):
             login_url = ""
+        # The page sends the session code there: only to a hotspot the inventory declares.
+        if login_url and urlsplit(login_url).hostname not in await run_in_threadpool(
+                self.portal.with_conn, hotspot_hosts, found["site"]):
+            log.warning("kiosk of %s: refusing to send its code to %s, not a hotspot of site "
+                        "%s", found["workstation"], urlsplit(login_url).hostname, found["site"])
+            return self.portal.render(request, "error.html", status=400,
+                                      message_key="ws.kiosk.undeclared_hotspot")
         return self.portal.render(request, "kiosk.html", kiosk=found, member_lang=lang,
                                   t=translator(lang), login_url=login_url,
                                   initial=_kiosk_row(found), now=time.time())

@@ -24,6 +24,25 @@ def compact(typed: str) -> str:
     return "".join(char for char in typed.upper() if char.isalnum())
 
 
+# The code rules of plugins/module_utils/captiva_vouchers (ALPHABET, CODE_LENGTH, the
+# look-alikes S Z G B, the check character), for hosts without Ansible or the repository (the
+# portal's): tests/unit/test_voucher_codes_runtime.py holds them equal to that file's
+# ``normalise``, the rule's owner.
+_ALPHABET = "23456789ACEFHJKMNPRTWXY"
+_LOOKALIKES = str.maketrans({"Z": "2", "S": "5", "G": "6", "B": "8"})
+
+
+def checked(typed: str) -> str | None:
+    """The compact code of what a holder typed when its length, alphabet and check character
+    are right (as ``captiva_vouchers.normalise`` reads it), else None: a mistyped code is
+    refused before RADIUS is asked."""
+    code = "".join(char for char in typed.upper() if char not in " -_.\t").translate(_LOOKALIKES)
+    if len(code) != 10 or any(char not in _ALPHABET for char in code):
+        return None
+    total = sum((i + 1) * _ALPHABET.index(char) for i, char in enumerate(code))
+    return code if total % len(_ALPHABET) == 0 else None
+
+
 def is_code(username: str) -> bool:
     """Whether a RADIUS username is shaped like a compact voucher code."""
     return CODE_SHAPE.fullmatch(username) is not None

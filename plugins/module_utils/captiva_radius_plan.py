@@ -61,7 +61,8 @@ ROSTER_TABLES = (
     # One row (id = true): the campus calendar of quota periods for users without a NAS.
     TableSpec("captiva_quota_settings", ("id",), ("timezone", "week_start", "month_start_day")),
     TableSpec("captiva_site", ("name",), ("timezone", "week_start", "month_start_day")),
-    TableSpec("captiva_router", ("name",), ("site", "nasipaddress", "coa_port")),
+    TableSpec("captiva_router", ("name",), ("site", "nasipaddress", "coa_port",
+                                            "hotspot_dns_name")),
     TableSpec("captiva_profile", ("name",), (
         "rate_upload", "rate_download", "quota_daily", "quota_weekly", "quota_monthly",
         "quota_total", "session_timeout", "idle_timeout", "simultaneous_use", "validity_days",

@@ -161,7 +161,9 @@ def compile_radius(roster: Roster, now: dt.datetime,
             "month_start_day": site["month_start_day"] or settings["captiva_month_start_day"],
         })
         routers.extend({"name": router["name"], "site": site["name"],
-                        "nasipaddress": router["address"], "coa_port": router["coa_port"]}
+                        "nasipaddress": router["address"], "coa_port": router["coa_port"],
+                        # where the kiosk page may send a session code (its login URL's host)
+                        "hotspot_dns_name": (router.get("hotspot") or {}).get("dns_name")}
                        for router in site["routers"])
 
     # Vouchers: one RADIUS user per code (its password is the code), in its batch's profile.

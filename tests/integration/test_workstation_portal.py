@@ -174,3 +174,35 @@ def test_an_address_that_is_no_workstation_gets_no_kiosk(campus):
         assert client.get("/api/kiosk").status_code == 404
     finally:
         client.__exit__(None, None, None)
+
+
+def test_the_kiosk_sends_its_code_only_to_a_hotspot_the_inventory_declares(campus, operator):
+    """/kiosk?login= comes from the hotspot's status page; any link could carry another
+    host. The page (and its code) is served only for the site's routers' hotspot dns_name or
+    address (captiva_router, written by the reconcile); any other host is refused, clearly."""
+    with campus.db.connect() as conn:
+        conn.execute("UPDATE captiva_router SET hotspot_dns_name = 'wifi.ndogbong.test'"
+                     " WHERE site = 'campus-ndogbong'")
+        (address,) = conn.execute("SELECT host(nasipaddress) FROM captiva_router"
+                                  " WHERE site = 'campus-ndogbong'").fetchone()
+    row = None
+    kiosk = kiosk_client(campus, "10.5.60.12")
+    try:
+        act(operator, action="issue", workstation="BIB-PC-02", member=MEMBER, minutes="30")
+        row = board(operator)["BIB-PC-02"]
+        code = kiosk.get("/api/kiosk").json()["row"]["code"]
+        for url in ("http://wifi.ndogbong.test/login", "https://WIFI.ndogbong.test/login",
+                    f"http://{address}/login"):
+            page = kiosk.get("/kiosk", params={"login": url})
+            assert page.status_code == 200 and url.replace("/", "\\/") in page.text or (
+                url in page.text), url
+        for url in ("http://attacker.example/login", "http://wifi.ndogbong.test.evil.example/",
+                    "https://10.9.9.9/login"):
+            page = kiosk.get("/kiosk", params={"login": url})
+            assert page.status_code == 400, url
+            assert "n'envoie son code qu'au hotspot de son site" in html.unescape(page.text)
+            assert code not in page.text
+    finally:
+        kiosk.__exit__(None, None, None)
+        if row is not None:
+            act(operator, action="terminate", session=str(row["session_id"]))
