@@ -216,6 +216,39 @@ def adopt(tables: Mapping[str, list[dict]], *, default_profile: str | None = Non
     return Adoption(list(groups.values()), users, unmapped, taken)
 
 
+# Connection parameters that are secrets: never in a DSN given on the command line.
+SECRET_DSN_KEYS = ("password", "sslpassword")
+
+
+class SecretInDsn(ValueError):
+    pass
+
+
+def scan_source(dsn: str) -> str:
+    """The database a scan reads, as the report names it: the DSN's parameters (keyword or
+    URI form) written back as ``key=value`` pairs.
+
+    A DSN holding a password is refused (:class:`SecretInDsn`): a command line is seen by
+    every user of the host (``ps``), kept in the shell's history, and was copied into the
+    report. libpq takes the password from ``PGPASSWORD`` or ``~/.pgpass`` instead, and
+    ``adopt-db --password-file`` reads it from a file.
+    """
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        params = conninfo_to_dict(dsn)
+    except ProgrammingError as exc:
+        raise ValueError(f"--dsn is not a libpq connection string: {exc}") from None
+    found = [key for key in SECRET_DSN_KEYS if params.get(key)]
+    if found:
+        raise SecretInDsn(
+            f"--dsn holds a {found[0]}: a command line is visible to every user of this host "
+            "and kept in the shell's history. Remove it from --dsn and give it in the "
+            "PGPASSWORD environment variable or with --password-file FILE")
+    return make_conninfo("", **params)
+
+
 def report(adoption: Adoption, source: str) -> str:
     lines = [f"# Adoption report: {source}", "", adoption.summary(), ""]
     if adoption.unmapped:

@@ -224,11 +224,17 @@ def adopt_db(args) -> int:
 
     from captiva.onboarding import adopt
 
-    with psycopg.connect(args.dsn) as conn:
+    try:
+        source = adopt.scan_source(args.dsn)
+    except ValueError as exc:
+        raise CsvImportError([str(exc)]) from None
+    # The password: --password-file, else libpq's own PGPASSWORD or ~/.pgpass.
+    secret = ({"password": (Path(args.password_file).read_text().splitlines() or [""])[0]}
+              if args.password_file else {})
+    with psycopg.connect(args.dsn, **secret) as conn:
         conn.read_only = True
         tables = adopt.read_database(conn)
     adoption = adopt.adopt(tables, default_profile=args.default_profile)
-    source = args.dsn.split("password=")[0].strip()
     return _write_adoption(adoption, args, source)
 
 
@@ -311,7 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("adopt-db", help="write the roster of an existing FreeRADIUS database "
                                          "(read-only scan) and a report of what is not mapped")
     a.add_argument("--dsn", required=True,
-                   help="libpq connection string of the database to scan (read only)")
+                   help="libpq connection string of the database to scan (read only), "
+                        "without its password")
+    a.add_argument("--password-file", help="file whose first line is the database password "
+                                           "(default: PGPASSWORD or ~/.pgpass, as libpq)")
     a.add_argument("--out", required=True, help="directory for profiles.yml, users.yml and "
                                                 "adopt-report.md")
     a.add_argument("--default-profile", help="profile of users without a group")
