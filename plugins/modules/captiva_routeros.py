@@ -8,9 +8,9 @@ DOCUMENTATION = r"""
 module: captiva_routeros
 short_description: Reconcile Captiva's hotspot configuration on a MikroTik router
 description:
-  - Brings the RADIUS client, RADIUS incoming (CoA), hotspot profile, hotspot user profiles
-    and walled garden of one RouterOS router to the state given in O(desired), over the
-    RouterOS API (librouteros), in one call per router.
+  - Brings the RADIUS client, RADIUS incoming (CoA), hotspot profile, hotspot user profiles,
+    walled garden and the hotspot's TLS certificate of one RouterOS router to the state given
+    in O(desired), over the RouterOS API (librouteros), in one call per router.
   - Reads each menu in O(desired) once (one C(print) per menu path), computes a plan of
     creations, updates and removals, then applies it, one write per changed entry
     (removals of one menu go in a single command). Check mode sends no write.
@@ -22,6 +22,12 @@ description:
   - Values are compared in RouterOS's canonical forms (C(10M) equals C(10000000), C(1h)
     equals C(01:00:00), C(yes) equals C(true)), so a second run reports no change.
   - Never creates local C(/ip/hotspot/user) entries, which would shadow RADIUS users.
+  - "A C(/certificate) entry (C(name), C(certificate), C(key): PEM texts) is imported when no
+    certificate of that name is on the router: uploaded as C(<name>.pem) with C(/file/add),
+    imported with C(/certificate/import), the file removed at once (it holds the key), then
+    read back (fingerprint, private key). Imports run before every other write, removals of
+    certificates Captiva imported after them. The name must be C(captiva-hotspot-) and the
+    first 12 hex digits of the certificate's SHA-256 fingerprint. The key is never shown."
 version_added: "0.1.0"
 author: Captiva
 requirements:
@@ -69,8 +75,9 @@ options:
   desired:
     description:
       - What Captiva owns on the router, keyed by menu path, in RouterOS field names.
-      - List menus (C(/radius), C(/ip/hotspot/profile), C(/ip/hotspot/user/profile),
-        C(/ip/hotspot/walled-garden), C(/ip/hotspot/walled-garden/ip)) take a list of entries;
+      - List menus (C(/certificate), C(/radius), C(/ip/hotspot/profile),
+        C(/ip/hotspot/user/profile), C(/ip/hotspot/walled-garden),
+        C(/ip/hotspot/walled-garden/ip)) take a list of entries;
         settings menus (C(/radius/incoming), C(/system/identity)) take a dict of fields.
       - Entries are matched on C(name), on C(service) and C(address) for C(/radius), and on
         their match fields for the walled garden. Fields not given are left as they are.
@@ -109,7 +116,9 @@ attributes:
     description: Reads the router and reports the plan; sends no write.
   diff_mode:
     support: full
-    description: Per menu and entry, the managed fields before and after; secrets masked.
+    description: >-
+      Per menu and entry, the managed fields before and after; secrets masked, certificates
+      shown by name, fingerprint, names and end date, never their key.
 notes:
   - Walled-garden order is not managed; Captiva's entries are allow rules added at the end.
 """
