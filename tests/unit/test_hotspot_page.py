@@ -90,3 +90,14 @@ def test_the_page_uses_the_code_rules_of_captiva_vouchers():
     assert {ord(k): v for k, v in lookalikes.items()} == captiva_vouchers._LOOKALIKES
     script = page.split("<script>", 1)[1]
     assert script.isascii(), "the script travels over the ASCII API: use \\u escapes"
+
+
+def test_the_page_reads_the_fragment_the_cards_qr_code_writes():
+    from captiva.vouchers import cards
+
+    url = cards.default_login_url("wifi.campus.test", ["https", "cookie"])
+    fragment = url.split("#", 1)[1]
+    assert fragment == "code={code}"
+    # the page's pattern, run as JavaScript would on location.hash
+    pattern = re.search(r"/\(\?:\^#\|&\)(\w+)=\(\[\^&\]\*\)/", TEMPLATE.read_text())
+    assert pattern is not None and pattern.group(1) == fragment.split("=")[0]
