@@ -55,7 +55,8 @@ def load_history(su, rows: int, days: int) -> float:
                "interval '1 month') UNION SELECT now()) AS months (m)", {"days": days})
     for low in range(1, rows + 1, CHUNK):
         high = min(rows, low + CHUNK - 1)
-        # FreeRADIUS's post-auth row as Captiva writes it (no pass), a reject in ten.
+        # FreeRADIUS's post-auth row as Captiva writes it (no pass), a reject in ten; ids in
+        # the order of authdate, as radpostauth's bigserial gives them.
         su.execute("""
             INSERT INTO radpostauth_history (id, username, reply, calledstationid,
                 callingstationid, authdate, class, archived_at)
@@ -64,9 +65,10 @@ def load_history(su, rows: int, days: int) -> float:
                    'hotspot1', 'AA-BB-CC-' || lpad(to_hex(s %% 65536), 4, '0') || '-01', t,
                    NULL, t + interval '90 days'
             FROM generate_series(%(low)s::bigint, %(high)s::bigint) AS s,
-                 LATERAL (SELECT now() - interval '3 hours'
-                                 - (s %% (%(days)s * 24 * 60)) * interval '1 minute' AS t) AS t
-            """, {"days": days, "low": low, "high": high})
+                 LATERAL (SELECT now() - interval '3 hours' - (%(rows)s - s)
+                                 * (%(days)s * 86400.0 / %(rows)s) * interval '1 second' AS t
+                         ) AS t
+            """, {"days": days, "rows": rows, "low": low, "high": high})
         print(f"  {high:,} history rows in {time.perf_counter() - started:.0f} s (load average "
               f"{os.getloadavg()[0]:.1f})", flush=True)
     # Before 0180 (migration 0053): one table, its primary key and its index on authdate.
@@ -86,8 +88,8 @@ def measure_retention(pg, db, su, args) -> dict:
         "SELECT pg_size_pretty(sum(pg_total_relation_size(inhrelid))), "
         "pg_size_pretty(pg_total_relation_size('radpostauth_history_unpartitioned')) "
         "FROM pg_inherits WHERE inhparent = 'radpostauth_history'::regclass").fetchone()
-    print(f"  {args.history:,} post-auth rows, twice, in {seconds:.0f} s: the partitions with "
-          f"their index {partitioned}, the table before 0180 with its two {before}", flush=True)
+    print(f"  {args.history:,} post-auth rows, twice, in {seconds:.0f} s: the partitions "
+          f"{partitioned}, the table before 0180 with its two indexes {before}", flush=True)
     # The two oldest months go: the cutoff is the end of the second oldest partition.
     cutoff, rows = su.execute("""
         WITH p AS (

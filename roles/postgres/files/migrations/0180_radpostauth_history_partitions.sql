@@ -21,9 +21,9 @@ CREATE TABLE radpostauth_history (
     LIKE radpostauth_history_unpartitioned INCLUDING DEFAULTS INCLUDING CONSTRAINTS
 ) PARTITION BY RANGE (authdate);
 ALTER TABLE radpostauth_history ALTER COLUMN authdate SET NOT NULL;
--- Who logged in when, in the months archived (the live table's console index, 0110). No index
--- on authdate alone: the partitions are the date index retention needs.
-CREATE INDEX radpostauth_history_user_date_idx ON radpostauth_history (username, authdate);
+-- No index: the partitions are the date index retention needs, and nothing reads the history
+-- by anything else (a look-up by user or device scans the months it asks for, as it scanned
+-- the whole table before). Each row moved writes its heap tuple and nothing more.
 ALTER TABLE radpostauth_history OWNER TO captiva_history;
 
 -- Rows whose month has no partition: the prepare function moves them into the month's
