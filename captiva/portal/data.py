@@ -204,7 +204,7 @@ def dashboard(conn, username: str, now: dt.datetime, page: int = 1,
 # ---------------------------------------------------------------------------------------------
 # Admin views
 
-ADMIN_VIEWS = ("online", "recent", "failures", "top", "promotions")
+ADMIN_VIEWS = ("online", "recent", "failures", "guessing", "top", "promotions")
 
 
 # The staff's lists of everybody: a label, never a code (docs/portal.md, "What staff see").
@@ -310,6 +310,16 @@ def promotions(conn, now: dt.datetime) -> list[dict[str, Any]]:
         """, {"now": now}))  # noqa: S608 - _MONTHLY is a constant
 
 
+def guessing(conn, now: dt.datetime) -> list[dict[str, Any]]:
+    """Sources FreeRADIUS throttled for guessing codes in the last day, newest first: a
+    device (MAC) of a NAS or a whole NAS (docs/freeradius.md, "Guessing codes"). No code."""
+    return _dicts(conn.execute("""
+        SELECT router, host(nas) AS nas, scope, calling_station AS mac, since,
+               last_at AS last, throttled
+        FROM captiva_guess_throttled_sources(%s)
+        """, (now - dt.timedelta(days=1),)))
+
+
 def admin_view(conn, name: str, now: dt.datetime) -> list[dict[str, Any]]:
     if name == "online":
         return online(conn)
@@ -317,6 +327,8 @@ def admin_view(conn, name: str, now: dt.datetime) -> list[dict[str, Any]]:
         return recent(conn)
     if name == "failures":
         return failures(conn)
+    if name == "guessing":
+        return guessing(conn, now)
     if name == "top":
         return top(conn, now)
     if name == "promotions":

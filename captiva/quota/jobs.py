@@ -173,6 +173,7 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         "skipped"]
     summary["routers"] = {label: report.__dict__ for label, report in reports.items()}
     summary["coa"] = extend_workstations(conn, config, now, routers, limits, deadline)
+    summary["guess_throttled"] = guess_throttled(conn, now)
     summary["seconds"] = round(time.monotonic() - started, 3)
     if summary["deferred"]:
         log.warning("enforce: time budget used up, %d sessions left for the next run",
@@ -180,6 +181,20 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
     for label, why in summary["failed_routers"].items():
         log.error("enforce: router %s failed: %s", label, why)
     return summary
+
+
+def guess_throttled(conn, now: dt.datetime) -> dict[str, dict[str, int]]:
+    """Sources FreeRADIUS throttled for guessing codes in the last 10 minutes, per scope
+    ('station': one device of a NAS, 'nas': a whole NAS), and the requests their episodes had
+    refused (docs/freeradius.md, "Guessing codes"); for the enforce job's metrics."""
+    found = {scope: {"sources": 0, "requests": 0} for scope in ("station", "nas")}
+    for scope, sources, requests in conn.execute(
+            "SELECT scope, count(*), COALESCE(sum(throttled), 0)"
+            " FROM captiva_guess_throttled_sources(%s) GROUP BY scope",
+            (now - dt.timedelta(minutes=10),)).fetchall():
+        found[scope] = {"sources": sources, "requests": int(requests)}
+    conn.commit()
+    return found
 
 
 def _still_open(conn) -> Callable[[list[int]], set[int]]:

@@ -49,6 +49,20 @@ def render(job: str, summary: dict[str, Any], *, seconds: float, overlapped: boo
                   "# HELP captiva_quota_enforce_router_unreachable 1 for a router marked "
                   "unreachable in the last run.",
                   "# TYPE captiva_quota_enforce_router_unreachable gauge"]
+        # FreeRADIUS's throttle of code guessing (docs/freeradius.md, "Guessing codes").
+        guessing = summary.get("guess_throttled", {})
+        lines += ["# HELP captiva_radius_guess_throttled_sources Sources (a device of a NAS, "
+                  "or a whole NAS) throttled for guessing codes in the last 10 minutes.",
+                  "# TYPE captiva_radius_guess_throttled_sources gauge"]
+        lines += [f'captiva_radius_guess_throttled_sources{{scope="{scope}"}} '
+                  f"{int(guessing.get(scope, {}).get('sources', 0))}"
+                  for scope in ("station", "nas")]
+        lines += ["# HELP captiva_radius_guess_throttled_requests Code logins those sources' "
+                  "episodes had refused without a lookup.",
+                  "# TYPE captiva_radius_guess_throttled_requests gauge"]
+        lines += [f'captiva_radius_guess_throttled_requests{{scope="{scope}"}} '
+                  f"{int(guessing.get(scope, {}).get('requests', 0))}"
+                  for scope in ("station", "nas")]
         failed = summary.get("failed_routers", {})
         routers = summary.get("routers", {})
         for name in sorted(set(routers) | set(failed)):

@@ -30,6 +30,9 @@ from radius_fixtures import (
     message_authenticator_valid,
 )
 
+from captiva.portal import data
+from captiva.quota import jobs, metrics
+
 WINDOW = 10  # Debian's reject_delay holds each reject 1 s: the sequential failures fit
 STATION_LIMIT = 3
 NAS_LIMIT = 6
@@ -146,10 +149,19 @@ def test_a_mac_that_failed_too_often_is_throttled_without_a_lookup_and_students_
                 " AND reply = 'Access-Reject'", good) == [(0,)]
     assert rows(server, "SELECT count(*) FROM radpostauth WHERE username = ANY(%s)",
                 tried[::2]) == [(2,)]
-    # What the console and the metric read.
-    (source,) = [r for r in rows(server, "SELECT host(nas), scope, calling_station, throttled"
-                                 " FROM captiva_guess_throttled_sources()") if r[0] == nas]
-    assert source == (nas, "station", "02:00:5E:00:AA:01", 2)
+    # What the console shows (the portal's role, through its data function) and the enforce
+    # job exports as a metric (the jobs' role): no code in either.
+    now = dt.datetime.now(dt.UTC)
+    with server.db.connect("portal") as conn:
+        (source,) = [r for r in data.guessing(conn, now) if r["nas"] == nas]
+    assert (source["scope"], source["mac"], source["throttled"]) == (
+        "station", "02:00:5E:00:AA:01", 2)
+    assert source["since"] <= source["last"] <= now
+    with server.db.connect("jobs") as conn:
+        found = jobs.guess_throttled(conn, now)
+    prom = metrics.render("enforce", {"guess_throttled": found}, seconds=1.0)
+    assert 'captiva_radius_guess_throttled_sources{scope="station"} 1' in prom.splitlines()
+    assert good not in prom and good not in str(source)
 
 
 def test_a_nas_over_its_limit_throttles_every_code_login_from_it(server):

@@ -27,3 +27,12 @@ def test_an_overlapped_start_is_visible():
     text = metrics.render("close-stale", {}, seconds=0.01, overlapped=True)
     assert 'captiva_quota_last_run_overlapped{job="close-stale"} 1' in text
     assert "captiva_quota_enforce" not in text
+
+
+def test_enforce_exports_the_sources_throttled_for_guessing_codes():
+    summary = {"guess_throttled": {"station": {"sources": 2, "requests": 517},
+                                   "nas": {"sources": 0, "requests": 0}}}
+    lines = set(metrics.render("enforce", summary, seconds=1.0).splitlines())
+    assert 'captiva_radius_guess_throttled_sources{scope="station"} 2' in lines
+    assert 'captiva_radius_guess_throttled_requests{scope="station"} 517' in lines
+    assert 'captiva_radius_guess_throttled_sources{scope="nas"} 0' in lines
