@@ -31,7 +31,9 @@ CSV_LIMIT = 100_000
 PERIODS = ("daily", "weekly", "monthly", "total")
 LIST_STATUSES = ("online", "offline", "never")
 ACCOUNT_STATUSES = ("active", "disabled", "wifi-off", "expired")
-# A grant larger than this is a typo, not a thesis defence.
+# A grant larger than this is a typo, not a thesis defence. The database holds the same
+# bounds as CHECK constraints (migration 0160_quota_grant_bounds); these refuse first, with
+# a message (tests/integration/test_quota_grant_bounds.py keeps both equal).
 MAX_GRANT_BYTES = 10 * 1024**4
 MAX_GRANT_DAYS = 366
 
@@ -386,6 +388,8 @@ def grant(conn, staff: Staff, username: str, *, period: str, kind: str, reason: 
             amount = period_usage.used
             if period != "total":
                 expires_at = period_usage.period.resets_at
+            if amount > MAX_GRANT_BYTES:  # the database's bound too (0160_quota_grant_bounds)
+                raise ActionRefused("console.bad_amount")
         else:
             amount = extra_bytes
             if amount is None or not 0 < amount <= MAX_GRANT_BYTES:
