@@ -125,10 +125,10 @@ def revoke(conn, staff, typed: str, reason: str, now: dt.datetime) -> dict[str, 
         if found is None:
             raise RevokeRefused("voucher.failed")
         batch, index = found
-        inserted = conn.execute(
-            "INSERT INTO captiva_voucher_revocation (code, source, reason)"
-            " VALUES (%s, 'urgent', %s) ON CONFLICT (code) DO NOTHING",
-            (code, f"{reason.strip()} (by {staff.username})")).rowcount == 1
+        # Append-only: the function records it (the portal can neither read revoked codes
+        # nor lift a revocation, migration 0141).
+        inserted = conn.execute("SELECT captiva_voucher_revoke(%s, %s)",
+                                (code, f"{reason.strip()} (by {staff.username})")).fetchone()[0]
         if inserted:
             conn.execute(
                 "SELECT captiva_audit_record(%s, 'voucher-revoke', %s, %s, %s)",

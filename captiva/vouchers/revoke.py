@@ -36,9 +36,8 @@ def revoke(conn, config: Config, code: str, reason: str = "",
     if not known:
         conn.rollback()
         return {"known": False, "revoked": False, "sessions": [], "awaiting_stop": 0}
-    revoked = conn.execute(
-        "INSERT INTO captiva_voucher_revocation (code, source, reason) VALUES (%s, 'urgent', %s)"
-        " ON CONFLICT (code) DO NOTHING", (code, reason)).rowcount == 1
+    # Append-only for the jobs (migration 0141): recorded by the function, never lifted here.
+    revoked = conn.execute("SELECT captiva_voucher_revoke(%s, %s)", (code, reason)).fetchone()[0]
     conn.commit()
     routers = {str(ip): (name, port) for name, ip, port in conn.execute(
         "SELECT name, nasipaddress, coa_port FROM captiva_router").fetchall()}

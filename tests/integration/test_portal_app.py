@@ -858,7 +858,7 @@ def test_database_down_serves_the_cached_page_until_cache_seconds_then_a_503(cam
             clock.t += 30 * 0.75  # due: the refresh fails, the student still gets the page
             assert daily_block(client.get("/me").text) == daily_block(page)
             wait_refreshed(portal)
-            assert "figure refresh of ('STU2025001', 1) failed" in caplog.text
+            assert "figure refresh of 'STU2025001' page 1 failed" in caplog.text
             assert daily_block(client.get("/me").text) == daily_block(page)
             assert client.get("/api/me").status_code == 200
             clock.t += 30 * 0.25  # as old as cache_seconds: not served any more

@@ -7,8 +7,7 @@
 --   a workstation code   -> workstation (session id) (kind 'workstation')
 --   anything else        -> no label (kind 'unknown'): a failed login's username may be a
 --                           mistyped code or a password typed in the wrong field.
--- They also write and expire the audit rows (no login role may touch those tables). Owned by
--- captiva_definer, search_path with pg_temp last (see 40_quota_login).
+-- Owned by captiva_definer, search_path with pg_temp last (see 40_quota_login).
 
 -- THE label rule. Plain SQL, STABLE, not SECURITY DEFINER and without SET, so PostgreSQL
 -- inlines it into the functions below; no role may call it directly. A workstation code is
@@ -119,63 +118,6 @@ CREATE OR REPLACE FUNCTION captiva_workstation_staff_board(
     FROM captiva_workstation_board(p_site, p_at, p_offline_after) AS b
 $$;
 
--- Audit rows of the console (captiva_audit). The actor must be a staff member, and an admin
--- for the actions only admins may take; their role is read here from captiva_staff, never
--- taken from the caller, and the time is the database's. Returns the row's id.
-DROP FUNCTION IF EXISTS captiva_audit_record(text, text, text, text, jsonb);
-CREATE OR REPLACE FUNCTION captiva_audit_record(
-    p_actor text, p_action text, p_username text, p_reason text, p_detail jsonb
-) RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-DECLARE
-    actor_role text;
-    new_id bigint;
-BEGIN
-    SELECT s.role INTO actor_role FROM captiva_staff AS s WHERE s.username = p_actor;
-    IF actor_role IS NULL THEN
-        RAISE EXCEPTION 'captiva_audit_record: % is not a staff member', p_actor
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF p_action NOT IN ('grant', 'reset', 'disconnect', 'voucher-revoke') THEN
-        RAISE EXCEPTION 'captiva_audit_record: unknown action %', p_action
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF actor_role <> 'admin' THEN
-        RAISE EXCEPTION 'captiva_audit_record: % (%) may not %', p_actor, actor_role, p_action
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)
-    VALUES (p_actor, actor_role, p_action, p_username, p_reason, COALESCE(p_detail, '{}'))
-    RETURNING id INTO new_id;
-    RETURN new_id;
-END
-$$;
-
--- THE audit retention rule: rows older than the cutoff the jobs ask for go, but never a row
--- younger than 30 days, whatever the caller asks (a compromised jobs account cannot erase
--- recent history; retention.audit_days below 30 keeps 30).
-CREATE OR REPLACE FUNCTION captiva_audit_cutoff(p_before timestamptz) RETURNS timestamptz
-LANGUAGE sql STABLE AS $$
-    SELECT LEAST(p_before, now() - interval '30 days')
-$$;
-
-DROP FUNCTION IF EXISTS captiva_audit_expire(timestamptz);
-CREATE OR REPLACE FUNCTION captiva_audit_expire(p_before timestamptz) RETURNS bigint
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    WITH gone AS (DELETE FROM captiva_audit WHERE at < captiva_audit_cutoff(p_before)
-                  RETURNING 1)
-    SELECT count(*) FROM gone
-$$;
-
-DROP FUNCTION IF EXISTS captiva_workstation_audit_expire(timestamptz);
-CREATE OR REPLACE FUNCTION captiva_workstation_audit_expire(p_before timestamptz)
-RETURNS bigint
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    WITH gone AS (DELETE FROM captiva_workstation_audit
-                  WHERE at < captiva_audit_cutoff(p_before) RETURNING 1)
-    SELECT count(*) FROM gone
-$$;
-
 ALTER FUNCTION captiva_account_label(text, timestamptz) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_staff_online(integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_staff_recent(integer) OWNER TO captiva_definer;
@@ -183,31 +125,19 @@ ALTER FUNCTION captiva_staff_failures(integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_change_log_of(text, integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_staff_board(text, timestamptz, integer)
     OWNER TO captiva_definer;
-ALTER FUNCTION captiva_audit_record(text, text, text, text, jsonb) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_audit_cutoff(timestamptz) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_audit_expire(timestamptz) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_workstation_audit_expire(timestamptz) OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_account_label(text, timestamptz),
     captiva_staff_online(integer),
     captiva_staff_recent(integer),
     captiva_staff_failures(integer),
     captiva_change_log_of(text, integer),
-    captiva_workstation_staff_board(text, timestamptz, integer),
-    captiva_audit_record(text, text, text, text, jsonb),
-    captiva_audit_cutoff(timestamptz),
-    captiva_audit_expire(timestamptz),
-    captiva_workstation_audit_expire(timestamptz) FROM PUBLIC;
--- The portal: the staff's lists, one user's change log, the console's audit rows, the
--- workstations' board. It loses the board with codes (70_workstations.sql grants it; the
--- kiosk function still uses it as its owner).
+    captiva_workstation_staff_board(text, timestamptz, integer) FROM PUBLIC;
+-- The portal: the staff's lists, one user's change log, the workstations' board. It loses
+-- the board with codes (70_workstations.sql grants it; the kiosk function still uses it as
+-- its owner).
 GRANT EXECUTE ON FUNCTION captiva_staff_online(integer),
     captiva_staff_recent(integer),
     captiva_staff_failures(integer),
     captiva_change_log_of(text, integer),
-    captiva_workstation_staff_board(text, timestamptz, integer),
-    captiva_audit_record(text, text, text, text, jsonb) TO captiva_portal;
+    captiva_workstation_staff_board(text, timestamptz, integer) TO captiva_portal;
 REVOKE EXECUTE ON FUNCTION captiva_workstation_board(text, timestamptz, integer)
     FROM captiva_portal;
--- The jobs' retention.
-GRANT EXECUTE ON FUNCTION captiva_audit_expire(timestamptz),
-    captiva_workstation_audit_expire(timestamptz) TO captiva_jobs;
