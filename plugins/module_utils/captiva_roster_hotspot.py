@@ -36,6 +36,7 @@ HOTSPOT_TLS = record({
     "certificate": Field(text, required=True),  # PEM: the hotspot's certificate, then its chain
     "key": Field(secret, required=True),  # PEM, unencrypted: keep it in the vault
 })
+_IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _DIRECTORY = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 
 
@@ -97,6 +98,12 @@ def check_sites(sites: Mapping[str, tuple[int, dict]], settings: Mapping[str, An
             own = isinstance(router.get("hotspot_tls"), Mapping)
             tls = router["hotspot_tls"] if own else site.get("hotspot_tls")
             router["hotspot_tls"] = None
+            if dns_name is not None and (_IPV4.match(dns_name) or "." not in dns_name):
+                fail(errors, f"{where}.hotspot.dns_name",
+                     f"{dns_name!r} is not a fully qualified domain name, which RouterOS "
+                     "requires of the hotspot's DNS name (it answers it as a static DNS "
+                     "entry, and the login page's certificate carries it): use a name such as "
+                     "wifi.campus.example")
             if https and dns_name is None:
                 fail(errors, f"{where}.hotspot.dns_name",
                      "https in captiva_hotspot_login_by needs the hotspot's DNS name: the "
