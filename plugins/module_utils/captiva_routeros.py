@@ -412,7 +412,9 @@ def plan(desired: Mapping[str, Any], current: Mapping[str, list[Mapping[str, Any
             certificate_conflicts = wanted.conflicts
             result.owned += wanted.owned
             present = {_as_text(r.get("name")) for r in rows}
-            releases.extend(f"{path} {n}" for n in sorted(names - present))
+            wanted_names = {_as_text(e.get("name")) for e in value}
+            # Lines whose certificate is gone (removed by hand) and not wanted again.
+            releases.extend(f"{path} {n}" for n in sorted(names - present - wanted_names))
             for entry in wanted.create:
                 claims.append(f"{path} {entry['name']}")
                 shown = certificates.describe(entry)

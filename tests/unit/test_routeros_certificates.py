@@ -210,3 +210,10 @@ def test_an_import_the_router_does_not_show_afterwards_fails():
     router = Router(imported=[row(TLS, NAME, key=False)])
     with pytest.raises(certs.CertificateError, match="has no private key"):
         certs.install(router, certs.desired_entries(TLS)[0])
+
+
+def test_a_certificate_removed_by_hand_is_imported_again_and_stays_in_the_ledger():
+    desired = {"/certificate": certs.desired_entries(TLS)}
+    ledger = [ros.LedgerChunk("captiva-ledger-1", "*L1", [f"/certificate {NAME}"])]
+    plan = ros.plan(desired, {"/certificate": []}, ledger)
+    assert [(a.menu, a.op) for a in plan.writes] == [("/certificate", "create")]
