@@ -381,9 +381,9 @@ LOGIN_ONLY = "https://login.campus.test/login"
 
 
 @pytest.mark.parametrize(("username", "to_kiosk"), [
-    ("P48291375", True), ("p-4829-1375", True), (" P4829 1375", True),
-    ("alice.mbarga", False), ("K7HM3XPW9H", False), ("P4829137", False), ("P482913755", False),
-    ("PP48291375", False)])
+    ("P482913750246813", True), ("p-48291-37502-46813", True), (" P48291 37502 46813", True),
+    ("alice.mbarga", False), ("K7HM3XPW9H", False), ("P48291375024681", False),
+    ("P4829137502468133", False), ("PP482913750246813", False), ("P48291375", False)])
 def test_the_status_page_sends_only_workstation_sessions_to_the_kiosk(status_page, browser,
                                                                       username, to_kiosk):
     context = browser.new_context(locale="en-US")
@@ -419,7 +419,7 @@ def test_without_a_kiosk_url_the_status_page_never_redirects(tmp_path, browser):
     try:
         ansible_playbook(tmp_path, sim, mikrotik_hotspot_kiosk_url="")
         body = servlet(files(sim)[STATUS_PAGE]["contents"], LOGIN_ONLY,
-                       more={**STATUS_VALUES, "username": "P48291375"})
+                       more={**STATUS_VALUES, "username": "P482913750246813"})
     finally:
         stop_sim(sim)
     page = browser.new_page()
@@ -429,12 +429,13 @@ def test_without_a_kiosk_url_the_status_page_never_redirects(tmp_path, browser):
         page.goto("http://10.5.60.1/status")
         page.wait_for_timeout(300)
         assert page.url == "http://10.5.60.1/status"
-        assert page.locator("#username").inner_text() == "P48291375"
+        assert page.locator("#username").inner_text() == "P482913750246813"
     finally:
         page.close()
 
 
-@pytest.mark.parametrize("typed", ["p-4829-1375", " P4829 1375 ", "P48291375"])
+@pytest.mark.parametrize("typed", ["p-48291-37502-46813", " P48291 37502 46813 ",
+                                   "P482913750246813"])
 def test_a_workstation_code_in_the_code_form_logs_in_and_returns_to_the_kiosk(hotspot, browser,
                                                                              typed):
     page = browser.new_page()
@@ -446,7 +447,7 @@ def test_a_workstation_code_in_the_code_form_logs_in_and_returns_to_the_kiosk(ho
             page.click("#code-submit")
         action = f"http://127.0.0.1:{hotspot.port}/login"
         assert hotspot.posts[before:] == [{
-            "username": "P48291375", "password": "P48291375", "popup": "true",
+            "username": "P482913750246813", "password": "P482913750246813", "popup": "true",
             "dst": f"{KIOSK_URL}?login={urllib.parse.quote(action, safe='')}"}]
     finally:
         page.close()
@@ -457,11 +458,12 @@ def test_with_chap_a_workstation_code_is_sent_as_its_digest(chap_hotspot, browse
     try:
         page.goto(f"http://127.0.0.1:{chap_hotspot.port}/login")
         before = len(chap_hotspot.posts)
-        page.fill("#code", "p-4829-1375")
+        page.fill("#code", "p-48291-37502-46813")
         with page.expect_navigation():
             page.click("#code-submit")
         (post,) = chap_hotspot.posts[before:]
-        assert (post["username"], post["password"]) == ("P48291375", chap_digest("P48291375"))
+        assert (post["username"], post["password"]) == ("P482913750246813",
+                                                        chap_digest("P482913750246813"))
         assert post["dst"].startswith(f"{KIOSK_URL}?login=")
     finally:
         page.close()

@@ -85,7 +85,7 @@ def test_operator_issues_the_kiosk_counts_down_added_time_warnings_and_the_end(
     card.locator("[data-test=ws-issue]").click()
     console.wait_for_load_state()
     assert console.locator("[data-test=ws-notice]").inner_text() == "Session attribuée."
-    code = re.search(r"P\d{8}", console.locator("[data-test=ws-code]").inner_text()).group(0)
+    code = re.search(r"P\d{15}", console.locator("[data-test=ws-code]").inner_text()).group(0)
     assert card.locator("[data-field=status]").inner_text() == "Code remis"
 
     kiosk_context = browser.new_context(viewport=DESKTOP, extra_http_headers={
