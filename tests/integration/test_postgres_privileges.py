@@ -151,6 +151,60 @@ CASES = [
      {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
     ("TRUNCATE radacct",
      {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    # Codes (migrations 0140, 0141): a voucher's or a workstation session's username is its
+    # password. Only the reconcile reads them; the portal gets labels through functions.
+    ("SELECT code FROM captiva_voucher_first_use",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT code FROM captiva_voucher_revocation",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT revoked_at, source, reason FROM captiva_voucher_revocation",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": ALLOWED, "jobs": ALLOWED}),
+    ("SELECT code FROM captiva_workstation_session",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+    ("SELECT id, workstation, state FROM captiva_workstation_session",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": ALLOWED}),
+    ("SELECT username FROM captiva_disconnect",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+    ("SELECT users FROM captiva_change_log",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT * FROM captiva_change_log_of('alice')",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": DENIED}),
+    ("SELECT * FROM captiva_workstation_board('main')",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT * FROM captiva_workstation_staff_board('main')",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": DENIED}),
+    ("SELECT * FROM captiva_staff_online(10)",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": DENIED}),
+    ("SELECT * FROM captiva_staff_failures(10)",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": DENIED}),
+    ("SELECT * FROM captiva_account_label('alice', now())",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    # Revocations: append-only, through the function, for the portal and the jobs.
+    ("INSERT INTO captiva_voucher_revocation (code, source) VALUES ('K7HM3XPW9H', 'urgent')",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("UPDATE captiva_voucher_revocation SET source = 'roster'",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("DELETE FROM captiva_voucher_revocation",
+     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT captiva_voucher_revoke('K7HM3XPW9H', 'shared')",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": ALLOWED}),
+    # Audit rows: written and expired only by SECURITY DEFINER functions.
+    ("INSERT INTO captiva_audit (actor, actor_role, action, username) "
+     "VALUES ('x', 'admin', 'grant', 'alice')",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("UPDATE captiva_audit SET reason = 'x'",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("DELETE FROM captiva_audit",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("INSERT INTO captiva_workstation_audit (actor, actor_role, action, site) "
+     "VALUES ('x', 'admin', 'issue', 'main')",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("UPDATE captiva_workstation_audit SET actor = 'x'",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("DELETE FROM captiva_workstation_audit",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT captiva_audit_expire(now()), captiva_workstation_audit_expire(now())",
+     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
 ]
 
 SEED = """
@@ -200,6 +254,30 @@ def attempt(db, role, statement):
 @pytest.mark.parametrize(("statement", "expected"), CASES, ids=[c[0][:60] for c in CASES])
 def test_role_privileges(seeded, role, statement, expected):
     assert attempt(seeded, role, statement) is expected[role]
+
+
+def test_the_portal_reads_only_the_rosters_accounting_rows(radius_db):
+    """Row policies (migration 0140): a username that is no roster user (a voucher's or a
+    workstation session's code is one) is invisible to the portal, in every table where a
+    code is a username; the other roles, and the functions' owner, see every row."""
+    with radius_db.connect() as conn:
+        conn.execute(SEED)
+        for username in ("alice", "K7HM3XPW9H"):
+            conn.execute("INSERT INTO radacct (acctsessionid, acctuniqueid, username,"
+                         " nasipaddress, acctstarttime) VALUES (%s, %s, %s, '10.0.0.1', now())",
+                         (f"s-{username}", f"u-{username}", username))
+            conn.execute("INSERT INTO radpostauth (username, reply) VALUES (%s,"
+                         " 'Access-Reject')", (username,))
+            conn.execute("INSERT INTO captiva_usage_daily (username, day, bytes_in, bytes_out)"
+                         " VALUES (%s, current_date, 1, 1) ON CONFLICT DO NOTHING",
+                         (username,))
+    query = ("SELECT (SELECT array_agg(DISTINCT username ORDER BY username) FROM radacct),"
+             " (SELECT array_agg(DISTINCT username ORDER BY username) FROM radpostauth),"
+             " (SELECT array_agg(DISTINCT username ORDER BY username) FROM captiva_usage_daily)")
+    with radius_db.connect("portal") as conn:
+        assert conn.execute(query).fetchone() == (["alice"], ["alice"], ["alice"])
+    with radius_db.connect("jobs") as conn:
+        assert conn.execute(query).fetchone() == (["K7HM3XPW9H", "alice"],) * 3
 
 
 def test_freeradius_cannot_update_radcheck(radius_db):
