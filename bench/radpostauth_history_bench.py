@@ -18,7 +18,7 @@ captiva_radpostauth_history_drop (what the retention job runs now). Figures: wal
 CPU (the PostgreSQL process tree, /proc), WAL (pg_current_wal_lsn).
 
 Checks (exit 1 when one fails, 2 when the server could not be set up): the same rows gone
-both ways, and dropping the months at least 10 times faster than deleting them. About 15
+both ways, and dropping the months at least 10 times faster than deleting them. About 5
 minutes at the defaults as root (most of it writing the history twice with fsync on); the
 figures of docs/capacity.md, "The post-auth history".
 """
