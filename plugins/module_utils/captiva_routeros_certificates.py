@@ -211,12 +211,17 @@ def validate_entries(entries: Any) -> list[str]:
     """Problems of ``desired['/certificate']``, each naming its entry."""
     if not isinstance(entries, list):
         return [f"desired[{CERTIFICATE_MENU}]: expected a list of entries"]
-    errors = []
+    errors, seen = [], {}
     for index, entry in enumerate(entries):
         where = f"desired[{CERTIFICATE_MENU}][{index}]"
         if not isinstance(entry, Mapping):
             errors.append(f"{where}: expected a dict with name, certificate and key")
             continue
+        if entry.get("name") in seen:
+            errors.append(f"{where}.name: {entry.get('name')!r} is entry {seen[entry['name']]} "
+                          "already")
+            continue
+        seen[entry.get("name")] = index
         unknown = sorted(set(entry) - set(ENTRY_FIELDS))
         if unknown:
             errors.append(f"{where}: unknown field(s) {', '.join(unknown)}; a certificate "

@@ -94,13 +94,16 @@ def test_a_chain_is_imported_as_separate_certificates_the_servers_first():
 def test_desired_entries_are_checked_before_anything_is_sent():
     entry = certs.desired_entries(TLS)[0]
     errors = ros.validate_desired({"/certificate": [
-        dict(entry, name="hotspot"), dict(entry, key=OTHER["key"]), dict(entry, colour="x")]})
+        dict(entry, name="hotspot"), dict(entry, key=OTHER["key"]),
+        dict(certs.desired_entries(OTHER)[0], colour="x")]})
     assert errors == [
         f"desired[/certificate][0].name: 'hotspot': a certificate Captiva imports is named "
         f"after its fingerprint: {NAME!r}",
         "desired[/certificate][1].key: the key does not belong to the certificate",
         "desired[/certificate][2]: unknown field(s) colour; a certificate entry has name, "
         "certificate, key"]
+    assert ros.validate_desired({"/certificate": [entry, entry]}) == [
+        f"desired[/certificate][1].name: {NAME!r} is entry 0 already"]
 
 
 # ----------------------------------------------------------------------------------------------
