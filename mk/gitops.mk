@@ -5,8 +5,25 @@ REPORT ?= .captiva/plan/$(notdir $(INVENTORY))
 DRIFT_METRICS ?=
 CSV ?=
 IMPORT_ARGS ?=
+BASE ?=
 
-.PHONY: plan-report drift import-users
+.PHONY: plan-report drift import-users plan-roster apply-roster plan-changed apply-changed
+
+## plan-roster INVENTORY=...: the daily path's plan: the roster only (validation, RADIUS, the routers' Captiva menus)
+plan-roster: venv vault-password
+	$(PLAYBOOK) playbooks/roster.yml --check --diff
+
+## apply-roster INVENTORY=...: apply the roster only (make apply converges the hosts too)
+apply-roster: venv vault-password
+	$(PLAYBOOK) playbooks/roster.yml
+
+## plan-changed / apply-changed INVENTORY=... BASE=<commit last applied>: the -roster target when only roster lists changed since BASE, else plan / apply
+plan-changed apply-changed: venv
+	@[ -n "$(BASE)" ] || { echo "make $@: set BASE=<the commit last applied>" >&2; exit 2; }
+	@scope=$$($(BIN)/python -m captiva.gitops scope $(INVENTORY) --base $(BASE)); \
+	target=$(@:-changed=)$$([ "$$scope" = roster ] && echo -roster || true); \
+	echo "make $$target: the changes since $(BASE) need the $$scope path"; \
+	$(MAKE) --no-print-directory $$target
 
 ## plan-report INVENTORY=... [REPORT=prefix]: make plan, plus REPORT.md (a merge-request comment) and REPORT.json
 plan-report: venv

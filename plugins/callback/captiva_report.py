@@ -15,7 +15,8 @@ name: captiva_report
 type: aggregate
 short_description: Captiva plan/apply report (JSON, Markdown, Prometheus textfile)
 description:
-  - Collects changes per kind (RADIUS users and groups, router entries, foreign rows on
+  - Collects changes per kind (RADIUS users and groups, vouchers, profiles, promotions,
+    staff, workstations and the roster's other kinds, router entries, foreign rows on
     Captiva's users) and failures, and writes them when the playbook ends.
 requirements:
   - enable in ansible.cfg or with ANSIBLE_CALLBACKS_ENABLED=captiva_report
@@ -100,6 +101,11 @@ class CallbackModule(CallbackBase):
             for kind in ("users", "groups", "vouchers"):
                 if isinstance(res.get(kind), dict):
                     self._add(kind, res[kind])
+            # Every other kind of the roster (profiles, promotions, staff, workstations, ...:
+            # captiva_radius_plan.KINDS), each counted once it changes.
+            for kind, counts in (res.get("kinds") or {}).items():
+                if isinstance(counts, dict) and any(counts.values()):
+                    self._add(kind, counts)
             if res.get("urgent_revocations"):
                 self._add("urgent_revocations", {"added": len(res["urgent_revocations"])})
             foreign = res.get("foreign_rows") or {}
@@ -113,11 +119,15 @@ class CallbackModule(CallbackBase):
                     f"RADIUS: {grants['count']} quota grant(s) of the console in force for "
                     f"{grants['users']} user(s) (runtime data; each expires on its own)")
         elif action == ROUTEROS_ACTION:
+            # The routers whose Captiva menus change; mikrotik_no_log (the default) censors
+            # the rest of the result, so the entries are counted only where it is shown.
+            self._add("router_menus", {"changed": int(bool(res.get("changed")))})
             counts = res.get("counts") or {}
-            self._add("router_entries", {
-                "added": counts.get("create", 0),
-                "changed": counts.get("update", 0) + counts.get("set", 0),
-                "removed": counts.get("delete", 0)})
+            if counts:
+                self._add("router_entries", {
+                    "added": counts.get("create", 0),
+                    "changed": counts.get("update", 0) + counts.get("set", 0),
+                    "removed": counts.get("delete", 0)})
             if res.get("changed"):
                 self.summaries.append(f"router {host}: " + ", ".join(
                     f"{k} {v}" for k, v in sorted(counts.items())))

@@ -89,6 +89,20 @@ ROSTER_TABLES = (
                                                                  "closes_minute")),
 )
 TABLES = {spec.name: spec for spec in (*POLICY_TABLES, *ROSTER_TABLES)}
+# The roster's other kinds, counted in the plan's summary beside users, groups and vouchers,
+# and the tables that hold each: one entity per value of their first key column (a site's
+# workstation rules and opening hours count once, for the site).
+KINDS = {
+    "settings": ("captiva_quota_settings",),
+    "sites": ("captiva_site",),
+    "routers": ("captiva_router",),
+    "profiles": ("captiva_profile",),
+    "promotions": ("captiva_promotion",),
+    "staff": ("captiva_staff",),
+    "voucher_batches": ("captiva_voucher_batch",),
+    "workstations": ("captiva_workstation",),
+    "workstation_rules": ("captiva_workstation_rules", "captiva_workstation_hours"),
+}
 
 
 def _typed(column: str, value: Any) -> Any:
@@ -324,6 +338,8 @@ class Plan:
     vouchers: dict[str, int] | None = None  # None: no voucher declared, none in the database
     # Urgent revocations not yet in the roster, as "batch#index" (never the code)
     urgent_revocations: list[str] = dataclasses.field(default_factory=list)
+    # KINDS: added, changed, removed of each
+    kinds: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -335,6 +351,9 @@ class Plan:
         text = f"{part('users', self.users)} | {part('groups', self.groups)}"
         if self.vouchers is not None:
             text += f" | {part('vouchers', self.vouchers)}"
+        for kind, counts in self.kinds.items():  # only those that change: every change counted
+            if any(counts.values()):
+                text += f" | {part(kind, counts)}"
         return text
 
     def row_counts(self) -> dict[str, dict[str, int]]:
@@ -420,8 +439,19 @@ def plan(state: State, compiled: Mapping[str, Any], *,
                     "changed": sum(1 for key, values in desired["captiva_voucher"].items()
                                    if values[0] in changed_batches
                                    and key[0] in current_codes)}
+    kinds = {kind: _kind_counts(state, desired, tables, names) for kind, names in KINDS.items()}
     return Plan(tables, users, groups, render_diff(tables, show_personal_data, labels),
-                vouchers, sorted(labels.get(k[0], "?") for k in urgent))
+                vouchers, sorted(labels.get(k[0], "?") for k in urgent), kinds)
+
+
+def _kind_counts(state: State, desired: Mapping[str, Mapping[tuple, tuple]],
+                 tables: Mapping[str, TablePlan], names: tuple[str, ...]) -> dict[str, int]:
+    """Entities of one kind added, changed and removed (as groups are counted)."""
+    current = {key[0] for name in names for key in state.rows[name]}
+    wanted = {key[0] for name in names for key in desired[name]}
+    touched = {key[0] for name in names for key, _b, _a in tables[name].changes}
+    return {"added": len(wanted - current), "changed": len(touched & current & wanted),
+            "removed": len(current - wanted)}
 
 
 def _shown(attribute: str, value: Any) -> str:
@@ -588,7 +618,7 @@ def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
         timings["plan"] = time.monotonic() - started - timings["read"]
         changed = the_plan.changed or bool(adopted)
         counts = {"users": the_plan.users, "groups": the_plan.groups,
-                  "vouchers": the_plan.vouchers,
+                  "vouchers": the_plan.vouchers, "kinds": the_plan.kinds,
                   "rows": the_plan.row_counts(), "adopted": adopted}
         if changed and not check_mode:
             apply(cur, the_plan)
@@ -606,6 +636,7 @@ def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
         "urgent_revocations": the_plan.urgent_revocations,
         "users": the_plan.users,
         "groups": the_plan.groups,
+        "kinds": the_plan.kinds,
         "rows": the_plan.row_counts(),
         "roster": compiled["summary"],  # users by status, with their real activation days
         "diff": the_plan.diff,

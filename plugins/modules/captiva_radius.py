@@ -128,7 +128,7 @@ summary:
   description: One line for humans.
   returned: always
   type: str
-  sample: "users: +12 ~3 -1 | groups: +0 ~1 -0"
+  sample: "users: +12 ~3 -1 | groups: +0 ~1 -0 | staff: +1 ~0 -0"
 users:
   description: Users added, changed and removed.
   returned: always
@@ -139,6 +139,16 @@ groups:
   returned: always
   type: dict
   sample: {added: 0, changed: 1, removed: 0}
+kinds:
+  description:
+    - The roster's other kinds (settings, sites, routers, profiles, promotions, staff,
+      voucher_batches, workstations, workstation_rules), each added, changed and removed; the
+      summary names those that change.
+  returned: always
+  type: dict
+  sample:
+    staff: {added: 1, changed: 0, removed: 0}
+    workstations: {added: 0, changed: 2, removed: 0}
 rows:
   description: Rows inserted, updated and deleted per table (tables without changes omitted).
   returned: always
