@@ -227,8 +227,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", default=[],
                    help="reprint: an index (17), a range (10-20) or a code (repeat)")
     p.add_argument("--layout", help="a card layout file (default: the built-in one)")
-    p.add_argument("--login-url", help="hotspot login URL with {code} (default: from the "
-                                       "site's router hotspot.dns_name)")
+    p.add_argument("--login-url", help="the cards' URL with {code}, checked against "
+                                       "captiva_hotspot_login_by (default: the login page of "
+                                       "the batch's router, https://<hotspot dns_name>/login"
+                                       "#code={code})")
     p.add_argument("--vault-password-file", help="to decrypt vaulted roster values")
     p.add_argument("--secret-file", help=f"file holding the voucher secret (or ${SECRET_ENV})")
     p.set_defaults(run=command_print)
