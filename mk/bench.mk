@@ -22,3 +22,16 @@ BENCH_BACKLOG_ARGS ?=
 ## bench-backlog: the accounting backlog of a one-hour outage at 50,000 users (about 20 min, root)
 bench-backlog: lab-deps venv
 	$(BIN)/python bench/radius_backlog.py $(BENCH_BACKLOG_ARGS)
+
+# Guessing codes through the deployed RADIUS path (issue 23, bench/guess_bench.py -h): an
+# attacker at full speed from one NAS (one MAC, then a new MAC per guess) against the default
+# throttle; the guesses that reach a code lookup, the expected time to find a code of a
+# 300-card batch (floor: more than 10 years) and among 200,000, and the throttle's cost on a
+# normal login. Also run by make bench.
+BENCH_GUESS_ARGS ?=
+
+.PHONY: bench-guess
+
+## bench-guess: code guessing against the FreeRADIUS throttle, and its floor (about 4 min, root)
+bench-guess: lab-deps venv
+	$(BIN)/python bench/guess_bench.py $(BENCH_GUESS_ARGS)

@@ -58,6 +58,8 @@ class Workload:
     event_timestamp: int = 0  # acct: Event-Timestamp of round 0
     interim_interval: int = 300  # acct: seconds between two rounds
     offset: int = 0  # first request index (to continue a sequence in a later run)
+    # auth: one Calling-Station-Id for every request (one device); None: one MAC per user
+    calling_station: str | None = None
 
 
 @dataclass
@@ -143,7 +145,8 @@ class _Builder:
             static = self.static.get(user_index)
             if static is None:
                 static = (codec.attribute(codec.USER_NAME, username.encode()) + self.common
-                          + codec.attribute(codec.CALLING_STATION_ID, _mac(user_index).encode()))
+                          + codec.attribute(codec.CALLING_STATION_ID,
+                                            (work.calling_station or _mac(user_index)).encode()))
                 self.static[user_index] = static
             return codec.access_request(identifier, work.secret, static, value.encode(),
                                         chap=work.chap)
