@@ -11,7 +11,7 @@ import datetime as dt
 import psycopg
 import pytest
 import quota_fixtures
-from ansible.module_utils.captiva_migrations import load_migrations, migrate
+from ansible.module_utils.captiva_migrations import MigrationError, load_migrations, migrate
 from pg_fixtures import MIGRATIONS_DIR
 from quota_fixtures import ts
 
@@ -99,6 +99,28 @@ def test_the_post_auth_history_is_partitioned_by_month_without_losing_a_row(empt
         assert dict(columns) == dict.fromkeys(
             ("id", "username", "reply", "calledstationid", "callingstationid", "authdate",
              "class", "archived_at"), "INSERT,SELECT")
+
+
+def test_a_failing_upgrade_leaves_the_post_auth_history_as_it_was(empty_db):
+    """0180 fails half-way (a table named like one of the partitions it creates, as an adopted
+    database could hold): nothing of it stays, the history keeps every row in its old table,
+    and the migration is not recorded, so the next run tries again."""
+    migrations = load_migrations(MIGRATIONS_DIR)
+    with empty_db.connect() as conn:
+        migrate(conn, [m for m in migrations if m.version < PARTITIONED])
+        conn.execute(HISTORY_SEED)
+        before = history_rows(conn)
+        conn.execute("CREATE TABLE radpostauth_history_2025_03 (note text)")
+        with pytest.raises(MigrationError, match="0180_radpostauth_history_partitions.sql"):
+            migrate(conn, migrations)
+        assert conn.execute("SELECT relkind FROM pg_class WHERE relname = "
+                            "'radpostauth_history'").fetchone()[0] == "r"
+        assert history_rows(conn) == before
+        assert conn.execute("SELECT to_regclass('radpostauth_history_unpartitioned'), "
+                            "to_regclass('radpostauth_history_2025_01')").fetchone() == (
+            None, None)
+        assert conn.execute("SELECT count(*) FROM captiva_schema_migrations WHERE version = "
+                            "%s", (PARTITIONED,)).fetchone()[0] == 0
 
 
 def config(db, **retention):
