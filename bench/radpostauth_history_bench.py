@@ -17,6 +17,11 @@ mode: DELETE in batches of 5,000, a commit each, then the VACUUM those deletions
 captiva_radpostauth_history_drop (what the retention job runs now). Figures: wall time, server
 CPU (the PostgreSQL process tree, /proc), WAL (pg_current_wal_lsn).
 
+Then the daily move: --moves post-auth rows older than radpostauth_days (120,000: a day of
+logins at 50,000 users) moved from radpostauth to the history by the retention job's path
+(captiva.quota.jobs._move_batches, archive mode), into each design in turn (the partitions
+prepared first, as the job does: captiva_radpostauth_history_prepare).
+
 Checks (exit 1 when one fails, 2 when the server could not be set up): the same rows gone
 both ways, and dropping the months at least 10 times faster than deleting them. About 5
 minutes at the defaults as root (most of it writing the history twice with fsync on); the
@@ -124,11 +129,66 @@ def measure_retention(pg, db, su, args) -> dict:
     return {"rows": rows, "delete": delete, "vacuum": vacuum, "drop": drop}
 
 
+def load_live(su, rows: int) -> None:
+    """``rows`` post-auth rows in radpostauth, 100 days old (past radpostauth_days), with ids
+    past the history's."""
+    su.execute("TRUNCATE radpostauth")
+    su.execute("""
+        INSERT INTO radpostauth (id, username, reply, calledstationid, callingstationid,
+                                 authdate)
+        SELECT 20000000 + s, 'STU' || lpad((s %% 50000)::text, 6, '0'), 'Access-Accept',
+               'hotspot1', 'AA-BB-CC-' || lpad(to_hex(s %% 65536), 4, '0') || '-01',
+               now() - interval '100 days' + s * interval '1 second'
+        FROM generate_series(1, %(rows)s) AS s""", {"rows": rows})
+    su.execute("VACUUM ANALYZE radpostauth")
+    su.execute("CHECKPOINT")
+
+
+def measure_moves(pg, db, su, args) -> dict:
+    """The retention job's move of --moves rows into the table before 0180, then into 0180's
+    partitions (renamed in and out of the name the job writes to)."""
+    archive = quota_config({"dsn": db.dsns["jobs"]})
+    cutoff = su.execute("SELECT now() - interval '90 days'").fetchone()[0]
+    closed = sql.SQL("authdate < %(cutoff)s")
+    # The grants of 0053 and 0054 on the table before 0180: every column but pass.
+    su.execute("""DO $grants$ BEGIN EXECUTE format(
+        'GRANT SELECT (%1$s), INSERT (%1$s) ON radpostauth_history_unpartitioned TO captiva_jobs',
+        (SELECT string_agg(quote_ident(attname), ', ') FROM pg_attribute
+         WHERE attrelid = 'radpostauth_history_unpartitioned'::regclass AND attnum > 0
+           AND NOT attisdropped AND attname <> 'pass')); END $grants$""")
+    figures = {}
+    for label in ("before 0180", "0180"):
+        load_live(su, args.moves)
+        if label == "before 0180":
+            su.execute("ALTER TABLE radpostauth_history RENAME TO radpostauth_history_0180")
+            su.execute("ALTER TABLE radpostauth_history_unpartitioned "
+                       "RENAME TO radpostauth_history")
+        with db.connect("jobs", autocommit=False) as conn, Meter(pg, su) as meter:
+            if label == "0180":
+                conn.execute("SELECT * FROM captiva_radpostauth_history_prepare(%s)", (cutoff,))
+                conn.commit()
+            moved = jobs._move_batches(conn, "radpostauth", "id", closed, cutoff, archive)
+        if label == "before 0180":
+            su.execute("ALTER TABLE radpostauth_history "
+                       "RENAME TO radpostauth_history_unpartitioned")
+            su.execute("ALTER TABLE radpostauth_history_0180 RENAME TO radpostauth_history")
+        if moved != args.moves:
+            raise RuntimeError(f"move ({label}): {moved} of {args.moves} rows")
+        print(f"  moved {moved:,} post-auth rows to the history, {label:<11}: "
+              f"{meter.seconds:6.2f} s wall, {meter.cpu_seconds:6.2f} s server CPU, WAL "
+              f"{meter.wal_bytes / 1048576:7.1f} MiB (load average {meter.load:.1f})",
+              flush=True)
+        figures[label] = meter
+    return figures
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--history", type=int, default=10_000_000,
                         help="post-auth rows in radpostauth_history")
     parser.add_argument("--days", type=int, default=300, help="the history spans these days")
+    parser.add_argument("--moves", type=int, default=120_000,
+                        help="post-auth rows the daily retention moves to the history")
     return parser.parse_args(argv)
 
 
@@ -137,7 +197,10 @@ def run_bench(args: argparse.Namespace) -> int:
             db.connect() as su:
         print("post-auth history retention:", flush=True)
         retention = measure_retention(pg, db, su, args)
+        print("the daily move to the history:", flush=True)
+        moves = measure_moves(pg, db, su, args)
     delete, vacuum, drop = retention["delete"], retention["vacuum"], retention["drop"]
+    old_move, new_move = moves["before 0180"], moves["0180"]
     old_wall = delete.seconds + vacuum.seconds
     checks = [
         (f"purge of {retention['rows']:,} post-auth rows (s wall, {DROP_FASTER:g}x faster)",
@@ -147,6 +210,12 @@ def run_bench(args: argparse.Namespace) -> int:
          f"{drop.cpu_seconds:.2f}", "", True),
         ("  WAL (MiB)", f"{(delete.wal_bytes + vacuum.wal_bytes) / 1048576:.1f}",
          f"{drop.wal_bytes / 1048576:.1f}", "", True),
+        (f"move of {args.moves:,} post-auth rows (s server CPU)",
+         f"{old_move.cpu_seconds:.2f}", f"{new_move.cpu_seconds:.2f}",
+         f"{old_move.cpu_seconds / max(new_move.cpu_seconds, 1e-6):.2f}x", True),
+        ("  WAL (MiB)", f"{old_move.wal_bytes / 1048576:.1f}",
+         f"{new_move.wal_bytes / 1048576:.1f}", "", True),
+        ("  wall (s)", f"{old_move.seconds:.2f}", f"{new_move.seconds:.2f}", "", True),
     ]
     return radius_load.floors_table(("figure", "before 0180", "0180", "ratio"), checks)
 
