@@ -77,15 +77,19 @@ ROWS = [{".id": "*1", "name": "a", "rate": "10", "disabled": "false"},
     (["?disabled=true", "?name=c", "?#&"], ["*3"]),
     (["?name=a", "?name=b", "?#|!"], ["*3"]),
     (["?name=a", "?#.|"], ["*1"]),  # duplicate top, OR with itself
-    (["?name=b", "?name=zz", "?#0|"], ["*2"]),  # push copy of stack[0], OR
+    (["?name=b", "?name=zz", "?#1|"], ["*2"]),  # push a copy of index 1 (from the top), OR
 ])
 def test_query_stack(queries, ids):
     assert [r[".id"] for r in ROWS if model.query_matches(queries, r)] == ids
 
 
-def test_query_stack_underflow_is_a_trap():
-    with pytest.raises(model.Trap, match="underflow"):
-        model.query_matches(["?#|"], ROWS[0])
+def test_query_stack_starts_as_infinite_true():
+    """help.mikrotik.com "API", "Queries": initially an infinite amount of true values."""
+    assert model.query_matches(["?#|"], ROWS[0])
+    assert model.query_matches(["?#&&&"], ROWS[0])
+    assert not model.query_matches(["?#!"], ROWS[0])
+    with pytest.raises(model.Trap, match="unknown query operator"):
+        model.query_matches(["?#x"], ROWS[0])
 
 
 @pytest.mark.parametrize(("kind", "raw", "printed"), [
