@@ -410,6 +410,7 @@ def plan(desired: Mapping[str, Any], current: Mapping[str, list[Mapping[str, Any
             names = owned_names.get(path, set())
             wanted = certificates.plan(value, rows, names, prune=prune)
             certificate_conflicts = wanted.conflicts
+            result.warnings.extend(wanted.warnings)
             result.owned += wanted.owned
             present = {_as_text(r.get("name")) for r in rows}
             wanted_names = {_as_text(e.get("name")) for e in value}

@@ -40,6 +40,7 @@ FILE_MENU = "/file"
 NAME_PREFIX = "captiva-hotspot-"
 CHAIN_PREFIX = "captiva-hotspot-ca-"
 FINGERPRINT_CHARS = 12  # 48 bits of the fingerprint in the name: unique among a router's few
+RENEW_DAYS = 30  # a plan warns when a certificate ends within this many days
 ENTRY_FIELDS = ("name", "certificate", "key")
 
 _PEM_CERTIFICATE = re.compile(
@@ -273,6 +274,23 @@ class CertificatePlan:
     delete: list[dict[str, Any]]  # rows of certificates Captiva imported, no longer wanted
     owned: int  # certificates on the router that Captiva imported
     conflicts: list[str]
+    warnings: list[str]
+
+
+def renewal_warnings(entries: Iterable[Mapping[str, str]],
+                     now: dt.datetime | None = None) -> list[str]:
+    """A warning for each desired certificate that ends within RENEW_DAYS days."""
+    now = now or dt.datetime.now(dt.UTC)
+    warnings = []
+    for entry in entries:
+        cert = parse_certificates(entry["certificate"])[0]
+        left = cert.not_after - now
+        if left < dt.timedelta(days=RENEW_DAYS):
+            warnings.append(f"{CERTIFICATE_MENU} {entry['name']} ({cert.subject}) ends on "
+                            f"{cert.not_after:%Y-%m-%d %H:%M} UTC, in {max(left.days, 0)} "
+                            "day(s): renew it in the inventory (docs/routeros.md, "
+                            "\"Certificates\"); browsers refuse the login page after that")
+    return warnings
 
 
 def plan(entries: list[Mapping[str, str]], rows: list[Mapping[str, Any]], owned: set[str], *,
@@ -315,7 +333,7 @@ def plan(entries: list[Mapping[str, str]], rows: list[Mapping[str, Any]], owned:
                              "on the router and run again")
     mine = [r for r in rows if str(r.get("name", "")) in owned]
     delete = [r for r in mine if str(r.get("name")) not in keep] if prune else []
-    return CertificatePlan(create, delete, len(mine), conflicts)
+    return CertificatePlan(create, delete, len(mine), conflicts, renewal_warnings(entries))
 
 
 # ----------------------------------------------------------------------------------------------

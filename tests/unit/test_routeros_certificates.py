@@ -220,3 +220,14 @@ def test_a_certificate_removed_by_hand_is_imported_again_and_stays_in_the_ledger
     ledger = [ros.LedgerChunk("captiva-ledger-1", "*L1", [f"/certificate {NAME}"])]
     plan = ros.plan(desired, {"/certificate": []}, ledger)
     assert [(a.menu, a.op) for a in plan.writes] == [("/certificate", "create")]
+
+
+def test_a_plan_warns_a_month_before_the_certificate_ends():
+    soon = hotspot_tls(DNS_NAME, days=20)
+    plan = ros.plan({"/certificate": certs.desired_entries(soon)}, {"/certificate": []}, [])
+    (warning,) = plan.warnings
+    name = "captiva-hotspot-" + fingerprint(soon["certificate"])[:12]
+    assert warning.startswith(f"/certificate {name} (CN={DNS_NAME}) ends on ")
+    assert "in 19 day(s): renew it in the inventory" in warning
+    assert ros.plan({"/certificate": certs.desired_entries(TLS)}, {"/certificate": []},
+                    []).warnings == []
