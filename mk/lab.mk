@@ -9,7 +9,7 @@ MOLECULE_CMD ?= test
 LAB_HA := CAPTIVA_LAB_VARIANT=ha $(LAB)
 
 .PHONY: lab lab-deps lab-image lab-hosts lab-converge lab-info lab-destroy lab-clean-image \
-	venv molecule lab-ha lab-ha-converge lab-ha-info lab-ha-destroy test-ha test-ha-ci
+	venv lock molecule lab-ha lab-ha-converge lab-ha-info lab-ha-destroy test-ha test-ha-ci
 
 ## lab: the whole lab from a fresh Debian 12 (as root): packages, venv, image, hosts, site.yml
 lab:
@@ -24,6 +24,18 @@ venv: $(VENV)/.captiva-requirements.stamp
 
 $(VENV)/.captiva-requirements.stamp: requirements.txt
 	@$(LAB) venv
+
+# pip-compile's options for every lock file: each pinned file's SHA-256, pip and setuptools
+# included, no index URL written in.
+LOCK := build/pip-tools/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--no-strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host
+
+## lock: recompile requirements.txt and roles/portal/files/requirements.txt, with hashes, from their .in files
+lock:
+	@[ -x build/pip-tools/bin/pip-compile ] || { python3 -m venv build/pip-tools && \
+	  build/pip-tools/bin/pip install -q --require-hashes -r requirements-pip-tools.txt; }
+	$(LOCK) --output-file=requirements.txt requirements.in
+	$(LOCK) --output-file=roles/portal/files/requirements.txt roles/portal/files/requirements.in
 
 ## lab-image: the base systemd image localhost/captiva-base:<recipe hash> (lab/image/)
 lab-image: lab-deps

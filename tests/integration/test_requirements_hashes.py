@@ -1,0 +1,84 @@
+"""Every package the project installs is pinned by its SHA-256, and pip checks it: the
+controller's virtualenv (requirements.txt, lab/lab venv), the hosts' runtime virtualenv
+(roles/portal/files/requirements.txt: downloaded on the controller and installed on the
+host, both with --require-hashes) and make lock's own pip-tools."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from ansible_run import ROOT
+from test_portal_role_preflight import preflight
+
+LOCKS = {ROOT / "requirements.txt": ROOT / "requirements.in",
+         ROOT / "roles/portal/files/requirements.txt": ROOT / "roles/portal/files/requirements.in",
+         ROOT / "requirements-pip-tools.txt": ROOT / "requirements-pip-tools.in"}
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]+\])?==(\S+)")
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirements(path) -> dict[str, tuple[str, list[str]]]:
+    """{name: (version, [sha256, ...])} of a requirements file, continuation lines joined."""
+    text = path.read_text().replace("\\\n", " ")
+    found = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip() if not line.startswith("#") else ""
+        match = PIN.match(line)
+        if match:
+            found[normalized(match.group(1))] = (match.group(3),
+                                                 re.findall(r"--hash=sha256:([0-9a-f]{64})", line))
+    return found
+
+
+@pytest.mark.parametrize("lock", list(LOCKS), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_pin_of_every_lock_file_carries_its_hashes(lock):
+    pins = requirements(lock)
+    assert pins
+    assert [name for name, (_, hashes) in pins.items() if not hashes] == []
+
+
+@pytest.mark.parametrize("lock", list(LOCKS), ids=lambda p: str(p.relative_to(ROOT)))
+def test_each_lock_file_pins_what_its_in_file_pins(lock):
+    """The .in file is what people edit; make lock must have been run since."""
+    wanted = {name: version for name, (version, _) in requirements(LOCKS[lock]).items()}
+    locked = {name: version for name, (version, _) in requirements(lock).items()}
+    assert {name: locked.get(name) for name in wanted} == wanted
+
+
+def test_the_portal_role_refuses_a_requirements_file_without_hashes(tmp_path):
+    unhashed = tmp_path / "requirements.txt"
+    unhashed.write_text("idna==3.20 \\\n    --hash=sha256:" + "0" * 64 + "\nstarlette==1.10.0\n")
+    (tmp_path / "play").mkdir()
+    run = preflight(tmp_path / "play", portal_pip_requirements_file=str(unhashed))
+    assert run.returncode != 0
+    assert "must pin every dependency with its SHA-256" in run.stdout
+
+
+def download(tmp_path, requirement: str) -> subprocess.CompletedProcess:
+    """The portal role's download on the controller (tasks/install.yml), for one package."""
+    tmp_path.mkdir()
+    (tmp_path / "requirements.txt").write_text(requirement)
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--require-hashes",
+         "--only-binary", ":all:", "--dest", str(tmp_path / "wheels"),
+         "--requirement", str(tmp_path / "requirements.txt")],
+        capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_the_controller_downloads_only_wheels_with_the_locked_hashes(tmp_path):
+    version, hashes = requirements(ROOT / "roles/portal/files/requirements.txt")["idna"]
+    tampered = download(tmp_path / "tampered", f"idna=={version} --hash=sha256:{'0' * 64}\n")
+    assert tampered.returncode != 0
+    assert "DO NOT MATCH THE HASHES" in tampered.stderr
+    assert not list((tmp_path / "tampered" / "wheels").glob("*.whl"))
+    locked = download(tmp_path / "locked", f"idna=={version} "
+                      + " ".join(f"--hash=sha256:{h}" for h in hashes) + "\n")
+    assert locked.returncode == 0, locked.stderr
+    assert [p.name for p in (tmp_path / "locked" / "wheels").glob("*.whl")] == [
+        f"idna-{version}-py3-none-any.whl"]
