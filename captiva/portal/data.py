@@ -266,15 +266,7 @@ def top(conn, now: dt.datetime, limit: int = 20) -> list[dict[str, Any]]:
     candidates = limit * 4
     while True:
         rows = _dicts(conn.execute("""
-            WITH bound AS (
-                SELECT d.username, sum(d.bytes_in + d.bytes_out)::bigint AS upper
-                FROM captiva_usage_daily AS d
-                JOIN captiva_user AS u ON u.username = d.username
-                WHERE d.day >= %(since)s
-                GROUP BY d.username
-                ORDER BY upper DESC, d.username
-                LIMIT %(candidates)s + 1
-            )
+            WITH bound AS (SELECT * FROM captiva_staff_top_bounds(%(since)s, %(candidates)s + 1))
             SELECT b.username, u.promotion, u.profile, m.used AS bytes,
                    m.quota AS monthly_limit, b.upper
             FROM bound AS b
