@@ -7,7 +7,7 @@ CSV ?=
 IMPORT_ARGS ?=
 BASE ?=
 
-.PHONY: plan-report drift import-users plan-roster apply-roster plan-changed apply-changed
+.PHONY: plan-report drift import-users plan-roster apply-roster plan-changed apply-changed bench-roster
 
 ## plan-roster INVENTORY=...: the daily path's plan: the roster only (validation, RADIUS, the routers' Captiva menus)
 plan-roster: venv vault-password
@@ -40,3 +40,8 @@ drift: venv
 import-users: venv
 	@[ -n "$(CSV)" ] || { echo "make import-users: set CSV=path/to/file.csv" >&2; exit 2; }
 	$(BIN)/python -m captiva.onboarding import-csv $(INVENTORY) $(CSV) $(IMPORT_ARGS)
+
+## bench-roster [BENCH_ROSTER_ARGS="--users 20000 --profile"]: make apply-roster, one user added, against its floor (20 s)
+BENCH_ROSTER_ARGS ?=
+bench-roster: lab-deps venv
+	$(BIN)/python bench/roster_bench.py $(BENCH_ROSTER_ARGS)

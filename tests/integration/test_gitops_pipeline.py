@@ -1,6 +1,7 @@
 """The documented GitOps pipeline (docs/gitops.md), driven for real: a bare repository, a
 branch that changes the roster, plan (and its report), merge, apply on main, then drift 0, a
-change by hand, drift 2. The same make targets a pipeline runs; no hosted CI."""
+change by hand, drift 2. The same make targets a pipeline runs; no hosted CI. A change of the
+roster only takes the daily path (make plan-roster / apply-roster); a setting, the full one."""
 
 import os
 import subprocess
@@ -53,6 +54,12 @@ def test_branch_plan_merge_apply_then_drift(tmp_path, radius_db):
     git(work, "commit", "-qam", "add carol003")
     git(work, "push", "-q", "origin", "add-carol")
     assert make(work, "validate").returncode == 0
+    # The pipeline's plan: only the roster changed since main, so the daily path.
+    daily = make(work, "plan-changed", "BASE=main")
+    assert daily.returncode == 0, daily.stdout + daily.stderr
+    assert "make plan-roster: the changes since main need the roster path" in daily.stdout
+    assert "playbooks/roster.yml --check --diff" in daily.stdout
+    assert "Captiva plan: users: +1 ~0 -0" in " ".join(daily.stdout.split())
     plan = make(work, "plan-report", f"REPORT={tmp_path / 'plan'}")
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "users: +1 ~0 -0" in plan.stdout
@@ -64,11 +71,13 @@ def test_branch_plan_merge_apply_then_drift(tmp_path, radius_db):
 
     # Merged: main applies, and records which commit did it.
     git(work, "checkout", "-q", "main")
+    last_applied = git(work, "rev-parse", "HEAD")
     git(work, "merge", "-q", "--no-ff", "-m", "Merge add-carol", "add-carol")
     git(work, "push", "-q", "origin", "main")
     merge_commit = git(work, "rev-parse", "HEAD")
-    applied = make(work, "apply")
+    applied = make(work, "apply-changed", f"BASE={last_applied}")
     assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "make apply-roster: the changes since" in applied.stdout
     with radius_db.connect() as conn:
         logged = conn.execute("SELECT git_commit, git_branch, users FROM captiva_change_log "
                               "ORDER BY id DESC LIMIT 1").fetchone()
@@ -88,3 +97,13 @@ def test_branch_plan_merge_apply_then_drift(tmp_path, radius_db):
                             "inventories/campus"], cwd=work, capture_output=True, text=True,
                            check=False)
     assert exact.returncode == 2, exact.stdout + exact.stderr
+
+    # A setting changes: the full path, which converges the hosts too.
+    settings = yaml.safe_load(roster_file.read_text())
+    settings["captiva_language"] = "en"
+    roster_file.write_text(yaml.safe_dump(settings))
+    git(work, "commit", "-qam", "English by default")
+    full = make(work, "plan-changed", "BASE=HEAD~1")
+    assert full.returncode == 0, full.stdout + full.stderr
+    assert "make plan: the changes since HEAD~1 need the hosts path" in full.stdout
+    assert "playbooks/site.yml --check --diff" in full.stdout
