@@ -107,7 +107,7 @@ def test_a_code_works_only_from_its_workstations_mac(server):
     assert message == ("Code valable uniquement sur son poste / Code valid only on its own "
                        "workstation") and "BIB" not in message
     reply = login(server, code, "02-00-5e-10-00-01",
-                  typed=f"p-{code[1:6]}-{code[6:11]} {code[11:]}")
+                  typed=f"p-{code[1:6]}-{code[6:11]}-{code[11:]}")
     assert reply.code == packet.AccessAccept
     assert reply["Session-Timeout"] == [3600]
     # The router puts the session in the workstations' profile, the one without MAC cookie.
