@@ -203,8 +203,8 @@ def test_an_urgent_revocation_rejects_at_once(server):
     voucher = code(server, "english", 3)
     assert login(server, voucher).code == packet.AccessAccept
     with server.db.connect("portal") as conn:
-        conn.execute("INSERT INTO captiva_voucher_revocation (code, source, reason)"
-                     " VALUES (%s, 'urgent', 'photographed and shared')", (voucher,))
+        # append-only for the portal: through the function (migration 0141)
+        conn.execute("SELECT captiva_voucher_revoke(%s, 'photographed and shared')", (voucher,))
     assert rejected(server, voucher) == "Code revoked / Code révoqué"
 
 
@@ -270,8 +270,7 @@ def test_live_sessions_of_a_revoked_or_used_up_code_are_listed_for_a_disconnect(
         session(server, voucher, f"live-{voucher}", 60, stop=False)
     assert not set(to_disconnect(server)) & {revoked, heavy, fine}
     with server.db.connect("portal") as conn:
-        conn.execute("INSERT INTO captiva_voucher_revocation (code, source)"
-                     " VALUES (%s, 'urgent')", (revoked,))
+        conn.execute("SELECT captiva_voucher_revoke(%s, '')", (revoked,))
     Nas(server).send("Interim-Update", at=dt.datetime.now(dt.UTC), username=heavy,
                      session_id=f"live-{heavy}", bytes_in=0, bytes_out=2**20,
                      session_time=90, Framed_IP_Address="10.5.50.30")
