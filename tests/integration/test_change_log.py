@@ -65,7 +65,11 @@ def test_the_change_log_is_append_only(radius_db, role):
         conn.execute("INSERT INTO captiva_change_log (applied_by, summary, counts, users) "
                      "VALUES ('admin', 's', '{}', '{}')")
     with psycopg.connect(radius_db.dsns[role], autocommit=True) as conn:
-        assert conn.execute("SELECT count(*) FROM captiva_change_log").fetchone()[0] == 1
+        if role == "portal":  # one user's entries only: the lists name codes (migration 0140)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT count(*) FROM captiva_change_log")
+        else:
+            assert conn.execute("SELECT count(*) FROM captiva_change_log").fetchone()[0] == 1
         for statement in ("UPDATE captiva_change_log SET summary = 'forged'",
                           "DELETE FROM captiva_change_log",
                           "TRUNCATE captiva_change_log"):
