@@ -42,6 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -82,6 +83,13 @@ MAX_TOTAL_COUNT = 200_000
 MIN_SECRET_LENGTH = 32
 BATCHES_KEY = "captiva_voucher_batches"
 SECRET_KEY = "captiva_voucher_secret"  # noqa: S105 - the variable's name
+
+# A username FreeRADIUS takes for a voucher's code (policy.d/captiva_voucher writes it compact
+# and upper case; roles/freeradius's guessing throttle counts its failures): 4, 4 and 2
+# characters of the alphabet, any case, groups apart by a dash or a space, or not.
+_CHAR = f"[{ALPHABET}]"
+TYPED_CODE = re.compile(rf"^\s*{_CHAR}{{4}}[- ]?{_CHAR}{{4}}[- ]?{_CHAR}{{2}}\s*$",
+                        re.IGNORECASE)
 
 _VALUE = {char: i for i, char in enumerate(ALPHABET)}
 _INVERSE_OF_LAST_WEIGHT = pow(CODE_LENGTH, -1, BASE)
@@ -224,6 +232,13 @@ def validate_batches(
     and ``revoked_indexes`` (a sorted list).
     """
     errors: list[RosterError] = []
+    for i, user in enumerate(variables.get("captiva_users") or []):
+        if isinstance(user, dict) and isinstance(user.get("username"), str) \
+                and TYPED_CODE.match(user["username"]):
+            fail(errors, f"captiva_users[{i}].username",
+                 f"{user['username']!r} has the shape of a voucher code (10 characters of "
+                 f"{ALPHABET}, any case): FreeRADIUS would take it for one; choose another "
+                 "username")
     raw = variables.get(BATCHES_KEY)
     if raw is None:
         raw = []
@@ -231,7 +246,7 @@ def validate_batches(
         fail(errors, BATCHES_KEY, f"expected a list, got {type_name(raw)}")
         return None, errors
     if not raw:
-        return [], []
+        return ([], []) if not errors else (None, errors)
     secret = variables.get(SECRET_KEY)
     if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
         fail(errors, SECRET_KEY,
