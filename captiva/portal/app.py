@@ -48,6 +48,7 @@ from captiva.portal.security import (
     Throttled,
     csrf_valid,
 )
+from captiva.portal.student.views import PasswordViews
 from captiva.portal.voucher_views import VoucherViews
 from captiva.portal.workstations import WorkstationViews
 from captiva.usage import default_calendar, format_bytes
@@ -754,6 +755,7 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
 
     voucher = VoucherViews(portal)
     workstations = WorkstationViews(portal)  # docs/workstations.md: console and kiosk
+    passwords = PasswordViews(portal)  # docs/portal.md, "For students"
     routes = [
         Route("/", portal.index, methods=["GET"]),
         Route("/login", portal.login_page, methods=["GET"]),
@@ -775,6 +777,7 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
         Route("/admin/vouchers/revoke", voucher.revoke, methods=["POST"]),
         Route("/api/admin/vouchers", voucher.api_admin, methods=["GET"]),
         *workstations.routes(),
+        *passwords.routes(),
         Route("/api/admin/{view}", portal.api_admin, methods=["GET"]),
         Route("/healthz", portal.healthz, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from captiva.quota.config import SmtpConfig, parse_smtp
 from captiva.settings import ConfigError, positive, typed
 
 DEFAULT_PATH = Path("/etc/captiva/portal.toml")
@@ -30,6 +31,21 @@ class RadiusConfig:
     timeout: float = 3.0
     retries: int = 1
     nas_identifier: str = "captiva-portal"
+
+
+@dataclass(frozen=True)
+class PasswordConfig:
+    """Students' own passwords (docs/portal.md, "For students")."""
+
+    # shortest new password (captiva_password_min_length)
+    min_length: int = 10
+    # the portal's public address: the forgotten-password links point at it (never at the
+    # Host a request names). Empty: no links are sent; the page sends students to the helpdesk
+    public_url: str = ""
+    # links per account per hour (the database counts them), and forgotten-password requests
+    # per client address (an IPv6 /64) per hour, whatever the account
+    reset_per_account: int = 3
+    reset_per_address: int = 20
 
 
 @dataclass(frozen=True)
@@ -65,14 +81,19 @@ class Config:
     # seconds a request waits for a database connection
     pool_timeout: float = 5.0
     hsts_max_age: int = 31536000
+    password: PasswordConfig = field(default_factory=PasswordConfig)
+    # the mail server (the forgotten-password links), as the quota jobs' [smtp]
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
 
 
+_PASSWORD = {"min_length", "public_url", "reset_per_account", "reset_per_address"}
 _LOGIN = {"window", "max_failures_per_user_address", "max_failures_per_address",
           "form_validity"}
 _SESSION = {"cookie_name", "idle_timeout", "absolute_timeout", "max_sessions",
             "max_sessions_per_user"}
 _TOP = {"dsn", "session_secret", "trusted_proxies", "roster_source", "default_language",
-        "site_name", "radius", "session", "login", "dashboard", "database", "hsts_max_age"}
+        "site_name", "radius", "session", "login", "dashboard", "database", "hsts_max_age",
+        "password", "smtp"}
 
 
 def parse(data: dict[str, Any]) -> Config:
@@ -131,7 +152,9 @@ def parse(data: dict[str, Any]) -> Config:
         raise ConfigError("login.max_failures_per_account: renamed to "
                           "login.max_failures_per_user_address (a lockout is per "
                           "username and client address now)")
-    for table, values, known in (("session", session, _SESSION), ("login", login, _LOGIN)):
+    password = data.get("password") or {}
+    for table, values, known in (("session", session, _SESSION), ("login", login, _LOGIN),
+                                 ("password", password, _PASSWORD)):
         unknown = set(values) - known
         if unknown:
             raise ConfigError(f"{table}: unknown keys: {', '.join(sorted(unknown))}")
@@ -185,7 +208,26 @@ def parse(data: dict[str, Any]) -> Config:
         pool_timeout=positive(typed(database, "timeout", float, 5.0, "database."),
                                "database.timeout"),
         hsts_max_age=typed(data, "hsts_max_age", int, 31536000),
+        password=parse_password(password),
+        smtp=parse_smtp(data.get("smtp") or {}),
     )
+
+
+def parse_password(table: dict[str, Any]) -> PasswordConfig:
+    min_length = positive(typed(table, "min_length", int, 10, "password."),
+                          "password.min_length")
+    if not 8 <= min_length <= 64:
+        raise ConfigError("password.min_length: expected 8 to 64")
+    public_url = typed(table, "public_url", str, "", "password.").rstrip("/")
+    if public_url and not public_url.startswith("https://"):
+        raise ConfigError("password.public_url: must start with https:// (the links carry a "
+                          "reset token)")
+    return PasswordConfig(
+        min_length=min_length, public_url=public_url,
+        reset_per_account=positive(typed(table, "reset_per_account", int, 3, "password."),
+                                   "password.reset_per_account"),
+        reset_per_address=positive(typed(table, "reset_per_address", int, 20, "password."),
+                                   "password.reset_per_address"))
 
 
 def load(path: Path | str | None = None) -> Config:

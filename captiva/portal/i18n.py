@@ -216,6 +216,11 @@ from captiva.portal.workstation_text import WORKSTATION  # noqa: E402 - workstat
 for _lang, _messages in WORKSTATION.items():
     MESSAGES[_lang].update(_messages)
 
+from captiva.portal.student.text import PASSWORD  # noqa: E402 - students' password pages
+
+for _lang, _messages in PASSWORD.items():
+    MESSAGES[_lang].update(_messages)
+
 assert MESSAGES["fr"].keys() == MESSAGES["en"].keys()  # noqa: S101 - import-time invariant
 
 

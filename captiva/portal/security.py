@@ -123,6 +123,16 @@ class SessionStore:
         with self._lock:
             self._drop(session)
 
+    def end_others(self, username: str, keep: Session | None) -> int:
+        """End every session of ``username`` but ``keep`` (a password change or reset);
+        returns how many ended."""
+        with self._lock:
+            others = [self._sessions[k] for k in self._by_user.get(username, set())
+                      if keep is None or k != keep.key]
+            for session in others:
+                self._drop(session)
+        return len(others)
+
     def _sweep(self, now: float) -> None:
         for session in [s for s in self._sessions.values() if self._expired(s, now)]:
             self._drop(session)

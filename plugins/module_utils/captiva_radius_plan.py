@@ -290,6 +290,21 @@ def active_grants(cur, now: dt.datetime) -> dict[str, int]:
     return {"count": count, "users": users}
 
 
+def student_passwords(cur, desired: Mapping[str, Mapping[tuple, tuple]],
+                      actor: str | None) -> dict[str, int]:
+    """Passwords students set on the portal (migration 0190): the database keeps each one
+    whose roster password row is still the one it was set over, and deletes (and audits) the
+    others: a new ``password`` or ``password_hash`` in the roster is an admin reset. Compared
+    with the rows this plan writes; in check mode the transaction is rolled back."""
+    rows = [(key[0], key[1], values[1]) for key, values in desired["radcheck"].items()
+            if key[1] in PASSWORD_ATTRIBUTES]
+    cur.execute("SELECT kept, replaced FROM captiva_student_credentials_roster("
+                "%s::text[], %s::text[], %s::text[], %s)",
+                ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], actor))
+    kept, replaced = cur.fetchone()
+    return {"kept": kept, "replaced": replaced}
+
+
 def changed_users(the_plan: Plan) -> dict[str, list[str]]:
     """Usernames added, changed and removed by a plan (for the applied-change log)."""
     added, removed, touched = set(), set(), set()
@@ -340,10 +355,15 @@ class Plan:
     urgent_revocations: list[str] = dataclasses.field(default_factory=list)
     # KINDS: added, changed, removed of each
     kinds: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    # Passwords students set on the portal: kept, and replaced by an admin reset in the
+    # roster (student_passwords()); never compared with the roster otherwise
+    student_passwords: dict[str, int] = dataclasses.field(
+        default_factory=lambda: {"kept": 0, "replaced": 0})
 
     @property
     def changed(self) -> bool:
-        return any(t.count for t in self.tables.values())
+        return (any(t.count for t in self.tables.values())
+                or self.student_passwords["replaced"] > 0)
 
     def summary(self) -> str:
         def part(name, c):
@@ -354,6 +374,11 @@ class Plan:
         for kind, counts in self.kinds.items():  # only those that change: every change counted
             if any(counts.values()):
                 text += f" | {part(kind, counts)}"
+        kept, replaced = self.student_passwords["kept"], self.student_passwords["replaced"]
+        if kept or replaced:
+            text += f" | {kept} student-set password{'' if kept == 1 else 's'} kept"
+            if replaced:
+                text += f", {replaced} replaced by an admin reset"
         return text
 
     def row_counts(self) -> dict[str, dict[str, int]]:
@@ -615,11 +640,14 @@ def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
         the_plan = plan(state, compiled, desired=desired, prune_max_ratio=prune_max_ratio,
                         prune_max_count=prune_max_count, allow_mass_prune=allow_mass_prune,
                         show_personal_data=show_personal_data)
+        the_plan.student_passwords = student_passwords(
+            cur, desired, (change_context or {}).get("user"))
         timings["plan"] = time.monotonic() - started - timings["read"]
         changed = the_plan.changed or bool(adopted)
         counts = {"users": the_plan.users, "groups": the_plan.groups,
                   "vouchers": the_plan.vouchers, "kinds": the_plan.kinds,
-                  "rows": the_plan.row_counts(), "adopted": adopted}
+                  "rows": the_plan.row_counts(), "adopted": adopted,
+                  "student_passwords": the_plan.student_passwords}
         if changed and not check_mode:
             apply(cur, the_plan)
             record_change(cur, the_plan, change_context or {}, counts)
@@ -637,6 +665,7 @@ def reconcile(conn, roster, *, now: dt.datetime, check_mode: bool,
         "users": the_plan.users,
         "groups": the_plan.groups,
         "kinds": the_plan.kinds,
+        "student_passwords": the_plan.student_passwords,
         "rows": the_plan.row_counts(),
         "roster": compiled["summary"],  # users by status, with their real activation days
         "diff": the_plan.diff,

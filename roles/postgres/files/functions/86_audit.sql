@@ -16,6 +16,24 @@ DECLARE
     actor_role text;
     new_id bigint;
 BEGIN
+    -- A student's own password actions (functions/90_student_credentials.sql): the actor is
+    -- the account itself. An admin reset through the roster: the apply's author.
+    IF p_action IN ('password-change', 'password-reset-request', 'password-reset') THEN
+        IF p_actor IS DISTINCT FROM p_username
+                OR NOT EXISTS (SELECT FROM captiva_user AS u WHERE u.username = p_username) THEN
+            RAISE EXCEPTION 'captiva_audit_record: % is not the account %', p_actor, p_username
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)
+        VALUES (p_actor, 'student', p_action, p_username, p_reason, COALESCE(p_detail, '{}'))
+        RETURNING id INTO new_id;
+        RETURN new_id;
+    ELSIF p_action = 'password-roster-reset' THEN
+        INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)
+        VALUES (p_actor, 'roster', p_action, p_username, p_reason, COALESCE(p_detail, '{}'))
+        RETURNING id INTO new_id;
+        RETURN new_id;
+    END IF;
     SELECT s.role INTO actor_role FROM captiva_staff AS s WHERE s.username = p_actor;
     IF actor_role IS NULL THEN
         RAISE EXCEPTION 'captiva_audit_record: % is not a staff member', p_actor
