@@ -332,7 +332,8 @@ def test_a_campus_first_day(campus, chromium, radius_server):
     # The end: the time is up; the sweep ends the session and the router's is disconnected.
     with server.db.connect() as conn:
         conn.execute("UPDATE captiva_workstation_session SET running_since = now() -"
-                     " make_interval(secs => granted_seconds) WHERE id = %s", (session_id,))
+                     " make_interval(secs => granted_seconds), router_until = now()"
+                     " WHERE id = %s", (session_id,))
     summary = enforce(server)
     assert summary["ack"] == 1, summary
     assert not active(sim, ws_code)
@@ -340,3 +341,12 @@ def test_a_campus_first_day(campus, chromium, radius_server):
     assert page.locator("[data-test=kiosk-state]").inner_text() == "Session terminée. Merci !"
     page.screenshot(path=str(SHOTS / "5-kiosk-ended.png"), full_page=True)
     workstation.close()
+    # Then the kiosk logs the browser out of the hotspot with erase-cookie: the router keeps
+    # no cookie of the workstation, and the next person gets the login page.
+    page.wait_for_url(re.compile(rf"https://{re.escape(HOTSPOT_DNS_NAME)}:\d+/login"),
+                      timeout=15000)
+    page.locator("#code-form").wait_for(timeout=5000)
+    assert not [row for row in sim.rows("/ip/hotspot/cookie")
+                if row.get("mac-address") == PC["mac"]]
+    page.goto(login_url)
+    assert not active(sim, ws_code)

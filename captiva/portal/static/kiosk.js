@@ -9,6 +9,19 @@
     if (row.ends_at) return Math.max(0, row.ends_at - (Date.now() / 1000 + offset));
     return row.remaining;
   }
+  // At the end of a session, after its message was seen: the hotspot's logout with
+  // erase-cookie (help.mikrotik.com, "Hotspot customisation": it "makes it impossible to log
+  // in with a cookie next time from the same browser"), so the browser keeps nothing the next
+  // person could be logged in with; the router then shows its login page for the next code.
+  var erasing = false;
+  function eraseCookie() {
+    if (!loginUrl || erasing) return;
+    erasing = true;
+    var url = new URL(loginUrl);
+    url.pathname = url.pathname.replace(/login$/, "logout");
+    url.search = "erase-cookie=on";
+    setTimeout(function () { location.href = url.toString(); }, 10000);
+  }
   function fmt(s) {
     s = Math.max(0, Math.ceil(s));
     var h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
@@ -36,6 +49,7 @@
       document.getElementById("clock").textContent = "0:00";
       document.getElementById("warning").style.display = "none";
       document.body.classList.remove("warn");
+      eraseCookie();
       return;
     }
     show(row.state);
