@@ -32,6 +32,6 @@ BENCH_GUESS_ARGS ?=
 
 .PHONY: bench-guess
 
-## bench-guess: code guessing against the FreeRADIUS throttle, and its floor (about 4 min, root)
+## bench-guess: code guessing against the FreeRADIUS throttle, and its floor (about 12 min, root)
 bench-guess: lab-deps venv
 	$(BIN)/python bench/guess_bench.py $(BENCH_GUESS_ARGS)
