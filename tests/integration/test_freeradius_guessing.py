@@ -25,9 +25,13 @@ from quota_radius_fixtures import DOUALA, roster_variables
 from radius_fixtures import (
     PORTAL_ADDRESS,
     PORTAL_SECRET,
+    ROLE_VARS,
     ROUTER_SECRET,
+    copy_package_config,
     freeradius_for,
     message_authenticator_valid,
+    require_freeradius,
+    run_role,
 )
 
 from captiva.portal import data
@@ -224,3 +228,19 @@ def test_workstation_codes_come_from_the_cryptographic_generator(server):
     for place in range(1, 16):
         counts = [sum(code[place] == str(d) for code in codes) for d in range(10)]
         assert min(counts) > 380 and max(counts) < 620, (place, counts)  # 500 expected
+
+
+@pytest.mark.parametrize("bad", [{"freeradius_guess_window": 0},
+                                 {"freeradius_guess_station_limit": 0},
+                                 {"freeradius_guess_nas_limit": 5,
+                                  "freeradius_guess_station_limit": 10}])
+def test_throttle_settings_out_of_bounds_stop_the_role_before_anything_is_written(tmp_path,
+                                                                                  bad):
+    require_freeradius()
+    config_dir = copy_package_config(tmp_path)
+    result = run_role(tmp_path, config_dir, dict(
+        ROLE_VARS, freeradius_db_password="test-db-password-0123456789",
+        freeradius_buffer_dir=str(tmp_path / "buffer"), **bad))
+    assert result.returncode != 0
+    assert "Check the code-guessing throttle settings" in result.stdout
+    assert not (config_dir / "policy.d" / "captiva_guess").exists()
