@@ -35,6 +35,8 @@ COMMON_HEADERS = {
     "enabled": ("enabled", "actif"),
 }
 REQUIRED = ("username",)
+ENABLED_YES = ("1", "true", "yes", "oui", "y", "o", "vrai")
+ENABLED_NO = ("0", "false", "no", "non", "n", "faux")
 # No 0/O/o, 1/I/l/L, 5/S, 2/Z, 8/B: letters read aloud or copied from paper stay unambiguous.
 PASSWORD_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXYabcdefghijkmnpqrstuvwxyz"  # noqa: S105
 PASSWORD_LENGTH = 12  # 12 x log2(49) = 67 bits
@@ -239,7 +241,11 @@ def to_users(rows: Iterable[CsvRow], mapping: Mapping[str, str], *,
         if promotion is not None and "promotion" not in user:
             user["promotion"] = promotion
         if "enabled" in user:
-            user["enabled"] = user["enabled"].lower() in ("1", "true", "yes", "oui", "y", "o")
+            # Anything else stays as written, for the roster's validation to refuse with its
+            # line and column: a guess would disable (or enable) the account silently.
+            answer = user["enabled"].lower()
+            user["enabled"] = (True if answer in ENABLED_YES else False if answer in ENABLED_NO
+                               else user["enabled"])
         if "language" in user:
             user["language"] = user["language"].lower()[:2]
         users.append(ImportedUser(row.line, user, columns))

@@ -357,3 +357,15 @@ def test_the_documented_import_runs_as_written(tmp_path):
     assert run.stdout.count("dry run: nothing written") == 2
     assert "+  - username: STU2025902" in run.stdout
     assert users_text(tmp_path / "inventories" / "example") == before
+
+
+def test_an_unreadable_enabled_value_is_an_error_not_a_disabled_account(inv, tmp_path, capsys):
+    csv = write_csv(tmp_path, "Matricule;Actif\nSTU2026001;oui\nSTU2026002;Non\n"
+                              "STU2026003;peut-être\n")
+    assert main(["import-csv", str(inv), str(csv), "--promotion", "L1-INFO-2025",
+                 "--dry-run"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {csv}:4: column Actif: ")
+    table = csv_import.read_csv(csv.read_bytes())
+    users = csv_import.to_users(table.rows[:2], {"username": "Matricule", "enabled": "Actif"})
+    assert [u.user["enabled"] for u in users] == [True, False]
