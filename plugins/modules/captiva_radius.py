@@ -149,6 +149,14 @@ kinds:
   sample:
     staff: {added: 1, changed: 0, removed: 0}
     workstations: {added: 0, changed: 2, removed: 0}
+student_passwords:
+  description:
+    - Passwords students set on the portal (docs/portal.md) that the reconcile keeps, and those
+      replaced because the roster gives the user a new password (an admin reset); the summary
+      counts them when there are any.
+  returned: always
+  type: dict
+  sample: {kept: 42, replaced: 1}
 rows:
   description: Rows inserted, updated and deleted per table (tables without changes omitted).
   returned: always
