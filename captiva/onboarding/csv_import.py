@@ -187,6 +187,16 @@ def _fold(text: str) -> str:
     return text.strip().lower().replace(" ", "_")
 
 
+# Language names registrars write, folded (see _fold); codes (fr, en-GB, fr_FR) are cut to
+# their language. Anything else is kept, for the roster's validation to refuse where it is.
+LANGUAGE_NAMES = {"francais": "fr", "french": "fr", "anglais": "en", "english": "en"}
+
+
+def _language(value: str) -> str:
+    folded = _fold(value)
+    return LANGUAGE_NAMES.get(folded, folded.replace("_", "-").split("-")[0])
+
+
 def column_mapping(headers: Sequence[str], explicit: Mapping[str, str], *,
                    source: str = "the file") -> dict[str, str]:
     """Roster field -> CSV header. ``explicit`` (from --map or a mapping file) wins; other
@@ -247,7 +257,7 @@ def to_users(rows: Iterable[CsvRow], mapping: Mapping[str, str], *,
             user["enabled"] = (True if answer in ENABLED_YES else False if answer in ENABLED_NO
                                else user["enabled"])
         if "language" in user:
-            user["language"] = user["language"].lower()[:2]
+            user["language"] = _language(user["language"])
         users.append(ImportedUser(row.line, user, columns))
     return users
 

@@ -369,3 +369,10 @@ def test_an_unreadable_enabled_value_is_an_error_not_a_disabled_account(inv, tmp
     table = csv_import.read_csv(csv.read_bytes())
     users = csv_import.to_users(table.rows[:2], {"username": "Matricule", "enabled": "Actif"})
     assert [u.user["enabled"] for u in users] == [True, False]
+
+
+def test_languages_as_registrars_write_them():
+    rows = [csv_import.CsvRow(n, {"id": f"S{n}", "lang": value}) for n, value in
+            enumerate(["fr", "EN", "fr_FR", "en-GB", "Français", "English", "Deutsch"], 2)]
+    users = csv_import.to_users(rows, {"username": "id", "language": "lang"})
+    assert [u.user["language"] for u in users] == ["fr", "en", "fr", "en", "fr", "en", "deutsch"]
