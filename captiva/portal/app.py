@@ -48,6 +48,8 @@ from captiva.portal.security import (
     Throttled,
     csrf_valid,
 )
+from captiva.portal.student.devices_views import DeviceViews
+from captiva.portal.student.signup_views import SignupViews
 from captiva.portal.student.views import PasswordViews
 from captiva.portal.voucher_views import VoucherViews
 from captiva.portal.workstations import WorkstationViews
@@ -757,6 +759,8 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
     workstations = WorkstationViews(portal)  # docs/workstations.md: console and kiosk
     passwords = PasswordViews(portal)  # docs/portal.md, "For students"
     routes = [
+    devices = DeviceViews(portal)  # docs/portal.md, "For students"
+    signup = SignupViews(portal)  # docs/portal.md, "Sign-up"
         Route("/", portal.index, methods=["GET"]),
         Route("/login", portal.login_page, methods=["GET"]),
         Route("/login", portal.login, methods=["POST"]),
@@ -779,6 +783,8 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
         *workstations.routes(),
         *passwords.routes(),
         Route("/api/admin/{view}", portal.api_admin, methods=["GET"]),
+        *devices.routes(),
+        *signup.routes(),
         Route("/healthz", portal.healthz, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

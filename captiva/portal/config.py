@@ -49,6 +49,17 @@ class PasswordConfig:
 
 
 @dataclass(frozen=True)
+class SignupConfig:
+    """Sign-up with approval (docs/portal.md, "Sign-up"); its links use password.public_url."""
+
+    enabled: bool = False
+    # the registrar's CSV (import-csv's format): only its matricules may sign up; empty: any
+    registrar_csv: str = ""
+    # requests per client address (an IPv6 /64) per hour
+    per_client: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     dsn: str = field(repr=False)
     session_secret: str = field(repr=False)
@@ -82,6 +93,7 @@ class Config:
     pool_timeout: float = 5.0
     hsts_max_age: int = 31536000
     password: PasswordConfig = field(default_factory=PasswordConfig)
+    signup: SignupConfig = field(default_factory=SignupConfig)
     # the mail server (the forgotten-password links), as the quota jobs' [smtp]
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
 
@@ -93,7 +105,7 @@ _SESSION = {"cookie_name", "idle_timeout", "absolute_timeout", "max_sessions",
             "max_sessions_per_user"}
 _TOP = {"dsn", "session_secret", "trusted_proxies", "roster_source", "default_language",
         "site_name", "radius", "session", "login", "dashboard", "database", "hsts_max_age",
-        "password", "smtp"}
+        "password", "smtp", "signup"}
 
 
 def parse(data: dict[str, Any]) -> Config:
@@ -209,6 +221,7 @@ def parse(data: dict[str, Any]) -> Config:
                                "database.timeout"),
         hsts_max_age=typed(data, "hsts_max_age", int, 31536000),
         password=parse_password(password),
+        signup=parse_signup(data.get("signup") or {}),
         smtp=parse_smtp(data.get("smtp") or {}),
     )
 
@@ -228,6 +241,17 @@ def parse_password(table: dict[str, Any]) -> PasswordConfig:
                                    "password.reset_per_account"),
         reset_per_address=positive(typed(table, "reset_per_address", int, 20, "password."),
                                    "password.reset_per_address"))
+
+
+def parse_signup(table: dict[str, Any]) -> SignupConfig:
+    unknown = set(table) - {"enabled", "registrar_csv", "per_client"}
+    if unknown:
+        raise ConfigError(f"signup: unknown keys: {', '.join(sorted(unknown))}")
+    return SignupConfig(
+        enabled=typed(table, "enabled", bool, False, "signup."),
+        registrar_csv=typed(table, "registrar_csv", str, "", "signup."),
+        per_client=positive(typed(table, "per_client", int, 5, "signup."),
+                            "signup.per_client"))
 
 
 def load(path: Path | str | None = None) -> Config:

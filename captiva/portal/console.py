@@ -38,10 +38,12 @@ MAX_GRANT_BYTES = 10 * 1024**4
 MAX_GRANT_DAYS = 366
 
 # What a redirect after an action may announce (message keys).
-NOTICES = ("console.granted", "console.disconnect_requested")
+NOTICES = ("console.granted", "console.disconnect_requested", "devices.renamed",
+           "devices.blocked_done", "devices.unblocked_done", "devices.nothing_to_disconnect")
 REFUSALS = ("error.read_only", "console.bad_period", "console.bad_kind",
             "console.reason_required", "console.unknown_user", "console.unlimited",
-            "console.bad_amount", "console.bad_expiry", "console.session_closed")
+            "console.bad_amount", "console.bad_expiry", "console.session_closed",
+            "devices.bad_mac", "devices.name_too_long")
 
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{0,2})+$|^[0-9A-Fa-f]{12}$")
 

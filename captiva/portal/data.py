@@ -144,21 +144,31 @@ _HISTORY = f"""
     LIMIT %(limit)s OFFSET %(offset)s
 """  # noqa: S608 (constants only)
 
+# MAC addresses in one form (captiva_mac_normal, functions/91_student_devices.sql), with the
+# name and block the student (or an admin) gave each; a named or blocked device is listed
+# even without a recent session.
 _DEVICES = """
-    SELECT callingstationid AS mac, min(acctstarttime) AS first_seen,
-           max(COALESCE(acctstoptime, acctupdatetime, acctstarttime)) AS last_seen,
-           count(*) AS sessions,
-           bool_or(acctstoptime IS NULL) AS online
-    FROM (SELECT callingstationid, acctstarttime, acctstoptime, acctupdatetime
-          FROM radacct WHERE username = %(username)s
-                         AND (acctstarttime >= %(since)s OR acctstoptime IS NULL)
-          UNION ALL
-          SELECT callingstationid, acctstarttime, acctstoptime, acctupdatetime
-          FROM radacct_history WHERE username = %(username)s AND acctstarttime >= %(since)s
-         ) AS a
-    WHERE callingstationid <> ''
-    GROUP BY callingstationid
-    ORDER BY last_seen DESC, mac
+    WITH seen AS (
+        SELECT COALESCE(captiva_mac_normal(callingstationid), callingstationid) AS mac,
+               min(acctstarttime) AS first_seen,
+               max(COALESCE(acctstoptime, acctupdatetime, acctstarttime)) AS last_seen,
+               count(*) AS sessions,
+               bool_or(acctstoptime IS NULL) AS online
+        FROM (SELECT callingstationid, acctstarttime, acctstoptime, acctupdatetime
+              FROM radacct WHERE username = %(username)s
+                             AND (acctstarttime >= %(since)s OR acctstoptime IS NULL)
+              UNION ALL
+              SELECT callingstationid, acctstarttime, acctstoptime, acctupdatetime
+              FROM radacct_history WHERE username = %(username)s AND acctstarttime >= %(since)s
+             ) AS a
+        WHERE callingstationid <> ''
+        GROUP BY 1),
+    kept AS (SELECT mac, name, blocked FROM captiva_device WHERE username = %(username)s)
+    SELECT COALESCE(s.mac, k.mac) AS mac, k.name, COALESCE(k.blocked, false) AS blocked,
+           s.first_seen, s.last_seen, COALESCE(s.sessions, 0) AS sessions,
+           COALESCE(s.online, false) AS online
+    FROM seen AS s FULL JOIN kept AS k ON k.mac = s.mac
+    ORDER BY s.last_seen DESC NULLS LAST, 1
     LIMIT %(devices)s
 """
 

@@ -221,6 +221,12 @@ from captiva.portal.student.text import PASSWORD  # noqa: E402 - students' passw
 for _lang, _messages in PASSWORD.items():
     MESSAGES[_lang].update(_messages)
 
+from captiva.portal.student.devices_text import DEVICES  # noqa: E402 - students' devices
+from captiva.portal.student.signup_text import SIGNUP  # noqa: E402 - sign-up and its review
+
+for _lang, _messages in (*DEVICES.items(), *SIGNUP.items()):
+    MESSAGES[_lang].update(_messages)
+
 assert MESSAGES["fr"].keys() == MESSAGES["en"].keys()  # noqa: S101 - import-time invariant
 
 

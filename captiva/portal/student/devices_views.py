@@ -1,0 +1,116 @@
+"""The students' devices (docs/portal.md, "For students"):
+
+- ``GET /devices``: the student's devices (the dashboard's list, with names and blocks) and
+  the forms; ``POST /devices/{action}``: rename, block, unblock, disconnect one;
+- ``POST /admin/users/{username}/devices/{action}``: the same on the console's user page, for
+  the roles that act there (admin: ``Staff.can_act``, checked again by the database).
+
+Every form carries the session's CSRF token, checked first; the database decides, normalises
+the MAC address and audits (devices_data.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+import psycopg
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from . import devices_data
+from .devices_text import NOTICES, REFUSALS
+
+log = logging.getLogger("captiva.portal")
+
+
+class DeviceViews:
+    """Bound to the Portal: its sessions, rendering, dashboard figures and database pool."""
+
+    def __init__(self, portal):
+        self.portal = portal
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/devices", self.page, methods=["GET"]),
+            Route("/devices/{action}", self.act, methods=["POST"]),
+            Route("/admin/users/{username}/devices/{action}", self.staff_act,
+                  methods=["POST"]),
+        ]
+
+    async def page(self, request: Request) -> Response:
+        portal = self.portal
+        session = portal.require_login(request)
+        if isinstance(session, Response):
+            return session
+        try:
+            figures = await run_in_threadpool(portal.figures_of, session.username, 1)
+        except psycopg.OperationalError:
+            return portal.render(request, "error.html", status=503,
+                                 message_key="devices.unavailable")
+        request.state.staff = figures.staff
+        board = figures.board
+        tz = board.calendar.timezone
+        notice = request.query_params.get("done")
+        error = request.query_params.get("error")
+        try:
+            count = max(0, int(request.query_params.get("count", "0")))
+        except ValueError:
+            count = 0
+        return portal.render(request, "student_devices.html", board=board, tz=tz,
+                             notice=notice if notice in NOTICES else None, count=count,
+                             error=error if error in REFUSALS else None,
+                             local=lambda m, t=True: portal.local(m, tz, t))
+
+    async def _act(self, actor: str, username: str, action: str,
+                   form: dict[str, str]) -> tuple[str, str]:
+        """(query key, message key) of the redirect after the action."""
+        try:
+            done = await run_in_threadpool(
+                self.portal.with_conn, devices_data.act, actor, username, action,
+                form.get("mac", ""), form.get("name", ""), form.get("reason", ""))
+        except devices_data.DeviceRefused as refused:
+            log.info("device %s on %s by %s refused: %s", action, self.portal.log_name(username),
+                     self.portal.log_name(actor), refused.key)
+            return "error", refused.key
+        log.info("device %s %s of %s by %s", action, done.mac, self.portal.log_name(username),
+                 self.portal.log_name(actor))
+        self.portal.forget_figures(username)
+        return "done", done.notice(action) + f"&count={done.sessions}"
+
+    async def act(self, request: Request) -> Response:
+        portal = self.portal
+        form = await portal.form(request)
+        if not portal.csrf_ok(request, form):
+            return portal.csrf_refused(request)
+        session = portal.require_login(request)
+        if isinstance(session, Response):
+            return session
+        action = request.path_params["action"]
+        if action not in devices_data.ACTIONS:
+            return portal.render(request, "error.html", status=404,
+                                 message_key="error.not_found")
+        key, message = await self._act(session.username, session.username, action, form)
+        return RedirectResponse(f"/devices?{key}={message}", 303)
+
+    async def staff_act(self, request: Request) -> Response:
+        """CSRF first, then the role (admin), then the rules: as the console's actions."""
+        portal = self.portal
+        form = await portal.form(request)
+        if not portal.csrf_ok(request, form):
+            return portal.csrf_refused(request)
+        staff = await portal.require_staff(request, act=True)
+        if isinstance(staff, Response):
+            return staff
+        username = request.path_params["username"]
+        action = request.path_params["action"]
+        if action not in devices_data.ACTIONS:
+            return portal.render(request, "error.html", status=404,
+                                 message_key="error.not_found")
+        key, message = await self._act(staff.username, username, action, form)
+        if message.startswith("devices.disconnected"):  # the console's own words for it
+            message = "console.disconnect_requested"
+        target = "/admin/users/" + quote(username, safe="")
+        return RedirectResponse(f"{target}?{key}={message}#devices", 303)

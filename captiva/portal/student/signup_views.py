@@ -1,0 +1,258 @@
+"""Sign-up with approval (docs/portal.md, "Sign-up" and "Reviewing account requests"):
+
+- ``/signup``: the public form; the same page after any valid submission, whether the
+  matricule is new, already an account or request, or not on the registrar's list (the
+  mail sent to the address given says which): no user enumeration;
+- ``/signup/verify/{token}``: the mail's link; a button confirms the address (a POST, so a
+  mail scanner opening links confirms nothing), once;
+- ``/signup/status/{token}``: where the request stands;
+- ``/admin/registrations``: the console's list; admins and operators approve or reject.
+
+Every form carries the portal's CSRF token. Approval writes nothing into RADIUS:
+``make import-registrations`` turns approved requests into roster entries.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from captiva.portal.security import LoginLimiter, Throttled, client_bucket
+from captiva.quota.mail import Mailer
+from captiva.usage import default_calendar
+
+from . import data as password_data
+from . import signup_data
+
+log = logging.getLogger("captiva.portal")
+WINDOW = 3600  # seconds: submissions are counted per hour
+REVIEWERS = ("admin", "operator")  # who may decide (captiva_audit_record checks it again)
+NOTICES = ("review.approved", "review.rejected")
+REFUSALS = ("review.reason_required", "review.already_decided", "review.read_only")
+
+
+class SignupViews:
+    def __init__(self, portal):
+        self.portal = portal
+        settings = portal.config.signup
+        self.registrar = (signup_data.RegistrarList(settings.registrar_csv)
+                          if settings.registrar_csv else None)
+        # Submissions per client (an IPv6 /64) in memory, before any database work; the
+        # database counts them too (captiva_registration_submit).
+        self.submissions = LoginLimiter(settings.per_client, settings.per_client, WINDOW,
+                                        clock=portal._clock)  # noqa: SLF001
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/signup", self.form_page, methods=["GET"]),
+            Route("/signup", self.submit, methods=["POST"]),
+            Route("/signup/verify/{token}", self.verify_page, methods=["GET"]),
+            Route("/signup/verify/{token}", self.verify, methods=["POST"]),
+            Route("/signup/status/{token}", self.status, methods=["GET"]),
+            Route("/admin/registrations", self.review, methods=["GET"]),
+            Route("/admin/registrations/{request_id:int}/{decision}", self.decide,
+                  methods=["POST"]),
+        ]
+
+    @property
+    def enabled(self) -> bool:
+        config = self.portal.config
+        return config.signup.enabled and bool(config.password.public_url)
+
+    def _visitor(self, request: Request, name: str, status: int = 200, **context) -> Response:
+        portal = self.portal
+        response = portal.render(request, name, status=status,
+                                 form_token=portal.form_token(request), **context)
+        portal.set_login_cookie(request, response)
+        return response
+
+    # -- the form ----------------------------------------------------------------------------
+
+    async def _form(self, request: Request, status: int = 200, errors=(), values=None,
+                    sent: bool = False, message_values=None) -> Response:
+        promotions = []
+        if self.enabled:
+            try:
+                promotions = await run_in_threadpool(self.portal.with_conn,
+                                                     signup_data.promotions)
+            except psycopg.OperationalError:
+                return self.portal.render(request, "error.html", status=503,
+                                          message_key="signup.unavailable")
+        return self._visitor(request, "signup.html", status=status, enabled=self.enabled,
+                             promotions=promotions, errors=list(errors), values=values or {},
+                             sent=sent, message_values=message_values or {},
+                             min_length=self.portal.config.password.min_length)
+
+    async def form_page(self, request: Request) -> Response:
+        return await self._form(request, 200 if self.enabled else 404)
+
+    async def submit(self, request: Request) -> Response:
+        portal = self.portal
+        form = await portal.form(request)
+        if not portal.csrf_ok(request, form):
+            return await self._form(request, 403, ["error.csrf"])
+        if not self.enabled:
+            return await self._form(request, 404)
+        form["language"] = portal.language(request)
+        promotions = await run_in_threadpool(portal.with_conn, signup_data.promotions)
+        wanted, errors = signup_data.problems(form, promotions)
+        password = form.get("password", "")
+        if password != form.get("confirm", ""):
+            errors.append("password.mismatch")
+        else:
+            errors += [key for key, _ in password_data.problems(
+                password, wanted.matricule, portal.config.password.min_length,
+                (wanted.first_name, wanted.last_name, wanted.email))][:1]
+        values = {k: v for k, v in form.items() if k not in ("password", "confirm", "csrf")}
+        if errors:
+            return await self._form(request, 400, errors, values,
+                                    message_values={"min_length":
+                                                    portal.config.password.min_length})
+        address = portal.client_ip(request.scope)
+        attempt = self.submissions.reserve(wanted.matricule, address)
+        if isinstance(attempt, Throttled):
+            response = await self._form(
+                request, 429, ["signup.throttled"], values,
+                message_values={"minutes": max(1, (attempt.retry_after + 59) // 60)})
+            response.headers["Retry-After"] = str(attempt.retry_after)
+            return response
+        response = await self._form(request, sent=True)
+        response.background = BackgroundTask(self.record, wanted, password,
+                                             client_bucket(address))
+        return response
+
+    def record(self, wanted: signup_data.Request, password: str, client: str) -> None:
+        """After the response (a worker thread): the registrar's list, the database, the
+        mail; the page said the same whatever happens here."""
+        portal = self.portal
+        name = portal.log_name(wanted.matricule)
+        values = {"first_name": wanted.first_name, "matricule": wanted.matricule,
+                  "site_name": portal.config.site_name}
+        try:
+            if self.registrar is not None and wanted.matricule not in self.registrar:
+                log.info("sign-up for %s: not on the registrar's list", name)
+                self.send(signup_data.mail("not-listed", wanted.email, wanted.language,
+                                           **values))
+                return
+            value = password_data.stored_form(password, password_data.CRYPT)
+            request_id, outcome = portal.with_conn(
+                signup_data.submit, wanted, value, client, portal.config.signup.per_client)
+        except (OSError, psycopg.Error, ValueError) as exc:
+            log.error("sign-up for %s failed: %s", name, type(exc).__name__)
+            return
+        log.info("sign-up for %s: %s", name, outcome)
+        if outcome == "created":
+            self.send(signup_data.mail("verify", wanted.email, wanted.language,
+                                       verify_url=self.url("verify", request_id),
+                                       status_url=self.url("status", request_id), **values))
+        elif outcome == "exists":
+            self.send(signup_data.mail("exists", wanted.email, wanted.language, **values))
+
+    def url(self, purpose: str, request_id: int) -> str:
+        config = self.portal.config
+        return (f"{config.password.public_url}/signup/{purpose}/"
+                f"{signup_data.token(config.session_secret, purpose, request_id)}")
+
+    def send(self, mail) -> None:
+        try:
+            with Mailer(self.portal.config.smtp) as mailer:
+                mailer.send(mail)
+        except Exception as exc:  # smtplib and socket errors: logged; the student asks again
+            log.error("sign-up mail not sent: %s", type(exc).__name__)
+
+    # -- the links ---------------------------------------------------------------------------
+
+    def _request_id(self, request: Request, purpose: str) -> int | None:
+        return signup_data.request_of(self.portal.config.session_secret, purpose,
+                                      request.path_params["token"][:64])
+
+    async def verify_page(self, request: Request) -> Response:
+        request_id = self._request_id(request, "verify")
+        if request_id is None:
+            return self._visitor(request, "signup_status.html", status=404, state=None,
+                                 confirm=False)
+        return self._visitor(request, "signup_status.html", state=None, confirm=True,
+                             token=request.path_params["token"])
+
+    async def verify(self, request: Request) -> Response:
+        portal = self.portal
+        form = await portal.form(request)
+        request_id = self._request_id(request, "verify")
+        if not portal.csrf_ok(request, form) or request_id is None:
+            return self._visitor(request, "signup_status.html", status=403, state=None,
+                                 confirm=False)
+        await run_in_threadpool(portal.with_conn, signup_data.verify, request_id)
+        status_token = signup_data.token(portal.config.session_secret, "status", request_id)
+        return RedirectResponse(f"/signup/status/{status_token}?verified=1", 303)
+
+    async def status(self, request: Request) -> Response:
+        request_id = self._request_id(request, "status")
+        found = request_id and await run_in_threadpool(self.portal.with_conn,
+                                                       signup_data.state, request_id)
+        if not found:
+            return self._visitor(request, "signup_status.html", status=404, state=None,
+                                 confirm=False)
+        return self._visitor(request, "signup_status.html", state=found, confirm=False,
+                             verified=request.query_params.get("verified") == "1")
+
+    # -- the console's review ----------------------------------------------------------------
+
+    async def review(self, request: Request) -> Response:
+        portal = self.portal
+        staff = await portal.require_staff(request)
+        if isinstance(staff, Response):
+            return staff
+        def read(conn):
+            return signup_data.listing(conn), default_calendar(conn).timezone
+        rows, tz = await run_in_threadpool(portal.with_conn, read)
+        notice = request.query_params.get("done")
+        error = request.query_params.get("error")
+        return portal.render(request, "console_registrations.html", rows=rows,
+                             can_decide=staff.role in REVIEWERS,
+                             local=lambda m, t=True: portal.local(m, tz, t),
+                             notice=notice if notice in NOTICES else None,
+                             error=error if error in REFUSALS else None)
+
+    async def decide(self, request: Request) -> Response:
+        """CSRF first, then the role (admin or operator; the database checks it again)."""
+        portal = self.portal
+        form = await portal.form(request)
+        if not portal.csrf_ok(request, form):
+            return portal.csrf_refused(request)
+        staff = await portal.require_staff(request)
+        if isinstance(staff, Response):
+            return staff
+        decision = request.path_params["decision"]
+        if decision not in ("approve", "reject"):
+            return portal.render(request, "error.html", status=404,
+                                 message_key="error.not_found")
+        if staff.role not in REVIEWERS:
+            return RedirectResponse("/admin/registrations?error=review.read_only", 303)
+        reason = form.get("reason", "").strip()
+        if decision == "reject" and not reason:
+            return RedirectResponse("/admin/registrations?error=review.reason_required", 303)
+        request_id = request.path_params["request_id"]
+        try:
+            done = await run_in_threadpool(portal.with_conn, signup_data.decide, staff.username,
+                                           request_id, decision == "approve", reason)
+        except psycopg.errors.InsufficientPrivilege:
+            return RedirectResponse("/admin/registrations?error=review.read_only", 303)
+        if done is None:
+            return RedirectResponse("/admin/registrations?error=review.already_decided", 303)
+        log.info("registration %s of %s by %s", decision, portal.log_name(done.matricule),
+                 portal.log_name(staff.username))
+        mail = signup_data.mail(
+            "approved" if decision == "approve" else "rejected", done.email, done.language,
+            first_name=done.first_name, matricule=done.matricule,
+            site_name=portal.config.site_name, reason=done.reason or "",
+            status_url=self.url("status", request_id))
+        notice = "review.approved" if decision == "approve" else "review.rejected"
+        response = RedirectResponse(f"/admin/registrations?done={notice}", 303)
+        response.background = BackgroundTask(self.send, mail)
+        return response
