@@ -20,7 +20,10 @@ import re
 import psycopg
 import pytest
 import radius_fixtures
-from ansible.module_utils.captiva_vouchers import format_code, validate_batches
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import (
+    format_code,
+    validate_batches,
+)
 from portal_fixtures import (
     ADMIN,
     TIMEZONE,
@@ -140,6 +143,7 @@ def urls(app, campus) -> list[str]:
         "username": [ADMIN, OPERATOR, VIEWER, *campus.codes, campus.ws[1]],
         "site": [SITE],
         "action": [],  # POST only
+        "token": ["no-such-token"],  # a password reset link (student pages)
     }
     found = []
     for route in app.routes:
