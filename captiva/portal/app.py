@@ -433,8 +433,9 @@ class Portal:
         if not username or not password or len(username) > USERNAME_MAX or len(password) > 128:
             return self.login_form(request, failed, 400, username[:USERNAME_MAX])
         address = self.client_ip(request.scope)
-        # Counted before RADIUS is asked: parallel attempts cannot all pass the check.
-        attempt = self.limiter.reserve(username, address)
+        # Counted before RADIUS is asked: parallel attempts cannot all pass the check. A
+        # paced address (many failures) waits here for a slot (LoginLimiter).
+        attempt = await self.limiter.acquire(username, address)
         if isinstance(attempt, Throttled):
             log.warning("login throttled for %s from %s", self.log_name(username), address)
             response = self.login_form(request, "login.throttled", 429, username,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import math
 import re
 import secrets
 import threading
@@ -208,6 +209,7 @@ class Attempt:
 
     keys: tuple[str, str]  # (username at client, client)
     stamp: float
+    paced: bool = False  # it holds one of its client's pacing slots
 
 
 @dataclass(frozen=True)
@@ -215,26 +217,50 @@ class Throttled:
     retry_after: int  # seconds
 
 
-class LoginLimiter:
-    """Login attempts in a sliding window, per username at a client and per client.
+@dataclass(frozen=True)
+class Paced:
+    """The client is paced and has no free slot now: try again in ``wait`` seconds."""
 
-    A lockout is per username *and* client (:func:`client_bucket`): a student mistyping, or
-    an attacker guessing their password, blocks that username from that client only, not the
-    student elsewhere nor the rest of a site behind one NAT address. Each client has its own
-    higher cap across usernames. An attempt is counted (reserved) *before* RADIUS is asked,
-    under one lock, so parallel requests cannot all pass the check; a success clears the
-    username's count at that client and takes the attempt back from the client's, and an
-    attempt RADIUS never answered is taken back from both.
+    wait: float
+
+
+class LoginLimiter:
+    """Login attempts in a sliding window, per username at a client, and per client.
+
+    **A username at a client** (:func:`client_bucket`): ``per_user_address`` attempts in the
+    window, then that username is refused from that client until the oldest leaves the
+    window (429 and ``Retry-After``). A student mistyping, or an attacker guessing their
+    password, blocks that username from that client only, never the student elsewhere.
+
+    **A client** (a NAT address may be a whole campus): its failed attempts, whatever the
+    usernames, are counted too, but they never lock it out. Past ``per_address`` failures in
+    the window, the client is *paced*: its password checks take a slot from a bucket of
+    ``pace_burst`` slots refilled at ``pace_rate`` per second. A check that succeeds gives
+    its slot back, a failed one keeps it, so failures from that address reach RADIUS at
+    ``pace_rate`` at most, while correct logins pass as fast as RADIUS answers; an attempt
+    that finds no free slot waits for one (:meth:`acquire`, up to ``max_wait`` seconds,
+    then 429).
+
+    An attempt is counted (reserved) *before* RADIUS is asked, under one lock, so parallel
+    requests cannot all pass the check; a success clears the username's count at that
+    client and takes the attempt back from the client's, and an attempt RADIUS never
+    answered is taken back from both.
     """
 
     SWEEP_AT = 100_000  # keys; past it (and past each doubling) expired keys are dropped
+    POLL = 0.1  # seconds between two looks for a free slot of a paced client
 
     def __init__(self, per_user_address: int, per_address: int, window: int,
-                 clock=time.monotonic):
+                 clock=time.monotonic, pace_rate: float = 1.0, pace_burst: int = 20,
+                 max_wait: float = 30.0):
         self.limits = (per_user_address, per_address)
         self.window = window
+        self.pace_rate = pace_rate
+        self.pace_burst = pace_burst
+        self.max_wait = max_wait
         self._clock = clock
         self._attempts: dict[str, deque[float]] = {}
+        self._slots: dict[str, tuple[float, float]] = {}  # client: (free slots, as of)
         self._next_sweep = self.SWEEP_AT
         self._lock = threading.Lock()
 
@@ -246,6 +272,8 @@ class LoginLimiter:
         tried once are never looked up again, and would otherwise stay for good."""
         for key in list(self._attempts):
             self._recent(key, now)
+        for client in [c for c in self._slots if c not in self._attempts]:
+            del self._slots[client]
         self._next_sweep = max(self.SWEEP_AT, 2 * len(self._attempts))
 
     @staticmethod
@@ -263,23 +291,53 @@ class LoginLimiter:
             del self._attempts[key]
         return times
 
-    def reserve(self, username: str, address: str) -> Attempt | Throttled:
-        """Count an attempt, or refuse it if a limit is reached (then nothing is counted)."""
+    def _free_slots(self, client: str, now: float) -> float:
+        """The paced client's free slots now, refilled since last looked (the lock is held)."""
+        slots, since = self._slots.get(client, (self.pace_burst, now))
+        return min(self.pace_burst, slots + (now - since) * self.pace_rate)
+
+    def reserve(self, username: str, address: str) -> Attempt | Throttled | Paced:
+        """Count an attempt, or refuse it (username limit) or defer it (a paced client
+        without a free slot); nothing is counted unless an Attempt is returned."""
         keys = self.keys(username, address)
         now = self._clock()
         with self._lock:
-            recent = [self._recent(key, now) for key in keys]
-            waits = [int(times[-limit] + self.window - now) + 1
-                     for times, limit in zip(recent, self.limits, strict=True)
-                     if len(times) >= limit]
-            if waits:
-                return Throttled(max(1, *waits))
-            for key, times in zip(keys, recent, strict=True):
+            user_times, client_times = (self._recent(key, now) for key in keys)
+            per_user_address, per_address = self.limits
+            if len(user_times) >= per_user_address:
+                wait = int(user_times[-per_user_address] + self.window - now) + 1
+                return Throttled(max(1, wait))
+            paced = len(client_times) >= per_address
+            if paced:
+                slots = self._free_slots(keys[1], now)
+                if slots < 1:
+                    self._slots[keys[1]] = (slots, now)
+                    return Paced((1 - slots) / self.pace_rate)
+                self._slots[keys[1]] = (slots - 1, now)
+            for key, times in ((keys[0], user_times), (keys[1], client_times)):
                 times.append(now)
                 self._attempts[key] = times
             if len(self._attempts) > self._next_sweep:
                 self._sweep(now)
-            return Attempt(keys, now)
+            return Attempt(keys, now, paced)
+
+    async def acquire(self, username: str, address: str, sleep=None) -> Attempt | Throttled:
+        """:meth:`reserve`, waiting for a slot while the client is paced (``max_wait`` at
+        most: then Throttled). ``sleep`` is asyncio.sleep unless a test passes its own."""
+        if sleep is None:
+            import asyncio
+
+            sleep = asyncio.sleep
+        deadline = self._clock() + self.max_wait
+        for _ in range(int(self.max_wait / self.POLL) + 2):  # bounded, whatever the clock
+            result = self.reserve(username, address)
+            if not isinstance(result, Paced):
+                return result
+            left = deadline - self._clock()
+            if left <= 0:
+                break
+            await sleep(min(max(result.wait, 0.01), self.POLL, left))  # >0: float error
+        return Throttled(max(1, math.ceil(result.wait)))
 
     def _take_back(self, key: str, stamp: float) -> None:
         times = self._attempts.get(key)
@@ -292,13 +350,20 @@ class LoginLimiter:
         if not times:
             del self._attempts[key]
 
+    def _give_slot_back(self, attempt: Attempt) -> None:
+        if attempt.paced:
+            client, now = attempt.keys[1], self._clock()
+            self._slots[client] = (min(self.pace_burst, self._free_slots(client, now) + 1), now)
+
     def succeeded(self, attempt: Attempt) -> None:
         with self._lock:
             self._attempts.pop(attempt.keys[0], None)
             self._take_back(attempt.keys[1], attempt.stamp)
+            self._give_slot_back(attempt)
 
     def cancel(self, attempt: Attempt) -> None:
         """RADIUS did not answer: the attempt does not count."""
         with self._lock:
             for key in attempt.keys:
                 self._take_back(key, attempt.stamp)
+            self._give_slot_back(attempt)

@@ -357,26 +357,41 @@ def test_rate_limit_per_user_and_address(campus):
         assert login(client, "STU2025002").status_code == 303  # other accounts are not
 
 
-def test_rate_limit_per_address(campus):
-    with make_client(campus, login={"max_failures_per_address": 4,
-                                    "max_failures_per_user_address": 4}) as client:
+def test_failures_from_one_address_pace_it_but_never_lock_it_out(campus):
+    """Past max_failures_per_address failures an address (a campus behind one NAT address)
+    is paced, not locked out: each password check takes a slot, a failed check keeps it
+    (refilled at pace_rate), a correct one gives it back. Slots: 2 here, and no wait."""
+    clock = Clock()
+    with make_client(campus, clock=clock, login={"max_failures_per_address": 4,
+                                                 "max_failures_per_user_address": 4}) as client:
+        limiter = client.app.state.portal.limiter
+        limiter.pace_burst, limiter.max_wait = 2, 0
         for i in range(4):
             assert login(client, f"nobody{i}", secret="x").status_code == 401
-        assert login(client).status_code == 429
+        assert login(client).status_code == 303  # paced: the right password still signs in
+        client.cookies.clear()
+        for i in range(2):  # the failures take the two slots
+            assert login(client, f"other{i}", secret="x").status_code == 401
+        refused = login(client, "STU2025002")
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) == 1
+        clock.t += 1 / limiter.pace_rate  # one slot back
+        assert login(client, "STU2025002").status_code == 303
+        client.cookies.clear()
+        assert login(client).status_code == 303  # a success gave its slot back
 
 
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy(campus):
-    limits = {"max_failures_per_address": 2, "max_failures_per_user_address": 2}
-    # untrusted peer: a forged X-Forwarded-For does not escape the per-address limit
+    limits = {"max_failures_per_address": 10, "max_failures_per_user_address": 2}
+    # untrusted peer: a forged X-Forwarded-For does not escape the limit of the peer's address
     with make_client(campus, login=limits) as client:
         for i in range(2):
-            login(client, f"nobody{i}", "x", headers=xff(f"192.0.2.{i}"))
+            login(client, STUDENT, "x", headers=xff(f"192.0.2.{i}"))
         assert login(client, headers=xff("192.0.2.99")).status_code == 429
     # from the trusted proxy (nginx), each forwarded client is counted on its own
     with make_client(campus, login=limits, peer="127.0.0.1",
                      trusted_proxies=["127.0.0.1"]) as client:
-        for i in range(2):
-            login(client, f"nobody{i}", "x", headers=xff("198.51.100.7"))
+        for _ in range(2):
+            login(client, STUDENT, "x", headers=xff("198.51.100.7"))
         assert login(client, headers=xff("198.51.100.7")).status_code == 429
         assert login(client, headers=xff("198.51.100.8")).status_code == 303
 
@@ -532,6 +547,8 @@ def test_ipv6_clients_are_counted_per_64(campus):
     limits = {"max_failures_per_user_address": 2, "max_failures_per_address": 4}
     with make_client(campus, login=limits, peer="127.0.0.1",
                      trusted_proxies=["127.0.0.1"]) as client:
+        # paced with no slot and no wait: a paced /64 is refused at once
+        client.app.state.portal.limiter.pace_burst = client.app.state.portal.limiter.max_wait = 0
         for i in range(2):
             assert login(client, "STU2025002", "x",
                          xff(f"2001:db8:1:2::{i + 1:x}")).status_code == 401
