@@ -7,7 +7,7 @@ CSV ?=
 IMPORT_ARGS ?=
 BASE ?=
 
-.PHONY: plan-report drift import-users plan-roster apply-roster plan-changed apply-changed bench-roster
+.PHONY: plan-report drift import-users import-registrations plan-roster apply-roster plan-changed apply-changed bench-roster
 
 ## plan-roster INVENTORY=...: the daily path's plan: the roster only (validation, RADIUS, the routers' Captiva menus)
 plan-roster: venv vault-password
@@ -40,6 +40,10 @@ drift: venv
 import-users: venv
 	@[ -n "$(CSV)" ] || { echo "make import-users: set CSV=path/to/file.csv" >&2; exit 2; }
 	$(BIN)/python -m captiva.onboarding import-csv $(INVENTORY) $(CSV) $(IMPORT_ARGS)
+
+## import-registrations INVENTORY=... [IMPORT_ARGS="--dry-run"]: merge the portal's approved sign-up requests into the inventory's users (read as captiva_reconcile); then review and make apply
+import-registrations: venv
+	$(BIN)/python -m captiva.onboarding import-registrations $(INVENTORY) $(if $(VAULT_FILE),--vault-id $(VAULT_ID) --vault-password-file $(VAULT_FILE)) $(IMPORT_ARGS)
 
 ## bench-roster [BENCH_ROSTER_ARGS="--users 20000 --profile"]: make apply-roster, one user added, against its floor (20 s)
 BENCH_ROSTER_ARGS ?=

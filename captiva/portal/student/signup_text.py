@@ -253,6 +253,8 @@ Votre demande de compte Wi-Fi (matricule $matricule) est refusée. Motif :
 
 $reason
 
+Votre demande : $status_url
+
 Pour toute question, adressez-vous au service informatique.
 --
 Captiva, Wi-Fi du campus
@@ -265,6 +267,8 @@ Hello $first_name,
 Your Wi-Fi account request (student number $matricule) is rejected. Reason:
 
 $reason
+
+Your request: $status_url
 
 For any question, ask the IT service.
 --

@@ -115,7 +115,8 @@ class SignupViews:
                                     message_values={"min_length":
                                                     portal.config.password.min_length})
         address = portal.client_ip(request.scope)
-        attempt = self.submissions.reserve(wanted.matricule, address)
+        # one key per client, whatever the matricule (the limiter's per-username count)
+        attempt = self.submissions.reserve("sign-up", address)
         if isinstance(attempt, Throttled):
             response = await self._form(
                 request, 429, ["signup.throttled"], values,

@@ -39,6 +39,8 @@ CREATE INDEX captiva_registration_client_idx ON captiva_registration (client, re
 REVOKE ALL ON captiva_registration FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE ON captiva_registration TO captiva_definer;
 GRANT USAGE ON SEQUENCE captiva_registration_id_seq TO captiva_definer;
+-- A request names one of the roster's promotions.
+GRANT SELECT ON captiva_promotion TO captiva_definer;
 -- The console lists requests; never the password hash.
 GRANT SELECT (id, matricule, first_name, last_name, email, promotion, language, status,
               requested_at, verified_at, decided_at, decided_by, reason)
