@@ -217,7 +217,7 @@ def dashboard(conn, username: str, now: dt.datetime, page: int = 1,
 ADMIN_VIEWS = ("online", "recent", "failures", "guessing", "top", "promotions")
 
 
-# The staff's lists of everybody: a label, never a code (docs/portal.md, "What staff see").
+# The staff's lists of everybody: a label, never a code (docs/portal.md, "Labels, never codes").
 # ``account`` is the roster username, a voucher's ``batch#index`` or a workstation's
 # ``name (session id)``, None for a username that is none of these (``account_kind``
 # ``unknown``); ``username`` only for roster users. The labels come from SQL

@@ -1,4 +1,4 @@
-"""What the portal's log says of a login name: never a code (docs/portal.md, "What staff see").
+"""What the portal's log says of a login name: never a code (docs/portal.md, "Labels, never codes").
 
 For a voucher or a workstation session the username is also the password, so a log line
 naming it would hand the code to whoever reads the log. A name shaped like a code is logged

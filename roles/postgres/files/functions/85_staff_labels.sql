@@ -1,4 +1,4 @@
--- What staff see of an account, never a code (docs/portal.md, "What staff see"; migration
+-- What staff see of an account, never a code (docs/portal.md, "Labels, never codes"; migration
 -- 0140). A voucher's or a workstation session's RADIUS username is also its password: the
 -- portal's role reads no such row (0140's row policies), and these SECURITY DEFINER
 -- functions give it the staff's lists with a label in place of the username:
@@ -34,7 +34,6 @@ RETURNS TABLE (kind text, label text) LANGUAGE sql STABLE AS $$
 $$;
 
 -- Open sessions, newest first ("Online now"). username: the roster user's, else NULL.
-DROP FUNCTION IF EXISTS captiva_staff_online(integer);
 CREATE OR REPLACE FUNCTION captiva_staff_online(p_limit integer DEFAULT 500)
 RETURNS TABLE (
     radacctid bigint, account text, account_kind text, username text, started timestamptz,
@@ -50,7 +49,6 @@ RETURNS TABLE (
 $$;
 
 -- The last closed sessions ("Recently disconnected").
-DROP FUNCTION IF EXISTS captiva_staff_recent(integer);
 CREATE OR REPLACE FUNCTION captiva_staff_recent(p_limit integer DEFAULT 100)
 RETURNS TABLE (
     radacctid bigint, account text, account_kind text, username text, started timestamptz,
@@ -66,7 +64,6 @@ RETURNS TABLE (
 $$;
 
 -- The last rejects of radpostauth ("Authentication failures"); never pass.
-DROP FUNCTION IF EXISTS captiva_staff_failures(integer);
 CREATE OR REPLACE FUNCTION captiva_staff_failures(p_limit integer DEFAULT 100)
 RETURNS TABLE (
     at timestamptz, account text, account_kind text, username text, reply text,
@@ -131,7 +128,6 @@ $$;
 -- One user's entries of the applied-change log (the console's history): the log's users
 -- lists hold every RADIUS user an apply touched, codes included, so the portal reads it
 -- only through this function, for one user, without the lists.
-DROP FUNCTION IF EXISTS captiva_change_log_of(text, integer);
 CREATE OR REPLACE FUNCTION captiva_change_log_of(p_username text, p_limit integer DEFAULT 200)
 RETURNS TABLE (
     applied_at timestamptz, event text, applied_by text, summary text, git_commit text
@@ -153,7 +149,6 @@ $$;
 -- card shows the session id). The code of a live session reaches only its own workstation's
 -- kiosk (captiva_workstation_kiosk, by the workstation's address) and the operator who
 -- issues it (captiva_workstation_issue).
-DROP FUNCTION IF EXISTS captiva_workstation_staff_board(text, timestamptz, integer);
 CREATE OR REPLACE FUNCTION captiva_workstation_staff_board(
     p_site text, p_at timestamptz DEFAULT now(), p_offline_after integer DEFAULT 30
 ) RETURNS TABLE (

@@ -7,7 +7,6 @@
 -- Audit rows of the console (captiva_audit). The actor must be a staff member, and an admin
 -- for the actions only admins may take; their role is read here from captiva_staff, never
 -- taken from the caller, and the time is the database's. Returns the row's id.
-DROP FUNCTION IF EXISTS captiva_audit_record(text, text, text, text, jsonb);
 CREATE OR REPLACE FUNCTION captiva_audit_record(
     p_actor text, p_action text, p_username text, p_reason text, p_detail jsonb
 ) RETURNS bigint
@@ -76,7 +75,6 @@ LANGUAGE sql STABLE AS $$
     SELECT LEAST(p_before, now() - interval '30 days')
 $$;
 
-DROP FUNCTION IF EXISTS captiva_audit_expire(timestamptz);
 CREATE OR REPLACE FUNCTION captiva_audit_expire(p_before timestamptz) RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     WITH gone AS (DELETE FROM captiva_audit WHERE at < captiva_audit_cutoff(p_before)
@@ -84,7 +82,6 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_
     SELECT count(*) FROM gone
 $$;
 
-DROP FUNCTION IF EXISTS captiva_workstation_audit_expire(timestamptz);
 CREATE OR REPLACE FUNCTION captiva_workstation_audit_expire(p_before timestamptz)
 RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$

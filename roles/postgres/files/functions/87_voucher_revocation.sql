@@ -6,7 +6,6 @@
 
 -- Revoke the compact code p_code now (source 'urgent'): true when it was not revoked yet.
 -- The caller checks that the code exists (captiva_voucher_status, captiva_voucher_judge).
-DROP FUNCTION IF EXISTS captiva_voucher_revoke(text, text);
 CREATE OR REPLACE FUNCTION captiva_voucher_revoke(p_code text, p_reason text)
 RETURNS boolean
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
