@@ -29,6 +29,7 @@ import re
 import shutil
 import ssl
 import subprocess
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -63,6 +64,17 @@ ALL_DAY = dict.fromkeys(("monday", "tuesday", "wednesday", "thursday", "friday",
                          "sunday"), "00:00-24:00")
 
 
+def daytime_zone() -> str:
+    """A timezone where it is day now: the workstations' room closes at local midnight, which
+    would cut the member's session (and the day's quota would renew) when the test runs late
+    in Douala."""
+    for zone in ("Africa/Douala", "America/New_York", "Pacific/Honolulu", "Asia/Tokyo",
+                 "Asia/Kolkata"):
+        if 6 <= dt.datetime.now(ZoneInfo(zone)).hour < 18:
+            return zone
+    raise AssertionError("no zone of the list is in daytime")  # they cover every hour
+
+
 def campus_roster():
     """The campus as its admins declare it: a student with a daily quota, a library member,
     an operator, a public workstation, a voucher batch (quota_radius_fixtures' sites)."""
@@ -76,6 +88,8 @@ def campus_roster():
     for site in variables["captiva_sites"]:
         site["networks"] = ["10.5.60.0/24"] if site["name"] == "campus-douala" else \
             ["10.33.60.0/24"]
+        if site["name"] == "campus-douala":
+            site["timezone"] = daytime_zone()
     variables["captiva_staff"] = [{"username": OPERATOR, "role": "operator",
                                    "sites": ["campus-douala"]}]
     variables["captiva_workstations"] = [PC]
@@ -329,7 +343,8 @@ def test_a_campus_first_day(campus, chromium, radius_server):
     minutes = int(re.match(r"(\d+)m", left).group(1))
     assert 44 <= minutes <= 45, left
     assert page.locator("body[data-state=running]").count() == 1
-    # The end: the time is up; the sweep ends the session and the router's is disconnected.
+    # The end: the time is up (the clock, and the router's end, moved to now: a test cannot
+    # wait 45 minutes); the sweep ends the session and the router's is disconnected.
     with server.db.connect() as conn:
         conn.execute("UPDATE captiva_workstation_session SET running_since = now() -"
                      " make_interval(secs => granted_seconds), router_until = now()"
@@ -340,7 +355,6 @@ def test_a_campus_first_day(campus, chromium, radius_server):
     page.locator("body[data-state=ended]").wait_for(timeout=5000)
     assert page.locator("[data-test=kiosk-state]").inner_text() == "Session terminée. Merci !"
     page.screenshot(path=str(SHOTS / "5-kiosk-ended.png"), full_page=True)
-    workstation.close()
     # Then the kiosk logs the browser out of the hotspot with erase-cookie: the router keeps
     # no cookie of the workstation, and the next person gets the login page.
     page.wait_for_url(re.compile(rf"https://{re.escape(HOTSPOT_DNS_NAME)}:\d+/login"),
@@ -350,3 +364,4 @@ def test_a_campus_first_day(campus, chromium, radius_server):
                 if row.get("mac-address") == PC["mac"]]
     page.goto(login_url)
     assert not active(sim, ws_code)
+    workstation.close()
