@@ -16,6 +16,7 @@ import email.policy
 import re
 import time
 
+import psycopg
 import pytest
 import radius_fixtures
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
@@ -62,10 +63,16 @@ def portal(server, smtp=None, **password_settings):
         overrides["smtp"] = {"host": "localhost", "port": smtp["port"], "username": "captiva",
                              "password": "mail-pass", "from": "wifi@campus.test",
                              "ca_file": smtp["ca"]}
-    app = create_app(portal_config(server.db, server, **overrides))
+    return browser_of(create_app(portal_config(server.db, server, **overrides)))
+
+
+def browser_of(app, address: str = "192.0.2.10", start: bool = True):
+    """A client of ``app`` (one device: its own cookies); ``start``: run the app's lifespan
+    (its database pool), which a second device of the same app shares."""
     client = TestClient(app, base_url="https://portal.test", follow_redirects=False,
-                        client=("192.0.2.10", 50000), headers={"accept-language": "en"})
-    client.__enter__()
+                        client=(address, 50000), headers={"accept-language": "en"})
+    if start:
+        client.__enter__()
     return client
 
 
@@ -91,8 +98,11 @@ def audit(server, user: str) -> list[tuple[str, str, str]]:
                             " WHERE username = %s ORDER BY id", (user,)).fetchall()
 
 
-def apply_roster(server, passwords: dict[str, str], check_mode: bool = False) -> dict:
-    variables, errors = validate(roster_variables(roster(passwords)))
+def apply_roster(server, passwords: dict[str, str], check_mode: bool = False,
+                 storage: str = "hashed") -> dict:
+    variables = roster_variables(roster(passwords))
+    variables["captiva_password_storage"] = storage
+    variables, errors = validate(variables)
     assert errors == [], errors
     with server.db.connect("reconcile") as conn:
         return reconcile(conn, variables, now=dt.datetime.now(dt.UTC), check_mode=check_mode,
@@ -101,7 +111,7 @@ def apply_roster(server, passwords: dict[str, str], check_mode: bool = False) ->
 
 def test_a_change_on_the_portal_is_what_the_router_accepts_until_an_admin_reset(campus):
     student = portal(campus)
-    other_device = portal(campus)
+    other_device = browser_of(student.app, "192.0.2.11", start=False)
     try:
         sign_in(student, "alice", ROSTER_PASSWORD["alice"])
         sign_in(other_device, "alice", ROSTER_PASSWORD["alice"])
@@ -147,7 +157,6 @@ def test_a_change_on_the_portal_is_what_the_router_accepts_until_an_admin_reset(
         assert audit(campus, "alice")[-1] == ("helpdesk-git", "roster", "password-roster-reset")
     finally:
         student.__exit__(None, None, None)
-        other_device.__exit__(None, None, None)
         apply_roster(campus, ROSTER_PASSWORD)
 
 
@@ -243,3 +252,33 @@ def test_a_reset_link_by_mail_in_the_students_language_works_once(campus, smtp_s
     finally:
         client.__exit__(None, None, None)
         apply_roster(campus, dict(ROSTER_PASSWORD, chloe="Roster-chloe-0124"))
+
+
+def test_with_cleartext_storage_a_students_password_logs_in_by_chap(campus):
+    """captiva_password_storage: cleartext (the routers' http-chap): the student's password
+    is stored as the roster's is, and CHAP, which needs it, accepts the new one only."""
+    apply_roster(campus, ROSTER_PASSWORD, storage="cleartext")
+    client = portal(campus)
+    try:
+        assert campus.authenticate("bruno", ROSTER_PASSWORD["bruno"], chap=True).code \
+            == packet.AccessAccept
+        sign_in(client, "bruno", ROSTER_PASSWORD["bruno"])
+        page = client.get("/password")
+        assert "stored in cleartext in the RADIUS database" in page.text  # said plainly
+        done = change(client, ROSTER_PASSWORD["bruno"], NEW_PASSWORD)
+        assert done.status_code == 303
+        assert campus.authenticate("bruno", NEW_PASSWORD, chap=True).code == packet.AccessAccept
+        assert campus.authenticate("bruno", ROSTER_PASSWORD["bruno"], chap=True).code \
+            == packet.AccessReject
+        assert router_accepts(campus, "bruno", NEW_PASSWORD)  # PAP too
+        with campus.db.connect("portal") as conn:  # the portal's role reads no credential
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT value FROM captiva_student_credential")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT captiva_student_credential_xlat('bruno')")
+        # back to hashed storage: the roster's rows change, so every student password set
+        # over them is replaced (its kind would no longer be the roster's)
+        assert apply_roster(campus, ROSTER_PASSWORD)["student_passwords"]["replaced"] == 1
+        assert router_accepts(campus, "bruno", ROSTER_PASSWORD["bruno"])
+    finally:
+        client.__exit__(None, None, None)
