@@ -26,6 +26,7 @@ the servers could not be set up.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import secrets
 import socket
@@ -109,17 +110,24 @@ def last_id(db) -> int:
         return conn.execute("SELECT COALESCE(max(id), 0) FROM radpostauth").fetchone()[0]
 
 
-def check_cost(db, calls: int = 5000) -> float:
-    """Server time of one throttle check (the read a code login pays), in ms: ``calls``
-    checks of distinct stations in one statement, as FreeRADIUS's role runs them."""
+def check_cost(db, calls: int = 2000) -> float:
+    """Database time, in ms, of what the throttle asks of a login with an existing code: the
+    check (which counts the attempt) and taking the attempt back, one statement each as
+    FreeRADIUS's role sends them, less two round trips of a ``SELECT 1``."""
     window, station, nas = (DEFAULTS[f"freeradius_guess_{k}"]
                             for k in ("window", "station_limit", "nas_limit"))
     with db.connect("freeradius") as conn:
         started = time.perf_counter()
-        conn.execute("SELECT count(captiva_guess_check('127.0.0.9', '02:00:5E:00:' || g, %s,"
-                     " %s, %s)) FROM generate_series(1, %s) AS g",
-                     (window, station, nas, calls)).fetchone()
-        return (time.perf_counter() - started) / calls * 1e3
+        for _ in range(calls):
+            conn.execute("SELECT 1").fetchone()
+            conn.execute("SELECT 1").fetchone()
+        base = time.perf_counter() - started
+        started = time.perf_counter()
+        for n in range(calls):
+            (answer,) = conn.execute("SELECT captiva_guess_check('127.0.0.9', %s, %s, %s, %s)",
+                                     (f"02:00:5E:00:{n:05d}", window, station, nas)).fetchone()
+            conn.execute("SELECT captiva_guess_forget(%s)", (int(answer.split("|")[1]),))
+        return (time.perf_counter() - started - base) / calls * 1e3
 
 
 def years(live: int, rate: float) -> float:
@@ -138,15 +146,19 @@ def attack(radius, db, sources, nas: str, count: int, window: int, one_mac: bool
     return report, judged_since(db, marker), sum(cpu.values()) / max(1, report.answered) * 1e3
 
 
-def logins(radius, sources, users, count: int, window: int):
+def login_batch(radius, pg, users, count: int, offset: int) -> tuple[int, float]:
+    """``count`` logins of ``users`` (closed loop, 32 in flight) against ``radius``: how many
+    were answered and the CPU-seconds FreeRADIUS and PostgreSQL spent on them."""
+    sources = [radload.CpuSource("freeradius", pid=radius.process.pid),
+               radload.CpuSource("postgresql", pid=postmaster_pid(pg))]
     work = radload.Workload(kind="auth", server=("127.0.0.1", radius.auth_port),
                             secret=ROUTER_SECRET.encode(), users=users, count=count,
-                            window=window)
-    radload.run(radload.Workload(**{**work.__dict__, "count": min(count, 500)}), 2)  # warm-up
+                            window=32, offset=offset)
     before = radload.snapshot(sources)
     report = radload.run(work, 2)
-    cpu = radload.spent(before, radload.snapshot(sources))
-    return report, sum(cpu.values()) / max(1, report.answered) * 1e3
+    if report.codes.get("reject", 0):
+        raise RuntimeError(f"normal logins refused: {report.summary()}")
+    return report.answered, sum(radload.spent(before, radload.snapshot(sources)).values())
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -155,7 +167,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--in-flight", type=int, default=1500,
                         help="the attacker's requests in flight (Debian's reject_delay holds "
                              "each Access-Reject 1 s: this many per second at most)")
-    parser.add_argument("--logins", type=int, default=6000, help="normal logins per phase")
+    parser.add_argument("--logins", type=int, default=6000,
+                        help="normal logins of each kind through each server")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="alternate batches the normal logins are split into")
     parser.add_argument("--students", type=int, default=2000)
     return parser.parse_args(argv)
 
@@ -171,25 +186,43 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"provisioned a {BATCH}-card batch and {args.students} students; throttle "
               f"defaults: window {window} s, {DEFAULTS['freeradius_guess_station_limit']} "
               f"per station, {DEFAULTS['freeradius_guess_nas_limit']} per NAS")
-        print(f"one throttle check (what a code login pays before its lookup): "
-              f"{check_cost(db):.3f} ms of database time")
+        print(f"the throttle's database time for a login with an existing code (check, then "
+              f"the attempt taken back): {check_cost(db):.3f} ms")
         voucher_users = [(code, code) for code in codes]
         student_users = [(f"stu{i:05d}", STUDENT_PASSWORD) for i in range(args.students)]
-        cost = {}
-        for enabled in (True, False):
-            with tempfile.TemporaryDirectory(prefix="captiva-bench-guess-") as tmp, \
-                    freeradius_for(Path(tmp), db, dict(
-                        clients, freeradius_guess_throttle_enabled=enabled)) as radius:
+        with tempfile.TemporaryDirectory(prefix="captiva-bench-guess-") as tmp:
+            servers = {}
+            with contextlib.ExitStack() as stack:
+                for state, enabled in (("on", True), ("off", False)):
+                    servers[state] = stack.enter_context(freeradius_for(
+                        Path(tmp) / state, db,
+                        dict(clients, freeradius_guess_throttle_enabled=enabled)))
+                # The throttle's cost on normal logins: the same logins through a server with
+                # it and one without, in alternate batches (the machine's load changes over
+                # minutes; each batch has one server busy, so PostgreSQL's CPU is its own).
+                spent = {(name, state): [0, 0.0] for name in ("voucher", "student")
+                         for state in servers}
+                batch = max(1, args.logins // args.rounds)
+                for round_ in range(args.rounds + 1):  # round 0 warms both up
+                    order = ("on", "off") if round_ % 2 else ("off", "on")
+                    for state in order:
+                        for name, users in (("voucher", voucher_users),
+                                            ("student", student_users)):
+                            answered, cpu = login_batch(servers[state], pg, users, batch,
+                                                        round_ * batch)
+                            if round_:
+                                spent[name, state][0] += answered
+                                spent[name, state][1] += cpu
+                cost = {key: cpu / answered * 1e3 for key, (answered, cpu) in spent.items()}
+                for name in ("voucher", "student"):
+                    print(f"{name} logins, {spent[name, 'on'][0]} through each server in "
+                          f"{args.rounds} alternate batches: server CPU per login "
+                          f"{cost[name, 'on']:.3f} ms with the throttle, "
+                          f"{cost[name, 'off']:.3f} ms without: "
+                          f"{cost[name, 'on'] - cost[name, 'off']:+.3f} ms")
+                radius = servers["on"]
                 sources = [radload.CpuSource("freeradius", pid=radius.process.pid),
                            radload.CpuSource("postgresql", pid=postmaster_pid(pg))]
-                state = "on" if enabled else "off"
-                for name, users in (("voucher", voucher_users), ("student", student_users)):
-                    report, ms = logins(radius, sources, users, args.logins, 32)
-                    cost[name, state] = ms
-                    print(f"{name} logins, throttle {state}: {report.summary()}")
-                    print(f"  server CPU per login {ms:.3f} ms")
-                if not enabled:
-                    break
                 for label, nas, one_mac in (("one NAS, one MAC", ATTACK_NAS[0], True),
                                             ("one NAS, a new MAC each guess", ATTACK_NAS[1],
                                              False)):

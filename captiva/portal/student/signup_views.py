@@ -47,6 +47,7 @@ class SignupViews:
         # database counts them too (captiva_registration_submit).
         self.submissions = LoginLimiter(settings.per_client, settings.per_client, WINDOW,
                                         clock=portal._clock)  # noqa: SLF001
+        portal.env.globals["signup_open"] = self.enabled  # the login page's link
 
     def routes(self) -> list[Route]:
         return [
