@@ -239,10 +239,6 @@ def run_bench(args: argparse.Namespace) -> int:
                               f"{years(live, rate):,.2f} years at the run's rate, "
                               f"{years(live, judged / window):,.2f} years per window")
                     rows.append((label, rate, judged, report))
-    for name in ("voucher", "student"):
-        print(f"cost of the throttle on a {name} login: "
-              f"{cost[name, 'on'] - cost[name, 'off']:+.3f} ms CPU "
-              f"({cost[name, 'on']:.3f} on, {cost[name, 'off']:.3f} off)")
     floors = []
     for label, rate, _judged, report in rows:
         found = years(BATCH, rate)
