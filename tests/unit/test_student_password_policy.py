@@ -41,6 +41,9 @@ def test_length_username_and_control_characters():
     assert keys("my-stu2025001-Wifi!") == ["password.is_username"]  # any case
     assert keys("violet-tandem\nharbour-42") == ["password.bad_characters"]
     assert keys("v" * 129 + "-Tandem-42") == ["password.too_long"]
+    # zxcvbn scores at most 72 characters: a longer one is scored on those
+    assert keys("violet-tandem-harbour-42-" * 5) == []
+    assert keys("a" * 100) == ["password.common"]
 
 
 def test_stored_form_is_sha512_crypt_unless_the_roster_stores_cleartext():

@@ -25,6 +25,9 @@ RESET_MINUTES = 30  # a link's life (the database caps it there too)
 # zxcvbn's score (0-4): below this, a password is one of the most common ones or a pattern
 # of them (its frequency lists: passwords, names, words), whatever its length.
 MIN_SCORE = 2
+# zxcvbn refuses longer input (its matching is quadratic): a longer password is scored on its
+# first SCORED_LENGTH characters, which are then uncommon enough or not.
+SCORED_LENGTH = 72
 CRYPT = "Crypt-Password"
 CLEARTEXT = "Cleartext-Password"
 
@@ -55,7 +58,8 @@ def strength(password: str, user_inputs: tuple[str, ...] = ()) -> int:
     """zxcvbn's score of ``password`` (0 to 4); its lists ship with the package."""
     from zxcvbn import zxcvbn
 
-    return int(zxcvbn(password, user_inputs=[u for u in user_inputs if u])["score"])
+    return int(zxcvbn(password[:SCORED_LENGTH],
+                      user_inputs=[u for u in user_inputs if u])["score"])
 
 
 def stored_form(password: str, attribute: str) -> str:

@@ -98,7 +98,7 @@ class PasswordViews:
         storage = await run_in_threadpool(portal.with_conn, data.storage_of, username)
         if storage is None:
             return await self._change_form(request, username)
-        refusal = self.refusal(new, form.get("confirm", ""), username)
+        refusal = await run_in_threadpool(self.refusal, new, form.get("confirm", ""), username)
         if refusal is None and new == current:
             refusal = ("password.same", {})
         if refusal is None and not current:
@@ -242,7 +242,7 @@ class PasswordViews:
             return self._visitor_form(request, "student_reset.html", status=410, valid=False,
                                       token=token, message=None, done=False)
         new = form.get("new", "")
-        refusal = self.refusal(new, form.get("confirm", ""), username)
+        refusal = await run_in_threadpool(self.refusal, new, form.get("confirm", ""), username)
         if refusal is not None:
             return self._visitor_form(request, "student_reset.html", status=400, valid=True,
                                       token=token, message=refusal[0],
