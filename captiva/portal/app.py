@@ -759,9 +759,9 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
     voucher = VoucherViews(portal)
     workstations = WorkstationViews(portal)  # docs/workstations.md: console and kiosk
     passwords = PasswordViews(portal)  # docs/portal.md, "For students"
-    routes = [
     devices = DeviceViews(portal)  # docs/portal.md, "For students"
     signup = SignupViews(portal)  # docs/portal.md, "Sign-up"
+    routes = [
         Route("/", portal.index, methods=["GET"]),
         Route("/login", portal.login_page, methods=["GET"]),
         Route("/login", portal.login, methods=["POST"]),
