@@ -23,7 +23,7 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
 from portal_fixtures import csrf_of, portal_config
 from pyrad import packet
-from quota_radius_fixtures import provision, roster_variables
+from quota_radius_fixtures import provision, roster_variables, wait_replayed
 from starlette.testclient import TestClient
 from test_quota_jobs import smtp_server  # noqa: F401  (fixture)
 
@@ -117,13 +117,27 @@ def test_a_change_on_the_portal_is_what_the_router_accepts_until_an_admin_reset(
         sign_in(other_device, "alice", ROSTER_PASSWORD["alice"])
         page = student.get("/password")
         assert "sha512-crypt" in page.text  # what is stored, said on the page
+        # alice's phone is online: a hotspot session the router reported
+        campus.account("alice", "Start", "alice-phone-1", Framed_IP_Address="10.5.50.31")
+        wait_replayed(campus)
 
         done = change(student, ROSTER_PASSWORD["alice"], NEW_PASSWORD, end_sessions="1")
-        assert (done.status_code, done.headers["location"]) == (303, "/password?done=1&ended=0")
+        assert (done.status_code, done.headers["location"]) == (303, "/password?done=1&ended=1")
         assert "Password changed" in student.get(done.headers["location"]).text
         # the student's other portal session ended at their choice; this one goes on
         assert other_device.get("/me").status_code == 303
         assert student.get("/me").status_code == 200
+        # and the phone's session is asked to end, as the console's "Disconnect now" (the
+        # enforce job sends the router its Disconnect-Request: test_console_disconnect.py)
+        with campus.db.connect() as conn:
+            assert conn.execute(
+                "SELECT d.username, d.requested_by FROM captiva_console_disconnect AS d"
+                " JOIN radacct AS a USING (radacctid) WHERE a.acctsessionid = 'alice-phone-1'"
+            ).fetchall() == [("alice", "alice")]
+        # the router ends it (Simultaneous-Use 1 would refuse the logins below otherwise)
+        campus.account("alice", "Stop", "alice-phone-1", Framed_IP_Address="10.5.50.31",
+                       Acct_Session_Time=60, Acct_Terminate_Cause="Admin-Reset")
+        wait_replayed(campus)
 
         assert not router_accepts(campus, "alice", ROSTER_PASSWORD["alice"])
         assert router_accepts(campus, "alice", NEW_PASSWORD)
