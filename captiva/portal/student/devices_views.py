@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from captiva.vouchers import is_code
+
 from . import devices_data
 from .devices_text import NOTICES, REFUSALS
 
@@ -45,6 +47,8 @@ class DeviceViews:
         session = portal.require_login(request)
         if isinstance(session, Response):
             return session
+        if is_code(session.username):  # a voucher holder has no devices to manage
+            return RedirectResponse("/voucher/me", 303)
         try:
             figures = await run_in_threadpool(portal.figures_of, session.username, 1)
         except psycopg.OperationalError:
@@ -88,6 +92,8 @@ class DeviceViews:
         session = portal.require_login(request)
         if isinstance(session, Response):
             return session
+        if is_code(session.username):
+            return RedirectResponse("/voucher/me", 303)
         action = request.path_params["action"]
         if action not in devices_data.ACTIONS:
             return portal.render(request, "error.html", status=404,
