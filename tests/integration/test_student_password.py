@@ -296,3 +296,15 @@ def test_with_cleartext_storage_a_students_password_logs_in_by_chap(campus):
         assert router_accepts(campus, "bruno", ROSTER_PASSWORD["bruno"])
     finally:
         client.__exit__(None, None, None)
+
+
+def test_forgotten_password_requests_are_limited_per_client_address(campus):
+    client = portal(campus, reset_per_address=3)
+    try:
+        for name in ("nobody-1", "nobody-2", "chloe"):  # any accounts, known or not
+            assert forgot(client, name).status_code == 200
+        refused = forgot(client, "nobody-3")
+        assert refused.status_code == 429 and "Too many attempts" in refused.text
+        assert int(refused.headers["retry-after"]) > 0
+    finally:
+        client.__exit__(None, None, None)

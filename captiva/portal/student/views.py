@@ -27,6 +27,7 @@ from . import data
 
 log = logging.getLogger("captiva.portal")
 RESET_WINDOW = 3600  # seconds: forgotten-password requests are counted per hour
+RESET_KEY = "forgotten-password"  # what the limiter counts them under, at each client
 
 
 class PasswordViews:
@@ -35,9 +36,10 @@ class PasswordViews:
     def __init__(self, portal):
         self.portal = portal
         settings = portal.config.password
-        # Forgotten-password requests per client (an IPv6 /64), in memory: past the limit the
-        # client is told to wait. The database counts the links each account was sent, and
-        # past its limit answers as for an unknown account (no mail, the same page).
+        # Forgotten-password requests per client (an IPv6 /64), in memory, whatever the
+        # account (one key, RESET_KEY, per client): past the limit the client is told to wait.
+        # The database counts the links each account was sent, and past its limit answers as
+        # for an unknown account (no mail, the same page).
         limit = settings.reset_per_address
         self.resets = LoginLimiter(limit, limit, RESET_WINDOW,
                                    clock=portal._clock)  # noqa: SLF001
@@ -177,7 +179,7 @@ class PasswordViews:
             return self._visitor_form(request, "student_forgot.html", status=400, sent=False,
                                       message=None)
         address = portal.client_ip(request.scope)
-        attempt = await self.resets.acquire(username, address)
+        attempt = await self.resets.acquire(RESET_KEY, address)
         if isinstance(attempt, Throttled):
             log.warning("password reset throttled for %s from %s", portal.log_name(username),
                         address)
