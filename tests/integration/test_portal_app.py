@@ -254,7 +254,8 @@ def test_every_post_route_refuses_a_missing_or_foreign_csrf_token(campus, client
     # the console's actions (grant, disconnect) share one route: CSRF is checked first
     assert sorted(post_routes) == ["/admin/users/{username}/{action:str}",
                                    "/admin/vouchers/revoke", "/admin/workstations/{site}/act",
-                                   "/lang", "/login", "/logout"]
+                                   "/lang", "/login", "/logout", "/password",
+                                   "/password/forgot", "/password/reset/{token}"]
     login(client)
     with make_client(campus) as other:
         foreign = csrf_of(other.get("/login").text)
