@@ -341,20 +341,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True)
     r.add_argument("--vault-id", default="default")
     r.add_argument("--vault-password-file")
-    return parser
-
     from captiva.onboarding import registrations
 
     registrations.add_parser(sub)
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from captiva.onboarding.registrations import import_registrations
+
         command = {"adopt-db": adopt_db, "adopt-routeros": adopt_routeros,
                    "import-csv": import_csv,
                    "import-registrations": import_registrations}[args.command]
-        from captiva.onboarding.registrations import import_registrations
-
         return command(args)
     except (CsvImportError, FileNotFoundError, UnicodeDecodeError, ConfigError,
             smtplib.SMTPException, OSError) as exc:
