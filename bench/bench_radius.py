@@ -10,9 +10,15 @@ import os
 import time
 from zoneinfo import ZoneInfo
 
-from ansible.module_utils.captiva_radius_plan import desired_rows, read_state, reconcile
-from ansible.module_utils.captiva_roster import validate
-from ansible.module_utils.captiva_roster_compile import compile_roster
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import (
+    desired_rows,
+    read_state,
+    reconcile,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_compile import (
+    compile_roster,
+)
 from roster_base import base_variables
 
 USERS = int(os.environ.get("CAPTIVA_BENCH_USERS", "50000"))

@@ -11,8 +11,8 @@ import os
 import time
 from zoneinfo import ZoneInfo
 
-from ansible.module_utils.captiva_radius_plan import reconcile
-from ansible.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
 from roster_base import base_variables
 
 VOUCHERS = int(os.environ.get("CAPTIVA_BENCH_VOUCHERS", "100000"))

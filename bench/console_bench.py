@@ -21,14 +21,14 @@ import sys
 import time
 from pathlib import Path
 
-import ansible.module_utils
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests" / "integration")]
-ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
+# The repository is the collection captiva.campus (collections/ansible_collections).
+sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible.module_utils.captiva_migrations import (  # noqa: E402
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations import (  # noqa: E402
     apply_functions,
     load_functions,
     load_migrations,

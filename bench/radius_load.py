@@ -39,17 +39,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import ansible.module_utils
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
+# The repository is the collection captiva.campus (collections/ansible_collections).
+sys.path.insert(0, str(ROOT / "collections"))
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "integration"), str(ROOT / "tools"),
                 str(ROOT)]
 
 import radload  # noqa: E402
-from ansible.module_utils.captiva_radius_plan import reconcile  # noqa: E402
-from ansible.module_utils.captiva_roster import validate  # noqa: E402
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile  # noqa: E402
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate  # noqa: E402
 from passlib.hash import sha512_crypt  # noqa: E402
 from pg_fixtures import PG_BIN, SUPERUSER, PgServer, radius_database  # noqa: E402
 from processes import free_port  # noqa: E402

@@ -29,10 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import ansible.module_utils
-
 ROOT = Path(__file__).resolve().parents[1]
-ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
+# The repository is the collection captiva.campus (collections/ansible_collections).
+sys.path.insert(0, str(ROOT / "collections"))
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests"), str(ROOT / "tests" / "integration")]
 
 import yaml  # noqa: E402

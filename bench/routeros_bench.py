@@ -17,11 +17,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-import ansible.module_utils  # noqa: E402
 
-ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
+# The repository is the collection captiva.campus (collections/ansible_collections).
+sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible.module_utils.captiva_routeros import RouterOSClient, reconcile  # noqa: E402
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (  # noqa: E402
+    RouterOSClient,
+    reconcile,
+)
 from routeros_fixtures import start_sim, stop_sim  # noqa: E402
 
 

@@ -27,7 +27,7 @@ plan-changed apply-changed: venv
 
 ## plan-report INVENTORY=... [REPORT=prefix]: make plan, plus REPORT.md (a merge-request comment) and REPORT.json
 plan-report: venv
-	ANSIBLE_CALLBACKS_ENABLED=captiva_report CAPTIVA_REPORT=$(abspath $(REPORT)) \
+	ANSIBLE_CALLBACKS_ENABLED=captiva.campus.captiva_report CAPTIVA_REPORT=$(abspath $(REPORT)) \
 		$(PLAYBOOK) playbooks/site.yml --check --diff
 	@echo "plan report: $(REPORT).md"
 

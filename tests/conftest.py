@@ -1,14 +1,12 @@
-"""Make Captiva's module_utils importable exactly as Ansible ships them to modules."""
+"""Make Captiva's module_utils importable exactly as Ansible ships them to modules: the
+repository is the collection captiva.campus (collections/ansible_collections/captiva/campus
+points at it), so ``ansible_collections.captiva.campus.plugins.module_utils.<name>``."""
 
 import sys
 from pathlib import Path
 
-import ansible.module_utils
-
 ROOT = Path(__file__).resolve().parents[1]
-_MODULE_UTILS = str(ROOT / "plugins" / "module_utils")
-if _MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MODULE_UTILS)
+sys.path.insert(0, str(ROOT / "collections"))
 
 # Shared test helpers (roster_base.py) live next to this file; the runtime package `captiva`
 # is imported from the tree (roles/portal installs it on the hosts).

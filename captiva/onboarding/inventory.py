@@ -26,16 +26,11 @@ VAULTED = "vaulted-value-not-decrypted-here"
 
 
 def module_utils(name: str):
-    """A Captiva module_utils file (shipped to Ansible modules), imported the way the tests
-    do: the roster's validation, the RouterOS client."""
-    import importlib
+    """A Captiva module_utils file (shipped to Ansible modules), imported the way Ansible and
+    the tests do (``captiva.collection``): the roster's validation, the RouterOS client."""
+    from captiva.collection import module_utils as load
 
-    import ansible.module_utils
-
-    path = str(ROOT / "plugins" / "module_utils")
-    if path not in ansible.module_utils.__path__:
-        ansible.module_utils.__path__.append(path)
-    return importlib.import_module(f"ansible.module_utils.{name}")
+    return load(name)
 
 
 def yaml() -> YAML:

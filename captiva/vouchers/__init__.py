@@ -50,14 +50,12 @@ def is_code(username: str) -> bool:
 
 @functools.cache
 def module_utils() -> types.SimpleNamespace:
-    """The shared Python of ``plugins/module_utils`` (run from a checkout of the repository,
-    on the controller, like ``ansible-playbook``)."""
-    import ansible.module_utils
+    """The shared Python of the collection's ``plugins/module_utils`` (run from a checkout of
+    the repository or an installed collection, on the controller, like ``ansible-playbook``)."""
+    from captiva.collection import module_utils as load
 
-    path = str(ROOT / "plugins" / "module_utils")
-    if path not in ansible.module_utils.__path__:
-        ansible.module_utils.__path__.append(path)
-    from ansible.module_utils import captiva_roster_io, captiva_units, captiva_vouchers
+    captiva_roster_io, captiva_units, captiva_vouchers = (
+        load(name) for name in ("captiva_roster_io", "captiva_units", "captiva_vouchers"))
 
     return types.SimpleNamespace(vouchers=captiva_vouchers, units=captiva_units,
                                  roster_io=captiva_roster_io)

@@ -73,8 +73,8 @@ class ActionModule(ActionBase):
                 remote = shell.join_path(shell.tmpdir, "captiva-roster.json")
                 self._transfer_file(args["roster_file"], remote)
                 args["roster_file"] = remote
-            result.update(self._execute_module(module_name="captiva_radius", module_args=args,
-                                               task_vars=task_vars))
+            result.update(self._execute_module(module_name="captiva.campus.captiva_radius",
+                                               module_args=args, task_vars=task_vars))
         finally:
             if shell.tmpdir:  # _execute_module may have removed it already
                 self._remove_tmp_path(shell.tmpdir)

@@ -114,7 +114,7 @@ class ActionModule(ActionBase):
         try:
             self._transfer_data(remote_in, json.dumps(payload))
             module = self._execute_module(
-                module_name="captiva_roster", task_vars=task_vars,
+                module_name="captiva.campus.captiva_roster", task_vars=task_vars,
                 module_args={"variables_file": remote_in, "output": remote_out})
             if module.get("failed"):
                 for line in module.get("errors", []):

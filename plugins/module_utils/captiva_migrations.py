@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ansible.module_utils.captiva_db_errors import database_error
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_db_errors import database_error
 
 try:  # psycopg is imported lazily by callers that only load files (module argument checks).
     import psycopg

@@ -24,13 +24,18 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible.module_utils.captiva_prune import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_prune import (
     DEFAULT_MAX_COUNT,
     DEFAULT_MAX_RATIO,
     check_prune,
 )
-from ansible.module_utils.captiva_roster import MANAGED_BY, PASSWORD_ATTRIBUTES
-from ansible.module_utils.captiva_roster_compile import compile_radius
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import (
+    MANAGED_BY,
+    PASSWORD_ATTRIBUTES,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_compile import (
+    compile_radius,
+)
 
 ADVISORY_LOCK_KEY = 0x43415054  # "CAPT": serialises Captiva reconciles on one database
 MASK = "********"

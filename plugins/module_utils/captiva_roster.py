@@ -29,14 +29,14 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.9 is not supported by Captiva
     zoneinfo = None
 
-from ansible.module_utils.captiva_roster_hotspot import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_hotspot import (
     HOTSPOT_TLS,
     LOGIN_METHODS,
     check_login_methods,
     check_sites,
     html_directory,
 )
-from ansible.module_utils.captiva_roster_schema import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_schema import (
     INVALID,
     Checker,
     Field,
@@ -68,9 +68,14 @@ from ansible.module_utils.captiva_roster_schema import (
     username,
     weekday,
 )
-from ansible.module_utils.captiva_units import format_size
-from ansible.module_utils.captiva_vouchers import validate_batches
-from ansible.module_utils.captiva_workstations import network, validate_workstations
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_units import format_size
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import (
+    validate_batches,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_workstations import (
+    network,
+    validate_workstations,
+)
 
 MANAGED_BY = "captiva"
 DEFAULT_PROFILE = "captiva-default"

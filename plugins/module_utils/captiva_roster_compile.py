@@ -26,7 +26,7 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.9 is not supported by Captiva
     zoneinfo = None
 
-from ansible.module_utils.captiva_roster import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import (
     DEFAULT_PROFILE,
     STATUS_GROUPS,
     Roster,
@@ -35,13 +35,20 @@ from ansible.module_utils.captiva_roster import (
     user_expiry,
     user_status,
 )
-from ansible.module_utils.captiva_routeros_certificates import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros_certificates import (
     desired_entries,
     hotspot_certificate_name,
 )
-from ansible.module_utils.captiva_units import format_duration, format_rate
-from ansible.module_utils.captiva_vouchers import compile_vouchers
-from ansible.module_utils.captiva_workstations import compile_workstations
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_units import (
+    format_duration,
+    format_rate,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import (
+    compile_vouchers,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_workstations import (
+    compile_workstations,
+)
 
 
 def policies(roster: Roster) -> dict[str, dict[str, Any]]:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ansible.module_utils.captiva_roster_schema import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_schema import (
     INVALID,
     Field,
     fail,
@@ -22,7 +22,9 @@ from ansible.module_utils.captiva_roster_schema import (
     secret,
     text,
 )
-from ansible.module_utils.captiva_routeros_certificates import check_hotspot_tls
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros_certificates import (
+    check_hotspot_tls,
+)
 
 LOGIN_METHODS = ("http-chap", "http-pap", "https", "cookie", "mac-cookie", "mac", "trial")
 # The methods with a login form: what a person types a username and password (or a voucher

@@ -19,8 +19,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible.module_utils.captiva_roster import Roster, validate
-from ansible.module_utils.captiva_roster_schema import RosterError
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import Roster, validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_schema import (
+    RosterError,
+)
 
 ROUTERS_GROUP = "routers"
 
@@ -134,6 +136,29 @@ def host_files(inventory_sources: Iterable[str] | None) -> list[str]:
     return files
 
 
+# What `make new-inventory` writes where a campus's own value goes (captiva.onboarding.skeleton).
+PLACEHOLDER = re.compile(r"CHANGE-ME[A-Za-z0-9_-]*")
+
+
+def placeholder_errors(files: Iterable[str], display_root: str | None = None) -> list[str]:
+    """``<file>:<line>: <placeholder>: ...`` for each placeholder left in the inventory's files
+    (comments aside): a skeleton inventory is invalid until every one is filled in."""
+    lines = []
+    for name in dict.fromkeys(files):
+        try:
+            with open(name, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.lstrip().startswith("#"):
+                continue
+            for found in PLACEHOLDER.findall(line):
+                lines.append(f"{_shown(name, display_root)}:{number}: {found}: a placeholder "
+                             "of make new-inventory; replace it with the campus's value")
+    return lines
+
+
 def _shown(name: str, root: str | None) -> str:
     if root and os.path.abspath(name).startswith(root.rstrip("/") + "/"):
         return os.path.relpath(name, root)
@@ -215,8 +240,11 @@ def load_roster(variables: Mapping[str, Any], *, files: Iterable[str] = (),
     which must be exactly the routers of ``captiva_sites``.
     """
     roster, errors = validate(variables)
+    files = list(files)
+    inventory_files = list(inventory_files)
     locator = Locator(files, display_root=display_root)
-    lines = [error.render(locator) for error in errors]
+    lines = placeholder_errors(files[1:] + inventory_files, display_root)
+    lines += [error.render(locator) for error in errors]
     if inventory_routers is not None:
         lines += inventory_router_errors(variables, inventory_routers, list(inventory_files),
                                          locator, display_root)

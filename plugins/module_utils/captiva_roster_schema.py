@@ -22,7 +22,7 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.9 is not supported by Captiva
     zoneinfo = None
 
-from ansible.module_utils.captiva_units import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_units import (
     UnitError,
     parse_duration,
     parse_rate,

@@ -27,14 +27,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible.module_utils import captiva_routeros_certificates as certificates
-from ansible.module_utils.captiva_prune import (
+from ansible_collections.captiva.campus.plugins.module_utils import (
+    captiva_routeros_certificates as certificates,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_prune import (
     DEFAULT_MAX_COUNT,
     DEFAULT_MAX_RATIO,
     PruneRefused,
     check_prune,
 )
-from ansible.module_utils.captiva_units import UnitError, parse_duration, parse_rate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_units import (
+    UnitError,
+    parse_duration,
+    parse_rate,
+)
 
 DEFAULT_MARKER = "captiva"
 LEDGER_MENU = "/system/script"

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible.module_utils.captiva_routeros import RouterOSError
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import RouterOSError
 
 FILE_MENU = "/file"
 CONTENTS_LIMIT = 60_000  # bytes RouterOS reads and writes as a file's contents over the API

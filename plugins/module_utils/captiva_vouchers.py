@@ -46,7 +46,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible.module_utils.captiva_roster_schema import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_schema import (
     INVALID,
     Field,
     RosterError,

@@ -34,7 +34,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ansible.module_utils.captiva_roster_schema import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_schema import (
     INVALID,
     WEEKDAYS,
     Field,

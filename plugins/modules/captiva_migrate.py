@@ -156,8 +156,8 @@ version:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.captiva_db_errors import database_error
-from ansible.module_utils.captiva_migrations import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_db_errors import database_error
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations import (
     MigrationError,
     apply_functions,
     load_functions,

@@ -210,10 +210,13 @@ import datetime as dt
 import json
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.captiva_db_errors import database_error
-from ansible.module_utils.captiva_prune import PruneRefused
-from ansible.module_utils.captiva_radius_plan import reconcile
-from ansible.module_utils.captiva_roster_io import roster_from_data, secret_values
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_db_errors import database_error
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_prune import PruneRefused
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_io import (
+    roster_from_data,
+    secret_values,
+)
 
 try:
     import psycopg

@@ -69,8 +69,10 @@ errors:
 import json
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.captiva_roster_compile import compile_routers
-from ansible.module_utils.captiva_roster_io import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_compile import (
+    compile_routers,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_io import (
     RosterInvalid,
     host_files,
     load_roster,

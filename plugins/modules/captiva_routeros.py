@@ -181,7 +181,7 @@ diff:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.captiva_routeros import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
     CONNECTION_ARGUMENT_SPEC,
     RouterOSError,
     client_from_params,

@@ -98,13 +98,13 @@ files:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.captiva_routeros import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
     CONNECTION_ARGUMENT_SPEC,
     RouterOSError,
     client_from_params,
     plain_api_warning,
 )
-from ansible.module_utils.captiva_routeros_files import reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros_files import reconcile
 
 try:
     import librouteros  # noqa: F401

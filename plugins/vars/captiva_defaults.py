@@ -37,7 +37,6 @@ DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "group_vars" / "captiva_de
 
 
 class VarsModule(BaseVarsPlugin):
-    REQUIRES_ENABLED = True
     is_stateless = True
 
     def get_vars(self, loader, path, entities, cache=True):

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from ansible.module_utils.captiva_migrations import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations import (
     apply_functions,
     load_functions,
     load_migrations,

@@ -18,8 +18,8 @@ import datetime as dt
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from ansible.module_utils.captiva_radius_plan import reconcile
-from ansible.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
 from pyrad import packet
 from radius_fixtures import ROUTER_ADDRESS, RadiusServer, wait_for
 from roster_base import base_variables, with_hotspot

@@ -255,7 +255,7 @@ def run_role(base: Path, config_dir: Path, role_vars: dict,
         "  connection: local\n"
         "  gather_facts: false\n"
         "  roles:\n"
-        "    - freeradius\n"
+        "    - captiva.campus.freeradius\n"
     )
     vars_file = base / "role-vars.json"
     vars_file.write_text(json.dumps(dict(role_vars, freeradius_config_dir=str(config_dir))))

@@ -139,8 +139,10 @@ def test_every_grant_is_audited_and_the_audit_is_append_only_for_the_portal(serv
 
 
 def test_plan_and_drift_report_the_grants_in_force(server):
-    from ansible.module_utils.captiva_radius_plan import reconcile
-    from ansible.module_utils.captiva_roster import validate
+    from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import (
+        reconcile,
+    )
+    from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
     from quota_radius_fixtures import roster_variables
 
     users = [roster_user(u, p) for u, p in (("grace", "monthly-10g"), ("rita", "daily-1g"),

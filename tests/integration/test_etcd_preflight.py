@@ -19,7 +19,7 @@ PLAY = """\
   tasks:
     - name: The etcd role's checks
       ansible.builtin.include_role:
-        name: etcd
+        name: captiva.campus.etcd
         tasks_from: preflight.yml
 """
 MEMBERS = {"etcd_members": ["localhost", "m2", "m3"], "etcd_address": "127.0.0.1"}

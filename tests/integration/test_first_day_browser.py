@@ -34,10 +34,12 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 import radius_fixtures
-from ansible.module_utils.captiva_radius_plan import reconcile
-from ansible.module_utils.captiva_roster import validate
-from ansible.module_utils.captiva_roster_compile import compile_routers
-from ansible.module_utils.captiva_vouchers import batch_codes
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_compile import (
+    compile_routers,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import batch_codes
 from browser_fixtures import ARTIFACTS, CHROMIUM, FLAGS
 from portal_fixtures import portal_config_dict, start_portal
 from processes import missing
@@ -120,7 +122,7 @@ def put_on_router(tmp_path, sim, desired, kiosk_url):
     (tmp_path / "inventory.json").write_text(json.dumps({"routers": {"hosts": {"gw-douala":
                                                                                   host}}}))
     (tmp_path / "play.yml").write_text(
-        "- hosts: routers\n  gather_facts: false\n  roles: [{role: mikrotik}]\n")
+        "- hosts: routers\n  gather_facts: false\n  roles: [{role: captiva.campus.mikrotik}]\n")
     proc = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i",
          str(tmp_path / "inventory.json"), str(tmp_path / "play.yml")], cwd=ROOT,

@@ -16,9 +16,13 @@ import secrets
 import time
 
 import pytest
-from ansible.module_utils.captiva_radius_plan import reconcile
-from ansible.module_utils.captiva_roster import validate
-from ansible.module_utils.captiva_vouchers import ALPHABET, DATA_LENGTH, check_character
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import (
+    ALPHABET,
+    DATA_LENGTH,
+    check_character,
+)
 from pg_fixtures import radius_database
 from pyrad import packet
 from quota_radius_fixtures import DOUALA, roster_variables

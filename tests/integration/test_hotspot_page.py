@@ -19,7 +19,10 @@ from pathlib import Path
 
 import browser_fixtures
 import pytest
-from ansible.module_utils.captiva_vouchers import VoucherCodeError, normalise
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import (
+    VoucherCodeError,
+    normalise,
+)
 from routeros_fixtures import ROOT, start_sim, stop_sim
 
 browser = browser_fixtures.browser
@@ -39,7 +42,7 @@ def ansible_playbook(tmp_path: Path, sim, *args: str, **variables):
             "mikrotik_desired": {}, "mikrotik_hotspot_kiosk_url": KIOSK_URL, **variables}
     (tmp_path / "inventory.json").write_text(json.dumps({"routers": {"hosts": {"gw1": host}}}))
     (tmp_path / "play.yml").write_text(
-        "- hosts: routers\n  gather_facts: false\n  roles: [{role: mikrotik}]\n")
+        "- hosts: routers\n  gather_facts: false\n  roles: [{role: captiva.campus.mikrotik}]\n")
     env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_NOCOLOR": "1"}
     proc = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(tmp_path / "inventory.json"),

@@ -29,7 +29,7 @@ PLAY = """\
   tasks:
     - name: The tasks that write Patroni's configuration and files
       ansible.builtin.include_role:
-        name: postgres
+        name: captiva.campus.postgres
         tasks_from: patroni.yml
 """
 
@@ -57,7 +57,8 @@ def plan(tmp_path_factory):
     }
     (work / "vars.json").write_text(json.dumps(overrides))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_CALLBACKS_ENABLED="captiva_report", CAPTIVA_REPORT=str(work / "plan"))
+               ANSIBLE_CALLBACKS_ENABLED="captiva.campus.captiva_report",
+               CAPTIVA_REPORT=str(work / "plan"))
     run = subprocess.run(
         [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(INVENTORY), "--limit", MEMBER,
          "--vault-id", f"lab@{INVENTORY / 'vault-password-lab-only.txt'}",

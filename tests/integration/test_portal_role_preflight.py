@@ -25,7 +25,7 @@ PLAY = """\
   tasks:
     - name: The portal role's checks
       ansible.builtin.include_role:
-        name: portal
+        name: captiva.campus.portal
         tasks_from: preflight.yml
 """
 

@@ -2,7 +2,9 @@
 
 import psycopg
 import pytest
-from ansible.module_utils.captiva_migrations import load_migrations
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations import (
+    load_migrations,
+)
 from pg_fixtures import MIGRATIONS_DIR, ROLE_PASSWORDS
 
 
@@ -31,7 +33,10 @@ def test_empty_db_has_no_tables(empty_db):
 
 
 def test_radius_db_has_every_function_file_applied(radius_db):
-    from ansible.module_utils.captiva_migrations import load_functions, plan_functions
+    from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations import (
+        load_functions,
+        plan_functions,
+    )
     from pg_fixtures import FUNCTIONS_DIR
 
     with radius_db.connect() as conn:

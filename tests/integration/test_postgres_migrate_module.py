@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.captiva_migrations import load_functions, load_migrations
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations import (
+    load_functions,
+    load_migrations,
+)
 from pg_fixtures import FUNCTIONS_DIR, MIGRATIONS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +22,7 @@ PLAYBOOK = """
   gather_facts: false
   tasks:
     - name: Apply the migrations
-      captiva_migrate:
+      captiva.campus.captiva_migrate:
         login_db: "{{ db }}"
         login_unix_socket: "{{ socket_dir }}"
         login_port: "{{ port | int }}"

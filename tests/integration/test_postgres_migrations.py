@@ -5,7 +5,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from ansible.module_utils.captiva_migrations import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations import (
     LOCK_KEY,
     MigrationError,
     apply_functions,

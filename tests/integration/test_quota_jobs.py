@@ -20,8 +20,8 @@ import quota_radius_fixtures
 import radius_fixtures
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from ansible.module_utils.captiva_radius_plan import reconcile
-from ansible.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
 from processes import free_port
 from quota_fixtures import NAS_DOUALA, GiB, add_user, ts
 from roster_base import with_hotspot

@@ -437,7 +437,10 @@ def test_the_portal_bar_warns_at_the_profiles_first_alert_threshold(db, radius, 
 
 def test_migration_backfills_existing_accounting(pg_server, empty_db):
     """An upgrade: radacct rows present before 0051 are attributed once."""
-    from ansible.module_utils.captiva_migrations import load_migrations, migrate
+    from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations import (
+        load_migrations,
+        migrate,
+    )
     from pg_fixtures import MIGRATIONS_DIR
 
     migrations = load_migrations(MIGRATIONS_DIR)

@@ -161,7 +161,7 @@ def test_the_roster_is_validated_and_compiled_once_a_run(tmp_path, radius_db):
     # captiva_radius reconciles that validated roster; it never validates one itself.
     probe.write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-        "    - captiva_radius: {login_host: 127.0.0.1, login_password: x}\n")
+        "    - captiva.campus.captiva_radius: {login_host: 127.0.0.1, login_password: x}\n")
     try:
         alone = ansible_playbook(inventory, probe.name, "--check")
     finally:

@@ -7,9 +7,12 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from ansible.module_utils.captiva_prune import PruneRefused
-from ansible.module_utils.captiva_radius_plan import ADVISORY_LOCK_KEY, reconcile
-from ansible.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_prune import PruneRefused
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import (
+    ADVISORY_LOCK_KEY,
+    reconcile,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
 from roster_base import base_variables, with_hotspot
 
 NOW = dt.datetime(2026, 11, 21, 10, 0, tzinfo=ZoneInfo("Africa/Douala"))

@@ -11,7 +11,11 @@ import datetime as dt
 import psycopg
 import pytest
 import quota_fixtures
-from ansible.module_utils.captiva_migrations import MigrationError, load_migrations, migrate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations import (
+    MigrationError,
+    load_migrations,
+    migrate,
+)
 from pg_fixtures import MIGRATIONS_DIR
 from quota_fixtures import ts
 

@@ -115,7 +115,7 @@ def test_the_summary_and_the_report_count_staff_and_workstations(tmp_path, radiu
                                             "room": "Bibliotheque"}])
         report = tmp_path / "plan"
         plan = ansible_playbook(inventory, "roster.yml", "--check", "--diff",
-                                env={"ANSIBLE_CALLBACKS_ENABLED": "captiva_report",
+                                env={"ANSIBLE_CALLBACKS_ENABLED": "captiva.campus.captiva_report",
                                      "CAPTIVA_REPORT": str(report)})
         assert plan.returncode == 0, plan.stdout
         summary = flat(plan.stdout)

@@ -8,8 +8,14 @@ import hashlib
 import ssl
 
 import pytest
-from ansible.module_utils.captiva_routeros import RouterOSClient, RouterOSError, reconcile
-from ansible.module_utils.captiva_routeros_certificates import desired_entries
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
+    RouterOSClient,
+    RouterOSError,
+    reconcile,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros_certificates import (
+    desired_entries,
+)
 from roster_base import hotspot_tls
 from routeros_fixtures import routeros_sim  # noqa: F401
 from test_routeros_reconcile import ansible_playbook, task_result

@@ -12,7 +12,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.captiva_routeros import RouterOSClient, RouterOSError, reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
+    RouterOSClient,
+    RouterOSError,
+    reconcile,
+)
 from processes import free_port
 from routeros_fixtures import ROOT, routeros_sim, start_sim, stop_sim  # noqa: F401
 
@@ -288,7 +292,7 @@ def ansible_playbook(tmp_path: Path, sim, desired, *args: str,
     playbook = tmp_path / "play.yml"
     playbook.write_text(
         "- hosts: routers\n  gather_facts: false\n"
-        "  roles: [{role: mikrotik}]\n")
+        "  roles: [{role: captiva.campus.mikrotik}]\n")
     env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_NOCOLOR": "1"}
     return subprocess.run(
         [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(tmp_path / "inventory.json"),
@@ -352,7 +356,7 @@ def test_role_defaults_to_api_ssl(tmp_path, routeros_sim):  # noqa: F811
 def test_module_defaults_to_api_ssl(tmp_path, routeros_sim):  # noqa: F811
     playbook = tmp_path / "module.yml"
     playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [{
-        "captiva_routeros": {"host": routeros_sim.host, "port": routeros_sim.port,
+        "captiva.campus.captiva_routeros": {"host": routeros_sim.host, "port": routeros_sim.port,
                              "username": routeros_sim.user, "password": routeros_sim.password,
                              "desired": {"/radius/incoming": {"accept": True}}}}]}]))
     env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_NOCOLOR": "1"}

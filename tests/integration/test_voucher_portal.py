@@ -15,7 +15,7 @@ import io
 import psycopg
 import pytest
 import radius_fixtures
-from ansible.module_utils.captiva_vouchers import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import (
     check_character,
     compile_vouchers,
     format_code,

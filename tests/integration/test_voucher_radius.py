@@ -13,9 +13,9 @@ import datetime as dt
 import psycopg
 import pytest
 import radius_fixtures
-from ansible.module_utils.captiva_radius_plan import reconcile
-from ansible.module_utils.captiva_roster import validate
-from ansible.module_utils.captiva_vouchers import format_code
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import format_code
 from pyrad import packet
 from quota_radius_fixtures import DOUALA, GIB, PARIS_NAS, Nas, roster_variables, wait_replayed
 from radius_fixtures import ROUTER_SECRET, message_authenticator_valid

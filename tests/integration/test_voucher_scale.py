@@ -13,9 +13,12 @@ import statistics
 import time
 
 import pytest
-from ansible.module_utils.captiva_radius_plan import reconcile
-from ansible.module_utils.captiva_roster import validate
-from ansible.module_utils.captiva_vouchers import compile_vouchers, validate_batches
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import (
+    compile_vouchers,
+    validate_batches,
+)
 from quota_radius_fixtures import DOUALA_NAS, roster_variables
 
 pytestmark = pytest.mark.slow

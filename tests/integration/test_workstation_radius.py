@@ -18,8 +18,8 @@ import psycopg
 import pytest
 import radius_fixtures
 import yaml
-from ansible.module_utils.captiva_radius_plan import reconcile
-from ansible.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
 from pyrad import packet
 from quota_radius_fixtures import DOUALA, Nas, roster_variables, wait_replayed
 from routeros_fixtures import start_sim, stop_sim

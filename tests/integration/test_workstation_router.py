@@ -3,9 +3,14 @@ captiva_routeros's planner into tools/routeros-sim, read back over the API."""
 
 from __future__ import annotations
 
-from ansible.module_utils.captiva_roster import validate
-from ansible.module_utils.captiva_roster_compile import compile_routers
-from ansible.module_utils.captiva_routeros import RouterOSClient, reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_compile import (
+    compile_routers,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
+    RouterOSClient,
+    reconcile,
+)
 from roster_base import base_variables, with_hotspot
 from routeros_fixtures import routeros_sim  # noqa: F401
 

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from ansible.module_utils import captiva_vouchers
-from ansible.module_utils.captiva_routeros import RouterOSError
-from ansible.module_utils.captiva_routeros_files import (
+from ansible_collections.captiva.campus.plugins.module_utils import captiva_vouchers
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import RouterOSError
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros_files import (
     CONTENTS_LIMIT,
     digest,
     plan,

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.captiva_migrations import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations import (
     AppliedMigration,
     MigrationError,
     changed_functions,

@@ -2,7 +2,10 @@
 the roster's own duration syntax (captiva_units.parse_duration is the oracle)."""
 
 import pytest
-from ansible.module_utils.captiva_units import UnitError, parse_duration
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_units import (
+    UnitError,
+    parse_duration,
+)
 
 from captiva.quota.config import ConfigError, parse
 

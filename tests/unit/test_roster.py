@@ -6,9 +6,14 @@ import ssl
 from zoneinfo import ZoneInfo
 
 import pytest
-from ansible.module_utils.captiva_roster import DEFAULT_PROFILE, validate
-from ansible.module_utils.captiva_roster_compile import compile_roster
-from ansible.module_utils.captiva_roster_io import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import (
+    DEFAULT_PROFILE,
+    validate,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_compile import (
+    compile_roster,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_io import (
     roster_from_data,
     roster_to_data,
     secret_values,

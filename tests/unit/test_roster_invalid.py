@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.module_utils.captiva_roster import validate
-from ansible.module_utils.captiva_roster_io import Locator
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_io import Locator
 from roster_base import DEFAULTS_FILE, base_variables
 
 CORPUS = sorted((Path(__file__).parent / "invalid_rosters").glob("*.yml"))

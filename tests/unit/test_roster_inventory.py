@@ -6,9 +6,18 @@ import textwrap
 
 import pytest
 import yaml
-from ansible.module_utils.captiva_prune import PruneRefused, check_prune, prune_limit
-from ansible.module_utils.captiva_roster_compile import compile_routers
-from ansible.module_utils.captiva_roster_io import RosterInvalid, load_roster
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_prune import (
+    PruneRefused,
+    check_prune,
+    prune_limit,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_compile import (
+    compile_routers,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_io import (
+    RosterInvalid,
+    load_roster,
+)
 from roster_base import DEFAULTS_FILE, base_variables, with_hotspot
 
 HOSTS = textwrap.dedent("""\

@@ -8,8 +8,10 @@ import hashlib
 import ssl
 
 import pytest
-from ansible.module_utils import captiva_routeros as ros
-from ansible.module_utils import captiva_routeros_certificates as certs
+from ansible_collections.captiva.campus.plugins.module_utils import captiva_routeros as ros
+from ansible_collections.captiva.campus.plugins.module_utils import (
+    captiva_routeros_certificates as certs,
+)
 from roster_base import hotspot_tls
 
 DNS_NAME = "login.campus.test"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ansible.module_utils import captiva_routeros as ros
+from ansible_collections.captiva.campus.plugins.module_utils import captiva_routeros as ros
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "captiva"

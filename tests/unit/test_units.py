@@ -1,5 +1,5 @@
 import pytest
-from ansible.module_utils.captiva_units import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_units import (
     UnitError,
     format_duration,
     format_rate,

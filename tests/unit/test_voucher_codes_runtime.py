@@ -4,7 +4,7 @@ neither Ansible nor the repository, so it cannot import that file."""
 
 import random
 
-from ansible.module_utils.captiva_vouchers import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import (
     ALPHABET,
     CODE_LENGTH,
     VoucherCodeError,

@@ -5,8 +5,8 @@ never found) and its failures would count as guesses at codes (policy.d/captiva_
 import re
 from pathlib import Path
 
-from ansible.module_utils.captiva_roster import validate
-from ansible.module_utils.captiva_vouchers import TYPED_CODE
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import TYPED_CODE
 from roster_base import base_variables
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 import yaml
-from ansible.module_utils.captiva_roster_io import Locator
-from ansible.module_utils.captiva_vouchers import (
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_io import Locator
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import (
     ALPHABET,
     CODE_LENGTH,
     MAX_BATCH_COUNT,

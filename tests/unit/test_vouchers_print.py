@@ -9,8 +9,11 @@ import pypdf
 import pytest
 import yaml
 import zxingcpp
-from ansible.module_utils.captiva_vouchers import batch_codes, format_code
 from ansible.parsing.vault import VaultLib, VaultSecret
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import (
+    batch_codes,
+    format_code,
+)
 
 from captiva.vouchers import cards, cli, pdf
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ansible.module_utils.captiva_roster import validate
-from ansible.module_utils.captiva_roster_compile import compile_radius
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_compile import (
+    compile_radius,
+)
 from roster_base import base_variables, with_hotspot
 
 SITE = {"name": "campus-ndogbong", "networks": ["10.5.60.0/24"], "routers": []}
@@ -105,7 +107,10 @@ def test_workstations_survive_the_transport_between_modules():
     """captiva_roster writes the roster file that captiva_radius reads back."""
     import json
 
-    from ansible.module_utils.captiva_roster_io import roster_from_data, roster_to_data
+    from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_io import (
+        roster_from_data,
+        roster_to_data,
+    )
 
     roster, errors = validate(variables(
         [pc(1)], [{"site": "campus-ndogbong", "opening_hours": {"monday": "08:00-18:00"}}]))
@@ -133,7 +138,9 @@ def router(name, address):
 
 
 def test_the_routers_of_a_site_with_workstations_get_the_profile_without_mac_cookie():
-    from ansible.module_utils.captiva_roster_compile import compile_routers
+    from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_compile import (
+        compile_routers,
+    )
 
     sites = [dict(SITE, routers=[router("gw1", "10.5.0.1"), router("gw2", "10.5.0.2")]),
              {"name": "campus-paris", "routers": [router("gw-paris", "10.33.0.1")]}]
@@ -158,7 +165,9 @@ def test_the_routers_of_a_site_with_workstations_get_the_profile_without_mac_coo
 
 
 def test_the_workstation_profile_name_is_a_setting_checked_against_the_builtin_names():
-    from ansible.module_utils.captiva_roster_compile import compile_routers
+    from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_compile import (
+        compile_routers,
+    )
 
     v = variables([pc(1)], sites=[dict(SITE, routers=[router("gw1", "10.5.0.1")])])
     v["captiva_workstation_profile"] = "captiva-postes"
@@ -183,7 +192,9 @@ def test_the_session_code_has_one_shape_in_the_roster_freeradius_and_the_hotspot
     from pathlib import Path
 
     import yaml
-    from ansible.module_utils.captiva_workstations import SESSION_CODE
+    from ansible_collections.captiva.campus.plugins.module_utils.captiva_workstations import (
+        SESSION_CODE,
+    )
 
     root = Path(__file__).resolve().parents[2]
     pages = yaml.safe_load((root / "roles/mikrotik/vars/main.yml").read_text())[
