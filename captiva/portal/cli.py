@@ -13,6 +13,7 @@ import argparse
 import logging
 import sys
 
+from captiva import __version__
 from captiva.portal import config as config_mod
 
 log = logging.getLogger("captiva.portal")
@@ -20,6 +21,7 @@ log = logging.getLogger("captiva.portal")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="captiva-portal", description="Captiva status portal")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", default=None,
                         help=f"TOML file (default: ${config_mod.ENV_VAR} or "
                              f"{config_mod.DEFAULT_PATH})")

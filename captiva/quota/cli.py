@@ -27,6 +27,7 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
+from captiva import __version__
 from captiva.quota import config as config_mod
 from captiva.quota import metrics
 from captiva.quota.jobs import JOBS
@@ -91,6 +92,7 @@ def _options(parser: argparse.ArgumentParser, top: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="captiva-quota", description="Captiva quota jobs")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _options(parser, top=True)
     sub = parser.add_subparsers(dest="job", required=True, metavar="JOB")
     helps = {

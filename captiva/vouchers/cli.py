@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from captiva import __version__
 from captiva.vouchers import ROOT, cards, compact, module_utils
 
 SECRET_ENV = "CAPTIVA_VOUCHER_SECRET"  # noqa: S105 - the variable's name
@@ -215,6 +216,7 @@ def command_revoke(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="captiva-vouchers", description=__doc__.split("\n")[0])
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
     p = commands.add_parser("print", help="write a batch's cards (PDF) and/or a CSV")
     p.add_argument("--roster", action="append", required=True,

@@ -11,12 +11,14 @@ import zoneinfo
 
 import psycopg
 
+from captiva import __version__
 from captiva.quota import config as config_mod
 from captiva.workstations import jobs
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="captiva-workstations")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", required=True, help="the quota jobs' quota.toml")
     parser.add_argument("--dry-run", action="store_true")
     sub = parser.add_subparsers(dest="job", required=True)
