@@ -290,6 +290,10 @@ def test_with_cleartext_storage_a_students_password_logs_in_by_chap(campus):
                 conn.execute("SELECT value FROM captiva_student_credential")
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("SELECT captiva_student_credential_xlat('bruno')")
+            # nor writes a student's audit row of its own: only the password functions do
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT captiva_audit_record('bruno', 'password-change', 'bruno',"
+                             " NULL, '{}')")
         # back to hashed storage: the roster's rows change, so every student password set
         # over them is replaced (its kind would no longer be the roster's)
         assert apply_roster(campus, ROSTER_PASSWORD)["student_passwords"]["replaced"] == 1

@@ -14,9 +14,21 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public,
 DECLARE
     actor_role text;
     new_id bigint;
+    caller text;
 BEGIN
     -- A student's own password actions (functions/90_student_credentials.sql): the actor is
-    -- the account itself. An admin reset through the roster: the apply's author.
+    -- the account itself. An admin reset through the roster: the apply's author. Only those
+    -- functions write these rows, after their own checks (the password, the link, the
+    -- roster): the call stack must name one, so no login role writes one directly.
+    IF p_action IN ('password-change', 'password-reset-request', 'password-reset',
+                    'password-roster-reset') THEN
+        GET DIAGNOSTICS caller = PG_CONTEXT;
+        IF caller !~ ('function (captiva_student_password_set|captiva_password_reset_issue|'
+                      'captiva_password_reset_redeem|captiva_student_credentials_roster)\(') THEN
+            RAISE EXCEPTION 'captiva_audit_record: % only from the password functions', p_action
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END IF;
     IF p_action IN ('password-change', 'password-reset-request', 'password-reset') THEN
         IF p_actor IS DISTINCT FROM p_username
                 OR NOT EXISTS (SELECT FROM captiva_user AS u WHERE u.username = p_username) THEN
