@@ -252,7 +252,9 @@ def test_every_post_route_refuses_a_missing_or_foreign_csrf_token(campus, client
     post_routes = [r.path for r in client.app.routes
                    if getattr(r, "methods", None) and "POST" in r.methods]
     # the console's actions (grant, disconnect) share one route: CSRF is checked first
-    assert sorted(post_routes) == ["/admin/users/{username}/{action:str}",
+    assert sorted(post_routes) == ["/admin/registrations/{request_id}/{decision}",
+                                   "/admin/users/{username}/devices/{action}",
+                                   "/admin/users/{username}/{action:str}",
                                    "/admin/vouchers/revoke", "/admin/workstations/{site}/act",
                                    "/lang", "/login", "/logout", "/password",
                                    "/password/forgot", "/password/reset/{token}"]

@@ -205,7 +205,8 @@ def test_sign_up_to_a_working_login_through_review_and_the_roster(campus, smtp_s
     assert "Approved" in visitor.get(status).text
     with campus.db.connect() as conn:
         assert conn.execute("SELECT actor, actor_role, action, username FROM captiva_audit"
-                            " WHERE action LIKE 'registration-%'").fetchall() == [
+                            " WHERE action LIKE 'registration-%' ORDER BY id").fetchall() == [
+            ("STU2026042", "applicant", "registration-request", "STU2026042"),
             ("library", "operator", "registration-approve", "STU2026042")]
     # approval wrote nothing into RADIUS
     assert not router_accepts(campus, "STU2026042", STUDENT_PASSWORD)
@@ -261,6 +262,17 @@ def test_rejection_needs_a_reason_and_tells_the_student(campus, smtp_server):
     assert "refusée" in reject_mail["Subject"]  # the student's language (the form's)
     status_page = visitor.get(link(reject_mail, "status")).text
     assert "Refusée. Motif : Not enrolled this year" in status_page
+
+
+def test_the_portal_never_reads_a_requests_password_hash(campus):
+    import psycopg
+
+    with campus.db.connect("portal") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT password_hash FROM captiva_registration")
+    with campus.db.connect("portal") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE captiva_registration SET status = 'approved'")
+    with campus.db.connect("reconcile") as conn:  # import-registrations' role reads it
+        conn.execute("SELECT password_hash FROM captiva_registration").fetchall()
 
 
 def test_the_registrars_list_and_the_rate_limit(campus, smtp_server, tmp_path):

@@ -57,7 +57,7 @@ class SignupViews:
             Route("/signup/verify/{token}", self.verify, methods=["POST"]),
             Route("/signup/status/{token}", self.status, methods=["GET"]),
             Route("/admin/registrations", self.review, methods=["GET"]),
-            Route("/admin/registrations/{request_id:int}/{decision}", self.decide,
+            Route("/admin/registrations/{request_id}/{decision}", self.decide,
                   methods=["POST"]),
         ]
 
@@ -231,7 +231,9 @@ class SignupViews:
         if isinstance(staff, Response):
             return staff
         decision = request.path_params["decision"]
-        if decision not in ("approve", "reject"):
+        request_id = request.path_params["request_id"]
+        if decision not in ("approve", "reject") or not request_id.isdigit() \
+                or len(request_id) > 18:
             return portal.render(request, "error.html", status=404,
                                  message_key="error.not_found")
         if staff.role not in REVIEWERS:
@@ -239,10 +241,9 @@ class SignupViews:
         reason = form.get("reason", "").strip()
         if decision == "reject" and not reason:
             return RedirectResponse("/admin/registrations?error=review.reason_required", 303)
-        request_id = request.path_params["request_id"]
         try:
             done = await run_in_threadpool(portal.with_conn, signup_data.decide, staff.username,
-                                           request_id, decision == "approve", reason)
+                                           int(request_id), decision == "approve", reason)
         except psycopg.errors.InsufficientPrivilege:
             return RedirectResponse("/admin/registrations?error=review.read_only", 303)
         if done is None:
@@ -253,7 +254,7 @@ class SignupViews:
             "approved" if decision == "approve" else "rejected", done.email, done.language,
             first_name=done.first_name, matricule=done.matricule,
             site_name=portal.config.site_name, reason=done.reason or "",
-            status_url=self.url("status", request_id))
+            status_url=self.url("status", int(request_id)))
         notice = "review.approved" if decision == "approve" else "review.rejected"
         response = RedirectResponse(f"/admin/registrations?done={notice}", 303)
         response.background = BackgroundTask(self.send, mail)

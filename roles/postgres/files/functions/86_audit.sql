@@ -39,6 +39,19 @@ BEGIN
         VALUES (p_actor, 'student', p_action, p_username, p_reason, COALESCE(p_detail, '{}'))
         RETURNING id INTO new_id;
         RETURN new_id;
+    ELSIF p_action = 'registration-request' THEN
+        -- A sign-up request whose e-mail address was just confirmed (92_registrations.sql):
+        -- the applicant, named by the matricule they gave.
+        IF p_actor IS DISTINCT FROM p_username OR NOT EXISTS (
+                SELECT FROM captiva_registration AS r
+                WHERE r.matricule = p_username AND r.status = 'pending') THEN
+            RAISE EXCEPTION 'captiva_audit_record: no pending request of %', p_username
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)
+        VALUES (p_actor, 'applicant', p_action, p_username, p_reason, COALESCE(p_detail, '{}'))
+        RETURNING id INTO new_id;
+        RETURN new_id;
     ELSIF p_action = 'password-roster-reset' THEN
         INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)
         VALUES (p_actor, 'roster', p_action, p_username, p_reason, COALESCE(p_detail, '{}'))

@@ -73,8 +73,9 @@ END
 $$;
 
 -- The e-mail link followed: an unverified request under 24 hours old becomes pending (once:
--- the link then only shows where the request stands), unless its matricule has meanwhile
--- become a roster user or another live request. Returns the state after.
+-- the link then only shows where the request stands; audited as the applicant's
+-- registration-request), unless its matricule has meanwhile become a roster user or another
+-- live request. Returns the state after.
 CREATE OR REPLACE FUNCTION captiva_registration_verify(p_id bigint) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
@@ -92,6 +93,9 @@ BEGIN
                          AND o.status IN ('pending', 'approved')) THEN
         UPDATE captiva_registration AS x SET status = 'pending', verified_at = now()
         WHERE x.id = p_id;
+        PERFORM captiva_audit_record(
+            r.matricule, 'registration-request', r.matricule, NULL,
+            jsonb_build_object('request', r.id, 'promotion', r.promotion));
     END IF;
     RETURN (SELECT s.state FROM captiva_registration_state(p_id) AS s);
 END
