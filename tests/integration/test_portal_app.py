@@ -256,8 +256,9 @@ def test_every_post_route_refuses_a_missing_or_foreign_csrf_token(campus, client
                                    "/admin/users/{username}/devices/{action}",
                                    "/admin/users/{username}/{action:str}",
                                    "/admin/vouchers/revoke", "/admin/workstations/{site}/act",
-                                   "/lang", "/login", "/logout", "/password",
-                                   "/password/forgot", "/password/reset/{token}"]
+                                   "/devices/{action}", "/lang", "/login", "/logout",
+                                   "/password", "/password/forgot", "/password/reset/{token}",
+                                   "/signup", "/signup/verify/{token}"]
     login(client)
     with make_client(campus) as other:
         foreign = csrf_of(other.get("/login").text)
