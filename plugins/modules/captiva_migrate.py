@@ -21,7 +21,7 @@ description:
   - Never re-runs an applied migration. Reports a change only when something was applied.
   - The logic lives in C(module_utils/captiva_migrations.py); this module is a thin wrapper.
 version_added: "1.0.0"
-author: Captiva
+author: Captiva contributors (@captiva)
 requirements:
   - psycopg >= 3.1 (Debian package C(python3-psycopg)) on the host that runs the module
 attributes:

@@ -111,7 +111,7 @@ attributes:
   diff_mode:
     support: full
     description: Per user and per group, per attribute; passwords and personal data masked.
-author: Captiva
+author: Captiva contributors (@captiva)
 """
 
 EXAMPLES = r"""

@@ -23,7 +23,7 @@ description:
     desired RouterOS configuration), C(router_api) (how to reach each router's API),
     C(summary) (counts of users, profiles, promotions, sites and routers) and
     C(roster_file) (the validated roster, in the run's private temporary directory on the
-    controller, for O(captiva_radius#module:roster_file)).
+    controller, for O(captiva.campus.captiva_radius#module:roster_file)).
   - Users are counted by status (active, expired, ...) by C(captiva_radius), which knows
     when each user was first provisioned.
   - Give no option in a playbook; the action plugin sets both.
@@ -42,7 +42,8 @@ attributes:
     description: Validation changes nothing; it runs the same in check mode.
   diff_mode:
     support: none
-author: Captiva
+    description: Validation has nothing to show as a diff; the reconcile's modules show theirs.
+author: Captiva contributors (@captiva)
 notes:
   - Runs on the controller. The fact carries RADIUS secrets and API passwords, so the
     action plugin hides its result (as C(no_log) would) when it succeeds.

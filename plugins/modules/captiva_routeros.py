@@ -29,7 +29,7 @@ description:
     certificates Captiva imported after them. The name must be C(captiva-hotspot-) and the
     first 12 hex digits of the certificate's SHA-256 fingerprint. The key is never shown."
 version_added: "0.1.0"
-author: Captiva
+author: Captiva contributors (@captiva)
 requirements:
   - librouteros >= 4.2
 options:
@@ -180,6 +180,8 @@ diff:
     after: {/ip/hotspot/user/profile: {name=etudiant-standard: {rate-limit: 4M/20M}}}
 """
 
+import importlib.util
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
     CONNECTION_ARGUMENT_SPEC,
@@ -190,12 +192,8 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros im
     secret_values,
 )
 
-try:
-    import librouteros  # noqa: F401
-except ImportError:
-    HAS_LIBROUTEROS = False
-else:
-    HAS_LIBROUTEROS = True
+# Whether the RouterOS API client is installed (module_utils imports it when it connects).
+HAS_LIBROUTEROS = importlib.util.find_spec("librouteros") is not None
 
 ARGUMENT_SPEC = {
     **CONNECTION_ARGUMENT_SPEC,

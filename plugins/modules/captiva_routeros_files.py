@@ -17,7 +17,7 @@ description:
   - Only the files given are touched; other files of the directory (the router's own
     C(status.html), C(md5.js)...) are left as they are.
 version_added: "0.2.0"
-author: Captiva
+author: Captiva contributors (@captiva)
 requirements:
   - librouteros >= 4.2
   - RouterOS 7.9 or later on the router
@@ -97,6 +97,8 @@ files:
        sha256: 9f2c..., before_sha256: 03ab...}
 """
 
+import importlib.util
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
     CONNECTION_ARGUMENT_SPEC,
@@ -106,12 +108,8 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros im
 )
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros_files import reconcile
 
-try:
-    import librouteros  # noqa: F401
-except ImportError:
-    HAS_LIBROUTEROS = False
-else:
-    HAS_LIBROUTEROS = True
+# Whether the RouterOS API client is installed (module_utils imports it when it connects).
+HAS_LIBROUTEROS = importlib.util.find_spec("librouteros") is not None
 
 ARGUMENT_SPEC = {
     **CONNECTION_ARGUMENT_SPEC,

@@ -12,7 +12,7 @@ description:
     C(etcd_plaintext)), every run, C(make plan) included, shows the message as a warning.
   - An action that runs on the controller only; this file documents it.
 version_added: "1.0.0"
-author: Captiva
+author: Captiva contributors (@captiva)
 attributes:
   check_mode:
     support: full

@@ -12,11 +12,6 @@ the inventory's own values.)
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ansible.inventory.group import Group
-from ansible.plugins.vars import BaseVarsPlugin
-
 DOCUMENTATION = r"""
 name: captiva_defaults
 short_description: Captiva's site-wide defaults from the project's top-level group_vars
@@ -32,6 +27,11 @@ options:
       - section: vars_captiva_defaults
         key: stage
 """
+
+from pathlib import Path
+
+from ansible.inventory.group import Group
+from ansible.plugins.vars import BaseVarsPlugin
 
 DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "group_vars" / "captiva_defaults.yml"
 
