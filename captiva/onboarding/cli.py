@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from captiva import __version__
 from captiva.onboarding import csv_import, inventory, letters
 from captiva.onboarding.csv_import import CsvImportError
 from captiva.quota.config import ConfigError
@@ -287,6 +288,7 @@ def _write_adoption(adoption, args, source: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m captiva.onboarding")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("import-csv", help="merge a registrar's CSV into an inventory's users")
     p.add_argument("inventory", help="the inventory directory, e.g. inventories/example")
