@@ -36,6 +36,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from captiva import __version__
 from captiva.portal import console, data, labels, radius_auth
 from captiva.portal.config import LANGUAGES, Config
 from captiva.portal.figure_cache import FigureCache
@@ -733,8 +734,8 @@ class Portal:
         except Exception as exc:  # any failure (pool timeout, DB down) is a 503
             log.error("health check failed: %s", type(exc).__name__)
             ok = False
-        return JSONResponse({"status": "ok" if ok else "database unavailable"},
-                            200 if ok else 503)
+        return JSONResponse({"status": "ok" if ok else "database unavailable",
+                             "version": __version__}, 200 if ok else 503)
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         if request.url.path.startswith("/api/"):
@@ -783,9 +784,9 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
         Route("/api/admin/vouchers", voucher.api_admin, methods=["GET"]),
         *workstations.routes(),
         *passwords.routes(),
-        Route("/api/admin/{view}", portal.api_admin, methods=["GET"]),
         *devices.routes(),
         *signup.routes(),
+        Route("/api/admin/{view}", portal.api_admin, methods=["GET"]),
         Route("/healthz", portal.healthz, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

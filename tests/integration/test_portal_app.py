@@ -42,6 +42,7 @@ from portal_fixtures import (
 )
 from starlette.testclient import TestClient
 
+import captiva
 from captiva.portal import data
 from captiva.portal.app import CSP, create_app, fmt_bytes
 from captiva.portal.config import ConfigError, parse
@@ -237,12 +238,13 @@ def test_api_needs_a_session(client):
 
 
 def test_healthz_checks_the_database(client, campus):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    # The version a campus runs (galaxy.yml's), for the smoke test and monitoring.
+    assert client.get("/healthz").json() == {"status": "ok", "version": captiva.__version__}
     dsn = re.sub(r"port=\d+", "port=9", campus.db.dsns["portal"])
     with make_client(campus, dsn=dsn, database={"pool_min_size": 0, "timeout": 1}) as broken:
         response = broken.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "database unavailable"}
+    assert response.json() == {"status": "database unavailable", "version": captiva.__version__}
 
 
 # --- security ------------------------------------------------------------------------------
