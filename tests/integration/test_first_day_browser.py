@@ -29,7 +29,6 @@ import re
 import shutil
 import ssl
 import subprocess
-from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -43,7 +42,7 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers im
 from browser_fixtures import ARTIFACTS, CHROMIUM, FLAGS
 from portal_fixtures import portal_config_dict, start_portal
 from processes import missing
-from quota_radius_fixtures import GIB, roster_variables, wait_replayed
+from quota_radius_fixtures import GIB, daytime_zone, roster_variables, wait_replayed
 from radius_fixtures import ROOT, ROUTER_SECRET, wait_for
 from roster_base import HOTSPOT_DNS_NAME
 from routeros_fixtures import start_sim, stop_sim
@@ -64,17 +63,6 @@ BATCH = "journee-portes-ouvertes"
 MIB = 1024**2
 ALL_DAY = dict.fromkeys(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
                          "sunday"), "00:00-24:00")
-
-
-def daytime_zone() -> str:
-    """A timezone where it is day now: the workstations' room closes at local midnight, which
-    would cut the member's session (and the day's quota would renew) when the test runs late
-    in Douala."""
-    for zone in ("Africa/Douala", "America/New_York", "Pacific/Honolulu", "Asia/Tokyo",
-                 "Asia/Kolkata"):
-        if 6 <= dt.datetime.now(ZoneInfo(zone)).hour < 18:
-            return zone
-    raise AssertionError("no zone of the list is in daytime")  # they cover every hour
 
 
 def campus_roster():

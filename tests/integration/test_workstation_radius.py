@@ -13,6 +13,7 @@ import re
 import threading
 import urllib.parse
 import urllib.request
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -21,7 +22,7 @@ import yaml
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
 from pyrad import packet
-from quota_radius_fixtures import DOUALA, Nas, roster_variables, wait_replayed
+from quota_radius_fixtures import Nas, daytime_zone, roster_variables, wait_replayed
 from routeros_fixtures import start_sim, stop_sim
 
 from captiva.quota import jobs
@@ -36,6 +37,8 @@ STAFF = [("op-douala", "operator", ["campus-douala"]), ("op-paris", "operator",
                                                        ["campus-paris"]),
          ("viewer1", "viewer", []), ("chief", "admin", [])]
 COA_SECRET = "workstation-coa-secret-01"
+# The workstations' site: where it is day now (its room closes at local midnight).
+ZONE = ZoneInfo(daytime_zone())
 # The setting both the routers' profile and FreeRADIUS's Mikrotik-Group come from.
 WORKSTATION_PROFILE = yaml.safe_load(
     (radius_fixtures.ROOT / "group_vars" / "captiva_defaults.yml").read_text())[
@@ -55,6 +58,8 @@ def server(radius_server):
     for site in variables["captiva_sites"]:
         site["networks"] = ["10.5.60.0/24"] if site["name"] == "campus-douala" else \
             ["10.33.60.0/24"]
+        if site["name"] == "campus-douala":
+            site["timezone"] = ZONE.key
     variables["captiva_staff"] = [{"username": u, "role": r, "sites": s} for u, r, s in STAFF]
     variables["captiva_workstations"] = [pc(n) for n in range(1, 14)]
     variables["captiva_workstation_rules"] = [{
@@ -292,7 +297,7 @@ def test_limits_maintenance_in_use_and_roles_are_refused(server):
 
 
 def set_hours(server, opens: dt.datetime | None, closes: dt.datetime | None):
-    local_now = dt.datetime.now(DOUALA)
+    local_now = dt.datetime.now(ZONE)
     with server.db.connect() as conn:
         conn.execute("DELETE FROM captiva_workstation_hours WHERE site = 'campus-douala'"
                      " AND weekday = %s", (local_now.isoweekday(),))
@@ -303,7 +308,7 @@ def set_hours(server, opens: dt.datetime | None, closes: dt.datetime | None):
 
 
 def test_never_past_closing_time(server):
-    now = dt.datetime.now(DOUALA)
+    now = dt.datetime.now(ZONE)
     if now.hour == 23 and now.minute >= 40 or now.hour == 0 and now.minute < 5:
         pytest.skip("too close to midnight for a same-day closing time")
     closes = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=11)
