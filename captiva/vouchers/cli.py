@@ -215,7 +215,8 @@ def command_revoke(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="captiva-vouchers", description=__doc__.split("\n")[0])
+    top = argparse.ArgumentParser(prog="captiva-vouchers",
+                                  description=__doc__.split("\n", maxsplit=1)[0])
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
     p = commands.add_parser("print", help="write a batch's cards (PDF) and/or a CSV")

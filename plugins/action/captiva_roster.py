@@ -142,4 +142,3 @@ class ActionModule(ActionBase):
             _ansible_no_log=True,
         )
         return result
-

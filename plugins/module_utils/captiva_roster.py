@@ -546,4 +546,3 @@ def user_status(roster: Roster, user: Mapping[str, Any], expires_at: dt.datetime
     if expires_at is not None and expires_at <= now:
         return "expired"
     return "active"
-

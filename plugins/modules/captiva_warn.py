@@ -19,6 +19,7 @@ attributes:
     description: Warns in check mode too; changes nothing.
   diff_mode:
     support: none
+    description: A warning has no diff.
 options:
   msg:
     description: The warning, a non-empty string.
