@@ -67,7 +67,9 @@ def test_a_campus_repository_installs_the_collection_and_applies_its_roster(
     assert installed.returncode == 0, installed.stdout
     collection = repo / "collections" / "ansible_collections" / "captiva" / "campus"
     assert (collection / "plugins" / "modules" / "captiva_radius.py").is_file()
-    assert not (collection / "tests").exists() and not (collection / "inventories").exists()
+    # The project's own tests and inventories stay out; ansible-test's ignore file ships.
+    assert [p.name for p in (collection / "tests").iterdir()] == ["sanity"]
+    assert not (collection / "inventories").exists() and not (collection / "bench").exists()
     listed = run(repo, "ansible-galaxy", "collection", "list", "captiva.campus")
     assert str(repo / "collections" / "ansible_collections") in listed.stdout, listed.stdout
 
