@@ -37,11 +37,12 @@ help:
 test: lab-deps venv
 	@$(MAKE) --no-print-directory lint unit integration molecule
 
-## lint: ansible-lint (production profile), yamllint and ruff, no skip lists
+## lint: ansible-lint (production profile), yamllint and ruff, no skip lists; ansible-test sanity on the built collection
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --offline
+	@$(MAKE) --no-print-directory sanity
 
 ## unit: pure-Python tests (roster, units, planners, periods)
 unit: venv
