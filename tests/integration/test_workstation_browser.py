@@ -20,6 +20,7 @@ import pytest
 import radius_fixtures
 from portal_fixtures import password, portal_config_dict, seed_campus, start_portal
 from pyrad import packet
+from quota_radius_fixtures import daytime_zone
 from test_workstation_portal import MEMBER, OPERATOR, PCS
 
 radius_server = radius_fixtures.radius_server
@@ -36,6 +37,9 @@ def portal(radius_server, tmp_path_factory):
     with radius_server.db.connect() as conn:
         conn.execute("INSERT INTO captiva_staff (username, role, sites) VALUES"
                      " (%s, 'operator', '{campus-ndogbong}')", (OPERATOR,))
+        # A timezone where it is day now: the room closes at local midnight.
+        conn.execute("UPDATE captiva_site SET timezone = %s WHERE name = 'campus-ndogbong'",
+                     (daytime_zone(),))
         conn.execute("INSERT INTO captiva_workstation_rules VALUES ('campus-ndogbong', 3600,"
                      " 7200, 3, NULL, '{300,120,60,30,10}', 90)")
         for day in range(1, 8):

@@ -15,6 +15,7 @@ import pytest
 import radius_fixtures
 from portal_fixtures import ADMIN, csrf_of, password, portal_config, seed_campus
 from pyrad import packet
+from quota_radius_fixtures import daytime_zone
 from starlette.testclient import TestClient
 
 from captiva.portal.app import create_app
@@ -32,6 +33,9 @@ def campus(radius_server):
     with radius_server.db.connect() as conn:  # as the reconcile writes the roster
         conn.execute("INSERT INTO captiva_staff (username, role, sites) VALUES"
                      " (%s, 'operator', '{campus-ndogbong}')", (OPERATOR,))
+        # A timezone where it is day now: the room closes at local midnight.
+        conn.execute("UPDATE captiva_site SET timezone = %s WHERE name = 'campus-ndogbong'",
+                     (daytime_zone(),))
         conn.execute("INSERT INTO captiva_workstation_rules VALUES ('campus-ndogbong', 3600,"
                      " 7200, 3, NULL, '{300,120,60,30,10}', 90)")
         for day in range(1, 8):
