@@ -21,41 +21,9 @@ author: Captiva contributors (@captiva)
 requirements:
   - librouteros >= 4.2
   - RouterOS 7.9 or later on the router
+extends_documentation_fragment:
+  - captiva.campus.routeros_api
 options:
-  host:
-    description: Address or name of the router's API service.
-    type: str
-    required: true
-  port:
-    description: API port; defaults to 8729 (API-SSL), or 8728 with O(tls=false).
-    type: int
-  username:
-    description: RouterOS user with read and write policies.
-    type: str
-    required: true
-  password:
-    description: Password of O(username).
-    type: str
-    required: true
-  tls:
-    description: Use API-SSL (TLS); the plain API sends the password in clear.
-    type: bool
-    default: true
-  validate_certs:
-    description: Verify the router's certificate and host name when O(tls=true).
-    type: bool
-    default: true
-  ca_path:
-    description: PEM file of the CA that signed the router's certificate.
-    type: path
-  timeout:
-    description: Seconds to wait for the connection and login.
-    type: float
-    default: 10
-  command_timeout:
-    description: Seconds to wait for the reply to one API command.
-    type: float
-    default: 60
   files:
     description:
       - The files, each with C(name) (a path relative to the router's file root, for

@@ -40,11 +40,27 @@ def argument_spec_of(path: Path) -> tuple[dict, dict]:
     return captured["spec"], captured["kwargs"], module
 
 
+def documented_options(doc: dict) -> dict:
+    """The module's options with those of its doc fragments (plugins/doc_fragments), as
+    ansible-doc merges them."""
+    options = dict(doc.get("options") or {})
+    for name in doc.get("extends_documentation_fragment") or []:
+        assert name.startswith("captiva.campus."), name
+        path = ROOT / "plugins" / "doc_fragments" / f"{name.split('.')[-1]}.py"
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        fragment = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(fragment)
+        shared = yaml.safe_load(fragment.ModuleDocFragment.DOCUMENTATION)["options"]
+        assert not set(shared) & set(options), "an option documented twice"
+        options.update(shared)
+    return options
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.stem)
 def test_documentation_matches_argument_spec(path):
     spec, kwargs, module = argument_spec_of(path)
     doc = yaml.safe_load(module.DOCUMENTATION)
-    options = doc["options"]
+    options = documented_options(doc)
     assert set(options) == set(spec), "DOCUMENTATION options differ from the argument_spec"
     for name, option in options.items():
         arg = spec[name]
