@@ -29,6 +29,17 @@ BEGIN
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
     END IF;
+    -- Devices' and sign-up's rows (functions/91_student_devices.sql, 92_registrations.sql):
+    -- only from the functions that make the change the row records, in its transaction.
+    IF p_action IN ('device-block', 'device-unblock', 'device-rename', 'device-disconnect',
+                    'registration-request', 'registration-approve', 'registration-reject') THEN
+        GET DIAGNOSTICS caller = PG_CONTEXT;
+        IF caller !~ ('function (captiva_device_act|captiva_registration_verify|'
+                      'captiva_registration_decide)\(') THEN
+            RAISE EXCEPTION 'captiva_audit_record: % only from its own function', p_action
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END IF;
     IF p_action IN ('password-change', 'password-reset-request', 'password-reset') THEN
         IF p_actor IS DISTINCT FROM p_username
                 OR NOT EXISTS (SELECT FROM captiva_user AS u WHERE u.username = p_username) THEN
