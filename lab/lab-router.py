@@ -8,9 +8,14 @@ is passed on a command line or printed, except by ``radius-secret`` on purpose.
 usage: lab-router.py [-i INVENTORY]... [--vault-id ID] ROUTER serve --state FILE [--ready-file FILE]
        lab-router.py [-i INVENTORY]... [--vault-id ID] ROUTER print [--all] [MENU]
        lab-router.py [-i INVENTORY]... [--vault-id ID] ROUTER radius-secret
+       lab-router.py [-i INVENTORY]... [--vault-id ID] ROUTER hotspot-server
 
-  serve          tools/routeros-sim as ROUTER: listens on the router's API address and port
+  serve          tools/routeros-sim as ROUTER: listens on the router's API address and port,
+                 and serves its hotspot login on ports 80 (HTTP) and 443 (HTTPS, with the
+                 certificate the hotspot profile names) of the router's address
                  (run it in the router container's network namespace: lab/router-sim does)
+  hotspot-server the step an admin does by hand on a real router (docs/deploy.md): a hotspot
+                 server using Captiva's hotspot profile, added when the router has none
   print          read MENU (default /ip/hotspot/user/profile) over the API; only the entries
                  Captiva owns (its ledger, or comment=captiva) unless --all
   radius-secret  the router's RADIUS secret, for `radclient -S <(...)` (lab/radtest)
@@ -70,10 +75,40 @@ def serve(router: dict, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, server._terminate)
     argv = ["--listen", f"{api['host']}:{api['port']}", "--user", api["username"],
             "--password", api["password"], "--state", str(args.state),
-            "--identity", router["name"]]
+            "--identity", router["name"],
+            "--hotspot-listen", f"{api['host']}:80",
+            "--hotspot-tls-listen", f"{api['host']}:443"]
     if args.ready_file:
         argv += ["--ready-file", str(args.ready_file)]
     return server.main(argv)
+
+
+def hotspot_server(router: dict) -> int:
+    """Add the hotspot server an admin creates by hand (docs/deploy.md), once."""
+    import librouteros
+
+    api = api_settings(router)
+    connection = librouteros.connect(host=api["host"], port=api["port"],
+                                     username=api["username"], password=api["password"],
+                                     timeout=10)
+    try:
+        servers = list(connection.path("ip", "hotspot"))
+        if servers:
+            print(f"{router['name']}: hotspot server {servers[0].get('name')} "
+                  f"(profile {servers[0].get('profile')}) already there")
+            return 0
+        profiles = [row["name"] for row in connection.path("ip", "hotspot", "profile")
+                    if row.get("name") != "default"]
+        if not profiles:
+            print(f"{router['name']}: no hotspot profile but default: converge first",
+                  file=sys.stderr)
+            return 1
+        connection.path("ip", "hotspot").add(name="hotspot1", interface="ether2",
+                                            profile=profiles[0])
+        print(f"{router['name']}: hotspot server hotspot1 added (profile {profiles[0]})")
+        return 0
+    finally:
+        connection.close()
 
 
 def print_menu(router: dict, args: argparse.Namespace) -> int:
@@ -126,6 +161,7 @@ def main() -> int:
     print_parser.add_argument("--all", action="store_true", help="not only Captiva's entries")
     print_parser.add_argument("menu", nargs="?", default="/ip/hotspot/user/profile")
     commands.add_parser("radius-secret", help="the router's RADIUS secret")
+    commands.add_parser("hotspot-server", help="add the hotspot server an admin adds by hand")
     args = parser.parse_args()
 
     sources = args.inventories or [PROJECT_DIR / "inventories" / "lab"]
@@ -141,6 +177,8 @@ def main() -> int:
         return serve(router, args)
     if args.command == "print":
         return print_menu(router, args)
+    if args.command == "hotspot-server":
+        return hotspot_server(router)
     print(router["radius_secret"])
     return 0
 
