@@ -2,7 +2,7 @@
 textfile metrics, for merge-request comments and drift detection (docs/gitops.md).
 
 Enabled only where asked (``make plan REPORT=...``, ``make drift``):
-``ANSIBLE_CALLBACKS_ENABLED=captiva_report CAPTIVA_REPORT=path/without/suffix``.
+``ANSIBLE_CALLBACKS_ENABLED=captiva.campus.captiva_report CAPTIVA_REPORT=path/without/suffix``.
 It writes ``<path>.json`` and ``<path>.md``, and, with ``CAPTIVA_METRICS=<file.prom>``, the
 metrics. It only reads what the modules return, which is already masked (passwords,
 secrets, personal data as ``********``).
@@ -19,7 +19,7 @@ description:
     staff, workstations and the roster's other kinds, router entries, foreign rows on
     Captiva's users) and failures, and writes them when the playbook ends.
 requirements:
-  - enable in ansible.cfg or with ANSIBLE_CALLBACKS_ENABLED=captiva_report
+  - enable in ansible.cfg or with ANSIBLE_CALLBACKS_ENABLED=captiva.campus.captiva_report
 options:
   report:
     description: Path prefix of the report (.json and .md are appended).
