@@ -44,8 +44,13 @@ def roster_router(inventories: list[str], vault_ids: list[str], name: str) -> di
     from ansible.cli import CLI
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
+    from ansible.plugins.loader import init_plugin_loader
     from ansible.vars.manager import VariableManager
 
+    # What ansible's CLI does first: the collection finder over ansible.cfg's
+    # collections_path, so the vars plugin captiva.campus.captiva_defaults (the site
+    # defaults in group_vars/captiva_defaults.yml) loads as it does for a playbook.
+    init_plugin_loader()
     loader = DataLoader()
     loader.set_vault_secrets(CLI.setup_vault_secrets(loader, vault_ids=vault_ids))
     inventory = InventoryManager(loader=loader, sources=inventories)
