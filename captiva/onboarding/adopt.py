@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from captiva.onboarding import inventory
+from captiva.passwords import sha512_crypt
 
 # Rows Captiva already owns are not adopted again.
 UNOWNED = "managed_by IS DISTINCT FROM 'captiva'"
@@ -274,9 +275,7 @@ def roster_documents(adoption: Adoption, *, hash_passwords: bool) -> dict[str, A
     for user in adoption.users:
         user = dict(user)
         if hash_passwords and "password" in user:
-            from passlib.hash import sha512_crypt
-
-            user["password_hash"] = sha512_crypt.using(rounds=5000).hash(user.pop("password"))
+            user["password_hash"] = sha512_crypt(user.pop("password"))
         if isinstance(user.get("expires"), dt.date):
             user["expires"] = user["expires"].isoformat()
         users.append(user)

@@ -19,24 +19,15 @@ from pathlib import Path
 from captiva import __version__
 from captiva.onboarding import csv_import, inventory, letters
 from captiva.onboarding.csv_import import CsvImportError
+from captiva.passwords import sha512_crypt
 from captiva.quota.config import ConfigError
-
-# sha512-crypt with the default 5,000 rounds: what crypt(3) and FreeRADIUS check, and what
-# `openssl passwd -6` writes.
-_ROUNDS = 5000
-
-
-def _hash(password: str) -> str:
-    from passlib.hash import sha512_crypt
-
-    return sha512_crypt.using(rounds=_ROUNDS).hash(password)
 
 
 def _hash_all(passwords: list[str]) -> list[str]:
     if len(passwords) < 200:
-        return [_hash(p) for p in passwords]
+        return [sha512_crypt(p) for p in passwords]
     with ProcessPoolExecutor() as pool:
-        return list(pool.map(_hash, passwords, chunksize=64))
+        return list(pool.map(sha512_crypt, passwords, chunksize=64))
 
 
 def _vault(passwords: list[str], vault_id: str, password_file: Path) -> list[str]:

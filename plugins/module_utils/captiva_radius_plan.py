@@ -166,7 +166,10 @@ def read_state(cur) -> State:
 
 
 def _crypt(password: str, existing: str | None) -> str:
-    """sha512-crypt; keeps the stored hash when it already matches (idempotence)."""
+    """sha512-crypt; keeps the stored hash when it already matches (idempotence).
+
+    The runtime's captiva/passwords.py hashes the same way; this copy stays because
+    module_utils ship to hosts alone (tests/unit/test_passwords.py holds the two equal)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         try:

@@ -13,9 +13,9 @@ import hashlib
 import secrets
 import string
 import unicodedata
-import warnings
 from dataclasses import dataclass
 
+from captiva.passwords import sha512_crypt
 from captiva.quota.mail import Mail
 
 from .text import RESET_MAIL
@@ -69,17 +69,7 @@ def stored_form(password: str, attribute: str) -> str:
         return password
     if attribute != CRYPT:
         raise ValueError(f"unknown password attribute {attribute!r}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            import crypt as crypt_module
-        except ImportError:  # Python 3.13+: passlib provides the same scheme
-            crypt_module = None
-    if crypt_module is not None:
-        return crypt_module.crypt(password, crypt_module.mksalt(crypt_module.METHOD_SHA512))
-    from passlib.hash import sha512_crypt
-
-    return sha512_crypt.hash(password, rounds=5000)
+    return sha512_crypt(password)
 
 
 # -- reset links --------------------------------------------------------------------------------
