@@ -36,3 +36,23 @@ def test_enforce_exports_the_sources_throttled_for_guessing_codes():
     assert 'captiva_radius_guess_throttled_sources{scope="station"} 2' in lines
     assert 'captiva_radius_guess_throttled_requests{scope="station"} 517' in lines
     assert 'captiva_radius_guess_throttled_sources{scope="nas"} 0' in lines
+
+
+def test_each_family_is_one_group_headed_by_its_help_and_type():
+    # Prometheus's text format: "All lines for a given metric must be provided as one single
+    # group, with the optional HELP and TYPE lines first" (docs/instrumenting/exposition_formats).
+    summary = {"ack": 1, "failed_routers": {"gw-b": "2 NAK"},
+               "routers": {"gw-a": {"unreachable": False}, "gw-b": {"unreachable": True}},
+               "guess_throttled": {"station": {"sources": 1, "requests": 30}}}
+    groups: list[tuple[str, list[str]]] = []
+    for line in metrics.render("enforce", summary, seconds=1.0).splitlines():
+        kind, name = (line.split()[1], line.split()[2]) if line.startswith("#") \
+            else ("sample", line.split("{")[0].split()[0])
+        if not groups or groups[-1][0] != name:
+            groups.append((name, []))
+        groups[-1][1].append(kind)
+    names = [name for name, _ in groups]
+    assert len(names) == len(set(names)), names
+    assert all(kinds[:2] == ["HELP", "TYPE"] for _, kinds in groups)
+    assert dict(groups)["captiva_quota_enforce_router_failed"] == ["HELP", "TYPE", "sample",
+                                                                   "sample"]
