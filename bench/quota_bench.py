@@ -40,10 +40,10 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "plugins" / "module_utils"))
+sys.path.insert(0, str(ROOT / "collections"))  # the collection captiva.campus (this tree)
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-from captiva_migrations import (  # noqa: E402
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations import (  # noqa: E402
     apply_functions,
     load_functions,
     load_migrations,
