@@ -54,6 +54,21 @@ class Sim:
         finally:
             api.close()
 
+    def reconcile(self, desired: dict, **options) -> dict:
+        """Captiva's planner (captiva_routeros.reconcile) against this router, as the module
+        runs it, with the write and print counters reset first."""
+        from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
+            RouterOSClient,
+            reconcile,
+        )
+        self.reset_stats()
+        client = RouterOSClient(self.host, self.user, self.password, port=self.port, tls=False,
+                                timeout=5)
+        try:
+            return reconcile(client, desired, **options)
+        finally:
+            client.close()
+
     def rows(self, path: str) -> list[dict]:
         api = self.connect()
         try:
@@ -151,6 +166,14 @@ def routeros_sim(tmp_path):
     sim = start_sim(tmp_path)
     yield sim
     stop_sim(sim)
+
+
+@pytest.fixture
+def api(routeros_sim):
+    """A librouteros connection to the fresh router of ``routeros_sim``."""
+    connection = routeros_sim.connect()
+    yield connection
+    connection.close()
 
 
 def make_certificate(common_name: str = "hotspot.campus.test", *, ip: str | None = "127.0.0.1",

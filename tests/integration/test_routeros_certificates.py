@@ -9,9 +9,7 @@ import ssl
 
 import pytest
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
-    RouterOSClient,
     RouterOSError,
-    reconcile,
 )
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros_certificates import (
     desired_entries,
@@ -45,16 +43,6 @@ def desired(tls):
     }
 
 
-def run(sim, wanted, **options):
-    sim.reset_stats()
-    client = RouterOSClient(sim.host, sim.user, sim.password, port=sim.port, tls=False,
-                            timeout=5)
-    try:
-        return reconcile(client, wanted, **options)
-    finally:
-        client.close()
-
-
 def certificates(sim) -> dict[str, dict]:
     return {r["name"]: r for r in sim.rows("/certificate")}
 
@@ -73,7 +61,7 @@ def ledger(sim) -> str:
 
 def test_the_certificate_is_imported_with_its_key_and_the_uploaded_file_removed(
         routeros_sim):  # noqa: F811
-    result = run(routeros_sim, desired(FIRST))
+    result = routeros_sim.reconcile(desired(FIRST))
     assert result["changed"]
     # imported first, so that the profile can name it
     assert [(a["menu"], a["action"]) for a in result["actions"]][1:3] == [
@@ -89,13 +77,13 @@ def test_the_certificate_is_imported_with_its_key_and_the_uploaded_file_removed(
     # the key shows nowhere in what the module returns
     assert not any(line in str(result) for line in key_lines(FIRST))
 
-    again = run(routeros_sim, desired(FIRST))
+    again = routeros_sim.reconcile(desired(FIRST))
     assert not again["changed"] and again["actions"] == []
     assert routeros_sim.stats()["writes"] == 0
 
 
 def test_check_mode_on_a_fresh_router_changes_nothing(routeros_sim):  # noqa: F811
-    result = run(routeros_sim, desired(FIRST), check_mode=True)
+    result = routeros_sim.reconcile(desired(FIRST), check_mode=True)
     assert result["changed"]
     (imported,) = [a for a in result["actions"] if a["menu"] == "/certificate"]
     assert imported["fields"]["fingerprint"] == fingerprint(FIRST["certificate"])
@@ -109,8 +97,8 @@ def test_check_mode_on_a_fresh_router_changes_nothing(routeros_sim):  # noqa: F8
 
 def test_a_new_certificate_is_imported_switched_to_then_the_old_one_removed(
         routeros_sim):  # noqa: F811
-    run(routeros_sim, desired(FIRST))
-    result = run(routeros_sim, desired(SECOND))
+    routeros_sim.reconcile(desired(FIRST))
+    result = routeros_sim.reconcile(desired(SECOND))
     assert [(a["menu"], a["action"], a["entry"]) for a in result["actions"]
             if a["menu"] != "/system/script"] == [
         ("/certificate", "create", f"name={name_of(SECOND)}"),
@@ -121,7 +109,7 @@ def test_a_new_certificate_is_imported_switched_to_then_the_old_one_removed(
     assert f"# /certificate {name_of(FIRST)}" not in ledger(routeros_sim)
     assert result["diff"]["before"]["/certificate"][f"name={name_of(FIRST)}"]["fingerprint"] \
         == fingerprint(FIRST["certificate"])
-    assert not run(routeros_sim, desired(SECOND))["changed"]
+    assert not routeros_sim.reconcile(desired(SECOND))["changed"]
 
 
 def test_a_certificate_captiva_did_not_import_is_never_touched(routeros_sim):  # noqa: F811
@@ -130,10 +118,10 @@ def test_a_certificate_captiva_did_not_import_is_never_touched(routeros_sim):  #
                          contents=other["certificate"] + other["key"])
     routeros_sim.command("/certificate/import", **{"file-name": "admin.pem", "name": "vpn",
                                                    "passphrase": ""})
-    run(routeros_sim, desired(FIRST))
-    run(routeros_sim, desired(SECOND))
+    routeros_sim.reconcile(desired(FIRST))
+    routeros_sim.reconcile(desired(SECOND))
     # and the roster drops HTTPS: the profile names none, Captiva's certificate goes
-    result = run(routeros_sim, desired(None))
+    result = routeros_sim.reconcile(desired(None))
     assert profile(routeros_sim)["ssl-certificate"] == "none"
     assert list(certificates(routeros_sim)) == ["vpn"]
     assert certificates(routeros_sim)["vpn"]["private-key"] is True
@@ -149,7 +137,7 @@ def test_the_same_certificate_imported_by_hand_fails_before_any_write(routeros_s
     with pytest.raises(RouterOSError, match=r"the hotspot certificate cannot be installed: "
                                             r"/certificate captiva-hotspot-\w+: the router "
                                             r"already holds this certificate as 'by-hand'"):
-        run(routeros_sim, desired(FIRST))
+        routeros_sim.reconcile(desired(FIRST))
     assert routeros_sim.stats()["writes"] == 0
 
 

@@ -39,16 +39,6 @@ DESIRED = {
 }
 
 
-def run(sim, desired, **options):
-    sim.reset_stats()
-    client = RouterOSClient(sim.host, sim.user, sim.password, port=sim.port, tls=False,
-                            timeout=5)
-    try:
-        return reconcile(client, desired, **options)
-    finally:
-        client.close()
-
-
 def writes(sim) -> int:
     return sim.stats()["writes"]
 
@@ -58,7 +48,7 @@ def by_name(sim, path):
 
 
 def test_create_from_empty_then_noop(routeros_sim):  # noqa: F811
-    first = run(routeros_sim, DESIRED)
+    first = routeros_sim.reconcile(DESIRED)
     assert first["changed"]
     assert first["counts"] == {"create": 6, "set": 1}
     # 7 entry writes + 1 ledger chunk for the two menus without a comment field
@@ -69,7 +59,7 @@ def test_create_from_empty_then_noop(routeros_sim):  # noqa: F811
     assert [r["comment"] for r in routeros_sim.rows("/radius")] == ["captiva"]
     assert routeros_sim.rows("/radius/incoming") == [{"accept": True, "port": 3799}]
 
-    second = run(routeros_sim, DESIRED)
+    second = routeros_sim.reconcile(DESIRED)
     assert not second["changed"] and second["actions"] == []
     stats = routeros_sim.stats()
     assert stats["writes"] == 0
@@ -77,10 +67,10 @@ def test_create_from_empty_then_noop(routeros_sim):  # noqa: F811
 
 
 def test_changed_profile_costs_one_write(routeros_sim):  # noqa: F811
-    run(routeros_sim, DESIRED)
+    routeros_sim.reconcile(DESIRED)
     desired = copy.deepcopy(DESIRED)
     desired["/ip/hotspot/user/profile"][0]["rate-limit"] = "4M/20M"
-    result = run(routeros_sim, desired, check_mode=False)
+    result = routeros_sim.reconcile(desired, check_mode=False)
     assert result["actions"] == [{"menu": "/ip/hotspot/user/profile", "action": "update",
                                   "entry": "name=etudiant-standard",
                                   "fields": {"rate-limit": "4M/20M"}}]
@@ -90,10 +80,10 @@ def test_changed_profile_costs_one_write(routeros_sim):  # noqa: F811
 
 
 def test_removed_profile_is_pruned_and_released(routeros_sim):  # noqa: F811
-    run(routeros_sim, DESIRED)
+    routeros_sim.reconcile(DESIRED)
     desired = copy.deepcopy(DESIRED)
     del desired["/ip/hotspot/user/profile"][1]
-    result = run(routeros_sim, desired)
+    result = routeros_sim.reconcile(desired)
     assert result["counts"] == {"delete": 1}
     assert writes(routeros_sim) == 2  # the remove, then the ledger line
     # The router's built-in "default" profile is not Captiva's: it stays.
@@ -101,24 +91,24 @@ def test_removed_profile_is_pruned_and_released(routeros_sim):  # noqa: F811
                                                                     "etudiant-standard"}
     (ledger,) = routeros_sim.rows("/system/script")
     assert "personnel" not in ledger["source"]
-    assert not run(routeros_sim, desired)["changed"]
+    assert not routeros_sim.reconcile(desired)["changed"]
 
 
 def test_prune_off_keeps_entries(routeros_sim):  # noqa: F811
-    run(routeros_sim, DESIRED)
-    result = run(routeros_sim, {"/ip/hotspot/user/profile": []}, prune=False)
+    routeros_sim.reconcile(DESIRED)
+    result = routeros_sim.reconcile({"/ip/hotspot/user/profile": []}, prune=False)
     assert not result["changed"]
     assert len(routeros_sim.rows("/ip/hotspot/user/profile")) == 3  # with the built-in default
 
 
 def test_mass_prune_is_refused_without_allow(routeros_sim):  # noqa: F811
-    run(routeros_sim, DESIRED)
+    routeros_sim.reconcile(DESIRED)
     emptied = {**DESIRED, "/ip/hotspot/user/profile": [], "/radius": [],
                "/ip/hotspot/walled-garden": [], "/ip/hotspot/walled-garden/ip": []}
     with pytest.raises(RouterOSError, match="refusing to remove 5 of the 6 entries"):
-        run(routeros_sim, emptied)
+        routeros_sim.reconcile(emptied)
     assert writes(routeros_sim) == 0
-    result = run(routeros_sim, emptied, allow_mass_prune=True)
+    result = routeros_sim.reconcile(emptied, allow_mass_prune=True)
     assert result["counts"] == {"delete": 5}
     assert set(by_name(routeros_sim, "/ip/hotspot/user/profile")) == {"default"}  # built-in
 
@@ -131,13 +121,13 @@ def test_foreign_entries_are_never_touched(routeros_sim):  # noqa: F811
     api.close()
     foreign_before = {p: routeros_sim.rows(p) for p in
                       ("/ip/hotspot/user/profile", "/radius", "/ip/hotspot/walled-garden")}
-    result = run(routeros_sim, DESIRED)
+    result = routeros_sim.reconcile(DESIRED)
     # A foreign entry with the same match fields as a desired one: Captiva adds its own.
     assert any("walled-garden" in w for w in result["warnings"])
     desired = copy.deepcopy(DESIRED)
     desired["/ip/hotspot/user/profile"] = []
     desired["/radius"] = []
-    run(routeros_sim, desired, allow_mass_prune=True)
+    routeros_sim.reconcile(desired, allow_mass_prune=True)
     for path, rows in foreign_before.items():
         now = {r[".id"]: r for r in routeros_sim.rows(path)}
         for row in rows:
@@ -149,30 +139,30 @@ def test_desired_name_owned_by_someone_else_fails_before_any_write(routeros_sim)
     api.path("ip", "hotspot", "user", "profile").add(name="personnel", **{"rate-limit": "1M/1M"})
     api.close()
     with pytest.raises(RouterOSError, match=r"did not create.*personnel"):
-        run(routeros_sim, DESIRED)
+        routeros_sim.reconcile(DESIRED)
     assert writes(routeros_sim) == 0
     assert by_name(routeros_sim, "/ip/hotspot/user/profile")["personnel"]["rate-limit"] == "1M/1M"
 
 
 def test_check_mode_sends_no_write(routeros_sim):  # noqa: F811
-    result = run(routeros_sim, DESIRED, check_mode=True)
+    result = routeros_sim.reconcile(DESIRED, check_mode=True)
     assert result["changed"] and result["counts"] == {"create": 6, "set": 1}
     assert writes(routeros_sim) == 0
     assert set(by_name(routeros_sim, "/ip/hotspot/user/profile")) == {"default"}  # built-in
-    run(routeros_sim, DESIRED)
+    routeros_sim.reconcile(DESIRED)
     desired = copy.deepcopy(DESIRED)
     desired["/ip/hotspot/profile"][0]["dns-name"] = "wifi.campus.example"
-    result = run(routeros_sim, desired, check_mode=True)
+    result = routeros_sim.reconcile(desired, check_mode=True)
     assert result["diff"]["after"] == {
         "/ip/hotspot/profile": {"name=captiva": {"dns-name": "wifi.campus.example"}}}
     assert writes(routeros_sim) == 0
 
 
 def test_secrets_are_masked_in_actions_and_diff(routeros_sim):  # noqa: F811
-    result = run(routeros_sim, DESIRED)
+    result = routeros_sim.reconcile(DESIRED)
     desired = copy.deepcopy(DESIRED)
     desired["/radius"][0]["secret"] = "rotated-S3cret"
-    changed = run(routeros_sim, desired)
+    changed = routeros_sim.reconcile(desired)
     text = json.dumps([result, changed])
     assert "S3cret" not in text
     assert changed["diff"]["after"]["/radius"] == {
@@ -186,13 +176,13 @@ def test_unknown_field_is_rejected_before_any_write(routeros_sim):  # noqa: F811
     desired["/ip/hotspot/user/profile"][0]["colour"] = "blue"
     where = r"desired\[/ip/hotspot/user/profile\]\[0\]"
     with pytest.raises(RouterOSError, match=where + ": unknown field 'colour'"):
-        run(routeros_sim, desired)
+        routeros_sim.reconcile(desired)
     assert writes(routeros_sim) == 0
 
 
 def test_local_hotspot_users_are_refused(routeros_sim):  # noqa: F811
     with pytest.raises(RouterOSError, match="never creates local hotspot users"):
-        run(routeros_sim, {"/ip/hotspot/user": [{"name": "alice", "password": "x"}]})
+        routeros_sim.reconcile({"/ip/hotspot/user": [{"name": "alice", "password": "x"}]})
 
 
 def test_unreachable_router_fails_clearly():

@@ -15,17 +15,17 @@ from librouteros.exceptions import FatalError, TrapError
 from librouteros.query import Key
 from pyrad import dictionary
 from pyrad import packet as rpacket
-from routeros_fixtures import PASSWORD, USER, routeros_sim, start_sim, stop_sim  # noqa: F401
+from routeros_fixtures import (  # noqa: F401
+    PASSWORD,
+    USER,
+    api,
+    routeros_sim,
+    start_sim,
+    stop_sim,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from routeros_sim import protocol  # noqa: E402
-
-
-@pytest.fixture
-def api(routeros_sim):  # noqa: F811
-    connection = routeros_sim.connect()
-    yield connection
-    connection.close()
 
 
 class Raw:
@@ -81,7 +81,7 @@ def test_commands_before_login_are_fatal(raw):
         raw.sentence()
 
 
-def test_system_resource_reports_the_version(api):
+def test_system_resource_reports_the_version(api):  # noqa: F811
     """A router that sends !empty runs 7.18 or later: the simulator says so."""
     (resource,) = api("/system/resource/print")
     assert resource["version"] == "7.19.4 (stable)"
@@ -98,7 +98,7 @@ def test_without_empty_the_version_is_older_than_7_18(tmp_path):
         stop_sim(sim)
 
 
-def test_add_set_remove_with_routeros_ids_and_values(api):
+def test_add_set_remove_with_routeros_ids_and_values(api):  # noqa: F811
     profiles = api.path("ip", "hotspot", "user", "profile")
     first = profiles.add(name="etudiant", **{"rate-limit": "2000k/10000000",
                                              "session-timeout": "01:00:00"})
@@ -116,7 +116,7 @@ def test_add_set_remove_with_routeros_ids_and_values(api):
     assert [r["name"] for r in profiles] == ["default"]  # the built-in entry stays
 
 
-def test_schema_rules_are_enforced(api):
+def test_schema_rules_are_enforced(api):  # noqa: F811
     profiles = api.path("ip", "hotspot", "user", "profile")
     profiles.add(name="etudiant")
     with pytest.raises(TrapError, match="unknown parameter colour"):
@@ -129,7 +129,7 @@ def test_schema_rules_are_enforced(api):
         api.path("ip", "hotspot").add(name="hs1")  # interface is required
 
 
-def test_settings_menus_take_set_without_id(api):
+def test_settings_menus_take_set_without_id(api):  # noqa: F811
     incoming = api.path("radius", "incoming")
     (before,) = incoming
     assert before == {"accept": False, "port": 3799}
@@ -143,7 +143,7 @@ def test_settings_menus_take_set_without_id(api):
     assert list(api.path("system", "identity")) == [{"name": "campus-gw"}]
 
 
-def test_queries_proplist_and_count_only(api):
+def test_queries_proplist_and_count_only(api):  # noqa: F811
     users = api.path("ip", "hotspot", "user")
     for name, profile in (("alice", "a"), ("bob", "b"), ("carol", "a")):
         users.add(name=name, profile=profile)
@@ -259,7 +259,7 @@ def test_state_survives_a_restart(tmp_path):
         stop_sim(sim)
 
 
-def test_fatal_after_quit_is_a_librouteros_error(api):
+def test_fatal_after_quit_is_a_librouteros_error(api):  # noqa: F811
     with pytest.raises(FatalError, match="session terminated"):
         tuple(api("/quit"))
 

@@ -12,25 +12,18 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from librouteros.exceptions import TrapError
-from routeros_fixtures import PASSWORD, USER, make_certificate, routeros_sim  # noqa: F401
+from routeros_fixtures import PASSWORD, USER, api, make_certificate, routeros_sim  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from routeros_sim import protocol  # noqa: E402
 
 
-@pytest.fixture
-def api(routeros_sim):  # noqa: F811
-    connection = routeros_sim.connect()
-    yield connection
-    connection.close()
+def upload(connection, name: str, contents: str) -> None:
+    tuple(connection("/file/add", name=name, contents=contents))
 
 
-def upload(api, name: str, contents: str) -> None:
-    tuple(api("/file/add", name=name, contents=contents))
-
-
-def certificates(api) -> dict[str, dict]:
-    return {row["name"]: row for row in api("/certificate/print")}
+def certificates(connection) -> dict[str, dict]:
+    return {row["name"]: row for row in connection("/certificate/print")}
 
 
 def fingerprint(pem: str) -> str:
@@ -40,7 +33,7 @@ def fingerprint(pem: str) -> str:
 
 # -- /certificate -----------------------------------------------------------------------------
 
-def test_import_a_certificate_then_its_key(api):
+def test_import_a_certificate_then_its_key(api):  # noqa: F811
     cert, key = make_certificate("hotspot.campus.test")
     upload(api, "hotspot.crt", cert)
     upload(api, "hotspot.key", key)
@@ -62,7 +55,7 @@ def test_import_a_certificate_then_its_key(api):
     assert list(certificates(api)) == ["hotspot"]
 
 
-def test_one_file_with_both_and_an_encrypted_key(api):
+def test_one_file_with_both_and_an_encrypted_key(api):  # noqa: F811
     cert, key = make_certificate("portal.campus.test", passphrase="Vault-Pass-9")
     upload(api, "both.pem", cert + key)
     (counts,) = api("/certificate/import", **{"file-name": "both.pem"})
@@ -79,7 +72,7 @@ def test_one_file_with_both_and_an_encrypted_key(api):
     assert certificates(api)["both.pem_0"]["private-key"] is True
 
 
-def test_a_key_without_its_certificate_is_not_kept(api):
+def test_a_key_without_its_certificate_is_not_kept(api):  # noqa: F811
     cert, _ = make_certificate("a.campus.test")
     _, other_key = make_certificate("b.campus.test")
     upload(api, "a.crt", cert)
@@ -112,7 +105,7 @@ def test_names_rotation_set_and_remove(api, routeros_sim):  # noqa: F811
         tuple(api("/certificate/import", **{"file-name": "missing.pem"}))
 
 
-def test_the_hotspot_profile_names_an_existing_certificate(api):
+def test_the_hotspot_profile_names_an_existing_certificate(api):  # noqa: F811
     profiles = api.path("ip", "hotspot", "profile")
     with pytest.raises(TrapError, match="input does not match any value of ssl-certificate"):
         profiles.add(name="captiva", **{"ssl-certificate": "hotspot"})
@@ -126,7 +119,7 @@ def test_the_hotspot_profile_names_an_existing_certificate(api):
 
 # -- built-in entries and documented defaults -------------------------------------------------
 
-def test_every_router_has_default_profiles_that_cannot_be_removed(api):
+def test_every_router_has_default_profiles_that_cannot_be_removed(api):  # noqa: F811
     for path in (("ip", "hotspot", "profile"), ("ip", "hotspot", "user", "profile")):
         menu = api.path(*path)
         (row,) = list(menu)

@@ -7,10 +7,6 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster impo
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_compile import (
     compile_routers,
 )
-from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
-    RouterOSClient,
-    reconcile,
-)
 from roster_base import base_variables, with_hotspot
 from routeros_fixtures import routeros_sim  # noqa: F401
 
@@ -30,16 +26,6 @@ def desired(workstations):
     return compile_routers(roster)["routeros"]["gw1"]
 
 
-def run(sim, wanted, **options):
-    sim.reset_stats()
-    client = RouterOSClient(sim.host, sim.user, sim.password, port=sim.port, tls=False,
-                            timeout=5)
-    try:
-        return reconcile(client, wanted, allow_mass_prune=True, **options)
-    finally:
-        client.close()
-
-
 def profiles(sim):
     return {row["name"]: row for row in sim.rows("/ip/hotspot/user/profile")}
 
@@ -50,10 +36,10 @@ def test_the_workstation_profile_is_created_without_mac_cookie_kept_and_pruned(
     # Somebody's own profile on the router: never Captiva's to change or remove.
     sim.command("/ip/hotspot/user/profile/add", name="local-guests")
     with_workstations = desired([PC])
-    checked = run(sim, with_workstations, check_mode=True)
+    checked = sim.reconcile(with_workstations, allow_mass_prune=True, check_mode=True)
     assert checked["changed"] and sim.stats()["writes"] == 0
     assert "captiva-workstation" not in profiles(sim)
-    assert run(sim, with_workstations)["changed"]
+    assert sim.reconcile(with_workstations, allow_mass_prune=True)["changed"]
     workstation = profiles(sim)["captiva-workstation"]
     assert (workstation["add-mac-cookie"], workstation["shared-users"],
             workstation["open-status-page"], workstation["keepalive-timeout"],
@@ -61,18 +47,18 @@ def test_the_workstation_profile_is_created_without_mac_cookie_kept_and_pruned(
     # The router's own default would give the next person at the PC the session.
     assert profiles(sim)["local-guests"]["add-mac-cookie"] is True
 
-    again = run(sim, with_workstations)
+    again = sim.reconcile(with_workstations, allow_mass_prune=True)
     assert not again["changed"] and sim.stats()["writes"] == 0  # idempotent
 
     # Someone turns the MAC cookie on by hand: the next run puts it back off.
     sim.command("/ip/hotspot/user/profile/set", **{".id": workstation[".id"]},
                 **{"add-mac-cookie": "yes"})
-    fixed = run(sim, with_workstations)
+    fixed = sim.reconcile(with_workstations, allow_mass_prune=True)
     assert [(a["menu"], a["action"]) for a in fixed["actions"]] == [
         ("/ip/hotspot/user/profile", "update")]
     assert profiles(sim)["captiva-workstation"]["add-mac-cookie"] is False
 
     # The site's last workstation is gone: the profile goes, the foreign one stays.
-    assert run(sim, desired([]))["changed"]
+    assert sim.reconcile(desired([]), allow_mass_prune=True)["changed"]
     assert "captiva-workstation" not in profiles(sim)
     assert "local-guests" in profiles(sim)
