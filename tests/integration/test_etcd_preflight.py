@@ -6,22 +6,10 @@ in check mode and with --diff, as `make plan` does."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 
-from ansible_run import ROOT
+from ansible_run import role_tasks
 
-PLAY = """\
-- name: Preflight only
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: The etcd role's checks
-      ansible.builtin.include_role:
-        name: captiva.campus.etcd
-        tasks_from: preflight.yml
-"""
 MEMBERS = {"etcd_members": ["localhost", "m2", "m3"], "etcd_address": "127.0.0.1"}
 TLS = {"etcd_tls_ca_file": "/pki/ca.crt", "etcd_tls_cert": "/pki/member.crt",
        "etcd_tls_key": "/pki/member.key"}
@@ -29,14 +17,7 @@ WARNING = "etcd serves plain HTTP with no authentication"
 
 
 def preflight(tmp_path, **variables) -> subprocess.CompletedProcess:
-    (tmp_path / "play.yml").write_text(PLAY)
-    (tmp_path / "vars.json").write_text(json.dumps({**MEMBERS, **variables}))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local",
-         str(tmp_path / "play.yml"), "--check", "--diff", "-e", f"@{tmp_path / 'vars.json'}"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        timeout=120, check=False)
+    return role_tasks(tmp_path, "etcd", {**MEMBERS, **variables}, "--check", "--diff")
 
 
 def test_tls_files_pass_without_a_warning(tmp_path):

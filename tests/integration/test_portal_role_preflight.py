@@ -4,42 +4,22 @@ Runs the role's real tasks/preflight.yml with ansible-playbook on the controller
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
+from ansible_run import BIN, ansible_playbook, role_tasks
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
     "captiva_db_passwords": {"portal": "portal-db-password-0123456789abcdef"},
     "captiva_portal_radius_secret": "portal-radius-secret-0123456789abcdef",
     "captiva_portal_session_secret": "a-session-secret-of-its-own-0123456789",
     "portal_quota_jobs_enabled": False,
 }
-PLAY = """\
-- name: Preflight only
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: The portal role's checks
-      ansible.builtin.include_role:
-        name: captiva.campus.portal
-        tasks_from: preflight.yml
-"""
 
 
 def preflight(tmp_path, **overrides) -> subprocess.CompletedProcess:
     variables = {**SECRETS, **overrides}
-    variables = {k: v for k, v in variables.items() if v is not None}
-    (tmp_path / "play.yml").write_text(PLAY)
-    (tmp_path / "vars.json").write_text(json.dumps(variables))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local",
-         str(tmp_path / "play.yml"), "-e", f"@{tmp_path / 'vars.json'}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    return role_tasks(tmp_path, "portal", {k: v for k, v in variables.items() if v is not None})
 
 
 def test_preflight_passes_with_its_own_session_secret(tmp_path):
@@ -72,7 +52,6 @@ def test_login_limits_are_checked(tmp_path, overrides, message):
 
 JOBS_ONLY = {"portal_web_enabled": False, "portal_quota_jobs_enabled": True,
              "captiva_db_passwords": {"jobs": "jobs-db-password-0123456789abcdef"}}
-PLAY_WITH_FACTS = PLAY.replace("gather_facts: false", "gather_facts: true")
 
 
 def host_addresses() -> list[str]:
@@ -82,14 +61,8 @@ def host_addresses() -> list[str]:
 
 def jobs_preflight(tmp_path, senders) -> subprocess.CompletedProcess:
     variables = {**JOBS_ONLY, "portal_quota_sender_addresses": senders,
-                 "ansible_python_interpreter": str(ROOT / ".venv/bin/python")}
-    (tmp_path / "play.yml").write_text(PLAY_WITH_FACTS)
-    (tmp_path / "vars.json").write_text(json.dumps(variables))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "localhost,", "-c", "local",
-         str(tmp_path / "play.yml"), "-e", f"@{tmp_path / 'vars.json'}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+                 "ansible_python_interpreter": str(BIN / "python")}
+    return role_tasks(tmp_path, "portal", variables, gather_facts=True)
 
 
 def test_the_jobs_refuse_a_host_the_routers_would_ignore(tmp_path):
@@ -111,11 +84,9 @@ def test_the_jobs_run_on_a_host_that_owns_a_radius_server_address(tmp_path):
 
 
 def test_the_jobs_play_targets_one_radius_host_and_the_portal_play_none_of_the_jobs():
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    listed = subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "inventories/example",
-         "playbooks/portal.yml", "--list-hosts"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+    run = ansible_playbook("inventories/example", "portal.yml", "--list-hosts")
+    assert run.returncode == 0, run.stdout
+    listed = run.stdout
     portal, jobs = listed.split("play #2")
     assert "wifi.univ-exemple.cm" in portal and "radius" not in portal
     assert "radius1.univ-exemple.cm" in jobs and "radius2" not in jobs

@@ -65,6 +65,17 @@ def run_playbook(tmp_path, db, *args, migrations_dir=MIGRATIONS_DIR,
     return proc, (json.loads(out.read_text()) if out.exists() else None)
 
 
+def one_migration_applied(tmp_path, db, filename: str, sql: str) -> Path:
+    """A migrations directory of one file (and no function), applied: a test's start."""
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / filename).write_text(sql)
+    proc, _ = run_playbook(tmp_path, db, migrations_dir=migrations,
+                           functions_dir=tmp_path / "none")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return migrations
+
+
 def test_check_mode_reports_then_a_run_applies_then_nothing_changes(empty_db, tmp_path):
     every = [m.version for m in load_migrations(MIGRATIONS_DIR)]
 
@@ -90,12 +101,8 @@ def test_check_mode_reports_then_a_run_applies_then_nothing_changes(empty_db, tm
 
 
 def test_a_changed_migration_fails_the_task(empty_db, tmp_path):
-    migrations = tmp_path / "migrations"
-    migrations.mkdir()
-    (migrations / "0001_t.sql").write_text("CREATE TABLE t (a int);\n")
-    proc, _ = run_playbook(tmp_path, empty_db, migrations_dir=migrations,
-                           functions_dir=tmp_path / "none")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    migrations = one_migration_applied(tmp_path, empty_db, "0001_t.sql",
+                                       "CREATE TABLE t (a int);\n")
     (migrations / "0001_t.sql").write_text("CREATE TABLE t (a bigint);\n")
     proc, result = run_playbook(tmp_path, empty_db, migrations_dir=migrations,
                                 functions_dir=tmp_path / "none")
@@ -155,12 +162,8 @@ def test_a_failed_migration_reports_no_row_value(empty_db, tmp_path):
     """psycopg's str(exc) carries DETAIL ("Key (code)=(...) is duplicated.") and CONTEXT;
     the task says which file failed, the SQLSTATE and the primary message only."""
     value = "VOUCHER-CODE-7Q4K2M"  # a row's value, in no migration's text
-    migrations = tmp_path / "migrations"
-    migrations.mkdir()
-    (migrations / "0001_codes.sql").write_text("CREATE TABLE codes (code text NOT NULL);\n")
-    proc, _ = run_playbook(tmp_path, empty_db, migrations_dir=migrations,
-                           functions_dir=tmp_path / "none")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    migrations = one_migration_applied(tmp_path, empty_db, "0001_codes.sql",
+                                       "CREATE TABLE codes (code text NOT NULL);\n")
     with empty_db.connect() as conn:
         conn.execute("INSERT INTO codes VALUES (%s), (%s)", (value, value))
     (migrations / "0002_unique.sql").write_text(
