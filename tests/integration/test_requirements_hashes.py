@@ -5,11 +5,14 @@ host, both with --require-hashes) and make lock's own pip-tools."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 
+import jinja2
 import pytest
+import yaml
 from ansible_run import ROOT
 from test_portal_role_preflight import preflight
 
@@ -61,14 +64,19 @@ def test_the_portal_role_refuses_a_requirements_file_without_hashes(tmp_path):
 
 
 def download(tmp_path, requirement: str) -> subprocess.CompletedProcess:
-    """The portal role's download on the controller (tasks/install.yml), for one package."""
+    """The portal role's download on the controller, its argv read from tasks/install.yml
+    (what ships), for one requirement."""
+    tasks = yaml.safe_load((ROOT / "roles/portal/tasks/install.yml").read_text())
+    task = next(t for t in tasks if t["name"].startswith("Fetch the dependencies' wheels"))
     tmp_path.mkdir()
     (tmp_path / "requirements.txt").write_text(requirement)
-    return subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--require-hashes",
-         "--only-binary", ":all:", "--dest", str(tmp_path / "wheels"),
-         "--requirement", str(tmp_path / "requirements.txt")],
-        capture_output=True, text=True, timeout=300, check=False)
+    variables = {"ansible_playbook_python": sys.executable,
+                 "__portal_deps_dir": {"path": str(tmp_path / "wheels")},
+                 "portal_pip_requirements_file": str(tmp_path / "requirements.txt")}
+    argv = [jinja2.Template(arg).render(variables)
+            for arg in task["ansible.builtin.command"]["argv"]]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False,
+                          env=dict(os.environ, **task["environment"]))
 
 
 def test_the_controller_downloads_only_wheels_with_the_locked_hashes(tmp_path):
