@@ -9,7 +9,6 @@ Exit status: 0 merged (or nothing to change), 1 invalid input (nothing written),
 from __future__ import annotations
 
 import argparse
-import difflib
 import smtplib
 import sys
 import time
@@ -73,13 +72,8 @@ def _promotion_warnings(new, mapping, source, variables) -> list[str]:
 def import_csv(args) -> int:
     started = time.monotonic()
     inv = inventory.Inventory(Path(args.inventory))
-    users_file = Path(args.users_file) if args.users_file else inv.users_file()
-    document = inventory.load(users_file) if users_file.exists() \
-        else inventory.new_users_document()
-    # The file's "---" survives (yamllint's document-start rule).
-    explicit_start = users_file.exists() and users_file.read_text().startswith("---")
-    before = users_file.read_text() if users_file.exists() else ""
-    existing = document.setdefault(inventory.USERS_KEY, [])
+    users = inv.open_users(args.users_file)
+    users_file, existing = users.path, users.users
 
     source = str(args.csv)
     table = csv_import.read_csv(Path(args.csv).read_bytes(), encoding=args.encoding,
@@ -107,7 +101,7 @@ def import_csv(args) -> int:
     # Validate the merged roster with the roster's own rules; new users get a stand-in
     # password until validation passes (nothing is generated for a file that is refused).
     by_name = {str(u.get("username", "")).lower(): i for i, u in enumerate(existing)}
-    variables = inv.variables(inventory.plain(document), users_file)
+    variables = inv.variables(inventory.plain(users.document), users_file)
     storage = variables.get("captiva_password_storage", "hashed")
     for item in new:
         user = variables[inventory.USERS_KEY][by_name[item.user["username"].lower()]]
@@ -161,14 +155,13 @@ def import_csv(args) -> int:
                 user["password"] = inventory.vault_scalar(value)
             passwords[item.user["username"]] = password
 
-    after = inventory.dump(document, explicit_start)
+    after = users.dump()
     print(result.summary())
     if args.dry_run or args.diff:
         shown = after
         for password_value in passwords.values():
             shown = shown.replace(password_value, "********")
-        sys.stdout.writelines(difflib.unified_diff(
-            before.splitlines(True), shown.splitlines(True), str(users_file), str(users_file)))
+        sys.stdout.writelines(users.diff(shown))
     if args.dry_run:
         print("dry run: nothing written")
         return 0
@@ -203,9 +196,7 @@ def import_csv(args) -> int:
                   "not stored in clear)", file=sys.stderr)
     # Written last: if a letter or a mail fails, the users file is unchanged and a rerun
     # generates new passwords (discard letters written by the failed run).
-    if after != before:
-        users_file.parent.mkdir(parents=True, exist_ok=True)
-        users_file.write_text(after, encoding="utf-8")
+    if users.write(after):
         print(f"written {users_file}")
     print(f"took {time.monotonic() - started:.2f} s")
     return 0

@@ -6,9 +6,12 @@ The controller tools (CSV import) use this; Ansible itself reads the same files 
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import io
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +81,37 @@ def plain(value: Any) -> Any:
     return value
 
 
+@dataclasses.dataclass
+class UsersFile:
+    """The file that holds ``captiva_users``: its round-trip document (merged into in place)
+    and its text as read ("" when it does not exist yet)."""
+
+    path: Path
+    document: Any
+    before: str
+
+    @property
+    def users(self) -> list:
+        return self.document[USERS_KEY]
+
+    def dump(self) -> str:
+        # The file's "---" survives (yamllint's document-start rule).
+        return dump(self.document, explicit_start=self.before.startswith("---"))
+
+    def diff(self, after: str) -> Iterator[str]:
+        name = str(self.path)
+        return difflib.unified_diff(self.before.splitlines(True), after.splitlines(True),
+                                    name, name)
+
+    def write(self, after: str) -> bool:
+        """Write ``after`` when it differs from the file as read; whether it did."""
+        if after == self.before:
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(after, encoding="utf-8")
+        return True
+
+
 class Inventory:
     """``inventories/<name>``: its group_vars/all/*.yml and which file holds the users."""
 
@@ -94,6 +128,15 @@ class Inventory:
             if key.search(file.read_text(encoding="utf-8")):
                 return file
         return self.vars_dir / "users.yml"
+
+    def open_users(self, given: str | Path | None = None) -> UsersFile:
+        """The users file (``given``, else :meth:`users_file`) read once, for the import
+        commands to merge into and write back."""
+        path = Path(given) if given else self.users_file()
+        before = path.read_text(encoding="utf-8") if path.exists() else ""
+        document = (yaml().load(before) if before else None) or new_users_document()
+        document.setdefault(USERS_KEY, CommentedSeq())
+        return UsersFile(path, document, before)
 
     def variables(self, users_document: Any = None, users_file: Path | None = None) -> dict:
         """Every roster variable: the site-wide defaults, then the inventory's files (the

@@ -15,7 +15,6 @@ in ``captiva_user`` the student's status page says "imported".
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from pathlib import Path
@@ -100,11 +99,7 @@ def import_registrations(args) -> int:
     import psycopg
 
     inv = inventory.Inventory(Path(args.inventory))
-    users_file = Path(args.users_file) if args.users_file else inv.users_file()
-    document = inventory.load(users_file) if users_file.exists() \
-        else inventory.new_users_document()
-    explicit_start = users_file.exists() and users_file.read_text().startswith("---")
-    before = users_file.read_text() if users_file.exists() else ""
+    users = inv.open_users(args.users_file)
     variables = inv.variables()
     if variables.get("captiva_password_storage", "hashed") != "hashed":
         raise CsvImportError([
@@ -122,23 +117,20 @@ def import_registrations(args) -> int:
         conn.read_only = True
         requests = approved(conn)
 
-    result = merge(document, requests)
-    _, errors = inventory.validate(inv.variables(inventory.plain(document), users_file))
+    result = merge(users.document, requests)
+    _, errors = inventory.validate(inv.variables(inventory.plain(users.document), users.path))
     if errors:
-        raise CsvImportError([f"{users_file}: {e.path}: {e.reason}" for e in errors])
-    after = inventory.dump(document, explicit_start)
+        raise CsvImportError([f"{users.path}: {e.path}: {e.reason}" for e in errors])
+    after = users.dump()
     print(f"approved requests not in the roster yet: {len(requests)}")
     print(result.summary())
     if args.dry_run or args.diff:
-        sys.stdout.writelines(difflib.unified_diff(
-            before.splitlines(True), after.splitlines(True), str(users_file), str(users_file)))
+        sys.stdout.writelines(users.diff(after))
     if args.dry_run:
         print("dry run: nothing written")
         return 0
-    if after != before:
-        users_file.parent.mkdir(parents=True, exist_ok=True)
-        users_file.write_text(after, encoding="utf-8")
-        print(f"written {users_file}: review it (a merge request), then make apply")
+    if users.write(after):
+        print(f"written {users.path}: review it (a merge request), then make apply")
     return 0
 
 
