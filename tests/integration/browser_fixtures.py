@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,17 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@contextmanager
+def page_in(browser, locale: str) -> Iterator:
+    """A page in a fresh browser context speaking ``locale`` (no cookies from other tests),
+    the context closed afterwards."""
+    context = browser.new_context(locale=locale)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers im
     VoucherCodeError,
     normalise,
 )
+from browser_fixtures import page_in
 from routeros_fixtures import ROOT, start_sim, stop_sim
 
 browser = browser_fixtures.browser
@@ -219,9 +220,7 @@ LABELS = {"fr": ("Saisissez votre code", "Utiliser le code", "Se connecter"),
 @pytest.mark.parametrize(("locale", "lang"), [("fr-FR", "fr"), ("en-US", "en")])
 def test_typing_a_code_sends_the_compact_code_as_username_and_password(hotspot, browser,
                                                                        locale, lang):
-    context = browser.new_context(locale=locale)
-    page = context.new_page()
-    try:
+    with page_in(browser, locale) as page:
         page.goto(f"http://127.0.0.1:{hotspot.port}/login")
         enter, use, log_in = LABELS[lang]
         assert page.get_by_text(enter).is_visible()
@@ -234,15 +233,11 @@ def test_typing_a_code_sends_the_compact_code_as_username_and_password(hotspot, 
             page.get_by_role("button", name=use).click()
         assert hotspot.posts[before:] == [{"username": "K7HM3XPW9H", "password": "K7HM3XPW9H",
                                            "dst": "http://example.org/news", "popup": "true"}]
-    finally:
-        context.close()
 
 
 def test_a_mistyped_code_is_refused_in_both_languages_before_the_router_sees_it(hotspot,
                                                                                 browser):
-    context = browser.new_context(locale="fr-FR")
-    page = context.new_page()
-    try:
+    with page_in(browser, "fr-FR") as page:
         page.goto(f"http://127.0.0.1:{hotspot.port}/login")
         before = len(hotspot.posts)
         page.fill("#code", "K7HM-3XPW-9J")  # one character wrong: the check catches it
@@ -252,14 +247,10 @@ def test_a_mistyped_code_is_refused_in_both_languages_before_the_router_sees_it(
         assert page.locator("#code-error").inner_text() == "Code mistyped, please check it"
         assert page.get_by_text("Enter your code").is_visible()
         assert len(hotspot.posts) == before
-    finally:
-        context.close()
 
 
 def test_the_student_form_posts_what_was_typed(hotspot, browser):
-    context = browser.new_context(locale="en-GB")
-    page = context.new_page()
-    try:
+    with page_in(browser, "en-GB") as page:
         page.goto(f"http://127.0.0.1:{hotspot.port}/login")
         before = len(hotspot.posts)
         page.fill("#student-username", "alice.mbarga")
@@ -268,8 +259,6 @@ def test_the_student_form_posts_what_was_typed(hotspot, browser):
             page.click("#student-submit")
         assert hotspot.posts[before:] == [{"username": "alice.mbarga", "password": "s3cret Pass",
                                            "dst": "http://example.org/news", "popup": "true"}]
-    finally:
-        context.close()
 
 
 TYPED = ["k7hm 3xpw 9h", "K7HM-3XPW-9H", "k7hm3xpw9h", " K7HM_3XPW.9H ", "K7HM-3XPW-9J",
@@ -314,9 +303,7 @@ def chap_hotspot(page_on_router):
 @pytest.mark.parametrize(("locale", "lang"), [("fr-FR", "fr"), ("en-US", "en")])
 def test_with_chap_a_code_is_sent_as_its_digest_and_never_in_clear(chap_hotspot, browser,
                                                                   locale, lang):
-    context = browser.new_context(locale=locale)
-    page = context.new_page()
-    try:
+    with page_in(browser, locale) as page:
         page.goto(f"http://127.0.0.1:{chap_hotspot.port}/login")
         before = len(chap_hotspot.posts)
         page.fill("#code", "k7hm 3xpw 9h")
@@ -325,14 +312,10 @@ def test_with_chap_a_code_is_sent_as_its_digest_and_never_in_clear(chap_hotspot,
         assert chap_hotspot.posts[before:] == [{
             "username": "K7HM3XPW9H", "password": chap_digest("K7HM3XPW9H"),
             "dst": "http://example.org/news", "popup": "true"}]
-    finally:
-        context.close()
 
 
 def test_with_chap_the_student_password_is_sent_as_its_digest(chap_hotspot, browser):
-    context = browser.new_context(locale="fr-FR")
-    page = context.new_page()
-    try:
+    with page_in(browser, "fr-FR") as page:
         page.goto(f"http://127.0.0.1:{chap_hotspot.port}/login")
         before = len(chap_hotspot.posts)
         page.fill("#student-username", "alice.mbarga")
@@ -348,8 +331,6 @@ def test_with_chap_the_student_password_is_sent_as_its_digest(chap_hotspot, brow
         page.click("#code-submit")
         assert page.locator("#code-error").inner_text() == "Code mal saisi, vérifiez-le"
         assert len(chap_hotspot.posts) == before + 1
-    finally:
-        context.close()
 
 
 def test_the_page_md5_is_md5_on_every_block_boundary(hotspot, browser):
@@ -389,8 +370,6 @@ LOGIN_ONLY = "https://login.campus.test/login"
     ("P4829137502468133", False), ("PP482913750246813", False), ("P48291375", False)])
 def test_the_status_page_sends_only_workstation_sessions_to_the_kiosk(status_page, browser,
                                                                       username, to_kiosk):
-    context = browser.new_context(locale="en-US")
-    page = context.new_page()
     kiosk_requests = []
 
     def portal(route):
@@ -398,7 +377,7 @@ def test_the_status_page_sends_only_workstation_sessions_to_the_kiosk(status_pag
         route.fulfill(status=200, content_type="text/html", body="<p id='kiosk'>kiosk</p>")
 
     body = servlet(status_page, LOGIN_ONLY, more={**STATUS_VALUES, "username": username})
-    try:
+    with page_in(browser, "en-US") as page:
         page.route("https://portal.campus.test/**", portal)
         page.route("http://10.5.60.1/status", lambda route: route.fulfill(
             status=200, content_type="text/html; charset=utf-8", body=body))
@@ -413,8 +392,6 @@ def test_the_status_page_sends_only_workstation_sessions_to_the_kiosk(status_pag
             assert page.get_by_text("Time left").is_visible()
             page.wait_for_timeout(300)
             assert kiosk_requests == []
-    finally:
-        context.close()
 
 
 def test_without_a_kiosk_url_the_status_page_never_redirects(tmp_path, browser):
@@ -479,9 +456,7 @@ CARD_CODE = "K7HM3XPW9H"
 
 
 def test_a_cards_qr_url_logs_in_with_the_code_and_never_sends_it_in_a_url(hotspot, browser):
-    context = browser.new_context(locale="fr-FR")
-    page = context.new_page()
-    try:
+    with page_in(browser, "fr-FR") as page:
         before_posts, before_gets = len(hotspot.posts), len(hotspot.gets)
         with page.expect_navigation(url="**/login"):
             page.goto(f"http://127.0.0.1:{hotspot.port}/login#code={CARD_CODE}")
@@ -492,35 +467,25 @@ def test_a_cards_qr_url_logs_in_with_the_code_and_never_sends_it_in_a_url(hotspo
         # the router saw the page's address without the code: a fragment stays in the browser
         asked = [path for path in hotspot.gets[before_gets:] if path != "/favicon.ico"]
         assert asked == ["/login"]
-    finally:
-        context.close()
 
 
 def test_a_cards_qr_url_sends_the_code_as_its_digest_when_the_router_offers_chap(chap_hotspot,
                                                                                  browser):
-    context = browser.new_context(locale="en-US")
-    page = context.new_page()
-    try:
+    with page_in(browser, "en-US") as page:
         before = len(chap_hotspot.posts)
         with page.expect_navigation(url="**/login"):
             page.goto(f"http://127.0.0.1:{chap_hotspot.port}/login#code=k7hm-3xpw-9h")
         assert chap_hotspot.posts[before:] == [{
             "username": CARD_CODE, "password": chap_digest(CARD_CODE),
             "dst": "http://example.org/news", "popup": "true"}]
-    finally:
-        context.close()
 
 
 def test_after_a_refused_login_the_cards_code_waits_in_the_form(page_on_router, browser):
     refused = Hotspot(page_on_router, error="Code expir\u00e9 / Code expired")
-    context = browser.new_context(locale="en-US")
-    page = context.new_page()
-    try:
+    with page_in(browser, "en-US") as page:
         page.goto(f"http://127.0.0.1:{refused.port}/login#code={CARD_CODE}")
         page.wait_for_timeout(300)
         assert refused.posts == []  # not sent again by itself
         assert page.input_value("#code") == CARD_CODE
         assert page.evaluate("window.location.hash") == ""  # off the address and its history
-    finally:
-        context.close()
         refused.close()
