@@ -158,10 +158,7 @@ def import_csv(args) -> int:
     after = users.dump()
     print(result.summary())
     if args.dry_run or args.diff:
-        shown = after
-        for password_value in passwords.values():
-            shown = shown.replace(password_value, "********")
-        sys.stdout.writelines(users.diff(shown))
+        sys.stdout.writelines(users.diff(after))
     if args.dry_run:
         print("dry run: nothing written")
         return 0

@@ -26,6 +26,10 @@ USERS_KEY = "captiva_users"
 # A stand-in for a vaulted value during validation: the tools never need the cleartext, and
 # it satisfies the length rule without matching any username.
 VAULTED = "vaulted-value-not-decrypted-here"
+# A password_hash as the roster accepts it (captiva_roster._SHA512_CRYPT), and what a diff
+# shows instead.
+CRYPT_HASH = re.compile(r"\$6\$(rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}")
+MASK = "********"
 
 
 def module_utils(name: str):
@@ -99,9 +103,11 @@ class UsersFile:
         return dump(self.document, explicit_start=self.before.startswith("---"))
 
     def diff(self, after: str) -> Iterator[str]:
+        """The change from the file as read to ``after``, password hashes masked: a dry run's
+        output ends up in terminals and merge-request CI logs, like the reconcile's diff."""
         name = str(self.path)
-        return difflib.unified_diff(self.before.splitlines(True), after.splitlines(True),
-                                    name, name)
+        return difflib.unified_diff(*(CRYPT_HASH.sub(MASK, text).splitlines(True)
+                                      for text in (self.before, after)), name, name)
 
     def write(self, after: str) -> bool:
         """Write ``after`` when it differs from the file as read; whether it did."""

@@ -189,6 +189,9 @@ def test_dry_run_shows_the_diff_without_passwords_and_writes_nothing(inv, tmp_pa
                  "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "+  - username: STU2026001" in out
+    # The new user's hash (and those around it) masked: the output lands in CI logs.
+    assert "+    password_hash: |-\n+      ********\n" in out
+    assert "$6$" not in out
     assert "dry run: nothing written" in out
     assert users_text(inv) == before
 
