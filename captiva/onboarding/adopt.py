@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -24,10 +25,16 @@ UNOWNED = "managed_by IS DISTINCT FROM 'captiva'"
 # Expiration as FreeRADIUS's rlm_expiration accepts it and daloRADIUS writes it.
 EXPIRATION_FORMATS = ("%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%d %b %Y", "%B %d %Y %H:%M:%S",
                       "%b %d %Y %H:%M:%S", "%b %d %Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S")
-# captiva_interim_interval's default (group_vars/captiva_defaults.yml), in seconds.
-DEFAULT_INTERIM_INTERVAL = 300
 _RATE = re.compile(r"^\s*(\d+[kKMG]?)(?:/(\d+[kKMG]?))?")
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@functools.cache
+def default_interim_interval() -> tuple[str, int]:
+    """captiva_interim_interval's default as group_vars/captiva_defaults.yml writes it, and in
+    seconds."""
+    text = str(inventory.load_plain(inventory.DEFAULTS)["captiva_interim_interval"])
+    return text, inventory.module_utils("captiva_units").parse_duration(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,10 +136,11 @@ def _profile(group: str, rows: Iterable[dict], table: str, profile: dict,
             pass  # Captiva sets it itself: the profile's own name
         elif key == "acct-interim-interval":
             # Captiva sends one interval to every profile: another one is replaced, so say so.
-            if value.strip() != str(DEFAULT_INTERIM_INTERVAL):
+            default, seconds = default_interim_interval()
+            if value.strip() != str(seconds):
                 unmapped.append(Unmapped(table, group, attribute, value, (
                     "Captiva sends one interval for every profile, captiva_interim_interval "
-                    f"(default 5m = {DEFAULT_INTERIM_INTERVAL} s): the adopting apply replaces "
+                    f"(default {default} = {seconds} s): the adopting apply replaces "
                     f"this one; set captiva_interim_interval: {value.strip()} to keep it")))
         else:
             reason = ("a time counter (sqlcounter): Captiva quotas are data per period, set "
