@@ -63,6 +63,9 @@ def test_the_certificate_is_imported_with_its_key_and_the_uploaded_file_removed(
         routeros_sim):  # noqa: F811
     result = routeros_sim.reconcile(desired(FIRST))
     assert result["changed"]
+    # One print per menu and the ledger; the import adds two: a file left by an interrupted
+    # run, and the imported certificate read back.
+    assert routeros_sim.stats()["prints"] == len(desired(FIRST)) + 1 + 2
     # imported first, so that the profile can name it
     assert [(a["menu"], a["action"]) for a in result["actions"]][1:3] == [
         ("/certificate", "create"), ("/ip/hotspot/profile", "create")]
@@ -80,6 +83,7 @@ def test_the_certificate_is_imported_with_its_key_and_the_uploaded_file_removed(
     again = routeros_sim.reconcile(desired(FIRST))
     assert not again["changed"] and again["actions"] == []
     assert routeros_sim.stats()["writes"] == 0
+    assert routeros_sim.stats()["prints"] == len(desired(FIRST)) + 1
 
 
 def test_check_mode_on_a_fresh_router_changes_nothing(routeros_sim):  # noqa: F811
