@@ -72,3 +72,19 @@ def test_without_the_quota_check_an_over_quota_user_logs_in(server):
     reply = server.authenticate("olivia", "olivia-Pass-0123")
     assert reply is not None and reply.code == packet.AccessAccept  # ... nobody asks it
     assert "Mikrotik-Total-Limit" not in reply and "Reply-Message" not in reply
+
+
+def test_without_the_quota_check_a_blocked_device_is_still_refused(server):
+    """The device block rides on the quota check's call when that is on; off, it asks alone."""
+    provision(server, [{"username": "paul", "password": "paul-Pass-0123",
+                        "promotion": "daily-1g", "email": "paul@campus.test"}])
+    with server.db.connect() as conn:
+        conn.execute("SELECT captiva_device_act('paul', 'paul', 'aa:bb:cc:00:22:11',"
+                     " 'device-block', NULL, NULL)")
+    reply = server.authenticate("paul", "paul-Pass-0123", Calling_Station_Id="AA-BB-CC-00-22-11")
+    assert reply is not None and reply.code == packet.AccessReject
+    assert reply["Reply-Message"] == [
+        "Cet appareil est bloqué pour ce compte (portail Wi-Fi, Mes appareils) / This device is"
+        " blocked for this account (Wi-Fi portal, My devices)"]
+    reply = server.authenticate("paul", "paul-Pass-0123", Calling_Station_Id="AA-BB-CC-00-22-33")
+    assert reply is not None and reply.code == packet.AccessAccept

@@ -1,6 +1,7 @@
 -- Students' devices (docs/portal.md, "For students"; migration 0195): names, blocks and
 -- "disconnect now", by the student on /me or an admin on the console's user page; the block
--- FreeRADIUS applies at post-auth (policy.d/captiva_device_block).
+-- FreeRADIUS applies at post-auth (with the quota check: policy.d/captiva_quota; without it:
+-- policy.d/captiva_device_block).
 -- SECURITY DEFINER, owned by captiva_definer, pg_temp last in search_path (see 40_quota_login).
 
 -- THE MAC rule: the forms a router or a person writes (aa:bb:cc:dd:ee:ff, AA-BB-CC-DD-EE-FF,
@@ -17,19 +18,40 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     FROM (SELECT upper(btrim(COALESCE(p_mac, ''))) AS m) AS s
 $$;
 
--- FreeRADIUS at post-auth: the Reply-Message when the device (Calling-Station-Id, any form)
--- is blocked for this user, French / English in the user's language order; '' otherwise.
+-- The Reply-Message when the device (Calling-Station-Id, any form) is blocked for this user,
+-- French / English in the user's language order; '' otherwise.
+-- plpgsql, not sql: its plan is kept per connection (a SECURITY DEFINER sql function is
+-- planned again at every call).
 CREATE OR REPLACE FUNCTION captiva_device_block_xlat(p_username text, p_calling_station text)
 RETURNS text
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT COALESCE((
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    RETURN COALESCE((
         SELECT captiva_voucher_message(
                    u.language,
                    'Cet appareil est bloqué pour ce compte (portail Wi-Fi, Mes appareils)',
                    'This device is blocked for this account (Wi-Fi portal, My devices)')
         FROM captiva_device AS d JOIN captiva_user AS u ON u.username = d.username
         WHERE d.username = p_username AND d.blocked
-          AND d.mac = captiva_mac_normal(p_calling_station)), '')
+          AND d.mac = captiva_mac_normal(p_calling_station)), '');
+END
+$$;
+
+-- FreeRADIUS at post-auth (policy.d/captiva_quota), one round trip for both login checks:
+-- the device block first ('reject|<its message>'), then the quota check's answer
+-- (captiva_quota_login_xlat, 40_quota_login.sql).
+CREATE OR REPLACE FUNCTION captiva_login_post_auth_xlat(
+    p_username text, p_nas text, p_calling_station text
+) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    blocked text := captiva_device_block_xlat(p_username, p_calling_station);
+BEGIN
+    IF blocked <> '' THEN
+        RETURN 'reject|' || replace(blocked, '|', '/');
+    END IF;
+    RETURN captiva_quota_login_xlat(p_username, p_nas);
+END
 $$;
 
 -- One action on one device of p_username, by p_actor (the account itself, or an admin:
@@ -95,9 +117,12 @@ END
 $$;
 
 ALTER FUNCTION captiva_device_block_xlat(text, text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_login_post_auth_xlat(text, text, text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_device_act(text, text, text, text, text, text) OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_device_block_xlat(text, text),
+    captiva_login_post_auth_xlat(text, text, text),
     captiva_device_act(text, text, text, text, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION captiva_device_block_xlat(text, text) TO captiva_freeradius;
+GRANT EXECUTE ON FUNCTION captiva_device_block_xlat(text, text),
+    captiva_login_post_auth_xlat(text, text, text) TO captiva_freeradius;
 GRANT EXECUTE ON FUNCTION captiva_device_act(text, text, text, text, text, text)
     TO captiva_portal;
