@@ -22,6 +22,9 @@ from vault_values import inventory_secrets, leaked
 
 INVENTORY = ROOT / "inventories" / "lab-ha"
 MEMBER = "ha-db1"
+# The body of each PEM file the plan copies: certificates are public, the key is not.
+PEM_BODY = {"ca.crt": "ca-certificate", "member.crt": "member-certificate",
+            "member.key": "MEMBER-PRIVATE-KEY-7Q4K2M"}
 PLAY = """\
 - name: Patroni's tasks of roles/postgres, as a plan runs them
   hosts: {member}
@@ -43,7 +46,7 @@ def plan(tmp_path_factory):
     pem = {}
     for name in ("ca.crt", "member.crt", "member.key"):
         pem[name] = work / name
-        pem[name].write_text(f"-----BEGIN TEST-----\n{name}\n-----END TEST-----\n")
+        pem[name].write_text(f"-----BEGIN TEST-----\n{PEM_BODY[name]}\n-----END TEST-----\n")
     overrides = {
         "ansible_connection": "local",
         "ansible_python_interpreter": sys.executable,
@@ -76,6 +79,8 @@ def test_the_plan_and_its_report_hold_no_vaulted_value_and_no_password_hash(plan
     for name, text in (("make plan output", output), ("plan report", report),
                        ("plan report JSON", report_json)):
         assert leaked(text, secrets) == [], name
+        assert PEM_BODY["member.key"] not in text, name  # Patroni's client key for etcd
+    assert PEM_BODY["member.crt"] in output  # a copied file's diff is shown when not secret
 
 
 def test_the_plan_still_shows_what_changes_in_patronis_configuration(plan):
