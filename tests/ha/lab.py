@@ -5,6 +5,8 @@ probe (probe.py) run as the router. Addresses come from inventories/lab-ha/hosts
 
 from __future__ import annotations
 
+import functools
+import http.client
 import json
 import os
 import shutil
@@ -63,13 +65,36 @@ def running(container: str) -> bool:
     return result.returncode == 0 and result.stdout.strip() == "true"
 
 
+@functools.cache
+def lab_ca() -> ssl.SSLContext:
+    """A TLS client context that verifies servers with the lab CA (read once)."""
+    return ssl.create_default_context(cafile=str(PKI / "ca.crt"))
+
+
+def get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    """(status, body) of a GET; (0, the error) when the server answered no HTTP."""
+    scheme, rest = url.split("://", 1)
+    address, path = rest.split("/", 1)
+    hostname, port = address.split(":")
+    connection = (http.client.HTTPSConnection(hostname, int(port), context=context, timeout=5)
+                  if scheme == "https"
+                  else http.client.HTTPConnection(hostname, int(port), timeout=5))
+    try:
+        connection.request("GET", "/" + path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException) as error:
+        return 0, repr(error).encode()
+    finally:
+        connection.close()
+
+
 def patroni(host: Host, path: str, timeout: float = 2.0) -> tuple[int, dict]:
     """GET a Patroni REST endpoint of a member over https, its certificate verified with the
     lab CA: (status, JSON body); (0, {}) if unreachable."""
-    context = ssl.create_default_context(cafile=str(PKI / "ca.crt"))
     try:
         with urllib.request.urlopen(f"https://{host.address}:{PATRONI_PORT}{path}",  # noqa: S310
-                                    timeout=timeout, context=context) as response:
+                                    timeout=timeout, context=lab_ca()) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         body = error.read()

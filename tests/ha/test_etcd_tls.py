@@ -3,7 +3,6 @@ from the lab CA (docs/ha.md, "TLS and passwords"); Patroni keeps its lock over i
 
 from __future__ import annotations
 
-import http.client
 import json
 import ssl
 import subprocess
@@ -11,23 +10,6 @@ import subprocess
 import pytest
 
 import lab
-
-
-def get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
-    """(status, body) of a GET; (0, the error) when the server answered no HTTP."""
-    scheme, rest = url.split("://", 1)
-    address, path = rest.split("/", 1)
-    host, port = address.split(":")
-    connection = (http.client.HTTPSConnection(host, int(port), context=context, timeout=5)
-                  if scheme == "https" else http.client.HTTPConnection(host, int(port), timeout=5))
-    try:
-        connection.request("GET", "/" + path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    except (OSError, http.client.HTTPException) as error:
-        return 0, repr(error).encode()
-    finally:
-        connection.close()
 
 
 def members() -> list[lab.Host]:
@@ -39,21 +21,21 @@ def test_plain_http_gets_nothing_from_etcd(ha_lab, port):
     for host in members():
         # Without TLS, /version answers 200 on the client port and /members on the peer port.
         for path in ("version", "members"):
-            status, body = get(f"http://{host.address}:{port}/{path}")
+            status, body = lab.get(f"http://{host.address}:{port}/{path}")
             assert status != 200 and b"etcd" not in body, (host.name, port, path, status, body)
 
 
 def test_https_needs_a_client_certificate_from_the_ca(ha_lab):
     host = members()[0]
     without_certificate = ssl.create_default_context(cafile=str(lab.PKI / "ca.crt"))
-    status, body = get(f"https://{host.address}:{lab.ETCD_CLIENT_PORT}/version",
+    status, body = lab.get(f"https://{host.address}:{lab.ETCD_CLIENT_PORT}/version",
                        without_certificate)
     assert status == 0, (status, body)  # the handshake is refused: client-cert-auth
 
     with_certificate = ssl.create_default_context(cafile=str(lab.PKI / "ca.crt"))
     with_certificate.load_cert_chain(str(lab.PKI / f"{host.name}-etcd.crt"),
                                      str(lab.PKI / f"{host.name}-etcd.key"))
-    status, body = get(f"https://{host.address}:{lab.ETCD_CLIENT_PORT}/version",
+    status, body = lab.get(f"https://{host.address}:{lab.ETCD_CLIENT_PORT}/version",
                        with_certificate)
     assert status == 200 and "etcdserver" in json.loads(body), (status, body)
 
@@ -71,7 +53,7 @@ def test_a_client_certificate_from_another_ca_is_refused(ha_lab, tmp_path):
     stranger = ssl.create_default_context(cafile=str(lab.PKI / "ca.crt"))
     stranger.load_cert_chain(str(certificate), str(key))
     for port in (lab.ETCD_CLIENT_PORT, lab.ETCD_PEER_PORT):
-        status, body = get(f"https://{host.address}:{port}/version", stranger)
+        status, body = lab.get(f"https://{host.address}:{port}/version", stranger)
         assert status == 0, (port, status, body)
 
 

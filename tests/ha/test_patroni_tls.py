@@ -3,24 +3,18 @@
 
 from __future__ import annotations
 
-import json
-import ssl
-
-from test_etcd_tls import get
-
 import lab
 
 
 def test_plain_http_gets_nothing_from_patronis_rest_api(ha_lab):
     for host in lab.group("postgres"):
-        status, body = get(f"http://{host.address}:{lab.PATRONI_PORT}/health")
+        status, body = lab.get(f"http://{host.address}:{lab.PATRONI_PORT}/health")
         assert status == 0 or status >= 400, (host.name, status, body)
         assert b"state" not in body, (host.name, body)
 
 
 def test_https_answers_with_a_certificate_the_lab_ca_verifies(ha_lab):
-    verified = ssl.create_default_context(cafile=str(lab.PKI / "ca.crt"))
     for host in lab.group("postgres"):
-        status, body = get(f"https://{host.address}:{lab.PATRONI_PORT}/health", verified)
-        assert status == 200 and json.loads(body)["state"] == "running", (host.name, body)
+        status, body = lab.patroni(host, "/health")  # https, verified with the lab CA
+        assert status == 200 and body["state"] == "running", (host.name, status, body)
     assert len(lab.primaries()) == 1
