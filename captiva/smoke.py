@@ -59,17 +59,17 @@ def check_disconnect(config_path: str, routers: list[str]) -> list[str]:
     for spec in routers:
         name, _, target = spec.partition("=")
         address, _, port = target.rpartition(":")
-        secret = config.router(name, address)
-        if secret is None:
+        target = coa.router_for(config, name, address, int(port))
+        if target is None:
             lines.append(f"FAILED Disconnect listener of {name}: no secret for it in "
                          f"{config_path} (make apply writes the routers' secrets there)")
             continue
         outcome = coa.disconnect(
-            secret.address or address, secret.coa_port or int(port), secret.secret,
+            target.address, target.port, target.secret,
             username=f"captiva-smoke-{secrets.token_hex(4)}",
             session_id=f"captiva-smoke-{secrets.token_hex(4)}", framed_ip=None,
-            timeout=2.0, retries=1, source=secret.source_address or config.coa_source)
-        where = f"{name} ({secret.address or address}:{secret.coa_port or port})"
+            timeout=2.0, retries=1, source=target.source)
+        where = f"{name} ({target.address}:{target.port})"
         if outcome.result == "nak":
             lines.append(f"ok Disconnect listener of {where}: NAK for a session that does "
                          f"not exist (Error-Cause {outcome.error_cause})")

@@ -22,9 +22,13 @@ import asyncio
 import io
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pyrad import packet
 from pyrad.dictionary import Dictionary
+
+if TYPE_CHECKING:
+    from captiva.quota.config import Config
 
 # The few attributes Captiva sends and reads (pyrad cannot load FreeRADIUS's full dictionary).
 DICTIONARY_TEXT = """\
@@ -215,6 +219,18 @@ class Router:
     port: int
     secret: str
     source: str | None = None
+
+
+def router_for(config: Config, name: str | None, nas: str, port: int = 3799) -> Router | None:
+    """A router as the jobs reach it (enforce, workstations' CoA, urgent revocation, smoke):
+    quota.toml's entry for it (by roster name, else NAS address) gives the secret and may
+    override the address, the port (else the roster's coa_port) and the source address (else
+    enforce.source_address). None when quota.toml has no secret for it."""
+    secret = config.router(name, nas)
+    if secret is None:
+        return None
+    return Router(name or nas, secret.address or nas, secret.coa_port or port, secret.secret,
+                  secret.source_address or config.coa_source)
 
 
 @dataclass(frozen=True)

@@ -104,13 +104,8 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
             out(f"would disconnect {username} session {session_id} on {label}: {why}")
             continue
         rows[radacctid] = (radacctid, uniqueid, session_id, username, nas, framed_ip, why)
-        secret = config.router(name, nas)
-        if secret is None:
-            targets.setdefault(label, None)
-        elif label not in targets:
-            targets[label] = coa.Router(
-                label, secret.address or nas, secret.coa_port or roster_port, secret.secret,
-                secret.source_address or config.coa_source)
+        if label not in targets:
+            targets[label] = coa.router_for(config, name, nas, roster_port)
         work.append(coa.Work(radacctid, label, coa.Session(
             username, session_id, str(framed_ip) if framed_ip else None)))
     if dry_run:
@@ -232,16 +227,14 @@ def extend_workstations(conn, config: Config, now: dt.datetime, routers: dict[st
         nas = str(nas)
         name, roster_port = routers.get(nas, (None, 3799))
         label = name or nas
-        secret = config.router(name, nas)
+        target = coa.router_for(config, name, nas, roster_port)
         rows[radacctid] = (ws_session, granted, until, code, workstation)
-        if secret is None:
+        if target is None:
             conn.execute("SELECT captiva_workstation_router_answer(%s, %s, NULL, %s, %s)",
                          (ws_session, granted, "error: no secret for the router", now))
             summary["error"] += 1
             continue
-        targets.setdefault(label, coa.Router(
-            label, secret.address or nas, secret.coa_port or roster_port, secret.secret,
-            secret.source_address or config.coa_source))
+        targets.setdefault(label, target)
         work.append(coa.Work(radacctid, label, coa.Session(
             code, session_id, str(framed_ip) if framed_ip else None),
             (("Session-Timeout", timeout),)))

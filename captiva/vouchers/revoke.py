@@ -58,16 +58,16 @@ def revoke(conn, config: Config, code: str, reason: str = "",
             continue
         nas = str(nas)
         name, port = routers.get(nas, (None, 3799))
-        secret = config.router(name, nas)
-        if secret is None:
+        target = coa.router_for(config, name, nas, port)
+        if target is None:
             outcome = coa.Outcome("error", detail=f"no secret for router {name or nas} in "
                                                   "the configuration")
         else:
             outcome = coa.disconnect(
-                secret.address or nas, secret.coa_port or port, secret.secret,
+                target.address, target.port, target.secret,
                 username=username, session_id=session_id,
                 framed_ip=str(framed_ip) if framed_ip else None, timeout=config.coa_timeout,
-                retries=config.coa_retries, source=secret.source_address or config.coa_source)
+                retries=config.coa_retries, source=target.source)
         conn.execute(
             "INSERT INTO captiva_disconnect (radacctid, acctuniqueid, acctsessionid, username,"
             " nasipaddress, framedipaddress, reason, result, error_cause, detail)"
