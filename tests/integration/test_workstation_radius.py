@@ -528,6 +528,34 @@ def test_a_coa_nak_falls_back_to_the_kiosks_relogin(server, hotspot_router):
     assert enforce(server, radius_fixtures.ROUTER_SECRET)["ack"] == 1
 
 
+def test_a_session_ends_on_time_whichever_way_the_router_counts_a_coas_session_timeout(
+        server, hotspot_router):
+    """RouterOS's manual does not say whether a CoA's Session-Timeout counts from the
+    session's start (the simulator's reading) or from the CoA, which would keep the router's
+    session up to its uptime longer than granted. Either way the member gets no more than
+    granted: once the time is up, enforce's sweep ends the session in the database and its
+    Disconnect-Request ends the router's session (docs/workstations.md)."""
+    sim = hotspot_router
+    session_id, code = first_login(server, sim, 11, 1800)
+    call(server, "SELECT * FROM captiva_workstation_add_time('op-douala', %s, 'add', 600)",
+         session_id)
+    assert enforce(server, radius_fixtures.ROUTER_SECRET)["coa"]["ack"] == 1
+    # 41 minutes later by the database's clock (40 granted); the router's timer, read either
+    # way, has not run out: its session is still there.
+    with server.db.connect() as conn:
+        conn.execute("UPDATE captiva_workstation_session SET running_since = now() -"
+                     " interval '41 minutes' WHERE id = %s", (session_id,))
+    assert code in hotspot_users(sim)
+    summary = enforce(server, radius_fixtures.ROUTER_SECRET)
+    assert summary["ack"] == 1, summary
+    assert code not in hotspot_users(sim)
+    assert call(server, "SELECT state, end_reason FROM captiva_workstation_session WHERE"
+                " id = %s", session_id) == ("ended", "time-up")
+    assert call(server, "SELECT reason, result FROM captiva_disconnect WHERE username = %s"
+                " ORDER BY id DESC LIMIT 1", code, role="jobs") == (
+        "workstation-time-up (BIB-PC-11)", "ack")
+
+
 def hotspot_get(sim, n, path, cookie=None):
     """A GET to the hotspot from workstation ``n``: the JSON answer and the cookie it sets."""
     headers = {"X-Sim-Mac": pc(n)["mac"], "X-Sim-Ip": pc(n)["ip"]}
