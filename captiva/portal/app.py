@@ -367,6 +367,30 @@ class Portal:
     def csrf_refused(self, request: Request) -> HTMLResponse:
         return self.render(request, "error.html", status=403, message_key="error.csrf")
 
+    async def student_form(self, request: Request) -> tuple[Session, dict[str, str]] | Response:
+        """A signed-in user's POST: its CSRF token checked first, then the session; the
+        refusal's response otherwise."""
+        form = await self.form(request)
+        if not self.csrf_ok(request, form):
+            return self.csrf_refused(request)
+        session = self.require_login(request)
+        if isinstance(session, Response):
+            return session
+        return session, form
+
+    async def staff_form(self, request: Request, act: bool = True
+                         ) -> tuple[console.Staff, dict[str, str]] | Response:
+        """A console action's POST: its CSRF token checked first, then the role
+        (``act``: one that may act, Staff.can_act; the database checks it again); the
+        refusal's response otherwise."""
+        form = await self.form(request)
+        if not self.csrf_ok(request, form):
+            return self.csrf_refused(request)
+        staff = await self.require_staff(request, act=act)
+        if isinstance(staff, Response):
+            return staff
+        return staff, form
+
     # -- dashboard data, cached a few seconds per user (figure_cache.py) ----------------------
 
     def _read_figures(self, key: tuple[str, int]) -> Figures:
@@ -408,14 +432,19 @@ class Portal:
         message = "login.expired" if request.query_params.get("expired") else None
         return self.login_form(request, message)
 
-    def login_form(self, request: Request, message: str | None, status: int = 200,
-                   username: str = "", **values) -> Response:
-        """The form with a stateless CSRF token: nothing is stored for a visitor."""
-        response = self.render(request, "login.html", status=status, message=message,
-                               message_values=values, username=username,
-                               form_token=self.form_token(request))
+    def visitor_page(self, request: Request, name: str, status: int = 200,
+                     **context) -> Response:
+        """A page with a form for visitors too (login, sign-up, forgotten password): the
+        stateless CSRF token and its cookie, nothing stored for a visitor."""
+        response = self.render(request, name, status=status,
+                               form_token=self.form_token(request), **context)
         self.set_login_cookie(request, response)
         return response
+
+    def login_form(self, request: Request, message: str | None, status: int = 200,
+                   username: str = "", **values) -> Response:
+        return self.visitor_page(request, "login.html", status, message=message,
+                                 message_values=values, username=username)
 
     async def login(self, request: Request) -> Response:
         form = await self.form(request)
@@ -686,12 +715,10 @@ class Portal:
 
     async def console_action(self, request: Request) -> Response:
         """POST grant / disconnect: CSRF first, then the role (admin), then the rules."""
-        form = await self.form(request)
-        if not self.csrf_ok(request, form):
-            return self.csrf_refused(request)
-        staff = await self.require_staff(request, act=True)
-        if isinstance(staff, Response):
-            return staff
+        found = await self.staff_form(request)
+        if isinstance(found, Response):
+            return found
+        staff, form = found
         username = request.path_params["username"]
         action = request.path_params["action"]
         if action not in ("grant", "disconnect"):
@@ -719,10 +746,11 @@ class Portal:
                         conn, staff, username, radacctid, form.get("reason", "")))
                 done = "console.disconnect_requested"
         except console.ActionRefused as refused:
-            log.info("console %s on %r by %r refused: %s", action, username, staff.username,
-                     refused.key)
+            log.info("console %s on %s by %s refused: %s", action, self.log_name(username),
+                     self.log_name(staff.username), refused.key)
             return RedirectResponse(f"{target}?error={refused.key}", 303)
-        log.info("console %s on %r by %r", action, username, staff.username)
+        log.info("console %s on %s by %s", action, self.log_name(username),
+                 self.log_name(staff.username))
         self.forget_figures(username)
         return RedirectResponse(f"{target}?done={done}", 303)
 

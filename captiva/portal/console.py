@@ -50,13 +50,28 @@ _MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{0,2})+$|^[0-9A-Fa-f]{12}$")
 
 @dataclass(frozen=True)
 class Staff:
+    """A staff member and what their role may do: every page asks here which forms to offer
+    and refuses first; the database decides again (captiva_audit_record,
+    captiva_workstation_may_act), with the same rules."""
+
     username: str
     role: str  # admin | operator | viewer
     sites: tuple[str, ...]
 
     @property
     def can_act(self) -> bool:
+        """Grants, resets, disconnects, revocations, a student's devices: admins."""
         return self.role == "admin"
+
+    @property
+    def can_review(self) -> bool:
+        """Sign-up requests (approve, reject): admins and operators."""
+        return self.role in ("admin", "operator")
+
+    def can_act_at(self, site: str) -> bool:
+        """A site's workstations: admins, and operators of that site (or of every site)."""
+        return self.role == "admin" or (self.role == "operator"
+                                        and (not self.sites or site in self.sites))
 
 
 class ActionRefused(ValueError):

@@ -57,19 +57,18 @@ class VoucherViews:
     async def revoke(self, request: Request) -> Response:
         """POST an urgent revocation: CSRF first, then the role (admin), then the code."""
         portal = self.portal
-        form = await portal.form(request)
-        if not portal.csrf_ok(request, form):
-            return portal.csrf_refused(request)
-        staff = await portal.require_staff(request, act=True)
-        if isinstance(staff, Response):
-            return staff
+        found = await portal.staff_form(request)
+        if isinstance(found, Response):
+            return found
+        staff, form = found
         try:
             done = await run_in_threadpool(
                 portal.with_conn, vouchers.revoke, staff, form.get("code", ""),
                 form.get("reason", ""), portal.now())
         except vouchers.RevokeRefused as refused:
             return RedirectResponse(f"/admin/vouchers?error={refused.key}", 303)
-        log.info("voucher %s#%s revoked by %r", done["batch"], done["index"], staff.username)
+        log.info("voucher %s#%s revoked by %s", done["batch"], done["index"],
+                 portal.log_name(staff.username))
         target = quote(f"{done['batch']}#{done['index']}", safe="")
         again = "" if done["revoked"] else "&again=1"
         return RedirectResponse(f"/admin/vouchers?revoked={target}{again}", 303)

@@ -309,10 +309,6 @@ class WorkstationViews:
                                  message_key="error.forbidden"), None
         return staff, allowed
 
-    def _can_act(self, staff, site: str) -> bool:
-        return staff.role == "admin" or (staff.role == "operator"
-                                         and (not staff.sites or site in staff.sites))
-
     async def index(self, request: Request) -> Response:
         staff, allowed = await self._staff_site(request)
         if isinstance(staff, Response):
@@ -328,7 +324,7 @@ class WorkstationViews:
         site = request.path_params["site"]
         rows = await run_in_threadpool(self.portal.with_conn, board, site, self.portal.now())
         return self.portal.render(
-            request, "ws_board.html", site=site, rows=rows, can_act=self._can_act(staff, site),
+            request, "ws_board.html", site=site, rows=rows, can_act=staff.can_act_at(site),
             notice=self._notice(request), ok=request.query_params.get("ok") == "1",
             code=self._issued_code(request, site),
             guest=request.query_params.get("guest", "")[:12],

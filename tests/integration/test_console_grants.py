@@ -153,3 +153,60 @@ def test_plan_and_drift_report_the_grants_in_force(server):
         result = reconcile(conn, roster, now=dt.datetime.now(dt.UTC), check_mode=True)
     # grace's extra bytes and rita's reset; tess's grant has expired
     assert result["active_grants"] == {"count": 2, "users": 2}
+
+
+def test_each_role_is_offered_what_the_database_lets_it_do(server):
+    """One rule for "who may act": what the portal offers each role (console.Staff, read by
+    every page) is what the database lets that role do, for every kind of action the
+    console has (the audit function, the devices', the sign-up review's, the workstations')."""
+    staff = [console.Staff("helpdesk", "admin", ()), console.Staff("observer", "viewer", ()),
+             console.Staff("desk", "operator", ()),
+             console.Staff("annex", "operator", ("north",))]
+    with server.db.connect() as conn:
+        conn.execute("INSERT INTO captiva_staff (username, role, sites) VALUES"
+                     " ('desk', 'operator', '{}'), ('annex', 'operator', '{north}')"
+                     " ON CONFLICT DO NOTHING")
+        request = conn.execute(
+            "INSERT INTO captiva_registration (matricule, first_name, last_name, email,"
+            " promotion, language, password_hash, status, client) VALUES ('STU-MATRIX', 'Mo',"
+            " 'Trix', 'mo@example.org', 'L1', 'en', '$6$salt$hash', 'pending', '192.0.2.0')"
+            " RETURNING id").fetchone()[0]
+    calls = {
+        "grant": ("SELECT captiva_audit_record(%s, 'grant', 'grace', 'x', '{}')", ()),
+        "disconnect": ("SELECT captiva_audit_record(%s, 'disconnect', 'grace', 'x', '{}')", ()),
+        "voucher-revoke": ("SELECT captiva_audit_record(%s, 'voucher-revoke', 'batch#1',"
+                           " 'x', '{}')", ()),
+        "device-block": ("SELECT * FROM captiva_device_act(%s, 'grace', 'AA:BB:CC:00:99:01',"
+                         " 'device-block', '', 'x')", ()),
+        "registration-approve": ("SELECT * FROM captiva_registration_decide(%s, %s, true, '')",
+                                 (request,)),
+        "registration-reject": ("SELECT * FROM captiva_registration_decide(%s, %s, false,"
+                                " 'x')", (request,)),
+    }
+    offered = {"grant": console.Staff.can_act.fget, "disconnect": console.Staff.can_act.fget,
+               "voucher-revoke": console.Staff.can_act.fget,
+               "device-block": console.Staff.can_act.fget,
+               "registration-approve": console.Staff.can_review.fget,
+               "registration-reject": console.Staff.can_review.fget}
+
+    def allowed(conn, sql, args) -> bool:
+        try:
+            with conn.transaction(force_rollback=True):
+                conn.execute(sql, args)
+        except psycopg.errors.InsufficientPrivilege:
+            return False
+        return True
+
+    with portal_conn(server) as conn:
+        for member in staff:
+            for action, (sql, args) in calls.items():
+                assert allowed(conn, sql, (member.username, *args)) == offered[action](member), \
+                    (member, action)
+            for site in ("north", "south"):
+                role = conn.execute("SELECT captiva_workstation_may_act(%s, %s)",
+                                    (member.username, site)).fetchone()[0]
+                assert (role is not None) == member.can_act_at(site), (member, site)
+        assert conn.execute("SELECT count(*) FROM captiva_audit WHERE username = 'STU-MATRIX'"
+                            ).fetchone()[0] == 0  # every call above was rolled back
+    assert {m.username for m in staff if m.can_review} == {"helpdesk", "desk", "annex"}
+    assert {m.username for m in staff if m.can_act} == {"helpdesk"}

@@ -86,12 +86,10 @@ class DeviceViews:
 
     async def act(self, request: Request) -> Response:
         portal = self.portal
-        form = await portal.form(request)
-        if not portal.csrf_ok(request, form):
-            return portal.csrf_refused(request)
-        session = portal.require_login(request)
-        if isinstance(session, Response):
-            return session
+        found = await portal.student_form(request)
+        if isinstance(found, Response):
+            return found
+        session, form = found
         if is_code(session.username):
             return RedirectResponse("/voucher/me", 303)
         action = request.path_params["action"]
@@ -104,12 +102,10 @@ class DeviceViews:
     async def staff_act(self, request: Request) -> Response:
         """CSRF first, then the role (admin), then the rules: as the console's actions."""
         portal = self.portal
-        form = await portal.form(request)
-        if not portal.csrf_ok(request, form):
-            return portal.csrf_refused(request)
-        staff = await portal.require_staff(request, act=True)
-        if isinstance(staff, Response):
-            return staff
+        found = await portal.staff_form(request)
+        if isinstance(found, Response):
+            return found
+        staff, form = found
         username = request.path_params["username"]
         action = request.path_params["action"]
         if action not in devices_data.ACTIONS:

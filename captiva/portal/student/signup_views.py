@@ -32,7 +32,6 @@ from . import signup_data
 
 log = logging.getLogger("captiva.portal")
 WINDOW = 3600  # seconds: submissions are counted per hour
-REVIEWERS = ("admin", "operator")  # who may decide (captiva_audit_record checks it again)
 NOTICES = ("review.approved", "review.rejected")
 REFUSALS = ("review.reason_required", "review.already_decided", "review.read_only")
 
@@ -66,13 +65,6 @@ class SignupViews:
         config = self.portal.config
         return config.signup.enabled and bool(config.password.public_url)
 
-    def _visitor(self, request: Request, name: str, status: int = 200, **context) -> Response:
-        portal = self.portal
-        response = portal.render(request, name, status=status,
-                                 form_token=portal.form_token(request), **context)
-        portal.set_login_cookie(request, response)
-        return response
-
     # -- the form ----------------------------------------------------------------------------
 
     async def _form(self, request: Request, status: int = 200, errors=(), values=None,
@@ -85,10 +77,11 @@ class SignupViews:
             except psycopg.OperationalError:
                 return self.portal.render(request, "error.html", status=503,
                                           message_key="signup.unavailable")
-        return self._visitor(request, "signup.html", status=status, enabled=self.enabled,
-                             promotions=promotions, errors=list(errors), values=values or {},
-                             sent=sent, message_values=message_values or {},
-                             min_length=self.portal.config.password.min_length)
+        return self.portal.visitor_page(
+            request, "signup.html", status, enabled=self.enabled, promotions=promotions,
+            errors=list(errors), values=values or {}, sent=sent,
+            message_values=message_values or {},
+            min_length=self.portal.config.password.min_length)
 
     async def form_page(self, request: Request) -> Response:
         return await self._form(request, 200 if self.enabled else 404)
@@ -170,6 +163,12 @@ class SignupViews:
 
     # -- the links ---------------------------------------------------------------------------
 
+    def _status_page(self, request: Request, status: int = 200, **context) -> Response:
+        """signup_status.html: the confirmation button, where a request stands, or (neither)
+        an invalid link."""
+        return self.portal.visitor_page(request, "signup_status.html", status,
+                                        **{"state": None, "confirm": False, **context})
+
     def _request_id(self, request: Request, purpose: str) -> int | None:
         return signup_data.request_of(self.portal.config.session_secret, purpose,
                                       request.path_params["token"][:64])
@@ -177,18 +176,15 @@ class SignupViews:
     async def verify_page(self, request: Request) -> Response:
         request_id = self._request_id(request, "verify")
         if request_id is None:
-            return self._visitor(request, "signup_status.html", status=404, state=None,
-                                 confirm=False)
-        return self._visitor(request, "signup_status.html", state=None, confirm=True,
-                             token=request.path_params["token"])
+            return self._status_page(request, 404)
+        return self._status_page(request, confirm=True, token=request.path_params["token"])
 
     async def verify(self, request: Request) -> Response:
         portal = self.portal
         form = await portal.form(request)
         request_id = self._request_id(request, "verify")
         if not portal.csrf_ok(request, form) or request_id is None:
-            return self._visitor(request, "signup_status.html", status=403, state=None,
-                                 confirm=False)
+            return self._status_page(request, 403)
         await run_in_threadpool(portal.with_conn, signup_data.verify, request_id)
         status_token = signup_data.token(portal.config.session_secret, "status", request_id)
         return RedirectResponse(f"/signup/status/{status_token}?verified=1", 303)
@@ -198,10 +194,9 @@ class SignupViews:
         found = request_id and await run_in_threadpool(self.portal.with_conn,
                                                        signup_data.state, request_id)
         if not found:
-            return self._visitor(request, "signup_status.html", status=404, state=None,
-                                 confirm=False)
-        return self._visitor(request, "signup_status.html", state=found, confirm=False,
-                             verified=request.query_params.get("verified") == "1")
+            return self._status_page(request, 404)
+        return self._status_page(request, state=found,
+                                 verified=request.query_params.get("verified") == "1")
 
     # -- the console's review ----------------------------------------------------------------
 
@@ -216,27 +211,25 @@ class SignupViews:
         notice = request.query_params.get("done")
         error = request.query_params.get("error")
         return portal.render(request, "console_registrations.html", rows=rows,
-                             can_decide=staff.role in REVIEWERS,
+                             can_decide=staff.can_review,
                              local=lambda m, t=True: portal.local(m, tz, t),
                              notice=notice if notice in NOTICES else None,
                              error=error if error in REFUSALS else None)
 
     async def decide(self, request: Request) -> Response:
-        """CSRF first, then the role (admin or operator; the database checks it again)."""
+        """CSRF first, then the role (Staff.can_review; the database checks it again)."""
         portal = self.portal
-        form = await portal.form(request)
-        if not portal.csrf_ok(request, form):
-            return portal.csrf_refused(request)
-        staff = await portal.require_staff(request)
-        if isinstance(staff, Response):
-            return staff
+        found = await portal.staff_form(request, act=False)
+        if isinstance(found, Response):
+            return found
+        staff, form = found
         decision = request.path_params["decision"]
         request_id = request.path_params["request_id"]
         if decision not in ("approve", "reject") or not request_id.isdigit() \
                 or len(request_id) > 18:
             return portal.render(request, "error.html", status=404,
                                  message_key="error.not_found")
-        if staff.role not in REVIEWERS:
+        if not staff.can_review:
             return RedirectResponse("/admin/registrations?error=review.read_only", 303)
         reason = form.get("reason", "").strip()
         if decision == "reject" and not reason:

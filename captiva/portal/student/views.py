@@ -89,12 +89,10 @@ class PasswordViews:
 
     async def change(self, request: Request) -> Response:
         portal = self.portal
-        form = await portal.form(request)
-        if not portal.csrf_ok(request, form):
-            return portal.csrf_refused(request)
-        session = portal.require_login(request)
-        if isinstance(session, Response):
-            return session
+        found = await portal.student_form(request)
+        if isinstance(found, Response):
+            return found
+        session, form = found
         username = session.username
         current, new = form.get("current", ""), form.get("new", "")
         storage = await run_in_threadpool(portal.with_conn, data.storage_of, username)
@@ -151,14 +149,11 @@ class PasswordViews:
 
     def _visitor_form(self, request: Request, name: str, status: int = 200,
                       **context) -> Response:
-        """A page with a form for visitors too (the stateless CSRF token and its cookie)."""
-        portal = self.portal
-        response = portal.render(request, name, status=status,
-                                 form_token=portal.form_token(request),
-                                 enabled=bool(portal.config.password.public_url),
-                                 min_length=portal.config.password.min_length, **context)
-        portal.set_login_cookie(request, response)
-        return response
+        """A visitor's page of the forgotten password (Portal.visitor_page)."""
+        settings = self.portal.config.password
+        return self.portal.visitor_page(request, name, status,
+                                        enabled=bool(settings.public_url),
+                                        min_length=settings.min_length, **context)
 
     async def forgot_page(self, request: Request) -> Response:
         return self._visitor_form(request, "student_forgot.html", sent=False, message=None)
