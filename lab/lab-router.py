@@ -102,15 +102,16 @@ def hotspot_server(router: dict) -> int:
             print(f"{router['name']}: hotspot server {servers[0].get('name')} "
                   f"(profile {servers[0].get('profile')}) already there")
             return 0
-        profiles = [row["name"] for row in connection.path("ip", "hotspot", "profile")
-                    if row.get("name") != "default"]
-        if not profiles:
-            print(f"{router['name']}: no hotspot profile but default: converge first",
+        # The roster's hotspot profile (hotspot.profile, default captiva: captiva_roster.py).
+        profile = (router.get("hotspot") or {}).get("profile") or "captiva"
+        if not any(row.get("name") == profile
+                   for row in connection.path("ip", "hotspot", "profile")):
+            print(f"{router['name']}: no hotspot profile {profile} yet: converge first",
                   file=sys.stderr)
             return 1
         connection.path("ip", "hotspot").add(name="hotspot1", interface="ether2",
-                                            profile=profiles[0])
-        print(f"{router['name']}: hotspot server hotspot1 added (profile {profiles[0]})")
+                                            profile=profile)
+        print(f"{router['name']}: hotspot server hotspot1 added (profile {profile})")
         return 0
     finally:
         connection.close()
