@@ -90,3 +90,13 @@ def test_the_controller_downloads_only_wheels_with_the_locked_hashes(tmp_path):
     assert locked.returncode == 0, locked.stderr
     assert [p.name for p in (tmp_path / "locked" / "wheels").glob("*.whl")] == [
         f"idna-{version}-py3-none-any.whl"]
+
+
+def test_the_hosts_runtime_is_the_version_the_tests_ran():
+    """The integration tests run the portal and the jobs in the controller's virtualenv: every
+    package the hosts' virtualenv gets must be there at the same version, or the tests prove
+    another runtime than the one that ships."""
+    controller = requirements(ROOT / "requirements.txt")
+    hosts = requirements(ROOT / "roles/portal/files/requirements.txt")
+    assert {name: controller.get(name, ("missing", []))[0] for name in hosts} == {
+        name: version for name, (version, _) in hosts.items()}
