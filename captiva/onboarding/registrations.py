@@ -106,6 +106,13 @@ def import_registrations(args) -> int:
             "captiva_password_storage is cleartext (CHAP): a sign-up request holds only a "
             "sha512-crypt hash of its password, which CHAP cannot check; import these users "
             "with import-csv (new passwords) instead"])
+    if args.dsn:
+        from captiva.onboarding.adopt import scan_source
+
+        try:  # a password on the command line is refused, as adopt-db refuses it
+            scan_source(args.dsn)
+        except ValueError as exc:
+            raise CsvImportError([str(exc)]) from None
     dsn = args.dsn or dsn_of(variables)
     secret: dict[str, str] = {}
     if args.password_file:

@@ -27,10 +27,12 @@ import yaml
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
 from portal_fixtures import csrf_of, portal_config
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pyrad import packet
 from quota_radius_fixtures import roster_variables
 from starlette.testclient import TestClient
 
+from captiva.onboarding.csv_import import CsvImportError
 from captiva.onboarding.registrations import import_registrations
 from captiva.portal.app import create_app
 
@@ -150,6 +152,18 @@ def write_inventory(path, variables: dict) -> None:
                                                                  sort_keys=False))
 
 
+def import_args(db, inventory, tmp_path, **given) -> argparse.Namespace:
+    """import-registrations' arguments: the reconcile role's DSN, its password in a file (a
+    DSN holding one is refused)."""
+    params = conninfo_to_dict(db.dsns["reconcile"])
+    password_file = tmp_path / "reconcile-password"
+    password_file.write_text(params.pop("password") + "\n")
+    return argparse.Namespace(**{
+        "inventory": str(inventory), "dsn": make_conninfo("", **params),
+        "password_file": str(password_file), "vault_id": "default", "vault_password_file": None,
+        "users_file": None, "dry_run": False, "diff": False, **given})
+
+
 def test_sign_up_to_a_working_login_through_review_and_the_roster(campus, smtp_server,
                                                                  tmp_path, capsys):
     visitor = portal(campus, smtp_server)
@@ -214,10 +228,11 @@ def test_sign_up_to_a_working_login_through_review_and_the_roster(campus, smtp_s
     # make import-registrations: the approved request into users.yml, as the reconcile role
     inventory = tmp_path / "inventory"
     write_inventory(inventory, campus_variables(campus_users()))
-    args = argparse.Namespace(inventory=str(inventory), dsn=campus.db.dsns["reconcile"],
-                              password_file=None, vault_id="default",
-                              vault_password_file=None, users_file=None, dry_run=False,
-                              diff=False)
+    # A DSN holding the password (seen by every user of the host in ps): refused, unread.
+    with pytest.raises(CsvImportError, match="--dsn holds a password"):
+        import_registrations(import_args(campus.db, inventory, tmp_path,
+                                         dsn=campus.db.dsns["reconcile"]))
+    args = import_args(campus.db, inventory, tmp_path)
     assert import_registrations(args) == 0
     assert "users: +1 ~0 -0" in capsys.readouterr().out
     users = yaml.safe_load((inventory / "group_vars" / "all" / "users.yml").read_text())

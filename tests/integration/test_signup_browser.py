@@ -6,7 +6,6 @@ password chosen on the form. Screenshots go to artifacts/portal/."""
 
 from __future__ import annotations
 
-import argparse
 import re
 
 import browser_fixtures
@@ -20,6 +19,7 @@ from test_signup import (
     apply_roster,
     campus_users,
     campus_variables,
+    import_args,
     mails,
     router_accepts,
     write_inventory,
@@ -108,10 +108,8 @@ def test_a_sign_up_in_the_browser_becomes_an_account(radius_server, browser, smt
 
             inventory = tmp_path / "inventory"
             write_inventory(inventory, campus_variables(campus_users()))
-            assert import_registrations(argparse.Namespace(
-                inventory=str(inventory), dsn=radius_server.db.dsns["reconcile"],
-                password_file=None, vault_id="default", vault_password_file=None,
-                users_file=None, dry_run=False, diff=False)) == 0
+            assert import_registrations(import_args(radius_server.db, inventory,
+                                                    tmp_path)) == 0
             users = yaml.safe_load((inventory / "group_vars/all/users.yml").read_text())
             apply_roster(radius_server, campus_variables(users["captiva_users"]))
             assert router_accepts(radius_server, MATRICULE, STUDENT_PASSWORD)
