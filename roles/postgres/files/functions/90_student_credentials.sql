@@ -6,7 +6,8 @@
 --   captiva_student_password_set       portal: store a student's new password (audited)
 --   captiva_password_reset_issue       portal: a reset link for an account, if allowed (audited)
 --   captiva_password_reset_redeem      portal: a link's new password (single use, audited)
---   captiva_student_credential_xlat    freeradius: the credential preferred over the roster's
+--   captiva_radcheck                   freeradius: radcheck, the student's credential first
+--   captiva_student_credential_current captiva_radcheck: the credential, if still current
 --   captiva_student_credentials_roster reconcile: keep, or delete after an admin reset
 
 -- The digest of a roster password row, salted per credential (a cleartext roster password
@@ -191,21 +192,54 @@ BEGIN
 END
 $$;
 
--- FreeRADIUS (policy.d/captiva_student_credential), after sql: the student's credential while
--- the roster's row is still the one it was set over, as "crypt|<hash>" or
--- "cleartext|<password>"; "none" otherwise.
-CREATE OR REPLACE FUNCTION captiva_student_credential_xlat(p_username text) RETURNS text
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT COALESCE((
-        SELECT CASE c.attribute WHEN 'Crypt-Password' THEN 'crypt|' ELSE 'cleartext|' END
-               || c.value
-        FROM captiva_student_credential AS c
-        JOIN radcheck AS r ON r.username = c.username AND r.managed_by = 'captiva'
-                          AND r.attribute = c.attribute
-        WHERE c.username = p_username
-          AND c.roster_digest = captiva_roster_credential_digest(c.roster_salt, r.attribute,
-                                                                 r.value)
-        LIMIT 1), 'none')
+-- The student's credential while the roster's row is still the one it was set over (an
+-- admin's reset in the roster wins at once); no row otherwise. Only captiva_radcheck asks.
+DROP FUNCTION IF EXISTS captiva_student_credential_xlat(text);
+CREATE OR REPLACE FUNCTION captiva_student_credential_current(p_username text)
+RETURNS TABLE (attribute text, value text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    RETURN QUERY
+    SELECT c.attribute, c.value
+    FROM captiva_student_credential AS c
+    JOIN radcheck AS r ON r.username = c.username AND r.managed_by = 'captiva'
+                      AND r.attribute = c.attribute
+    WHERE c.username = p_username
+      AND c.roster_digest = captiva_roster_credential_digest(c.roster_salt, r.attribute, r.value)
+    LIMIT 1;
+END
+$$;
+
+-- FreeRADIUS's radcheck query (authorize_check_query, mods-config/sql/main/postgresql/
+-- captiva-queries.conf): the user's radcheck rows, with the student's current credential in
+-- place of the roster's password rows, so the old password no longer logs in. In the query
+-- sql sends anyway: a login pays no round trip for it. Runs as FreeRADIUS's role, which reads
+-- radcheck; only the credential is read as captiva_definer. plpgsql: plans kept per connection.
+CREATE OR REPLACE FUNCTION captiva_radcheck(p_username text)
+RETURNS TABLE (id integer, username text, attribute text, value text, op text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    own record;
+BEGIN
+    SELECT * INTO own FROM captiva_student_credential_current(p_username);
+    IF own.attribute IS NULL THEN
+        RETURN QUERY SELECT r.id, r.username, r.attribute, r.value, r.op::text
+                     FROM radcheck AS r WHERE r.username = p_username ORDER BY r.id;
+    ELSE
+        RETURN QUERY SELECT s.id, s.username, s.attribute, s.value, s.op FROM (
+            SELECT r.id, r.username, r.attribute, r.value, r.op::text AS op
+            FROM radcheck AS r
+            WHERE r.username = p_username
+              AND r.attribute NOT IN ('Crypt-Password', 'Cleartext-Password')
+            UNION ALL
+            SELECT min(r.id), p_username, own.attribute, own.value, ':='
+            FROM radcheck AS r
+            WHERE r.username = p_username AND r.managed_by = 'captiva'
+              AND r.attribute = own.attribute) AS s
+        ORDER BY s.id;
+    END IF;
+END
 $$;
 
 -- The reconcile, with the roster's password rows as they will be after the apply: a
@@ -251,7 +285,7 @@ ALTER FUNCTION captiva_password_reset_issue(text, bytea, text, integer, integer)
     OWNER TO captiva_definer;
 ALTER FUNCTION captiva_password_reset_valid(bytea) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_password_reset_redeem(bytea, text, text, text) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_student_credential_xlat(text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_student_credential_current(text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_student_credentials_roster(text[], text[], text[], text)
     OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_roster_credential_digest(bytea, text, text),
@@ -263,13 +297,15 @@ REVOKE ALL ON FUNCTION captiva_roster_credential_digest(bytea, text, text),
     captiva_password_reset_issue(text, bytea, text, integer, integer),
     captiva_password_reset_valid(bytea),
     captiva_password_reset_redeem(bytea, text, text, text),
-    captiva_student_credential_xlat(text),
+    captiva_student_credential_current(text),
+    captiva_radcheck(text),
     captiva_student_credentials_roster(text[], text[], text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION captiva_student_password_storage(text),
     captiva_student_password_set(text, text, text, boolean, text),
     captiva_password_reset_issue(text, bytea, text, integer, integer),
     captiva_password_reset_valid(bytea),
     captiva_password_reset_redeem(bytea, text, text, text) TO captiva_portal;
-GRANT EXECUTE ON FUNCTION captiva_student_credential_xlat(text) TO captiva_freeradius;
+GRANT EXECUTE ON FUNCTION captiva_student_credential_current(text), captiva_radcheck(text)
+    TO captiva_freeradius;
 GRANT EXECUTE ON FUNCTION captiva_student_credentials_roster(text[], text[], text[], text)
     TO captiva_reconcile;
