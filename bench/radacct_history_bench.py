@@ -212,36 +212,51 @@ def measure_retention(pg, db, su, args) -> dict:
         "WHERE inhparent = 'radacct_history'::regclass").fetchone()[0]
     print(f"  {args.history:,} history rows, twice, in {seconds:.0f} s; the partitions with "
           f"their indexes: {sizes}", flush=True)
+    return purge_oldest_months(pg, db, su, "radacct_history", "radacctid", "acctstoptime",
+                               "stopped", "0130")
+
+
+def purge_oldest_months(pg, db, su, history: str, id_column: str, key: str, verb: str,
+                        migration: str) -> dict:
+    """The two oldest months of ``history`` (partitioned by ``key``) purged both ways: from
+    its copy shaped as before ``migration`` (``history``_unpartitioned) by the old job's path,
+    DELETE in batches then the VACUUM it owes, and from the partitions by
+    captiva_``history``_drop, the retention job's path. Checks the same rows went; prints and
+    returns the three Meters and the rows."""
     # The two oldest months go: the cutoff is the end of the second oldest partition.
-    cutoff, rows = su.execute("""
+    cutoff, rows = su.execute(sql.SQL("""
         WITH p AS (
-            SELECT c.relname, substring(pg_get_expr(c.relpartbound, c.oid)
-                                        FROM 'TO \\(''([^'']+)''\\)')::timestamptz AS high
+            SELECT substring(pg_get_expr(c.relpartbound, c.oid)
+                             FROM 'TO \\(''([^'']+)''\\)')::timestamptz AS high
             FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
-            WHERE i.inhparent = 'radacct_history'::regclass)
-        SELECT high, (SELECT count(*) FROM radacct_history WHERE acctstoptime < high)
-        FROM p WHERE high IS NOT NULL ORDER BY high OFFSET 1 LIMIT 1""").fetchone()
+            WHERE i.inhparent = {history}::regclass)
+        SELECT high, (SELECT count(*) FROM {table} WHERE {key} < high)
+        FROM p WHERE high IS NOT NULL ORDER BY high OFFSET 1 LIMIT 1""").format(
+        history=sql.Literal(history), table=sql.Identifier(history),
+        key=sql.Identifier(key))).fetchone()
     purge = quota_config({"dsn": db.dsns["jobs"], "retention": {"mode": "purge"}})
-    closed = sql.SQL("acctstoptime IS NOT NULL AND acctstoptime < %(cutoff)s")
+    # Closed rows only: an open session's acctstoptime is NULL (a post-auth row has none).
+    older = sql.SQL("{key} IS NOT NULL AND {key} < %(cutoff)s").format(key=sql.Identifier(key))
     with db.connect("jobs", autocommit=False) as conn:
         with Meter(pg, su) as delete:
-            deleted = jobs._move_batches(conn, "radacct_history_unpartitioned", "radacctid",
-                                         closed, cutoff, purge)
+            deleted = jobs._move_batches(conn, f"{history}_unpartitioned", id_column, older,
+                                         cutoff, purge)
         with Meter(pg, su) as vacuum:
-            su.execute("VACUUM radacct_history_unpartitioned")
+            su.execute(sql.SQL("VACUUM {}").format(sql.Identifier(f"{history}_unpartitioned")))
         with Meter(pg, su) as drop:
-            dropped = conn.execute("SELECT partition, rows FROM captiva_radacct_history_drop(%s)",
-                                   (cutoff,)).fetchall()
+            dropped = conn.execute(sql.SQL("SELECT partition, rows FROM {}(%s)").format(
+                sql.Identifier(f"captiva_{history}_drop")), (cutoff,)).fetchall()
             conn.commit()
-    left = su.execute("SELECT count(*) FROM radacct_history WHERE acctstoptime < %s",
-                      (cutoff,)).fetchone()[0]
+    left = su.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} < %s").format(
+        sql.Identifier(history), sql.Identifier(key)), (cutoff,)).fetchone()[0]
     if deleted != rows or left != 0:
         raise RuntimeError(f"retention: {rows} rows before {cutoff}, {deleted} deleted, "
                            f"{left} left in the partitions")
-    names = [name for name, _ in dropped if name != "radacct_history_default"]
-    print(f"  purge of {rows:,} rows stopped before {cutoff:%Y-%m-%d} ({', '.join(names)}):")
-    for label, m in (("DELETE in batches (before 0130)", delete),
-                     ("  + the VACUUM it owes", vacuum), ("DROP of the partitions (0130)", drop)):
+    names = [name for name, _ in dropped if name != f"{history}_default"]
+    print(f"  purge of {rows:,} rows {verb} before {cutoff:%Y-%m-%d} ({', '.join(names)}):")
+    for label, m in ((f"DELETE in batches (before {migration})", delete),
+                     ("  + the VACUUM it owes", vacuum),
+                     (f"DROP of the partitions ({migration})", drop)):
         print(f"    {label:<34} {m.seconds:9.2f} s wall, {m.cpu_seconds:8.2f} s server CPU, "
               f"WAL {m.wal_bytes / 1048576:9.1f} MiB (load average {m.load:.1f})", flush=True)
     return {"rows": rows, "delete": delete, "vacuum": vacuum, "drop": drop}

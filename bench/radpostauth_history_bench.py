@@ -44,7 +44,7 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests"), str(ROOT / "tests" / "
 import radius_load  # noqa: E402
 from pg_fixtures import radius_database  # noqa: E402
 from psycopg import sql  # noqa: E402
-from radacct_history_bench import CHUNK, DROP_FASTER, Meter  # noqa: E402
+from radacct_history_bench import CHUNK, DROP_FASTER, Meter, purge_oldest_months  # noqa: E402
 
 from captiva.quota import jobs  # noqa: E402
 from captiva.quota.config import parse as quota_config  # noqa: E402
@@ -95,38 +95,8 @@ def measure_retention(pg, db, su, args) -> dict:
         "FROM pg_inherits WHERE inhparent = 'radpostauth_history'::regclass").fetchone()
     print(f"  {args.history:,} post-auth rows, twice, in {seconds:.0f} s: the partitions "
           f"{partitioned}, the table before 0180 with its two indexes {before}", flush=True)
-    # The two oldest months go: the cutoff is the end of the second oldest partition.
-    cutoff, rows = su.execute("""
-        WITH p AS (
-            SELECT substring(pg_get_expr(c.relpartbound, c.oid)
-                             FROM 'TO \\(''([^'']+)''\\)')::timestamptz AS high
-            FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
-            WHERE i.inhparent = 'radpostauth_history'::regclass)
-        SELECT high, (SELECT count(*) FROM radpostauth_history WHERE authdate < high)
-        FROM p WHERE high IS NOT NULL ORDER BY high OFFSET 1 LIMIT 1""").fetchone()
-    purge = quota_config({"dsn": db.dsns["jobs"], "retention": {"mode": "purge"}})
-    with db.connect("jobs", autocommit=False) as conn:
-        with Meter(pg, su) as delete:
-            deleted = jobs._move_batches(conn, "radpostauth_history_unpartitioned", "id",
-                                         sql.SQL("authdate < %(cutoff)s"), cutoff, purge)
-        with Meter(pg, su) as vacuum:
-            su.execute("VACUUM radpostauth_history_unpartitioned")
-        with Meter(pg, su) as drop:
-            dropped = conn.execute("SELECT * FROM captiva_radpostauth_history_drop(%s)",
-                                   (cutoff,)).fetchall()
-            conn.commit()
-    left = su.execute("SELECT count(*) FROM radpostauth_history WHERE authdate < %s",
-                      (cutoff,)).fetchone()[0]
-    if deleted != rows or left != 0:
-        raise RuntimeError(f"retention: {rows} rows before {cutoff}, {deleted} deleted, "
-                           f"{left} left in the partitions")
-    names = [name for name, _ in dropped if name != "radpostauth_history_default"]
-    print(f"  purge of {rows:,} rows written before {cutoff:%Y-%m-%d} ({', '.join(names)}):")
-    for label, m in (("DELETE in batches (before 0180)", delete),
-                     ("  + the VACUUM it owes", vacuum), ("DROP of the partitions (0180)", drop)):
-        print(f"    {label:<34} {m.seconds:9.2f} s wall, {m.cpu_seconds:8.2f} s server CPU, "
-              f"WAL {m.wal_bytes / 1048576:9.1f} MiB (load average {m.load:.1f})", flush=True)
-    return {"rows": rows, "delete": delete, "vacuum": vacuum, "drop": drop}
+    return purge_oldest_months(pg, db, su, "radpostauth_history", "id", "authdate", "written",
+                               "0180")
 
 
 def load_live(su, rows: int) -> None:
