@@ -5,206 +5,161 @@ import psycopg
 import pytest
 from pg_fixtures import radius_database
 
-ALLOWED, DENIED = True, False
+ROLES = ("reconcile", "freeradius", "portal", "jobs")
 
-# (statement, {role: allowed}) over tables seeded by the `seeded` fixture.
+
+def only(*roles: str) -> dict[str, bool]:
+    """{role: allowed} for every login role: ``roles`` may, the others may not."""
+    assert set(roles) <= set(ROLES), roles
+    return {role: role in roles for role in ROLES}
+
+
+NOBODY = only()
+
+# (statement, the roles that may run it) over tables seeded by the `seeded` fixture.
 CASES = [
     # Policy tables: the reconcile writes them, FreeRADIUS reads them, nobody else sees them.
-    ("SELECT * FROM radcheck",
-     {"reconcile": ALLOWED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT * FROM radcheck", only("reconcile", "freeradius")),
     ("INSERT INTO radcheck (username, attribute, op, value, managed_by) "
      "VALUES ('bob', 'Cleartext-Password', ':=', 'pw', 'captiva')",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("UPDATE radcheck SET value = 'changed' WHERE username = 'alice'",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("DELETE FROM radcheck WHERE username = 'alice'",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT * FROM radreply",
-     {"reconcile": ALLOWED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+     only("reconcile")),
+    ("UPDATE radcheck SET value = 'changed' WHERE username = 'alice'", only("reconcile")),
+    ("DELETE FROM radcheck WHERE username = 'alice'", only("reconcile")),
+    ("SELECT * FROM radreply", only("reconcile", "freeradius")),
     ("INSERT INTO radgroupreply (groupname, attribute, op, value) "
      "VALUES ('basic', 'Session-Timeout', '=', '3600')",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT * FROM radgroupcheck",
-     {"reconcile": ALLOWED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+     only("reconcile")),
+    ("SELECT * FROM radgroupcheck", only("reconcile", "freeradius")),
     ("INSERT INTO radusergroup (username, groupname, managed_by) VALUES ('bob', 'g', 'captiva')",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT * FROM radusergroup",
-     {"reconcile": ALLOWED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+     only("reconcile")),
+    ("SELECT * FROM radusergroup", only("reconcile", "freeradius")),
     # nas holds the RADIUS secrets.
-    ("SELECT * FROM nas",
-     {"reconcile": ALLOWED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT * FROM nas", only("reconcile", "freeradius")),
     ("INSERT INTO nas (nasname, shortname, secret) VALUES ('10.0.0.2', 'r2', 's')",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+     only("reconcile")),
     # Accounting: FreeRADIUS writes, portal and jobs read, jobs close and purge; reconcile none.
     ("INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime) "
      "VALUES ('s2', 'u2', 'alice', '10.0.0.1', now())",
-     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+     only("freeradius")),
     ("SELECT sum(acctinputoctets + acctoutputoctets) FROM radacct WHERE username = 'alice'",
-     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": ALLOWED, "jobs": ALLOWED}),
+     only("freeradius", "portal", "jobs")),
     ("UPDATE radacct SET acctstoptime = now(), acctterminatecause = 'Stale-Session' "
      "WHERE acctstoptime IS NULL AND username = 'alice'",
-     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": DENIED, "jobs": ALLOWED}),
-    ("DELETE FROM radacct WHERE acctstoptime < now() - interval '1 year'",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+     only("freeradius", "jobs")),
+    ("DELETE FROM radacct WHERE acctstoptime < now() - interval '1 year'", only("jobs")),
     ("INSERT INTO radpostauth (username, reply, callingstationid) "
      "VALUES ('alice', 'Access-Accept', 'AA:BB')",
-     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT username, authdate FROM radpostauth",
-     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": ALLOWED, "jobs": ALLOWED}),
+     only("freeradius")),
+    ("SELECT username, authdate FROM radpostauth", only("freeradius", "portal", "jobs")),
     # radpostauth.pass: FreeRADIUS's stock query writes passwords there; no role reads or
     # writes it (column-level grants, 0054).
     ("INSERT INTO radpostauth (username, pass, reply) VALUES ('alice', 'pw', 'Access-Accept')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT pass FROM radpostauth",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT * FROM radpostauth",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("UPDATE radpostauth SET pass = 'pw'",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT pass FROM radpostauth_history",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+     NOBODY),
+    ("SELECT pass FROM radpostauth", NOBODY),
+    ("SELECT * FROM radpostauth", NOBODY),
+    ("UPDATE radpostauth SET pass = 'pw'", NOBODY),
+    ("SELECT pass FROM radpostauth_history", NOBODY),
     # Temporary tables could shadow what a SECURITY DEFINER function reads: only the
     # reconcile (it stages rows in one) may create them.
-    ("CREATE TEMPORARY TABLE captiva_user (username text)",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("CREATE TEMPORARY TABLE captiva_user (username text)", only("reconcile")),
     # The accounting history (migration 0130): the jobs archive into it, FreeRADIUS reads the
     # late-Stop columns, the portal reads it; nobody deletes rows or drops a partition but
     # through captiva_radacct_history_drop, which only the jobs may run.
     ("INSERT INTO radacct_history (radacctid, acctsessionid, acctuniqueid, username, "
      "nasipaddress, acctstarttime, acctstoptime) "
      "VALUES (99, 's9', 'u9', 'alice', '10.0.0.1', now() - interval '2 days', now())",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+     only("jobs")),
     ("SELECT username, acctstarttime, acctinputoctets FROM radacct_history",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": ALLOWED}),
+     only("portal", "jobs")),
     ("SELECT acctuniqueid, acctstoptime, acctinputoctets FROM radacct_history",
-     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": ALLOWED, "jobs": ALLOWED}),
-    ("DELETE FROM radacct_history",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT count(*) FROM radacct_history_default",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("DROP TABLE radacct_history_default",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+     only("freeradius", "portal", "jobs")),
+    ("DELETE FROM radacct_history", NOBODY),
+    ("SELECT count(*) FROM radacct_history_default", NOBODY),
+    ("DROP TABLE radacct_history_default", NOBODY),
     ("CREATE TABLE radacct_history_2001_01 PARTITION OF radacct_history "
      "FOR VALUES FROM ('2001-01-01 00:00+00') TO ('2001-02-01 00:00+00')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT * FROM captiva_radacct_history_prepare(now() - interval '1 year')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
-    ("SELECT * FROM captiva_radacct_history_drop(now() - interval '1 year')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
-    ("SELECT * FROM captiva_radacct_history_expired(now())",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
-    ("SELECT captiva_radacct_history_partition(now())",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+     NOBODY),
+    ("SELECT * FROM captiva_radacct_history_prepare(now() - interval '1 year')", only("jobs")),
+    ("SELECT * FROM captiva_radacct_history_drop(now() - interval '1 year')", only("jobs")),
+    ("SELECT * FROM captiva_radacct_history_expired(now())", only("jobs")),
+    ("SELECT captiva_radacct_history_partition(now())", NOBODY),
     # The post-auth history (migration 0180), likewise: the jobs archive into it and read it
     # (never pass), nobody deletes rows or drops a partition but through
     # captiva_radpostauth_history_drop.
     ("INSERT INTO radpostauth_history (id, username, reply, authdate) "
      "VALUES (99, 'alice', 'Access-Accept', now() - interval '100 days')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
-    ("SELECT username, reply, authdate FROM radpostauth_history",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
-    ("DELETE FROM radpostauth_history",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT count(*) FROM radpostauth_history_default",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("DROP TABLE radpostauth_history_default",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+     only("jobs")),
+    ("SELECT username, reply, authdate FROM radpostauth_history", only("jobs")),
+    ("DELETE FROM radpostauth_history", NOBODY),
+    ("SELECT count(*) FROM radpostauth_history_default", NOBODY),
+    ("DROP TABLE radpostauth_history_default", NOBODY),
     ("CREATE TABLE radpostauth_history_2001_01 PARTITION OF radpostauth_history "
      "FOR VALUES FROM ('2001-01-01 00:00+00') TO ('2001-02-01 00:00+00')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT * FROM captiva_radpostauth_history_prepare(now() - interval '1 year')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
-    ("SELECT * FROM captiva_radpostauth_history_drop(now() - interval '1 year')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
-    ("SELECT * FROM captiva_radpostauth_history_expired(now())",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
-    ("SELECT captiva_radpostauth_history_partition(now())",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+     NOBODY),
+    ("SELECT * FROM captiva_radpostauth_history_prepare(now() - interval '1 year')", only("jobs")),
+    ("SELECT * FROM captiva_radpostauth_history_drop(now() - interval '1 year')", only("jobs")),
+    ("SELECT * FROM captiva_radpostauth_history_expired(now())", only("jobs")),
+    ("SELECT captiva_radpostauth_history_partition(now())", NOBODY),
     # The rule both histories share (54_history_partitions.sql): nobody runs it directly.
-    ("SELECT captiva_history_partition('radpostauth_history', now())",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT * FROM captiva_history_drop('radacct_history', now())",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("DELETE FROM radpostauth WHERE authdate < now() - interval '1 year'",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+    ("SELECT captiva_history_partition('radpostauth_history', now())", NOBODY),
+    ("SELECT * FROM captiva_history_drop('radacct_history', now())", NOBODY),
+    ("DELETE FROM radpostauth WHERE authdate < now() - interval '1 year'", only("jobs")),
     ("INSERT INTO nasreload (nasipaddress, reloadtime) VALUES ('10.0.0.1', now())",
-     {"reconcile": DENIED, "freeradius": ALLOWED, "portal": DENIED, "jobs": DENIED}),
+     only("freeradius")),
     # Roster: the reconcile writes it; portal and jobs read it; FreeRADIUS does not need it.
-    ("INSERT INTO captiva_profile (name) VALUES ('premium')",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("UPDATE captiva_user SET status = 'disabled' WHERE username = 'alice'",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("DELETE FROM captiva_promotion",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("INSERT INTO captiva_profile (name) VALUES ('premium')", only("reconcile")),
+    ("UPDATE captiva_user SET status = 'disabled' WHERE username = 'alice'", only("reconcile")),
+    ("DELETE FROM captiva_promotion", only("reconcile")),
     ("SELECT u.username, p.quota_daily, s.timezone FROM captiva_user u "
      "JOIN captiva_profile p ON p.name = u.profile, captiva_site s "
      "JOIN captiva_router r ON r.site = s.name",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": ALLOWED, "jobs": ALLOWED}),
-    ("SELECT * FROM captiva_promotion",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": ALLOWED, "jobs": ALLOWED}),
+     only("reconcile", "portal", "jobs")),
+    ("SELECT * FROM captiva_promotion", only("reconcile", "portal", "jobs")),
     # Nobody but the migrations touches the migration record or the schema.
-    ("SELECT * FROM captiva_schema_migrations",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("CREATE TABLE intruder (a int)",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("DROP TABLE radcheck",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("TRUNCATE radacct",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT * FROM captiva_schema_migrations", NOBODY),
+    ("CREATE TABLE intruder (a int)", NOBODY),
+    ("DROP TABLE radcheck", NOBODY),
+    ("TRUNCATE radacct", NOBODY),
     # Codes (migrations 0140, 0141): a voucher's or a workstation session's username is its
     # password. Only the reconcile reads them; the portal gets labels through functions.
-    ("SELECT code FROM captiva_voucher_first_use",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT code FROM captiva_voucher_revocation",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+    ("SELECT code FROM captiva_voucher_first_use", only("reconcile")),
+    ("SELECT code FROM captiva_voucher_revocation", only("reconcile")),
     ("SELECT revoked_at, source, reason FROM captiva_voucher_revocation",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": ALLOWED, "jobs": ALLOWED}),
-    ("SELECT code FROM captiva_workstation_session",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
-    ("SELECT id, workstation, state FROM captiva_workstation_session",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": ALLOWED}),
-    ("SELECT username FROM captiva_disconnect",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
-    ("SELECT users FROM captiva_change_log",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT * FROM captiva_change_log_of('alice')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": DENIED}),
-    ("SELECT * FROM captiva_workstation_board('main')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT * FROM captiva_workstation_staff_board('main')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": DENIED}),
-    ("SELECT * FROM captiva_staff_online(10)",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": DENIED}),
-    ("SELECT * FROM captiva_staff_failures(10)",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": DENIED}),
-    ("SELECT * FROM captiva_account_label('alice', now())",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+     only("reconcile", "portal", "jobs")),
+    ("SELECT code FROM captiva_workstation_session", only("jobs")),
+    ("SELECT id, workstation, state FROM captiva_workstation_session", only("portal", "jobs")),
+    ("SELECT username FROM captiva_disconnect", only("jobs")),
+    ("SELECT users FROM captiva_change_log", only("reconcile")),
+    ("SELECT * FROM captiva_change_log_of('alice')", only("portal")),
+    ("SELECT * FROM captiva_workstation_board('main')", NOBODY),
+    ("SELECT * FROM captiva_workstation_staff_board('main')", only("portal")),
+    ("SELECT * FROM captiva_staff_online(10)", only("portal")),
+    ("SELECT * FROM captiva_staff_failures(10)", only("portal")),
+    ("SELECT * FROM captiva_account_label('alice', now())", NOBODY),
     # Revocations: append-only, through the function, for the portal and the jobs.
     ("INSERT INTO captiva_voucher_revocation (code, source) VALUES ('K7HM3XPW9H', 'urgent')",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("UPDATE captiva_voucher_revocation SET source = 'roster'",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("DELETE FROM captiva_voucher_revocation",
-     {"reconcile": ALLOWED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT captiva_voucher_revoke('K7HM3XPW9H', 'shared')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": ALLOWED, "jobs": ALLOWED}),
+     only("reconcile")),
+    ("UPDATE captiva_voucher_revocation SET source = 'roster'", only("reconcile")),
+    ("DELETE FROM captiva_voucher_revocation", only("reconcile")),
+    ("SELECT captiva_voucher_revoke('K7HM3XPW9H', 'shared')", only("portal", "jobs")),
     # Audit rows: written and expired only by SECURITY DEFINER functions.
     ("INSERT INTO captiva_audit (actor, actor_role, action, username) "
      "VALUES ('x', 'admin', 'grant', 'alice')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("UPDATE captiva_audit SET reason = 'x'",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("DELETE FROM captiva_audit",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
+     NOBODY),
+    ("UPDATE captiva_audit SET reason = 'x'", NOBODY),
+    ("DELETE FROM captiva_audit", NOBODY),
     ("INSERT INTO captiva_workstation_audit (actor, actor_role, action, site) "
      "VALUES ('x', 'admin', 'issue', 'main')",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("UPDATE captiva_workstation_audit SET actor = 'x'",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("DELETE FROM captiva_workstation_audit",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": DENIED}),
-    ("SELECT captiva_audit_expire(now()), captiva_workstation_audit_expire(now())",
-     {"reconcile": DENIED, "freeradius": DENIED, "portal": DENIED, "jobs": ALLOWED}),
+     NOBODY),
+    ("UPDATE captiva_workstation_audit SET actor = 'x'", NOBODY),
+    ("DELETE FROM captiva_workstation_audit", NOBODY),
+    ("SELECT captiva_audit_expire(now()), captiva_workstation_audit_expire(now())", only("jobs")),
+    # The login's functions: FreeRADIUS alone reads a student-set credential (through its
+    # radcheck query) and asks the post-auth checks.
+    ("SELECT * FROM captiva_radcheck('alice')", only("freeradius")),
+    ("SELECT * FROM captiva_student_credential_current('alice')", only("freeradius")),
+    ("SELECT captiva_login_post_auth_xlat('alice', '10.0.0.1', 'AA:BB:CC:DD:EE:FF')",
+     only("freeradius")),
 ]
 
 SEED = """
@@ -250,7 +205,7 @@ def attempt(db, role, statement):
             conn.rollback()
 
 
-@pytest.mark.parametrize("role", ["reconcile", "freeradius", "portal", "jobs"])
+@pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("statement", "expected"), CASES, ids=[c[0][:60] for c in CASES])
 def test_role_privileges(seeded, role, statement, expected):
     assert attempt(seeded, role, statement) is expected[role]
