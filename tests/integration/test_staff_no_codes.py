@@ -203,6 +203,27 @@ def test_an_urgent_revocation_names_the_card_never_the_code(campus, caplog):
             (ADMIN, "admin", "conference#5")]
 
 
+def test_a_console_action_on_a_code_logs_its_fingerprint_only(campus, caplog):
+    """An admin who types a card's code into the console's address: refused, and the log
+    line names the code by its fingerprint (labels.log_name), as the login lines do."""
+    caplog.set_level(logging.INFO, logger="captiva.portal")
+    admin = client_for(campus, ADMIN)
+    code = campus.codes[0]
+    try:
+        token = csrf_of(admin.get("/admin/users").text)
+        for action, form in (("grant", {"period": "daily", "kind": "reset", "reason": "x"}),
+                             ("disconnect", {"radacctid": "1", "reason": "x"})):
+            response = admin.post(f"/admin/users/{code}/{action}", data={"csrf": token, **form})
+            assert response.status_code == 303 and "?error=" in response.headers["location"]
+    finally:
+        admin.__exit__(None, None, None)
+    logged = portal_log(caplog)
+    assert re.search(r"console grant on code#[0-9a-f]{8} by 'admin\.wifi' refused", logged)
+    assert re.search(r"console disconnect on code#[0-9a-f]{8} by 'admin\.wifi' refused",
+                     logged)
+    assert code not in logged
+
+
 def test_a_voucher_holder_signs_in_and_the_log_names_no_code(campus, caplog):
     caplog.set_level(logging.INFO, logger="captiva.portal")
     client = TestClient(create_app(portal_config(campus.db, campus), now=lambda: NOW),
