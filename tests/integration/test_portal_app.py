@@ -20,6 +20,7 @@ import re
 import socket
 import threading
 import time
+import zoneinfo
 
 import httpx
 import psycopg
@@ -28,6 +29,7 @@ import pytest
 import radius_fixtures
 from portal_fixtures import (
     ADMIN,
+    TIMEZONE,
     GiB,
     csrf_of,
     flood,
@@ -50,7 +52,20 @@ from captiva.portal.security import LoginLimiter
 from captiva.usage import usage_for
 
 radius_server = radius_fixtures.radius_server
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _one_campus_day() -> dt.datetime:
+    """The tests' "now": today's seeded sessions (from 200 minutes before it,
+    portal_fixtures.seed_accounting) must lie in one campus day, or the day's figure the
+    tests expect is 0. In the first 4 hours of a Douala day, the previous day's 23:30."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    local = now.astimezone(zoneinfo.ZoneInfo(TIMEZONE))
+    if local.hour < 4:
+        now -= dt.timedelta(hours=local.hour, minutes=local.minute + 30, seconds=local.second)
+    return now
+
+
+NOW = _one_campus_day()
 STUDENT = "STU2025001"
 SESSION_COOKIE = "__Host-captiva"
 LOGIN_COOKIE = "__Host-captiva-login"
