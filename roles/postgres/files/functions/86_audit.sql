@@ -40,16 +40,15 @@ BEGIN
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
     END IF;
+    -- Who the actor is for this row: the account itself, an applicant, the roster, or a
+    -- staff member with the right role; one row written below, whoever it is.
     IF p_action IN ('password-change', 'password-reset-request', 'password-reset') THEN
         IF p_actor IS DISTINCT FROM p_username
                 OR NOT EXISTS (SELECT FROM captiva_user AS u WHERE u.username = p_username) THEN
             RAISE EXCEPTION 'captiva_audit_record: % is not the account %', p_actor, p_username
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
-        INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)
-        VALUES (p_actor, 'student', p_action, p_username, p_reason, COALESCE(p_detail, '{}'))
-        RETURNING id INTO new_id;
-        RETURN new_id;
+        actor_role := 'student';
     ELSIF p_action = 'registration-request' THEN
         -- A sign-up request whose e-mail address was just confirmed (92_registrations.sql):
         -- the applicant, named by the matricule they gave.
@@ -59,42 +58,33 @@ BEGIN
             RAISE EXCEPTION 'captiva_audit_record: no pending request of %', p_username
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
-        INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)
-        VALUES (p_actor, 'applicant', p_action, p_username, p_reason, COALESCE(p_detail, '{}'))
-        RETURNING id INTO new_id;
-        RETURN new_id;
+        actor_role := 'applicant';
     ELSIF p_action = 'password-roster-reset' THEN
-        INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)
-        VALUES (p_actor, 'roster', p_action, p_username, p_reason, COALESCE(p_detail, '{}'))
-        RETURNING id INTO new_id;
-        RETURN new_id;
-    END IF;
+        actor_role := 'roster';
     -- A student's own devices (functions/91_student_devices.sql): the account itself here,
     -- an admin below.
-    IF p_action IN ('device-block', 'device-unblock', 'device-rename', 'device-disconnect')
+    ELSIF p_action IN ('device-block', 'device-unblock', 'device-rename', 'device-disconnect')
             AND p_actor = p_username
             AND EXISTS (SELECT FROM captiva_user AS u WHERE u.username = p_username) THEN
-        INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)
-        VALUES (p_actor, 'student', p_action, p_username, p_reason, COALESCE(p_detail, '{}'))
-        RETURNING id INTO new_id;
-        RETURN new_id;
-    END IF;
-    SELECT s.role INTO actor_role FROM captiva_staff AS s WHERE s.username = p_actor;
-    IF actor_role IS NULL THEN
-        RAISE EXCEPTION 'captiva_audit_record: % is not a staff member', p_actor
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF p_action NOT IN ('grant', 'reset', 'disconnect', 'voucher-revoke', 'device-block',
-                        'device-unblock', 'device-rename', 'device-disconnect',
-                        'registration-approve', 'registration-reject') THEN
-        RAISE EXCEPTION 'captiva_audit_record: unknown action %', p_action
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- Sign-up requests (functions/92_registrations.sql) are reviewed by operators too.
-    IF actor_role <> 'admin' AND NOT (actor_role = 'operator'
-            AND p_action IN ('registration-approve', 'registration-reject')) THEN
-        RAISE EXCEPTION 'captiva_audit_record: % (%) may not %', p_actor, actor_role, p_action
-            USING ERRCODE = 'insufficient_privilege';
+        actor_role := 'student';
+    ELSE
+        SELECT s.role INTO actor_role FROM captiva_staff AS s WHERE s.username = p_actor;
+        IF actor_role IS NULL THEN
+            RAISE EXCEPTION 'captiva_audit_record: % is not a staff member', p_actor
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF p_action NOT IN ('grant', 'reset', 'disconnect', 'voucher-revoke', 'device-block',
+                            'device-unblock', 'device-rename', 'device-disconnect',
+                            'registration-approve', 'registration-reject') THEN
+            RAISE EXCEPTION 'captiva_audit_record: unknown action %', p_action
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- Sign-up requests (functions/92_registrations.sql) are reviewed by operators too.
+        IF actor_role <> 'admin' AND NOT (actor_role = 'operator'
+                AND p_action IN ('registration-approve', 'registration-reject')) THEN
+            RAISE EXCEPTION 'captiva_audit_record: % (%) may not %', p_actor, actor_role,
+                p_action USING ERRCODE = 'insufficient_privilege';
+        END IF;
     END IF;
     INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)
     VALUES (p_actor, actor_role, p_action, p_username, p_reason, COALESCE(p_detail, '{}'))
