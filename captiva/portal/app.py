@@ -52,7 +52,7 @@ from captiva.portal.security import (
 from captiva.portal.student.devices_views import DeviceViews
 from captiva.portal.student.signup_views import SignupViews
 from captiva.portal.student.views import PasswordViews
-from captiva.portal.voucher_views import VoucherViews
+from captiva.portal.vouchers.views import VoucherViews
 from captiva.portal.workstations import WorkstationViews
 from captiva.usage import default_calendar, format_bytes
 from captiva.vouchers import checked as checked_code
@@ -560,7 +560,7 @@ class Portal:
         session = self.require_login(request)
         if isinstance(session, Response):
             return session
-        if is_code(session.username):  # a voucher holder: voucher_views
+        if is_code(session.username):  # a voucher holder: vouchers/views.py
             return RedirectResponse("/voucher/me", 303)
         page = self.page_number(request)
         lang = self.language(request)
@@ -785,7 +785,7 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
         finally:
             await run_in_threadpool(portal.close_pool)
 
-    voucher = VoucherViews(portal)
+    voucher = VoucherViews(portal)  # docs/vouchers.md, "Portal"
     workstations = WorkstationViews(portal)  # docs/workstations.md: console and kiosk
     passwords = PasswordViews(portal)  # docs/portal.md, "For students"
     devices = DeviceViews(portal)  # docs/portal.md, "For students"
@@ -805,11 +805,7 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
         Route("/admin/users/{username}", portal.console_user, methods=["GET"]),
         Route("/admin/users/{username}/{action:str}", portal.console_action, methods=["POST"]),
         Route("/api/admin/users", portal.api_console_users, methods=["GET"]),
-        Route("/voucher/me", voucher.me, methods=["GET"]),
-        Route("/admin/vouchers", voucher.admin, methods=["GET"]),
-        Route("/admin/vouchers.csv", voucher.admin_csv, methods=["GET"]),
-        Route("/admin/vouchers/revoke", voucher.revoke, methods=["POST"]),
-        Route("/api/admin/vouchers", voucher.api_admin, methods=["GET"]),
+        *voucher.routes(),
         *workstations.routes(),
         *passwords.routes(),
         *devices.routes(),

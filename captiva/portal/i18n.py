@@ -205,7 +205,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 from captiva.portal.console_text import CONSOLE  # noqa: E402 - the console's own strings
-from captiva.portal.voucher_text import VOUCHER  # noqa: E402 - the voucher pages' strings
+from captiva.portal.vouchers.text import VOUCHER  # noqa: E402 - the voucher pages' strings
 
 for _lang, _messages in CONSOLE.items():
     MESSAGES[_lang].update(_messages)

@@ -99,7 +99,7 @@ def test_a_voucher_login_costs_about_what_a_student_login_costs(radius_db):
           f" student quota {student_ms:.2f} ms")
     assert voucher_ms <= 2 * student_ms + 0.5
 
-    # The admins' batch page (captiva/portal/vouchers.py): every code's state, as the
+    # The admins' batch page (captiva/portal/vouchers/data.py): every code's state, as the
     # portal's role reads it, in one pass (captiva_voucher_judgements). Against the same
     # rule asked code by code for the used codes only, as the page did before: at least five
     # times faster, whatever the machine's load.

@@ -1,6 +1,11 @@
-"""The portal's voucher handlers: a holder's page (/voucher/me) and the admins' batch view
-(/admin/vouchers, its CSV and JSON). The data is in vouchers.py; login with a code goes
-through the portal's own /login (the code form), checked by RADIUS like a student's."""
+"""The portal's voucher pages (docs/vouchers.md, "Portal"):
+
+- ``GET /voucher/me``: what a voucher holder has left;
+- ``GET /admin/vouchers`` (and ``.csv``, ``/api/admin/vouchers``): the staff's view of every
+  batch; ``POST /admin/vouchers/revoke``: an admin's urgent revocation.
+
+The data is in data.py, the strings in text.py; login with a code goes through the portal's
+own /login (the code form), checked by RADIUS like a student's."""
 
 from __future__ import annotations
 
@@ -10,9 +15,12 @@ from urllib.parse import quote
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
 
-from captiva.portal import data, vouchers
+from captiva.portal.data import jsonable_rows
 from captiva.vouchers import is_code
+
+from . import data
 
 log = logging.getLogger("captiva.portal")
 REFUSALS = ("voucher.failed", "vouchers.reason_required")
@@ -24,6 +32,15 @@ class VoucherViews:
     def __init__(self, portal):
         self.portal = portal
 
+    def routes(self) -> list[Route]:
+        return [
+            Route("/voucher/me", self.me, methods=["GET"]),
+            Route("/admin/vouchers", self.admin, methods=["GET"]),
+            Route("/admin/vouchers.csv", self.admin_csv, methods=["GET"]),
+            Route("/admin/vouchers/revoke", self.revoke, methods=["POST"]),
+            Route("/api/admin/vouchers", self.api_admin, methods=["GET"]),
+        ]
+
     async def me(self, request: Request) -> Response:
         portal = self.portal
         session = portal.require_login(request)
@@ -31,7 +48,7 @@ class VoucherViews:
             return session
         found = None
         if is_code(session.username):
-            found = await run_in_threadpool(portal.with_conn, vouchers.status, session.username,
+            found = await run_in_threadpool(portal.with_conn, data.status, session.username,
                                             portal.now())
         return portal.render(request, "voucher_me.html", voucher=found,
                              local=lambda m, t=True: portal.local(m, found.timezone, t))
@@ -42,13 +59,13 @@ class VoucherViews:
         if isinstance(staff, Response):
             return staff
         now = portal.now()
-        view = await run_in_threadpool(portal.with_conn, vouchers.batches, now)
+        view = await run_in_threadpool(portal.with_conn, data.batches, now)
         tz = view["timezone"]
         error = request.query_params.get("error")
         done = request.query_params.get("revoked", "")
         batch, _, index = done.rpartition("#")
         return portal.render(request, "admin_vouchers.html", batches=view["batches"],
-                             states=vouchers.STATES, tz=tz, now=now,
+                             states=data.STATES, tz=tz, now=now,
                              local=lambda m, t=True: portal.local(m, tz, t),
                              error=error if error in REFUSALS else None,
                              revoked={"batch": batch, "index": index} if batch else None,
@@ -63,9 +80,9 @@ class VoucherViews:
         staff, form = found
         try:
             done = await run_in_threadpool(
-                portal.with_conn, vouchers.revoke, staff, form.get("code", ""),
+                portal.with_conn, data.revoke, staff, form.get("code", ""),
                 form.get("reason", ""), portal.now())
-        except vouchers.RevokeRefused as refused:
+        except data.RevokeRefused as refused:
             return RedirectResponse(f"/admin/vouchers?error={refused.key}", 303)
         log.info("voucher %s#%s revoked by %s", done["batch"], done["index"],
                  portal.log_name(staff.username))
@@ -78,13 +95,13 @@ class VoucherViews:
         staff = await portal.require_staff(request, api=True)
         if isinstance(staff, Response):
             return staff
-        view = await run_in_threadpool(portal.with_conn, vouchers.batches, portal.now())
+        view = await run_in_threadpool(portal.with_conn, data.batches, portal.now())
         batches = []
         for batch in view["batches"]:
-            (row,) = data.jsonable_rows([{k: v for k, v in batch.items()
+            (row,) = jsonable_rows([{k: v for k, v in batch.items()
                                           if k not in ("counts", "recent")}])
             batches.append({**row, "counts": batch["counts"],
-                            "recent": data.jsonable_rows(batch["recent"])})
+                            "recent": jsonable_rows(batch["recent"])})
         return JSONResponse({"batches": batches, "timezone": view["timezone"]})
 
     async def admin_csv(self, request: Request) -> Response:
@@ -92,5 +109,5 @@ class VoucherViews:
         staff = await portal.require_staff(request)
         if isinstance(staff, Response):
             return staff
-        rows = await run_in_threadpool(portal.with_conn, vouchers.codes, portal.now())
-        return portal.csv_response(data.jsonable_rows(rows), "vouchers")
+        rows = await run_in_threadpool(portal.with_conn, data.codes, portal.now())
+        return portal.csv_response(jsonable_rows(rows), "vouchers")

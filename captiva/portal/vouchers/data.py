@@ -1,5 +1,5 @@
-"""The portal's voucher pages (docs/vouchers.md, "Portal"): what a voucher holder has left, and
-the admins' view of every batch.
+"""What the voucher pages read and write (docs/vouchers.md, "Portal"): what a voucher holder
+has left, the admins' view of every batch, an urgent revocation.
 
 A code is a password: the portal's role never reads ``captiva_voucher.code``. Everything
 here comes from SECURITY DEFINER functions (roles/postgres/files/functions/80_vouchers.sql)
