@@ -53,7 +53,7 @@ from captiva.portal.student.devices_views import DeviceViews
 from captiva.portal.student.signup_views import SignupViews
 from captiva.portal.student.views import PasswordViews
 from captiva.portal.vouchers.views import VoucherViews
-from captiva.portal.workstations import WorkstationViews
+from captiva.portal.workstations.views import WorkstationViews
 from captiva.usage import default_calendar, format_bytes
 from captiva.vouchers import checked as checked_code
 from captiva.vouchers import is_code

@@ -211,7 +211,7 @@ for _lang, _messages in CONSOLE.items():
     MESSAGES[_lang].update(_messages)
 for _lang, _messages in VOUCHER.items():
     MESSAGES[_lang].update(_messages)
-from captiva.portal.workstation_text import WORKSTATION  # noqa: E402 - workstations' strings
+from captiva.portal.workstations.text import WORKSTATION  # noqa: E402 - workstations' strings
 
 for _lang, _messages in WORKSTATION.items():
     MESSAGES[_lang].update(_messages)

@@ -1,27 +1,20 @@
 """Public workstations in the portal (docs/workstations.md): the operators' console, one
 screen per site, and the kiosk page each workstation shows.
 
-Every rule (who may act, opening hours, limits, remaining time) is in SQL
-(functions/70_workstations.sql); this module calls those functions, turns their refusal
-reasons into messages (workstation_text.py) and pushes the state to the browsers.
+- ``/admin/workstations[/{site}]``: the sites, a site's board, its audit, its actions
+  (``POST .../act``), its live updates (``.../events``, Server-Sent Events, live.py);
+- ``/kiosk``: the page a workstation shows (its session, time left, the code it logs in).
 
-Live updates: one :class:`Hub` per portal process reads ``captiva_workstation_board`` once
-per ``POLL_SECONDS`` for each site that somebody watches (a console or a kiosk), whatever the
-number of watchers, and wakes the Server-Sent Events streams whose row changed. The kiosk
-pages connected are the workstations' heartbeat, written in one statement every
-``BEAT_SECONDS``. Without EventSource, the pages poll the JSON views.
+Every rule is in SQL, called through data.py; the strings are in text.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import json
 import logging
 import re
 import time
-from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -31,246 +24,13 @@ from starlette.routing import Route
 
 from captiva.portal.i18n import MESSAGES, translator
 
+from . import data, live
+
 log = logging.getLogger("captiva.portal")
 
-POLL_SECONDS = 0.25
-BEAT_SECONDS = 10
-KEEPALIVE_SECONDS = 15
-ACTIONS = ("issue", "add-time", "suspend", "resume", "terminate", "maintenance-on",
-           "maintenance-off", "register-guest", "revoke-consent")
-# The board as staff see it: the session id, never its code (captiva_workstation_staff_board).
-BOARD_COLUMNS = ("name", "room", "status", "online", "session_id", "member",
-                 "remaining", "closing_at", "language", "needs_login")
 # An issued code is shown once, to the operator who issued it, on the page after the action
 # (never in a URL, which nginx logs): this many are kept, the oldest dropped first.
 ISSUED_KEPT = 1_000
-_GUEST = re.compile(r"^(?:guest:|#)(\d+)$")
-
-
-# --------------------------------------------------------------------------------------------
-# Data
-
-
-def sites_of(conn, staff) -> list[str]:
-    names = [r[0] for r in conn.execute("SELECT name FROM captiva_site ORDER BY name")]
-    if staff.role == "admin" or not staff.sites:
-        return names
-    return [n for n in names if n in staff.sites]
-
-
-def board(conn, site: str, now: dt.datetime) -> list[dict]:
-    rows = conn.execute("SELECT * FROM captiva_workstation_staff_board(%s, %s)", (site, now))
-    out = []
-    for row in rows:
-        item = dict(zip(BOARD_COLUMNS, row, strict=True))
-        item["closing_at"] = item["closing_at"].isoformat() if item["closing_at"] else None
-        out.append(item)
-    return out
-
-
-def kiosk_of(conn, ip: str, now: dt.datetime) -> dict | None:
-    """The workstation at ``ip``, with its live session's code: the kiosk logs it in."""
-    row = conn.execute("SELECT workstation, site, state, session_id, remaining, language,"
-                       " end_reason, warnings, code, needs_login"
-                       " FROM captiva_workstation_kiosk(%s, %s)", (ip, now)).fetchone()
-    if row is None:
-        return None
-    return dict(zip(("workstation", "site", "state", "session_id", "remaining", "language",
-                     "end_reason", "warnings", "code", "needs_login"), row, strict=True))
-
-
-def hotspot_hosts(conn, site: str) -> set[str]:
-    """The hosts a kiosk of ``site`` may send its code to: the site's routers' hotspot DNS
-    names and addresses, as the inventory declares them (captiva_router, the reconcile's)."""
-    rows = conn.execute("SELECT host(nasipaddress), hotspot_dns_name FROM captiva_router"
-                        " WHERE site = %s", (site,)).fetchall()
-    return {host.lower() for row in rows for host in row if host}
-
-
-def audit(conn, site: str, text: str, limit: int = 200) -> list[tuple]:
-    pattern = f"%{text.strip()}%" if text.strip() else "%"
-    return conn.execute(
-        "SELECT at, actor, actor_role, action, workstation, session_id, before, after, detail"
-        " FROM captiva_workstation_audit WHERE site = %s AND (actor ILIKE %s OR action ILIKE %s"
-        " OR COALESCE(workstation, '') ILIKE %s OR COALESCE(session_id::text, '') = %s"
-        " OR detail::text ILIKE %s) ORDER BY at DESC, id DESC LIMIT %s",
-        (site, pattern, pattern, pattern, text.strip(), pattern, limit)).fetchall()
-
-
-def act(conn, actor: str, site: str, action: str, form: dict[str, str],
-        now: dt.datetime) -> tuple[str | None, dict]:
-    """One console action through its SQL function: (refusal reason or None, detail)."""
-    session = int(form["session"]) if form.get("session", "").isdigit() else None
-    workstation = form.get("workstation") or None
-    if action == "issue":
-        member = (form.get("member") or "").strip()
-        guest = _GUEST.match(member)
-        minutes = form.get("minutes", "").strip()
-        seconds = int(minutes) * 60 if minutes.isdigit() else None
-        if not member:
-            return "member-required", {}
-        row = conn.execute(
-            "SELECT reason, detail, code FROM captiva_workstation_issue(%s, %s, %s, %s, %s, %s)",
-            (actor, workstation, None if guest else member,
-             int(guest.group(1)) if guest else None, seconds, now)).fetchone()
-        return row[0], {**(row[1] or {}), "code": row[2]}
-    if action == "add-time":
-        raw = (form.get("minutes") or "").strip()
-        match = re.fullmatch(r"([+-=]?)(\d{1,4})", raw)
-        if session is None or not match:
-            return "bad-minutes", {}
-        sign, number = match.groups()
-        mode = "set" if sign == "=" else "add"
-        seconds = int(number) * 60 * (-1 if sign == "-" else 1)
-        row = conn.execute("SELECT reason, detail FROM captiva_workstation_add_time("
-                           "%s, %s, %s, %s, %s)", (actor, session, mode, seconds, now)).fetchone()
-        return row[0], row[1] or {}
-    if action in ("suspend", "resume", "terminate"):
-        if session is None:
-            return "unknown-session", {}
-        row = conn.execute("SELECT reason, detail FROM captiva_workstation_change(%s, %s, %s,"
-                           " %s)", (actor, session, action, now)).fetchone()
-        return row[0], row[1] or {}
-    if action in ("maintenance-on", "maintenance-off"):
-        row = conn.execute("SELECT reason, detail FROM captiva_workstation_set_maintenance("
-                           "%s, %s, %s, %s)", (actor, workstation, action == "maintenance-on",
-                                               now)).fetchone()
-        return row[0], row[1] or {}
-    if action == "register-guest":
-        consent = form.get("consent_on") or ""
-        try:
-            consent_on = dt.date.fromisoformat(consent) if consent else None
-        except ValueError:
-            consent_on = None
-        row = conn.execute("SELECT guest_id, reason FROM captiva_workstation_register_guest("
-                           "%s, %s, %s, %s, %s, %s, %s, %s)",
-                           (actor, site, form.get("full_name", ""), form.get("id_type", ""),
-                            form.get("id_number", ""), consent_on, form.get("language", "fr"),
-                            now)).fetchone()
-        return row[1], {"guest": row[0]}
-    if action == "revoke-consent":
-        guest = form.get("guest", "")
-        if not guest.isdigit():
-            return "unknown-guest", {}
-        reason = conn.execute("SELECT captiva_workstation_revoke_consent(%s, %s, %s)",
-                              (actor, int(guest), now)).fetchone()[0]
-        return reason, {"guest": int(guest)}
-    return "unknown-action", {}
-
-
-# --------------------------------------------------------------------------------------------
-# Live state
-
-
-@dataclass
-class SiteFeed:
-    rows: dict[str, dict] = field(default_factory=dict)
-    version: int = 0
-    # time.monotonic() when the read that gave ``rows`` started (every read, changed or not)
-    read_at: float = 0.0
-    watchers: int = 0
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task | None = None
-
-
-class Hub:
-    """Reads each watched site's board once per POLL_SECONDS; writes the heartbeats."""
-
-    def __init__(self, portal):
-        self.portal = portal
-        self.feeds: dict[str, SiteFeed] = {}
-        self.kiosks: dict[str, int] = {}  # workstation -> connected kiosk pages
-        self._beat_task: asyncio.Task | None = None
-        self.latencies: list[float] = []  # seconds from a read's start to the wake-up
-
-    def watch(self, site: str) -> SiteFeed:
-        feed = self.feeds.setdefault(site, SiteFeed())
-        feed.watchers += 1
-        if feed.task is None or feed.task.done():
-            feed.task = asyncio.create_task(self._poll(site, feed))
-        if self._beat_task is None or self._beat_task.done():
-            self._beat_task = asyncio.create_task(self._beat())
-        return feed
-
-    def unwatch(self, site: str) -> None:
-        feed = self.feeds.get(site)
-        if feed is not None:
-            feed.watchers -= 1
-
-    async def _poll(self, site: str, feed: SiteFeed) -> None:
-        while feed.watchers > 0:
-            started = time.monotonic()
-            started_wall = time.time()
-            try:
-                rows = await run_in_threadpool(self.portal.with_conn, board, site,
-                                               self.portal.now())
-            except Exception:  # the database is back on the next round  # noqa: BLE001
-                log.warning("workstation board of %s: read failed", site, exc_info=True)
-                rows = None
-            if rows is not None:
-                feed.read_at = started
-                fresh = {r["name"]: _timed(r, started_wall) for r in rows}
-                if _changed(feed.rows, fresh):
-                    feed.rows = fresh
-                    feed.version += 1
-                    old, feed.changed = feed.changed, asyncio.Event()
-                    old.set()
-                    self.latencies.append(time.monotonic() - started)
-                    del self.latencies[:-10000]
-            await asyncio.sleep(max(0.0, POLL_SECONDS - (time.monotonic() - started)))
-        feed.task = None
-
-    async def fresh(self, feed: SiteFeed, since: float) -> None:
-        """Wait for a read started after ``since``: a new stream never shows older rows
-        than the page it updates."""
-        while feed.read_at < since and feed.watchers > 0:
-            await asyncio.sleep(POLL_SECONDS / 5)
-
-    async def _beat(self) -> None:
-        while self.kiosks:
-            names = sorted(self.kiosks)
-            try:
-                await run_in_threadpool(self.portal.with_conn, _beat, names, self.portal.now())
-            except Exception:  # noqa: BLE001 - next round
-                log.warning("workstation heartbeats: write failed", exc_info=True)
-            await asyncio.sleep(BEAT_SECONDS)
-
-
-def _timed(row: dict, at: float) -> dict:
-    """A running session's end as an instant (``ends_at``, epoch seconds): it does not change
-    from one read to the next, so the watchers wake only when something happened."""
-    if row["status"] == "running" and row["remaining"] is not None:
-        return {**row, "ends_at": round(at + row["remaining"], 1)}
-    return {**row, "ends_at": None}
-
-
-def _changed(old: dict[str, dict], new: dict[str, dict]) -> bool:
-    if old.keys() != new.keys():
-        return True
-    for name, row in new.items():
-        before = old[name]
-        for key, value in row.items():
-            if key == "remaining" and row["ends_at"] is not None:
-                continue
-            if key == "ends_at" and value is not None and before[key] is not None:
-                if abs(value - before[key]) > 1.5:  # reads floor to the second
-                    return True
-                continue
-            if before.get(key) != value:
-                return True
-    return False
-
-
-def _beat(conn, names, now):
-    conn.execute("SELECT captiva_workstation_beat(%s, %s)", (names, now))
-
-
-def _event(payload: dict) -> bytes:
-    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
-
-
-# --------------------------------------------------------------------------------------------
-# Handlers
 
 
 class WorkstationViews:
@@ -278,7 +38,7 @@ class WorkstationViews:
 
     def __init__(self, portal):
         self.portal = portal
-        self.hub = Hub(portal)
+        self.hub = live.Hub(portal)
         # session key -> (site, code) of the operator's last issue, shown once (ISSUED_KEPT)
         self.issued: dict[str, tuple[str, str]] = {}
 
@@ -301,7 +61,7 @@ class WorkstationViews:
         if isinstance(staff, Response):
             return staff, None
         site = request.path_params.get("site")
-        allowed = await run_in_threadpool(portal.with_conn, sites_of, staff)
+        allowed = await run_in_threadpool(portal.with_conn, data.sites_of, staff)
         if site is not None and site not in allowed:
             if api:
                 return JSONResponse({"error": "forbidden"}, 403), None
@@ -322,7 +82,7 @@ class WorkstationViews:
         if isinstance(staff, Response):
             return staff
         site = request.path_params["site"]
-        rows = await run_in_threadpool(self.portal.with_conn, board, site, self.portal.now())
+        rows = await run_in_threadpool(self.portal.with_conn, data.board, site, self.portal.now())
         return self.portal.render(
             request, "ws_board.html", site=site, rows=rows, can_act=staff.can_act_at(site),
             notice=self._notice(request), ok=request.query_params.get("ok") == "1",
@@ -355,7 +115,7 @@ class WorkstationViews:
         staff, _ = await self._staff_site(request, api=True)
         if isinstance(staff, Response):
             return staff
-        rows = await run_in_threadpool(self.portal.with_conn, board,
+        rows = await run_in_threadpool(self.portal.with_conn, data.board,
                                        request.path_params["site"], self.portal.now())
         return JSONResponse({"rows": rows})
 
@@ -377,9 +137,9 @@ class WorkstationViews:
                     changed = feed.changed
                     if feed.version != sent:
                         sent = feed.version
-                        yield _event({"rows": list(feed.rows.values()), "at": time.time()})
+                        yield live.event({"rows": list(feed.rows.values()), "at": time.time()})
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(changed.wait(), KEEPALIVE_SECONDS)
+                        await asyncio.wait_for(changed.wait(), live.KEEPALIVE_SECONDS)
                     if feed.version == sent:
                         yield b": keepalive\n\n"
             finally:
@@ -395,7 +155,7 @@ class WorkstationViews:
             return staff
         site = request.path_params["site"]
         text = request.query_params.get("q", "")[:100]
-        rows = await run_in_threadpool(self.portal.with_conn, audit, site, text)
+        rows = await run_in_threadpool(self.portal.with_conn, data.audit, site, text)
         return self.portal.render(request, "ws_audit.html", site=site, rows=rows, q=text)
 
     async def action(self, request: Request) -> Response:
@@ -409,10 +169,10 @@ class WorkstationViews:
             return staff
         site = request.path_params["site"]
         action = form.get("action", "")
-        if action not in ACTIONS:
+        if action not in data.ACTIONS:
             reason, detail = "unknown-action", {}
         else:
-            reason, detail = await run_in_threadpool(portal.with_conn, act, staff.username,
+            reason, detail = await run_in_threadpool(portal.with_conn, data.act, staff.username,
                                                      site, action, form, portal.now())
         wants_json = "application/json" in request.headers.get("accept", "")
         if wants_json:
@@ -438,7 +198,7 @@ class WorkstationViews:
     async def _kiosk(self, request: Request) -> dict | None:
         ip = self.portal.client_ip(request.scope)
         try:
-            return await run_in_threadpool(self.portal.with_conn, kiosk_of, ip,
+            return await run_in_threadpool(self.portal.with_conn, data.kiosk_of, ip,
                                            self.portal.now())
         except Exception:  # noqa: BLE001 - an address psycopg cannot send as inet
             log.warning("kiosk: cannot look up %s", ip, exc_info=True)
@@ -458,7 +218,7 @@ class WorkstationViews:
             login_url = ""
         # The page sends the session code there: only to a hotspot the inventory declares.
         if login_url and urlsplit(login_url).hostname not in await run_in_threadpool(
-                self.portal.with_conn, hotspot_hosts, found["site"]):
+                self.portal.with_conn, data.hotspot_hosts, found["site"]):
             log.warning("kiosk of %s: refusing to send its code to %s, not a hotspot of site "
                         "%s", found["workstation"], urlsplit(login_url).hostname, found["site"])
             return self.portal.render(request, "error.html", status=400,
@@ -487,7 +247,7 @@ class WorkstationViews:
             # The board has no codes: the kiosk asks for its own when its session changes.
             session, code = found["session_id"], found["code"]
             try:
-                yield _event({"row": _kiosk_row(found), "at": time.time()})
+                yield live.event({"row": _kiosk_row(found), "at": time.time()})
                 last = _kiosk_row(found)
                 await hub.fresh(feed, started)
                 while not await request.is_disconnected():
@@ -501,12 +261,12 @@ class WorkstationViews:
                             if again and again["session_id"] == session:
                                 code = again["code"]
                     current = _board_row(row, code) if row else last
-                    if _changed({name: last}, {name: current}):
+                    if live.rows_changed({name: last}, {name: current}):
                         last = current
-                        yield _event({"row": current, "at": time.time()})
+                        yield live.event({"row": current, "at": time.time()})
                         continue
                     try:
-                        await asyncio.wait_for(changed.wait(), KEEPALIVE_SECONDS)
+                        await asyncio.wait_for(changed.wait(), live.KEEPALIVE_SECONDS)
                     except TimeoutError:
                         yield b": keepalive\n\n"
             finally:
