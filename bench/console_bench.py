@@ -5,7 +5,7 @@
 
 Starts a throw-away PostgreSQL 15 with the migrations and functions, loads the quota bench's
 campus (quota_bench.load) with a MAC per session and a name per user, then times, with the
-console's own functions (captiva.portal.console), ``--samples`` random searches of each kind
+console's own functions (captiva.portal.console.data), ``--samples`` random searches of each kind
 (username fragment, last name, email, MAC prefix, IP address) and user pages. Baseline in the
 same process: the same searches again with migration 0110's search indexes dropped.
 Prints p50/p95/p99 per kind; the target is p99 < 100 ms.
@@ -36,7 +36,7 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations 
 )
 from quota_bench import Cluster, load, timed  # noqa: E402
 
-from captiva.portal import console  # noqa: E402
+from captiva.portal.console import data as console  # noqa: E402
 
 SEARCH_INDEXES = ("captiva_user_search_username_idx", "captiva_user_search_name_idx",
                   "captiva_user_search_email_idx", "captiva_user_username_prefix_idx",

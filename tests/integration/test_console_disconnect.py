@@ -16,13 +16,14 @@ from quota_fixtures import NAS_DOUALA, GiB, ts
 from routeros_fixtures import start_sim, stop_sim
 from test_quota_jobs import SECRET, config
 
-from captiva.portal import console
+from captiva.portal.console import actions, data
+from captiva.portal.staff import Staff
 from captiva.quota import jobs
 
 db = quota_fixtures.db
 radius = quota_fixtures.radius
 su = quota_fixtures.su
-ADMIN = console.Staff("helpdesk", "admin", ())
+ADMIN = Staff("helpdesk", "admin", ())
 
 
 def test_disconnect_now_reaches_the_simulators_session_and_the_ack_is_shown(db, radius, su,
@@ -51,15 +52,15 @@ def test_disconnect_now_reaches_the_simulators_session_and_the_ack_is_shown(db, 
         session = su.execute("SELECT radacctid FROM radacct WHERE username = 'benoit'"
                              ).fetchone()[0]
         with db.connect("portal", autocommit=True) as conn:
-            console.request_disconnect(conn, ADMIN, "benoit", session, "stolen laptop")
-            assert [d["result"] for d in console.disconnects(conn, "benoit")] == [None]
+            actions.request_disconnect(conn, ADMIN, "benoit", session, "stolen laptop")
+            assert [d["result"] for d in data.disconnects(conn, "benoit")] == [None]
         with db.connect("jobs", autocommit=False) as conn:
             summary = jobs.enforce(conn, cfg, now + dt.timedelta(seconds=5))
         assert (summary["sessions"], summary["ack"]) == (1, 1)
         assert {row["user"] for row in nas.rows("/ip/hotspot/active")} == {"carol"}
         assert nas.coa()["dropped-timestamp"] == 0
         with db.connect("portal", autocommit=True) as conn:
-            shown = console.disconnects(conn, "benoit")
+            shown = data.disconnects(conn, "benoit")
             audit = conn.execute("SELECT actor, action, reason FROM captiva_audit").fetchall()
         assert [(d["requested_by"], d["result"]) for d in shown] == [("helpdesk", "ack")]
         assert audit == [("helpdesk", "disconnect", "stolen laptop")]

@@ -1,6 +1,6 @@
 """Console quota grants through real FreeRADIUS and PostgreSQL.
 
-A grant is written by the console's own code (captiva.portal.console.grant) as the
+A grant is written by the console's own code (captiva.portal.console.actions.grant) as the
 ``captiva_portal`` role; the login is a real Access-Request to FreeRADIUS, whose quota check
 (captiva_quota_login) reads the one usage definition. Expected figures are plain arithmetic.
 """
@@ -17,12 +17,13 @@ from pyrad import packet
 from quota_radius_fixtures import GIB, Nas, provision, wait_replayed
 from test_quota_radius_login import _clear_of_midnight, login, roster_user
 
-from captiva.portal import console
+from captiva.portal.console import actions
+from captiva.portal.staff import Staff
 from captiva.usage import usage_for
 
 radius_server = radius_fixtures.radius_server
-ADMIN = console.Staff("helpdesk", "admin", ())
-VIEWER = console.Staff("observer", "viewer", ())
+ADMIN = Staff("helpdesk", "admin", ())
+VIEWER = Staff("observer", "viewer", ())
 MONTHLY_USED = 10 * GIB + 300  # over the 10 GiB monthly quota
 DAILY_USED = GIB + 700  # over the 1 GiB daily quota
 
@@ -60,7 +61,7 @@ def test_a_grant_lets_an_over_quota_student_in_with_the_exact_remaining_bytes(se
     assert login(server, "grace").code == packet.AccessReject
     now = dt.datetime.now(dt.UTC)
     with portal_conn(server) as conn:
-        console.grant(conn, ADMIN, "grace", period="monthly", kind="extra",
+        actions.grant(conn, ADMIN, "grace", period="monthly", kind="extra",
                       reason="thesis defence", extra_bytes=5 * GIB,
                       expires_at=now + dt.timedelta(days=7), now=now)
         # the console shows the same figure the login check uses
@@ -78,7 +79,7 @@ def test_a_reset_gives_the_period_back_in_full(server):
     assert login(server, "rita").code == packet.AccessReject
     now = dt.datetime.now(dt.UTC)
     with portal_conn(server) as conn:
-        made = console.grant(conn, ADMIN, "rita", period="daily", kind="reset",
+        made = actions.grant(conn, ADMIN, "rita", period="daily", kind="reset",
                              reason="router fault counted twice", now=now)
         day = usage_for(conn, "rita", now)["daily"]
     assert made["bytes"] == DAILY_USED
@@ -92,7 +93,7 @@ def test_a_grant_expires_on_time(server):
     now = dt.datetime.now(dt.UTC)
     expires = now + dt.timedelta(seconds=3)
     with portal_conn(server) as conn:
-        console.grant(conn, ADMIN, "tess", period="daily", kind="extra", reason="exam",
+        actions.grant(conn, ADMIN, "tess", period="daily", kind="extra", reason="exam",
                       extra_bytes=GIB, expires_at=expires, now=now)
     reply = login(server, "tess")
     assert reply.code == packet.AccessAccept
@@ -106,17 +107,17 @@ def test_a_grant_expires_on_time(server):
 def test_a_viewer_cannot_grant_and_bad_grants_are_refused(server):
     now = dt.datetime.now(dt.UTC)
     with portal_conn(server) as conn:
-        with pytest.raises(console.ActionRefused, match="error.read_only"):
-            console.grant(conn, VIEWER, "vera", period="daily", kind="extra", reason="x",
+        with pytest.raises(actions.ActionRefused, match="error.read_only"):
+            actions.grant(conn, VIEWER, "vera", period="daily", kind="extra", reason="x",
                           extra_bytes=GIB, expires_at=now + dt.timedelta(days=1), now=now)
-        with pytest.raises(console.ActionRefused, match="console.reason_required"):
-            console.grant(conn, ADMIN, "vera", period="daily", kind="extra", reason=" ",
+        with pytest.raises(actions.ActionRefused, match="console.reason_required"):
+            actions.grant(conn, ADMIN, "vera", period="daily", kind="extra", reason=" ",
                           extra_bytes=GIB, expires_at=now + dt.timedelta(days=1), now=now)
-        with pytest.raises(console.ActionRefused, match="console.bad_expiry"):
-            console.grant(conn, ADMIN, "vera", period="daily", kind="extra", reason="x",
+        with pytest.raises(actions.ActionRefused, match="console.bad_expiry"):
+            actions.grant(conn, ADMIN, "vera", period="daily", kind="extra", reason="x",
                           extra_bytes=GIB, expires_at=now - dt.timedelta(seconds=1), now=now)
-        with pytest.raises(console.ActionRefused, match="console.unlimited"):
-            console.grant(conn, ADMIN, "vera", period="weekly", kind="extra", reason="x",
+        with pytest.raises(actions.ActionRefused, match="console.unlimited"):
+            actions.grant(conn, ADMIN, "vera", period="weekly", kind="extra", reason="x",
                           extra_bytes=GIB, expires_at=now + dt.timedelta(days=1), now=now)
         assert conn.execute("SELECT count(*) FROM captiva_quota_grant WHERE username = 'vera'"
                             ).fetchone()[0] == 0
@@ -156,12 +157,12 @@ def test_plan_and_drift_report_the_grants_in_force(server):
 
 
 def test_each_role_is_offered_what_the_database_lets_it_do(server):
-    """One rule for "who may act": what the portal offers each role (console.Staff, read by
+    """One rule for "who may act": what the portal offers each role (Staff, read by
     every page) is what the database lets that role do, for every kind of action the
     console has (the audit function, the devices', the sign-up review's, the workstations')."""
-    staff = [console.Staff("helpdesk", "admin", ()), console.Staff("observer", "viewer", ()),
-             console.Staff("desk", "operator", ()),
-             console.Staff("annex", "operator", ("north",))]
+    staff = [Staff("helpdesk", "admin", ()), Staff("observer", "viewer", ()),
+             Staff("desk", "operator", ()),
+             Staff("annex", "operator", ("north",))]
     with server.db.connect() as conn:
         conn.execute("INSERT INTO captiva_staff (username, role, sites) VALUES"
                      " ('desk', 'operator', '{}'), ('annex', 'operator', '{north}')"
@@ -183,11 +184,11 @@ def test_each_role_is_offered_what_the_database_lets_it_do(server):
         "registration-reject": ("SELECT * FROM captiva_registration_decide(%s, %s, false,"
                                 " 'x')", (request,)),
     }
-    offered = {"grant": console.Staff.can_act.fget, "disconnect": console.Staff.can_act.fget,
-               "voucher-revoke": console.Staff.can_act.fget,
-               "device-block": console.Staff.can_act.fget,
-               "registration-approve": console.Staff.can_review.fget,
-               "registration-reject": console.Staff.can_review.fget}
+    offered = {"grant": Staff.can_act.fget, "disconnect": Staff.can_act.fget,
+               "voucher-revoke": Staff.can_act.fget,
+               "device-block": Staff.can_act.fget,
+               "registration-approve": Staff.can_review.fget,
+               "registration-reject": Staff.can_review.fget}
 
     def allowed(conn, sql, args) -> bool:
         try:

@@ -38,7 +38,7 @@ from radius_fixtures import (
     run_role,
 )
 
-from captiva.portal import data
+from captiva.portal.console import overview_data
 from captiva.quota import jobs, metrics
 
 WINDOW = 10  # Debian's reject_delay holds each reject 1 s: the sequential failures fit
@@ -161,7 +161,7 @@ def test_a_mac_that_failed_too_often_is_throttled_without_a_lookup_and_students_
     # job exports as a metric (the jobs' role): no code in either.
     now = dt.datetime.now(dt.UTC)
     with server.db.connect("portal") as conn:
-        (source,) = [r for r in data.guessing(conn, now) if r["nas"] == nas]
+        (source,) = [r for r in overview_data.guessing(conn, now) if r["nas"] == nas]
     assert (source["scope"], source["mac"], source["throttled"]) == (
         "station", "02:00:5E:00:AA:01", 2)
     assert source["since"] <= source["last"] <= now

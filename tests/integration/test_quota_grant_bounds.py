@@ -10,10 +10,10 @@ import datetime as dt
 import psycopg
 import pytest
 
-from captiva.portal import console
+from captiva.portal.console import actions
 
 START = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-LONGEST = dt.timedelta(days=console.MAX_GRANT_DAYS)
+LONGEST = dt.timedelta(days=actions.MAX_GRANT_DAYS)
 
 
 def insert(db, bytes_: int, expires_at: dt.datetime, kind: str = "extra") -> None:
@@ -25,7 +25,7 @@ def insert(db, bytes_: int, expires_at: dt.datetime, kind: str = "extra") -> Non
 
 
 def test_grants_within_the_bounds_are_accepted(radius_db):
-    insert(radius_db, console.MAX_GRANT_BYTES, START + LONGEST)
+    insert(radius_db, actions.MAX_GRANT_BYTES, START + LONGEST)
     insert(radius_db, 1, START + dt.timedelta(hours=1))
     with radius_db.connect() as conn:
         assert conn.execute("SELECT count(*) FROM captiva_quota_grant").fetchone() == (2,)
@@ -34,7 +34,7 @@ def test_grants_within_the_bounds_are_accepted(radius_db):
 @pytest.mark.parametrize("kind", ["extra", "reset"])
 def test_more_than_10_tib_is_refused_by_the_database(radius_db, kind):
     with pytest.raises(psycopg.errors.CheckViolation, match="captiva_quota_grant_bytes_bound"):
-        insert(radius_db, console.MAX_GRANT_BYTES + 1, START + dt.timedelta(days=1), kind)
+        insert(radius_db, actions.MAX_GRANT_BYTES + 1, START + dt.timedelta(days=1), kind)
 
 
 @pytest.mark.parametrize("timezone", ["UTC", "Europe/Paris", "America/New_York"])
@@ -60,10 +60,10 @@ def test_the_console_and_the_constraints_are_one_rule(radius_db):
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
             " WHERE conrelid = 'captiva_quota_grant'::regclass AND conname LIKE '%_bound'"
         ).fetchall())
-    hours = console.MAX_GRANT_DAYS * 24
+    hours = actions.MAX_GRANT_DAYS * 24
     assert definitions == {
         "captiva_quota_grant_bytes_bound":
-            f"CHECK ((bytes <= '{console.MAX_GRANT_BYTES}'::bigint))",
+            f"CHECK ((bytes <= '{actions.MAX_GRANT_BYTES}'::bigint))",
         "captiva_quota_grant_duration_bound":
             f"CHECK ((expires_at <= (starts_at + '{hours}:00:00'::interval)))",
     }

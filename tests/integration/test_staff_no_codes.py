@@ -39,8 +39,8 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 from test_voucher_portal import write_vouchers
 
-from captiva.portal import data
 from captiva.portal.app import create_app
+from captiva.portal.console import overview_data
 
 radius_server = radius_fixtures.radius_server
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -139,7 +139,7 @@ def client_for(campus, username: str) -> TestClient:
 def urls(app, campus) -> list[str]:
     """Every GET route of the app with each value its parameters can take here."""
     values = {
-        "view": list(data.ADMIN_VIEWS),
+        "view": list(overview_data.ADMIN_VIEWS),
         "username": [ADMIN, OPERATOR, VIEWER, *campus.codes, campus.ws[1]],
         "site": [SITE],
         "action": [],  # POST only

@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from captiva.portal.rows import dicts
 from captiva.quota.mail import Mail
 
 from .signup_text import MAILS
@@ -154,9 +155,7 @@ def state(conn, request_id: int) -> State | None:
 
 
 def listing(conn) -> list[dict]:
-    from captiva.portal.data import _dicts
-
-    return _dicts(conn.execute("SELECT * FROM captiva_registration_list(%s)", (LIST_LIMIT,)))
+    return dicts(conn.execute("SELECT * FROM captiva_registration_list(%s)", (LIST_LIMIT,)))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from captiva.portal.data import jsonable_rows
+from captiva.portal.rows import jsonable_rows
 from captiva.vouchers import is_code
 
 from . import data

@@ -136,3 +136,11 @@ CONSOLE: dict[str, dict[str, str]] = {
         "console.session_closed": "This session has already ended.",
     },
 }
+
+# What a redirect after an action may announce on the user's page (message keys).
+NOTICES = ("console.granted", "console.disconnect_requested", "devices.renamed",
+           "devices.blocked_done", "devices.unblocked_done", "devices.nothing_to_disconnect")
+REFUSALS = ("error.read_only", "console.bad_period", "console.bad_kind",
+            "console.reason_required", "console.unknown_user", "console.unlimited",
+            "console.bad_amount", "console.bad_expiry", "console.session_closed",
+            "devices.bad_mac", "devices.name_too_long")

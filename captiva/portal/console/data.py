@@ -1,17 +1,11 @@
-"""The helpdesk's console: staff roles, search, the user page, grants, disconnects, history.
+"""What the helpdesk's console reads, as the ``captiva_portal`` role (migration 0110): the
+search and the list of users, a user's page, their history.
 
-What it reads and writes, as the ``captiva_portal`` role (migration 0110):
-
-- **Staff** (``captiva_staff``, reconciled from the roster's ``captiva_staff``): ``admin``
-  acts, ``operator`` and ``viewer`` read. One notion of role for the whole portal.
-- **Figures** come from SQL: usage from ``captiva_user_usage`` (through
-  :func:`captiva.usage.usage_for`), the login decision from ``captiva_quota_login``, the very
-  function FreeRADIUS calls; nothing here computes a quota or a rejection itself.
-- **Actions** write only runtime data, never the roster: a quota grant
-  (``captiva_quota_grant``), a disconnect request (``captiva_console_disconnect``, sent by the
-  enforce job on the RADIUS host), each with its ``captiva_audit`` row in the same
-  transaction, written by ``captiva_audit_record`` (functions/85_staff_labels.sql), which
-  takes the actor's role from ``captiva_staff``, never from the portal.
+Figures come from SQL: usage from ``captiva_user_usage`` (through the student's dashboard,
+:func:`captiva.portal.student.data.dashboard`), the login decision from
+``captiva_quota_login``, the very function FreeRADIUS calls; nothing here computes a quota or
+a rejection itself. Who is staff: staff.py; the actions: actions.py; the overview's lists:
+overview_data.py.
 """
 
 from __future__ import annotations
@@ -22,71 +16,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from captiva.portal.data import _dicts
-from captiva.usage import usage_for
+from captiva.portal.rows import dicts
+from captiva.portal.student.data import dashboard
 
-STAFF_CACHE_SECONDS = 5.0
 PAGE_SIZE = 50
 CSV_LIMIT = 100_000
-PERIODS = ("daily", "weekly", "monthly", "total")
 LIST_STATUSES = ("online", "offline", "never")
 ACCOUNT_STATUSES = ("active", "disabled", "wifi-off", "expired")
-# A grant larger than this is a typo, not a thesis defence. The database holds the same
-# bounds as CHECK constraints (migration 0160_quota_grant_bounds); these refuse first, with
-# a message (tests/integration/test_quota_grant_bounds.py keeps both equal).
-MAX_GRANT_BYTES = 10 * 1024**4
-MAX_GRANT_DAYS = 366
-
-# What a redirect after an action may announce (message keys).
-NOTICES = ("console.granted", "console.disconnect_requested", "devices.renamed",
-           "devices.blocked_done", "devices.unblocked_done", "devices.nothing_to_disconnect")
-REFUSALS = ("error.read_only", "console.bad_period", "console.bad_kind",
-            "console.reason_required", "console.unknown_user", "console.unlimited",
-            "console.bad_amount", "console.bad_expiry", "console.session_closed",
-            "devices.bad_mac", "devices.name_too_long")
-
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{0,2})+$|^[0-9A-Fa-f]{12}$")
-
-
-@dataclass(frozen=True)
-class Staff:
-    """A staff member and what their role may do: every page asks here which forms to offer
-    and refuses first; the database decides again (captiva_audit_record,
-    captiva_workstation_may_act), with the same rules."""
-
-    username: str
-    role: str  # admin | operator | viewer
-    sites: tuple[str, ...]
-
-    @property
-    def can_act(self) -> bool:
-        """Grants, resets, disconnects, revocations, a student's devices: admins."""
-        return self.role == "admin"
-
-    @property
-    def can_review(self) -> bool:
-        """Sign-up requests (approve, reject): admins and operators."""
-        return self.role in ("admin", "operator")
-
-    def can_act_at(self, site: str) -> bool:
-        """A site's workstations: admins, and operators of that site (or of every site)."""
-        return self.role == "admin" or (self.role == "operator"
-                                        and (not self.sites or site in self.sites))
-
-
-class ActionRefused(ValueError):
-    """An action the console refuses; the message key says why (i18n)."""
-
-    def __init__(self, key: str, **values):
-        super().__init__(key)
-        self.key = key
-        self.values = values
-
-
-def staff_member(conn, username: str) -> Staff | None:
-    row = conn.execute("SELECT username, role, sites FROM captiva_staff WHERE username = %s",
-                       (username,)).fetchone()
-    return Staff(row[0], row[1], tuple(row[2])) if row else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,7 +165,7 @@ def search(conn, query: Query, page_size: int = PAGE_SIZE,
         params["offset"] = (query.page - 1) * page_size
     else:
         params["limit"], params["offset"] = limit, 0
-    rows = _dicts(conn.execute(_LIST.format(where=" AND ".join(where), order=order), params))
+    rows = dicts(conn.execute(_LIST.format(where=" AND ".join(where), order=order), params))
     for row in rows:
         row["presence"] = "online" if row["online"] else "never" if row["never"] else "offline"
     if limit is None:
@@ -292,7 +229,7 @@ def why(conn, username: str, now: dt.datetime, nas: str | None = None) -> Verdic
 
 
 def user_record(conn, username: str) -> dict[str, Any] | None:
-    rows = _dicts(conn.execute("""
+    rows = dicts(conn.execute("""
         SELECT u.username, u.first_name, u.last_name, u.email, u.language, u.promotion,
                u.own_profile, u.profile, u.enabled, u.status, u.expires_at, u.activated_on,
                u.updated_at, pr.profile AS promotion_profile, pr.wifi_enabled
@@ -307,7 +244,7 @@ def user_record(conn, username: str) -> dict[str, Any] | None:
 
 
 def grants(conn, username: str, now: dt.datetime, active_only: bool = True):
-    return _dicts(conn.execute(
+    return dicts(conn.execute(
         "SELECT id, period, kind, bytes, reason, granted_by, starts_at, expires_at,"
         " expires_at > %(now)s AND starts_at <= %(now)s AS active"
         " FROM captiva_quota_grant WHERE username = %(username)s"
@@ -318,7 +255,7 @@ def grants(conn, username: str, now: dt.datetime, active_only: bool = True):
 
 def failures(conn, username: str, limit: int = 10) -> list[dict[str, Any]]:
     # Never radpostauth.pass.
-    return _dicts(conn.execute(
+    return dicts(conn.execute(
         "SELECT authdate AS at, reply, callingstationid AS mac, calledstationid AS called"
         " FROM radpostauth WHERE username = %s AND reply IS DISTINCT FROM 'Access-Accept'"
         " ORDER BY authdate DESC LIMIT %s", (username, limit)))
@@ -326,7 +263,7 @@ def failures(conn, username: str, limit: int = 10) -> list[dict[str, Any]]:
 
 def disconnects(conn, username: str, limit: int = 10) -> list[dict[str, Any]]:
     """The console's requests and, once the enforce job sent it, the NAS's answer."""
-    return _dicts(conn.execute("""
+    return dicts(conn.execute("""
         SELECT c.id, c.radacctid, c.requested_by, c.requested_at, d.result, d.error_cause,
                d.detail, d.requested_at AS sent_at
         FROM captiva_console_disconnect AS c
@@ -349,9 +286,7 @@ def user_page(conn, username: str, now: dt.datetime) -> dict[str, Any] | None:
         user = user_record(conn, username)
         if user is None:
             return None
-        from captiva.portal import data  # the student's own page's queries, reused
-
-        board = data.dashboard(conn, username, now, 1, 20)
+        board = dashboard(conn, username, now, 1, 20)  # the student's own page's figures
         return {
             "user": user,
             "usage": board.usage,
@@ -364,115 +299,6 @@ def user_page(conn, username: str, now: dt.datetime) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Actions (admin role), each with its audit row in the same transaction
-
-
-def _audit(conn, staff: Staff, action: str, username: str, reason: str | None,
-           detail: dict[str, Any]) -> None:
-    from psycopg.types.json import Jsonb
-
-    # Through the SECURITY DEFINER function, which reads the actor's role from captiva_staff
-    # itself: the portal's role may not insert audit rows (migration 0140).
-    conn.execute("SELECT captiva_audit_record(%s, %s, %s, %s, %s)",
-                 (staff.username, action, username, reason, Jsonb(detail)))
-
-
-def grant(conn, staff: Staff, username: str, *, period: str, kind: str, reason: str,
-          now: dt.datetime, extra_bytes: int | None = None,
-          expires_at: dt.datetime | None = None) -> dict[str, Any]:
-    """Grant ``extra_bytes`` on ``period`` until ``expires_at``, or reset the period's counter
-    (until the period resets; a total counter until ``expires_at``). Returns the grant."""
-    if not staff.can_act:
-        raise ActionRefused("error.read_only")
-    reason = (reason or "").strip()
-    if period not in PERIODS:
-        raise ActionRefused("console.bad_period")
-    if kind not in ("extra", "reset"):
-        raise ActionRefused("console.bad_kind")
-    if not reason:
-        raise ActionRefused("console.reason_required")
-    with conn.transaction():
-        usage = usage_for(conn, username, now)
-        if user_record(conn, username) is None:
-            raise ActionRefused("console.unknown_user")
-        period_usage = usage[period]
-        if period_usage.limit is None:
-            raise ActionRefused("console.unlimited")
-        if kind == "reset":
-            amount = period_usage.used
-            if period != "total":
-                expires_at = period_usage.period.resets_at
-            if amount > MAX_GRANT_BYTES:  # the database's bound too (0160_quota_grant_bounds)
-                raise ActionRefused("console.bad_amount")
-        else:
-            amount = extra_bytes
-            if amount is None or not 0 < amount <= MAX_GRANT_BYTES:
-                raise ActionRefused("console.bad_amount")
-        if expires_at is None or expires_at <= now \
-                or expires_at > now + dt.timedelta(days=MAX_GRANT_DAYS):
-            raise ActionRefused("console.bad_expiry")
-        row = conn.execute(
-            "INSERT INTO captiva_quota_grant (username, period, kind, bytes, reason, granted_by,"
-            " starts_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (username, period, kind, amount, reason, staff.username, now, expires_at)).fetchone()
-        detail = {"grant": row[0], "period": period, "bytes": amount,
-                  "expires_at": expires_at.isoformat()}
-        _audit(conn, staff, "reset" if kind == "reset" else "grant", username, reason, detail)
-    return {"id": row[0], "period": period, "kind": kind, "bytes": amount,
-            "expires_at": expires_at}
-
-
-def parse_grant_form(form: dict[str, str], timezone: str
-                     ) -> tuple[int | None, dt.datetime | None]:
-    """The grant form's amount (GiB, decimals allowed) and expiry (``YYYY-MM-DDTHH:MM`` or
-    ``YYYY-MM-DD``, a wall-clock time of the campus ``timezone`` unless it names an
-    offset). No expiry: a reset lasts until its period resets, extra bytes are refused."""
-    import zoneinfo
-    from decimal import Decimal, InvalidOperation
-
-    extra = None
-    if form.get("kind") == "extra":
-        try:
-            gib = Decimal(form.get("amount", "").replace(",", "."))
-        except InvalidOperation:
-            raise ActionRefused("console.bad_amount") from None
-        if not gib.is_finite() or gib <= 0:
-            raise ActionRefused("console.bad_amount")
-        extra = int(gib * 1024**3)
-    expires = None
-    text = form.get("expires", "").strip()
-    if text:
-        try:
-            expires = dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise ActionRefused("console.bad_expiry") from None
-        if expires.tzinfo is None:
-            expires = expires.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
-    return extra, expires
-
-
-def request_disconnect(conn, staff: Staff, username: str, radacctid: int,
-                       reason: str = "") -> int:
-    """Record "disconnect now" for one open session of ``username``; the enforce job on the
-    RADIUS host sends the Disconnect-Request (captiva_sessions_to_disconnect)."""
-    if not staff.can_act:
-        raise ActionRefused("error.read_only")
-    with conn.transaction():
-        found = conn.execute(
-            "SELECT acctsessionid, host(nasipaddress) FROM radacct WHERE radacctid = %s"
-            " AND username = %s AND acctstoptime IS NULL", (radacctid, username)).fetchone()
-        if found is None:
-            raise ActionRefused("console.session_closed")
-        row = conn.execute(
-            "INSERT INTO captiva_console_disconnect (radacctid, username, requested_by)"
-            " VALUES (%s, %s, %s) RETURNING id", (radacctid, username, staff.username)).fetchone()
-        _audit(conn, staff, "disconnect", username, reason.strip() or None,
-               {"request": row[0], "radacctid": radacctid, "session": found[0],
-                "nas": found[1]})
-    return row[0]
-
-
-# ---------------------------------------------------------------------------------------------
 # History: one timeline
 
 
@@ -481,7 +307,7 @@ def history(conn, username: str, limit: int = 200) -> list[dict[str, Any]]:
     user, with their commit), console actions (captiva_audit) and failed logins
     (radpostauth), newest first. The change log is read through captiva_change_log_of: its
     lists name every RADIUS user an apply touched, codes included (migration 0140)."""
-    rows = _dicts(conn.execute("""
+    rows = dicts(conn.execute("""
         SELECT * FROM (
             SELECT c.applied_at AS at, 'roster' AS source, c.event, c.applied_by AS actor,
                    concat_ws(' ', c.summary, 'commit ' || left(c.git_commit, 12)) AS detail
