@@ -51,7 +51,7 @@ from captiva.portal.security import (
 )
 from captiva.portal.student.devices_views import DeviceViews
 from captiva.portal.student.signup_views import SignupViews
-from captiva.portal.student.views import PasswordViews
+from captiva.portal.student.password_views import PasswordViews
 from captiva.portal.vouchers.views import VoucherViews
 from captiva.portal.workstations.views import WorkstationViews
 from captiva.usage import default_calendar, format_bytes

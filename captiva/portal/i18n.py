@@ -216,7 +216,7 @@ from captiva.portal.workstations.text import WORKSTATION  # noqa: E402 - worksta
 for _lang, _messages in WORKSTATION.items():
     MESSAGES[_lang].update(_messages)
 
-from captiva.portal.student.text import PASSWORD  # noqa: E402 - students' password pages
+from captiva.portal.student.password_text import PASSWORD  # noqa: E402 - students' password pages
 
 for _lang, _messages in PASSWORD.items():
     MESSAGES[_lang].update(_messages)

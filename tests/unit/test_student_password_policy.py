@@ -1,5 +1,5 @@
 """The students' password policy, the stored form, the reset links and mail
-(captiva.portal.student.data), and ending a student's other portal sessions."""
+(captiva.portal.student.password_data), and ending a student's other portal sessions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from captiva.portal.security import SessionStore
-from captiva.portal.student import data
+from captiva.portal.student import password_data as data
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

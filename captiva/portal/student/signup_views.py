@@ -27,8 +27,7 @@ from captiva.portal.security import LoginLimiter, Throttled, client_bucket
 from captiva.quota.mail import Mailer
 from captiva.usage import default_calendar
 
-from . import data as password_data
-from . import signup_data
+from . import password_data, signup_data
 
 log = logging.getLogger("captiva.portal")
 WINDOW = 3600  # seconds: submissions are counted per hour

@@ -5,7 +5,8 @@
 - ``/password/reset/{token}``: the link's page, to choose a new one.
 
 Every form carries the portal's CSRF token (the session's, or a visitor's stateless one).
-The database decides and audits (data.py); these handlers check the form and the policy.
+The database decides and audits (password_data.py); these handlers check the form and the
+policy.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from captiva.portal import radius_auth
 from captiva.portal.security import LoginLimiter, Throttled, client_bucket
 from captiva.quota.mail import Mailer
 
-from . import data
+from . import password_data
 
 log = logging.getLogger("captiva.portal")
 RESET_WINDOW = 3600  # seconds: forgotten-password requests are counted per hour
@@ -74,7 +75,8 @@ class PasswordViews:
         portal = self.portal
         if storage is None:
             try:
-                storage = await run_in_threadpool(portal.with_conn, data.storage_of, username)
+                storage = await run_in_threadpool(portal.with_conn, password_data.storage_of,
+                                                  username)
             except psycopg.OperationalError:
                 return portal.render(request, "error.html", status=503,
                                      message_key="password.unavailable")
@@ -95,7 +97,7 @@ class PasswordViews:
         session, form = found
         username = session.username
         current, new = form.get("current", ""), form.get("new", "")
-        storage = await run_in_threadpool(portal.with_conn, data.storage_of, username)
+        storage = await run_in_threadpool(portal.with_conn, password_data.storage_of, username)
         if storage is None:
             return await self._change_form(request, username)
         refusal = await run_in_threadpool(self.refusal, new, form.get("confirm", ""), username)
@@ -129,9 +131,9 @@ class PasswordViews:
                                            status=401, storage=storage)
         portal.limiter.succeeded(attempt)
         end_others = form.get("end_sessions") == "1"
-        value = await run_in_threadpool(data.stored_form, new, storage)
-        ended = await run_in_threadpool(portal.with_conn, data.set_password, username, storage,
-                                        value, end_others, client_bucket(address))
+        value = await run_in_threadpool(password_data.stored_form, new, storage)
+        ended = await run_in_threadpool(portal.with_conn, password_data.set_password, username,
+                                        storage, value, end_others, client_bucket(address))
         if end_others:
             portal.store.end_others(username, keep=session)
         log.info("password changed by %s (other sessions ended: %s)", portal.log_name(username),
@@ -142,7 +144,7 @@ class PasswordViews:
         """The first policy problem of a new password (and its confirmation), or None."""
         if new != confirm:
             return ("password.mismatch", {})
-        found = data.problems(new, username, self.portal.config.password.min_length)
+        found = password_data.problems(new, username, self.portal.config.password.min_length)
         return found[0] if found else None
 
     # -- forgotten password ------------------------------------------------------------------
@@ -193,9 +195,9 @@ class PasswordViews:
         after the response)."""
         portal = self.portal
         settings = portal.config.password
-        token = data.new_token()
+        token = password_data.new_token()
         try:
-            recipient = portal.with_conn(data.issue_reset, username, token, client,
+            recipient = portal.with_conn(password_data.issue_reset, username, token, client,
                                          settings.reset_per_account)
         except psycopg.Error as exc:
             log.error("password reset for %s: database error (%s)", portal.log_name(username),
@@ -205,9 +207,10 @@ class PasswordViews:
             log.info("password reset for %s: no link (unknown, no address or rate-limited)",
                      portal.log_name(username))
             return
-        mail = data.reset_mail(recipient.email, recipient.language, recipient.first_name,
-                               data.reset_url(settings.public_url, token),
-                               portal.config.site_name)
+        mail = password_data.reset_mail(recipient.email, recipient.language,
+                                        recipient.first_name,
+                                        password_data.reset_url(settings.public_url, token),
+                                        portal.config.site_name)
         try:
             with Mailer(portal.config.smtp) as mailer:
                 mailer.send(mail)
@@ -221,7 +224,8 @@ class PasswordViews:
 
     async def reset_page(self, request: Request) -> Response:
         token = request.path_params["token"][:64]
-        username = await run_in_threadpool(self.portal.with_conn, data.reset_username, token)
+        username = await run_in_threadpool(self.portal.with_conn, password_data.reset_username,
+                                           token)
         return self._visitor_form(request, "student_reset.html", status=200 if username else 410,
                                   valid=bool(username), token=token, message=None, done=False)
 
@@ -232,9 +236,9 @@ class PasswordViews:
         if not portal.csrf_ok(request, form):
             return self._visitor_form(request, "student_reset.html", status=403, valid=True,
                                       token=token, message="error.csrf", done=False)
-        username = await run_in_threadpool(portal.with_conn, data.reset_username, token)
-        storage = username and await run_in_threadpool(portal.with_conn, data.storage_of,
-                                                       username)
+        username = await run_in_threadpool(portal.with_conn, password_data.reset_username, token)
+        storage = username and await run_in_threadpool(portal.with_conn,
+                                                       password_data.storage_of, username)
         if not username or not storage:
             return self._visitor_form(request, "student_reset.html", status=410, valid=False,
                                       token=token, message=None, done=False)
@@ -244,10 +248,10 @@ class PasswordViews:
             return self._visitor_form(request, "student_reset.html", status=400, valid=True,
                                       token=token, message=refusal[0],
                                       message_values=refusal[1], done=False)
-        value = await run_in_threadpool(data.stored_form, new, storage)
+        value = await run_in_threadpool(password_data.stored_form, new, storage)
         address = portal.client_ip(request.scope)
-        done = await run_in_threadpool(portal.with_conn, data.redeem_reset, token, storage,
-                                       value, client_bucket(address))
+        done = await run_in_threadpool(portal.with_conn, password_data.redeem_reset, token,
+                                       storage, value, client_bucket(address))
         if done is None:
             return self._visitor_form(request, "student_reset.html", status=410, valid=False,
                                       token=token, message=None, done=False)

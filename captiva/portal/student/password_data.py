@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from captiva.passwords import sha512_crypt
 from captiva.quota.mail import Mail
 
-from .text import RESET_MAIL
+from .password_text import RESET_MAIL
 
 MAX_LENGTH = 128  # what the login form accepts, and RADIUS's User-Password (128 octets)
 RESET_MINUTES = 30  # a link's life (the database caps it there too)
