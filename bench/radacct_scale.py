@@ -20,9 +20,10 @@ be; VACUUM ANALYZE after, as autovacuum would):
 2. enforcement: captiva-quota enforce's selection (dry run: which sessions to cut; the
    Disconnects it then sends depend on the sessions to cut, not on the history), close-stale's
    selection and the report job; budget: the job budgets of captiva.quota.config (enforce 40 s);
-3. the portal: captiva.portal.data.dashboard (everything /me reads: usage, open sessions, the
-   history page, devices over radacct + radacct_history, the chart) for --students distinct
-   students, as the portal's role; p50/p99 per page against the 50 ms page budget.
+3. the portal: captiva.portal.student.data.dashboard (everything /me reads: usage, open
+   sessions, the history page, devices over radacct + radacct_history, the chart) for
+   --students distinct students, as the portal's role; p50/p99 per page against the 50 ms page
+   budget.
 
 Not one of ``make bench``'s ``bench/*_bench.py`` scripts: it takes about 25 minutes (most of
 it writing the history with fsync on). Exits 1 when a budget is missed or the history makes a
@@ -52,7 +53,7 @@ from pg_fixtures import radius_database  # noqa: E402
 from quota_radius_fixtures import DOUALA_NAS  # noqa: E402
 from radius_fixtures import ROUTER_SECRET, freeradius_for  # noqa: E402
 
-from captiva.portal import data  # noqa: E402
+from captiva.portal.student import data  # noqa: E402
 from captiva.quota import jobs  # noqa: E402
 from captiva.quota.config import DEFAULT_BUDGETS  # noqa: E402
 from captiva.quota.config import parse as quota_config  # noqa: E402

@@ -204,7 +204,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "updated": "Figures as of {when} ({tz})",
     },
 }
-from captiva.portal.console_text import CONSOLE  # noqa: E402 - the console's own strings
+from captiva.portal.console.text import CONSOLE  # noqa: E402 - the console's own strings
 from captiva.portal.vouchers.text import VOUCHER  # noqa: E402 - the voucher pages' strings
 
 for _lang, _messages in CONSOLE.items():

@@ -45,10 +45,11 @@ from portal_fixtures import (
 from starlette.testclient import TestClient
 
 import captiva
-from captiva.portal import data
-from captiva.portal.app import CSP, create_app, fmt_bytes
+from captiva.portal.app import CSP, create_app
 from captiva.portal.config import ConfigError, parse
 from captiva.portal.security import LoginLimiter
+from captiva.portal.shell import fmt_bytes
+from captiva.portal.student import data
 from captiva.usage import usage_for
 
 radius_server = radius_fixtures.radius_server

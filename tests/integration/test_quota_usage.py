@@ -15,9 +15,11 @@ from quota_fixtures import NAS_DOUALA, NAS_PARIS, UTC, GiB, add_user, daily, ts
 from starlette.requests import Request
 
 from captiva.periods import Calendar, period, periods
-from captiva.portal import data
-from captiva.portal.app import Portal, chart_bars
 from captiva.portal.config import parse
+from captiva.portal.console import overview_data
+from captiva.portal.shell import Portal
+from captiva.portal.student import data
+from captiva.portal.student.views import chart_bars
 from captiva.usage import format_bytes, usage_all, usage_for
 
 # The quota campus (quota_fixtures.py).
@@ -403,7 +405,7 @@ def test_the_admin_top_is_every_users_own_month_even_past_the_first_candidates(d
     su.execute("INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, "
                "acctstarttime) VALUES ('p', 'p', 'alice', %s, %s)", (NAS_PARIS, now))
     with db.connect("portal") as portal:
-        got = data.top(portal, now, limit=2)
+        got = overview_data.top(portal, now, limit=2)
         every = sorted(((u.usage["monthly"].used, u.username) for u in usage_all(portal, now)
                         if u.usage["monthly"].used > 0), reverse=True)
     assert [(r["username"], r["bytes"]) for r in got] == [("alice", 3 * GiB), ("benoit", 100)]

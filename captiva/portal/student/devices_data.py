@@ -1,6 +1,6 @@
 """Students' devices: the actions on one device of an account, by the student or an admin
 (functions/91_student_devices.sql decides, normalises the MAC address and audits; docs/portal.md,
-"For students"). The list itself is the dashboard's (captiva.portal.data, ``devices``)."""
+"For students"). The list itself is the dashboard's (data.py, ``devices``)."""
 
 from __future__ import annotations
 
