@@ -1,0 +1,261 @@
+"""Who may do what: the one authorization policy (role x action x scope).
+
+Every surface asks here. The portal's pages offer a form only when :func:`allows` says so
+(``captiva.portal.console.Staff.may``); the database decides again, from the same table: the
+SQL functions in ``roles/postgres/files/functions/15_authz.sql`` are rendered from this module
+(``python -m captiva.authz sql``; ``tests/unit/test_authz.py`` fails when the file differs),
+and every action's function asks ``captiva_authz_role`` before it acts and
+``captiva_audit_record`` writes its row. The command-line tools act as the operating-system
+account that runs them (role ``os``, actor ``os:<login>``).
+
+Roles:
+
+- ``viewer``, ``operator``, ``admin``: staff, from the roster's ``captiva_staff`` (table
+  ``captiva_staff``, with the ``sites`` an operator works at; none listed = every site);
+- ``os``: an account on the quota jobs' host running a Captiva command with the jobs'
+  configuration (its database login is ``captiva_jobs``; the database checks that too).
+
+Scopes: ``all`` (every site, or an action that has no site) or ``site`` (the sites of the
+staff member, every site when they list none). No cell: refused.
+
+Actions are named as their audit rows name them (table ``captiva_audit``, column ``action``),
+and each audit row's ``kind`` is its action's: ``account`` (a roster user's quota, sessions,
+password, devices), ``voucher``, ``registration`` (a sign-up request), ``workstation``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+STAFF_ROLES = ("viewer", "operator", "admin")
+ROLES = (*STAFF_ROLES, "os")
+ALL, SITE = "all", "site"
+SCOPES = (ALL, SITE)
+KINDS = ("account", "voucher", "registration", "workstation")
+OS_ACTOR_PREFIX = "os:"
+
+_ADMIN = {"admin": ALL}
+_REVIEW = {"admin": ALL, "operator": ALL}
+_DESK = {"admin": ALL, "operator": SITE}
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    kind: str | None  # the audit row's kind; None: not audited (reading)
+    scopes: Mapping[str, str]  # role: scope; a role not listed may not
+    what: str  # for the roles table (docs/portal.md)
+    others: str = ""  # who else writes this audit row, outside the staff policy
+    surfaces: tuple[str, ...] = field(default=("portal",))
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action("view", None, {"viewer": ALL, "operator": ALL, "admin": ALL},
+           "read the console: users, sessions, history, vouchers, workstations, audit"),
+    # A roster user's account (/admin/users/<username>).
+    Action("grant", "account", _ADMIN, "grant extra quota"),
+    Action("reset", "account", _ADMIN, "reset a period's counter"),
+    Action("disconnect", "account", _ADMIN, "disconnect a session now"),
+    Action("device-block", "account", _ADMIN, "block a student's device",
+           others="the student, on their own device"),
+    Action("device-unblock", "account", _ADMIN, "unblock a student's device",
+           others="the student, on their own device"),
+    Action("device-rename", "account", _ADMIN, "rename a student's device",
+           others="the student, on their own device"),
+    Action("device-disconnect", "account", _ADMIN, "disconnect a student's device",
+           others="the student, on their own device"),
+    Action("password-change", "account", {}, "", others="the student"),
+    Action("password-reset-request", "account", {}, "", others="the student"),
+    Action("password-reset", "account", {}, "", others="the student"),
+    Action("password-roster-reset", "account", {}, "", others="the roster's apply"),
+    # Vouchers: the console's form, or captiva-vouchers revoke on the jobs' host.
+    Action("voucher-revoke", "voucher", {"admin": ALL, "os": ALL}, "revoke a voucher code now",
+           surfaces=("portal", "captiva-vouchers revoke")),
+    # Sign-up requests (/admin/registrations).
+    Action("registration-request", "registration", {}, "", others="the applicant"),
+    Action("registration-approve", "registration", _REVIEW, "approve a sign-up request"),
+    Action("registration-reject", "registration", _REVIEW, "reject a sign-up request"),
+    # Public workstations (/admin/workstations/<site>): at the staff member's sites.
+    Action("issue", "workstation", _DESK, "issue a workstation session"),
+    Action("add-time", "workstation", _DESK, "add or set a session's time"),
+    Action("suspend", "workstation", _DESK, "suspend a session"),
+    Action("resume", "workstation", _DESK, "resume a session"),
+    Action("terminate", "workstation", _DESK, "end a session"),
+    Action("maintenance-on", "workstation", _DESK, "put a workstation out of service"),
+    Action("maintenance-off", "workstation", _DESK, "put a workstation back in service"),
+    Action("register-guest", "workstation", _DESK, "register a walk-in guest"),
+    Action("revoke-consent", "workstation", _DESK, "erase a guest (consent revoked)"),
+    Action("refused", "workstation", {}, "", others="any caller: a refused workstation action"),
+    Action("time-up", "workstation", {}, "", others="system: a session's time is up"),
+    Action("closing", "workstation", {}, "", others="system: the site closes"),
+    Action("router-time", "workstation", {}, "", others="system: added time sent by CoA"),
+)
+BY_NAME: dict[str, Action] = {a.name: a for a in ACTIONS}
+
+
+class UnknownAction(KeyError):
+    pass
+
+
+def action(name: str) -> Action:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise UnknownAction(name) from None
+
+
+def scope(role: str, name: str) -> str | None:
+    """The scope ``role`` has for action ``name``, or None (refused)."""
+    return action(name).scopes.get(role)
+
+
+def allows(role: str | None, name: str, *, sites: Iterable[str] = (),
+           site: str | None = None) -> bool:
+    """Whether ``role`` (with its staff member's ``sites``; empty = every site) may take
+    action ``name`` at ``site`` (None: no site, which a ``site`` scope with sites listed
+    refuses). The database's ``captiva_authz_role`` decides the same way."""
+    granted = scope(role, name) if role is not None else None
+    if granted == ALL:
+        return True
+    if granted == SITE:
+        sites = tuple(sites)
+        return not sites or (site is not None and site in sites)
+    return False
+
+
+def kind(name: str) -> str | None:
+    """The kind of the audit row action ``name`` writes (None: not audited)."""
+    return action(name).kind
+
+
+def os_actor(login: str) -> str:
+    """The actor a command-line tool's audit rows name: ``os:<login>``."""
+    if not login or any(c.isspace() for c in login):
+        raise ValueError(f"not an operating-system login: {login!r}")
+    return OS_ACTOR_PREFIX + login
+
+
+def current_os_actor() -> str:
+    """``os:<login>`` of whoever runs this process: under sudo as root, the account that ran
+    sudo (``SUDO_USER``), else the effective user's login. What the account says, not a
+    proof: anyone holding the jobs' database login could write another name."""
+    import os
+    import pwd
+
+    login = pwd.getpwuid(os.geteuid()).pw_name
+    if os.geteuid() == 0 and os.environ.get("SUDO_USER"):
+        login = os.environ["SUDO_USER"]
+    return os_actor(login)
+
+
+# -------------------------------------------------------------------------------------------
+# Renderings: the SQL the database decides with, the roles table of docs/portal.md.
+
+def _literal(value: str) -> str:
+    if "'" in value or "\\" in value:
+        raise ValueError(f"unexpected character in a policy name: {value!r}")
+    return f"'{value}'"
+
+
+def render_sql() -> str:
+    """roles/postgres/files/functions/15_authz.sql, whole."""
+    cells = [(role, a.name, s) for a in ACTIONS for role, s in sorted(a.scopes.items())]
+    kinds = [(a.name, a.kind) for a in ACTIONS if a.kind is not None]
+    policy = ",\n".join(f"        ({_literal(r)}, {_literal(n)}, {_literal(s)})"
+                        for r, n, s in cells)
+    kind_rows = ",\n".join(f"        ({_literal(n)}, {_literal(k)})" for n, k in kinds)
+    return f"""\
+-- GENERATED from captiva/authz.py (the one authorization policy): do not edit here. Change
+-- the policy there, then run
+--     .venv/bin/python -m captiva.authz sql > {SQL_FILE}
+-- (tests/unit/test_authz.py fails while this file differs from the policy).
+--
+-- Who may take which action, and where (docs/portal.md, "Roles"): every function that acts
+-- asks captiva_authz_role before acting, and captiva_audit_record (86_audit.sql) writes the
+-- row of the action's kind. Owned by captiva_definer, pg_temp last (see 40_quota_login).
+
+-- The scope (all, site) role p_role has for action p_action; NULL: refused.
+CREATE OR REPLACE FUNCTION captiva_authz_scope(p_role text, p_action text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.scope FROM (VALUES
+{policy}
+    ) AS p (role, action, scope)
+    WHERE p.role = p_role AND p.action = p_action
+$$;
+
+-- The kind of the audit row action p_action writes; NULL: not an audited action.
+CREATE OR REPLACE FUNCTION captiva_audit_kind(p_action text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT k.kind FROM (VALUES
+{kind_rows}
+    ) AS k (action, kind)
+    WHERE k.action = p_action
+$$;
+
+-- The actor's role when the policy lets them take p_action at p_site (NULL: no site), else
+-- NULL. Staff: their role and sites from captiva_staff, never from the caller, through the
+-- portal's database login only. 'os:<login>': a command on the jobs' host, through the jobs'
+-- login only (a portal cannot claim to be one, nor the jobs a staff member).
+CREATE OR REPLACE FUNCTION captiva_authz_role(p_actor text, p_action text, p_site text)
+RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT a.role FROM (
+        SELECT 'os' AS role, '{{}}'::text[] AS sites
+        WHERE p_actor LIKE '{OS_ACTOR_PREFIX}_%'
+          AND pg_has_role(session_user, 'captiva_jobs', 'MEMBER')
+        UNION ALL
+        SELECT s.role, s.sites FROM captiva_staff AS s
+        WHERE s.username = p_actor AND p_actor NOT LIKE '{OS_ACTOR_PREFIX}%'
+          AND pg_has_role(session_user, 'captiva_portal', 'MEMBER')
+    ) AS a
+    WHERE CASE captiva_authz_scope(a.role, p_action)
+              WHEN '{ALL}' THEN true
+              WHEN '{SITE}' THEN a.sites = '{{}}' OR p_site = ANY (a.sites)
+              ELSE false END
+$$;
+
+ALTER FUNCTION captiva_authz_scope(text, text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_audit_kind(text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_authz_role(text, text, text) OWNER TO captiva_definer;
+REVOKE ALL ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
+    captiva_authz_role(text, text, text) FROM PUBLIC;
+-- The policy is no secret: the portal and the jobs may ask it (the portal reads
+-- captiva_staff already; tests walk every cell through their logins).
+GRANT EXECUTE ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
+    captiva_authz_role(text, text, text) TO captiva_portal, captiva_jobs;
+"""  # noqa: S608 - a function file rendered from the policy's names (_literal checks them)
+
+
+SQL_FILE = "roles/postgres/files/functions/15_authz.sql"
+
+
+def roles_table() -> str:
+    """The roles table of docs/portal.md ("Roles"), one line per staff action."""
+    head = "| action | " + " | ".join(f"`{r}`" for r in ROLES) + " | audit kind |"
+    lines = [head, "|---" * (len(ROLES) + 2) + "|"]
+    for a in ACTIONS:
+        if not a.scopes:
+            continue
+        cells = [{"all": "yes", "site": "its sites"}.get(a.scopes.get(r, ""), "-")
+                 for r in ROLES]
+        lines.append(f"| {a.what} (`{a.name}`) | " + " | ".join(cells)
+                     + f" | {a.kind or '-'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["sql"]:
+        sys.stdout.write(render_sql())
+    elif argv == ["roles-table"]:
+        sys.stdout.write(roles_table())
+    else:
+        print("usage: python -m captiva.authz sql | roles-table", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

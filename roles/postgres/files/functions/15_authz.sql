@@ -1,0 +1,118 @@
+-- GENERATED from captiva/authz.py (the one authorization policy): do not edit here. Change
+-- the policy there, then run
+--     .venv/bin/python -m captiva.authz sql > roles/postgres/files/functions/15_authz.sql
+-- (tests/unit/test_authz.py fails while this file differs from the policy).
+--
+-- Who may take which action, and where (docs/portal.md, "Roles"): every function that acts
+-- asks captiva_authz_role before acting, and captiva_audit_record (86_audit.sql) writes the
+-- row of the action's kind. Owned by captiva_definer, pg_temp last (see 40_quota_login).
+
+-- The scope (all, site) role p_role has for action p_action; NULL: refused.
+CREATE OR REPLACE FUNCTION captiva_authz_scope(p_role text, p_action text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.scope FROM (VALUES
+        ('admin', 'view', 'all'),
+        ('operator', 'view', 'all'),
+        ('viewer', 'view', 'all'),
+        ('admin', 'grant', 'all'),
+        ('admin', 'reset', 'all'),
+        ('admin', 'disconnect', 'all'),
+        ('admin', 'device-block', 'all'),
+        ('admin', 'device-unblock', 'all'),
+        ('admin', 'device-rename', 'all'),
+        ('admin', 'device-disconnect', 'all'),
+        ('admin', 'voucher-revoke', 'all'),
+        ('os', 'voucher-revoke', 'all'),
+        ('admin', 'registration-approve', 'all'),
+        ('operator', 'registration-approve', 'all'),
+        ('admin', 'registration-reject', 'all'),
+        ('operator', 'registration-reject', 'all'),
+        ('admin', 'issue', 'all'),
+        ('operator', 'issue', 'site'),
+        ('admin', 'add-time', 'all'),
+        ('operator', 'add-time', 'site'),
+        ('admin', 'suspend', 'all'),
+        ('operator', 'suspend', 'site'),
+        ('admin', 'resume', 'all'),
+        ('operator', 'resume', 'site'),
+        ('admin', 'terminate', 'all'),
+        ('operator', 'terminate', 'site'),
+        ('admin', 'maintenance-on', 'all'),
+        ('operator', 'maintenance-on', 'site'),
+        ('admin', 'maintenance-off', 'all'),
+        ('operator', 'maintenance-off', 'site'),
+        ('admin', 'register-guest', 'all'),
+        ('operator', 'register-guest', 'site'),
+        ('admin', 'revoke-consent', 'all'),
+        ('operator', 'revoke-consent', 'site')
+    ) AS p (role, action, scope)
+    WHERE p.role = p_role AND p.action = p_action
+$$;
+
+-- The kind of the audit row action p_action writes; NULL: not an audited action.
+CREATE OR REPLACE FUNCTION captiva_audit_kind(p_action text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT k.kind FROM (VALUES
+        ('grant', 'account'),
+        ('reset', 'account'),
+        ('disconnect', 'account'),
+        ('device-block', 'account'),
+        ('device-unblock', 'account'),
+        ('device-rename', 'account'),
+        ('device-disconnect', 'account'),
+        ('password-change', 'account'),
+        ('password-reset-request', 'account'),
+        ('password-reset', 'account'),
+        ('password-roster-reset', 'account'),
+        ('voucher-revoke', 'voucher'),
+        ('registration-request', 'registration'),
+        ('registration-approve', 'registration'),
+        ('registration-reject', 'registration'),
+        ('issue', 'workstation'),
+        ('add-time', 'workstation'),
+        ('suspend', 'workstation'),
+        ('resume', 'workstation'),
+        ('terminate', 'workstation'),
+        ('maintenance-on', 'workstation'),
+        ('maintenance-off', 'workstation'),
+        ('register-guest', 'workstation'),
+        ('revoke-consent', 'workstation'),
+        ('refused', 'workstation'),
+        ('time-up', 'workstation'),
+        ('closing', 'workstation'),
+        ('router-time', 'workstation')
+    ) AS k (action, kind)
+    WHERE k.action = p_action
+$$;
+
+-- The actor's role when the policy lets them take p_action at p_site (NULL: no site), else
+-- NULL. Staff: their role and sites from captiva_staff, never from the caller, through the
+-- portal's database login only. 'os:<login>': a command on the jobs' host, through the jobs'
+-- login only (a portal cannot claim to be one, nor the jobs a staff member).
+CREATE OR REPLACE FUNCTION captiva_authz_role(p_actor text, p_action text, p_site text)
+RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT a.role FROM (
+        SELECT 'os' AS role, '{}'::text[] AS sites
+        WHERE p_actor LIKE 'os:_%'
+          AND pg_has_role(session_user, 'captiva_jobs', 'MEMBER')
+        UNION ALL
+        SELECT s.role, s.sites FROM captiva_staff AS s
+        WHERE s.username = p_actor AND p_actor NOT LIKE 'os:%'
+          AND pg_has_role(session_user, 'captiva_portal', 'MEMBER')
+    ) AS a
+    WHERE CASE captiva_authz_scope(a.role, p_action)
+              WHEN 'all' THEN true
+              WHEN 'site' THEN a.sites = '{}' OR p_site = ANY (a.sites)
+              ELSE false END
+$$;
+
+ALTER FUNCTION captiva_authz_scope(text, text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_audit_kind(text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_authz_role(text, text, text) OWNER TO captiva_definer;
+REVOKE ALL ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
+    captiva_authz_role(text, text, text) FROM PUBLIC;
+-- The policy is no secret: the portal and the jobs may ask it (the portal reads
+-- captiva_staff already; tests walk every cell through their logins).
+GRANT EXECUTE ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
+    captiva_authz_role(text, text, text) TO captiva_portal, captiva_jobs;
