@@ -1,7 +1,29 @@
-"""The console's strings, French and English (merged into i18n.MESSAGES)."""
+"""The console's strings, French and English (merged into i18n.MESSAGES): the overview
+(/admin), the users' search and a user's page."""
 
 CONSOLE: dict[str, dict[str, str]] = {
     "fr": {
+        # the overview (/admin)
+        "col.reply": "Réponse",
+        "col.cause": "Cause",
+        "col.users": "Utilisateurs",
+        "col.active_users": "Actifs",
+        "col.online": "En ligne",
+        "col.month": "Ce mois",
+        "col.wifi": "Wi-Fi",
+        "col.limit": "Quota mensuel",
+        "admin.online": "En ligne maintenant",
+        "admin.recent": "Déconnexions récentes",
+        "admin.failures": "Échecs d'authentification",
+        "admin.guessing": "Essais de codes bloqués (24 h)",
+        "col.throttled": "Refusés sans recherche",
+        "guessing.whole_nas": "tout le point d'accès",
+        "admin.top": "Plus gros consommateurs (ce mois)",
+        "admin.promotions": "Par promotion",
+        "admin.export": "CSV",
+        "admin.none": "Rien à afficher.",
+        "admin.unknown_account": "(hors annuaire)",
+        # the users
         "error.read_only": "Votre rôle permet de consulter, pas d'agir (rôle admin requis).",
         "console": "Console",
         "console.users": "Utilisateurs",
@@ -69,6 +91,27 @@ CONSOLE: dict[str, dict[str, str]] = {
         "console.session_closed": "Cette session est déjà terminée.",
     },
     "en": {
+        # the overview (/admin)
+        "col.reply": "Reply",
+        "col.cause": "Cause",
+        "col.users": "Users",
+        "col.active_users": "Active",
+        "col.online": "Online",
+        "col.month": "This month",
+        "col.wifi": "Wi-Fi",
+        "col.limit": "Monthly quota",
+        "admin.online": "Online now",
+        "admin.recent": "Recently disconnected",
+        "admin.failures": "Authentication failures",
+        "admin.guessing": "Code guessing throttled (24 h)",
+        "col.throttled": "Refused without a lookup",
+        "guessing.whole_nas": "the whole access point",
+        "admin.top": "Top consumers (this month)",
+        "admin.promotions": "Per promotion",
+        "admin.export": "CSV",
+        "admin.none": "Nothing to show.",
+        "admin.unknown_account": "(not in the roster)",
+        # the users
         "error.read_only": "Your role may read, not act (the admin role is required).",
         "console": "Console",
         "console.users": "Users",
