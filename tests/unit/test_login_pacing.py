@@ -70,7 +70,7 @@ class Campus:
         self.signed_in: dict[str, float] = {}
 
     async def login(self, username: str, right: bool, who: str) -> bool:
-        """The portal's login (app.py): acquire, ask RADIUS, report the answer."""
+        """The portal's login (login.py): acquire, ask RADIUS, report the answer."""
         started = self.time()
         attempt = await self.limiter.acquire(username, NAT, sleep=self.time.sleep)
         if not isinstance(attempt, Attempt):
