@@ -1,5 +1,5 @@
 """What the workstation pages read and write (docs/workstations.md): every rule (who may act,
-opening hours, limits, remaining time) is in SQL (functions/70_workstations.sql); these
+opening hours, limits, remaining time) is in SQL (functions/70-78_workstation_*.sql); these
 functions call it and return its refusal reasons, which text.py turns into messages.
 """
 

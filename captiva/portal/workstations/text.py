@@ -1,6 +1,6 @@
 """The public workstations' strings (French, English), merged into i18n.MESSAGES.
 
-Refusal reasons come from functions/70_workstations.sql: ``ws.refused.<reason>``."""
+Refusal reasons come from functions/7*_workstation_*.sql: ``ws.refused.<reason>``."""
 
 WORKSTATION: dict[str, dict[str, str]] = {
     "fr": {

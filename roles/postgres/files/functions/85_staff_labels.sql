@@ -180,8 +180,8 @@ REVOKE ALL ON FUNCTION captiva_account_label(text, timestamptz),
     captiva_change_log_of(text, integer),
     captiva_workstation_staff_board(text, timestamptz, integer) FROM PUBLIC;
 -- The portal: the staff's lists, one user's change log, the workstations' board. It loses
--- the board with codes (70_workstations.sql grants it; the kiosk function still uses it as
--- its owner).
+-- the board with codes (75_workstation_board_kiosk.sql grants it; the kiosk function still
+-- uses it as its owner).
 GRANT EXECUTE ON FUNCTION captiva_staff_online(integer),
     captiva_staff_recent(integer),
     captiva_staff_failures(integer),

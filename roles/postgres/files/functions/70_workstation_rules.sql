@@ -1,0 +1,84 @@
+-- Public workstations (docs/workstations.md), their rules: the remaining time
+-- (captiva_workstation_remaining), the opening hours (captiva_workstation_closing), the time a
+-- session really has (captiva_workstation_time_left), maintenance, and who may act
+-- (captiva_workstation_may_act). The other workstation files (71-78) build on these.
+-- SECURITY DEFINER, owned by captiva_definer, pg_temp last (see 40_quota_login).
+
+-- Seconds left of a session at p_at: granted minus the runs before minus the current run.
+CREATE OR REPLACE FUNCTION captiva_workstation_remaining(
+    p_granted integer, p_used integer, p_running_since timestamptz, p_at timestamptz
+) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT GREATEST(0, p_granted - p_used - COALESCE(
+        floor(extract(epoch FROM p_at - p_running_since))::integer, 0))
+$$;
+
+-- When the site closes, if it is open at p_at (NULL: closed now).
+CREATE OR REPLACE FUNCTION captiva_workstation_closing(p_site text, p_at timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    tz text;
+    local timestamp;
+    minute integer;
+    closes integer;
+BEGIN
+    SELECT s.timezone INTO tz FROM captiva_site AS s WHERE s.name = p_site;
+    tz := COALESCE(tz, 'UTC');
+    local := p_at AT TIME ZONE tz;
+    minute := extract(hour FROM local)::integer * 60 + extract(minute FROM local)::integer;
+    SELECT h.closes_minute INTO closes FROM captiva_workstation_hours AS h
+    WHERE h.site = p_site AND h.weekday = extract(isodow FROM local)
+      AND h.opens_minute <= minute AND minute < h.closes_minute;
+    IF closes IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN (date_trunc('day', local) + make_interval(mins => closes)) AT TIME ZONE tz;
+END
+$$;
+
+-- The time a session really has at p_at: its remaining time, capped at the site's closing
+-- (0 while closed). The console's board, the kiosk page and the login decision all use it.
+CREATE OR REPLACE FUNCTION captiva_workstation_time_left(
+    p_site text, p_granted integer, p_used integer, p_running_since timestamptz,
+    p_at timestamptz
+) RETURNS integer LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT LEAST(captiva_workstation_remaining(p_granted, p_used, p_running_since, p_at),
+                 COALESCE(floor(extract(epoch FROM captiva_workstation_closing(p_site, p_at)
+                                       - p_at))::integer, 0))
+$$;
+
+-- A workstation is out of service when the roster says so or an operator said so.
+CREATE OR REPLACE FUNCTION captiva_workstation_in_maintenance(p_workstation text)
+RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT COALESCE((SELECT w.maintenance FROM captiva_workstation AS w
+                     WHERE w.name = p_workstation), false)
+        OR EXISTS (SELECT FROM captiva_workstation_maintenance AS m
+                   WHERE m.workstation = p_workstation)
+$$;
+
+-- The staff member's role when they may act on p_site (admin: every site; operator: their
+-- sites, none listed = all), else NULL. Viewers never act.
+CREATE OR REPLACE FUNCTION captiva_workstation_may_act(p_actor text, p_site text)
+RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT s.role FROM captiva_staff AS s
+    WHERE s.username = p_actor AND (s.role = 'admin'
+        OR (s.role = 'operator' AND (s.sites = '{}' OR p_site = ANY (s.sites))))
+$$;
+
+ALTER FUNCTION captiva_workstation_closing(text, timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_time_left(text, integer, integer, timestamptz, timestamptz)
+    OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_in_maintenance(text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_may_act(text, text) OWNER TO captiva_definer;
+
+REVOKE ALL ON FUNCTION captiva_workstation_closing(text, timestamptz),
+    captiva_workstation_time_left(text, integer, integer, timestamptz, timestamptz),
+    captiva_workstation_in_maintenance(text),
+    captiva_workstation_may_act(text, text)
+    FROM PUBLIC;
+-- The portal: who may act on a site.
+GRANT EXECUTE ON FUNCTION captiva_workstation_may_act(text, text)
+    TO captiva_portal;

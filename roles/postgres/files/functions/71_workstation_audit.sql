@@ -1,0 +1,51 @@
+-- Public workstations: every action and every refusal is written to
+-- captiva_workstation_audit. Actions return a reason (NULL: done) and a detail the portal turns
+-- into a message in the operator's language (captiva_workstation_refuse).
+
+CREATE OR REPLACE FUNCTION captiva_workstation_log(
+    p_actor text, p_role text, p_action text, p_site text, p_workstation text,
+    p_session bigint, p_before jsonb, p_after jsonb, p_detail jsonb, p_at timestamptz
+) RETURNS void LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+    INSERT INTO captiva_workstation_audit
+        (at, actor, actor_role, action, site, workstation, session_id, before, after, detail)
+    VALUES (p_at, p_actor, COALESCE(p_role, 'none'), p_action, p_site, p_workstation,
+            p_session, p_before, p_after, COALESCE(p_detail, '{}'))
+$$;
+
+-- A session as the audit shows it before and after an action.
+CREATE OR REPLACE FUNCTION captiva_workstation_snapshot(p_id bigint, p_at timestamptz)
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT jsonb_build_object('state', s.state, 'granted', s.granted_seconds,
+        'remaining', captiva_workstation_remaining(s.granted_seconds, s.used_seconds,
+                                                   s.running_since, p_at))
+    FROM captiva_workstation_session AS s WHERE s.id = p_id
+$$;
+
+-- A refusal: audited, and returned as (NULL session, reason, detail).
+CREATE OR REPLACE FUNCTION captiva_workstation_refuse(
+    p_actor text, p_role text, p_attempt text, p_site text, p_workstation text,
+    p_session bigint, p_reason text, p_detail jsonb, p_at timestamptz
+) RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    PERFORM captiva_workstation_log(p_actor, p_role, 'refused', COALESCE(p_site, ''),
+        p_workstation, p_session, NULL, NULL,
+        COALESCE(p_detail, '{}') || jsonb_build_object('attempt', p_attempt, 'reason', p_reason),
+        p_at);
+    RETURN COALESCE(p_detail, '{}');
+END
+$$;
+
+ALTER FUNCTION captiva_workstation_log(text, text, text, text, text, bigint, jsonb, jsonb,
+                                       jsonb, timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_snapshot(bigint, timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_refuse(text, text, text, text, text, bigint, text, jsonb,
+                                          timestamptz) OWNER TO captiva_definer;
+
+REVOKE ALL ON FUNCTION captiva_workstation_log(text, text, text, text, text, bigint, jsonb, jsonb, jsonb,
+                            timestamptz),
+    captiva_workstation_snapshot(bigint, timestamptz),
+    captiva_workstation_refuse(text, text, text, text, text, bigint, text, jsonb, timestamptz)
+    FROM PUBLIC;
