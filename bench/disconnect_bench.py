@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from routeros_fixtures import start_sim, stop_sim  # noqa: E402
 
-from captiva.quota import coa  # noqa: E402
+from captiva.runtime import coa  # noqa: E402
 
 SECRET = "bench-radius-secret-0123456789"
 

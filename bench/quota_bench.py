@@ -17,7 +17,7 @@ PostgreSQL with fsync and synchronous_commit on, then runs the jobs doing their 
 before. First times FreeRADIUS's interim-update UPDATE sent by hand (dated a day ago, so the
 sessions stay silent for close-stale), one transaction each,
 through the usage trigger (not the deployed path: ``make bench-radius`` measures that, from the
-router's packet). Targets: each job within its budget (captiva.quota.config: enforce 40 s,
+router's packet). Targets: each job within its budget (captiva.runtime.jobs_config: enforce 40 s,
 close-stale 240 s, alerts 600 s, report 300 s; 5 s each for the selections of --dry-run), the
 hand-written ingestion >= 1,000 updates/s.
 """
@@ -51,7 +51,7 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations 
 )
 
 from captiva.quota import jobs  # noqa: E402
-from captiva.quota.config import DEFAULT_BUDGETS, parse  # noqa: E402
+from captiva.runtime.jobs_config import DEFAULT_BUDGETS, parse  # noqa: E402
 
 ROUTER_SECRET = "bench-quota-router-secret-0123456789"
 PG_BIN = Path(os.environ.get("CAPTIVA_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -322,7 +322,7 @@ def main(argv=None) -> int:
                         conn, cfg, now, out=lines.append))
             finally:
                 outside.close()
-        # Selections: 5 s each. Real work: each job's budget (captiva.quota.config), which
+        # Selections: 5 s each. Real work: each job's budget (captiva.runtime.jobs_config), which
         # the sending (a round trip per Disconnect, an SMTP exchange per mail) counts in.
         limits = {k: 5.0 if args.dry_run else DEFAULT_BUDGETS[k] for k in results}
         slow = [k for k, v in results.items() if v >= limits[k]]

@@ -52,8 +52,8 @@ from quota_radius_fixtures import DOUALA_NAS  # noqa: E402
 from rlm_sql import Radius  # noqa: E402
 
 from captiva.quota import jobs  # noqa: E402
-from captiva.quota.config import DEFAULT_BUDGETS  # noqa: E402
-from captiva.quota.config import parse as quota_config  # noqa: E402
+from captiva.runtime.jobs_config import DEFAULT_BUDGETS  # noqa: E402
+from captiva.runtime.jobs_config import parse as quota_config  # noqa: E402
 
 HOT_FLOOR = 0.9
 DROP_FASTER = 10.0

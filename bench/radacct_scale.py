@@ -19,7 +19,7 @@ be; VACUUM ANALYZE after, as autovacuum would):
    that the history adds nothing;
 2. enforcement: captiva-quota enforce's selection (dry run: which sessions to cut; the
    Disconnects it then sends depend on the sessions to cut, not on the history), close-stale's
-   selection and the report job; budget: the job budgets of captiva.quota.config (enforce 40 s);
+   selection and the report job; budget: the budgets of captiva.runtime.jobs_config (enforce 40 s);
 3. the portal: captiva.portal.student.data.dashboard (everything /me reads: usage, open
    sessions, the history page, devices over radacct + radacct_history, the chart) for
    --students distinct students, as the portal's role; p50/p99 per page against the 50 ms page
@@ -55,8 +55,8 @@ from radius_fixtures import ROUTER_SECRET, freeradius_for  # noqa: E402
 
 from captiva.portal.student import data  # noqa: E402
 from captiva.quota import jobs  # noqa: E402
-from captiva.quota.config import DEFAULT_BUDGETS  # noqa: E402
-from captiva.quota.config import parse as quota_config  # noqa: E402
+from captiva.runtime.jobs_config import DEFAULT_BUDGETS  # noqa: E402
+from captiva.runtime.jobs_config import parse as quota_config  # noqa: E402
 
 LOGIN_CPU_MS = 1.0
 PAGE_MS = 50.0

@@ -47,7 +47,7 @@ from psycopg import sql  # noqa: E402
 from radacct_history_bench import CHUNK, DROP_FASTER, Meter, purge_oldest_months  # noqa: E402
 
 from captiva.quota import jobs  # noqa: E402
-from captiva.quota.config import parse as quota_config  # noqa: E402
+from captiva.runtime.jobs_config import parse as quota_config  # noqa: E402
 
 
 def load_history(su, rows: int, days: int) -> float:

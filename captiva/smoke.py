@@ -51,10 +51,9 @@ def check_radius(config_path: str, username: str, password: str) -> list[str]:
 
 
 def check_disconnect(config_path: str, routers: list[str]) -> list[str]:
-    from captiva.quota import coa
-    from captiva.quota.config import load
+    from captiva.runtime import coa, jobs_config
 
-    config = load(config_path)
+    config = jobs_config.load(config_path)
     lines = []
     for spec in routers:
         name, _, target = spec.partition("=")

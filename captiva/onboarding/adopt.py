@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from captiva.collection import module_utils
 from captiva.onboarding import inventory
 from captiva.passwords import sha512_crypt
 
@@ -34,7 +35,7 @@ def default_interim_interval() -> tuple[str, int]:
     """captiva_interim_interval's default as group_vars/captiva_defaults.yml writes it, and in
     seconds."""
     text = str(inventory.load_plain(inventory.DEFAULTS)["captiva_interim_interval"])
-    return text, inventory.module_utils("captiva_units").parse_duration(text)
+    return text, module_utils("captiva_units").parse_duration(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,11 +297,9 @@ def roster_documents(adoption: Adoption, *, hash_passwords: bool) -> dict[str, A
 
 def _duration(value: str) -> int | None:
     """RouterOS prints ``8h``, ``1d2h``, ``00:10:00`` or ``none``; seconds, or None."""
-    from captiva.onboarding.inventory import module_utils
-
     if not value or value in ("none", "0s"):
         return None
-    millis = module_utils("captiva_routeros")._duration_ms(value)
+    millis = module_utils("captiva_routeros").duration_ms(value)
     return None if millis is None else millis // 1000
 
 

@@ -15,11 +15,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from captiva import __version__
+from captiva.collection import module_utils
 from captiva.onboarding import csv_import, inventory, letters
 from captiva.onboarding.csv_import import CsvImportError
 from captiva.passwords import sha512_crypt
-from captiva.quota.config import ConfigError
+from captiva.runtime import cli, settings
+from captiva.runtime.mail import parse_smtp
+from captiva.runtime.settings import ConfigError
 
 
 def _hash_all(passwords: list[str]) -> list[str]:
@@ -157,10 +159,7 @@ def import_csv(args) -> int:
 
     after = users.dump()
     print(result.summary())
-    if args.dry_run or args.diff:
-        sys.stdout.writelines(users.diff(after))
-    if args.dry_run:
-        print("dry run: nothing written")
+    if users.show(after, args.dry_run, args.diff):
         return 0
     if passwords:
         if (args.letters or args.mail) and not letters.network_name(variables, args.wifi_name):
@@ -175,11 +174,7 @@ def import_csv(args) -> int:
                 wifi_name=args.wifi_name)
             print(f"welcome letters: {written}")
         if args.mail:
-            import tomllib
-
-            from captiva.quota.config import parse_smtp
-
-            smtp = parse_smtp(tomllib.loads(Path(args.mail).read_text()).get("smtp") or {})
+            smtp = settings.load(args.mail, lambda data: parse_smtp(data.get("smtp") or {}))
             sent, without = letters.mail_letters(
                 smtp, [existing[by_name[n.lower()]] for n in passwords], passwords, variables,
                 wifi_name=args.wifi_name)
@@ -223,7 +218,7 @@ def adopt_routeros(args) -> int:
 
     from captiva.onboarding import adopt
 
-    routeros = inventory.module_utils("captiva_routeros")
+    routeros = module_utils("captiva_routeros")
     password = (Path(args.password_file).read_text().strip() if args.password_file
                 else os.environ.get("CAPTIVA_ROUTER_PASSWORD", ""))
     try:
@@ -266,8 +261,7 @@ def _write_adoption(adoption, args, source: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m captiva.onboarding")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser = cli.parser("python -m captiva.onboarding")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("import-csv", help="merge a registrar's CSV into an inventory's users")
     p.add_argument("inventory", help="the inventory directory, e.g. inventories/example")

@@ -20,6 +20,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from captiva.collection import module_utils
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = ROOT / "group_vars" / "captiva_defaults.yml"
 USERS_KEY = "captiva_users"
@@ -30,14 +32,6 @@ VAULTED = "vaulted-value-not-decrypted-here"
 # shows instead.
 CRYPT_HASH = re.compile(r"\$6\$(rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}")
 MASK = "********"
-
-
-def module_utils(name: str):
-    """A Captiva module_utils file (shipped to Ansible modules), imported the way Ansible and
-    the tests do (``captiva.collection``): the roster's validation, the RouterOS client."""
-    from captiva.collection import module_utils as load
-
-    return load(name)
 
 
 def yaml() -> YAML:
@@ -108,6 +102,15 @@ class UsersFile:
         name = str(self.path)
         return difflib.unified_diff(*(CRYPT_HASH.sub(MASK, text).splitlines(True)
                                       for text in (self.before, after)), name, name)
+
+    def show(self, after: str, dry_run: bool, diff: bool) -> bool:
+        """Print the change to ``after`` when asked (``--diff``, ``--dry-run``); whether this is
+        a dry run (then nothing is to be written)."""
+        if dry_run or diff:
+            sys.stdout.writelines(self.diff(after))
+        if dry_run:
+            print("dry run: nothing written")
+        return dry_run
 
     def write(self, after: str) -> bool:
         """Write ``after`` when it differs from the file as read; whether it did."""

@@ -160,7 +160,7 @@ def mail_letters(smtp_config, users: Sequence[Mapping[str, Any]],
                  wifi_name: str | None = None) -> tuple[int, list[str]]:
     """Mail each user their letter as a PDF attachment, through the quota jobs' mail path
     (STARTTLS; AUTH only over TLS). Returns (sent, usernames without an email)."""
-    from captiva.quota.mail import Mail, Mailer
+    from captiva.runtime.mail import Mail, Mailer
 
     default_language = variables.get("captiva_language") or "fr"
     network = network_name(variables, wifi_name)

@@ -16,7 +16,6 @@ in ``captiva_user`` the student's status page says "imported".
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -131,10 +130,7 @@ def import_registrations(args) -> int:
     after = users.dump()
     print(f"approved requests not in the roster yet: {len(requests)}")
     print(result.summary())
-    if args.dry_run or args.diff:
-        sys.stdout.writelines(users.diff(after))
-    if args.dry_run:
-        print("dry run: nothing written")
+    if users.show(after, args.dry_run, args.diff):
         return 0
     if users.write(after):
         print(f"written {users.path}: review it (a merge request), then make apply")

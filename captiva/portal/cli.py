@@ -13,15 +13,14 @@ import argparse
 import logging
 import sys
 
-from captiva import __version__
 from captiva.portal import config as config_mod
+from captiva.runtime import cli
 
 log = logging.getLogger("captiva.portal")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="captiva-portal", description="Captiva status portal")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser = cli.parser("captiva-portal", "Captiva status portal")
     parser.add_argument("--config", default=None,
                         help=f"TOML file (default: ${config_mod.ENV_VAR} or "
                              f"{config_mod.DEFAULT_PATH})")
@@ -36,15 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        config = config_mod.load(args.config)
-    except config_mod.ConfigError as exc:
-        log.error("%s", exc)
-        return 2
+    cli.start_logging(args.log_level.upper())
+    config = config_mod.load(args.config)
     if args.check:
         print("configuration OK")
         return 0

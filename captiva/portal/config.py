@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from captiva.quota.config import SmtpConfig, parse_smtp
-from captiva.settings import ConfigError, positive, typed
+from captiva.runtime import settings
+from captiva.runtime.mail import SmtpConfig, parse_smtp
+from captiva.runtime.settings import ConfigError, positive, typed
 
 DEFAULT_PATH = Path("/etc/captiva/portal.toml")
 ENV_VAR = "CAPTIVA_PORTAL_CONFIG"
@@ -256,13 +256,4 @@ def parse_signup(table: dict[str, Any]) -> SignupConfig:
 
 def load(path: Path | str | None = None) -> Config:
     """Read ``path``, else ``$CAPTIVA_PORTAL_CONFIG``, else /etc/captiva/portal.toml."""
-    path = Path(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    return parse(data)
+    return settings.load(Path(path or os.environ.get(ENV_VAR) or DEFAULT_PATH), parse)

@@ -27,10 +27,9 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
-from captiva import __version__
-from captiva.quota import config as config_mod
-from captiva.quota import metrics
 from captiva.quota.jobs import JOBS
+from captiva.runtime import cli, db, jobs_config, metrics
+from captiva.runtime.settings import ConfigError
 
 log = logging.getLogger("captiva.quota")
 ADVISORY_CLASS = 0x43515441  # 'CQTA': advisory locks of the quota jobs, one per job
@@ -48,7 +47,7 @@ def take_file_lock(lock_dir: str, job: str):
         directory.mkdir(mode=0o750, exist_ok=True)
         fd = os.open(directory / f"{job}.lock", os.O_RDWR | os.O_CREAT, 0o640)
     except OSError as exc:
-        raise config_mod.ConfigError(
+        raise ConfigError(
             f"jobs.lock_dir: cannot create {directory / (job + '.lock')}: {exc.strerror}"
         ) from exc
     try:
@@ -80,8 +79,8 @@ def _options(parser: argparse.ArgumentParser, top: bool) -> None:
     def default(value):
         return value if top else argparse.SUPPRESS
 
-    parser.add_argument("--config", default=default(str(config_mod.DEFAULT_PATH)),
-                        help=f"TOML or JSON file (default: {config_mod.DEFAULT_PATH})")
+    parser.add_argument("--config", default=default(str(jobs_config.DEFAULT_PATH)),
+                        help=f"TOML or JSON file (default: {jobs_config.DEFAULT_PATH})")
     parser.add_argument("--dry-run", action="store_true", default=default(False),
                         help="only read and print what would be done")
     parser.add_argument("-v", "--verbose", action="store_true", default=default(False),
@@ -91,8 +90,7 @@ def _options(parser: argparse.ArgumentParser, top: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="captiva-quota", description="Captiva quota jobs")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser = cli.parser("captiva-quota", "Captiva quota jobs")
     _options(parser, top=True)
     sub = parser.add_subparsers(dest="job", required=True, metavar="JOB")
     helps = {
@@ -107,16 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(stream=sys.stderr,
-                        level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        config = config_mod.load(args.config)
-    except config_mod.ConfigError as exc:
-        log.error("%s", exc)
-        return 2
+    cli.start_logging(logging.DEBUG if args.verbose else logging.INFO)
+    config = jobs_config.load(args.config)
     started = time.monotonic()
     started_at = dt.datetime.now(dt.UTC)
     budget = config.budgets[args.job]
@@ -127,14 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if locked:
             lock_fd = take_file_lock(config.lock_dir, args.job)
-        try:
-            conn = psycopg.connect(
-                config.dsn, application_name=f"captiva-quota-{args.job}",
-                options=f"-c statement_timeout={int(budget * 1000)}")
-        except psycopg.OperationalError as exc:
-            log.error("cannot connect to the database: %s", exc)
-            return 2
-        with conn:
+        with db.connect(config.dsn, f"captiva-quota-{args.job}", budget) as conn:
             if locked:
                 take_advisory_lock(conn, args.job)
             summary = JOBS[args.job](conn, config, now, dry_run=args.dry_run,
@@ -142,13 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             summary.setdefault("seconds", round(time.monotonic() - started, 3))
             if locked:
                 record_run(conn, args.job, started_at, summary)
-    except config_mod.ConfigError as exc:
-        log.error("%s", exc)
-        return 2
     except Busy as exc:
         log.warning("%s: another run is going on (%s): this one exits", args.job, exc)
         _metrics(config, args.job, {}, time.monotonic() - started, overlapped=True)
-        return 0
+        return cli.OK
     finally:
         if lock_fd is not None:
             os.close(lock_fd)
@@ -156,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
              ", ".join(f"{k}={v}" for k, v in summary.items() if k != "routers"))
     if not args.dry_run:
         _metrics(config, args.job, summary, time.monotonic() - started)
-    return 1 if summary.get("failed") else 0
+    return cli.FAILED if summary.get("failed") else cli.OK
 
 
 def record_run(conn, job: str, started_at: dt.datetime, summary: dict) -> None:

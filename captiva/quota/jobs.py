@@ -18,11 +18,18 @@ from typing import Any
 
 from psycopg import sql
 
-from captiva.periods import Calendar
-from captiva.quota import coa
-from captiva.quota.config import Config
-from captiva.quota.mail import Mailer, TemplateError, render
-from captiva.usage import UserUsage, default_calendar, format_bytes, period_names, usage_all
+from captiva.quota.alert_mail import TemplateError, render
+from captiva.quota.usage import (
+    Calendar,
+    UserUsage,
+    default_calendar,
+    format_bytes,
+    period_names,
+    usage_all,
+)
+from captiva.runtime import coa
+from captiva.runtime.jobs_config import Config
+from captiva.runtime.mail import Mailer
 
 log = logging.getLogger("captiva.quota")
 Printer = Callable[[str], None]
@@ -313,7 +320,7 @@ def plan_alerts(users: list[UserUsage], now: dt.datetime, config: Config,
                 already: set[tuple], names: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
     """Pure: the alerts due. Each has the keys to record and the one threshold to mail.
 
-    Figures and dates are in each user's calendar; ``names``: :func:`captiva.usage.period_names`.
+    Figures and dates are in each user's calendar; ``names``: :func:`usage.period_names`.
 
     Of several thresholds crossed at once, only the highest percentage (or the fewest days)
     is mailed; the others are recorded as covered so they are never mailed later.

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from captiva import __version__
+from captiva.runtime import cli, db, jobs_config
 from captiva.vouchers import ROOT, cards, compact, module_utils
 
 SECRET_ENV = "CAPTIVA_VOUCHER_SECRET"  # noqa: S105 - the variable's name
@@ -188,17 +188,11 @@ def command_print(args) -> int:
 
 
 def command_revoke(args) -> int:
-    import psycopg
-
-    from captiva.quota import config as quota_config
     from captiva.vouchers.revoke import revoke
 
-    try:
-        config = quota_config.load(args.config)
-    except (OSError, quota_config.ConfigError) as exc:
-        raise SystemExit(f"{args.config}: {exc}") from None
+    config = jobs_config.load(args.config)
     code = compact(args.code)
-    with psycopg.connect(config.dsn, application_name="captiva-vouchers-revoke") as conn:
+    with db.connect(config.dsn, "captiva-vouchers-revoke") as conn:
         result = revoke(conn, config, code, args.reason)
     if not result["known"]:
         raise SystemExit(f"{args.code}: not a voucher code")
@@ -215,9 +209,7 @@ def command_revoke(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="captiva-vouchers",
-                                  description=__doc__.split("\n", maxsplit=1)[0])
-    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    top = cli.parser("captiva-vouchers", __doc__.split("\n", maxsplit=1)[0])
     commands = top.add_subparsers(dest="command", required=True)
     p = commands.add_parser("print", help="write a batch's cards (PDF) and/or a CSV")
     p.add_argument("--roster", action="append", required=True,
@@ -241,12 +233,14 @@ def parser() -> argparse.ArgumentParser:
                                            "(on the quota jobs' host)")
     r.add_argument("code", help="the code, as printed or compact")
     r.add_argument("--reason", default="", help="recorded with the revocation")
-    r.add_argument("--config", default="/etc/captiva/quota.toml",
-                   help="the quota jobs' configuration (database, routers' secrets)")
+    cli.add_config(r, str(jobs_config.DEFAULT_PATH),
+                   "the jobs' configuration (database, routers' secrets)")
     r.set_defaults(run=command_revoke)
     return top
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    cli.start_logging()
     return args.run(args)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from captiva.quota import coa
-from captiva.quota.config import Config
+from captiva.runtime import coa
+from captiva.runtime.jobs_config import Config
 
 
 def revoke(conn, config: Config, code: str, reason: str = "",

@@ -1,7 +1,7 @@
 """The workstations' daily report per site (CSV, mailed) and their retention.
 
 The figures come from ``captiva_workstation_report`` (functions/70_workstations.sql); the mail
-goes through the quota jobs' SMTP settings and mailer (captiva/quota/mail.py).
+goes through the jobs' SMTP settings and mailer (captiva/runtime/mail.py).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import io
 import logging
 from typing import Any
 
-from captiva.quota.config import Config
-from captiva.quota.mail import Mail, Mailer
+from captiva.runtime.jobs_config import Config
+from captiva.runtime.mail import Mail, Mailer
 
 log = logging.getLogger("captiva.workstations")
 COLUMNS = ("hour", "sessions", "minutes", "occupancy_percent", "refusals")

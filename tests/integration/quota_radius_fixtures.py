@@ -9,7 +9,7 @@ that router's site. FreeRADIUS acknowledges each packet once it is in the detail
 :func:`wait_replayed` waits until the buffered-sql server has written it all to radacct.
 
 Expected values in the tests are computed here with zoneinfo and plain arithmetic, never with
-the SQL or ``captiva.periods`` code under test.
+the SQL or ``period_oracle`` code under test.
 """
 
 from __future__ import annotations

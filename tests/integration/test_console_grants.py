@@ -19,7 +19,7 @@ from test_quota_radius_login import _clear_of_midnight, login, roster_user
 
 from captiva.portal.console import actions
 from captiva.portal.staff import Staff
-from captiva.usage import usage_for
+from captiva.quota.usage import usage_for
 
 radius_server = radius_fixtures.radius_server
 ADMIN = Staff("helpdesk", "admin", ())

@@ -48,7 +48,7 @@ from roster_base import HOTSPOT_DNS_NAME
 from routeros_fixtures import start_sim, stop_sim
 
 from captiva.quota import jobs
-from captiva.quota.config import parse
+from captiva.runtime.jobs_config import parse
 from captiva.vouchers.cards import default_login_url, login_url_for
 
 radius_server = radius_fixtures.radius_server

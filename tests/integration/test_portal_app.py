@@ -50,7 +50,7 @@ from captiva.portal.config import ConfigError, parse
 from captiva.portal.security import LoginLimiter
 from captiva.portal.shell import fmt_bytes
 from captiva.portal.student import data
-from captiva.usage import usage_for
+from captiva.quota.usage import usage_for
 
 radius_server = radius_fixtures.radius_server
 
@@ -168,7 +168,7 @@ def test_radius_down_is_a_503_not_a_login(campus):
     assert response.status_code == 503
 
 
-# --- usage figures are captiva.usage's ---------------------------------------------------------
+# --- usage figures are captiva.quota.usage's ----------------------------------------------------
 
 
 def test_api_me_usage_matches_captiva_usage(client, campus):

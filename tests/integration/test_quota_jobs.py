@@ -29,7 +29,7 @@ from routeros_fixtures import start_sim, stop_sim
 
 from captiva.quota import jobs
 from captiva.quota.cli import main
-from captiva.quota.config import parse
+from captiva.runtime.jobs_config import parse
 
 # The quota campus (quota_fixtures.py).
 db = quota_fixtures.db

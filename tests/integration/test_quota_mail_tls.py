@@ -9,8 +9,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from processes import free_port
 
-from captiva.quota.config import ConfigError, SmtpConfig, load
-from captiva.quota.mail import InsecureAuthError, Mail, Mailer
+from captiva.runtime.jobs_config import ConfigError, load
+from captiva.runtime.mail import InsecureAuthError, Mail, Mailer, SmtpConfig
 
 PASSWORD = "mail-pass-0123456789"
 

@@ -32,8 +32,8 @@ from radius_fixtures import postgres_stopped, wait_for
 from rlm_sql import WRITE_LOG
 
 from captiva.quota import jobs
-from captiva.quota.config import parse as parse_config
-from captiva.usage import usage_for
+from captiva.quota.usage import usage_for
+from captiva.runtime.jobs_config import parse as parse_config
 
 radius_server = radius_fixtures.radius_server
 

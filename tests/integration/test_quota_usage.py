@@ -1,4 +1,4 @@
-"""Usage attribution (migration 0051), SQL periods vs captiva.periods, login check (0052).
+"""Usage attribution (migration 0051), SQL periods vs period_oracle, login check (0052).
 
 radacct is written as the captiva_freeradius role with FreeRADIUS 3.2's own PostgreSQL
 queries (queries.conf: start, interim-update, stop with their fallbacks, accounting-on),
@@ -11,16 +11,16 @@ import datetime as dt
 
 import pytest
 import quota_fixtures
+from period_oracle import Calendar, period, periods
 from quota_fixtures import NAS_DOUALA, NAS_PARIS, UTC, GiB, add_user, daily, ts
 from starlette.requests import Request
 
-from captiva.periods import Calendar, period, periods
 from captiva.portal.config import parse
 from captiva.portal.console import overview_data
 from captiva.portal.shell import Portal
 from captiva.portal.student import data
 from captiva.portal.student.views import chart_bars
-from captiva.usage import format_bytes, usage_all, usage_for
+from captiva.quota.usage import format_bytes, usage_all, usage_for
 
 # The quota campus (quota_fixtures.py).
 db = quota_fixtures.db

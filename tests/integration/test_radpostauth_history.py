@@ -20,7 +20,7 @@ from pg_fixtures import MIGRATIONS_DIR
 from quota_fixtures import ts
 
 from captiva.quota import jobs
-from captiva.quota.config import parse
+from captiva.runtime.jobs_config import parse
 
 db = quota_fixtures.db
 su = quota_fixtures.su

@@ -9,7 +9,7 @@ from portal_fixtures import role_defaults
 from test_student_password_config import rendered
 
 from captiva.portal.config import parse
-from captiva.settings import ConfigError
+from captiva.runtime.settings import ConfigError
 
 SMTP = {"portal_quota_smtp": {"host": "smtp.campus.test", "port": 587, "starttls": True,
                               "username": "wifi", "from": "wifi@campus.test"},

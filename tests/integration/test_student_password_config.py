@@ -12,7 +12,7 @@ import yaml
 from portal_fixtures import render_role_template, role_defaults
 
 from captiva.portal.config import parse
-from captiva.settings import ConfigError
+from captiva.runtime.settings import ConfigError
 
 VARIABLES = {
     "portal_db_host": "10.89.0.10", "portal_db_port": 5432, "portal_db_name": "radius",

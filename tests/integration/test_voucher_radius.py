@@ -22,7 +22,7 @@ from radius_fixtures import ROUTER_SECRET, message_authenticator_valid
 from routeros_fixtures import start_sim, stop_sim
 
 from captiva.quota import jobs
-from captiva.quota.config import parse
+from captiva.runtime.jobs_config import parse
 from captiva.vouchers import cli
 
 radius_server = radius_fixtures.radius_server
@@ -97,6 +97,7 @@ def rejected(server, username, **attributes):
 
 
 def first_use(server, voucher):
+    server.wait_logins_replayed()  # a first use reaches the database through the login buffer
     with server.db.connect() as conn:
         row = conn.execute("SELECT first_used_at FROM captiva_voucher_first_use"
                            " WHERE code = %s", (voucher,)).fetchone()
@@ -143,6 +144,7 @@ def test_the_window_runs_in_wall_clock_time_from_the_first_use(server):
     assert reply["Session-Timeout"] == [7200]
     # An hour and a half later (the first use moved back, as time would), with the
     # code offline all along: half an hour is left, whatever radacct holds.
+    server.wait_logins_replayed()  # the first use, through the login buffer
     with server.db.connect() as conn:
         conn.execute("UPDATE captiva_voucher_first_use SET first_used_at = now() - interval"
                      " '90 minutes' WHERE code = %s", (voucher,))

@@ -26,7 +26,7 @@ from quota_radius_fixtures import Nas, daytime_zone, roster_variables, wait_repl
 from routeros_fixtures import start_sim, stop_sim
 
 from captiva.quota import jobs
-from captiva.quota.config import parse
+from captiva.runtime.jobs_config import parse
 
 radius_server = radius_fixtures.radius_server
 

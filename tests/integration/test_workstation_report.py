@@ -13,7 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from processes import free_port
 
-from captiva.quota.config import parse
+from captiva.runtime.jobs_config import parse
 from captiva.workstations import jobs
 
 DOUALA = ZoneInfo("Africa/Douala")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from captiva.portal import config as portal_config
-from captiva.quota import config as quota_config
+from captiva.runtime import jobs_config as quota_config
 
 SECRET = "smtp-password-0123456789abcdef"
 

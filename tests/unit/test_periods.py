@@ -1,11 +1,10 @@
-"""captiva.periods: daily/weekly/monthly bounds across DST, week starts and month ends."""
+"""period_oracle: daily/weekly/monthly bounds across DST, week starts and month ends."""
 
 import datetime as dt
 import zoneinfo
 
 import pytest
-
-from captiva.periods import (
+from period_oracle import (
     PERIODS,
     Calendar,
     day_start,

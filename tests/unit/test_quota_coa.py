@@ -1,4 +1,4 @@
-"""captiva.quota.coa: what a Disconnect- and a CoA-Request carry (RFC 5176), decoded with an
+"""captiva.runtime.coa: what a Disconnect- and a CoA-Request carry (RFC 5176), decoded with an
 independent reading of the packet (RFC 2865 attribute layout, RFC 3579 Message-Authenticator)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from captiva.quota.coa import RouterChannel, Session
+from captiva.runtime.coa import RouterChannel, Session
 
 SECRET = "coa-unit-secret-0123"
 

@@ -7,7 +7,7 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_units impor
     parse_duration,
 )
 
-from captiva.quota.config import ConfigError, parse
+from captiva.runtime.jobs_config import ConfigError, parse
 
 VALID = [300, 1, "300", "5m", "30m", "1h", "1h30m", "90s", "1d", "2w", "1h 30m", "1m30s"]
 INVALID = ["", "5 minutes", "m", "1.5m", "-5m", "5M", True, 1.5, None, [300]]

@@ -3,18 +3,18 @@
 import datetime as dt
 
 import pytest
+from period_oracle import Calendar, periods
 
-from captiva.periods import Calendar, periods
-from captiva.quota.config import ConfigError, parse
+from captiva.quota.alert_mail import TemplateError, render
 from captiva.quota.jobs import plan_alerts
-from captiva.quota.mail import TemplateError, render
-from captiva.usage import PeriodUsage, UserUsage, format_bytes
+from captiva.quota.usage import PeriodUsage, UserUsage, format_bytes
+from captiva.runtime.jobs_config import ConfigError, parse
 
 GiB = 1024**3
 CAL = Calendar("Africa/Douala")
 NOW = dt.datetime(2026, 11, 21, 11, 0, tzinfo=dt.UTC)
 CFG = parse({"dsn": "dbname=x"})
-# What captiva.usage.period_names reads from SQL (captiva_period_name).
+# What captiva.quota.usage.period_names reads from SQL (captiva_period_name).
 NAMES = {"fr": {"daily": "journalier", "weekly": "hebdomadaire", "monthly": "mensuel",
                 "total": "total"},
          "en": {"daily": "daily", "weekly": "weekly", "monthly": "monthly", "total": "total"}}

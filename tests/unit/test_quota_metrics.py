@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from captiva.quota import metrics
+from captiva.runtime import metrics
 
 
 def test_enforce_names_failed_and_unreachable_routers(tmp_path):

@@ -37,7 +37,7 @@ def test_changelog_names_the_version_as_its_newest_release():
     ("captiva.quota.cli", "captiva-quota"),
     ("captiva.portal.cli", "captiva-portal"),
     ("captiva.vouchers.cli", "captiva-vouchers"),
-    ("captiva.workstations.__main__", "captiva-workstations"),
+    ("captiva.workstations.cli", "captiva-workstations"),
     ("captiva.onboarding.cli", "python -m captiva.onboarding"),
 ])
 def test_every_command_answers_version(module, prog):

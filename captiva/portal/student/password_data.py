@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from captiva.passwords import sha512_crypt
-from captiva.quota.mail import Mail
+from captiva.runtime.mail import Mail
 
 from .password_text import RESET_MAIL
 

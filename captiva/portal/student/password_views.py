@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from captiva.portal import radius_auth
 from captiva.portal.security import LoginLimiter, Throttled, client_bucket
-from captiva.quota.mail import Mailer
+from captiva.runtime.mail import Mailer
 
 from . import password_data
 

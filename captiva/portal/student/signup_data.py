@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from captiva.portal.rows import dicts
-from captiva.quota.mail import Mail
+from captiva.runtime.mail import Mail
 
 from .signup_text import MAILS
 

@@ -24,8 +24,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from captiva.portal.security import LoginLimiter, Throttled, client_bucket
-from captiva.quota.mail import Mailer
-from captiva.usage import default_calendar
+from captiva.quota.usage import default_calendar
+from captiva.runtime.mail import Mailer
 
 from . import password_data, signup_data
 

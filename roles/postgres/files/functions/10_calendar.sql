@@ -1,4 +1,4 @@
--- Quota calendars: the same period bounds as captiva/periods.py (the tests compare them).
+-- Quota calendars: the same period bounds as tests/period_oracle.py (the tests compare them).
 -- A calendar is a site's timezone, ISO week start (1 = Monday) and month start day (1..28).
 --
 -- The calendar rule (docs/quota.md, "Which calendar"): a user's periods follow ONE calendar,

@@ -3,7 +3,7 @@
 -- calendar (captiva_user_calendar). Open sessions count with their last interim. A quota of
 -- NULL is unlimited; a user without a captiva_user row has no quota.
 -- The login check (40_quota_login.sql), enforcement (50_quota_jobs.sql), the quota jobs'
--- alerts and report and the portal (captiva/usage.py) all read these functions.
+-- alerts and report and the portal (captiva/quota/usage.py) all read these functions.
 
 -- The replaced per-calendar form of migration 0052.
 DROP FUNCTION IF EXISTS captiva_quota_usage(text, timestamptz, text, integer, integer);
@@ -155,7 +155,7 @@ RETURNS TABLE (
 $$;
 
 -- "5 GiB", "1.5 GiB", "512 MiB", "12 B": sizes in the login message (and in tests, the oracle
--- of captiva.usage.format_bytes).
+-- of captiva.quota.usage.format_bytes).
 CREATE OR REPLACE FUNCTION captiva_format_bytes(p_bytes bigint) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
     SELECT COALESCE(

@@ -1,19 +1,22 @@
-"""Configuration of the quota jobs: one TOML (or JSON) file, ``/etc/captiva/quota.toml``.
+"""The jobs' configuration: one TOML (or JSON) file, ``/etc/captiva/quota.toml``.
 
-Every key and its default is in docs/quota.md; errors name the key.
+The quota jobs, the workstations' jobs and ``captiva-vouchers revoke`` read it: the database
+(role captiva_jobs), the routers' RADIUS secrets (Disconnect/CoA), the mail server, each
+job's settings. Every key and its default is in docs/quota.md; errors name the key, never a
+value (:mod:`captiva.runtime.settings`).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from captiva.settings import ConfigError, positive, typed
+from captiva.runtime import settings
+from captiva.runtime.mail import SmtpConfig, parse_smtp
+from captiva.runtime.settings import ConfigError, positive, typed
 
 DEFAULT_PATH = Path("/etc/captiva/quota.toml")
 # Per job, shorter than the suggested timer period (docs/quota.md, roles/portal timers).
@@ -26,7 +29,7 @@ JOB_TABLES = {"enforce": "enforce", "close-stale": "close_stale", "alerts": "ale
 
 @dataclass(frozen=True)
 class RouterSecret:
-    secret: str
+    secret: str = field(repr=False)
     coa_port: int | None = None  # None: captiva_router.coa_port (the roster's)
     # where to send Disconnect-Requests when not the NAS-IP-Address seen in accounting
     # (a router behind NAT, a management address)
@@ -37,20 +40,8 @@ class RouterSecret:
 
 
 @dataclass(frozen=True)
-class SmtpConfig:
-    host: str = "localhost"
-    port: int = 587
-    starttls: bool = True
-    username: str | None = None
-    password: str | None = None
-    sender: str = "captiva@localhost"
-    ca_file: str | None = None  # extra CA to trust (else the system store)
-    timeout: float = 30.0
-
-
-@dataclass(frozen=True)
 class Config:
-    dsn: str
+    dsn: str = field(repr=False)
     routers: dict[str, RouterSecret] = field(default_factory=dict)
     coa_timeout: float = 3.0
     coa_retries: int = 2
@@ -118,25 +109,6 @@ def _duration(data: dict, key: str, default: int, path: str) -> int:
         raise ConfigError(f"{path}{key}: expected a positive duration such as 300, '5m' or "
                           f"'1h30m', got {value!r}")
     return value
-
-
-def parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
-    """The ``[smtp]`` table: the jobs' alert mail, and the welcome letters of
-    ``captiva.onboarding``."""
-    # AUTH over a clear connection gives the SMTP password to anyone on the path.
-    if (smtp.get("username") or smtp.get("password")) and smtp.get("starttls", True) is False:
-        raise ConfigError("smtp.starttls: must be true when smtp.username or smtp.password is "
-                          "set (AUTH is refused without TLS)")
-    return SmtpConfig(
-        host=typed(smtp, "host", str, "localhost", "smtp."),
-        port=typed(smtp, "port", int, 587, "smtp."),
-        starttls=typed(smtp, "starttls", bool, True, "smtp."),
-        username=typed(smtp, "username", str, None, "smtp."),
-        password=typed(smtp, "password", str, None, "smtp."),
-        sender=typed(smtp, "from", str, "captiva@localhost", "smtp."),
-        ca_file=typed(smtp, "ca_file", str, None, "smtp."),
-        timeout=typed(smtp, "timeout", float, 30.0, "smtp."),
-    )
 
 
 def parse(data: dict[str, Any]) -> Config:
@@ -224,16 +196,4 @@ def parse(data: dict[str, Any]) -> Config:
 
 
 def load(path: Path | str = DEFAULT_PATH) -> Config:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    try:
-        return parse(data)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    return settings.load(path, parse)

@@ -1,4 +1,7 @@
-"""Quota periods: pure calendar maths, no I/O.
+"""The tests' oracle of the quota periods: pure calendar maths, no I/O.
+
+SQL owns the period bounds (roles/postgres/files/functions/10_calendar.sql, ``captiva_periods``);
+this second, independent implementation lives only in the tests, which compare the two.
 
 A site's calendar is an IANA timezone, the ISO weekday its weeks start on (1 = Monday ...
 7 = Sunday) and the day of the month (1..28) its months start on. For an instant:
@@ -14,73 +17,17 @@ dates ``[first_day, end_day)``: usage is attributed to local dates (``captiva_us
 summed over that range. Days are counted in dates, not in 24-hour steps, so a spring-forward
 day lasts 23 hours and a fall-back day 25. Where a DST change happens at midnight the day
 starts at its first instant: the moment of a spring-forward jump, the earlier of two repeated
-midnights. The SQL functions of roles/postgres/files/functions/10_calendar.sql compute the same
-bounds and are what Captiva runs; this module is their independent oracle in the tests.
+midnights.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
-from dataclasses import dataclass
 
-PERIODS = ("daily", "weekly", "monthly", "total")
-RESETTING_PERIODS = ("daily", "weekly", "monthly")
+from captiva.quota.usage import PERIODS, Calendar, Period, local_date
 
-
-@dataclass(frozen=True)
-class Calendar:
-    """How a site counts days, weeks and months."""
-
-    timezone: str = "UTC"
-    week_start: int = 1
-    month_start_day: int = 1
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.week_start <= 7:
-            raise ValueError(f"week_start must be an ISO weekday 1..7, not {self.week_start!r}")
-        if not 1 <= self.month_start_day <= 28:
-            raise ValueError(f"month_start_day must be 1..28, not {self.month_start_day!r}")
-        zoneinfo.ZoneInfo(self.timezone)  # raises ZoneInfoNotFoundError for unknown names
-
-    @property
-    def tz(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.timezone)
-
-
-@dataclass(frozen=True)
-class Period:
-    """One period: aware UTC bounds ``[start, end)`` and the same range as local dates.
-
-    For ``total`` every bound is None. ``end`` is also when the period resets.
-    """
-
-    name: str
-    start: dt.datetime | None
-    end: dt.datetime | None
-    first_day: dt.date | None
-    end_day: dt.date | None
-
-    @property
-    def resets_at(self) -> dt.datetime | None:
-        return self.end
-
-    def contains(self, instant: dt.datetime) -> bool:
-        _aware(instant)
-        if self.start is None or self.end is None:
-            return True
-        return self.start <= instant < self.end
-
-
-def _aware(instant: dt.datetime) -> dt.datetime:
-    if not isinstance(instant, dt.datetime) or instant.tzinfo is None:
-        raise ValueError("instant must be a timezone-aware datetime")
-    return instant
-
-
-def local_date(instant: dt.datetime, calendar: Calendar) -> dt.date:
-    """The site's local date at ``instant``."""
-    return _aware(instant).astimezone(calendar.tz).date()
+__all__ = ["PERIODS", "Calendar", "Period", "day_start", "local_date", "next_reset", "period",
+           "period_days", "periods"]
 
 
 def day_start(day: dt.date, calendar: Calendar) -> dt.datetime:

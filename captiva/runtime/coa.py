@@ -28,7 +28,7 @@ from pyrad import packet
 from pyrad.dictionary import Dictionary
 
 if TYPE_CHECKING:
-    from captiva.quota.config import Config
+    from captiva.runtime.jobs_config import Config
 
 # The few attributes Captiva sends and reads (pyrad cannot load FreeRADIUS's full dictionary).
 DICTIONARY_TEXT = """\

@@ -11,18 +11,77 @@ reports show the figure that blocks a user. This module only reads them:
 - :func:`format_bytes`: the size text of mails and pages; SQL's ``captiva_format_bytes``
   (the login message) must print the same, a test compares them.
 
-``captiva.periods`` computes the same bounds independently; the tests use it as the oracle.
+A period's bounds come from SQL too (``captiva_periods``, functions/10_calendar.sql): a
+:class:`Calendar` here is only what a site's calendar is, a :class:`Period` only the bounds
+SQL gave. tests/period_oracle.py computes the same bounds independently, for the tests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import zoneinfo
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from captiva.periods import PERIODS, Calendar, Period
+PERIODS = ("daily", "weekly", "monthly", "total")
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """How a site counts days, weeks and months."""
+
+    timezone: str = "UTC"
+    week_start: int = 1
+    month_start_day: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.week_start <= 7:
+            raise ValueError(f"week_start must be an ISO weekday 1..7, not {self.week_start!r}")
+        if not 1 <= self.month_start_day <= 28:
+            raise ValueError(f"month_start_day must be 1..28, not {self.month_start_day!r}")
+        zoneinfo.ZoneInfo(self.timezone)  # raises ZoneInfoNotFoundError for unknown names
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Period:
+    """One period: aware UTC bounds ``[start, end)`` and the same range as local dates.
+
+    For ``total`` every bound is None. ``end`` is also when the period resets.
+    """
+
+    name: str
+    start: dt.datetime | None
+    end: dt.datetime | None
+    first_day: dt.date | None
+    end_day: dt.date | None
+
+    @property
+    def resets_at(self) -> dt.datetime | None:
+        return self.end
+
+    def contains(self, instant: dt.datetime) -> bool:
+        _aware(instant)
+        if self.start is None or self.end is None:
+            return True
+        return self.start <= instant < self.end
+
+
+def _aware(instant: dt.datetime) -> dt.datetime:
+    if not isinstance(instant, dt.datetime) or instant.tzinfo is None:
+        raise ValueError("instant must be a timezone-aware datetime")
+    return instant
+
+
+def local_date(instant: dt.datetime, calendar: Calendar) -> dt.date:
+    """The site's local date at ``instant``."""
+    return _aware(instant).astimezone(calendar.tz).date()
+
 
 _UNITS = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
 
