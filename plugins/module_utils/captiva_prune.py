@@ -16,6 +16,12 @@ import math
 
 DEFAULT_MAX_RATIO = 0.1
 DEFAULT_MAX_COUNT = 500
+# The modules' options (documented in plugins/doc_fragments/prune_guard.py).
+ARGUMENT_SPEC = {
+    "prune_max_ratio": {"type": "float", "default": DEFAULT_MAX_RATIO},
+    "prune_max_count": {"type": "int", "default": DEFAULT_MAX_COUNT},
+    "allow_mass_prune": {"type": "bool", "default": False},
+}
 
 
 class PruneRefused(Exception):

@@ -102,7 +102,7 @@ class RouterOSError(Exception):
 # Values
 
 
-def _duration_ms(text: str) -> int | None:
+def duration_ms(text: str) -> int | None:
     """Milliseconds; the roster's duration forms come from captiva_units, the clock and
     millisecond forms RouterOS adds are handled here."""
     clock = _CLOCK.match(text)
@@ -146,13 +146,13 @@ def normalise(name: str, value: Any) -> Any:
     if name in INT_FIELDS and text.isdigit():
         return int(text)
     if name in DURATION_FIELDS:
-        millis = _duration_ms(text)
+        millis = duration_ms(text)
         return ("duration", millis) if millis is not None else text
     if name in RATE_FIELDS:
         # rx/tx [burst-rate [burst-threshold [burst-time [priority [min-rate]]]]]
         parts = []
         for position, part in enumerate(text.split()):
-            parse = _duration_ms if position == 3 else _rate_bits
+            parse = duration_ms if position == 3 else _rate_bits
             parts.append(tuple(p if parse(p) is None else parse(p) for p in part.split("/")))
         return tuple(parts)
     if name in SET_FIELDS:

@@ -69,18 +69,6 @@ options:
   ca_cert:
     description: CA certificate file used to verify the server with O(ssl_mode=verify-full).
     type: path
-  prune_max_ratio:
-    description: Largest share of the managed users one run may remove (at least one).
-    type: float
-    default: 0.1
-  prune_max_count:
-    description: Largest number of users one run may remove.
-    type: int
-    default: 500
-  allow_mass_prune:
-    description: Lift the prune guard for this run.
-    type: bool
-    default: false
   show_personal_data:
     description:
       - Show first names, last names and emails in the diff. They are masked by default,
@@ -112,6 +100,8 @@ attributes:
     support: full
     description: Per user and per group, per attribute; passwords and personal data masked.
 author: Captiva contributors (@captiva)
+extends_documentation_fragment:
+  - captiva.campus.prune_guard
 """
 
 EXAMPLES = r"""
@@ -211,6 +201,9 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_db_errors import database_error
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_prune import (
+    ARGUMENT_SPEC as PRUNE_ARGUMENT_SPEC,
+)
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_prune import PruneRefused
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_io import (
@@ -238,9 +231,7 @@ def argument_spec() -> dict:
                      "choices": ["disable", "allow", "prefer", "require", "verify-ca",
                                  "verify-full"]},
         "ca_cert": {"type": "path"},
-        "prune_max_ratio": {"type": "float", "default": 0.1},
-        "prune_max_count": {"type": "int", "default": 500},
-        "allow_mass_prune": {"type": "bool", "default": False},
+        **PRUNE_ARGUMENT_SPEC,
         "show_personal_data": {"type": "bool", "default": False},
         "adopt": {"type": "bool", "default": False},
         "change_context": {"type": "dict"},

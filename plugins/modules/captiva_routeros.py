@@ -34,6 +34,7 @@ requirements:
   - librouteros >= 4.2
 extends_documentation_fragment:
   - captiva.campus.routeros_api
+  - captiva.campus.prune_guard
 options:
   desired:
     description:
@@ -53,22 +54,6 @@ options:
     description: Remove entries Captiva owns that are no longer in O(desired).
     type: bool
     default: true
-  prune_max_ratio:
-    description:
-      - The prune guard (README, "Prune guard"), the same rule as C(captiva_radius)'s. A run
-        may remove at most C(min(prune_max_count, max(1, ceil(prune_max_ratio x owned))))
-        of the entries Captiva owns on the router; a plan that removes more fails before any
-        write.
-    type: float
-    default: 0.1
-  prune_max_count:
-    description: Largest number of entries one run may remove (see O(prune_max_ratio)).
-    type: int
-    default: 500
-  allow_mass_prune:
-    description: Lift the prune guard for this run.
-    type: bool
-    default: false
   marker:
     description: Ownership marker (comment value and ledger name prefix).
     type: str
@@ -146,6 +131,9 @@ diff:
 import importlib.util
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_prune import (
+    ARGUMENT_SPEC as PRUNE_ARGUMENT_SPEC,
+)
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
     CONNECTION_ARGUMENT_SPEC,
     RouterOSError,
@@ -162,9 +150,7 @@ ARGUMENT_SPEC = {
     **CONNECTION_ARGUMENT_SPEC,
     "desired": {"type": "dict", "required": True},
     "prune": {"type": "bool", "default": True},
-    "prune_max_ratio": {"type": "float", "default": 0.1},
-    "prune_max_count": {"type": "int", "default": 500},
-    "allow_mass_prune": {"type": "bool", "default": False},
+    **PRUNE_ARGUMENT_SPEC,
     "marker": {"type": "str", "default": "captiva"},
 }
 
