@@ -35,3 +35,17 @@ BENCH_GUESS_ARGS ?=
 ## bench-guess: code guessing against the FreeRADIUS throttle, and its floor (about 12 min, root)
 bench-guess: lab-deps venv
 	$(BIN)/python bench/guess_bench.py $(BENCH_GUESS_ARGS)
+
+# The portal's cold start (issue 27, bench/portal_cold_bench.py -h): 1,000 distinct students
+# log in at once through nginx + TLS (roles/portal's site template and portal.toml settings,
+# FreeRADIUS checking sha512-crypt), then /me at 10 connections from the first second; prints
+# the first second's p50/p99, the worst second's, the warm run's and /healthz's next to the
+# floor (p99 under 50 ms from the first second), and exits non-zero when it is missed. Also
+# run by make bench.
+BENCH_PORTAL_COLD_ARGS ?=
+
+.PHONY: bench-portal-cold
+
+## bench-portal-cold: the student page from the first second after 1,000 logins (about 4 min, root)
+bench-portal-cold: lab-deps venv
+	$(BIN)/python bench/portal_cold_bench.py $(BENCH_PORTAL_COLD_ARGS)

@@ -118,6 +118,7 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
     @asynccontextmanager
     async def lifespan(app):
         await run_in_threadpool(portal.open_pool)
+        await run_in_threadpool(portal.warm_up)
         try:
             yield
         finally:

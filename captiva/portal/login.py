@@ -104,10 +104,12 @@ class LoginViews:
         old = portal.store.get(request.cookies.get(portal.config.cookie_name))
         cookie, _ = portal.store.rotate(old, username)
         log.info("login of %s from %s", portal.log_name(username), address)
-        # the first page after a login reads fresh figures and role
+        # the first page after a login shows fresh figures and role: read here, so that the
+        # page the redirect leads to does not wait for the database (figures_at_login)
         portal.forget_figures(username)
         portal.forget_staff(username)
-        staff = await run_in_threadpool(portal.staff_of, username)
+        staff = await run_in_threadpool(
+            portal.staff_of if is_code(username) else portal.figures_at_login, username)
         target = "/admin" if staff else "/voucher/me" if is_code(username) else "/me"
         response = RedirectResponse(target, 303)
         portal.set_session_cookie(response, cookie)
