@@ -1,14 +1,16 @@
 """Who is staff, and what their role lets the pages offer (docs/portal.md, "What staff see").
 
-``captiva_staff`` is reconciled from the roster's ``captiva_staff``: ``admin`` acts,
-``operator`` and ``viewer`` read; operators act on their sites' workstations. One notion of
-role for the whole portal: every room asks :class:`Staff` which forms to offer, and the
-database decides again (captiva_audit_record, captiva_workstation_may_act).
+``captiva_staff`` is reconciled from the roster's ``captiva_staff``. What a role may do is
+the one policy's, captiva/authz.py: every room asks :class:`Staff` which forms to offer,
+Staff asks the policy, and the database decides again from the same policy
+(captiva_authz_role, 15_authz.sql).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from captiva import authz
 
 # How old a staff member's role may be when a page reads it (the shell's cache).
 STAFF_CACHE_SECONDS = 5.0
@@ -16,28 +18,37 @@ STAFF_CACHE_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class Staff:
-    """A staff member and what their role may do: every page asks here which forms to offer
-    and refuses first; the database decides again (captiva_audit_record,
-    captiva_workstation_may_act), with the same rules."""
+    """A staff member; what their role lets them do is the policy's (captiva.authz): every
+    page asks here which forms to offer and refuses first, and the database decides again
+    from the same policy."""
 
     username: str
     role: str  # admin | operator | viewer
     sites: tuple[str, ...]
 
+    def may(self, action: str, site: str | None = None) -> bool:
+        """Whether the policy lets this member take ``action`` (at ``site``)."""
+        return authz.allows(self.role, action, sites=self.sites, site=site)
+
     @property
     def can_act(self) -> bool:
-        """Grants, resets, disconnects, revocations, a student's devices: admins."""
-        return self.role == "admin"
+        """A user's account: grants, resets, disconnects, devices (the policy gives them all
+        one row, tests/unit/test_authz.py)."""
+        return self.may("grant")
+
+    @property
+    def can_revoke(self) -> bool:
+        """A voucher code, now."""
+        return self.may("voucher-revoke")
 
     @property
     def can_review(self) -> bool:
-        """Sign-up requests (approve, reject): admins and operators."""
-        return self.role in ("admin", "operator")
+        """Sign-up requests (approve, reject)."""
+        return self.may("registration-approve")
 
     def can_act_at(self, site: str) -> bool:
-        """A site's workstations: admins, and operators of that site (or of every site)."""
-        return self.role == "admin" or (self.role == "operator"
-                                        and (not self.sites or site in self.sites))
+        """A site's workstations (the policy gives their actions one row)."""
+        return self.may("issue", site)
 
 
 def staff_member(conn, username: str) -> Staff | None:

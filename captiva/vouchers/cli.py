@@ -188,12 +188,18 @@ def command_print(args) -> int:
 
 
 def command_revoke(args) -> int:
-    from captiva.vouchers.revoke import revoke
+    from captiva import authz
+    from captiva.vouchers.revoke import Refused, revoke
 
     config = jobs_config.load(args.config)
     code = compact(args.code)
+    # The actor of the audit row: the operating-system account running this (os:<login>).
+    actor = authz.current_os_actor()
     with db.connect(config.dsn, "captiva-vouchers-revoke") as conn:
-        result = revoke(conn, config, code, args.reason)
+        try:
+            result = revoke(conn, config, code, args.reason, actor=actor)
+        except Refused as exc:
+            raise SystemExit(f"{args.code}: refused: {exc}") from None
     if not result["known"]:
         raise SystemExit(f"{args.code}: not a voucher code")
     print(f"{args.code}: " + ("revoked" if result["revoked"] else "already revoked")

@@ -3,8 +3,11 @@
 Run on the quota jobs' host, as the jobs' account (RouterOS accepts Disconnect-Requests only
 from its RADIUS server's address), with the jobs' configuration (/etc/captiva/quota.toml):
 
-1. record the revocation (``captiva_voucher_revocation``, source ``urgent``): the next login
-   of the code is rejected by FreeRADIUS, and the reconcile keeps the row;
+1. record the revocation through ``captiva_voucher_revoke``, the console's path too: the
+   policy (captiva/authz.py, role ``os``) decides whether the actor (``os:<login>``) may,
+   and the revocation (``captiva_voucher_revocation``, source ``urgent``) and its audit row
+   (``captiva_audit``, kind ``voucher``) are written in one transaction. The next login of
+   the code is rejected by FreeRADIUS, and the reconcile keeps the row;
 2. send a Disconnect-Request for each of the code's live sessions (the selection of
    ``captiva_voucher_sessions_to_disconnect``), recorded in ``captiva_disconnect`` as the
    enforce job records its own.
@@ -21,24 +24,36 @@ from captiva.runtime import coa
 from captiva.runtime.jobs_config import Config
 
 
-def revoke(conn, config: Config, code: str, reason: str = "",
-           now: dt.datetime | None = None) -> dict[str, Any]:
-    """Revoke the compact ``code`` and disconnect its live sessions.
+class Refused(PermissionError):
+    """The policy does not let this actor revoke a code (the database said so)."""
 
-    Returns ``{"known": bool, "revoked": bool (new row), "sessions": [...],
-    "awaiting_stop": int}``; each session is ``{"router", "session_id", "result", "detail"}``
-    and ``awaiting_stop`` counts sessions ACKed within ``disconnect_grace`` (not asked
-    again)."""
+
+def revoke(conn, config: Config, code: str, reason: str = "", *, actor: str,
+           now: dt.datetime | None = None) -> dict[str, Any]:
+    """``actor`` (``os:<login>``: captiva.authz.current_os_actor) revokes the compact
+    ``code`` and disconnects its live sessions.
+
+    Returns ``{"known": bool, "revoked": bool (new row), "card": "batch#index",
+    "sessions": [...], "awaiting_stop": int}``; each session is ``{"router", "session_id",
+    "result", "detail"}`` and ``awaiting_stop`` counts sessions ACKed within
+    ``disconnect_grace`` (not asked again). Raises :class:`Refused` when the policy refuses
+    the actor."""
+    import psycopg
+
     now = now or dt.datetime.now(dt.UTC)
-    # The jobs' role never reads codes; the judgement says whether this one exists.
-    known = conn.execute("SELECT count(*) FROM captiva_voucher_judge(%s, NULL, %s, false)",
-                         (code, now)).fetchone()[0] > 0
-    if not known:
+    # One path (the console's too): the function asks the policy, records the revocation
+    # (append-only, migration 0141) and its audit row; the jobs' role never reads codes.
+    try:
+        card = conn.execute("SELECT batch, index, revoked FROM captiva_voucher_revoke(%s, %s, %s)",
+                            (actor, code, reason)).fetchone()
+    except psycopg.errors.InsufficientPrivilege as exc:
         conn.rollback()
-        return {"known": False, "revoked": False, "sessions": [], "awaiting_stop": 0}
-    # Append-only for the jobs (migration 0141): recorded by the function, never lifted here.
-    revoked = conn.execute("SELECT captiva_voucher_revoke(%s, %s)", (code, reason)).fetchone()[0]
+        raise Refused(str(exc).splitlines()[0]) from None
     conn.commit()
+    if card is None:
+        return {"known": False, "revoked": False, "card": None, "sessions": [],
+                "awaiting_stop": 0}
+    revoked = card[2]
     routers = {str(ip): (name, port) for name, ip, port in conn.execute(
         "SELECT name, nasipaddress, coa_port FROM captiva_router").fetchall()}
     listed = conn.execute(
@@ -77,5 +92,5 @@ def revoke(conn, config: Config, code: str, reason: str = "",
         conn.commit()
         sessions.append({"router": name or nas, "session_id": session_id,
                          "result": outcome.result, "detail": outcome.detail})
-    return {"known": True, "revoked": revoked, "sessions": sessions,
-            "awaiting_stop": len(awaiting)}
+    return {"known": True, "revoked": revoked, "card": f"{card[0]}#{card[1]}",
+            "sessions": sessions, "awaiting_stop": len(awaiting)}

@@ -83,6 +83,7 @@ def retention(conn, config: Config, now: dt.datetime) -> dict[str, int]:
     sessions = conn.execute("DELETE FROM captiva_workstation_session WHERE state = 'ended'"
                             " AND ended_at < %s", (before,)).rowcount
     # Through the function: no login role deletes audit rows, and it keeps 30 days at least.
-    audit = conn.execute("SELECT captiva_workstation_audit_expire(%s)", (before,)).fetchone()[0]
+    audit = conn.execute("SELECT captiva_audit_expire(%s, 'workstation')",
+                         (before,)).fetchone()[0]
     conn.commit()
     return {"guests_erased": erased, "sessions": sessions, "audit": audit}

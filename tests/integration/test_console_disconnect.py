@@ -76,8 +76,8 @@ def test_retention_removes_the_consoles_old_rows_and_keeps_recent_ones(db, su):
     now = ts("2026-11-21T12:00:00", "Africa/Douala")
     old, recent = now - dt.timedelta(days=400), now - dt.timedelta(days=100)
     for at in (old, recent):
-        su.execute("INSERT INTO captiva_audit (at, actor, actor_role, action, username)"
-                   " VALUES (%s, 'helpdesk', 'admin', 'grant', 'alice')", (at,))
+        su.execute("INSERT INTO captiva_audit (at, kind, actor, actor_role, action, username)"
+                   " VALUES (%s, 'account', 'helpdesk', 'admin', 'grant', 'alice')", (at,))
         su.execute("INSERT INTO captiva_quota_grant (username, period, kind, bytes, reason,"
                    " granted_by, starts_at, expires_at) VALUES ('alice', 'daily', 'extra', 1,"
                    " 'exam', 'helpdesk', %s, %s)", (at, at + dt.timedelta(days=1)))

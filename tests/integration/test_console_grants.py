@@ -157,9 +157,10 @@ def test_plan_and_drift_report_the_grants_in_force(server):
 
 
 def test_each_role_is_offered_what_the_database_lets_it_do(server):
-    """One rule for "who may act": what the portal offers each role (Staff, read by
-    every page) is what the database lets that role do, for every kind of action the
-    console has (the audit function, the devices', the sign-up review's, the workstations')."""
+    """One rule for "who may act" (captiva/authz.py): what the portal offers each role
+    (Staff, read by every page) is what the database's functions let that role do, for every
+    kind of action the console has (the audit function, the voucher revocation, the devices',
+    the sign-up review's, the workstations'). test_audit.py walks every cell of the policy."""
     staff = [Staff("helpdesk", "admin", ()), Staff("observer", "viewer", ()),
              Staff("desk", "operator", ()),
              Staff("annex", "operator", ("north",))]
@@ -175,8 +176,7 @@ def test_each_role_is_offered_what_the_database_lets_it_do(server):
     calls = {
         "grant": ("SELECT captiva_audit_record(%s, 'grant', 'grace', 'x', '{}')", ()),
         "disconnect": ("SELECT captiva_audit_record(%s, 'disconnect', 'grace', 'x', '{}')", ()),
-        "voucher-revoke": ("SELECT captiva_audit_record(%s, 'voucher-revoke', 'batch#1',"
-                           " 'x', '{}')", ()),
+        "voucher-revoke": ("SELECT * FROM captiva_voucher_revoke(%s, 'K7HM3XPW9H', 'x')", ()),
         "device-block": ("SELECT * FROM captiva_device_act(%s, 'grace', 'AA:BB:CC:00:99:01',"
                          " 'device-block', '', 'x')", ()),
         "registration-approve": ("SELECT * FROM captiva_registration_decide(%s, %s, true, '')",
@@ -185,7 +185,7 @@ def test_each_role_is_offered_what_the_database_lets_it_do(server):
                                 " 'x')", (request,)),
     }
     offered = {"grant": Staff.can_act.fget, "disconnect": Staff.can_act.fget,
-               "voucher-revoke": Staff.can_act.fget,
+               "voucher-revoke": Staff.can_revoke.fget,
                "device-block": Staff.can_act.fget,
                "registration-approve": Staff.can_review.fget,
                "registration-reject": Staff.can_review.fget}
@@ -204,7 +204,7 @@ def test_each_role_is_offered_what_the_database_lets_it_do(server):
                 assert allowed(conn, sql, (member.username, *args)) == offered[action](member), \
                     (member, action)
             for site in ("north", "south"):
-                role = conn.execute("SELECT captiva_workstation_may_act(%s, %s)",
+                role = conn.execute("SELECT captiva_authz_role(%s, 'issue', %s)",
                                     (member.username, site)).fetchone()[0]
                 assert (role is not None) == member.can_act_at(site), (member, site)
         assert conn.execute("SELECT count(*) FROM captiva_audit WHERE username = 'STU-MATRIX'"

@@ -141,19 +141,25 @@ CASES = [
      only("reconcile")),
     ("UPDATE captiva_voucher_revocation SET source = 'roster'", only("reconcile")),
     ("DELETE FROM captiva_voucher_revocation", only("reconcile")),
-    ("SELECT captiva_voucher_revoke('K7HM3XPW9H', 'shared')", only("portal", "jobs")),
+    # ... by an actor the policy lets revoke (captiva/authz.py): an admin through the portal's
+    # login, a command's os:<login> through the jobs' login only.
+    ("SELECT * FROM captiva_voucher_revoke('boss', 'K7HM3XPW9H', 'shared')", only("portal")),
+    ("SELECT * FROM captiva_voucher_revoke('os:root', 'K7HM3XPW9H', 'shared')", only("jobs")),
+    ("SELECT * FROM captiva_voucher_revoke('alice', 'K7HM3XPW9H', 'shared')", NOBODY),
     # Audit rows: written and expired only by SECURITY DEFINER functions.
     ("INSERT INTO captiva_audit (actor, actor_role, action, username) "
      "VALUES ('x', 'admin', 'grant', 'alice')",
      NOBODY),
     ("UPDATE captiva_audit SET reason = 'x'", NOBODY),
     ("DELETE FROM captiva_audit", NOBODY),
-    ("INSERT INTO captiva_workstation_audit (actor, actor_role, action, site) "
-     "VALUES ('x', 'admin', 'issue', 'main')",
-     NOBODY),
-    ("UPDATE captiva_workstation_audit SET actor = 'x'", NOBODY),
-    ("DELETE FROM captiva_workstation_audit", NOBODY),
-    ("SELECT captiva_audit_expire(now()), captiva_workstation_audit_expire(now())", only("jobs")),
+    ("SELECT captiva_audit_record('boss', 'issue', NULL, NULL, '{}', 'main')", NOBODY),
+    ("SELECT captiva_audit_record('boss', 'voucher-revoke', 'b#1', NULL, '{}')", NOBODY),
+    ("SELECT captiva_audit_record('os:root', 'grant', 'alice', NULL, '{}')", NOBODY),
+    ("SELECT captiva_audit_record('boss', 'grant', 'alice', 'x', '{}')", only("portal")),
+    # The policy (15_authz.sql): the portal and the jobs may ask it.
+    ("SELECT captiva_authz_role('boss', 'grant', NULL)", only("portal", "jobs")),
+    ("SELECT captiva_audit_expire(now()), captiva_audit_expire(now(), 'workstation')",
+     only("jobs")),
     # The login's functions: FreeRADIUS alone reads a student-set credential (through its
     # radcheck query) and asks the post-auth checks.
     ("SELECT * FROM captiva_radcheck('alice')", only("freeradius")),
@@ -180,6 +186,7 @@ INSERT INTO captiva_profile (name, quota_daily) VALUES ('basic', 1000000000);
 INSERT INTO captiva_promotion VALUES ('l1', 'basic', true);
 INSERT INTO captiva_user (username, promotion, profile, enabled, status, activated_on)
     VALUES ('alice', 'l1', 'basic', true, 'active', current_date);
+INSERT INTO captiva_staff (username, role) VALUES ('boss', 'admin');
 """
 
 

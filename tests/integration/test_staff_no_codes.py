@@ -318,18 +318,17 @@ def test_revocations_and_audit_rows_cannot_be_changed_by_the_portal_or_the_jobs(
                               "DELETE FROM captiva_audit",
                               "INSERT INTO captiva_audit (actor, actor_role, action, username)"
                               " VALUES ('admin.wifi', 'admin', 'grant', 'STU2025001')",
-                              "UPDATE captiva_workstation_audit SET actor = 'x'",
-                              "DELETE FROM captiva_workstation_audit",
-                              "INSERT INTO captiva_workstation_audit (actor, actor_role, action,"
-                              " site) VALUES ('x', 'admin', 'issue', 'campus-ndogbong')"):
+                              "INSERT INTO captiva_audit (kind, actor, actor_role, action,"
+                              " site) VALUES ('workstation', 'x', 'admin', 'issue',"
+                              " 'campus-ndogbong')"):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     conn.execute(statement)
                 conn.rollback()
     with campus.db.connect("portal") as conn:
         # An urgent revocation is still recorded, through the function (append-only)...
-        revoke = "SELECT captiva_voucher_revoke(%s, 'shared')"
-        assert conn.execute(revoke, (campus.codes[5],)).fetchone() == (True,)
-        assert conn.execute(revoke, (campus.codes[5],)).fetchone() == (False,)
+        revoke = "SELECT revoked FROM captiva_voucher_revoke(%s, %s, 'shared')"
+        assert conn.execute(revoke, (ADMIN, campus.codes[5])).fetchone() == (True,)
+        assert conn.execute(revoke, (ADMIN, campus.codes[5])).fetchone() == (False,)
         # ...and the audit function takes the actor's role from captiva_staff.
         for actor in ("STU2024009", OPERATOR, VIEWER):  # not staff; staff but not admin
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -344,18 +343,20 @@ def test_revocations_and_audit_rows_cannot_be_changed_by_the_portal_or_the_jobs(
 def test_retention_keeps_every_audit_row_younger_than_30_days(campus):
     with campus.db.connect() as conn:
         for days in (10, 40):
-            conn.execute("INSERT INTO captiva_audit (at, actor, actor_role, action, username)"
-                         " VALUES (now() - make_interval(days => %s), 'admin.wifi', 'admin',"
-                         " 'grant', 'retention-test')", (days,))
-            conn.execute("INSERT INTO captiva_workstation_audit (at, actor, actor_role, action,"
-                         " site, detail) VALUES (now() - make_interval(days => %s), 'system',"
-                         " 'system', 'time-up', %s, '{\"retention\": true}')", (days, SITE))
+            conn.execute("INSERT INTO captiva_audit (at, kind, actor, actor_role, action,"
+                         " username) VALUES (now() - make_interval(days => %s), 'account',"
+                         " 'admin.wifi', 'admin', 'grant', 'retention-test')", (days,))
+            conn.execute("INSERT INTO captiva_audit (at, kind, actor, actor_role, action,"
+                         " site, detail) VALUES (now() - make_interval(days => %s),"
+                         " 'workstation', 'system', 'system', 'time-up', %s,"
+                         " '{\"retention\": true}')", (days, SITE))
     with campus.db.connect("jobs") as conn:
         # the jobs ask for everything before now: only the 40-day-old rows go
+        assert conn.execute("SELECT captiva_audit_expire(now(), 'workstation')"
+                            ).fetchone() == (1,)
         assert conn.execute("SELECT captiva_audit_expire(now())").fetchone() == (1,)
-        assert conn.execute("SELECT captiva_workstation_audit_expire(now())").fetchone() == (1,)
     with campus.db.connect() as conn:
         assert conn.execute("SELECT count(*) FROM captiva_audit WHERE username ="
                             " 'retention-test'").fetchone() == (1,)
-        assert conn.execute("SELECT count(*) FROM captiva_workstation_audit WHERE"
-                            " detail ? 'retention'").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM captiva_audit WHERE kind = 'workstation'"
+                            " AND detail ? 'retention'").fetchone() == (1,)

@@ -29,6 +29,13 @@ from test_roster_path import roster_inventory, write_roster
 # Tables whose rows an apply writes on purpose: the migrations' and functions' records and
 # the applied-change log.
 BOOKKEEPING = {"captiva_schema_migrations", "captiva_schema_functions", "captiva_change_log"}
+# Tables a migration merged into another (0210: one audit table): their rows are compared
+# where they went, each with its former id, and the other table's own rows apart from them.
+MOVED = {"captiva_workstation_audit": (
+    "SELECT (detail ->> 'workstation_audit_id')::bigint AS id, at, actor, actor_role, action,"
+    " site, workstation, session_id, before, after, detail - 'workstation_audit_id' AS detail"
+    " FROM captiva_audit WHERE kind = 'workstation'")}
+MOVED_INTO = {"captiva_audit": "kind <> 'workstation'"}
 
 
 def previous_release(tmp_path):
@@ -85,10 +92,16 @@ def snapshot(conn, columns=None):
     for table, names in columns.items():
         if table in BOOKKEEPING:
             continue
+        source, where = sql.Identifier(table), sql.SQL("true")
+        if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+            source = sql.SQL("({}) AS moved").format(sql.SQL(MOVED[table]))
+        elif table in MOVED_INTO and conn.execute(
+                "SELECT to_regclass('captiva_workstation_audit') IS NULL").fetchone()[0]:
+            where = sql.SQL(MOVED_INTO[table])
         row = sql.SQL("ROW({})::text").format(sql.SQL(", ").join(map(sql.Identifier, names)))
         count, digest = conn.execute(sql.SQL(
             "SELECT count(*), md5(coalesce(string_agg(r, E'\\n' ORDER BY r), ''))"
-            " FROM (SELECT {} AS r FROM {}) AS rows").format(row, sql.Identifier(table))
+            " FROM (SELECT {} AS r FROM {} WHERE {}) AS rows").format(row, source, where)
         ).fetchone()
         out[table] = (tuple(names), count, digest)
     return columns, out
@@ -119,6 +132,11 @@ def seed(conn):
     conn.execute(
         "INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)"
         " VALUES ('alice01', 'admin', 'grant', 'bob0002', 'exam week', '{\"bytes\": 1}')")
+    conn.execute(
+        "INSERT INTO captiva_workstation_audit (actor, actor_role, action, site, workstation,"
+        " session_id, after, detail) SELECT 'alice01', 'admin', 'issue', 'campus-a',"
+        " 'BIB-PC-01', id, '{\"remaining\": 3600}', '{\"granted_seconds\": 3600}'"
+        " FROM captiva_workstation_session WHERE code = 'P87654321'")
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ from quota_radius_fixtures import DOUALA, GIB, PARIS_NAS, Nas, roster_variables,
 from radius_fixtures import ROUTER_SECRET, message_authenticator_valid
 from routeros_fixtures import start_sim, stop_sim
 
+from captiva import authz
 from captiva.quota import jobs
 from captiva.runtime.jobs_config import parse
 from captiva.vouchers import cli
@@ -204,9 +205,10 @@ def test_a_code_logs_in_with_chap_as_the_hotspot_page_sends_it(server):
 def test_an_urgent_revocation_rejects_at_once(server):
     voucher = code(server, "english", 3)
     assert login(server, voucher).code == packet.AccessAccept
-    with server.db.connect("portal") as conn:
-        # append-only for the portal: through the function (migration 0141)
-        conn.execute("SELECT captiva_voucher_revoke(%s, 'photographed and shared')", (voucher,))
+    with server.db.connect("jobs") as conn:
+        # append-only: through the function (migration 0141), as captiva-vouchers revoke
+        conn.execute("SELECT * FROM captiva_voucher_revoke('os:tester', %s,"
+                     " 'photographed and shared')", (voucher,))
     assert rejected(server, voucher) == "Code revoked / Code révoqué"
 
 
@@ -271,8 +273,8 @@ def test_live_sessions_of_a_revoked_or_used_up_code_are_listed_for_a_disconnect(
         assert login(server, voucher).code == packet.AccessAccept
         session(server, voucher, f"live-{voucher}", 60, stop=False)
     assert not set(to_disconnect(server)) & {revoked, heavy, fine}
-    with server.db.connect("portal") as conn:
-        conn.execute("SELECT captiva_voucher_revoke(%s, '')", (revoked,))
+    with server.db.connect("jobs") as conn:
+        conn.execute("SELECT * FROM captiva_voucher_revoke('os:tester', %s, '')", (revoked,))
     Nas(server).send("Interim-Update", at=dt.datetime.now(dt.UTC), username=heavy,
                      session_id=f"live-{heavy}", bytes_in=0, bytes_out=2**20,
                      session_time=90, Framed_IP_Address="10.5.50.30")
@@ -341,9 +343,16 @@ def test_an_urgent_revoke_is_one_command_that_rejects_and_disconnects(server, ro
     assert rejected(server, voucher) == "Code révoqué / Code revoked"
     assert login(server, other).code == packet.AccessReject  # simultaneous_use 1: in use
     with server.db.connect() as conn:
+        # One path with the console's: the policy let os:<login> (captiva/authz.py), and
+        # the audit names the command's operating-system user and the card, never the code.
+        actor = authz.current_os_actor()
         assert conn.execute("SELECT source, reason FROM captiva_voucher_revocation"
                             " WHERE code = %s", (voucher,)).fetchone() == (
-            "urgent", "photographed")
+            "urgent", f"photographed (by {actor})")
+        assert conn.execute("SELECT kind, actor, actor_role, username, reason FROM captiva_audit"
+                            " WHERE action = 'voucher-revoke' AND username LIKE 'urgent#%'"
+                            ).fetchall() == [
+            ("voucher", actor, "os", "urgent#1", "photographed")]
         assert conn.execute("SELECT reason, result FROM captiva_disconnect"
                             " WHERE username = %s", (voucher,)).fetchall() == [
             ("voucher-revoked (urgent)", "ack")]

@@ -143,7 +143,7 @@ def test_time_runs_out_and_the_end_is_audited(server):
     assert call(server, "SELECT state, end_reason, used_seconds FROM "
                 "captiva_workstation_session WHERE id = %s", session_id) == (
         "ended", "time-up", 1800)
-    assert call(server, "SELECT actor, action FROM captiva_workstation_audit WHERE"
+    assert call(server, "SELECT actor, action FROM captiva_audit WHERE"
                 " session_id = %s ORDER BY id DESC LIMIT 1", session_id) == ("system", "time-up")
     # The code is dead: no password any more.
     assert rejected(server, code, pc(2)["mac"]) is None
@@ -180,7 +180,7 @@ def test_add_time_extends_and_two_operators_at_once_both_count(server):
     _, detail = call(server, "SELECT * FROM captiva_workstation_add_time('op-douala', %s,"
                      " 'add', 99999)", session_id)
     assert detail["capped"] == "max" and 7190 <= detail["remaining"] <= 7200
-    assert call(server, "SELECT count(*) FROM captiva_workstation_audit WHERE session_id = %s"
+    assert call(server, "SELECT count(*) FROM captiva_audit WHERE session_id = %s"
                 " AND action = 'add-time'", session_id) == (5,)
 
 
@@ -292,7 +292,7 @@ def test_limits_maintenance_in_use_and_roles_are_refused(server):
          " false)")
     assert issue(server, "BIB-PC-09", "etu8", actor="viewer1")[2] == "forbidden"
     assert issue(server, "BIB-PC-09", "etu8", actor="op-paris")[2] == "forbidden"
-    assert call(server, "SELECT count(*) FROM captiva_workstation_audit WHERE action ="
+    assert call(server, "SELECT count(*) FROM captiva_audit WHERE action ="
                 " 'refused'")[0] >= 7
 
 
@@ -330,10 +330,11 @@ def test_the_audit_is_append_only_for_the_portal(server):
     # Written only by the SECURITY DEFINER functions, which read the actor's role themselves
     # (migration 0140): the portal may not even insert a row of its own.
     with server.db.connect("portal") as conn:
-        for statement in ("UPDATE captiva_workstation_audit SET actor = 'x'",
-                          "DELETE FROM captiva_workstation_audit",
-                          "INSERT INTO captiva_workstation_audit (actor, actor_role, action,"
-                          " site) VALUES ('op-douala', 'admin', 'note', 'campus-douala')"):
+        for statement in ("UPDATE captiva_audit SET actor = 'x'",
+                          "DELETE FROM captiva_audit",
+                          "INSERT INTO captiva_audit (kind, actor, actor_role, action, site)"
+                          " VALUES ('workstation', 'op-douala', 'admin', 'note',"
+                          " 'campus-douala')"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
             conn.rollback()
@@ -364,7 +365,7 @@ def test_guests_consent_revocation_and_retention_erase_their_data(server):
         assert rows[old] == (None, None, True)
         assert rows[revoked] == (None, None, True)
         # Nothing of theirs is left in the audit either.
-        assert conn.execute("SELECT count(*) FROM captiva_workstation_audit WHERE"
+        assert conn.execute("SELECT count(*) FROM captiva_audit WHERE"
                             " detail::text LIKE '%Mbarga%'").fetchone() == (0,)
     # A guest whose consent is revoked gets no session.
     with server.db.connect("portal") as conn:
@@ -476,7 +477,7 @@ def test_the_kiosk_logs_in_through_the_hotspot_and_added_time_reaches_the_router
                   " captiva_workstation_session WHERE id = %s", session_id)
     assert 2390 <= until <= 2400
     assert kiosk_needs_login(server, 10) is False  # no re-login, no gap
-    assert call(server, "SELECT action, detail ->> 'result' FROM captiva_workstation_audit"
+    assert call(server, "SELECT action, detail ->> 'result' FROM captiva_audit"
                 " WHERE session_id = %s ORDER BY id DESC LIMIT 1", session_id) == (
         "router-time", "ack")
     assert enforce(server, radius_fixtures.ROUTER_SECRET)["coa"]["sessions"] == 0  # done
@@ -506,7 +507,7 @@ def test_a_coa_nak_falls_back_to_the_kiosks_relogin(server, hotspot_router):
     assert summary["coa"] == {"sessions": 1, "ack": 0, "nak": 1, "timeout": 0, "error": 0}
     assert summary["sessions"] == 0 and summary["failed"] == 0, summary
     assert kiosk_needs_login(server, 12) is True  # the fallback
-    assert call(server, "SELECT detail ->> 'result' FROM captiva_workstation_audit WHERE"
+    assert call(server, "SELECT detail ->> 'result' FROM captiva_audit WHERE"
                 " session_id = %s AND action = 'router-time'", session_id) == ("nak 501",)
     assert enforce(server, radius_fixtures.ROUTER_SECRET)["coa"]["sessions"] == 0
     # While the router holds the session the kiosk's login changes nothing ...

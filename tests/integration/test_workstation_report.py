@@ -57,9 +57,9 @@ def db(radius_db):
                          " nasipaddress, acctstarttime, acctstoptime, acctsessiontime)"
                          " VALUES (%s, %s, %s, '10.0.0.1', %s, %s, %s)",
                          (code, code, code, start, stop, int((stop - start).total_seconds())))
-        conn.execute("INSERT INTO captiva_workstation_audit (at, actor, actor_role, action,"
-                     " site, detail) VALUES (%s, 'op', 'operator', 'refused', 'campus-ndogbong',"
-                     " '{\"reason\": \"in-use\"}')", (at(11, 5),))
+        conn.execute("INSERT INTO captiva_audit (at, kind, actor, actor_role, action, site,"
+                     " detail) VALUES (%s, 'workstation', 'op', 'operator', 'refused',"
+                     " 'campus-ndogbong', '{\"reason\": \"in-use\"}')", (at(11, 5),))
     return radius_db
 
 

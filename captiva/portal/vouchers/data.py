@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from captiva.vouchers import compact, is_code
 
@@ -111,27 +110,24 @@ class RevokeRefused(ValueError):
 
 def revoke(conn, staff, typed: str, reason: str, now: dt.datetime) -> dict[str, Any]:
     """An admin's urgent revocation of the code ``typed`` (as printed or compact), with its
-    captiva_audit row, in one transaction. The next login is rejected at once; the enforce
-    job (``captiva-quota enforce``, every minute) disconnects the code's live sessions, since
-    only the RADIUS host may send Disconnects. The audit names the card, never the code."""
+    captiva_audit row, in one transaction: through captiva_voucher_revoke, the one path
+    (``captiva-vouchers revoke`` takes it too), which asks the policy (captiva/authz.py). The
+    next login is rejected at once; the enforce job (``captiva-quota enforce``, every minute)
+    disconnects the code's live sessions, since only the RADIUS host may send Disconnects.
+    The audit names the card, never the code."""
     code = compact(typed)
+    if not staff.can_revoke:
+        raise RevokeRefused("error.read_only")
     if not is_code(code):
         raise RevokeRefused("voucher.failed")
     if not reason.strip():
         raise RevokeRefused("vouchers.reason_required")
     with conn.transaction():
-        found = conn.execute("SELECT batch, index FROM captiva_voucher_status(%s, %s)",
-                             (code, now)).fetchone()
-        if found is None:
-            raise RevokeRefused("voucher.failed")
-        batch, index = found
         # Append-only: the function records it (the portal can neither read revoked codes
         # nor lift a revocation, migration 0141).
-        inserted = conn.execute("SELECT captiva_voucher_revoke(%s, %s)",
-                                (code, f"{reason.strip()} (by {staff.username})")).fetchone()[0]
-        if inserted:
-            conn.execute(
-                "SELECT captiva_audit_record(%s, 'voucher-revoke', %s, %s, %s)",
-                (staff.username, f"{batch}#{index}", reason.strip(),
-                 Jsonb({"batch": batch, "index": index})))
+        found = conn.execute("SELECT batch, index, revoked FROM captiva_voucher_revoke(%s, %s, %s)",
+                             (staff.username, code, reason.strip())).fetchone()
+    if found is None:
+        raise RevokeRefused("voucher.failed")
+    batch, index, inserted = found
     return {"batch": batch, "index": index, "revoked": inserted}

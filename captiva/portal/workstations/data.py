@@ -56,7 +56,8 @@ def audit(conn, site: str, text: str, limit: int = 200) -> list[tuple]:
     pattern = f"%{text.strip()}%" if text.strip() else "%"
     return conn.execute(
         "SELECT at, actor, actor_role, action, workstation, session_id, before, after, detail"
-        " FROM captiva_workstation_audit WHERE site = %s AND (actor ILIKE %s OR action ILIKE %s"
+        " FROM captiva_audit WHERE kind = 'workstation' AND site = %s"
+        " AND (actor ILIKE %s OR action ILIKE %s"
         " OR COALESCE(workstation, '') ILIKE %s OR COALESCE(session_id::text, '') = %s"
         " OR detail::text ILIKE %s) ORDER BY at DESC, id DESC LIMIT %s",
         (site, pattern, pattern, pattern, text.strip(), pattern, limit)).fetchall()

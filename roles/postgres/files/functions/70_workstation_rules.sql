@@ -1,7 +1,7 @@
 -- Public workstations (docs/workstations.md), their rules: the remaining time
 -- (captiva_workstation_remaining), the opening hours (captiva_workstation_closing), the time a
--- session really has (captiva_workstation_time_left), maintenance, and who may act
--- (captiva_workstation_may_act). The other workstation files (71-78) build on these.
+-- session really has (captiva_workstation_time_left), maintenance. Who may act: the policy
+-- (15_authz.sql). The other workstation files (71-78) build on these.
 -- SECURITY DEFINER, owned by captiva_definer, pg_temp last (see 40_quota_login).
 
 -- Seconds left of a session at p_at: granted minus the runs before minus the current run.
@@ -58,27 +58,17 @@ SET search_path = pg_catalog, public, pg_temp AS $$
                    WHERE m.workstation = p_workstation)
 $$;
 
--- The staff member's role when they may act on p_site (admin: every site; operator: their
--- sites, none listed = all), else NULL. Viewers never act.
-CREATE OR REPLACE FUNCTION captiva_workstation_may_act(p_actor text, p_site text)
-RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT s.role FROM captiva_staff AS s
-    WHERE s.username = p_actor AND (s.role = 'admin'
-        OR (s.role = 'operator' AND (s.sites = '{}' OR p_site = ANY (s.sites))))
-$$;
+-- Who may act on a site's workstations is the policy's (15_authz.sql, from captiva/authz.py):
+-- every action asks captiva_authz_role(actor, action, site). Its own rule here, before
+-- issue 24, is gone.
+DROP FUNCTION IF EXISTS captiva_workstation_may_act(text, text);
 
 ALTER FUNCTION captiva_workstation_closing(text, timestamptz) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_time_left(text, integer, integer, timestamptz, timestamptz)
     OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_in_maintenance(text) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_workstation_may_act(text, text) OWNER TO captiva_definer;
 
 REVOKE ALL ON FUNCTION captiva_workstation_closing(text, timestamptz),
     captiva_workstation_time_left(text, integer, integer, timestamptz, timestamptz),
-    captiva_workstation_in_maintenance(text),
-    captiva_workstation_may_act(text, text)
+    captiva_workstation_in_maintenance(text)
     FROM PUBLIC;
--- The portal: who may act on a site.
-GRANT EXECUTE ON FUNCTION captiva_workstation_may_act(text, text)
-    TO captiva_portal;

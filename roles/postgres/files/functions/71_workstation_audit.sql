@@ -1,16 +1,25 @@
--- Public workstations: every action and every refusal is written to
--- captiva_workstation_audit. Actions return a reason (NULL: done) and a detail the portal turns
--- into a message in the operator's language (captiva_workstation_refuse).
+-- Public workstations: every action and every refusal is an audit row of kind 'workstation'
+-- (captiva_audit, written by captiva_audit_record, 86_audit.sql, which reads the actor's
+-- role itself). Actions return a reason (NULL: done) and a detail the portal turns into a
+-- message in the operator's language (captiva_workstation_refuse).
 
+-- Before issue 24 the caller passed the actor's role (p_role) and the row went to
+-- captiva_workstation_audit.
+DROP FUNCTION IF EXISTS captiva_workstation_log(text, text, text, text, text, bigint, jsonb,
+                                                jsonb, jsonb, timestamptz);
+DROP FUNCTION IF EXISTS captiva_workstation_refuse(text, text, text, text, text, bigint, text,
+                                                   jsonb, timestamptz);
+
+-- A workstation's audit row (plpgsql: captiva_audit_record is created after this file).
 CREATE OR REPLACE FUNCTION captiva_workstation_log(
-    p_actor text, p_role text, p_action text, p_site text, p_workstation text,
+    p_actor text, p_action text, p_site text, p_workstation text,
     p_session bigint, p_before jsonb, p_after jsonb, p_detail jsonb, p_at timestamptz
-) RETURNS void LANGUAGE sql VOLATILE SECURITY DEFINER
+) RETURNS void LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp AS $$
-    INSERT INTO captiva_workstation_audit
-        (at, actor, actor_role, action, site, workstation, session_id, before, after, detail)
-    VALUES (p_at, p_actor, COALESCE(p_role, 'none'), p_action, p_site, p_workstation,
-            p_session, p_before, p_after, COALESCE(p_detail, '{}'))
+BEGIN
+    PERFORM captiva_audit_record(p_actor, p_action, NULL, NULL, p_detail, p_site,
+                                 p_workstation, p_session, p_before, p_after, p_at);
+END
 $$;
 
 -- A session as the audit shows it before and after an action.
@@ -25,12 +34,12 @@ $$;
 
 -- A refusal: audited, and returned as (NULL session, reason, detail).
 CREATE OR REPLACE FUNCTION captiva_workstation_refuse(
-    p_actor text, p_role text, p_attempt text, p_site text, p_workstation text,
+    p_actor text, p_attempt text, p_site text, p_workstation text,
     p_session bigint, p_reason text, p_detail jsonb, p_at timestamptz
 ) RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
-    PERFORM captiva_workstation_log(p_actor, p_role, 'refused', COALESCE(p_site, ''),
+    PERFORM captiva_workstation_log(p_actor, 'refused', COALESCE(p_site, ''),
         p_workstation, p_session, NULL, NULL,
         COALESCE(p_detail, '{}') || jsonb_build_object('attempt', p_attempt, 'reason', p_reason),
         p_at);
@@ -38,14 +47,14 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION captiva_workstation_log(text, text, text, text, text, bigint, jsonb, jsonb,
-                                       jsonb, timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_log(text, text, text, text, bigint, jsonb, jsonb, jsonb,
+                                       timestamptz) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_snapshot(bigint, timestamptz) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_workstation_refuse(text, text, text, text, text, bigint, text, jsonb,
+ALTER FUNCTION captiva_workstation_refuse(text, text, text, text, bigint, text, jsonb,
                                           timestamptz) OWNER TO captiva_definer;
 
-REVOKE ALL ON FUNCTION captiva_workstation_log(text, text, text, text, text, bigint, jsonb, jsonb, jsonb,
-                            timestamptz),
+REVOKE ALL ON FUNCTION captiva_workstation_log(text, text, text, text, bigint, jsonb, jsonb,
+                                               jsonb, timestamptz),
     captiva_workstation_snapshot(bigint, timestamptz),
-    captiva_workstation_refuse(text, text, text, text, text, bigint, text, jsonb, timestamptz)
+    captiva_workstation_refuse(text, text, text, text, bigint, text, jsonb, timestamptz)
     FROM PUBLIC;

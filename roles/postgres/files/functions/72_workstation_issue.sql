@@ -50,14 +50,14 @@ BEGIN
     WHERE w.name = p_workstation;
     IF NOT FOUND THEN
         RETURN QUERY SELECT NULL::bigint, NULL::text, 'unknown-workstation',
-            captiva_workstation_refuse(p_actor, NULL, 'issue', NULL, p_workstation, NULL,
+            captiva_workstation_refuse(p_actor, 'issue', NULL, p_workstation, NULL,
                                        'unknown-workstation', NULL, p_at);
         RETURN;
     END IF;
-    role := captiva_workstation_may_act(p_actor, ws.site);
+    role := captiva_authz_role(p_actor, 'issue', ws.site);
     IF role IS NULL THEN
         RETURN QUERY SELECT NULL::bigint, NULL::text, 'forbidden', captiva_workstation_refuse(
-            p_actor, (SELECT s.role FROM captiva_staff AS s WHERE s.username = p_actor),
+            p_actor,
             'issue', ws.site, ws.name, NULL, 'forbidden', NULL, p_at);
         RETURN;
     END IF;
@@ -111,7 +111,7 @@ BEGIN
     END IF;
     IF reason IS NOT NULL THEN
         RETURN QUERY SELECT NULL::bigint, NULL::text, reason, captiva_workstation_refuse(
-            p_actor, role, 'issue', ws.site, ws.name, NULL, reason, detail, p_at);
+            p_actor, 'issue', ws.site, ws.name, NULL, reason, detail, p_at);
         RETURN;
     END IF;
     IF p_at + make_interval(secs => granted) > closing THEN
@@ -132,7 +132,7 @@ BEGIN
             GET STACKED DIAGNOSTICS constraint_name = CONSTRAINT_NAME;
             IF constraint_name = 'captiva_workstation_session_live_idx' THEN
                 RETURN QUERY SELECT NULL::bigint, NULL::text, 'in-use',
-                    captiva_workstation_refuse(p_actor, role, 'issue', ws.site, ws.name, NULL,
+                    captiva_workstation_refuse(p_actor, 'issue', ws.site, ws.name, NULL,
                                                'in-use', NULL, p_at);
                 RETURN;
             END IF;  -- a live code drawn twice: draw again
@@ -142,7 +142,7 @@ BEGIN
         UPDATE captiva_workstation_guest SET last_used_at = p_at WHERE id = p_guest;
     END IF;
     detail := jsonb_build_object('granted_seconds', granted, 'capped', capped);
-    PERFORM captiva_workstation_log(p_actor, role, 'issue', ws.site, ws.name, new_id, NULL,
+    PERFORM captiva_workstation_log(p_actor, 'issue', ws.site, ws.name, new_id, NULL,
         captiva_workstation_snapshot(new_id, p_at),
         detail || jsonb_build_object('member', COALESCE(p_username, 'guest:' || p_guest)), p_at);
     RETURN QUERY SELECT new_id, new_code, NULL::text, detail;

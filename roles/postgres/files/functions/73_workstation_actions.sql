@@ -22,9 +22,9 @@ BEGIN
         RETURN QUERY SELECT 'unknown-session', '{}'::jsonb;
         RETURN;
     END IF;
-    role := captiva_workstation_may_act(p_actor, s.site);
+    role := captiva_authz_role(p_actor, 'add-time', s.site);
     IF role IS NULL OR p_mode NOT IN ('add', 'set') THEN
-        RETURN QUERY SELECT 'forbidden', captiva_workstation_refuse(p_actor, NULL, 'add-time',
+        RETURN QUERY SELECT 'forbidden', captiva_workstation_refuse(p_actor, 'add-time',
             s.site, s.workstation, p_session, 'forbidden', NULL, p_at);
         RETURN;
     END IF;
@@ -39,7 +39,7 @@ BEGIN
     WHERE t.id = p_session AND t.state <> 'ended'
     RETURNING t.granted_seconds, t.used_seconds, t.running_since INTO result;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'ended', captiva_workstation_refuse(p_actor, role, 'add-time',
+        RETURN QUERY SELECT 'ended', captiva_workstation_refuse(p_actor, 'add-time',
             s.site, s.workstation, p_session, 'ended', NULL, p_at);
         RETURN;
     END IF;
@@ -50,7 +50,7 @@ BEGIN
                                                    result.running_since, p_at),
         'capped', CASE WHEN wanted > captiva_workstation_remaining(result.granted_seconds,
             result.used_seconds, result.running_since, p_at) THEN 'max' END);
-    PERFORM captiva_workstation_log(p_actor, role, 'add-time', s.site, s.workstation,
+    PERFORM captiva_workstation_log(p_actor, 'add-time', s.site, s.workstation,
         p_session, before, captiva_workstation_snapshot(p_session, p_at), detail, p_at);
     RETURN QUERY SELECT NULL::text, detail;
 END
@@ -74,7 +74,7 @@ BEGIN
         RETURN QUERY SELECT 'unknown-session', '{}'::jsonb;
         RETURN;
     END IF;
-    role := captiva_workstation_may_act(p_actor, s.site);
+    role := captiva_authz_role(p_actor, p_action, s.site);
     IF role IS NULL OR p_action NOT IN ('suspend', 'resume', 'terminate') THEN
         why := 'forbidden';
     ELSIF s.state = 'ended' THEN
@@ -87,7 +87,7 @@ BEGIN
         why := 'closed';
     END IF;
     IF why IS NOT NULL THEN
-        RETURN QUERY SELECT why, captiva_workstation_refuse(p_actor, role, p_action, s.site,
+        RETURN QUERY SELECT why, captiva_workstation_refuse(p_actor, p_action, s.site,
             s.workstation, p_session, why, NULL, p_at);
         RETURN;
     END IF;
@@ -101,7 +101,7 @@ BEGIN
         ended_at = CASE WHEN p_action = 'terminate' THEN p_at END,
         end_reason = CASE WHEN p_action = 'terminate' THEN 'terminated' END
     WHERE t.id = p_session;
-    PERFORM captiva_workstation_log(p_actor, role, p_action, s.site, s.workstation, p_session,
+    PERFORM captiva_workstation_log(p_actor, p_action, s.site, s.workstation, p_session,
         before, captiva_workstation_snapshot(p_session, p_at), NULL, p_at);
     RETURN QUERY SELECT NULL::text, '{}'::jsonb;
 END
@@ -121,15 +121,16 @@ BEGIN
         RETURN QUERY SELECT 'unknown-workstation', '{}'::jsonb;
         RETURN;
     END IF;
-    role := captiva_workstation_may_act(p_actor, ws.site);
+    role := captiva_authz_role(p_actor,
+        CASE WHEN p_on THEN 'maintenance-on' ELSE 'maintenance-off' END, ws.site);
     IF role IS NULL THEN
-        RETURN QUERY SELECT 'forbidden', captiva_workstation_refuse(p_actor, NULL,
+        RETURN QUERY SELECT 'forbidden', captiva_workstation_refuse(p_actor,
             'maintenance', ws.site, ws.name, NULL, 'forbidden', NULL, p_at);
         RETURN;
     END IF;
     IF p_on AND EXISTS (SELECT FROM captiva_workstation_session AS s
                         WHERE s.workstation = ws.name AND s.state <> 'ended') THEN
-        RETURN QUERY SELECT 'in-use', captiva_workstation_refuse(p_actor, role,
+        RETURN QUERY SELECT 'in-use', captiva_workstation_refuse(p_actor,
             'maintenance', ws.site, ws.name, NULL, 'in-use', NULL, p_at);
         RETURN;
     END IF;
@@ -139,7 +140,7 @@ BEGIN
     ELSE
         DELETE FROM captiva_workstation_maintenance AS m WHERE m.workstation = ws.name;
     END IF;
-    PERFORM captiva_workstation_log(p_actor, role,
+    PERFORM captiva_workstation_log(p_actor,
         CASE WHEN p_on THEN 'maintenance-on' ELSE 'maintenance-off' END, ws.site, ws.name,
         NULL, NULL, NULL, CASE WHEN ws.maintenance THEN '{"roster": true}'::jsonb END, p_at);
     RETURN QUERY SELECT NULL::text, '{}'::jsonb;

@@ -11,9 +11,9 @@ DECLARE
     role text;
     new_id bigint;
 BEGIN
-    role := captiva_workstation_may_act(p_actor, p_site);
+    role := captiva_authz_role(p_actor, 'register-guest', p_site);
     IF role IS NULL THEN
-        PERFORM captiva_workstation_refuse(p_actor, NULL, 'register-guest', p_site, NULL,
+        PERFORM captiva_workstation_refuse(p_actor, 'register-guest', p_site, NULL,
                                            NULL, 'forbidden', NULL, p_at);
         RETURN QUERY SELECT NULL::bigint, 'forbidden';
         RETURN;
@@ -34,7 +34,7 @@ BEGIN
             p_at)
     RETURNING id INTO new_id;
     -- The audit names the guest by number only: personal data stays in one erasable place.
-    PERFORM captiva_workstation_log(p_actor, role, 'register-guest', p_site, NULL, NULL, NULL,
+    PERFORM captiva_workstation_log(p_actor, 'register-guest', p_site, NULL, NULL, NULL,
         NULL, jsonb_build_object('guest', new_id), p_at);
     RETURN QUERY SELECT new_id, NULL::text;
 END
@@ -53,14 +53,14 @@ BEGIN
     IF NOT FOUND THEN
         RETURN 'unknown-guest';
     END IF;
-    role := captiva_workstation_may_act(p_actor, g.site);
+    role := captiva_authz_role(p_actor, 'revoke-consent', g.site);
     IF role IS NULL THEN
         RETURN 'forbidden';
     END IF;
     UPDATE captiva_workstation_guest SET full_name = NULL, id_type = NULL, id_number = NULL,
         consent_revoked_at = p_at, erased_at = COALESCE(erased_at, p_at)
     WHERE id = p_guest;
-    PERFORM captiva_workstation_log(p_actor, role, 'revoke-consent', g.site, NULL, NULL,
+    PERFORM captiva_workstation_log(p_actor, 'revoke-consent', g.site, NULL, NULL,
         NULL, NULL, jsonb_build_object('guest', p_guest), p_at);
     RETURN NULL;
 END

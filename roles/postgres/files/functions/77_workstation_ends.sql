@@ -22,7 +22,7 @@ BEGIN
         why := CASE WHEN s.state = 'running' AND s.remaining <= 0 THEN 'time-up'
                     WHEN captiva_workstation_closing(s.site, p_at) IS NULL THEN 'closing' END;
         CONTINUE WHEN why IS NULL;
-        PERFORM captiva_workstation_log('system', 'system', why, s.site, s.workstation, s.id,
+        PERFORM captiva_workstation_log('system', why, s.site, s.workstation, s.id,
             captiva_workstation_snapshot(s.id, p_at), NULL, NULL, p_at);
         UPDATE captiva_workstation_session AS t SET
             used_seconds = LEAST(t.granted_seconds, t.used_seconds + COALESCE(
@@ -111,7 +111,7 @@ BEGIN
     WHERE t.id = p_session AND t.granted_seconds = p_granted AND t.state = 'running'
     RETURNING t.site, t.workstation INTO s;
     IF FOUND THEN
-        PERFORM captiva_workstation_log('system', 'system', 'router-time', s.site,
+        PERFORM captiva_workstation_log('system', 'router-time', s.site,
             s.workstation, p_session, NULL, NULL,
             jsonb_build_object('result', p_result, 'router_until', p_until), p_at);
     END IF;

@@ -36,7 +36,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_te
            floor(o.seconds / 60)::integer,
            round(100 * o.seconds / GREATEST(1, 3600 * (SELECT count(*) FROM captiva_workstation
                                                        AS w WHERE w.site = p_site)), 1),
-           (SELECT count(*) FROM captiva_workstation_audit AS au
+           (SELECT count(*) FROM captiva_audit AS au
             WHERE au.site = p_site AND au.action = 'refused' AND au.at >= h.starts
               AND au.at < h.ends)::integer
     FROM hours AS h JOIN online AS o ON o.h = h.h

@@ -1,47 +1,60 @@
--- Audit rows (captiva_audit, captiva_workstation_audit; migration 0140): no login role may
--- insert, update or delete one. The console's rows are written by captiva_audit_record, the
--- workstations' by their own functions (70_workstations.sql); both tables are expired only by
--- the retention functions below, which keep 30 days whatever the jobs ask. Owned by
--- captiva_definer, search_path with pg_temp last (see 40_quota_login).
+-- The audit (captiva_audit, one table since migration 0210; its kind column says whose rows:
+-- account, voucher, registration, workstation): no login role may insert, update or delete a
+-- row. captiva_audit_record writes every row; captiva_audit_expire alone deletes them, and
+-- keeps 30 days whatever the jobs ask. Owned by captiva_definer, search_path with pg_temp last
+-- (see 40_quota_login).
 
--- Audit rows of the console (captiva_audit). The actor must be a staff member, and an admin
--- for the actions only admins may take; their role is read here from captiva_staff, never
--- taken from the caller, and the time is the database's. Returns the row's id.
+-- The 5-argument writer (before 0210) and the workstations' own expiry are gone.
+DROP FUNCTION IF EXISTS captiva_audit_record(text, text, text, text, jsonb);
+DROP FUNCTION IF EXISTS captiva_audit_expire(timestamptz);
+DROP FUNCTION IF EXISTS captiva_workstation_audit_expire(timestamptz);
+
+-- One audit row; returns its id. Who the actor is and whether they may: the policy
+-- (15_authz.sql, rendered from captiva/authz.py) through captiva_authz_role, which reads a
+-- staff member's role from captiva_staff, never from the caller. Rows that record what
+-- another function did (a student's password, devices, a sign-up, a voucher revocation, every
+-- workstation row) are written only from that function, in its transaction: the call stack
+-- must name it. The time is the database's, but for workstation rows, whose functions take
+-- the time they act at (p_at). p_site .. p_after: workstation rows only.
 CREATE OR REPLACE FUNCTION captiva_audit_record(
-    p_actor text, p_action text, p_username text, p_reason text, p_detail jsonb
+    p_actor text, p_action text, p_username text, p_reason text, p_detail jsonb,
+    p_site text DEFAULT NULL, p_workstation text DEFAULT NULL, p_session bigint DEFAULT NULL,
+    p_before jsonb DEFAULT NULL, p_after jsonb DEFAULT NULL, p_at timestamptz DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
+    row_kind text := captiva_audit_kind(p_action);
     actor_role text;
     new_id bigint;
     caller text;
+    writers text;
 BEGIN
-    -- A student's own password actions (functions/90_student_credentials.sql): the actor is
-    -- the account itself. An admin reset through the roster: the apply's author. Only those
-    -- functions write these rows, after their own checks (the password, the link, the
-    -- roster): the call stack must name one, so no login role writes one directly.
-    IF p_action IN ('password-change', 'password-reset-request', 'password-reset',
-                    'password-roster-reset') THEN
-        GET DIAGNOSTICS caller = PG_CONTEXT;
-        IF caller !~ ('function (captiva_student_password_set|captiva_password_reset_issue|'
-                      'captiva_password_reset_redeem|captiva_student_credentials_roster)\(') THEN
-            RAISE EXCEPTION 'captiva_audit_record: % only from the password functions', p_action
-                USING ERRCODE = 'insufficient_privilege';
-        END IF;
+    IF row_kind IS NULL THEN
+        RAISE EXCEPTION 'captiva_audit_record: unknown action %', p_action
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- Devices' and sign-up's rows (functions/91_student_devices.sql, 92_registrations.sql):
-    -- only from the functions that make the change the row records, in its transaction.
-    IF p_action IN ('device-block', 'device-unblock', 'device-rename', 'device-disconnect',
-                    'registration-request', 'registration-approve', 'registration-reject') THEN
+    -- The functions that alone may write the rows of these actions.
+    writers := CASE
+        WHEN p_action IN ('password-change', 'password-reset-request', 'password-reset',
+                          'password-roster-reset')
+            THEN 'captiva_student_password_set|captiva_password_reset_issue|'
+                 'captiva_password_reset_redeem|captiva_student_credentials_roster'
+        WHEN p_action LIKE 'device-%' THEN 'captiva_device_act'
+        WHEN p_action LIKE 'registration-%'
+            THEN 'captiva_registration_verify|captiva_registration_decide'
+        WHEN p_action = 'voucher-revoke' THEN 'captiva_voucher_revoke'
+        WHEN row_kind = 'workstation' THEN 'captiva_workstation_[a-z_]+'
+    END;
+    IF writers IS NOT NULL THEN
         GET DIAGNOSTICS caller = PG_CONTEXT;
-        IF caller !~ ('function (captiva_device_act|captiva_registration_verify|'
-                      'captiva_registration_decide)\(') THEN
+        IF caller !~ ('function (' || writers || ')\(') THEN
             RAISE EXCEPTION 'captiva_audit_record: % only from its own function', p_action
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
     END IF;
-    -- Who the actor is for this row: the account itself, an applicant, the roster, or a
-    -- staff member with the right role; one row written below, whoever it is.
+    -- Who the actor is for this row: the account itself, an applicant, the roster, the
+    -- system, anyone refused, or a staff member (or a command's os:<login>) the policy lets
+    -- act; one row written below, whoever it is.
     IF p_action IN ('password-change', 'password-reset-request', 'password-reset') THEN
         IF p_actor IS DISTINCT FROM p_username
                 OR NOT EXISTS (SELECT FROM captiva_user AS u WHERE u.username = p_username) THEN
@@ -67,28 +80,42 @@ BEGIN
             AND p_actor = p_username
             AND EXISTS (SELECT FROM captiva_user AS u WHERE u.username = p_username) THEN
         actor_role := 'student';
-    ELSE
-        SELECT s.role INTO actor_role FROM captiva_staff AS s WHERE s.username = p_actor;
-        IF actor_role IS NULL THEN
-            RAISE EXCEPTION 'captiva_audit_record: % is not a staff member', p_actor
+    -- A workstation's automatic ends and its added time by CoA (77_workstation_ends.sql).
+    ELSIF p_action IN ('time-up', 'closing', 'router-time') THEN
+        IF p_actor IS DISTINCT FROM 'system' THEN
+            RAISE EXCEPTION 'captiva_audit_record: % is the system''s', p_action
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
-        IF p_action NOT IN ('grant', 'reset', 'disconnect', 'voucher-revoke', 'device-block',
-                            'device-unblock', 'device-rename', 'device-disconnect',
-                            'registration-approve', 'registration-reject') THEN
-            RAISE EXCEPTION 'captiva_audit_record: unknown action %', p_action
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        -- Sign-up requests (functions/92_registrations.sql) are reviewed by operators too.
-        IF actor_role <> 'admin' AND NOT (actor_role = 'operator'
-                AND p_action IN ('registration-approve', 'registration-reject')) THEN
-            RAISE EXCEPTION 'captiva_audit_record: % (%) may not %', p_actor, actor_role,
-                p_action USING ERRCODE = 'insufficient_privilege';
+        actor_role := 'system';
+    -- A refused workstation action: whoever asked, with their staff role if they have one.
+    ELSIF p_action = 'refused' THEN
+        actor_role := COALESCE((SELECT s.role FROM captiva_staff AS s
+                                WHERE s.username = p_actor), 'none');
+    ELSE
+        actor_role := captiva_authz_role(p_actor, p_action, p_site);
+        IF actor_role IS NULL THEN
+            IF p_actor NOT LIKE 'os:%'
+                    AND NOT EXISTS (SELECT FROM captiva_staff AS s WHERE s.username = p_actor) THEN
+                RAISE EXCEPTION 'captiva_audit_record: % is not a staff member', p_actor
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            RAISE EXCEPTION 'captiva_audit_record: % may not %', p_actor, p_action
+                USING ERRCODE = 'insufficient_privilege';
         END IF;
     END IF;
-    INSERT INTO captiva_audit (actor, actor_role, action, username, reason, detail)
-    VALUES (p_actor, actor_role, p_action, p_username, p_reason, COALESCE(p_detail, '{}'))
-    RETURNING id INTO new_id;
+    IF row_kind = 'workstation' THEN
+        INSERT INTO captiva_audit (at, kind, actor, actor_role, action, username, reason, site,
+                                   workstation, session_id, before, after, detail)
+        VALUES (COALESCE(p_at, now()), row_kind, p_actor, actor_role, p_action, p_username,
+                p_reason, COALESCE(p_site, ''), p_workstation, p_session, p_before, p_after,
+                COALESCE(p_detail, '{}'))
+        RETURNING id INTO new_id;
+    ELSE
+        INSERT INTO captiva_audit (kind, actor, actor_role, action, username, reason, detail)
+        VALUES (row_kind, p_actor, actor_role, p_action, p_username, p_reason,
+                COALESCE(p_detail, '{}'))
+        RETURNING id INTO new_id;
+    END IF;
     RETURN new_id;
 END
 $$;
@@ -101,30 +128,29 @@ LANGUAGE sql STABLE AS $$
     SELECT LEAST(p_before, now() - interval '30 days')
 $$;
 
-CREATE OR REPLACE FUNCTION captiva_audit_expire(p_before timestamptz) RETURNS bigint
+-- Rows of p_kind (NULL: every kind) older than the cutoff, never younger than 30 days: the
+-- quota jobs' retention passes no kind, the workstations' retention 'workstation' (both
+-- with retention.audit_days: docs/quota.md, docs/workstations.md).
+CREATE OR REPLACE FUNCTION captiva_audit_expire(p_before timestamptz, p_kind text DEFAULT NULL)
+RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    WITH gone AS (DELETE FROM captiva_audit WHERE at < captiva_audit_cutoff(p_before)
+    WITH gone AS (DELETE FROM captiva_audit
+                  WHERE at < captiva_audit_cutoff(p_before)
+                    AND (p_kind IS NULL OR kind = p_kind)
                   RETURNING 1)
     SELECT count(*) FROM gone
 $$;
 
-CREATE OR REPLACE FUNCTION captiva_workstation_audit_expire(p_before timestamptz)
-RETURNS bigint
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    WITH gone AS (DELETE FROM captiva_workstation_audit
-                  WHERE at < captiva_audit_cutoff(p_before) RETURNING 1)
-    SELECT count(*) FROM gone
-$$;
-
-ALTER FUNCTION captiva_audit_record(text, text, text, text, jsonb) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_audit_record(text, text, text, text, jsonb, text, text, bigint, jsonb,
+                                    jsonb, timestamptz) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_audit_cutoff(timestamptz) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_audit_expire(timestamptz) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_workstation_audit_expire(timestamptz) OWNER TO captiva_definer;
-REVOKE ALL ON FUNCTION captiva_audit_record(text, text, text, text, jsonb),
+ALTER FUNCTION captiva_audit_expire(timestamptz, text) OWNER TO captiva_definer;
+REVOKE ALL ON FUNCTION captiva_audit_record(text, text, text, text, jsonb, text, text, bigint,
+                                            jsonb, jsonb, timestamptz),
     captiva_audit_cutoff(timestamptz),
-    captiva_audit_expire(timestamptz),
-    captiva_workstation_audit_expire(timestamptz) FROM PUBLIC;
+    captiva_audit_expire(timestamptz, text) FROM PUBLIC;
 -- The portal's console actions; the jobs' retention.
-GRANT EXECUTE ON FUNCTION captiva_audit_record(text, text, text, text, jsonb) TO captiva_portal;
-GRANT EXECUTE ON FUNCTION captiva_audit_expire(timestamptz),
-    captiva_workstation_audit_expire(timestamptz) TO captiva_jobs;
+GRANT EXECUTE ON FUNCTION captiva_audit_record(text, text, text, text, jsonb, text, text,
+                                               bigint, jsonb, jsonb, timestamptz)
+    TO captiva_portal;
+GRANT EXECUTE ON FUNCTION captiva_audit_expire(timestamptz, text) TO captiva_jobs;
