@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -699,6 +699,25 @@ def client_from_params(params: Mapping[str, Any]) -> RouterOSClient:
                           port=params["port"], tls=params["tls"],
                           validate_certs=params["validate_certs"], ca_path=params["ca_path"],
                           timeout=params["timeout"], command_timeout=params["command_timeout"])
+
+
+def run_connected(module, work: Callable[[RouterOSClient], dict[str, Any]]) -> dict[str, Any]:
+    """A RouterOS module's run: the plain API's warning, a client from the module's connection
+    options, ``work(client)``'s result; the client is always closed, and a RouterOS error
+    fails the module (``module`` is the AnsibleModule, passed in: no Ansible import here)."""
+    warning = plain_api_warning(module.params)
+    if warning:
+        module.warn(warning)
+    client = None
+    try:
+        client = client_from_params(module.params)
+        return work(client)
+    except RouterOSError as exc:
+        module.fail_json(msg=str(exc))
+        raise  # fail_json exits; a stand-in module that returns must not go on
+    finally:
+        if client is not None:
+            client.close()
 
 
 def reconcile(client, desired: Mapping[str, Any], *, marker: str = DEFAULT_MARKER,

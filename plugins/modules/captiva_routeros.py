@@ -136,10 +136,8 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_prune impor
 )
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
     CONNECTION_ARGUMENT_SPEC,
-    RouterOSError,
-    client_from_params,
-    plain_api_warning,
     reconcile,
+    run_connected,
     secret_values,
 )
 
@@ -162,20 +160,10 @@ def main() -> None:
     params = module.params
     # RADIUS secrets sit inside `desired`: mask them in every output, invocation included.
     module.no_log_values.update(secret_values(params["desired"]))
-    if plain_api_warning(params):
-        module.warn(plain_api_warning(params))
-    client = None
-    try:
-        client = client_from_params(params)
-        result = reconcile(
-            client, params["desired"], marker=params["marker"], prune=params["prune"],
-            prune_max_ratio=params["prune_max_ratio"], prune_max_count=params["prune_max_count"],
-            allow_mass_prune=params["allow_mass_prune"], check_mode=module.check_mode)
-    except RouterOSError as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        if client is not None:
-            client.close()
+    result = run_connected(module, lambda client: reconcile(
+        client, params["desired"], marker=params["marker"], prune=params["prune"],
+        prune_max_ratio=params["prune_max_ratio"], prune_max_count=params["prune_max_count"],
+        allow_mass_prune=params["allow_mass_prune"], check_mode=module.check_mode))
     for warning in result.pop("warnings"):
         module.warn(warning)
     if not module._diff:

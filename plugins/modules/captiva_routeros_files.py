@@ -70,9 +70,7 @@ import importlib.util
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros import (
     CONNECTION_ARGUMENT_SPEC,
-    RouterOSError,
-    client_from_params,
-    plain_api_warning,
+    run_connected,
 )
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros_files import reconcile
 
@@ -89,18 +87,8 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_LIBROUTEROS:
         module.fail_json(msg=missing_required_lib("librouteros"))
-    params = module.params
-    if plain_api_warning(params):
-        module.warn(plain_api_warning(params))
-    client = None
-    try:
-        client = client_from_params(params)
-        result = reconcile(client, params["files"], check_mode=module.check_mode)
-    except RouterOSError as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        if client is not None:
-            client.close()
+    result = run_connected(module, lambda client: reconcile(
+        client, module.params["files"], check_mode=module.check_mode))
     if not module._diff:
         result.pop("diff")
     module.exit_json(**result)
