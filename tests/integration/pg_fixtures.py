@@ -12,6 +12,12 @@ Fixtures (registered by tests/integration/conftest.py; from elsewhere use
   roles able to log in with :data:`ROLE_PASSWORDS` over TCP (scram-sha-256).
 - ``radius_database(pg_server)``: the same as a context manager, for wider-scoped fixtures.
 
+Migrations and functions run once per server: into a template database (the first
+``radius_database`` of a server creates it), which every fresh database is then cloned from
+(``CREATE DATABASE ... TEMPLATE``), with what a clone does not carry over (the database's own
+privileges and settings) copied from the template. test_postgres_fixtures.py checks that a
+clone's schema dump equals that of a database migrated from scratch.
+
 ``Database.dsn`` is the superuser's (over the unix socket), ``Database.dsns[<role>]`` a role's,
 where ``<role>`` is ``reconcile``, ``freeradius``, ``portal`` or ``jobs``.
 
@@ -48,6 +54,7 @@ __all__ = [
     "Database",
     "PgServer",
     "empty_db",
+    "migrate_radius_database",
     "pg_server",
     "radius_database",
     "radius_db",
@@ -92,6 +99,8 @@ class PgServer:
     base_dir: Path
     port: int
     owner: str | None  # OS user the server runs as when the tests run as root
+    # The migrated template database that radius_database clones (made on first use).
+    radius_template: str | None = field(default=None, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -207,18 +216,75 @@ def empty_db(pg_server):
         _drop_database(pg_server, name)
 
 
+def migrate_radius_database(db: Database) -> None:
+    """Every migration, then every function file, applied to ``db`` as roles/postgres does."""
+    with db.connect() as conn:
+        migrate(conn, load_migrations(MIGRATIONS_DIR))
+        apply_functions(conn, load_functions(FUNCTIONS_DIR))
+
+
+def _radius_template(server: PgServer) -> str:
+    """The server's migrated template database, created and migrated on first use."""
+    if server.radius_template is None:
+        name = f"template_radius_{uuid.uuid4().hex[:8]}"
+        with server.connect() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            migrate_radius_database(Database(server, name))
+        except BaseException:
+            _drop_database(server, name)
+            raise
+        server.radius_template = name
+    return server.radius_template
+
+
+def _clone_database(server: PgServer, template: str, name: str | None = None) -> str:
+    """A new database (named ``name``, else a unique name) cloned from ``template``, with the
+    template's database-level privileges (GRANT ... ON DATABASE, which a clone does not
+    inherit) and settings (ALTER DATABASE ... SET) given to it too."""
+    name = name or f"test_{uuid.uuid4().hex[:12]}"
+    with server.connect() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template)))
+        acl = conn.execute(
+            "SELECT coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable"
+            " FROM pg_database d, aclexplode(d.datacl) a"
+            " LEFT JOIN pg_roles g ON g.oid = a.grantee"
+            " WHERE d.datname = %s AND d.datacl IS NOT NULL", (template,)).fetchall()
+        if acl:
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(
+                sql.Identifier(name)))
+        for grantee, privilege, grantable in acl:
+            conn.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}{}").format(
+                sql.SQL(privilege), sql.Identifier(name),
+                sql.SQL("PUBLIC") if grantee == "PUBLIC" else sql.Identifier(grantee),
+                sql.SQL(" WITH GRANT OPTION" if grantable else "")))
+        settings = conn.execute(
+            "SELECT r.rolname, unnest(s.setconfig) FROM pg_db_role_setting s"
+            " JOIN pg_database d ON d.oid = s.setdatabase"
+            " LEFT JOIN pg_roles r ON r.oid = s.setrole WHERE d.datname = %s",
+            (template,)).fetchall()
+        for role, setting in settings:
+            key, _, value = setting.partition("=")
+            target = (sql.SQL("ROLE {} IN DATABASE {}").format(sql.Identifier(role),
+                                                              sql.Identifier(name))
+                      if role else sql.SQL("DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("ALTER {} SET {} = {}").format(
+                target, sql.Identifier(key), sql.Literal(value)))
+    return name
+
+
 @contextmanager
-def radius_database(server: PgServer):
-    """A fresh migrated database with the roles' test passwords, dropped on exit.
+def radius_database(server: PgServer, name: str | None = None):
+    """A fresh migrated database with the roles' test passwords, dropped on exit; ``name``:
+    its name (none of that name may exist), else a unique one.
 
     For fixtures of a wider scope than ``radius_db`` (e.g. one seeded database per module).
     """
-    name = _create_database(server)
+    name = _clone_database(server, _radius_template(server), name)
     try:
         db = Database(server, name)
         with db.connect() as conn:
-            migrate(conn, load_migrations(MIGRATIONS_DIR))
-            apply_functions(conn, load_functions(FUNCTIONS_DIR))
             # What roles/postgres does with the vaulted passwords (the roles are cluster-wide).
             for short, password in ROLE_PASSWORDS.items():
                 conn.execute(

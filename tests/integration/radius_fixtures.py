@@ -1,10 +1,14 @@
 """Real FreeRADIUS for integration tests, configured by roles/freeradius itself.
 
-``radius_server`` (module scope) copies Debian's /etc/freeradius/3.0 into a temp dir, runs the
-role with ansible-playbook against localhost into that copy (packages and service management
-off, so the role's real templates and its config-check handler are what is tested), then starts
-``freeradius -f`` on free 127.0.0.1 ports against a fresh migrated database of the shared
-PostgreSQL (pg_fixtures.radius_database) and stops it at the end of the module.
+``radius_server`` (module scope) starts ``freeradius -f`` on 127.0.0.1 against a fresh migrated
+database of the shared PostgreSQL (pg_fixtures.radius_database) and stops it at the end of the
+module. Its configuration is the role's: once per PostgreSQL server (once per test session, or
+per pytest-xdist worker) Debian's /etc/freeradius/3.0 is copied into a temp dir and the role
+runs with ansible-playbook against localhost into that copy (packages and service management
+off, so the role's real templates and its config-check handler are what is tested), on free
+ports and for a database name of that session. Each module then gets that tree back as the role
+left it (configuration, empty buffer and log directories), and a new database of that name.
+``freeradius_for`` renders and runs a server of its own (other role inputs).
 
 The routers' client is 127.0.0.1 and the status portal's 127.0.0.2 (both loopback): a request
 is sent from one or the other by binding the client socket.
@@ -147,10 +151,24 @@ class RadiusServer:
     acct_port: int
     db: Database
     process: subprocess.Popen | None = None
+    # The login buffer (radpostauth rows, vouchers' first use); default: next to buffer_dir.
+    login_buffer_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.login_buffer_dir is None:
+            self.login_buffer_dir = self.buffer_dir.parent / "login-buffer"
 
     @property
     def dictionary(self) -> Dictionary:
         return radius_dictionary()
+
+    def login_buffer_files(self) -> list[Path]:
+        """The login buffer's files not yet replayed (detail-* and the readers' detail.work)."""
+        return sorted(p for p in self.login_buffer_dir.rglob("detail*") if p.is_file())
+
+    def wait_logins_replayed(self, timeout: float = 30.0) -> None:
+        """Wait until the login buffer is drained: every login's writes are in the database."""
+        wait_for(lambda: not self.login_buffer_files(), timeout=timeout)
 
     def client(self, *, source: str = ROUTER_ADDRESS, secret: str = ROUTER_SECRET,
                timeout: float = 3.0, retries: int = 1) -> Client:
@@ -275,6 +293,7 @@ def server_role_vars(server: RadiusServer) -> dict:
         freeradius_auth_port=server.auth_port,
         freeradius_acct_port=server.acct_port,
         freeradius_buffer_dir=str(server.buffer_dir),
+        freeradius_login_buffer_dir=str(server.login_buffer_dir),
         freeradius_db_host="127.0.0.1",
         freeradius_db_port=server.db.server.port,
         freeradius_db_name=server.db.name,
@@ -312,11 +331,64 @@ def freeradius_for(base: Path, db: Database,
         server.stop()
 
 
+@dataclass
+class _Rendered:
+    """The role rendered with the tests' defaults (ROLE_VARS) into ``base``; ``pristine`` is a
+    copy of ``base`` as the role left it."""
+
+    base: Path
+    pristine: Path
+    auth_port: int
+    acct_port: int
+    db_name: str
+
+    def server(self, db: Database) -> RadiusServer:
+        """``base`` back as the role left it, and a server on it for ``db`` (not started)."""
+        shutil.rmtree(self.base)
+        subprocess.run(["cp", "-a", str(self.pristine), str(self.base)], check=True)
+        return RadiusServer(config_dir=self.base / "raddb",
+                            log_path=self.base / "log" / "radius.log",
+                            buffer_dir=self.base / "buffer", auth_port=self.auth_port,
+                            acct_port=self.acct_port, db=db)
+
+
+# By PostgreSQL server (its base_dir): one per test session, or per pytest-xdist worker.
+_RENDERED: dict[str, _Rendered] = {}
+
+
+def _rendered(pg_server: PgServer, tmp_path_factory) -> _Rendered:
+    """roles/freeradius rendered with the tests' defaults, once per PostgreSQL server."""
+    key = str(pg_server.base_dir)
+    if key not in _RENDERED:
+        require_freeradius()
+        base = tmp_path_factory.mktemp("freeradius")
+        config_dir = copy_package_config(base)
+        db_name = f"test_radius_{os.urandom(4).hex()}"
+        # The role's config check runs the server's modules: the database exists meanwhile.
+        with radius_database(pg_server, db_name) as db:
+            server = RadiusServer(config_dir=config_dir, log_path=base / "log" / "radius.log",
+                                  buffer_dir=base / "buffer",
+                                  auth_port=free_port(socket.SOCK_DGRAM),
+                                  acct_port=free_port(socket.SOCK_DGRAM), db=db)
+            result = run_role(base, config_dir, server_role_vars(server))
+        if result.returncode != 0:
+            pytest.fail(f"the freeradius role failed:\n{result.stdout[-6000:]}\n{result.stderr}")
+        pristine = base.with_name(base.name + "-rendered")
+        subprocess.run(["cp", "-a", str(base), str(pristine)], check=True)
+        _RENDERED[key] = _Rendered(base, pristine, server.auth_port, server.acct_port, db_name)
+    return _RENDERED[key]
+
+
 @pytest.fixture(scope="module")
 def radius_server(pg_server, tmp_path_factory) -> Iterator[RadiusServer]:
-    base = tmp_path_factory.mktemp("freeradius")
-    with radius_database(pg_server) as db, freeradius_for(base, db) as server:
-        yield server
+    rendered = _rendered(pg_server, tmp_path_factory)
+    with radius_database(pg_server, rendered.db_name) as db:
+        server = rendered.server(db)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @contextmanager

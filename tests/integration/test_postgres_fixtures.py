@@ -43,3 +43,28 @@ def test_radius_db_has_every_function_file_applied(radius_db):
         assert plan_functions(conn, load_functions(FUNCTIONS_DIR)) == []
         assert conn.execute("SELECT count(*) FROM captiva_schema_functions").fetchone()[0] == \
             len(load_functions(FUNCTIONS_DIR))
+
+
+def _schema_dump(db) -> str:
+    """pg_dump --schema-only --create of ``db``, its name replaced by DBNAME."""
+    from pg_fixtures import SUPERUSER
+
+    dump = db.server.run("pg_dump", "--schema-only", "--create", "--no-comments", "-h",
+                         str(db.server.socket_dir), "-p", str(db.server.port), "-U", SUPERUSER,
+                         db.name).stdout
+    # pg_dump 15.14+ writes a random \restrict key at both ends.
+    lines = [line for line in dump.splitlines() if not line.startswith(("\\restrict",
+                                                                         "\\unrestrict"))]
+    return "\n".join(lines).replace(db.name, "DBNAME")
+
+
+def test_radius_db_is_what_the_migrations_make_from_scratch(radius_db, empty_db):
+    """radius_db is cloned from a template migrated once per server: the clone's tables,
+    functions, privileges (those on the database itself included) and settings are those of a
+    database migrated from scratch."""
+    from pg_fixtures import migrate_radius_database
+
+    migrate_radius_database(empty_db)
+    fresh, clone = _schema_dump(empty_db), _schema_dump(radius_db)
+    assert "GRANT CONNECT,TEMPORARY ON DATABASE DBNAME TO captiva_reconcile" in fresh
+    assert clone == fresh
