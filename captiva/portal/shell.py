@@ -28,12 +28,12 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from captiva.portal import labels, radius_auth
 from captiva.portal.config import LANGUAGES, Config
 from captiva.portal.figure_cache import FigureCache
+from captiva.portal.formats import fmt_bytes, fmt_duration, fmt_rate
 from captiva.portal.i18n import from_accept_language, translator
 from captiva.portal.security import LoginForms, LoginLimiter, Session, SessionStore, csrf_valid
 from captiva.portal.staff import STAFF_CACHE_SECONDS, Staff, staff_member
 from captiva.portal.student import data as student_data
 from captiva.portal.student.data import Figures
-from captiva.quota.usage import format_bytes
 
 log = logging.getLogger("captiva.portal")
 HERE = Path(__file__).resolve().parent
@@ -41,43 +41,6 @@ LANG_COOKIE = "captiva_lang"
 # Background refreshes in flight at most, per cache (each holds a pool connection): up to
 # this many, and no more than half the pool.
 FIGURE_REFRESHES = 4
-
-
-# ---------------------------------------------------------------------------------------------
-# Formatting (templates only print)
-
-
-def fmt_rate(bits: int | None) -> str:
-    if bits is None:
-        return "—"
-    for unit, factor in (("Gbit/s", 10**9), ("Mbit/s", 10**6), ("kbit/s", 10**3)):
-        if bits >= factor:
-            value = bits / factor
-            return f"{value:g} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    return f"{bits} bit/s"
-
-
-def fmt_duration(seconds: int | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes:02d}" if minutes else f"{hours} h"
-    if minutes:
-        return f"{minutes} min"
-    return f"{secs} s"
-
-
-def fmt_bytes(n: int | None) -> str:
-    return "—" if n is None else format_bytes(int(n))
-
-
-# ---------------------------------------------------------------------------------------------
 
 
 class Portal:

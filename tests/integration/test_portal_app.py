@@ -47,8 +47,8 @@ from starlette.testclient import TestClient
 import captiva
 from captiva.portal.app import CSP, create_app
 from captiva.portal.config import ConfigError, parse
+from captiva.portal.formats import fmt_bytes
 from captiva.portal.security import LoginLimiter
-from captiva.portal.shell import fmt_bytes
 from captiva.portal.student import data
 from captiva.quota.usage import usage_for
 
