@@ -33,9 +33,42 @@ help:
 
 -include mk/*.mk
 
-## test: everything CI runs: lint, unit, integration and molecule (installs what it needs)
+# make test runs its parts side by side, TEST_JOBS at a time (TEST_JOBS=1: one after another,
+# in the order of TEST_PARTS). Each part's output goes to $(TEST_LOGS)/<part>.log; a part that
+# fails has its whole log printed, each line prefixed with [<part>], and make test fails.
+TEST_PARTS ?= integration molecule lint unit
+TEST_JOBS ?= 4
+TEST_LOGS ?= build/test-logs
+# The integration tests' pytest-xdist workers (0: no worker process, all in pytest itself).
+# Each test file runs whole on one worker (--dist loadfile), so a module's servers start once.
+INTEGRATION_WORKERS ?= 2
+INTEGRATION_ARGS ?= $(if $(filter-out 0,$(INTEGRATION_WORKERS)),-n $(INTEGRATION_WORKERS) --dist loadfile)
+
+## test: everything CI runs: lint, unit, integration and molecule, side by side (installs what it needs; TEST_JOBS=1: one after another)
 test: lab-deps venv
-	@$(MAKE) --no-print-directory lint unit integration molecule
+	@rm -rf $(TEST_LOGS)
+	@started=$$(date +%s); status=0; \
+	$(MAKE) --no-print-directory -k -j$(TEST_JOBS) $(addprefix test-part-,$(TEST_PARTS)) \
+	  || status=$$?; \
+	echo "make test: $$([ $$status -eq 0 ] && echo passed || echo FAILED) in" \
+	  "$$(( $$(date +%s) - started )) s (logs: $(TEST_LOGS)/)"; \
+	exit $$status
+
+# One part of make test, its output in $(TEST_LOGS)/<part>.log: one line when it passes, the
+# whole log when it fails.
+test-part-%:
+	@mkdir -p $(TEST_LOGS)
+	@echo "[$*] started $$(date +%T), log: $(TEST_LOGS)/$*.log"
+	@started=$$(date +%s); \
+	if $(MAKE) --no-print-directory $* > $(TEST_LOGS)/$*.log 2>&1; then \
+	  echo "[$*] passed in $$(( $$(date +%s) - started )) s: $$(tail -n 1 $(TEST_LOGS)/$*.log)"; \
+	else \
+	  status=$$?; \
+	  sed 's/^/[$*] /' $(TEST_LOGS)/$*.log; \
+	  echo "[$*] FAILED (exit $$status) after $$(( $$(date +%s) - started )) s: its log is" \
+	    "above, and in $(TEST_LOGS)/$*.log"; \
+	  exit $$status; \
+	fi
 
 ## lint: ansible-lint (production profile), yamllint and ruff, no skip lists; ansible-test sanity on the built collection
 lint: venv
@@ -48,9 +81,9 @@ lint: venv
 unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-## integration: tests against real PostgreSQL, FreeRADIUS, the RouterOS API server, SMTP
+## integration: tests against real PostgreSQL, FreeRADIUS, the RouterOS API server, SMTP (INTEGRATION_WORKERS=2 processes)
 integration: venv
-	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+	$(BIN)/pytest tests/integration $(INTEGRATION_ARGS) $(PYTEST_ARGS)
 
 ## bench: benchmarks with figures and ratios against a baseline in the same run (installs what it needs)
 bench: lab-deps venv
