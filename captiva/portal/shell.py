@@ -78,7 +78,7 @@ class Portal:
             lambda username: (self.with_conn(staff_member, username),),
             self._refresher.submit, max_refreshes=refreshes, clock=clock,
             describe=self.log_name)
-        self._clock = clock
+        self.clock = clock  # the rooms' own limiters count time with it
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
                                autoescape=select_autoescape(["html"]),
                                trim_blocks=True, lstrip_blocks=True)

@@ -43,7 +43,7 @@ class PasswordViews:
         # for an unknown account (no mail, the same page).
         limit = settings.reset_per_address
         self.resets = LoginLimiter(limit, limit, RESET_WINDOW,
-                                   clock=portal._clock)  # noqa: SLF001
+                                   clock=portal.clock)
 
     def routes(self) -> list[Route]:
         return [

@@ -44,7 +44,7 @@ class SignupViews:
         # Submissions per client (an IPv6 /64) in memory, before any database work; the
         # database counts them too (captiva_registration_submit).
         self.submissions = LoginLimiter(settings.per_client, settings.per_client, WINDOW,
-                                        clock=portal._clock)  # noqa: SLF001
+                                        clock=portal.clock)
         portal.env.globals["signup_open"] = self.enabled  # the login page's link
 
     def routes(self) -> list[Route]:
