@@ -1,6 +1,6 @@
 """The workstations' daily report per site (CSV, mailed) and their retention.
 
-The figures come from ``captiva_workstation_report`` (functions/70_workstations.sql); the mail
+The figures come from ``captiva_workstation_report`` (functions/78_workstation_report.sql); the mail
 goes through the jobs' SMTP settings and mailer (captiva/runtime/mail.py).
 """
 

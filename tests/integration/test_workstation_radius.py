@@ -1,5 +1,5 @@
 """Public workstations through real FreeRADIUS (roles/freeradius) and PostgreSQL (migration
-0120 + functions/70_workstations.sql), the console's actions as the portal calls them, and the
+0120 + functions/7*_workstation_*.sql), the console's actions as the portal calls them, and the
 enforce job's Disconnect-Requests to tools/routeros-sim.
 
 Workstations, rules and staff come from a roster reconciled by captiva_radius.
@@ -105,7 +105,7 @@ def remaining(server, session_id):
 def test_a_code_works_only_from_its_workstations_mac(server):
     session_id, code, reason, detail = issue(server, "BIB-PC-01", "etu1")
     assert reason is None and detail["granted_seconds"] == 3600
-    # 15 digits from a cryptographic generator (functions/70_workstations.sql).
+    # 15 digits from a cryptographic generator (functions/72_workstation_issue.sql).
     assert re.fullmatch(r"P[0-9]{15}", code)
     # The reject names no workstation: whoever holds a code learns nothing about where it works.
     message = rejected(server, code, "02:00:5E:10:00:02")
