@@ -8,6 +8,7 @@ membership per user, the password and Expiration in radcheck.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 import radius_fixtures
@@ -221,6 +222,7 @@ def test_post_auth_log_holds_no_password(policy):
                         Calling_Station_Id="AA:BB:CC:00:00:02")
     policy.authenticate("bob", password("bob"), chap=True)
     policy.authenticate("bob", "typo-in-the-password")
+    policy.wait_logins_replayed()
     with policy.db.connect() as conn:
         rows = conn.execute(
             "SELECT username, pass, reply, calledstationid, callingstationid, authdate, class"
@@ -269,18 +271,31 @@ def test_accounting_start_interim_stop_land_in_radacct(policy):
     assert count == 1
 
 
-def test_a_failed_post_auth_log_write_keeps_the_accept(policy):
-    # radpostauth is written after the user is authenticated: losing that log row (here:
-    # INSERT revoked) must neither reject the user nor lose the Message-Authenticator.
+def test_a_refused_post_auth_log_write_keeps_the_accept_and_waits_in_the_buffer(policy):
+    # radpostauth is written through the login buffer: a database refusing that row (here:
+    # INSERT revoked from the replay's owner) neither rejects the user nor loses the
+    # Message-Authenticator, and the rows arrive, once each, when it takes them again.
+    policy.wait_logins_replayed()
+    station = "AA:BB:CC:00:00:77"
     with policy.db.connect() as conn:
-        conn.execute("REVOKE INSERT ON radpostauth FROM captiva_freeradius")
+        conn.execute("REVOKE INSERT (loginid) ON radpostauth FROM captiva_definer")
         try:
-            accept = policy.authenticate("alice", password("alice"))
-            reject = policy.authenticate("alice", "not-the-password")
+            accept = policy.authenticate("alice", password("alice"), Calling_Station_Id=station)
+            reject = policy.authenticate("alice", "not-the-password",
+                                         Calling_Station_Id=station)
+            time.sleep(2)  # the readers have tried, and been refused
+            assert policy.login_buffer_files()
+            assert conn.execute("SELECT count(*) FROM radpostauth WHERE callingstationid = %s",
+                                (station,)).fetchone() == (0,)
         finally:
-            conn.execute("GRANT INSERT ON radpostauth TO captiva_freeradius")
+            conn.execute("GRANT INSERT (loginid) ON radpostauth TO captiva_definer")
     assert accept is not None and accept.code == packet.AccessAccept
     assert accept["Mikrotik-Rate-Limit"] == ["2M/5M"]
     assert_signed(accept)
     assert reject is not None and reject.code == packet.AccessReject
     assert_signed(reject)
+    policy.wait_logins_replayed()
+    with policy.db.connect() as conn:
+        logged = conn.execute("SELECT reply FROM radpostauth WHERE callingstationid = %s"
+                              " ORDER BY authdate", (station,)).fetchall()
+    assert logged == [("Access-Accept",), ("Access-Reject",)]

@@ -109,6 +109,7 @@ def message(reply):
 
 
 def rows(server, sql, *params):
+    server.wait_logins_replayed()  # radpostauth and first uses come through the login buffer
     with server.db.connect() as conn:
         return conn.execute(sql, params).fetchall()
 
@@ -244,7 +245,8 @@ def test_throttle_settings_out_of_bounds_stop_the_role_before_anything_is_writte
     config_dir = copy_package_config(tmp_path)
     result = run_role(tmp_path, config_dir, dict(
         ROLE_VARS, freeradius_db_password="test-db-password-0123456789",
-        freeradius_buffer_dir=str(tmp_path / "buffer"), **bad))
+        freeradius_buffer_dir=str(tmp_path / "buffer"),
+        freeradius_login_buffer_dir=str(tmp_path / "login-buffer"), **bad))
     assert result.returncode != 0
     assert "Check the code-guessing throttle settings" in result.stdout
     assert not (config_dir / "policy.d" / "captiva_guess").exists()

@@ -62,7 +62,8 @@ def test_the_double_runs_the_files_the_role_writes(tmp_path):
     result = run_role(tmp_path, config_dir, dict(
         ROLE_VARS, freeradius_db_password="test-db-password-0123456789",
         freeradius_auth_port=41812, freeradius_acct_port=41813,
-        freeradius_buffer_dir=str(tmp_path / "buffer")))
+        freeradius_buffer_dir=str(tmp_path / "buffer"),
+        freeradius_login_buffer_dir=str(tmp_path / "login-buffer")))
     assert result.returncode == 0, result.stdout[-3000:]
     written = rlm_sql.parse_sql_module(
         (config_dir / "mods-available" / "sql").read_text(),

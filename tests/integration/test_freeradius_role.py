@@ -31,7 +31,8 @@ def tree(tmp_path) -> tuple[Path, Path]:
 
 
 def role_vars(base: Path, **overrides) -> dict:
-    return dict(VARS, freeradius_buffer_dir=str(base / "buffer"), **overrides)
+    return dict(VARS, freeradius_buffer_dir=str(base / "buffer"),
+                freeradius_login_buffer_dir=str(base / "login-buffer"), **overrides)
 
 
 def recap(result) -> dict[str, int]:

@@ -98,9 +98,10 @@ def test_over_daily_quota_is_rejected_naming_the_quota_and_its_reset(server):
         f"Daily data quota of 1 GiB reached; resets {resets} Africa/Douala"]
     # The reject carries nothing of the profile (attr_filter.access_reject).
     assert "Session-Timeout" not in reply and "Mikrotik-Total-Limit" not in reply
+    server.wait_logins_replayed()  # radpostauth comes through the login buffer
     with server.db.connect() as conn:
         logged = conn.execute("SELECT reply FROM radpostauth WHERE username = 'olivia'"
-                              " ORDER BY id DESC LIMIT 1").fetchone()
+                              " ORDER BY authdate DESC LIMIT 1").fetchone()
     assert logged == ("Access-Reject",)
 
 

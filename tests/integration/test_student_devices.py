@@ -120,10 +120,12 @@ def test_a_blocked_device_is_refused_for_that_account_only(campus):
         assert message == ("This device is blocked for this account (Wi-Fi portal, My devices)"
                            " / Cet appareil est bloqué pour ce compte (portail Wi-Fi, Mes"
                            " appareils)"), campus.log_tail()
-    # each refusal is in the post-auth log, as any Access-Reject is
+    # each refusal is in the post-auth log, as any Access-Reject is (through the login
+    # buffer: replayed in any order, each row at its login's time)
+    campus.wait_logins_replayed()
     with campus.db.connect() as conn:
         logged = conn.execute("SELECT reply, callingstationid FROM radpostauth"
-                              " WHERE username = 'alice' ORDER BY id DESC LIMIT 3").fetchall()
+                              " WHERE username = 'alice' ORDER BY authdate DESC LIMIT 3").fetchall()
     assert logged == [("Access-Reject", form) for form in ("aabb.cc00.1122", "aa-bb-cc-00-11-22",
                                                            PHONE)]
     # her other devices, and another student on that very device, still log in

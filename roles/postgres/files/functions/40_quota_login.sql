@@ -95,3 +95,30 @@ REVOKE ALL ON FUNCTION captiva_quota_login_xlat(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION captiva_quota_login(text, inet, timestamptz)
     TO captiva_freeradius, captiva_portal, captiva_jobs;
 GRANT EXECUTE ON FUNCTION captiva_quota_login_xlat(text, text) TO captiva_freeradius;
+
+-- FreeRADIUS at post-auth (policy.d/captiva_quota), one round trip for every login check,
+-- read-only so any member (a replica) answers it (docs/ha.md, "What a replica answers"):
+-- Simultaneous-Use first, as FreeRADIUS's session section would have refused the login
+-- before post-auth ran: with p_simultaneous_use ('' : no limit) sessions or more open
+-- (captiva_open_sessions, the rule the session section's query uses), FreeRADIUS's own
+-- message ("You are already logged in - access denied", with " (N)" for a limit above 1);
+-- then the device block and the quota (captiva_login_post_auth_xlat, 91_student_devices.sql).
+CREATE OR REPLACE FUNCTION captiva_login_check_xlat(
+    p_username text, p_nas text, p_calling_station text, p_simultaneous_use text
+) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    limit_sessions integer := NULLIF(p_simultaneous_use, '')::integer;
+BEGIN
+    IF limit_sessions IS NOT NULL
+       AND (SELECT count(*) FROM captiva_open_sessions(p_username)) >= limit_sessions THEN
+        RETURN 'reject|You are already logged in - access denied'
+               || CASE WHEN limit_sessions > 1 THEN ' (' || limit_sessions || ')' ELSE '' END;
+    END IF;
+    RETURN captiva_login_post_auth_xlat(p_username, p_nas, p_calling_station);
+END
+$$;
+
+ALTER FUNCTION captiva_login_check_xlat(text, text, text, text) OWNER TO captiva_definer;
+REVOKE ALL ON FUNCTION captiva_login_check_xlat(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION captiva_login_check_xlat(text, text, text, text) TO captiva_freeradius;

@@ -26,4 +26,4 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION captiva_open_sessions(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION captiva_open_sessions(text) TO captiva_freeradius;
+GRANT EXECUTE ON FUNCTION captiva_open_sessions(text) TO captiva_freeradius, captiva_definer;

@@ -139,26 +139,32 @@ BEGIN
 END
 $$;
 
--- A login of p_code on NAS p_nas: the judgement, and the first use recorded when accepted.
+-- A login of p_code on NAS p_nas: the judgement. It writes nothing, so any member (a
+-- replica) answers it: an accepted login's first use reaches the database through
+-- FreeRADIUS's login buffer (captiva_voucher_first_use_record, via captiva_login_replay).
 CREATE OR REPLACE FUNCTION captiva_voucher_login(
     p_code text, p_nas inet DEFAULT NULL, p_at timestamptz DEFAULT now()
 ) RETURNS TABLE (reject_message text, remaining_bytes bigint, session_timeout bigint)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-DECLARE
-    j record;
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
-    SELECT * INTO j FROM captiva_voucher_judgements(p_nas, p_at, true) AS v
-    WHERE v.code = p_code;
-    IF NOT FOUND THEN
-        RETURN;  -- no row: not a voucher, the other policies decide
-    END IF;
-    IF j.reason IS NULL THEN
-        INSERT INTO captiva_voucher_first_use (code, first_used_at, nasipaddress)
-        VALUES (p_code, p_at, p_nas)
-        ON CONFLICT (code) DO NOTHING;
-    END IF;
-    RETURN QUERY SELECT j.message, j.remaining_bytes, j.seconds_left;
+    -- no row: not a voucher, the other policies decide
+    RETURN QUERY SELECT j.message, j.remaining_bytes, j.seconds_left
+        FROM captiva_voucher_judgements(p_nas, p_at, true) AS j WHERE j.code = p_code;
 END
+$$;
+
+-- The first use of p_code: an accepted login at p_at on NAS p_nas. Idempotent, and the
+-- earliest login wins whatever order the logins' records arrive in (two RADIUS servers'
+-- buffers replay independently): the window starts at the first login.
+CREATE OR REPLACE FUNCTION captiva_voucher_first_use_record(
+    p_code text, p_at timestamptz, p_nas inet
+) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    INSERT INTO captiva_voucher_first_use AS f (code, first_used_at, nasipaddress)
+    SELECT v.code, p_at, p_nas FROM captiva_voucher AS v WHERE v.code = p_code
+    ON CONFLICT (code) DO UPDATE
+        SET first_used_at = excluded.first_used_at, nasipaddress = excluded.nasipaddress
+        WHERE excluded.first_used_at < f.first_used_at
 $$;
 
 -- Open voucher sessions that must end now (revoked, expired, window over, credit or data
@@ -242,7 +248,7 @@ $$;
 CREATE OR REPLACE FUNCTION captiva_voucher_login_xlat(p_code text, p_nas text DEFAULT '')
 RETURNS text
 -- plpgsql, not sql: its plan is kept per connection (10_calendar.sql, captiva_local_midnight).
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     RETURN COALESCE((
         SELECT CASE WHEN l.reject_message IS NOT NULL
@@ -273,11 +279,13 @@ ALTER FUNCTION captiva_voucher_judgements(inet, timestamptz, boolean) OWNER TO c
 REVOKE ALL ON FUNCTION captiva_voucher_judgements(inet, timestamptz, boolean) FROM PUBLIC;
 ALTER FUNCTION captiva_voucher_judge(text, inet, timestamptz, boolean) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_voucher_login(text, inet, timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_voucher_first_use_record(text, timestamptz, inet) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_voucher_login_xlat(text, text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_voucher_portal_xlat(text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_voucher_sessions_to_disconnect(timestamptz) OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_voucher_judge(text, inet, timestamptz, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION captiva_voucher_login(text, inet, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION captiva_voucher_first_use_record(text, timestamptz, inet) FROM PUBLIC;
 REVOKE ALL ON FUNCTION captiva_voucher_login_xlat(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION captiva_voucher_portal_xlat(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION captiva_voucher_sessions_to_disconnect(timestamptz) FROM PUBLIC;

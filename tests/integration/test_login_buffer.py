@@ -1,0 +1,239 @@
+"""The login buffer through real FreeRADIUS (roles/freeradius) and PostgreSQL: what a login
+writes (its radpostauth row, a voucher's first use) goes to a detail file and is replayed by
+the buffered-login server (functions/93_login_replay.sql), so a login never waits for a
+database that takes writes, and what a login reads goes to the sql_read pool, which any member
+answers (docs/freeradius.md, "Writes at login"; docs/ha.md, "What a replica answers").
+
+- Writes refused (the replay's INSERT revoked): students and vouchers are accepted, the
+  records wait on disk, without a password, and arrive once each, at the login's time; a
+  voucher's window starts at its first login, not at the replay.
+- Every record replayed a second time (copies of the files put back), and a reader killed
+  mid-file (kill -9, a record it cannot replay in the middle of a shard's file): every login
+  in radpostauth exactly once.
+- The database read-only (default_transaction_read_only, what a hot standby answers):
+  students' logins are accepted from reads alone; code logins are refused, because the
+  guessing throttle cannot count (docs/threat-model.md); every reply is logged once writes
+  come back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import time
+from contextlib import contextmanager
+
+import pytest
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
+from pg_fixtures import radius_database
+from psycopg import sql
+from pyrad import packet
+from quota_radius_fixtures import DOUALA, roster_variables
+from radius_fixtures import ROUTER_SECRET, freeradius_for, message_authenticator_valid, wait_for
+
+SECRET = "login-buffer-secret-for-the-tests-0123456789"
+TODAY = dt.datetime.now(DOUALA).date()
+STUDENTS = {f"etu-buf{n}": f"etu-buf{n}-Pass-0123" for n in range(3)}
+CODE_UNAVAILABLE = ("Verification du code impossible, reessayez / "
+                    "Code check unavailable, please try again")
+REPLAY_GRANT = "GRANT INSERT (loginid) ON radpostauth TO captiva_definer"
+
+
+@pytest.fixture(scope="module")
+def server(pg_server, tmp_path_factory):
+    variables = roster_variables([
+        {"username": user, "password": secret, "promotion": "unlimited",
+         "email": f"{user}@campus.test"} for user, secret in STUDENTS.items()])
+    variables["captiva_voucher_batches"] = [{
+        "name": "guests", "count": 6, "profile": "unlimited", "time_credit": "2h",
+        "window_after_first_use": "1h",
+        "valid_from": (TODAY - dt.timedelta(days=1)).isoformat(),
+        "valid_until": (TODAY + dt.timedelta(days=30)).isoformat()}]
+    variables["captiva_voucher_secret"] = SECRET
+    variables["captiva_hotspot_login_by"] = ["http-pap"]
+    roster, errors = validate(variables)
+    assert errors == [], errors
+    base = tmp_path_factory.mktemp("freeradius-login-buffer")
+    with radius_database(pg_server) as db, freeradius_for(base, db) as radius:
+        with db.connect("reconcile") as conn:
+            reconcile(conn, roster, now=dt.datetime.now(dt.UTC), check_mode=False)
+        radius.codes = list(roster.vouchers[0]["codes"])
+        yield radius
+
+
+def login(server, username, password, mac):
+    reply = server.authenticate(username, password, Calling_Station_Id=mac,
+                                Called_Station_Id="hs-campus")
+    assert reply is not None, server.log_tail()
+    assert message_authenticator_valid(reply.raw_packet, reply.request_authenticator,
+                                       ROUTER_SECRET.encode()), "reply not signed"
+    return reply
+
+
+def logged(server, mac):
+    with server.db.connect() as conn:
+        return conn.execute(
+            "SELECT username, reply, authdate, loginid FROM radpostauth"
+            " WHERE callingstationid = %s ORDER BY authdate", (mac,)).fetchall()
+
+
+def first_use(server, code):
+    with server.db.connect() as conn:
+        row = conn.execute("SELECT first_used_at FROM captiva_voucher_first_use WHERE code = %s",
+                           (code,)).fetchone()
+    return row[0] if row else None
+
+
+@contextmanager
+def refused(server, column, value):
+    """The database refuses the radpostauth rows whose ``column`` is ``value`` (a trigger)."""
+    with server.db.connect() as conn:
+        conn.execute(sql.SQL("""
+            CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.{} = {} THEN
+                    RAISE EXCEPTION 'the test refuses this record';
+                END IF;
+                RETURN NEW;
+            END $$""").format(sql.Identifier(column), sql.Literal(value)))
+        conn.execute("CREATE TRIGGER test_refuse BEFORE INSERT ON radpostauth"
+                     " FOR EACH ROW EXECUTE FUNCTION test_refuse()")
+    try:
+        yield
+    finally:
+        with server.db.connect() as conn:
+            conn.execute("DROP TRIGGER test_refuse ON radpostauth")
+            conn.execute("DROP FUNCTION test_refuse()")
+
+
+def restart(server):
+    """kill -9 (no clean shutdown: the readers stop wherever they are), then start again."""
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(timeout=10)
+    server.process = None
+    server.start()
+
+
+def test_refused_writes_wait_on_disk_and_arrive_once_at_the_logins_time(server, tmp_path):
+    server.wait_logins_replayed()
+    mac = "02:00:5E:10:00:01"
+    student, password = next(iter(STUDENTS.items()))
+    code = server.codes[0]
+    with server.db.connect() as conn:
+        conn.execute("REVOKE INSERT (loginid) ON radpostauth FROM captiva_definer")
+        try:
+            before = dt.datetime.now(dt.UTC)
+            assert login(server, student, password, mac).code == packet.AccessAccept
+            assert login(server, student, "not-her-password", mac).code == packet.AccessReject
+            voucher = login(server, code, code, mac)
+            assert voucher.code == packet.AccessAccept
+            answered = dt.datetime.now(dt.UTC)
+            time.sleep(3)  # the readers tried, and were refused
+            files = server.login_buffer_files()
+            assert files, f"no record waits in {server.login_buffer_dir}:\n{server.log_tail()}"
+            assert logged(server, mac) == [] and first_use(server, code) is None
+            # What waits on disk: never a password (a voucher's is its code, the User-Name).
+            text = "".join(path.read_text(errors="replace") for path in files)
+            assert student in text and password not in text and "not-her-password" not in text
+            assert "User-Password" not in text
+            # Nothing replayed yet: a copy of the files, to replay every record a second time.
+            copies = []
+            for n, path in enumerate(files):
+                shutil.copyfile(path, tmp_path / str(n))
+                copies.append((tmp_path / str(n), path.parent))
+        finally:
+            conn.execute(REPLAY_GRANT)
+    server.wait_logins_replayed()
+    rows = logged(server, mac)
+    for copy, shard in copies:
+        target = shard / "detail-19700101:00"
+        shutil.copyfile(copy, target)
+        os.chmod(target, 0o600)
+    server.wait_logins_replayed()
+    assert logged(server, mac) == rows
+    assert [(r[0], r[1]) for r in rows] == [(student, "Access-Accept"), (student, "Access-Reject"),
+                                          (code, "Access-Accept")]
+    # Each row has the time of its login, not of its replay (3 s later at least).
+    assert all(before <= r[2] <= answered for r in rows)
+    # The window starts at the voucher's login: its first use is that login's time.
+    assert first_use(server, code) == rows[2][2]
+
+
+def test_a_voucher_keeps_its_earliest_login_whatever_order_the_records_arrive_in(server):
+    server.wait_logins_replayed()
+    code = server.codes[1]
+    mac = "02:00:5E:10:00:02"
+    with refused(server, "callingstationid", mac):
+        assert login(server, code, code, mac).code == packet.AccessAccept
+        time.sleep(2)
+        # Another RADIUS server's later login of the same code, replayed first.
+        later = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)).replace(microsecond=0)
+        with server.db.connect() as conn:
+            conn.execute("SELECT captiva_login_replay(%s, %s, 'Access-Accept', '', '', %s,"
+                         " 'first-use', '127.0.0.1')", ("f" * 32, code, str(later.timestamp())))
+        assert first_use(server, code) == later
+    server.wait_logins_replayed()
+    (first,) = [r for r in logged(server, mac) if r[0] == code]
+    assert first_use(server, code) == first[2] < later
+
+
+def test_a_reader_killed_mid_file_stores_each_login_once(server):
+    server.wait_logins_replayed()
+    mac = "02:00:5E:10:00:03"
+    students = list(STUDENTS.items())
+    # A record the database refuses, in the middle of the logins: its shard's reader stops
+    # there, mid-file, with records replayed before it and waiting after it.
+    with refused(server, "username", "stopper"):
+        for n in range(48):
+            user, password = students[n % len(students)]
+            if n == 24:
+                user, password = "stopper", "no-such-user"
+            login(server, user, password, mac)
+        wait_for(lambda: len(logged(server, mac)) >= 40, timeout=30)
+        time.sleep(1)
+        stuck = server.login_buffer_files()
+        assert stuck, "the stopper's record should hold its shard's file"
+        restart(server)
+    server.wait_logins_replayed()
+    rows = logged(server, mac)
+    assert len(rows) == 48 and len({r[3] for r in rows}) == 48
+    assert sum(r[0] == "stopper" and r[1] == "Access-Reject" for r in rows) == 1
+
+
+def test_a_read_only_database_answers_students_and_refuses_code_logins(server):
+    server.wait_logins_replayed()
+    mac = "02:00:5E:10:00:04"
+    student, password = list(STUDENTS.items())[2]
+    code = server.codes[2]
+
+    def read_only(on):
+        # From another database: once on, this one's own sessions cannot turn it off.
+        with server.db.server.connect("postgres") as conn:
+            conn.execute(f"ALTER DATABASE {server.db.name} SET default_transaction_read_only"
+                         f" = {'on' if on else 'off'}")
+            # The pools' connections reconnect and get the new setting.
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                         " WHERE datname = %s AND pid <> pg_backend_pid()", (server.db.name,))
+
+    read_only(True)
+    try:
+        for _ in range(3):
+            reply = login(server, student, password, mac)
+            assert reply.code == packet.AccessAccept, server.log_tail()
+            assert reply["Session-Timeout"]  # the profile's, read from the database
+        refused = login(server, code, code, mac)
+        assert refused.code == packet.AccessReject
+        assert refused["Reply-Message"] == [CODE_UNAVAILABLE]
+        time.sleep(2)
+        assert logged(server, mac) == [] and server.login_buffer_files()
+    finally:
+        read_only(False)
+    server.wait_logins_replayed()
+    assert [(r[0], r[1]) for r in logged(server, mac)] == [(student, "Access-Accept")] * 3 + [
+        (code, "Access-Reject")]
+    # Once writes come back, the code logs in (the throttle counts again).
+    assert wait_for(lambda: login(server, code, code, mac).code == packet.AccessAccept,
+                    timeout=15)
