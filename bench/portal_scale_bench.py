@@ -68,6 +68,14 @@ FLOOR_MS = 50.0
 PORTAL_DEFAULTS = yaml.safe_load((ROOT / "roles/portal/defaults/main.yml").read_text())
 
 
+def pool_min_size(pool_max: int) -> int:
+    """database.pool_min_size as roles/portal/templates/portal.toml.j2 writes it."""
+    template = (ROOT / "roles/portal/templates/portal.toml.j2").read_text()
+    line = next(t for t in template.splitlines() if t.startswith("pool_min_size"))
+    value = line.split("=", 1)[1].strip()
+    return pool_max if "portal_db_pool_max_size" in value else int(value)
+
+
 def tls_context() -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.check_hostname = False
@@ -218,6 +226,7 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"provisioned {args.users} users through the reconcile in {seconds:.1f} s; "
               f"{args.history} closed sessions, {len(range(0, args.users, every))} open")
         with freeradius_for(workdir / "radius", db) as radius:
+            pool_max = int(PORTAL_DEFAULTS["portal_db_pool_max_size"])
             config = portal_config_dict(
                 db, radius,
                 trusted_proxies=["127.0.0.1/32", "::1/128"],
@@ -225,8 +234,8 @@ def run_bench(args: argparse.Namespace) -> int:
                         "retries": int(PORTAL_DEFAULTS["portal_radius_retries"])},
                 session={"max_sessions": int(PORTAL_DEFAULTS["portal_max_sessions"])},
                 dashboard={"cache_seconds": args.cache_seconds},
-                database={"pool_min_size": 1,
-                          "pool_max_size": int(PORTAL_DEFAULTS["portal_db_pool_max_size"])})
+                database={"pool_min_size": pool_min_size(pool_max),
+                          "pool_max_size": pool_max})
             (workdir / "portal").mkdir()
             portal = start_portal(workdir / "portal", config)
             nginx = None
