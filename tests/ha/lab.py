@@ -213,7 +213,10 @@ def router_secret(router: str = "lab-gw1") -> str:
 class ProbeRun:
     """probe.py running as the router (in its container's network namespace)."""
 
-    def __init__(self, run: str, duration: float, servers: list[str] | None = None) -> None:
+    def __init__(self, run: str, duration: float, servers: list[str] | None = None,
+                 interval: float = 0.1, workers: int = 64, vouchers: list[str] = (),
+                 voucher_from: float = 0.0, voucher_every: float = 0.5,
+                 mac_prefix: str = "02:00:00") -> None:
         router = group("routers")[0]
         pid = subprocess.run(["podman", "container", "inspect", "--format", "{{.State.Pid}}",
                               router.container], check=True, capture_output=True,
@@ -226,9 +229,13 @@ class ProbeRun:
              "--servers", ",".join(servers), "--source", router.address,
              "--nas-address", router.address, "--user", PROBE_USER,
              "--password", PROBE_PASSWORD, "--acct-user", PROBE_ACCT_USER, "--run", run,
-             "--duration", str(duration)],
+             "--duration", str(duration), "--interval", str(interval),
+             "--workers", str(workers), "--mac-prefix", mac_prefix,
+             "--vouchers", str(len(vouchers)), "--voucher-from", str(voucher_from),
+             "--voucher-every", str(voucher_every)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.process.stdin.write(router_secret() + "\n")
+        # The secret and the voucher codes go through stdin, never on a command line.
+        self.process.stdin.write("".join(line + "\n" for line in [router_secret(), *vouchers]))
         self.process.stdin.close()
         self.process.stdin = None  # communicate() then only reads
         self.started = time.monotonic()
