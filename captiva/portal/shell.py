@@ -268,11 +268,14 @@ class Portal:
 
     async def require_staff(self, request: Request, api: bool = False,
                             act: bool = False) -> Staff | Response:
-        """The signed-in staff member; ``act``: one whose role may act (admin), others read."""
+        """The signed-in staff member whose role the policy lets read the console (``view``,
+        captiva/authz.py); ``act``: one whose role may act on an account (Staff.can_act)."""
         session = self.require_login(request, api)
         if isinstance(session, Response):
             return session
         staff = await self.staff(request)
+        if staff is not None and not staff.may("view"):
+            staff = None
         if staff is None or (act and not staff.can_act):
             if api:
                 return JSONResponse({"error": "forbidden"}, 403)
