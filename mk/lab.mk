@@ -22,7 +22,7 @@ lab-deps:
 ## venv: the project virtualenv from requirements.txt (reinstalled when requirements.txt changes)
 venv: $(VENV)/.captiva-requirements.stamp
 
-$(VENV)/.captiva-requirements.stamp: requirements.txt
+$(VENV)/.captiva-requirements.stamp: requirements.txt lab/lab
 	@$(LAB) venv
 
 # pip-compile's options for every lock file: each pinned file's SHA-256, pip and setuptools

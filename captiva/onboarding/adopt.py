@@ -17,7 +17,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from captiva.collection import module_utils
+from ansible_collections.captiva.campus.plugins.module_utils import captiva_routeros, captiva_units
+
 from captiva.onboarding import inventory
 from captiva.passwords import sha512_crypt
 
@@ -35,7 +36,7 @@ def default_interim_interval() -> tuple[str, int]:
     """captiva_interim_interval's default as group_vars/captiva_defaults.yml writes it, and in
     seconds."""
     text = str(inventory.load_plain(inventory.DEFAULTS)["captiva_interim_interval"])
-    return text, module_utils("captiva_units").parse_duration(text)
+    return text, captiva_units.parse_duration(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,7 +300,7 @@ def _duration(value: str) -> int | None:
     """RouterOS prints ``8h``, ``1d2h``, ``00:10:00`` or ``none``; seconds, or None."""
     if not value or value in ("none", "0s"):
         return None
-    millis = module_utils("captiva_routeros").duration_ms(value)
+    millis = captiva_routeros.duration_ms(value)
     return None if millis is None else millis // 1000
 
 

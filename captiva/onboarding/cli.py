@@ -15,7 +15,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from captiva.collection import module_utils
 from captiva.onboarding import csv_import, inventory, letters
 from captiva.onboarding.csv_import import CsvImportError
 from captiva.passwords import sha512_crypt
@@ -216,9 +215,10 @@ def adopt_db(args) -> int:
 def adopt_routeros(args) -> int:
     import os
 
+    from ansible_collections.captiva.campus.plugins.module_utils import captiva_routeros as routeros
+
     from captiva.onboarding import adopt
 
-    routeros = module_utils("captiva_routeros")
     password = (Path(args.password_file).read_text().strip() if args.password_file
                 else os.environ.get("CAPTIVA_ROUTER_PASSWORD", ""))
     try:

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml as pyyaml
+from ansible_collections.captiva.campus.plugins.module_utils import captiva_roster
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.scalarstring import LiteralScalarString
-
-from captiva.collection import module_utils
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = ROOT / "group_vars" / "captiva_defaults.yml"
@@ -160,7 +159,7 @@ class Inventory:
 
 
 def validate(variables: dict):
-    return module_utils("captiva_roster").validate(variables, decrypted=False)
+    return captiva_roster.validate(variables, decrypted=False)
 
 
 def new_users_document() -> CommentedMap:

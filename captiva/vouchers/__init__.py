@@ -50,12 +50,14 @@ def is_code(username: str) -> bool:
 
 @functools.cache
 def module_utils() -> types.SimpleNamespace:
-    """The shared Python of the collection's ``plugins/module_utils`` (run from a checkout of
-    the repository or an installed collection, on the controller, like ``ansible-playbook``)."""
-    from captiva.collection import module_utils as load
-
-    captiva_roster_io, captiva_units, captiva_vouchers = (
-        load(name) for name in ("captiva_roster_io", "captiva_units", "captiva_vouchers"))
+    """The shared Python of the collection's ``plugins/module_utils``, on the controller (the
+    virtualenv of ``make venv`` imports it, lab/lab ``link_collection``); imported on first use:
+    the hosts (portal, jobs) use the code shape above and never this."""
+    from ansible_collections.captiva.campus.plugins.module_utils import (
+        captiva_roster_io,
+        captiva_units,
+        captiva_vouchers,
+    )
 
     return types.SimpleNamespace(vouchers=captiva_vouchers, units=captiva_units,
                                  roster_io=captiva_roster_io)

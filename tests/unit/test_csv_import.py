@@ -349,7 +349,7 @@ def test_the_documented_import_runs_as_written(tmp_path):
     doc = (ROOT / "docs" / "onboarding.md").read_text()
     section = doc.split("## Import a CSV\n", 1)[1]
     block = section.split("```sh\n", 1)[1].split("```", 1)[0]
-    for name in ("Makefile", "mk", ".venv", "requirements.txt", "captiva", "ansible.cfg"):
+    for name in ("Makefile", "mk", "lab", ".venv", "requirements.txt", "captiva", "ansible.cfg"):
         (tmp_path / name).symlink_to(ROOT / name)
     shutil.copytree(EXAMPLE, tmp_path / "inventories" / "example")
     before = users_text(tmp_path / "inventories" / "example")
