@@ -11,7 +11,6 @@ outside ``group_vars/all``, a vault-encrypted file, a base it cannot read) means
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -19,6 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
+
+from captiva.runtime import cli
 
 # The top-level variables only the RADIUS reconcile and the routers' Captiva menus read
 # (playbooks/roster.yml): a change to any other variable (settings, sites, database,
@@ -109,8 +110,7 @@ def changes_since(inventory: Path, base: str, head: str = "HEAD"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m captiva.gitops",
-                                     description=__doc__.splitlines()[0])
+    parser = cli.parser("python -m captiva.gitops", __doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("scope", help="print roster or hosts: what the changes since BASE need")
     p.add_argument("inventory", type=Path)

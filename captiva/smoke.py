@@ -16,9 +16,10 @@ check, ``ok ...`` or ``FAILED ...`` with the likely cause, and exits 1 when one 
 
 from __future__ import annotations
 
-import argparse
 import secrets
 import sys
+
+from captiva.runtime import cli
 
 RADIUS_CAUSES = (
     "FreeRADIUS does not answer the portal: is it running (systemctl status freeradius on the "
@@ -83,9 +84,9 @@ def check_disconnect(config_path: str, routers: list[str]) -> list[str]:
     return lines
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m captiva.smoke",
-                                     description=__doc__.splitlines()[0])
+    parser = cli.parser("python -m captiva.smoke", __doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="check", required=True)
     radius = sub.add_parser("radius", help="a RADIUS login as the portal sends it")
     radius.add_argument("--config", required=True, help="the portal's portal.toml")
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     disconnect.add_argument("--router", action="append", required=True,
                             metavar="NAME=ADDRESS:PORT")
     args = parser.parse_args(argv)
+    cli.start_logging()
     if args.check == "radius":
         lines = check_radius(args.config, args.username, sys.stdin.readline().rstrip("\n"))
     else:

@@ -53,7 +53,8 @@ def command(run: Callable[..., int]) -> Callable[..., int]:
         try:
             return run(argv)
         except (ConfigError, Unreachable) as exc:
-            logging.getLogger(run.__module__.rpartition(".")[0]).error("%s", exc)
+            package = run.__module__.rpartition(".")[0] or "captiva"  # "__main__": python -m
+            logging.getLogger(package).error("%s", exc)
             return BAD_CONFIG
 
     return main
