@@ -72,12 +72,16 @@ class VoucherViews:
                              again=request.query_params.get("again") == "1")
 
     async def revoke(self, request: Request) -> Response:
-        """POST an urgent revocation: CSRF first, then the role (admin), then the code."""
+        """POST an urgent revocation: CSRF first, then the role (the policy's
+        voucher-revoke), then the code; the database asks the policy again."""
         portal = self.portal
-        found = await portal.staff_form(request)
+        found = await portal.staff_form(request, act=False)
         if isinstance(found, Response):
             return found
         staff, form = found
+        if not staff.can_revoke:
+            return portal.render(request, "error.html", status=403,
+                                 message_key="error.read_only")
         try:
             done = await run_in_threadpool(
                 portal.with_conn, data.revoke, staff, form.get("code", ""),
