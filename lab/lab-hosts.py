@@ -1,39 +1,58 @@
 #!/usr/bin/env python3
-"""Print the lab hosts of inventories/lab/hosts.yml, the one place they are defined.
+"""Print the lab hosts of an inventory (inventories/lab, inventories/lab-ha), as Ansible
+reads it: the hosts of hosts.yml, and the routers the inventory plugin
+captiva.campus.captiva_routers makes from captiva_sites (routers.yml).
 
-Each line: NAME CONTAINER ADDRESS GROUP (GROUP is the host's first group, e.g. postgres).
-A lab host is any inventory host with ``captiva_lab_container`` and ``captiva_lab_address``.
+Each line: NAME CONTAINER ADDRESS GROUP (GROUP is the host's innermost group, e.g. postgres;
+the last one for a host in two, e.g. postgres for a database host also in etcd).
+A lab host is any inventory host with ``captiva_lab_container`` and ``captiva_lab_address``
+(in hosts.yml, or host_vars/<host>.yml for a router).
 Fails if an address is outside the subnet, or a container or address is used twice.
 
-usage: lab-hosts.py INVENTORY_FILE SUBNET
+usage: lab-hosts.py INVENTORY SUBNET    (INVENTORY: the directory, or its hosts.yml)
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
+from pathlib import Path
 
-import yaml
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
-def walk(group_name: str, group: dict, inherited: dict, out: dict) -> None:
-    group = group or {}
-    group_vars = {**inherited, **(group.get("vars") or {})}
-    for name, host_vars in (group.get("hosts") or {}).items():
-        entry = out.setdefault(name, {"groups": [], "vars": {}})
-        entry["groups"].append(group_name)
-        entry["vars"] = {**group_vars, **entry["vars"], **(host_vars or {})}
-    for child_name, child in (group.get("children") or {}).items():
-        walk(child_name, child, group_vars, out)
+def inventory_hosts(source: str) -> dict:
+    """``{name: {"groups": [innermost group], "vars": host vars}}`` in inventory order."""
+    os.environ.setdefault("ANSIBLE_CONFIG", str(PROJECT_DIR / "ansible.cfg"))
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.plugins.loader import init_plugin_loader
+    from ansible.utils.vars import combine_vars
+    from ansible.vars.plugins import get_vars_from_inventory_sources
+
+    # The collection finder over ansible.cfg's collections_path: the inventory plugin
+    # captiva.campus.captiva_routers loads as it does for a playbook.
+    init_plugin_loader()
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[source])
+    hosts = {}
+    for name, host in inventory.hosts.items():
+        depth, innermost = -1, "all"
+        for group in host.get_groups():
+            if group.name != "all" and group.depth >= depth:
+                depth, innermost = group.depth, group.name
+        host_vars = combine_vars(host.get_vars(),
+                                 get_vars_from_inventory_sources(loader, [source], [host], "all"))
+        hosts[name] = {"groups": [innermost], "vars": host_vars}
+    return hosts
 
 
 def main() -> int:
     inventory_file, subnet_text = sys.argv[1], sys.argv[2]
     subnet = ipaddress.ip_network(subnet_text)
-    with open(inventory_file, encoding="utf-8") as stream:
-        inventory = yaml.safe_load(stream) or {}
-    hosts: dict = {}
-    walk("all", inventory.get("all"), {}, hosts)
+    source = inventory_file if os.path.isdir(inventory_file) else os.path.dirname(inventory_file)
+    hosts = inventory_hosts(os.path.abspath(source or "."))
     errors, seen = [], {}
     for name, entry in hosts.items():
         host_vars = entry["vars"]

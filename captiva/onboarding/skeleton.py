@@ -35,10 +35,8 @@ all:
     portal:
       hosts:
         portal1: {ansible_host: CHANGE-ME-portal-host-address}
-    # The routers, by the names of captiva_sites[].routers (group_vars/all/sites.yml).
-    routers:
-      hosts:
-        gw1: {ansible_host: CHANGE-ME-router-address}
+    # The group routers comes from captiva_sites[].routers (group_vars/all/sites.yml)
+    # through routers.yml: a router is declared there only.
     # Optional: the host that runs drift detection (docs/gitops.md, "Drift").
     # controller:
     #   hosts:
@@ -116,7 +114,8 @@ captiva_promotions:
 SITES = """\
 ---
 # Sites and their routers (MikroTik RouterOS, managed over its API from the controller:
-# docs/routeros.md). Each router is also a host of the inventory group `routers` (hosts.yml).
+# docs/routeros.md). Each router's name is its host in the inventory group `routers`, which
+# routers.yml makes from this list.
 captiva_sites:
   - name: campus-main
     description: Main campus
@@ -143,6 +142,13 @@ captiva_sites:
           dns_name: CHANGE-ME-hotspot-dns-name
 """
 
+ROUTERS = """\
+---
+# The group routers: one host per router of captiva_sites (group_vars/all/sites.yml), where
+# a router is declared, once (docs/collection.md, "Routers").
+plugin: captiva.campus.captiva_routers
+"""
+
 USERS = """\
 ---
 # The users: import a registrar's CSV (make import-users, docs/onboarding.md) or write them.
@@ -157,8 +163,9 @@ INVENTORY={directory}` names every `CHANGE-ME-...` placeholder with its file and
 
 Steps left:
 
-1. `hosts.yml`: the addresses of the database, FreeRADIUS, portal hosts and of the router;
-   rename the hosts as you like (a router keeps the name it has in `sites.yml`).
+1. `hosts.yml`: the addresses of the database, FreeRADIUS and portal hosts; rename them as
+   you like. The routers are declared in `sites.yml` only (`routers.yml` makes the group
+   `routers` from it).
 2. `group_vars/all/settings.yml`: the WiFi name, the portal's address and DNS name, the
    controller's address; the secrets, each vaulted with the vault id `{name}`
    (`ansible-vault encrypt_string --vault-id {name}@prompt --name <key>`).
@@ -172,6 +179,7 @@ Steps left:
 
 FILES = {
     "hosts.yml": HOSTS,
+    "routers.yml": ROUTERS,
     "group_vars/all/settings.yml": SETTINGS,
     "group_vars/all/profiles.yml": PROFILES,
     "group_vars/all/promotions.yml": PROMOTIONS,

@@ -25,6 +25,8 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_sche
 )
 
 ROUTERS_GROUP = "routers"
+# The inventory plugin that makes the group ROUTERS_GROUP from captiva_sites.
+ROUTERS_PLUGIN = "captiva.campus.captiva_routers"
 
 
 class RosterInvalid(Exception):
@@ -197,10 +199,12 @@ def locate_group_host(files: Iterable[str], group: str, host: str,
 def inventory_router_errors(variables: Mapping[str, Any], inventory_routers: Iterable[str],
                             inventory_files: list[str], locator: Locator,
                             display_root: str | None = None) -> list[str]:
-    """A router is declared twice, in ``captiva_sites[].routers`` (what Captiva configures)
-    and in the inventory group ``routers`` (the hosts the router play runs for): each must
-    name the same routers, or a router would be configured in RADIUS but never reconciled,
-    or reconciled without a desired state."""
+    """A router is declared once, in ``captiva_sites[].routers`` (what Captiva configures);
+    the inventory plugin ``captiva.campus.captiva_routers`` (an inventory's ``routers.yml``)
+    makes the inventory group ``routers`` (the hosts the router play runs for) from it. Both
+    must name the same routers, or a router would be configured in RADIUS but never
+    reconciled (an inventory without ``routers.yml``), or a host added to the group by hand
+    reconciled without a desired state."""
     in_group = set(inventory_routers)
     sites = variables.get("captiva_sites")
     declared: dict[str, str] = {}
@@ -215,7 +219,9 @@ def inventory_router_errors(variables: Mapping[str, Any], inventory_routers: Ite
         if router not in in_group:
             lines.append(RosterError(path, (
                 f"router {router!r} is not a host of the inventory group {ROUTERS_GROUP!r} "
-                f"({hosts_where}): add it to that group, or remove it from captiva_sites"
+                f"({hosts_where}): add the inventory source routers.yml, which makes that "
+                f"group from captiva_sites ('plugin: {ROUTERS_PLUGIN}'), or remove the router "
+                "from captiva_sites"
             )).render(locator))
     for host in sorted(in_group - set(declared)):
         # Located only when there is an error: composing the YAML files costs seconds at
@@ -225,7 +231,8 @@ def inventory_router_errors(variables: Mapping[str, Any], inventory_routers: Ite
         lines.append(f"{where or hosts_where}: {ROUTERS_GROUP}.hosts.{host}: host {host!r} of "
                      f"the inventory group {ROUTERS_GROUP!r} is not declared in "
                      f"captiva_sites[].routers ({sites_where.rsplit(':', 1)[0]}): declare it "
-                     "under its site, or remove it from the group")
+                     "under its site only (routers.yml makes the group from captiva_sites), "
+                     "and remove it from the group")
     return lines
 
 

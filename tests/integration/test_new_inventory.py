@@ -41,7 +41,11 @@ def test_new_inventory_fails_validation_naming_each_placeholder_until_filled_in(
                            str(inventory)], capture_output=True, text=True, check=False)
     assert lint.returncode == 0, lint.stdout
     hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
-    assert set(hosts["all"]["children"]) >= {"postgres", "freeradius", "portal", "routers"}
+    assert set(hosts["all"]["children"]) >= {"postgres", "freeradius", "portal"}
+    # The routers are declared once, in sites.yml: routers.yml makes their group from it.
+    assert "routers" not in hosts["all"]["children"]
+    assert yaml.safe_load((inventory / "routers.yml").read_text()) == {
+        "plugin": "captiva.campus.captiva_routers"}
     settings = (inventory / "group_vars/all/settings.yml").read_text()
     assert "--vault-id univ-test@prompt" in settings
 
@@ -79,3 +83,7 @@ def test_new_inventory_fails_validation_naming_each_placeholder_until_filled_in(
     assert not placeholders(inventory)
     valid = ansible_playbook(inventory, "validate.yml")
     assert valid.returncode == 0, valid.stdout
+    listed = subprocess.run([str(BIN / "ansible-inventory"), "-i", str(inventory), "--list"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["routers"]["hosts"] == ["gw1"]

@@ -1,5 +1,6 @@
-"""Facts declared in two places agree: routers in the inventory group and in the roster; the
-RouterOS API is API-SSL unless the roster opts out; the prune guard is one rule."""
+"""The inventory group routers names the roster's routers (an inventory without routers.yml,
+or a host added to the group by hand, is an error naming both places); the RouterOS API is
+API-SSL unless the roster opts out; the prune guard is one rule."""
 
 import math
 import textwrap
@@ -62,12 +63,14 @@ def test_a_router_in_one_place_only_is_an_error_naming_both_places(tmp_path):
     assert raised.value.lines == [
         # in the roster, not in the inventory group
         "group_vars/all/sites.yml:8: captiva_sites[0].routers[1].name: router 'gw2' is not a "
-        "host of the inventory group 'routers' (hosts.yml): add it to that group, or remove "
-        "it from captiva_sites",
+        "host of the inventory group 'routers' (hosts.yml): add the inventory source "
+        "routers.yml, which makes that group from captiva_sites ('plugin: "
+        "captiva.campus.captiva_routers'), or remove the router from captiva_sites",
         # in the inventory group, not in the roster
         "hosts.yml:6: routers.hosts.gw9: host 'gw9' of the inventory group 'routers' is not "
         "declared in captiva_sites[].routers (group_vars/all/sites.yml): declare it under its "
-        "site, or remove it from the group",
+        "site only (routers.yml makes the group from captiva_sites), and remove it from the "
+        "group",
     ]
 
 
