@@ -19,7 +19,7 @@ full_page_writes on, the role's memory settings), the migrations and functions a
 2. History retention: --history closed sessions over the last --days days in the partitioned
    radacct_history, and the same rows in a table shaped as radacct_history was before 0130
    (one table, its four indexes). Purging the two oldest months: the old job's path
-   (captiva.quota.jobs._move_batches in purge mode: DELETE in batches of 5,000, a commit each,
+   (captiva.quota.retention._move_batches in purge mode: DELETE in batches of 5,000, a commit each,
    then the VACUUM those deletions owe) against captiva_radacct_history_drop (what the
    retention job runs now). Figures: wall time, server CPU, WAL.
 
@@ -52,6 +52,7 @@ from quota_radius_fixtures import DOUALA_NAS  # noqa: E402
 from rlm_sql import Radius  # noqa: E402
 
 from captiva.quota import jobs  # noqa: E402
+from captiva.quota import retention as retention_job  # noqa: E402
 from captiva.runtime.jobs_config import DEFAULT_BUDGETS  # noqa: E402
 from captiva.runtime.jobs_config import parse as quota_config  # noqa: E402
 
@@ -239,8 +240,8 @@ def purge_oldest_months(pg, db, su, history: str, id_column: str, key: str, verb
     older = sql.SQL("{key} IS NOT NULL AND {key} < %(cutoff)s").format(key=sql.Identifier(key))
     with db.connect("jobs", autocommit=False) as conn:
         with Meter(pg, su) as delete:
-            deleted = jobs._move_batches(conn, f"{history}_unpartitioned", id_column, older,
-                                         cutoff, purge)
+            deleted = retention_job._move_batches(conn, f"{history}_unpartitioned", id_column,
+                                                  older, cutoff, purge)
         with Meter(pg, su) as vacuum:
             su.execute(sql.SQL("VACUUM {}").format(sql.Identifier(f"{history}_unpartitioned")))
         with Meter(pg, su) as drop:

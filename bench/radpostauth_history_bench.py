@@ -12,14 +12,14 @@ full_page_writes on, the role's memory settings), the migrations and functions a
 logins of a year on a campus of 14,000 users at 2.4 logins a day, docs/capacity.md) in the
 partitioned radpostauth_history, and the same rows in a table shaped as radpostauth_history
 was before 0180 (one table, its primary key on id and its index on authdate, migration 0053).
-Purging the two oldest months: the old job's path (captiva.quota.jobs._move_batches in purge
+Purging the two oldest months: the old job's path (captiva.quota.retention._move_batches in purge
 mode: DELETE in batches of 5,000, a commit each, then the VACUUM those deletions owe) against
 captiva_radpostauth_history_drop (what the retention job runs now). Figures: wall time, server
 CPU (the PostgreSQL process tree, /proc), WAL (pg_current_wal_lsn).
 
 Then the daily move: --moves post-auth rows older than radpostauth_days (120,000: a day of
 logins at 50,000 users) moved from radpostauth to the history by the retention job's path
-(captiva.quota.jobs._move_batches, archive mode), into each design in turn (the partitions
+(captiva.quota.retention._move_batches, archive mode), into each design in turn (the partitions
 prepared first, as the job does: captiva_radpostauth_history_prepare).
 
 Checks (exit 1 when one fails, 2 when the server could not be set up): the same rows gone
@@ -46,7 +46,7 @@ from pg_fixtures import radius_database  # noqa: E402
 from psycopg import sql  # noqa: E402
 from radacct_history_bench import CHUNK, DROP_FASTER, Meter, purge_oldest_months  # noqa: E402
 
-from captiva.quota import jobs  # noqa: E402
+from captiva.quota import retention as retention_job  # noqa: E402
 from captiva.runtime.jobs_config import parse as quota_config  # noqa: E402
 
 
@@ -137,7 +137,7 @@ def measure_moves(pg, db, su, args) -> dict:
             if label == "0180":
                 conn.execute("SELECT * FROM captiva_radpostauth_history_prepare(%s)", (cutoff,))
                 conn.commit()
-            moved = jobs._move_batches(conn, "radpostauth", "id", closed, cutoff, archive)
+            moved = retention_job._move_batches(conn, "radpostauth", "id", closed, cutoff, archive)
         if label == "before 0180":
             su.execute("ALTER TABLE radpostauth_history "
                        "RENAME TO radpostauth_history_unpartitioned")

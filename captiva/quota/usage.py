@@ -83,6 +83,11 @@ def local_date(instant: dt.datetime, calendar: Calendar) -> dt.date:
     return _aware(instant).astimezone(calendar.tz).date()
 
 
+def local_time(instant: dt.datetime, calendar: Calendar) -> str:
+    """``2026-11-21 14:05`` in the calendar's timezone (mails, reports)."""
+    return instant.astimezone(calendar.tz).strftime("%Y-%m-%d %H:%M")
+
+
 _UNITS = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
 
 

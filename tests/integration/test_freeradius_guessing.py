@@ -39,7 +39,8 @@ from radius_fixtures import (
 )
 
 from captiva.portal.console import overview_data
-from captiva.quota import jobs, metrics
+from captiva.quota.enforce import guess_throttled
+from captiva.runtime import metrics
 
 WINDOW = 10  # Debian's reject_delay holds each reject 1 s: the sequential failures fit
 STATION_LIMIT = 3
@@ -167,7 +168,7 @@ def test_a_mac_that_failed_too_often_is_throttled_without_a_lookup_and_students_
         "station", "02:00:5E:00:AA:01", 2)
     assert source["since"] <= source["last"] <= now
     with server.db.connect("jobs") as conn:
-        found = jobs.guess_throttled(conn, now)
+        found = guess_throttled(conn, now)
     prom = metrics.render("enforce", {"guess_throttled": found}, seconds=1.0)
     assert 'captiva_radius_guess_throttled_sources{scope="station"} 1' in prom.splitlines()
     assert good not in prom and good not in str(source)

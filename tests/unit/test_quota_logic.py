@@ -6,7 +6,7 @@ import pytest
 from period_oracle import Calendar, periods
 
 from captiva.quota.alert_mail import TemplateError, render
-from captiva.quota.jobs import plan_alerts
+from captiva.quota.alerts import plan_alerts
 from captiva.quota.usage import PeriodUsage, UserUsage, format_bytes
 from captiva.runtime.jobs_config import ConfigError, parse
 
