@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
@@ -91,8 +92,17 @@ class Portal:
             self.config.dsn, min_size=self.config.pool_min_size,
             max_size=self.config.pool_max_size, open=True, name="captiva-portal",
             kwargs={"autocommit": True, "application_name": "captiva-portal"},
-            timeout=self.config.pool_timeout,
+            timeout=self.config.pool_timeout, configure=self._warm_connection,
         )
+
+    def _warm_connection(self, conn: psycopg.Connection) -> None:
+        """A new connection reads a student page's figures once (nobody's) before it joins
+        the pool: a new server process's first reads load its caches and plans (70 to 120 ms
+        each on the loaded reference machine, 12 ms later), here rather than on a page."""
+        try:
+            student_data.figures(conn, "", self.now(), 1, self.config.history_page_size)
+        except psycopg.Error as exc:  # the connection serves as it is
+            log.warning("warming a database connection failed (%s)", type(exc).__name__)
 
     def warm_up(self) -> None:
         """Before the first request: every template compiled (the student page's took 0.1 to

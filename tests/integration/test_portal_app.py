@@ -693,6 +693,8 @@ class CountedReads:
         monkeypatch.setattr(data, "dashboard", self)
 
     def __call__(self, conn, username, *args):
+        if username == "":  # a new pool connection's warm-up (shell.py), not a page's read
+            return self.real(conn, username, *args)
         self.reads.append(username)
         if len(self.reads) > self.free:
             assert self.release.wait(20), "the test never released the read"
