@@ -9,24 +9,6 @@ get the controller's connection and Python, and no address of their own.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from ansible.errors import AnsibleParserError
-from ansible.plugins.inventory import BaseInventoryPlugin
-from ansible.template import trust_as_template
-from ansible.utils.vars import combine_vars
-from ansible.vars.plugins import get_vars_from_inventory_sources
-from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_io import (
-    ROUTERS_GROUP,
-    ROUTERS_PLUGIN,
-    Locator,
-    roster_files,
-)
-from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_schema import (
-    name as router_name,
-)
-
 DOCUMENTATION = r"""
 name: captiva_routers
 short_description: The group routers, one host per router of captiva_sites
@@ -52,6 +34,24 @@ EXAMPLES = r"""
 # inventories/<campus>/routers.yml
 plugin: captiva.campus.captiva_routers
 """
+
+import os
+from pathlib import Path
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin
+from ansible.template import trust_as_template
+from ansible.utils.vars import combine_vars
+from ansible.vars.plugins import get_vars_from_inventory_sources
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_io import (
+    ROUTERS_GROUP,
+    ROUTERS_PLUGIN,
+    Locator,
+    roster_files,
+)
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_schema import (
+    name as router_name,
+)
 
 GROUP = ROUTERS_GROUP
 SITES = "captiva_sites"
