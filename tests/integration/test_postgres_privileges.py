@@ -166,6 +166,13 @@ CASES = [
     ("SELECT * FROM captiva_student_credential_current('alice')", only("freeradius")),
     ("SELECT captiva_login_post_auth_xlat('alice', '10.0.0.1', 'AA:BB:CC:DD:EE:FF')",
      only("freeradius")),
+    ("SELECT captiva_login_check_xlat('alice', '10.0.0.1', 'AA:BB:CC:DD:EE:FF', '1')",
+     only("freeradius")),
+    # The login buffer's replay: FreeRADIUS alone writes a login's record and a first use.
+    ("SELECT captiva_login_replay(repeat('a', 32), 'alice', 'Access-Accept', '', '',"
+     " '1700000000.5', '', '')", only("freeradius")),
+    ("INSERT INTO radpostauth (username, reply, loginid) VALUES ('x', 'Access-Accept', 'b')",
+     NOBODY),
 ]
 
 SEED = """
