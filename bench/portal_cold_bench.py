@@ -1,5 +1,7 @@
-"""The portal's cold start (issue 27): the student page from the first second after 1,000
-students log in at once, through nginx + TLS, next to the warm figure.
+"""The portal's cold start (issue 27): the student page from the first second of 1,000 logins.
+
+The student page after 1,000 students log in at once, through nginx + TLS, next to the warm
+figure.
 
     .venv/bin/python bench/portal_cold_bench.py                 # as root (FreeRADIUS role)
     make bench-portal-cold BENCH_PORTAL_COLD_ARGS="--students 1000 --login-clients 100"
