@@ -1,5 +1,5 @@
 """Students' own passwords: the policy, the stored form, the reset links and the database
-calls (functions/90_student_credentials.sql decides who may do what; docs/portal.md, "For
+calls (functions/90_student_passwords.sql decides who may do what; docs/portal.md, "For
 students").
 
 The portal's database role reads no credential: it stores a new one through
