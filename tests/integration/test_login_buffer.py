@@ -14,6 +14,8 @@ answers (docs/freeradius.md, "Writes at login"; docs/ha.md, "What a replica answ
   students' logins are accepted from reads alone; code logins are refused, because the
   guessing throttle cannot count (docs/threat-model.md); every reply is logged once writes
   come back.
+- Every read of a login (radcheck, the login check, the voucher judgements, a workstation
+  code) answers inside a read-only transaction, as FreeRADIUS's role.
 """
 
 from __future__ import annotations
@@ -237,3 +239,25 @@ def test_a_read_only_database_answers_students_and_refuses_code_logins(server):
     # Once writes come back, the code logs in (the throttle counts again).
     assert wait_for(lambda: login(server, code, code, mac).code == packet.AccessAccept,
                     timeout=15)
+
+
+def test_every_read_of_a_login_runs_in_a_read_only_transaction(server):
+    # What sql_read asks, as FreeRADIUS's role, where nothing may be written (a hot standby):
+    # the answers are the login's decisions, not errors.
+    student = next(iter(STUDENTS))
+    code = server.codes[3]
+    with server.db.connect("freeradius") as conn, conn.transaction():
+        conn.execute("SET TRANSACTION READ ONLY")
+        assert conn.execute("SELECT count(*) FROM captiva_radcheck(%s)",
+                            (student,)).fetchone()[0] >= 1
+        assert conn.execute("SELECT captiva_login_check_xlat(%s, '127.0.0.1',"
+                            " '02:00:5E:10:00:05', '1')", (student,)).fetchone()[0].startswith(
+            "accept|")
+        assert conn.execute("SELECT captiva_voucher_login_xlat(%s, '127.0.0.1')",
+                            (code,)).fetchone()[0].startswith("accept|")
+        assert conn.execute("SELECT captiva_voucher_portal_xlat(%s)", (code,)).fetchone() == (
+            "accept",)
+        assert conn.execute("SELECT captiva_workstation_known('P000000000000000')").fetchone() == (
+            "no",)
+    # Judged, not used: the code's window has not started.
+    assert first_use(server, code) is None
