@@ -261,3 +261,31 @@ def test_every_read_of_a_login_runs_in_a_read_only_transaction(server):
             "no",)
     # Judged, not used: the code's window has not started.
     assert first_use(server, code) is None
+
+
+def test_with_drop_a_login_check_without_answer_gets_no_answer_not_a_reject(pg_server,
+                                                                           tmp_path_factory):
+    # freeradius_db_unavailable "drop" (the HA inventory): a login whose check finds no
+    # member after authorize did (here: the check's function refused to FreeRADIUS) is left
+    # unanswered, so the router asks its other server; never an Access-Reject.
+    variables = roster_variables([{"username": "etu-drop", "password": "etu-drop-Pass-0123",
+                                   "promotion": "unlimited", "email": "drop@campus.test"}])
+    variables["captiva_hotspot_login_by"] = ["http-pap"]
+    roster, errors = validate(variables)
+    assert errors == [], errors
+    base = tmp_path_factory.mktemp("freeradius-drop")
+    with radius_database(pg_server) as db, freeradius_for(
+            base, db, {"freeradius_db_unavailable": "drop"}) as radius:
+        with db.connect("reconcile") as conn:
+            reconcile(conn, roster, now=dt.datetime.now(dt.UTC), check_mode=False)
+        assert login(radius, "etu-drop", "etu-drop-Pass-0123", "02:00:5E:10:00:06").code == (
+            packet.AccessAccept)
+        with db.connect() as conn:
+            conn.execute("REVOKE EXECUTE ON FUNCTION captiva_login_check_xlat(text, text, text,"
+                         " text) FROM captiva_freeradius")
+        assert radius.authenticate("etu-drop", "etu-drop-Pass-0123", timeout=2) is None
+        with db.connect() as conn:
+            conn.execute("GRANT EXECUTE ON FUNCTION captiva_login_check_xlat(text, text, text,"
+                         " text) TO captiva_freeradius")
+        assert login(radius, "etu-drop", "etu-drop-Pass-0123", "02:00:5E:10:00:06").code == (
+            packet.AccessAccept)
