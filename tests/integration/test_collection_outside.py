@@ -44,8 +44,11 @@ def tarball(tmp_path_factory):
 def campus_env(repo):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ANSIBLE_", "PYTHONPATH"))}
+    # The controller's virtualenv puts this checkout's collections/ on sys.path (make venv's
+    # captiva-collections.pth, for the runtime's imports); a campus's own virtualenv has no
+    # such path, so Ansible here looks only where the campus's ansible.cfg says.
     return dict(env, ANSIBLE_CONFIG=str(repo / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                ANSIBLE_FORCE_COLOR="0")
+                ANSIBLE_FORCE_COLOR="0", ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="False")
 
 
 def run(repo, *argv, timeout=600):
