@@ -10,12 +10,13 @@ from __future__ import annotations
 import concurrent.futures
 import csv
 import datetime as dt
+import functools
 import io
 import ipaddress
 import logging
 import time
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,63 @@ LANG_COOKIE = "captiva_lang"
 # Background refreshes in flight at most, per cache (each holds a pool connection): up to
 # this many, and no more than half the pool.
 FIGURE_REFRESHES = 4
+
+
+def signed_in(api: bool = False):
+    """A room's handler (a method of views holding ``self.portal``) that answers only a
+    signed-in user: it is called with the Session after the request; anyone else gets
+    Portal.require_login's refusal (``api``: a JSON 401 rather than the login page)."""
+    def wrap(handler: Callable[..., Awaitable[Response]]):
+        @functools.wraps(handler)
+        async def guarded(views, request: Request) -> Response:
+            session = views.portal.require_login(request, api)
+            if isinstance(session, Response):
+                return session
+            return await handler(views, request, session)
+        return guarded
+    return wrap
+
+
+def staff_only(api: bool = False):
+    """A room's handler that answers only staff whose role may read the console: it is
+    called with the Staff after the request; anyone else gets Portal.require_staff's
+    refusal (``api``: JSON 401/403 rather than pages)."""
+    def wrap(handler: Callable[..., Awaitable[Response]]):
+        @functools.wraps(handler)
+        async def guarded(views, request: Request) -> Response:
+            staff = await views.portal.require_staff(request, api)
+            if isinstance(staff, Response):
+                return staff
+            return await handler(views, request, staff)
+        return guarded
+    return wrap
+
+
+def with_student_form(handler: Callable[..., Awaitable[Response]]):
+    """A room's POST handler for a signed-in user: called with the Session and the form
+    once Portal.student_form has checked both; the refusal's response otherwise."""
+    @functools.wraps(handler)
+    async def guarded(views, request: Request) -> Response:
+        found = await views.portal.student_form(request)
+        if isinstance(found, Response):
+            return found
+        return await handler(views, request, *found)
+    return guarded
+
+
+def with_staff_form(act: bool = True):
+    """A room's POST handler for staff: called with the Staff and the form once
+    Portal.staff_form has checked both (``act``: a role that may act); the refusal's
+    response otherwise."""
+    def wrap(handler: Callable[..., Awaitable[Response]]):
+        @functools.wraps(handler)
+        async def guarded(views, request: Request) -> Response:
+            found = await views.portal.staff_form(request, act=act)
+            if isinstance(found, Response):
+                return found
+            return await handler(views, request, *found)
+        return guarded
+    return wrap
 
 
 class Portal:

@@ -23,6 +23,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from captiva.portal.rows import jsonable_rows
+from captiva.portal.shell import staff_only, with_staff_form
+from captiva.portal.staff import Staff
 from captiva.quota.usage import default_calendar
 
 from . import actions, data, overview_data
@@ -56,21 +58,17 @@ class ConsoleViews:
 
     # -- the overview -------------------------------------------------------------------------
 
-    async def overview(self, request: Request) -> Response:
+    @staff_only()
+    async def overview(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
-        staff = await portal.require_staff(request)
-        if isinstance(staff, Response):
-            return staff
         now = portal.now()
         views, tz = await run_in_threadpool(portal.with_conn, overview_data.admin_overview, now)
         return portal.render(request, "admin.html", views=views, tz=tz, now=now,
                              local=lambda m, t=True: portal.local(m, tz, t))
 
-    async def api_overview(self, request: Request) -> Response:
+    @staff_only(api=True)
+    async def api_overview(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
-        staff = await portal.require_staff(request, api=True)
-        if isinstance(staff, Response):
-            return staff
         view = request.path_params["view"]
         if view not in overview_data.ADMIN_VIEWS:
             return JSONResponse({"error": "unknown view",
@@ -79,11 +77,9 @@ class ConsoleViews:
                                        portal.now())
         return JSONResponse({"view": view, "rows": jsonable_rows(rows)})
 
-    async def overview_csv(self, request: Request) -> Response:
+    @staff_only()
+    async def overview_csv(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
-        staff = await portal.require_staff(request)
-        if isinstance(staff, Response):
-            return staff
         view = request.path_params["view"]
         if view not in overview_data.ADMIN_VIEWS:
             return PlainTextResponse("unknown view", 404)
@@ -93,11 +89,9 @@ class ConsoleViews:
 
     # -- the users ----------------------------------------------------------------------------
 
-    async def users(self, request: Request) -> Response:
+    @staff_only()
+    async def users(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
-        staff = await portal.require_staff(request)
-        if isinstance(staff, Response):
-            return staff
         query = data.Query.from_params(request.query_params)
 
         def read(conn):
@@ -109,32 +103,26 @@ class ConsoleViews:
                              statuses=data.LIST_STATUSES + data.ACCOUNT_STATUSES,
                              local=lambda m, t=True: portal.local(m, tz, t))
 
-    async def api_users(self, request: Request) -> Response:
+    @staff_only(api=True)
+    async def api_users(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
-        staff = await portal.require_staff(request, api=True)
-        if isinstance(staff, Response):
-            return staff
         query = data.Query.from_params(request.query_params)
         rows, more = await run_in_threadpool(portal.with_conn, data.search, query)
         return JSONResponse({"page": query.page, "has_more": more,
                              "rows": jsonable_rows(rows)})
 
-    async def users_csv(self, request: Request) -> Response:
+    @staff_only()
+    async def users_csv(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
-        staff = await portal.require_staff(request)
-        if isinstance(staff, Response):
-            return staff
         query = data.Query.from_params(request.query_params)
         rows, _ = await run_in_threadpool(portal.with_conn, data.search, query,
                                           data.PAGE_SIZE, data.CSV_LIMIT)
         return portal.csv_response(
             [{c: row[c] for c in CSV_COLUMNS} for row in jsonable_rows(rows)], "users")
 
-    async def user(self, request: Request) -> Response:
+    @staff_only()
+    async def user(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
-        staff = await portal.require_staff(request)
-        if isinstance(staff, Response):
-            return staff
         username = request.path_params["username"]
         now = portal.now()
 
@@ -157,13 +145,11 @@ class ConsoleViews:
             roster_source=portal.config.roster_source,
             local=lambda m, t=True: portal.local(m, tz, t))
 
-    async def action(self, request: Request) -> Response:
+    @with_staff_form()
+    async def action(self, request: Request, staff: Staff,
+                     form: dict[str, str]) -> Response:
         """POST grant / disconnect: CSRF first, then the role (admin), then the rules."""
         portal = self.portal
-        found = await portal.staff_form(request)
-        if isinstance(found, Response):
-            return found
-        staff, form = found
         username = request.path_params["username"]
         action = request.path_params["action"]
         if action not in ("grant", "disconnect"):

@@ -20,6 +20,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from captiva.portal.security import Session
+from captiva.portal.shell import signed_in, with_staff_form, with_student_form
+from captiva.portal.staff import Staff
 from captiva.vouchers import is_code
 
 from . import devices_data
@@ -42,11 +45,9 @@ class DeviceViews:
                   methods=["POST"]),
         ]
 
-    async def page(self, request: Request) -> Response:
+    @signed_in()
+    async def page(self, request: Request, session: Session) -> Response:
         portal = self.portal
-        session = portal.require_login(request)
-        if isinstance(session, Response):
-            return session
         if is_code(session.username):  # a voucher holder has no devices to manage
             return RedirectResponse("/voucher/me", 303)
         try:
@@ -84,12 +85,10 @@ class DeviceViews:
         self.portal.forget_figures(username)
         return "done", done.notice(action) + f"&count={done.sessions}"
 
-    async def act(self, request: Request) -> Response:
+    @with_student_form
+    async def act(self, request: Request, session: Session,
+                  form: dict[str, str]) -> Response:
         portal = self.portal
-        found = await portal.student_form(request)
-        if isinstance(found, Response):
-            return found
-        session, form = found
         if is_code(session.username):
             return RedirectResponse("/voucher/me", 303)
         action = request.path_params["action"]
@@ -99,13 +98,11 @@ class DeviceViews:
         key, message = await self._act(session.username, session.username, action, form)
         return RedirectResponse(f"/devices?{key}={message}", 303)
 
-    async def staff_act(self, request: Request) -> Response:
+    @with_staff_form()
+    async def staff_act(self, request: Request, staff: Staff,
+                        form: dict[str, str]) -> Response:
         """CSRF first, then the role (admin), then the rules: as the console's actions."""
         portal = self.portal
-        found = await portal.staff_form(request)
-        if isinstance(found, Response):
-            return found
-        staff, form = found
         username = request.path_params["username"]
         action = request.path_params["action"]
         if action not in devices_data.ACTIONS:

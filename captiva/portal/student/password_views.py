@@ -21,7 +21,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from captiva.portal import radius_auth
-from captiva.portal.security import LoginLimiter, Throttled, client_bucket
+from captiva.portal.security import LoginLimiter, Session, Throttled, client_bucket
+from captiva.portal.shell import signed_in, with_student_form
 from captiva.runtime.mail import Mailer
 
 from . import password_data
@@ -57,10 +58,8 @@ class PasswordViews:
 
     # -- change ------------------------------------------------------------------------------
 
-    async def change_page(self, request: Request) -> Response:
-        session = self.portal.require_login(request)
-        if isinstance(session, Response):
-            return session
+    @signed_in()
+    async def change_page(self, request: Request, session: Session) -> Response:
         done = request.query_params.get("done")
         try:
             ended = max(0, int(request.query_params.get("ended", "0")))
@@ -89,12 +88,10 @@ class PasswordViews:
                              message_values=message_values or {}, done=done, ended=ended,
                              min_length=portal.config.password.min_length)
 
-    async def change(self, request: Request) -> Response:
+    @with_student_form
+    async def change(self, request: Request, session: Session,
+                     form: dict[str, str]) -> Response:
         portal = self.portal
-        found = await portal.student_form(request)
-        if isinstance(found, Response):
-            return found
-        session, form = found
         username = session.username
         current, new = form.get("current", ""), form.get("new", "")
         storage = await run_in_threadpool(portal.with_conn, password_data.storage_of, username)

@@ -24,6 +24,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from captiva.portal.security import LoginLimiter, Throttled, client_bucket
+from captiva.portal.shell import staff_only, with_staff_form
+from captiva.portal.staff import Staff
 from captiva.quota.usage import default_calendar
 from captiva.runtime.mail import Mailer
 
@@ -199,11 +201,9 @@ class SignupViews:
 
     # -- the console's review ----------------------------------------------------------------
 
-    async def review(self, request: Request) -> Response:
+    @staff_only()
+    async def review(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
-        staff = await portal.require_staff(request)
-        if isinstance(staff, Response):
-            return staff
         def read(conn):
             return signup_data.listing(conn), default_calendar(conn).timezone
         rows, tz = await run_in_threadpool(portal.with_conn, read)
@@ -215,13 +215,11 @@ class SignupViews:
                              notice=notice if notice in NOTICES else None,
                              error=error if error in REFUSALS else None)
 
-    async def decide(self, request: Request) -> Response:
+    @with_staff_form(act=False)
+    async def decide(self, request: Request, staff: Staff,
+                     form: dict[str, str]) -> Response:
         """CSRF first, then the role (Staff.can_review; the database checks it again)."""
         portal = self.portal
-        found = await portal.staff_form(request, act=False)
-        if isinstance(found, Response):
-            return found
-        staff, form = found
         decision = request.path_params["decision"]
         request_id = request.path_params["request_id"]
         if decision not in ("approve", "reject") or not request_id.isdigit() \

@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from captiva.portal.security import Session
+from captiva.portal.shell import signed_in
 from captiva.vouchers import is_code
 
 from . import data
@@ -66,11 +68,9 @@ class StudentViews:
             Route("/api/me", self.api_me, methods=["GET"]),
         ]
 
-    async def me(self, request: Request) -> Response:
+    @signed_in()
+    async def me(self, request: Request, session: Session) -> Response:
         portal = self.portal
-        session = portal.require_login(request)
-        if isinstance(session, Response):
-            return session
         if is_code(session.username):  # a voucher holder: vouchers/views.py
             return RedirectResponse("/voucher/me", 303)
         page = page_number(request)
@@ -103,11 +103,9 @@ class StudentViews:
             self._pages[key] = (figures, response.body)
         return response
 
-    async def api_me(self, request: Request) -> Response:
+    @signed_in(api=True)
+    async def api_me(self, request: Request, session: Session) -> Response:
         portal = self.portal
-        session = portal.require_login(request, api=True)
-        if isinstance(session, Response):
-            return session
         page = page_number(request)
         try:
             figures = portal.cached_figures(session.username, page) or await run_in_threadpool(

@@ -18,6 +18,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from captiva.portal.rows import jsonable_rows
+from captiva.portal.security import Session
+from captiva.portal.shell import signed_in, staff_only, with_staff_form
+from captiva.portal.staff import Staff
 from captiva.vouchers import is_code
 
 from . import data
@@ -41,11 +44,9 @@ class VoucherViews:
             Route("/api/admin/vouchers", self.api_admin, methods=["GET"]),
         ]
 
-    async def me(self, request: Request) -> Response:
+    @signed_in()
+    async def me(self, request: Request, session: Session) -> Response:
         portal = self.portal
-        session = portal.require_login(request)
-        if isinstance(session, Response):
-            return session
         found = None
         if is_code(session.username):
             found = await run_in_threadpool(portal.with_conn, data.status, session.username,
@@ -53,11 +54,9 @@ class VoucherViews:
         return portal.render(request, "voucher_me.html", voucher=found,
                              local=lambda m, t=True: portal.local(m, found.timezone, t))
 
-    async def admin(self, request: Request) -> Response:
+    @staff_only()
+    async def admin(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
-        staff = await portal.require_staff(request)
-        if isinstance(staff, Response):
-            return staff
         now = portal.now()
         view = await run_in_threadpool(portal.with_conn, data.batches, now)
         tz = view["timezone"]
@@ -71,14 +70,12 @@ class VoucherViews:
                              revoked={"batch": batch, "index": index} if batch else None,
                              again=request.query_params.get("again") == "1")
 
-    async def revoke(self, request: Request) -> Response:
+    @with_staff_form(act=False)
+    async def revoke(self, request: Request, staff: Staff,
+                     form: dict[str, str]) -> Response:
         """POST an urgent revocation: CSRF first, then the role (the policy's
         voucher-revoke), then the code; the database asks the policy again."""
         portal = self.portal
-        found = await portal.staff_form(request, act=False)
-        if isinstance(found, Response):
-            return found
-        staff, form = found
         if not staff.can_revoke:
             return portal.render(request, "error.html", status=403,
                                  message_key="error.read_only")
@@ -94,11 +91,9 @@ class VoucherViews:
         again = "" if done["revoked"] else "&again=1"
         return RedirectResponse(f"/admin/vouchers?revoked={target}{again}", 303)
 
-    async def api_admin(self, request: Request) -> Response:
+    @staff_only(api=True)
+    async def api_admin(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
-        staff = await portal.require_staff(request, api=True)
-        if isinstance(staff, Response):
-            return staff
         view = await run_in_threadpool(portal.with_conn, data.batches, portal.now())
         batches = []
         for batch in view["batches"]:
@@ -108,10 +103,8 @@ class VoucherViews:
                             "recent": jsonable_rows(batch["recent"])})
         return JSONResponse({"batches": batches, "timezone": view["timezone"]})
 
-    async def admin_csv(self, request: Request) -> Response:
+    @staff_only()
+    async def admin_csv(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
-        staff = await portal.require_staff(request)
-        if isinstance(staff, Response):
-            return staff
         rows = await run_in_threadpool(portal.with_conn, data.codes, portal.now())
         return portal.csv_response(jsonable_rows(rows), "vouchers")
