@@ -61,7 +61,8 @@ test-part-%:
 	@echo "[$*] started $$(date +%T), log: $(TEST_LOGS)/$*.log"
 	@started=$$(date +%s); \
 	if $(MAKE) --no-print-directory $* > $(TEST_LOGS)/$*.log 2>&1; then \
-	  echo "[$*] passed in $$(( $$(date +%s) - started )) s: $$(tail -n 1 $(TEST_LOGS)/$*.log)"; \
+	  echo "[$*] passed in $$(( $$(date +%s) - started )) s:" \
+	    "$$(grep -v '^[[:space:]]*$$' $(TEST_LOGS)/$*.log | tail -n 1)"; \
 	else \
 	  status=$$?; \
 	  sed 's/^/[$*] /' $(TEST_LOGS)/$*.log; \
