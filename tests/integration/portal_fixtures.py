@@ -230,7 +230,7 @@ class PortalProcess:
             cwd=ROOT, stdout=self.log_file, stderr=subprocess.STDOUT,
             env=dict(os.environ, PYTHONPATH=str(ROOT)),
         )
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz",  # noqa: S310

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_lab_router_loads_the_collection_vars_plugin_silently():
     run = subprocess.run([sys.executable, str(ROOT / "lab" / "lab-router.py"), "lab-gw1",
-                          "radius-secret"], capture_output=True, text=True, timeout=60,
+                          "radius-secret"], capture_output=True, text=True, timeout=300,
                          check=False)
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""  # was: Error loading plugin 'captiva.campus.captiva_defaults'
