@@ -660,7 +660,9 @@ def test_enforce_3000_sessions_one_router_silent_one_naking(campus, routers, tmp
     radius_fixtures.wait_for(lambda: routers[SILENT].coa()["received"] > 0, timeout=30)
     began = time.monotonic()
     assert main(["--config", path, "enforce"]) == 0
-    assert time.monotonic() - began < 5
+    # At once: the lock is taken, so it never waits for the first run's sessions (bounds
+    # with room for a loaded machine; waiting would cost the first run's whole window).
+    assert time.monotonic() - began < 30
     assert "another run is going on" in caplog.text
     runner.join(timeout=120)
 
@@ -670,7 +672,7 @@ def test_enforce_3000_sessions_one_router_silent_one_naking(campus, routers, tmp
     assert len(routers[NAKING].rows("/ip/hotspot/active")) == per_router
     # The silent router cost one window for all its sessions: the 32 in flight timed out
     # together, and its other sessions were skipped; one at a time would take 4,000 s.
-    assert outcome["seconds"] < 2 * window + 20
+    assert outcome["seconds"] < 2 * window + 120
     got = results(campus)
     assert got == {(ANSWERING, "ack"): per_router, (NAKING, "nak"): per_router,
                    (SILENT, "timeout"): 32}
