@@ -78,6 +78,22 @@ def call(server, sql, *args, role="portal"):
         return conn.execute(sql, args).fetchone()
 
 
+def open_session(server, code):
+    """The router's open session of ``code`` in radacct, as (MAC, address), once its
+    Accounting Start is there: the simulated router sends accounting from a queue after the
+    login's answer, so an empty buffer alone may mean the Start is not even sent yet."""
+    return radius_fixtures.wait_for(lambda: call(
+        server, "SELECT callingstationid, host(framedipaddress) FROM radacct"
+        " WHERE username = %s AND acctstoptime IS NULL", code, role="jobs"), timeout=60)
+
+
+def no_open_session(server, code):
+    """Wait until the router's Accounting Stop has closed every session of ``code``."""
+    radius_fixtures.wait_for(lambda: call(
+        server, "SELECT count(*) = 0 FROM radacct WHERE username = %s AND acctstoptime"
+        " IS NULL", code, role="jobs")[0], timeout=60)
+
+
 def issue(server, ws, member, seconds=None, actor="op-douala"):
     return call(server, "SELECT session_id, code, reason, detail FROM"
                 " captiva_workstation_issue(%s, %s, %s, NULL, %s)", actor, ws, member, seconds)
@@ -434,7 +450,7 @@ def first_login(server, sim, n, seconds):
     assert reason is None
     answer = hotspot_login(sim, code, n)
     assert answer["result"] == "accepted", answer
-    wait_replayed(server)  # the router's Accounting Start reached radacct
+    open_session(server, code)  # the router's Accounting Start reached radacct
     return session_id, code
 
 
@@ -456,10 +472,7 @@ def test_the_kiosk_logs_in_through_the_hotspot_and_added_time_reaches_the_router
         code, pc(10)["mac"], pc(10)["ip"], "30m")
     login = last_login(sim)
     assert (login["profile"], int(login["session-timeout"])) == (WORKSTATION_PROFILE, 1800)
-    wait_replayed(server)  # the router's Accounting Start reached radacct
-    assert call(server, "SELECT callingstationid, host(framedipaddress) FROM radacct WHERE"
-                " username = %s AND acctstoptime IS NULL", code, role="jobs") == (
-        pc(10)["mac"], pc(10)["ip"])
+    assert open_session(server, code) == (pc(10)["mac"], pc(10)["ip"])
     assert kiosk_needs_login(server, 10) is False
 
     # +10 min: nothing is cut (the member's work goes on) and the kiosk waits: the enforce
@@ -488,9 +501,7 @@ def test_the_kiosk_logs_in_through_the_hotspot_and_added_time_reaches_the_router
     summary = enforce(server, radius_fixtures.ROUTER_SECRET)
     assert summary["ack"] == 1, summary
     assert sim.rows("/ip/hotspot/active") == []
-    wait_replayed(server)  # the router's Accounting Stop closed the RADIUS session
-    assert call(server, "SELECT count(*) FROM radacct WHERE username = %s AND acctstoptime"
-                " IS NULL", code, role="jobs") == (0,)
+    no_open_session(server, code)  # the router's Accounting Stop closed the RADIUS session
     assert hotspot_login(sim, code, 10)["result"] == "rejected"  # the code is dead
 
 
