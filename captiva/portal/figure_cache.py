@@ -139,15 +139,15 @@ class FigureCache(Generic[K, V]):
         try:
             value = self._load(key)
         except Exception as exc:
+            if background:  # logged before the refresh counts as over (refreshing)
+                log.warning("figure refresh of %s failed (%s); the figures already shown "
+                            "stay until they are %g s old", self._describe(key),
+                            type(exc).__name__, self.ttl)
             with self._lock:
                 if self._inflight.get(key) is future:
                     del self._inflight[key]
                 if background:
                     self.refreshing -= 1
-            if background:
-                log.warning("figure refresh of %s failed (%s); the figures already shown "
-                            "stay until they are %g s old", self._describe(key),
-                            type(exc).__name__, self.ttl)
             future.set_exception(exc)
             return
         with self._lock:
