@@ -247,10 +247,14 @@ def _clone_database(server: PgServer, template: str, name: str | None = None) ->
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
             sql.Identifier(name), sql.Identifier(template)))
         acl = conn.execute(
+            # In the template's order (the join may reorder rows), so the clone's ACL lists
+            # its entries as the template's does (test_postgres_fixtures compares dumps).
             "SELECT coalesce(g.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable"
-            " FROM pg_database d, aclexplode(d.datacl) a"
+            " FROM pg_database d, aclexplode(d.datacl) WITH ORDINALITY"
+            " AS a(grantor, grantee, privilege_type, is_grantable, n)"
             " LEFT JOIN pg_roles g ON g.oid = a.grantee"
-            " WHERE d.datname = %s AND d.datacl IS NOT NULL", (template,)).fetchall()
+            " WHERE d.datname = %s AND d.datacl IS NOT NULL ORDER BY a.n",
+            (template,)).fetchall()
         if acl:
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(
                 sql.Identifier(name)))
