@@ -6,8 +6,9 @@ COLLECTION_DIR ?= build/collection
 COLLECTION_VERSION = $(shell sed -n 's/^version: *//p' galaxy.yml)
 COLLECTION_TARBALL = $(COLLECTION_DIR)/captiva-campus-$(COLLECTION_VERSION).tar.gz
 # Outside this Git tree: inside it, ansible-test would list the tree's files (git ls-files),
-# where build/ is ignored, and find no target.
-SANITY_DIR ?= $(or $(TMPDIR),/tmp)/captiva-sanity
+# where build/ is ignored, and find no target. One directory per checkout (named after a hash
+# of its path), so two checkouts' make sanity never remove each other's tree.
+SANITY_DIR ?= $(or $(TMPDIR),/tmp)/captiva-sanity-$(shell printf %s '$(CURDIR)' | sha256sum | cut -c1-12)
 SANITY_ARGS ?=
 # Not run (docs/collection.md, "Build and sanity"): pep8 (the project's style is ruff's, make
 # lint, whose continuation lines pycodestyle's E127/E128 refuse) and pylint (ansible-test's
@@ -26,7 +27,7 @@ DIR ?= inventories/$(NAME)
 collection: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path $(COLLECTION_DIR) .
 
-## sanity: ansible-test sanity on the built collection, installed under $$TMPDIR/captiva-sanity (docs/collection.md)
+## sanity: ansible-test sanity on the built collection, installed under $$TMPDIR/captiva-sanity-<checkout> (docs/collection.md)
 sanity: collection
 	@[ -f $(ANSIBLE_TEST_GET_PIP) ] || install -D -m 0644 tools/ansible_test_get_pip.py $(ANSIBLE_TEST_GET_PIP)
 	rm -rf $(SANITY_DIR)
