@@ -2,8 +2,8 @@
 
     captiva-workstations --config /etc/captiva/quota.toml report [--day D] | retention
 
-Exit status (:mod:`captiva.runtime.cli`): 0 done, 2 bad configuration or database
-unreachable.
+Exit status (:mod:`captiva.runtime.cli`): 0 done, 1 a report mail failed, 2 bad
+configuration or database unreachable.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             summary = jobs.retention(conn, config, now)
     print(json.dumps(summary, sort_keys=True))
-    return cli.OK
+    return cli.FAILED if summary.get("failed") else cli.OK
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import smtplib
 from typing import Any
 
 from captiva.runtime.jobs_config import Config
@@ -44,7 +45,8 @@ def report_csv(conn, site: str, day: dt.date) -> tuple[str, dict[str, Any]]:
 
 def report(conn, config: Config, day: dt.date, dry_run: bool = False,
            mailer: Mailer | None = None) -> dict[str, Any]:
-    """Mail each site's report of ``day`` to its operators and the admins."""
+    """Mail each site's report of ``day`` to its operators and the admins; ``failed`` counts
+    the mails the server did not take."""
     sites = [r[0] for r in conn.execute(
         "SELECT DISTINCT site FROM captiva_workstation ORDER BY site")]
     summary: dict[str, Any] = {"sites": len(sites), "mailed": 0, "no_recipient": []}
@@ -68,9 +70,17 @@ def report(conn, config: Config, day: dt.date, dry_run: bool = False,
     if dry_run:
         summary["would_mail"] = len(mails)
         return summary
+    summary["failed"] = 0
     with (mailer or Mailer(config.smtp)) as sender:
         for mail in mails:
-            sender.send(mail)
+            # One refused recipient or a mail server down is logged and counted (exit 1);
+            # the other recipients still get their report.
+            try:
+                sender.send(mail)
+            except (smtplib.SMTPException, OSError) as exc:
+                summary["failed"] += 1
+                log.error("report mail to %s failed: %s", mail.to, exc)
+                continue
             summary["mailed"] += 1
     return summary
 

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import email
 import io
+import json
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +15,7 @@ from aiosmtpd.controller import Controller
 from processes import free_port
 
 from captiva.runtime.jobs_config import parse
-from captiva.workstations import jobs
+from captiva.workstations import cli, jobs
 
 DOUALA = ZoneInfo("Africa/Douala")
 # More than 30 days before any run: the audit's retention keeps 30 days by the database's
@@ -87,7 +88,7 @@ def test_the_daily_report_is_mailed_as_csv_to_the_sites_staff(db, smtp):
                                                       "from": "captiva@campus.test"}})
     with db.connect("jobs") as conn:
         summary = jobs.report(conn, config, DAY)
-    assert summary == {"sites": 1, "mailed": 2, "no_recipient": []}
+    assert summary == {"sites": 1, "mailed": 2, "failed": 0, "no_recipient": []}
     by_rcpt = {tuple(rcpt): email.message_from_bytes(data) for rcpt, data in handler.messages}
     assert set(by_rcpt) == {("op@campus.test",), ("chief@campus.test",)}  # not "other"
     english = by_rcpt[("chief@campus.test",)]
@@ -102,6 +103,27 @@ def test_the_daily_report_is_mailed_as_csv_to_the_sites_staff(db, smtp):
     assert (hours["11:00"]["minutes"], hours["11:00"]["refusals"]) == ("20", "1")
     assert hours["total"]["sessions"] == "2" and hours["total"]["minutes"] == "90"
     assert len(rows) == 25
+
+
+def test_a_refused_report_mail_is_logged_and_the_run_exits_1_the_others_are_mailed(
+        db, smtp, tmp_path, capsys, caplog):
+    handler, port = smtp
+
+    async def refuse_the_operator(server, session, envelope, address, options):
+        if address == "op@campus.test":
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    handler.handle_RCPT = refuse_the_operator
+    config = tmp_path / "quota.toml"
+    config.write_text(f"dsn = '{db.dsns['jobs']}'\n[smtp]\nhost = '127.0.0.1'\nport = {port}\n"
+                      "starttls = false\nfrom = 'captiva@campus.test'\n")
+    assert cli.main(["--config", str(config), "report", "--day", DAY.isoformat()]) == 1
+    assert [rcpt for rcpt, _ in handler.messages] == [["chief@campus.test"]]
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["mailed"], summary["failed"]) == (1, 1)
+    assert "report mail to op@campus.test failed" in caplog.text
 
 
 def test_retention_erases_guests_and_deletes_old_sessions_and_audit(db):
