@@ -6,7 +6,8 @@ captiva.campus.captiva_routers makes from captiva_sites (routers.yml).
 Each line: NAME CONTAINER ADDRESS GROUP (GROUP is the host's innermost group, e.g. postgres;
 the last one for a host in two, e.g. postgres for a database host also in etcd).
 A lab host is any inventory host with ``captiva_lab_container`` and ``captiva_lab_address``
-(in hosts.yml, or host_vars/<host>.yml for a router).
+(in hosts.yml; a router's container in host_vars/<host>.yml, its address the roster's,
+captiva_sites[].routers[].address).
 Fails if an address is outside the subnet, or a container or address is used twice.
 
 usage: lab-hosts.py INVENTORY SUBNET    (INVENTORY: the directory, or its hosts.yml)
@@ -36,6 +37,12 @@ def inventory_hosts(source: str) -> dict:
     init_plugin_loader()
     loader = DataLoader()
     inventory = InventoryManager(loader=loader, sources=[source])
+    everyone = inventory.groups["all"]
+    sites = combine_vars(everyone.get_vars(), get_vars_from_inventory_sources(
+        loader, [source], [everyone], "all")).get("captiva_sites") or []
+    # A router's address is the roster's (captiva_sites[].routers[].address), declared once.
+    router_addresses = {router["name"]: router.get("address") for site in sites
+                        for router in site.get("routers") or []}
     hosts = {}
     for name, host in inventory.hosts.items():
         depth, innermost = -1, "all"
@@ -44,6 +51,8 @@ def inventory_hosts(source: str) -> dict:
                 depth, innermost = group.depth, group.name
         host_vars = combine_vars(host.get_vars(),
                                  get_vars_from_inventory_sources(loader, [source], [host], "all"))
+        if name in router_addresses and "captiva_lab_address" not in host_vars:
+            host_vars["captiva_lab_address"] = router_addresses[name]
         hosts[name] = {"groups": [innermost], "vars": host_vars}
     return hosts
 
