@@ -33,11 +33,14 @@ def ha_lab() -> dict[str, lab.Host]:
 
 @pytest.fixture
 def healthy_lab(ha_lab):
-    """Every test starts from, and leaves, the whole lab up and the cluster healthy."""
-    lab.restore()
-    yield ha_lab
+    """Every test starts from, and leaves, the whole lab up and the cluster healthy. The
+    probe's radacct rows of earlier tests go before a test, not after it: a failed test's rows
+    stay for a look at records that arrived after its check (acctsessionid LIKE '<run>-%',
+    the run in its figures)."""
     lab.restore()
     lab.forget_probe_rows()
+    yield ha_lab
+    lab.restore()
 
 
 def report(name: str, figures: dict) -> None:

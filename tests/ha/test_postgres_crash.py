@@ -135,9 +135,11 @@ def crash_under_probe(name: str, victim_role: str, etcd_leader_with_victim: bool
         sync = [m["name"] for m in lab.cluster() if m.get("role") == "sync_standby"]
         victim = lab.hosts()[sync[0]]
     survivors = [h for h in lab.group("postgres") if h != victim]
-    move_etcd_leader(victim if etcd_leader_with_victim else
-                     next(h for h in survivors if h != primary) if victim == primary
-                     else primary)
+    # etcd's leader on the victim's host, or elsewhere: on the primary when a replica dies.
+    if etcd_leader_with_victim:
+        move_etcd_leader(victim)
+    else:
+        move_etcd_leader(primary if victim != primary else survivors[0])
     etcd_leader_before = etcd_leader(primary).name
     codes = fresh_vouchers(primary, VOUCHERS)
 
@@ -167,7 +169,7 @@ def crash_under_probe(name: str, victim_role: str, etcd_leader_with_victim: bool
     used = first_uses(codes)
 
     figures = {
-        "killed": victim.name, "role": victim_role, "primary_after": new.name,
+        "run": run, "killed": victim.name, "role": victim_role, "primary_after": new.name,
         "etcd_leader_before": etcd_leader_before, "patroni": patroni_settings(),
         "kill_at_s": KILL_AT,
         "logins_rate_per_s": round(1 / INTERVAL),
