@@ -23,6 +23,8 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_migrations 
 from pg_fixtures import FUNCTIONS_DIR, MIGRATIONS_DIR
 
 from captiva import authz
+from captiva.portal.staff import Staff
+from captiva.portal.workstations import data
 
 STAFF = {  # username: (role, sites)
     "boss": ("admin", ()),
@@ -30,6 +32,7 @@ STAFF = {  # username: (role, sites)
     "desk": ("operator", ()),
     "annex": ("operator", ("north",)),
     "two-sites": ("operator", ("north", "east")),
+    "reader": ("viewer", ("north",)),
 }
 SITES = ("north", "south", None)
 
@@ -73,8 +76,37 @@ def test_the_database_decides_every_cell_of_the_policy_as_the_python_does(staffe
                     for a in authz.ACTIONS for site in SITES}
         assert decided(conn, "os:root") == expected
         assert {action for (action, _), may in expected.items() if may} == {"voucher-revoke"}
-        # The jobs' login cannot act as a staff member.
-        assert not any(decided(conn, "boss").values())
+        # The jobs' login cannot act as a staff member, nor name no login or a spaced one
+        # (authz.os_actor refuses them too).
+        for actor in ("boss", "os:", "os:a b", "os:root\n"):
+            assert not any(decided(conn, actor).values()), actor
+
+
+def test_the_workstation_pages_and_the_daily_report_ask_the_policy(staffed):
+    """Which sites' workstation boards a staff member sees and who receives a site's daily
+    report are the policy's (workstation-view, workstation-report): a viewer or an operator
+    at their sites, an admin everywhere, nobody else."""
+    with staffed.connect() as conn:
+        for site in ("east", "north", "south"):
+            conn.execute("INSERT INTO captiva_site VALUES (%s, 'UTC', 1, 1)", (site,))
+        for username in STAFF:
+            conn.execute("INSERT INTO captiva_user (username, email, language, profile, enabled,"
+                         " status, activated_on) VALUES (%s, %s, 'en', 'captiva-default', true,"
+                         " 'active', '2025-01-01')", (username, f"{username}@campus.test"))
+    with staffed.connect("portal") as conn:
+        seen = {username: data.sites_of(conn, Staff(username, role, sites))
+                for username, (role, sites) in STAFF.items()}
+    every = ["east", "north", "south"]
+    assert seen == {"boss": every, "watcher": every, "desk": every, "annex": ["north"],
+                    "two-sites": ["east", "north"], "reader": ["north"]}
+    with staffed.connect("jobs") as conn:
+        mailed = {site: [row[0] for row in conn.execute(
+            "SELECT email FROM captiva_workstation_report_recipients(%s)", (site,))]
+            for site in ("north", "south")}
+    assert mailed == {
+        "north": ["annex@campus.test", "boss@campus.test", "desk@campus.test",
+                  "two-sites@campus.test"],
+        "south": ["boss@campus.test", "desk@campus.test"]}
 
 
 def test_each_audited_action_is_one_row_of_its_kind(staffed):
@@ -179,5 +211,4 @@ def test_migration_0210_moves_every_workstation_row_into_the_one_table(empty_db)
             ("account", "grant"), ("voucher", "voucher-revoke"),
             ("registration", "registration-approve")]
         # The portal's workstation audit page reads them where they are now.
-        from captiva.portal.workstations import data
         assert [r[3] for r in data.audit(conn, "north", "")] == ["time-up", "add-time", "issue"]

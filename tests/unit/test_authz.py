@@ -28,6 +28,8 @@ device-disconnect    - - A -
 voucher-revoke       - - A A
 registration-approve - A A -
 registration-reject  - A A -
+workstation-view     S S A -
+workstation-report   - S A -
 issue                - S A -
 add-time             - S A -
 suspend              - S A -

@@ -17,10 +17,9 @@ _GUEST = re.compile(r"^(?:guest:|#)(\d+)$")
 
 
 def sites_of(conn, staff) -> list[str]:
+    """The sites whose workstations ``staff`` may see (the policy's ``workstation-view``)."""
     names = [r[0] for r in conn.execute("SELECT name FROM captiva_site ORDER BY name")]
-    if staff.role == "admin" or not staff.sites:
-        return names
-    return [n for n in names if n in staff.sites]
+    return [n for n in names if staff.may("workstation-view", n)]
 
 
 def board(conn, site: str, now: dt.datetime) -> list[dict]:

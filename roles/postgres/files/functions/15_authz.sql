@@ -27,6 +27,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
         ('operator', 'registration-approve', 'all'),
         ('admin', 'registration-reject', 'all'),
         ('operator', 'registration-reject', 'all'),
+        ('admin', 'workstation-view', 'all'),
+        ('operator', 'workstation-view', 'site'),
+        ('viewer', 'workstation-view', 'site'),
+        ('admin', 'workstation-report', 'all'),
+        ('operator', 'workstation-report', 'site'),
         ('admin', 'issue', 'all'),
         ('operator', 'issue', 'site'),
         ('admin', 'add-time', 'all'),
@@ -85,34 +90,47 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     WHERE k.action = p_action
 $$;
 
+-- Whether role p_role, working at p_sites (none: every site), may take p_action at p_site
+-- (NULL: no site, which a 'site' scope with sites listed refuses): captiva.authz.allows.
+CREATE OR REPLACE FUNCTION captiva_authz_allows(
+    p_role text, p_sites text[], p_action text, p_site text
+) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT CASE captiva_authz_scope(p_role, p_action)
+               WHEN 'all' THEN true
+               WHEN 'site' THEN p_sites = '{}' OR COALESCE(p_site = ANY (p_sites), false)
+               ELSE false END
+$$;
+
 -- The actor's role when the policy lets them take p_action at p_site (NULL: no site), else
 -- NULL. Staff: their role and sites from captiva_staff, never from the caller, through the
--- portal's database login only. 'os:<login>': a command on the jobs' host, through the jobs'
--- login only (a portal cannot claim to be one, nor the jobs a staff member).
+-- portal's database login only. 'os:<login>' (no space in the login): a command on the
+-- jobs' host, through the jobs' login only (a portal cannot claim to be one, nor the jobs a
+-- staff member).
 CREATE OR REPLACE FUNCTION captiva_authz_role(p_actor text, p_action text, p_site text)
 RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT a.role FROM (
         SELECT 'os' AS role, '{}'::text[] AS sites
-        WHERE p_actor LIKE 'os:_%'
+        WHERE p_actor ~ '^os:\S+$'
           AND pg_has_role(session_user, 'captiva_jobs', 'MEMBER')
         UNION ALL
         SELECT s.role, s.sites FROM captiva_staff AS s
         WHERE s.username = p_actor AND p_actor NOT LIKE 'os:%'
           AND pg_has_role(session_user, 'captiva_portal', 'MEMBER')
     ) AS a
-    WHERE CASE captiva_authz_scope(a.role, p_action)
-              WHEN 'all' THEN true
-              WHEN 'site' THEN a.sites = '{}' OR p_site = ANY (a.sites)
-              ELSE false END
+    WHERE captiva_authz_allows(a.role, a.sites, p_action, p_site)
 $$;
 
 ALTER FUNCTION captiva_authz_scope(text, text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_audit_kind(text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_authz_allows(text, text[], text, text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_authz_role(text, text, text) OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
-    captiva_authz_role(text, text, text) FROM PUBLIC;
+    captiva_authz_allows(text, text[], text, text), captiva_authz_role(text, text, text)
+    FROM PUBLIC;
 -- The policy is no secret: the portal and the jobs may ask it (the portal reads
 -- captiva_staff already; tests walk every cell through their logins).
 GRANT EXECUTE ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
-    captiva_authz_role(text, text, text) TO captiva_portal, captiva_jobs;
+    captiva_authz_allows(text, text[], text, text), captiva_authz_role(text, text, text)
+    TO captiva_portal, captiva_jobs;

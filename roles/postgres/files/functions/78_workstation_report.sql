@@ -43,14 +43,15 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_te
     ORDER BY h.h
 $$;
 
--- Who receives p_site's report: its operators and the admins, with an e-mail address.
+-- Who receives p_site's report, with an e-mail address: whom the policy gives
+-- 'workstation-report' at the site (15_authz.sql: its operators and the admins).
 CREATE OR REPLACE FUNCTION captiva_workstation_report_recipients(p_site text)
 RETURNS TABLE (email text, language text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT u.email, u.language FROM captiva_staff AS s
     JOIN captiva_user AS u ON u.username = s.username
-    WHERE u.email IS NOT NULL AND (s.role = 'admin'
-        OR (s.role = 'operator' AND (s.sites = '{}' OR p_site = ANY (s.sites))))
+    WHERE u.email IS NOT NULL
+      AND captiva_authz_allows(s.role, s.sites, 'workstation-report', p_site)
     ORDER BY u.email
 $$;
 
