@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from captiva import __version__
 from captiva.portal.config import Config
+from captiva.portal.console.registrations_views import RegistrationViews
 from captiva.portal.console.views import ConsoleViews
 from captiva.portal.login import LoginViews
 from captiva.portal.shell import HERE, Portal
@@ -133,6 +134,7 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
         PasswordViews(portal),  # docs/portal.md, "For students"
         DeviceViews(portal),  # docs/portal.md, "For students: devices"
         SignupViews(portal),  # docs/portal.md, "For students: signing up"
+        RegistrationViews(portal),  # docs/portal.md, "For helpdesk staff: ... account requests"
         ConsoleViews(portal),  # docs/portal.md, "What staff see"; last: its /api/admin/{view}
     ]
     routes = [

@@ -1,5 +1,5 @@
 """The console's strings, French and English (merged into i18n.MESSAGES): the overview
-(/admin), the users' search and a user's page."""
+(/admin), the users' search, a user's page and the account requests."""
 
 CONSOLE: dict[str, dict[str, str]] = {
     "fr": {
@@ -89,6 +89,24 @@ CONSOLE: dict[str, dict[str, str]] = {
         "console.bad_amount": "Quantité invalide.",
         "console.bad_expiry": "Date d'expiration invalide (dans le futur, un an au plus).",
         "console.session_closed": "Cette session est déjà terminée.",
+        # the account requests (/admin/registrations)
+        "review.menu": "Demandes de compte",
+        "review.title": "Demandes de compte",
+        "review.intro": "Approuver une demande n'écrit rien dans RADIUS : les demandes "
+                        "approuvées deviennent des utilisateurs par make import-registrations, "
+                        "relu puis appliqué (make apply).",
+        "review.none": "Aucune demande.",
+        "review.requested": "Demandée",
+        "review.state": "État",
+        "review.decided": "Décision",
+        "review.approve": "Approuver",
+        "review.reject": "Refuser",
+        "review.reason": "Motif (obligatoire pour un refus)",
+        "review.approved": "Demande approuvée ; l'étudiant est prévenu par e-mail.",
+        "review.rejected": "Demande refusée ; l'étudiant est prévenu par e-mail.",
+        "review.reason_required": "Un refus a besoin d'un motif.",
+        "review.already_decided": "Cette demande a déjà été traitée.",
+        "review.read_only": "Votre rôle permet de lire les demandes, pas de les traiter.",
     },
     "en": {
         # the overview (/admin)
@@ -177,6 +195,24 @@ CONSOLE: dict[str, dict[str, str]] = {
         "console.bad_amount": "Invalid amount.",
         "console.bad_expiry": "Invalid expiry (in the future, one year at most).",
         "console.session_closed": "This session has already ended.",
+        # the account requests (/admin/registrations)
+        "review.menu": "Account requests",
+        "review.title": "Account requests",
+        "review.intro": "Approving a request writes nothing into RADIUS: approved requests "
+                        "become users through make import-registrations, reviewed then "
+                        "applied (make apply).",
+        "review.none": "No request.",
+        "review.requested": "Requested",
+        "review.state": "State",
+        "review.decided": "Decision",
+        "review.approve": "Approve",
+        "review.reject": "Reject",
+        "review.reason": "Reason (needed to reject)",
+        "review.approved": "Request approved; the student is told by e-mail.",
+        "review.rejected": "Request rejected; the student is told by e-mail.",
+        "review.reason_required": "A rejection needs a reason.",
+        "review.already_decided": "This request was already decided.",
+        "review.read_only": "Your role may read requests, not decide them.",
     },
 }
 
@@ -187,3 +223,7 @@ REFUSALS = ("error.read_only", "console.bad_period", "console.bad_kind",
             "console.reason_required", "console.unknown_user", "console.unlimited",
             "console.bad_amount", "console.bad_expiry", "console.session_closed",
             "devices.bad_mac", "devices.name_too_long")
+
+# What a redirect after a decision may announce on the account requests' page.
+REVIEW_NOTICES = ("review.approved", "review.rejected")
+REVIEW_REFUSALS = ("review.reason_required", "review.already_decided", "review.read_only")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import re
 import string
 import threading
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from captiva.portal.rows import dicts
-from captiva.runtime.mail import Mail
+from captiva.runtime.mail import Mail, Mailer
 
 from .signup_text import MAILS
 
@@ -27,6 +28,7 @@ MATRICULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 NAME_MAX = 100
 LIST_LIMIT = 500
+log = logging.getLogger("captiva.portal")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,13 @@ def token(secret: str, purpose: str, request_id: int) -> str:
     mac = hmac.new(secret.encode(), f"captiva-registration:{purpose}:{request_id}".encode(),
                    hashlib.sha256).digest()
     return f"{request_id}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
+def link(config, purpose: str, request_id: int) -> str:
+    """A mail's link to the request's ``purpose`` page (verify, status) on the public
+    portal (``config``: the portal's Config)."""
+    return (f"{config.password.public_url}/signup/{purpose}/"
+            f"{token(config.session_secret, purpose, request_id)}")
 
 
 def request_of(secret: str, purpose: str, value: str) -> int | None:
@@ -116,6 +125,16 @@ def mail(kind: str, to: str, language: str, **values: str) -> Mail:
         values)
     head, _, body = text.partition("\n\n")
     return Mail(to=to, subject=head.removeprefix("Subject:").strip(), body=body)
+
+
+def send(smtp, message: Mail) -> None:
+    """Sends ``message`` (after the page's response: a worker thread); a failure is logged
+    without the address, and the student asks again."""
+    try:
+        with Mailer(smtp) as mailer:
+            mailer.send(message)
+    except Exception as exc:  # smtplib and socket errors
+        log.error("sign-up mail not sent: %s", type(exc).__name__)
 
 
 # -- the database -------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The public sign-up, its status page, the console's review and their mails (French,
-English), merged into i18n.MESSAGES."""
+"""The public sign-up, its status page and the mails of the sign-up and of the console's
+review (French, English), merged into i18n.MESSAGES; the review page's strings are the
+console's (console/text.py)."""
 
 SIGNUP: dict[str, dict[str, str]] = {
     "fr": {
@@ -45,23 +46,6 @@ SIGNUP: dict[str, dict[str, str]] = {
         "signup.confirm_button": "Confirmer mon adresse e-mail",
         "signup.bookmark": "Gardez ce lien pour suivre votre demande (il est aussi dans "
                            "l'e-mail).",
-        "review.menu": "Demandes de compte",
-        "review.title": "Demandes de compte",
-        "review.intro": "Approuver une demande n'écrit rien dans RADIUS : les demandes "
-                        "approuvées deviennent des utilisateurs par make import-registrations, "
-                        "relu puis appliqué (make apply).",
-        "review.none": "Aucune demande.",
-        "review.requested": "Demandée",
-        "review.state": "État",
-        "review.decided": "Décision",
-        "review.approve": "Approuver",
-        "review.reject": "Refuser",
-        "review.reason": "Motif (obligatoire pour un refus)",
-        "review.approved": "Demande approuvée ; l'étudiant est prévenu par e-mail.",
-        "review.rejected": "Demande refusée ; l'étudiant est prévenu par e-mail.",
-        "review.reason_required": "Un refus a besoin d'un motif.",
-        "review.already_decided": "Cette demande a déjà été traitée.",
-        "review.read_only": "Votre rôle permet de lire les demandes, pas de les traiter.",
     },
     "en": {
         "signup.link": "No account yet? Ask for one",
@@ -102,23 +86,6 @@ SIGNUP: dict[str, dict[str, str]] = {
         "signup.verified": "E-mail address confirmed.",
         "signup.confirm_button": "Confirm my e-mail address",
         "signup.bookmark": "Keep this link to follow your request (it is in the e-mail too).",
-        "review.menu": "Account requests",
-        "review.title": "Account requests",
-        "review.intro": "Approving a request writes nothing into RADIUS: approved requests "
-                        "become users through make import-registrations, reviewed then "
-                        "applied (make apply).",
-        "review.none": "No request.",
-        "review.requested": "Requested",
-        "review.state": "State",
-        "review.decided": "Decision",
-        "review.approve": "Approve",
-        "review.reject": "Reject",
-        "review.reason": "Reason (needed to reject)",
-        "review.approved": "Request approved; the student is told by e-mail.",
-        "review.rejected": "Request rejected; the student is told by e-mail.",
-        "review.reason_required": "A rejection needs a reason.",
-        "review.already_decided": "This request was already decided.",
-        "review.read_only": "Your role may read requests, not decide them.",
     },
 }
 

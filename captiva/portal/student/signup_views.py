@@ -5,11 +5,10 @@
   mail sent to the address given says which): no user enumeration;
 - ``/signup/verify/{token}``: the mail's link; a button confirms the address (a POST, so a
   mail scanner opening links confirms nothing), once;
-- ``/signup/status/{token}``: where the request stands;
-- ``/admin/registrations``: the console's list; admins and operators approve or reject.
+- ``/signup/status/{token}``: where the request stands.
 
-Every form carries the portal's CSRF token. Approval writes nothing into RADIUS:
-``make import-registrations`` turns approved requests into roster entries.
+Every form carries the portal's CSRF token. The staff review the requests in the console
+(console/registrations_views.py, ``/admin/registrations``).
 """
 
 from __future__ import annotations
@@ -24,17 +23,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from captiva.portal.security import LoginLimiter, Throttled, client_bucket
-from captiva.portal.shell import staff_only, with_staff_form
-from captiva.portal.staff import Staff
-from captiva.quota.usage import default_calendar
-from captiva.runtime.mail import Mailer
 
 from . import password_data, signup_data
 
 log = logging.getLogger("captiva.portal")
 WINDOW = 3600  # seconds: submissions are counted per hour
-NOTICES = ("review.approved", "review.rejected")
-REFUSALS = ("review.reason_required", "review.already_decided", "review.read_only")
 
 
 class SignupViews:
@@ -56,9 +49,6 @@ class SignupViews:
             Route("/signup/verify/{token}", self.verify_page, methods=["GET"]),
             Route("/signup/verify/{token}", self.verify, methods=["POST"]),
             Route("/signup/status/{token}", self.status, methods=["GET"]),
-            Route("/admin/registrations", self.review, methods=["GET"]),
-            Route("/admin/registrations/{request_id}/{decision}", self.decide,
-                  methods=["POST"]),
         ]
 
     @property
@@ -133,8 +123,8 @@ class SignupViews:
         try:
             if self.registrar is not None and wanted.matricule not in self.registrar:
                 log.info("sign-up for %s: not on the registrar's list", name)
-                self.send(signup_data.mail("not-listed", wanted.email, wanted.language,
-                                           **values))
+                signup_data.send(portal.config.smtp, signup_data.mail(
+                    "not-listed", wanted.email, wanted.language, **values))
                 return
             value = password_data.stored_form(password, password_data.CRYPT)
             request_id, outcome = portal.with_conn(
@@ -144,23 +134,12 @@ class SignupViews:
             return
         log.info("sign-up for %s: %s", name, outcome)
         if outcome == "created":
-            self.send(signup_data.mail("verify", wanted.email, wanted.language,
-                                       verify_url=self.url("verify", request_id),
-                                       status_url=self.url("status", request_id), **values))
-        elif outcome == "exists":
-            self.send(signup_data.mail("exists", wanted.email, wanted.language, **values))
-
-    def url(self, purpose: str, request_id: int) -> str:
-        config = self.portal.config
-        return (f"{config.password.public_url}/signup/{purpose}/"
-                f"{signup_data.token(config.session_secret, purpose, request_id)}")
-
-    def send(self, mail) -> None:
-        try:
-            with Mailer(self.portal.config.smtp) as mailer:
-                mailer.send(mail)
-        except Exception as exc:  # smtplib and socket errors: logged; the student asks again
-            log.error("sign-up mail not sent: %s", type(exc).__name__)
+            values.update(verify_url=signup_data.link(portal.config, "verify", request_id),
+                          status_url=signup_data.link(portal.config, "status", request_id))
+        if outcome in ("created", "exists"):
+            signup_data.send(portal.config.smtp, signup_data.mail(
+                "verify" if outcome == "created" else "exists", wanted.email,
+                wanted.language, **values))
 
     # -- the links ---------------------------------------------------------------------------
 
@@ -198,54 +177,3 @@ class SignupViews:
             return self._status_page(request, 404)
         return self._status_page(request, state=found,
                                  verified=request.query_params.get("verified") == "1")
-
-    # -- the console's review ----------------------------------------------------------------
-
-    @staff_only()
-    async def review(self, request: Request, staff: Staff) -> Response:
-        portal = self.portal
-        def read(conn):
-            return signup_data.listing(conn), default_calendar(conn).timezone
-        rows, tz = await run_in_threadpool(portal.with_conn, read)
-        notice = request.query_params.get("done")
-        error = request.query_params.get("error")
-        return portal.render(request, "console_registrations.html", rows=rows,
-                             can_decide=staff.can_review,
-                             local=lambda m, t=True: portal.local(m, tz, t),
-                             notice=notice if notice in NOTICES else None,
-                             error=error if error in REFUSALS else None)
-
-    @with_staff_form(act=False)
-    async def decide(self, request: Request, staff: Staff,
-                     form: dict[str, str]) -> Response:
-        """CSRF first, then the role (Staff.can_review; the database checks it again)."""
-        portal = self.portal
-        decision = request.path_params["decision"]
-        request_id = request.path_params["request_id"]
-        if decision not in ("approve", "reject") or not request_id.isdigit() \
-                or len(request_id) > 18:
-            return portal.render(request, "error.html", status=404,
-                                 message_key="error.not_found")
-        if not staff.can_review:
-            return RedirectResponse("/admin/registrations?error=review.read_only", 303)
-        reason = form.get("reason", "").strip()
-        if decision == "reject" and not reason:
-            return RedirectResponse("/admin/registrations?error=review.reason_required", 303)
-        try:
-            done = await run_in_threadpool(portal.with_conn, signup_data.decide, staff.username,
-                                           int(request_id), decision == "approve", reason)
-        except psycopg.errors.InsufficientPrivilege:
-            return RedirectResponse("/admin/registrations?error=review.read_only", 303)
-        if done is None:
-            return RedirectResponse("/admin/registrations?error=review.already_decided", 303)
-        log.info("registration %s of %s by %s", decision, portal.log_name(done.matricule),
-                 portal.log_name(staff.username))
-        mail = signup_data.mail(
-            "approved" if decision == "approve" else "rejected", done.email, done.language,
-            first_name=done.first_name, matricule=done.matricule,
-            site_name=portal.config.site_name, reason=done.reason or "",
-            status_url=self.url("status", int(request_id)))
-        notice = "review.approved" if decision == "approve" else "review.rejected"
-        response = RedirectResponse(f"/admin/registrations?done={notice}", 303)
-        response.background = BackgroundTask(self.send, mail)
-        return response
