@@ -132,8 +132,7 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         summary["error"] += 1
         summary["failed_routers"][item.router] = "no secret in the configuration"
     work = [w for w in work if w.router not in missing]
-    limits = coa.Limits(config.coa_timeout, config.coa_retries, config.coa_concurrency,
-                        config.coa_per_router, config.coa_unreachable_after)
+    limits = config.coa
     try:
         reports = asyncio.run(coa.dispatch(
             {k: v for k, v in targets.items() if v is not None}, work, limits=limits,

@@ -263,6 +263,9 @@ class RouterReport:
 
 @dataclass(frozen=True)
 class Limits:
+    """How the jobs send: quota.toml's ``[enforce]`` timeout, retries, concurrency,
+    per_router and unreachable_after (:attr:`captiva.runtime.jobs_config.Config.coa`)."""
+
     timeout: float = 3.0
     retries: int = 2
     concurrency: int = 256

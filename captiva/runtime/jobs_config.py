@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from captiva.runtime import settings
+from captiva.runtime.coa import Limits
 from captiva.runtime.mail import SmtpConfig, parse_smtp
 from captiva.runtime.settings import ConfigError, positive, typed
 
@@ -43,12 +44,10 @@ class RouterSecret:
 class Config:
     dsn: str = field(repr=False)
     routers: dict[str, RouterSecret] = field(default_factory=dict)
-    coa_timeout: float = 3.0
-    coa_retries: int = 2
-    coa_concurrency: int = 256  # Disconnect-Requests in flight overall
-    coa_per_router: int = 32  # ... and per router (at most 256: the Identifier is one octet)
-    # a router failing this many requests in a row is skipped for the rest of the run
-    coa_unreachable_after: int = 5
+    # the [enforce] table's Disconnect/CoA limits: timeout, retries, requests in flight
+    # overall and per router (at most 256: the Identifier is one octet), failures in a row
+    # after which a router is skipped for the rest of the run
+    coa: Limits = field(default_factory=Limits)
     coa_source: str | None = None  # local address to send from (None: the kernel's choice)
     # a session still open this long after a Disconnect-ACK is reported (and asked again)
     disconnect_grace: int = 120
@@ -69,11 +68,6 @@ class Config:
     budgets: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_BUDGETS))
     lock_dir: str = "/run/captiva-quota"  # one <job>.lock per job (flock)
     metrics_dir: str | None = None  # Prometheus textfile collector directory
-
-    @property
-    def coa_window(self) -> float:
-        """How long one Disconnect-Request may wait for its answer, retransmissions included."""
-        return self.coa_timeout * (self.coa_retries + 1)
 
     def router(self, name: str | None, address: str) -> RouterSecret | None:
         """The secret of a router, by roster name, else by NAS address."""
@@ -153,9 +147,13 @@ def parse(data: dict[str, Any]) -> Config:
         # else a silent router would cost more than one timeout window
         raise ConfigError(f"enforce.unreachable_after: at most enforce.per_router "
                           f"({per_router}), got {unreachable_after}")
-    if budgets["enforce"] <= timeout * (retries + 1):
+    limits = Limits(timeout, retries,
+                    positive(typed(enforce, "concurrency", int, 256, "enforce."),
+                             "enforce.concurrency"),
+                    per_router, unreachable_after)
+    if budgets["enforce"] <= limits.window:
         raise ConfigError(f"enforce.budget: must be longer than one request's window "
-                          f"(timeout x (retries + 1) = {timeout * (retries + 1):g} s), "
+                          f"(timeout x (retries + 1) = {limits.window:g} s), "
                           f"got {budgets['enforce']:g}")
     mode = typed(retention, "mode", str, "archive", "retention.")
     if mode not in ("archive", "purge"):
@@ -163,12 +161,7 @@ def parse(data: dict[str, Any]) -> Config:
     return Config(
         dsn=data["dsn"],
         routers=routers,
-        coa_timeout=timeout,
-        coa_retries=retries,
-        coa_concurrency=positive(typed(enforce, "concurrency", int, 256, "enforce."),
-                                  "enforce.concurrency"),
-        coa_per_router=per_router,
-        coa_unreachable_after=unreachable_after,
+        coa=limits,
         coa_source=_address(enforce, "source_address", "enforce."),
         disconnect_grace=typed(enforce, "grace", int, 120, "enforce."),
         interim_interval=_duration(stale, "interim_interval", 300, "close_stale."),

@@ -81,8 +81,8 @@ def revoke(conn, config: Config, code: str, reason: str = "", *, actor: str,
             outcome = coa.disconnect(
                 target.address, target.port, target.secret,
                 username=username, session_id=session_id,
-                framed_ip=str(framed_ip) if framed_ip else None, timeout=config.coa_timeout,
-                retries=config.coa_retries, source=target.source)
+                framed_ip=str(framed_ip) if framed_ip else None, timeout=config.coa.timeout,
+                retries=config.coa.retries, source=target.source)
         conn.execute(
             "INSERT INTO captiva_disconnect (radacctid, acctuniqueid, acctsessionid, username,"
             " nasipaddress, framedipaddress, reason, result, error_cause, detail)"
