@@ -148,12 +148,17 @@ def _seconds(start: dt.datetime, end: dt.datetime) -> int:
     return int((end.astimezone(dt.UTC) - start.astimezone(dt.UTC)).total_seconds())
 
 
-def wait_replayed(server: RadiusServer, timeout: float = 30.0) -> None:
+def wait_replayed(server: RadiusServer, *routers, timeout: float = 30.0) -> None:
     """Wait until the buffered-sql reader has replayed every buffered record into radacct.
 
-    The writer has written a record before the NAS gets its Accounting-Response; the reader
-    renames a file to detail.work while replaying it and deletes it once every record is done.
+    ``routers``: simulated routers (routeros_fixtures.Sim) whose hotspot sends accounting;
+    their queues are drained first, or the buffer may be empty only because a Start or Stop
+    is not sent yet. The writer has written a record before the NAS gets its
+    Accounting-Response; the reader renames a file to detail.work while replaying it and
+    deletes it once every record is done.
     """
+    for router in routers:
+        router.wait_accounted(timeout)
     wait_for(lambda: not any(path.name.startswith("detail")
                              for path in server.buffer_dir.rglob("*")), timeout=timeout)
 

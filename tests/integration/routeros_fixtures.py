@@ -104,6 +104,16 @@ class Sim:
         (row,) = self.command("/captiva-sim/coa/print")
         return row
 
+    def wait_accounted(self, timeout: float = 30.0) -> None:
+        """Wait until the router's hotspot has every Accounting-Request it queued so far
+        answered: its accounting goes out one at a time from a queue, after the login's or
+        the command's answer (tools/routeros_sim/accounting.py)."""
+        deadline = time.monotonic() + timeout
+        while int(self.command("/captiva-sim/accounting/print")[0]["pending"]):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the router's accounting still pending after {timeout} s")
+            time.sleep(0.05)
+
 
 # What start_sim(..., hotspot=True) sets on the router's built-in "default" hotspot profile
 # (RouterOS's own defaults are use-radius=no, login-by=cookie,http-chap).

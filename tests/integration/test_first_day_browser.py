@@ -43,7 +43,7 @@ from browser_fixtures import ARTIFACTS, CHROMIUM, FLAGS
 from portal_fixtures import portal_config_dict, start_portal
 from processes import missing
 from quota_radius_fixtures import GIB, daytime_zone, roster_variables, wait_replayed
-from radius_fixtures import ROOT, ROUTER_SECRET, wait_for
+from radius_fixtures import ROOT, ROUTER_SECRET
 from roster_base import HOTSPOT_DNS_NAME
 from routeros_fixtures import start_sim, stop_sim
 
@@ -233,11 +233,10 @@ def test_a_campus_first_day(campus, chromium, radius_server):
         "bytes-in": str(100 * MIB), "bytes-out": str(200 * MIB)})
     sim.command("/captiva-sim/accounting/interim", user=STUDENT)
     # The Interim-Update goes out on the router's accounting thread, then through
-    # FreeRADIUS's buffer: wait until radacct has it.
-    wait_for(lambda: sql(server, "SELECT acctinputoctets, acctoutputoctets FROM radacct"
-                         " WHERE username = %s AND acctstoptime IS NULL", STUDENT) == (
-        100 * MIB, 200 * MIB), timeout=15)
-    wait_replayed(server)
+    # FreeRADIUS's buffer into radacct.
+    wait_replayed(server, sim)
+    assert sql(server, "SELECT acctinputoctets, acctoutputoctets FROM radacct WHERE"
+               " username = %s AND acctstoptime IS NULL", STUDENT) == (100 * MIB, 200 * MIB)
     used = sql(server, "SELECT sum(bytes_in + bytes_out) FROM captiva_usage_daily WHERE"
                " username = %s", STUDENT)[0]
     assert used == 300 * MIB
@@ -253,19 +252,19 @@ def test_a_campus_first_day(campus, chromium, radius_server):
 
     # 3. The rest of the day's gigabyte: the router cuts the session at its total limit.
     sim.command("/captiva-sim/active/traffic", user=STUDENT, **{"bytes-out": str(800 * MIB)})
-    wait_for(lambda: not active(sim, STUDENT), timeout=10)
+    assert not active(sim, STUDENT)  # the router ends it as it counts the traffic
     # Its Stop (sent by the router's accounting thread) closes the row with the octets.
-    wait_for(lambda: sql(server, "SELECT acctterminatecause, acctinputoctets +"
-                         " acctoutputoctets >= %s FROM radacct WHERE username = %s ORDER BY"
-                         " radacctid DESC LIMIT 1", GIB, STUDENT) == ("NAS-Request", True),
-             timeout=15)
+    wait_replayed(server, sim)
+    assert sql(server, "SELECT acctterminatecause, acctinputoctets + acctoutputoctets >= %s"
+               " FROM radacct WHERE username = %s ORDER BY radacctid DESC LIMIT 1", GIB,
+               STUDENT) == ("NAS-Request", True)
     # The browser's hotspot cookie (login-by has cookie) logs the student in again; the
     # simulator does it without RADIUS, the worst case RouterOS's documentation leaves open,
     # so the enforce job cuts that session of a user over quota.
     page.goto(login_url)
     page.locator("#session").wait_for(timeout=10000)
     assert active(sim, STUDENT)[0]["login-by"] == "cookie"
-    wait_replayed(server)
+    wait_replayed(server, sim)
     summary = enforce(server)
     assert summary["ack"] == 1, summary
     assert not active(sim, STUDENT)

@@ -94,6 +94,23 @@ def test_require_message_auth_no_accepts_unsigned_but_never_a_wrong_one(router):
 
 # -- accounting -------------------------------------------------------------------------------
 
+def test_accounting_print_counts_the_requests_still_unanswered(router):
+    """/captiva-sim/accounting/print: what a test waits for before it reads the accounting
+    (Sim.wait_accounted); the requests go out from a queue after the login's answer."""
+    radius = serve(router)
+    try:
+        assert login(router)["result"] == "accepted"
+        router.wait_accounted()
+        assert [p.int(40) for p in radius.accounting] == [START]  # answered, so received
+        radius.sockets[1].close()  # the accounting server stops answering
+        assert router.command("/captiva-sim/accounting/interim") == [{"ret": 1}]
+        assert router.command("/captiva-sim/accounting/print") == [{"pending": 1}]
+        router.wait_accounted(timeout=5)  # given up after two tries of 1 s
+        assert radius_counts(router)["accounting-responses"] == 1
+    finally:
+        radius.close()
+
+
 def test_accounting_start_interim_stop_with_counters_and_class(router):
     radius = serve(router, {"alice": [(25, CLASS)]})
     try:

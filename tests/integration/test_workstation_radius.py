@@ -78,22 +78,6 @@ def call(server, sql, *args, role="portal"):
         return conn.execute(sql, args).fetchone()
 
 
-def open_session(server, code):
-    """The router's open session of ``code`` in radacct, as (MAC, address), once its
-    Accounting Start is there: the simulated router sends accounting from a queue after the
-    login's answer, so an empty buffer alone may mean the Start is not even sent yet."""
-    return radius_fixtures.wait_for(lambda: call(
-        server, "SELECT callingstationid, host(framedipaddress) FROM radacct"
-        " WHERE username = %s AND acctstoptime IS NULL", code, role="jobs"), timeout=60)
-
-
-def no_open_session(server, code):
-    """Wait until the router's Accounting Stop has closed every session of ``code``."""
-    radius_fixtures.wait_for(lambda: call(
-        server, "SELECT count(*) = 0 FROM radacct WHERE username = %s AND acctstoptime"
-        " IS NULL", code, role="jobs")[0], timeout=60)
-
-
 def issue(server, ws, member, seconds=None, actor="op-douala"):
     return call(server, "SELECT session_id, code, reason, detail FROM"
                 " captiva_workstation_issue(%s, %s, %s, NULL, %s)", actor, ws, member, seconds)
@@ -450,7 +434,7 @@ def first_login(server, sim, n, seconds):
     assert reason is None
     answer = hotspot_login(sim, code, n)
     assert answer["result"] == "accepted", answer
-    open_session(server, code)  # the router's Accounting Start reached radacct
+    wait_replayed(server, sim)  # the router's Accounting Start reached radacct
     return session_id, code
 
 
@@ -472,7 +456,10 @@ def test_the_kiosk_logs_in_through_the_hotspot_and_added_time_reaches_the_router
         code, pc(10)["mac"], pc(10)["ip"], "30m")
     login = last_login(sim)
     assert (login["profile"], int(login["session-timeout"])) == (WORKSTATION_PROFILE, 1800)
-    assert open_session(server, code) == (pc(10)["mac"], pc(10)["ip"])
+    wait_replayed(server, sim)  # the router's Accounting Start reached radacct
+    assert call(server, "SELECT callingstationid, host(framedipaddress) FROM radacct WHERE"
+                " username = %s AND acctstoptime IS NULL", code, role="jobs") == (
+        pc(10)["mac"], pc(10)["ip"])
     assert kiosk_needs_login(server, 10) is False
 
     # +10 min: nothing is cut (the member's work goes on) and the kiosk waits: the enforce
@@ -501,7 +488,9 @@ def test_the_kiosk_logs_in_through_the_hotspot_and_added_time_reaches_the_router
     summary = enforce(server, radius_fixtures.ROUTER_SECRET)
     assert summary["ack"] == 1, summary
     assert sim.rows("/ip/hotspot/active") == []
-    no_open_session(server, code)  # the router's Accounting Stop closed the RADIUS session
+    wait_replayed(server, sim)  # the router's Accounting Stop closed the RADIUS session
+    assert call(server, "SELECT count(*) FROM radacct WHERE username = %s AND acctstoptime"
+                " IS NULL", code, role="jobs") == (0,)
     assert hotspot_login(sim, code, 10)["result"] == "rejected"  # the code is dead
 
 
@@ -526,7 +515,7 @@ def test_a_coa_nak_falls_back_to_the_kiosks_relogin(server, hotspot_router):
     assert sim.rows("/ip/hotspot/active")[0]["session-time-left"] == "30m"
     # ... once the router ends it at the old Session-Timeout, the login gets the new time.
     assert sim.command("/captiva-sim/active/expire", user=code) == [{"ret": 1}]
-    wait_replayed(server)
+    wait_replayed(server, sim)
     assert hotspot_login(sim, code, 12)["result"] == "accepted"
     assert 2390 <= int(last_login(sim)["session-timeout"]) <= 2400
     assert kiosk_needs_login(server, 12) is False
@@ -594,12 +583,12 @@ def test_the_end_of_a_session_leaves_nothing_the_next_person_can_reuse(server, h
     answer, cookie = hotspot_get(sim, 13, "/login?" + urllib.parse.urlencode(
         {"username": code, "password": code}))
     assert answer["result"] == "accepted" and cookie, answer
-    wait_replayed(server)
+    wait_replayed(server, sim)
     assert call(server, "SELECT reason FROM captiva_workstation_change('op-douala', %s,"
                 " 'terminate')", session_id) == (None,)
     assert enforce(server, radius_fixtures.ROUTER_SECRET)["ack"] == 1
     assert sim.rows("/ip/hotspot/active") == []
-    wait_replayed(server)
+    wait_replayed(server, sim)
     # The old code: refused by RADIUS, the router opens nothing.
     assert hotspot_login(sim, code, 13)["result"] == "rejected"
     assert sim.rows("/ip/hotspot/active") == []
@@ -610,7 +599,7 @@ def test_the_end_of_a_session_leaves_nothing_the_next_person_can_reuse(server, h
     answer, _ = hotspot_get(sim, 13, "/login", cookie=cookie)
     assert answer["result"] == "accepted", answer
     assert code in hotspot_users(sim)
-    wait_replayed(server)
+    wait_replayed(server, sim)
     # The next enforce run (every minute) cuts it.
     summary = enforce(server, radius_fixtures.ROUTER_SECRET)
     assert summary["ack"] == 1, summary

@@ -171,8 +171,10 @@ class Accountant:
         self.client.count(name)
         self._queue.put((session.server, attributes))
 
-    def idle(self) -> bool:
-        return self._queue.unfinished_tasks == 0
+    def pending(self) -> int:
+        """Requests queued or not yet answered (or given up): 0 once every Start, Interim
+        and Stop sent so far has its Accounting-Response."""
+        return self._queue.unfinished_tasks
 
     def close(self) -> None:
         self._queue.put(None)

@@ -10,6 +10,8 @@ never counted in its statistics (docs/routeros.md, "The simulator", lists them):
   active/traffic =user= [=mac-address=] [=bytes-in=] [=bytes-out=] [=packets-in=]
                  [=packets-out=]      count traffic (may reach a limit: the session ends)
   accounting/interim [=user=]         send an Interim-Update now
+  accounting/print                    pending: the Accounting-Requests queued or awaiting
+                                      their answer (0: all answered, or given up)
   hotspot/print                       the hotspot logins so far
   radius/print                        the RADIUS client's counters
   coa/print, coa/set                  the Disconnect/CoA listener
@@ -44,7 +46,7 @@ def run(router, command: str, args: dict[str, str]):
     hotspot = router.hotspot
     hotspot_commands = ("/captiva-sim/hotspot/print", "/captiva-sim/active/expire",
                         "/captiva-sim/active/traffic", "/captiva-sim/accounting/interim",
-                        "/captiva-sim/radius/print")
+                        "/captiva-sim/accounting/print", "/captiva-sim/radius/print")
     if command in hotspot_commands and hotspot is None:
         raise model.Trap("the hotspot is off (no --hotspot-listen)")
     if command == "/captiva-sim/hotspot/print":
@@ -63,6 +65,8 @@ def run(router, command: str, args: dict[str, str]):
         return [], str(hotspot.traffic(args))
     if command == "/captiva-sim/accounting/interim":
         return [], str(hotspot.interim_now(args.get("user")))
+    if command == "/captiva-sim/accounting/print":
+        return [{"pending": str(hotspot.accountant.pending())}], None
     raise model.Trap("no such command")
 
 
