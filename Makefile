@@ -35,7 +35,8 @@ help:
 
 # make test runs its parts side by side, TEST_JOBS at a time (TEST_JOBS=1: one after another,
 # in the order of TEST_PARTS). Each part's output goes to $(TEST_LOGS)/<part>.log; a part that
-# fails has its whole log printed, each line prefixed with [<part>], and make test fails.
+# fails has its whole log printed, each line prefixed with [<part>], and make test fails,
+# naming on its last line every part that failed or did not finish.
 TEST_PARTS ?= integration molecule lint unit
 TEST_JOBS ?= 4
 TEST_LOGS ?= build/test-logs
@@ -50,17 +51,21 @@ test: lab-deps venv
 	@started=$$(date +%s); status=0; \
 	$(MAKE) --no-print-directory -k -j$(TEST_JOBS) $(addprefix test-part-,$(TEST_PARTS)) \
 	  || status=$$?; \
-	echo "make test: $$([ $$status -eq 0 ] && echo passed || echo FAILED) in" \
+	failed=; for part in $(TEST_PARTS); do \
+	  [ -f $(TEST_LOGS)/$$part.passed ] || failed="$$failed $$part"; done; \
+	[ -z "$$failed" ] || [ $$status -ne 0 ] || status=1; \
+	echo "make test: $$([ $$status -eq 0 ] && echo passed || echo "FAILED:$$failed") in" \
 	  "$$(( $$(date +%s) - started )) s (logs: $(TEST_LOGS)/)"; \
 	exit $$status
 
-# One part of make test, its output in $(TEST_LOGS)/<part>.log: one line when it passes, the
-# whole log when it fails.
+# One part of make test, its output in $(TEST_LOGS)/<part>.log: one line when it passes (and
+# the file <part>.passed), the whole log when it fails.
 test-part-%:
 	@mkdir -p $(TEST_LOGS)
 	@echo "[$*] started $$(date +%T), log: $(TEST_LOGS)/$*.log"
 	@started=$$(date +%s); \
 	if $(MAKE) --no-print-directory $* > $(TEST_LOGS)/$*.log 2>&1; then \
+	  touch $(TEST_LOGS)/$*.passed; \
 	  echo "[$*] passed in $$(( $$(date +%s) - started )) s:" \
 	    "$$(grep -v '^[[:space:]]*$$' $(TEST_LOGS)/$*.log | tail -n 1)"; \
 	else \
