@@ -81,8 +81,8 @@ def _address(data: dict, key: str, path: str) -> str | None:
     if value is not None:
         try:
             ipaddress.ip_address(value)
-        except ValueError as exc:
-            raise ConfigError(f"{path}{key}: not an IP address: {value!r}") from exc
+        except ValueError:  # its message quotes the value
+            raise ConfigError(f"{path}{key}: not an IP address") from None
     return value
 
 
@@ -101,8 +101,16 @@ def _duration(data: dict, key: str, default: int, path: str) -> int:
             int(n) * _DURATION_UNITS[u] for n, u in re.findall(r"(\d+)([smhdw])", text))
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"{path}{key}: expected a positive duration such as 300, '5m' or "
-                          f"'1h30m', got {value!r}")
+                          f"'1h30m'")
     return value
+
+
+def _thresholds(data: dict, key: str, default: list[int], path: str) -> tuple[int, ...]:
+    """A list of positive integers (alert thresholds: percents, days)."""
+    values = typed(data, key, list, default, path)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+        raise ConfigError(f"{path}{key}: expected a list of positive integers")
+    return tuple(values)
 
 
 def parse(data: dict[str, Any]) -> Config:
@@ -157,7 +165,7 @@ def parse(data: dict[str, Any]) -> Config:
                           f"got {budgets['enforce']:g}")
     mode = typed(retention, "mode", str, "archive", "retention.")
     if mode not in ("archive", "purge"):
-        raise ConfigError(f"retention.mode: expected 'archive' or 'purge', got {mode!r}")
+        raise ConfigError("retention.mode: expected 'archive' or 'purge'")
     return Config(
         dsn=data["dsn"],
         routers=routers,
@@ -170,8 +178,8 @@ def parse(data: dict[str, Any]) -> Config:
         smtp=parse_smtp(smtp),
         templates_dir=typed(alerts, "templates_dir", str, None, "alerts."),
         portal_url=typed(alerts, "portal_url", str, "", "alerts."),
-        default_quota_percent=tuple(typed(alerts, "quota_percent", list, [80, 95], "alerts.")),
-        default_expiry_days=tuple(typed(alerts, "expiry_days", list, [7, 2], "alerts.")),
+        default_quota_percent=_thresholds(alerts, "quota_percent", [80, 95], "alerts."),
+        default_expiry_days=_thresholds(alerts, "expiry_days", [7, 2], "alerts."),
         retention_mode=mode,
         radacct_days=positive(typed(retention, "radacct_days", int, 30, "retention."),
                                "retention.radacct_days"),

@@ -1,8 +1,8 @@
 """The one reader of the runtime's TOML configurations, shared by the portal and the jobs.
 
 A configuration holds secrets (the database DSN, RADIUS and router secrets, the SMTP
-password), so an error names the key and the expected type, never the value it found: a
-mistyped secret must not end up in a journal or a terminal.
+password), so an error names the key and the expected type, never a text value it found (a
+number out of range is shown): a mistyped secret must not end up in a journal or a terminal.
 """
 
 from __future__ import annotations

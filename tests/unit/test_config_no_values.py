@@ -27,6 +27,31 @@ def test_a_quota_type_error_names_the_key_and_hides_the_value(data, key):
     assert SECRET not in str(error.value)
 
 
+@pytest.mark.parametrize("data, key", [
+    (quota(enforce={"source_address": SECRET}), "enforce.source_address"),
+    (quota(routers={"gw1": {"secret": "s" * 20, "source_address": SECRET}}),
+     "routers.gw1.source_address"),
+    (quota(close_stale={"interim_interval": SECRET}), "close_stale.interim_interval"),
+    (quota(retention={"mode": SECRET}), "retention.mode"),
+    (quota(alerts={"quota_percent": [80, SECRET]}), "alerts.quota_percent"),
+])
+def test_a_secret_pasted_into_a_text_key_is_named_by_the_key_not_shown(data, key):
+    with pytest.raises(quota_config.ConfigError) as error:
+        quota_config.parse(data)
+    assert str(error.value).startswith(f"{key}: ")
+    assert SECRET not in str(error.value)
+
+
+@pytest.mark.parametrize("values", [["80"], [0, 95], [True], [2.5]])
+def test_alert_thresholds_are_positive_integers_or_refused_at_load(values):
+    # else the alerts job would fail on its first comparison, after the run started
+    with pytest.raises(quota_config.ConfigError,
+                       match=r"alerts\.expiry_days: expected a list of positive integers"):
+        quota_config.parse(quota(alerts={"expiry_days": values}))
+    assert quota_config.parse(quota(alerts={"expiry_days": [14, 3]})).default_expiry_days == (
+        14, 3)
+
+
 def test_a_type_error_says_what_was_found_instead():
     with pytest.raises(quota_config.ConfigError, match=r"smtp\.password: expected str, got a list"):
         quota_config.parse(quota(smtp={"password": [SECRET]}))
