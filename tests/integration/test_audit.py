@@ -139,6 +139,69 @@ def test_each_audited_action_is_one_row_of_its_kind(staffed):
                     ("workstation", "watcher", "viewer", "refused", None, "north")]
 
 
+def test_every_workstation_action_the_policy_refuses_is_refused_and_audited(staffed):
+    """Each workstation function, called by a viewer and by an operator of another site:
+    the answer is forbidden, nothing changes, and each refusal is a 'refused' row naming the
+    action attempted (captiva_workstation_allowed, asked first by every one of them)."""
+    with staffed.connect() as conn:
+        conn.execute("INSERT INTO captiva_site VALUES ('south', 'UTC', 1, 1)")
+        conn.execute("INSERT INTO captiva_workstation_rules VALUES ('south', 3600, 7200, 3,"
+                     " NULL, '{300}', 30)")
+        conn.execute("INSERT INTO captiva_workstation VALUES ('S-1', 'south',"
+                     " '02:00:00:00:00:01', '10.5.60.1', '', false), ('S-2', 'south',"
+                     " '02:00:00:00:00:02', '10.5.60.2', '', false)")
+        guest = conn.execute(
+            "INSERT INTO captiva_workstation_guest (site, full_name, id_type, id_number,"
+            " consent_on, registered_by) VALUES ('south', 'Ada L.', 'passport', 'X1',"
+            " current_date, 'boss') RETURNING id").fetchone()[0]
+        session = conn.execute(
+            "INSERT INTO captiva_workstation_session (code, workstation, site, guest_id, state,"
+            " granted_seconds, issued_by) VALUES ('P00000001', 'S-1', 'south', %s, 'issued',"
+            " 3600, 'boss') RETURNING id", (guest,)).fetchone()[0]
+    calls = {
+        "issue": ("SELECT reason FROM captiva_workstation_issue(%s, 'S-2', NULL, %s)",
+                  (guest,)),
+        "add-time": ("SELECT reason FROM captiva_workstation_add_time(%s, %s, 'add', 600)",
+                     (session,)),
+        "suspend": ("SELECT reason FROM captiva_workstation_change(%s, %s, 'suspend')",
+                    (session,)),
+        "resume": ("SELECT reason FROM captiva_workstation_change(%s, %s, 'resume')",
+                   (session,)),
+        "terminate": ("SELECT reason FROM captiva_workstation_change(%s, %s, 'terminate')",
+                      (session,)),
+        "maintenance-on": ("SELECT reason FROM captiva_workstation_set_maintenance(%s, 'S-2',"
+                           " true)", ()),
+        "maintenance-off": ("SELECT reason FROM captiva_workstation_set_maintenance(%s,"
+                            " 'S-2', false)", ()),
+        "register-guest": ("SELECT reason FROM captiva_workstation_register_guest(%s,"
+                           " 'south', 'Bob', 'passport', 'X2', current_date)", ()),
+        "revoke-consent": ("SELECT captiva_workstation_revoke_consent(%s, %s)", (guest,)),
+    }
+    assert set(calls) == {a.name for a in authz.ACTIONS
+                          if a.kind == "workstation" and a.scopes}
+    with staffed.connect("portal") as conn:
+        for actor in ("watcher", "annex"):
+            for sql, args in calls.values():
+                assert conn.execute(sql, (actor, *args)).fetchone() == ("forbidden",)
+        rows = conn.execute("SELECT actor, detail ->> 'attempt', detail ->> 'reason', site"
+                            " FROM captiva_audit ORDER BY id").fetchall()
+        assert rows == [(actor, action, "forbidden", "south")
+                        for actor in ("watcher", "annex") for action in calls]
+        # Nothing changed: the session is as issued, the guest and the workstations as set.
+        assert conn.execute("SELECT state, granted_seconds FROM captiva_workstation_session"
+                            ).fetchall() == [("issued", 3600)]
+        assert conn.execute("SELECT full_name FROM captiva_workstation_guest").fetchall() == [
+            ("Ada L.",)]
+        assert conn.execute("SELECT count(*) FROM captiva_workstation_maintenance"
+                            ).fetchone() == (0,)
+        # Not an action of the function: a caller's mistake, not a refusal.
+        for sql in ("SELECT * FROM captiva_workstation_change('boss', %s, 'issue')",
+                    "SELECT * FROM captiva_workstation_add_time('boss', %s, 'double', 60)"):
+            with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown"):
+                conn.execute(sql, (session,))
+            conn.rollback()
+
+
 def test_a_voucher_revocation_asks_the_policy_before_the_code(staffed):
     """captiva_voucher_revoke, the one path: refused actors get an error before the code is
     looked at (an unknown code says nothing to them); allowed ones learn it is unknown."""

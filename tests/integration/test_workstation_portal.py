@@ -166,9 +166,9 @@ def test_csrf_and_roles(campus, operator):
         with campus.db.connect() as conn:
             conn.execute("UPDATE captiva_staff SET role = 'operator' WHERE username = %s",
                          (OPERATOR,))
-    # The audit is searchable in the console.
+    # The audit is searchable in the console, and names the action refused.
     page = operator.get("/admin/workstations/campus-ndogbong/audit", params={"q": "refused"})
-    assert page.status_code == 200 and "maintenance → forbidden" in page.text
+    assert page.status_code == 200 and "maintenance-on → forbidden" in page.text
 
 
 def test_an_address_that_is_no_workstation_gets_no_kiosk(campus):

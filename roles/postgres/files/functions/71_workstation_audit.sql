@@ -1,7 +1,8 @@
 -- Public workstations: every action and every refusal is an audit row of kind 'workstation'
 -- (captiva_audit, written by captiva_audit_record, 86_audit.sql, which reads the actor's
 -- role itself). Actions return a reason (NULL: done) and a detail the portal turns into a
--- message in the operator's language (captiva_workstation_refuse).
+-- message in the operator's language (captiva_workstation_refuse); each asks the policy
+-- first through captiva_workstation_allowed, which audits a refusal.
 
 -- Before issue 24 the caller passed the actor's role (p_role) and the row went to
 -- captiva_workstation_audit.
@@ -47,14 +48,35 @@ BEGIN
 END
 $$;
 
+-- Whether the policy (captiva_authz_role) lets p_actor take p_action at p_site; when it
+-- does not, the refusal is audited (reason forbidden) and the answer is false. Every action
+-- asks here first.
+CREATE OR REPLACE FUNCTION captiva_workstation_allowed(
+    p_actor text, p_action text, p_site text, p_workstation text, p_session bigint,
+    p_at timestamptz
+) RETURNS boolean LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    IF captiva_authz_role(p_actor, p_action, p_site) IS NOT NULL THEN
+        RETURN true;
+    END IF;
+    PERFORM captiva_workstation_refuse(p_actor, p_action, p_site, p_workstation, p_session,
+                                       'forbidden', NULL, p_at);
+    RETURN false;
+END
+$$;
+
 ALTER FUNCTION captiva_workstation_log(text, text, text, text, bigint, jsonb, jsonb, jsonb,
                                        timestamptz) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_snapshot(bigint, timestamptz) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_refuse(text, text, text, text, bigint, text, jsonb,
                                           timestamptz) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_workstation_allowed(text, text, text, text, bigint, timestamptz)
+    OWNER TO captiva_definer;
 
 REVOKE ALL ON FUNCTION captiva_workstation_log(text, text, text, text, bigint, jsonb, jsonb,
                                                jsonb, timestamptz),
     captiva_workstation_snapshot(bigint, timestamptz),
-    captiva_workstation_refuse(text, text, text, text, bigint, text, jsonb, timestamptz)
+    captiva_workstation_refuse(text, text, text, text, bigint, text, jsonb, timestamptz),
+    captiva_workstation_allowed(text, text, text, text, bigint, timestamptz)
     FROM PUBLIC;

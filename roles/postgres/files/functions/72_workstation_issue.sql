@@ -33,7 +33,6 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public,
 DECLARE
     ws record;
     rules record;
-    role text;
     closing timestamptz;
     lang text;
     today_start timestamptz;
@@ -54,11 +53,8 @@ BEGIN
                                        'unknown-workstation', NULL, p_at);
         RETURN;
     END IF;
-    role := captiva_authz_role(p_actor, 'issue', ws.site);
-    IF role IS NULL THEN
-        RETURN QUERY SELECT NULL::bigint, NULL::text, 'forbidden', captiva_workstation_refuse(
-            p_actor,
-            'issue', ws.site, ws.name, NULL, 'forbidden', NULL, p_at);
+    IF NOT captiva_workstation_allowed(p_actor, 'issue', ws.site, ws.name, NULL, p_at) THEN
+        RETURN QUERY SELECT NULL::bigint, NULL::text, 'forbidden', '{}'::jsonb;
         RETURN;
     END IF;
     -- One member's sessions are issued one at a time, so the daily limits cannot race.

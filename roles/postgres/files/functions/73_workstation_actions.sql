@@ -4,6 +4,7 @@
 -- Change a live session's time: p_mode 'add' (p_seconds may be negative) or 'set' (the new
 -- remaining time). One UPDATE computes from the row it locks, so two operators adding at
 -- once both count. The total is capped at the site's max session (detail.capped = 'max').
+-- Another p_mode is the caller's mistake: invalid_parameter_value.
 CREATE OR REPLACE FUNCTION captiva_workstation_add_time(
     p_actor text, p_session bigint, p_mode text, p_seconds integer,
     p_at timestamptz DEFAULT now()
@@ -11,7 +12,6 @@ CREATE OR REPLACE FUNCTION captiva_workstation_add_time(
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     s record;
-    role text;
     before jsonb;
     wanted integer;
     result record;
@@ -22,10 +22,13 @@ BEGIN
         RETURN QUERY SELECT 'unknown-session', '{}'::jsonb;
         RETURN;
     END IF;
-    role := captiva_authz_role(p_actor, 'add-time', s.site);
-    IF role IS NULL OR p_mode NOT IN ('add', 'set') THEN
-        RETURN QUERY SELECT 'forbidden', captiva_workstation_refuse(p_actor, 'add-time',
-            s.site, s.workstation, p_session, 'forbidden', NULL, p_at);
+    IF p_mode NOT IN ('add', 'set') THEN
+        RAISE EXCEPTION 'captiva_workstation_add_time: unknown mode %', p_mode
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT captiva_workstation_allowed(p_actor, 'add-time', s.site, s.workstation, p_session,
+                                       p_at) THEN
+        RETURN QUERY SELECT 'forbidden', '{}'::jsonb;
         RETURN;
     END IF;
     before := captiva_workstation_snapshot(p_session, p_at);
@@ -59,25 +62,31 @@ $$;
 -- suspend (the clock stops, the network session is disconnected), resume (the code may log
 -- in again for the time left), terminate (ended). Refusals: forbidden, ended, not-running
 -- (suspend of a suspended session), not-suspended (resume), closed (resume out of hours).
+-- Another p_action is the caller's mistake: invalid_parameter_value.
 CREATE OR REPLACE FUNCTION captiva_workstation_change(
     p_actor text, p_session bigint, p_action text, p_at timestamptz DEFAULT now()
 ) RETURNS TABLE (reason text, detail jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     s record;
-    role text;
     before jsonb;
     why text;
 BEGIN
+    IF p_action NOT IN ('suspend', 'resume', 'terminate') THEN
+        RAISE EXCEPTION 'captiva_workstation_change: unknown action %', p_action
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT * INTO s FROM captiva_workstation_session AS t WHERE t.id = p_session FOR UPDATE;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'unknown-session', '{}'::jsonb;
         RETURN;
     END IF;
-    role := captiva_authz_role(p_actor, p_action, s.site);
-    IF role IS NULL OR p_action NOT IN ('suspend', 'resume', 'terminate') THEN
-        why := 'forbidden';
-    ELSIF s.state = 'ended' THEN
+    IF NOT captiva_workstation_allowed(p_actor, p_action, s.site, s.workstation, p_session,
+                                       p_at) THEN
+        RETURN QUERY SELECT 'forbidden', '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF s.state = 'ended' THEN
         why := 'ended';
     ELSIF p_action = 'suspend' AND s.state = 'suspended' THEN
         why := 'not-running';
@@ -114,24 +123,21 @@ CREATE OR REPLACE FUNCTION captiva_workstation_set_maintenance(
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     ws record;
-    role text;
+    act text := CASE WHEN p_on THEN 'maintenance-on' ELSE 'maintenance-off' END;
 BEGIN
     SELECT * INTO ws FROM captiva_workstation AS w WHERE w.name = p_workstation;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'unknown-workstation', '{}'::jsonb;
         RETURN;
     END IF;
-    role := captiva_authz_role(p_actor,
-        CASE WHEN p_on THEN 'maintenance-on' ELSE 'maintenance-off' END, ws.site);
-    IF role IS NULL THEN
-        RETURN QUERY SELECT 'forbidden', captiva_workstation_refuse(p_actor,
-            'maintenance', ws.site, ws.name, NULL, 'forbidden', NULL, p_at);
+    IF NOT captiva_workstation_allowed(p_actor, act, ws.site, ws.name, NULL, p_at) THEN
+        RETURN QUERY SELECT 'forbidden', '{}'::jsonb;
         RETURN;
     END IF;
     IF p_on AND EXISTS (SELECT FROM captiva_workstation_session AS s
                         WHERE s.workstation = ws.name AND s.state <> 'ended') THEN
-        RETURN QUERY SELECT 'in-use', captiva_workstation_refuse(p_actor,
-            'maintenance', ws.site, ws.name, NULL, 'in-use', NULL, p_at);
+        RETURN QUERY SELECT 'in-use', captiva_workstation_refuse(p_actor, act, ws.site,
+            ws.name, NULL, 'in-use', NULL, p_at);
         RETURN;
     END IF;
     IF p_on THEN
@@ -140,9 +146,8 @@ BEGIN
     ELSE
         DELETE FROM captiva_workstation_maintenance AS m WHERE m.workstation = ws.name;
     END IF;
-    PERFORM captiva_workstation_log(p_actor,
-        CASE WHEN p_on THEN 'maintenance-on' ELSE 'maintenance-off' END, ws.site, ws.name,
-        NULL, NULL, NULL, CASE WHEN ws.maintenance THEN '{"roster": true}'::jsonb END, p_at);
+    PERFORM captiva_workstation_log(p_actor, act, ws.site, ws.name, NULL, NULL, NULL,
+        CASE WHEN ws.maintenance THEN '{"roster": true}'::jsonb END, p_at);
     RETURN QUERY SELECT NULL::text, '{}'::jsonb;
 END
 $$;

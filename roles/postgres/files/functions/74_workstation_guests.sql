@@ -8,13 +8,10 @@ CREATE OR REPLACE FUNCTION captiva_workstation_register_guest(
 ) RETURNS TABLE (guest_id bigint, reason text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
-    role text;
     new_id bigint;
 BEGIN
-    role := captiva_authz_role(p_actor, 'register-guest', p_site);
-    IF role IS NULL THEN
-        PERFORM captiva_workstation_refuse(p_actor, 'register-guest', p_site, NULL,
-                                           NULL, 'forbidden', NULL, p_at);
+    IF NOT captiva_workstation_allowed(p_actor, 'register-guest', p_site, NULL, NULL,
+                                       p_at) THEN
         RETURN QUERY SELECT NULL::bigint, 'forbidden';
         RETURN;
     END IF;
@@ -47,14 +44,13 @@ CREATE OR REPLACE FUNCTION captiva_workstation_revoke_consent(
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     g record;
-    role text;
 BEGIN
     SELECT * INTO g FROM captiva_workstation_guest AS t WHERE t.id = p_guest;
     IF NOT FOUND THEN
         RETURN 'unknown-guest';
     END IF;
-    role := captiva_authz_role(p_actor, 'revoke-consent', g.site);
-    IF role IS NULL THEN
+    IF NOT captiva_workstation_allowed(p_actor, 'revoke-consent', g.site, NULL, NULL,
+                                       p_at) THEN
         RETURN 'forbidden';
     END IF;
     UPDATE captiva_workstation_guest SET full_name = NULL, id_type = NULL, id_number = NULL,
