@@ -146,12 +146,24 @@ class Portal:
     # -- the database -------------------------------------------------------------------------
 
     def open_pool(self) -> None:
+        """The pool, with its ``pool_min_size`` connections open and warmed before the first
+        request (the pool opens them in the background): waited for up to ``pool_timeout``
+        seconds; past that (the database down at start) the portal answers with what it has
+        and the pool goes on opening them."""
         self.pool = ConnectionPool(
             self.config.dsn, min_size=self.config.pool_min_size,
             max_size=self.config.pool_max_size, open=True, name="captiva-portal",
             kwargs={"autocommit": True, "application_name": "captiva-portal"},
             timeout=self.config.pool_timeout, configure=self._warm_connection,
         )
+        deadline = time.monotonic() + self.config.pool_timeout
+        # not ConnectionPool.wait(): it closes the pool when the time is up
+        while (ready := self.pool.get_stats()["pool_available"]) < self.config.pool_min_size:
+            if time.monotonic() >= deadline:
+                log.warning("%d of %d database connections open at start; the others are "
+                            "opened in the background", ready, self.config.pool_min_size)
+                return
+            time.sleep(0.02)
 
     def _warm_connection(self, conn: psycopg.Connection) -> None:
         """A new connection reads a student page's figures once (nobody's) before it joins

@@ -261,6 +261,9 @@ def test_healthz_checks_the_database(client, campus):
         response = broken.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "database unavailable", "version": captiva.__version__}
+    # the database down at start: the portal waits pool_timeout for its pool, then answers
+    with make_client(campus, dsn=dsn, database={"pool_min_size": 1, "timeout": 1}) as broken:
+        assert broken.get("/healthz").status_code == 503
 
 
 # --- security ------------------------------------------------------------------------------
@@ -790,6 +793,61 @@ def test_the_first_page_after_a_login_is_read_by_the_login(campus, monkeypatch):
         assert reads.reads == [STUDENT]
         assert STUDENT in client.get("/me").text
     assert reads.reads == [STUDENT]
+
+
+class WarmUps:
+    """data.dashboard as the portal calls it, with a new pool connection's warm-up (shell.py,
+    username "") slowed by ``delay`` and, with ``fail``, failing on the server first."""
+
+    def __init__(self, monkeypatch, delay: float = 0.0, fail: bool = False):
+        self.real = data.dashboard
+        self.delay = delay
+        self.fail = fail
+        self.done = 0
+        monkeypatch.setattr(data, "dashboard", self)
+
+    def __call__(self, conn, username, *args):
+        if username != "":
+            return self.real(conn, username, *args)
+        time.sleep(self.delay)
+        if self.fail:
+            self.done += 1
+            conn.execute("SELECT 1 / 0")  # PostgreSQL's own error, on the new connection
+        figures = self.real(conn, username, *args)
+        self.done += 1
+        return figures
+
+
+def test_the_pool_is_open_and_warmed_before_the_first_request(campus, monkeypatch):
+    """docs/portal.md, "The first seconds": every connection of pool_min_size is open and
+    has read nobody's figures before the portal answers (a slow warm-up included)."""
+    warm = WarmUps(monkeypatch, delay=0.5)
+    with make_client(campus, database={"pool_min_size": 3, "pool_max_size": 4}) as client:
+        portal = client.app.state.portal
+        assert warm.done == 3
+        assert portal.pool.get_stats()["pool_available"] == 3
+        assert login(client).status_code == 303
+        assert "Awa Ngono" in client.get("/me").text
+
+
+def test_a_failed_warm_up_is_logged_and_the_connection_serves_as_it_is(campus, monkeypatch,
+                                                                        caplog):
+    warm = WarmUps(monkeypatch, fail=True)
+    with caplog.at_level(logging.WARNING, logger="captiva.portal"), \
+            make_client(campus, database={"pool_min_size": 2, "pool_max_size": 2}) as client:
+        portal = client.app.state.portal
+        assert warm.done == 2
+        failures = [r.getMessage() for r in caplog.records
+                    if r.getMessage().startswith("warming a database connection failed")]
+        assert failures == ["warming a database connection failed (DivisionByZero)"] * 2
+        # both connections joined the pool and serve the students' pages
+        assert portal.pool.get_stats()["pool_available"] == 2
+        assert client.get("/healthz").status_code == 200
+        assert login(client).status_code == 303
+        page = client.get("/me")
+        assert page.status_code == 200 and "Awa Ngono" in page.text
+        stats = portal.pool.get_stats()
+        assert stats["connections_num"] == 2 and "returns_bad" not in stats  # none replaced
 
 
 def test_concurrent_misses_of_one_student_do_a_single_read(campus, monkeypatch):
