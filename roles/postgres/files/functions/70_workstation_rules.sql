@@ -1,15 +1,22 @@
--- Public workstations (docs/workstations.md), their rules: the remaining time
--- (captiva_workstation_remaining), the opening hours (captiva_workstation_closing), the time a
--- session really has (captiva_workstation_time_left), maintenance. Who may act: the policy
--- (15_authz.sql). The other workstation files (71-78) build on these.
+-- Public workstations (docs/workstations.md), their rules: the time used and left
+-- (captiva_workstation_used, captiva_workstation_remaining), the opening hours
+-- (captiva_workstation_closing), the time a session really has
+-- (captiva_workstation_time_left), maintenance. Who may act: the policy (15_authz.sql).
+-- The other workstation files (71-78) build on these.
 -- SECURITY DEFINER, owned by captiva_definer, pg_temp last (see 40_quota_login).
 
--- Seconds left of a session at p_at: granted minus the runs before minus the current run.
+-- Seconds a session has used at p_at: the runs before plus the current run (if running).
+CREATE OR REPLACE FUNCTION captiva_workstation_used(
+    p_used integer, p_running_since timestamptz, p_at timestamptz
+) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT p_used + COALESCE(floor(extract(epoch FROM p_at - p_running_since))::integer, 0)
+$$;
+
+-- Seconds left of a session at p_at: granted minus used (0 at the least).
 CREATE OR REPLACE FUNCTION captiva_workstation_remaining(
     p_granted integer, p_used integer, p_running_since timestamptz, p_at timestamptz
 ) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT GREATEST(0, p_granted - p_used - COALESCE(
-        floor(extract(epoch FROM p_at - p_running_since))::integer, 0))
+    SELECT GREATEST(0, p_granted - public.captiva_workstation_used(p_used, p_running_since, p_at))
 $$;
 
 -- When the site closes, if it is open at p_at (NULL: closed now).

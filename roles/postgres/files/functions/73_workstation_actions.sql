@@ -35,10 +35,10 @@ BEGIN
     UPDATE captiva_workstation_session AS t SET granted_seconds = LEAST(s.max_seconds,
         GREATEST(
             -- never below what is already used: remaining 0 at the least
-            t.used_seconds + COALESCE(floor(extract(epoch FROM p_at - t.running_since))::integer, 0),
-            CASE WHEN p_mode = 'add' THEN t.granted_seconds + p_seconds
-                 ELSE t.used_seconds + COALESCE(floor(extract(epoch FROM p_at - t.running_since))::integer, 0)
-                      + p_seconds END))
+            captiva_workstation_used(t.used_seconds, t.running_since, p_at),
+            CASE WHEN p_mode = 'add' THEN t.granted_seconds
+                 ELSE captiva_workstation_used(t.used_seconds, t.running_since, p_at) END
+            + p_seconds))
     WHERE t.id = p_session AND t.state <> 'ended'
     RETURNING t.granted_seconds, t.used_seconds, t.running_since INTO result;
     IF NOT FOUND THEN
@@ -102,8 +102,8 @@ BEGIN
     END IF;
     before := captiva_workstation_snapshot(p_session, p_at);
     UPDATE captiva_workstation_session AS t SET
-        used_seconds = LEAST(t.granted_seconds, t.used_seconds + COALESCE(
-            floor(extract(epoch FROM p_at - t.running_since))::integer, 0)),
+        used_seconds = LEAST(t.granted_seconds,
+                             captiva_workstation_used(t.used_seconds, t.running_since, p_at)),
         running_since = NULL,
         state = CASE p_action WHEN 'suspend' THEN 'suspended' WHEN 'resume' THEN 'issued'
                               ELSE 'ended' END,

@@ -25,8 +25,8 @@ BEGIN
         PERFORM captiva_workstation_log('system', why, s.site, s.workstation, s.id,
             captiva_workstation_snapshot(s.id, p_at), NULL, NULL, p_at);
         UPDATE captiva_workstation_session AS t SET
-            used_seconds = LEAST(t.granted_seconds, t.used_seconds + COALESCE(
-                floor(extract(epoch FROM p_at - t.running_since))::integer, 0)),
+            used_seconds = LEAST(t.granted_seconds,
+                                 captiva_workstation_used(t.used_seconds, t.running_since, p_at)),
             running_since = NULL, state = 'ended', ended_at = p_at, end_reason = why
         WHERE t.id = s.id;
         n := n + 1;
