@@ -348,9 +348,12 @@ class NginxProcess:
         stop_process(self.process)
 
 
-def start_nginx(directory: Path, upstream_port: int, **overrides) -> NginxProcess:
+def start_nginx(directory: Path, upstream_port: int, access_log: Path | None = None,
+                **overrides) -> NginxProcess:
     """nginx as roles/portal configures it (its site template, the role's defaults), on free
-    ports, with a throw-away self-signed certificate, proxying to 127.0.0.1:upstream_port."""
+    ports, with a throw-away self-signed certificate, proxying to 127.0.0.1:upstream_port.
+    Its access log is off unless ``access_log`` names a file (Debian's nginx.conf logs every
+    request of its sites to /var/log/nginx/access.log)."""
     if not NGINX.exists() or shutil.which("openssl") is None:
         missing("nginx or openssl is not installed (apt-get install nginx-light openssl)")
     tls = directory / "tls"
@@ -372,7 +375,8 @@ def start_nginx(directory: Path, upstream_port: int, **overrides) -> NginxProces
                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     (directory / "nginx.conf").write_text(
         f"daemon off;\npid {directory / 'nginx.pid'};\nerror_log {directory / 'error.log'};\n"
-        f"events {{}}\nhttp {{\n{temp}access_log off;\ninclude {directory / 'site.conf'};\n}}\n")
+        f"events {{}}\nhttp {{\n{temp}access_log {access_log or 'off'};\n"
+        f"include {directory / 'site.conf'};\n}}\n")
     command = [str(NGINX), "-p", str(directory), "-c", str(directory / "nginx.conf"),
                "-e", str(directory / "error.log")]
     check = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)

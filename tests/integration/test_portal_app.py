@@ -476,6 +476,30 @@ def test_nginx_limits_login_requests_per_address(campus, tmp_path):
     assert health == {200: 3 * burst}
 
 
+def test_nginx_logs_no_link_token(campus, tmp_path):
+    """roles/portal's nginx site with an access log, as Debian's nginx.conf has one: the
+    password-reset and sign-up links' tokens (their URLs) are not written to it."""
+    (tmp_path / "portal").mkdir()
+    portal = start_portal(tmp_path / "portal", portal_config_dict(campus.db, campus))
+    log = tmp_path / "access.log"
+    links = ["/password/reset/LINKTOKEN1", "/signup/verify/7.LINKTOKEN2",
+             "/signup/status/7.LINKTOKEN3"]
+    try:
+        nginx = start_nginx(tmp_path / "nginx", portal.port, access_log=log)
+        try:
+            with httpx.Client(base_url=nginx.url, verify=False) as http:  # noqa: S501
+                assert http.get("/login").status_code == 200
+                answers = [http.get(link).status_code for link in links]
+        finally:
+            nginx.stop()
+    finally:
+        portal.stop()
+    assert answers == [410, 404, 404]  # the portal answered each (links it does not know)
+    written = log.read_text()
+    assert '"GET /login HTTP/1.1" 200' in written
+    assert "LINKTOKEN" not in written
+
+
 def test_the_login_form_token_is_signed_bound_to_its_cookie_and_short_lived(campus):
     clock = Clock()
     with make_client(campus, clock=clock, login={"form_validity": 600}) as client:
