@@ -11,7 +11,8 @@ test_freeradius_queries.py checks that against the file the role writes.
 
 :meth:`Radius.account` follows rlm_sql 3.2's ``acct_redundant``: the section is picked by
 ``reference`` (``type.<acct-status-type>.query``); its queries run in order until one affects
-a row; a constraint violation moves on to the next one; none affecting a row is ``noop``.
+a row (or returns one); an error moves on to the next one (3.2.1's rlm_sql_postgresql reports
+every error as "try the next query"); none affecting a row is ``noop``.
 """
 
 from __future__ import annotations
@@ -335,7 +336,7 @@ class Query:
 
     @property
     def verb(self) -> str:
-        """The statement's kind: update, insert, or with (a CTE) ..."""
+        """The statement's kind: update, insert, with (a CTE), or select ..."""
         return self.sql.split(None, 1)[0].lower()
 
 
@@ -382,8 +383,8 @@ def accounting_queries(sql_section: Section) -> dict[str, list[str]]:
 class Radius:
     """Sends accounting to PostgreSQL as FreeRADIUS's sql module does, with the deployed
     queries. Methods return the verb of the query that took the record ("update",
-    "insert", "with"), or "none" when no query affected a row (rlm_sql's noop, which the
-    servers acknowledge: ``if (noop) { ok }``)."""
+    "insert", "with", or "select": a duplicate, found standing), or "none" when no query
+    affected a row (rlm_sql's noop: the record is not stored, the servers buffer it)."""
 
     def __init__(self, conn, sql_section: Section | None = None):
         self.conn = conn
@@ -405,7 +406,7 @@ class Radius:
         for query in queries:
             try:
                 rows = self.conn.execute(query.sql, query.bind(attributes)).rowcount
-            except psycopg.errors.IntegrityError:  # rlm_sql's ALT_QUERY: try the next one
+            except psycopg.Error:  # rlm_sql's ALT_QUERY: try the next one
                 continue
             if rows > 0:
                 return query.verb

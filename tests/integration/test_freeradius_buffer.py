@@ -10,6 +10,7 @@ import time
 
 import pytest
 import radius_fixtures
+from pg_fixtures import role_name
 from pyrad import packet
 from radius_fixtures import (
     ROUTER_SECRET,
@@ -98,3 +99,85 @@ def test_accounting_sent_while_postgres_is_down_lands_once_it_is_back(server):
         # The replay keeps the time the packet was received, not the time it was written.
         assert sent_before - 1 <= started.timestamp() <= restarted
         assert stopped.timestamp() <= restarted
+
+
+def radacct_writes(server, session_prefix: str) -> list[tuple]:
+    with server.db.connect() as conn:
+        return conn.execute("SELECT acctsessionid, op, stopped FROM test_radacct_writes"
+                            " WHERE acctsessionid LIKE %s ORDER BY acctsessionid, op, stopped",
+                            (session_prefix + "%",)).fetchall()
+
+
+def buffered_text(server) -> str:
+    return "".join(path.read_text(errors="replace")
+                   for path in server.buffer_dir.rglob("detail*") if path.is_file())
+
+
+def test_accounting_the_database_refuses_waits_in_the_buffer_until_it_is_taken(server):
+    """A refusal (here a missing privilege, SQLSTATE 42501) is not a duplicate: the record is
+    kept and replayed until the database takes it, then written once. An Interim refused for
+    an open session is kept too, though its fallback INSERT conflicts (the row stands, open)."""
+    freeradius = role_name("freeradius")
+    ack = server.account("pavel", "Start", "refused-0", Framed_IP_Address="10.5.61.1")
+    assert ack.code == packet.AccountingResponse
+    wait_for(lambda: radacct_writes(server, "refused-"), timeout=10)
+    with server.db.connect() as conn:
+        conn.execute(f"REVOKE INSERT, UPDATE ON radacct FROM {freeradius}")
+    try:
+        # Acknowledged: the router forgets them, so the buffer must hold them.
+        ack = server.account("pavel", "Interim-Update", "refused-0", Acct_Session_Time=60,
+                             Acct_Output_Octets=6000, Framed_IP_Address="10.5.61.1")
+        assert ack.code == packet.AccountingResponse
+        ack = server.account("pavel", "Start", "refused-1", Framed_IP_Address="10.5.61.2")
+        assert ack.code == packet.AccountingResponse
+        wait_for(lambda: "refused-1" in buffered_text(server), timeout=10)
+        time.sleep(2 * 4)  # two reader retry intervals: refused again, still kept
+        assert buffered_text(server).count("Acct-Session-Id = ") == 2
+        assert radacct_writes(server, "refused-") == [("refused-0", "INSERT", False)]
+        assert "42501" in server.log_path.read_text(errors="replace")
+    finally:
+        with server.db.connect() as conn:
+            conn.execute(f"GRANT INSERT, UPDATE ON radacct TO {freeradius}")
+    wait_for(lambda: len(radacct_writes(server, "refused-")) == 3, timeout=30)
+    wait_for(lambda: "refused-" not in buffered_text(server), timeout=30)
+    time.sleep(4)  # a retry interval: no late second write
+    assert radacct_writes(server, "refused-") == [("refused-0", "INSERT", False),
+                                                  ("refused-0", "UPDATE", False),
+                                                  ("refused-1", "INSERT", False)]
+    with server.db.connect() as conn:
+        rows = conn.execute("SELECT acctsessionid, acctoutputoctets, framedipaddress::text"
+                            " FROM radacct WHERE username = 'pavel'"
+                            " ORDER BY acctsessionid").fetchall()
+    assert rows == [("refused-0", 6000, "10.5.61.1/32"), ("refused-1", 0, "10.5.61.2/32")]
+
+
+def test_duplicates_are_acknowledged_and_drained_not_retried(server):
+    """A second Stop, an Interim after the Stop, a status type with nothing to store: each is
+    acknowledged and leaves nothing behind, live or replayed from the buffer."""
+    with postgres_stopped(server.db.server):
+        for status, attributes in (
+                ("Start", {}),
+                ("Stop", {"Acct_Session_Time": 60, "Acct_Output_Octets": 5000,
+                          "Acct_Terminate_Cause": "User-Request"}),
+                ("Stop", {"Acct_Session_Time": 90, "Acct_Output_Octets": 9000,
+                          "Acct_Terminate_Cause": "Lost-Carrier"}),
+                ("Interim-Update", {"Acct_Session_Time": 120, "Acct_Output_Octets": 12000}),
+                ("Failed", {})):
+            ack = server.account("quentin", status, "dup-1", **attributes)
+            assert ack.code == packet.AccountingResponse
+        assert "dup-1" in buffered_text(server)
+    # The whole buffer drains: no record is retried for ever.
+    wait_for(lambda: "dup-1" not in buffered_text(server), timeout=30)
+    # Live duplicates are acknowledged at once, and not buffered.
+    for status in ("Stop", "Interim-Update", "Failed"):
+        ack = server.account("quentin", status, "dup-1", Acct_Session_Time=150,
+                             Acct_Output_Octets=15000)
+        assert ack.code == packet.AccountingResponse
+    time.sleep(1)
+    assert "dup-1" not in buffered_text(server)
+    assert radacct_writes(server, "dup-") == [("dup-1", "INSERT", False),
+                                              ("dup-1", "UPDATE", True)]
+    with server.db.connect() as conn:
+        row = conn.execute("SELECT acctsessiontime, acctoutputoctets, acctterminatecause"
+                           " FROM radacct WHERE acctsessionid = 'dup-1'").fetchone()
+    assert row == (60, 5000, "User-Request")

@@ -102,12 +102,13 @@ def test_duplicate_late_and_post_stop_interims_do_not_corrupt(radius, su):
     assert upd == (t0 + dt.timedelta(minutes=10), 200)
     assert radius.stop("s1", "alice", NAS_DOUALA, t0 + dt.timedelta(minutes=20), 300, 3000,
                        session_time=1200) == "update"
-    # Interim after Stop: matches no open row, the INSERT conflicts: nothing changes.
+    # Interim after Stop: matches no open row, the INSERT conflicts: nothing changes, and
+    # the last query finds the session standing (a duplicate: acknowledged, not buffered).
     assert radius.interim("s1", "alice", NAS_DOUALA, t0 + dt.timedelta(minutes=25),
-                          900, 9000) == "none"
-    # A duplicate Stop touches no row (acknowledged by buffered-sql): nothing changes.
+                          900, 9000) == "select"
+    # A duplicate Stop touches no row: nothing changes; found standing, it is done.
     assert radius.stop("s1", "alice", NAS_DOUALA, t0 + dt.timedelta(minutes=40), 300, 3000,
-                       cause="Lost-Carrier") == "none"
+                       cause="Lost-Carrier") == "select"
     row = su.execute("SELECT acctstoptime, acctterminatecause, acctinputoctets FROM radacct"
                      ).fetchone()
     assert row == (t0 + dt.timedelta(minutes=20), "User-Request", 300)
