@@ -39,6 +39,7 @@ OS_ACTOR_PREFIX = "os:"
 _ADMIN = {"admin": ALL}
 _REVIEW = {"admin": ALL, "operator": ALL}
 _DESK = {"admin": ALL, "operator": SITE}
+_WORKSTATION = "captiva_workstation_[a-z_]+"  # functions/70-78_workstation_*.sql
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class Action:
     what: str  # for the roles table (docs/portal.md)
     others: str = ""  # who else writes this audit row, outside the staff policy
     surfaces: tuple[str, ...] = field(default=("portal",))
+    # The SQL function(s), as a regular expression of names, that alone may write this
+    # action's audit row (captiva_audit_record reads its call stack); "": any caller the
+    # policy lets act (the console's own account rows).
+    writer: str = ""
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -59,42 +64,62 @@ ACTIONS: tuple[Action, ...] = (
     Action("reset", "account", _ADMIN, "reset a period's counter"),
     Action("disconnect", "account", _ADMIN, "disconnect a session now"),
     Action("device-block", "account", _ADMIN, "block a student's device",
-           others="the student, on their own device"),
+           others="the student, on their own device", writer="captiva_device_act"),
     Action("device-unblock", "account", _ADMIN, "unblock a student's device",
-           others="the student, on their own device"),
+           others="the student, on their own device", writer="captiva_device_act"),
     Action("device-rename", "account", _ADMIN, "rename a student's device",
-           others="the student, on their own device"),
+           others="the student, on their own device", writer="captiva_device_act"),
     Action("device-disconnect", "account", _ADMIN, "disconnect a student's device",
-           others="the student, on their own device"),
-    Action("password-change", "account", {}, "", others="the student"),
-    Action("password-reset-request", "account", {}, "", others="the student"),
-    Action("password-reset", "account", {}, "", others="the student"),
-    Action("password-roster-reset", "account", {}, "", others="the roster's apply"),
+           others="the student, on their own device", writer="captiva_device_act"),
+    Action("password-change", "account", {}, "", others="the student",
+           writer="captiva_student_password_set"),
+    Action("password-reset-request", "account", {}, "", others="the student",
+           writer="captiva_password_reset_issue"),
+    Action("password-reset", "account", {}, "", others="the student",
+           writer="captiva_password_reset_redeem"),
+    Action("password-roster-reset", "account", {}, "", others="the roster's apply",
+           writer="captiva_student_credentials_roster"),
     # Vouchers: the console's form, or captiva-vouchers revoke on the jobs' host.
     Action("voucher-revoke", "voucher", {"admin": ALL, "os": ALL}, "revoke a voucher code now",
-           surfaces=("portal", "captiva-vouchers revoke")),
+           surfaces=("portal", "captiva-vouchers revoke"), writer="captiva_voucher_revoke"),
     # Sign-up requests (/admin/registrations).
-    Action("registration-request", "registration", {}, "", others="the applicant"),
-    Action("registration-approve", "registration", _REVIEW, "approve a sign-up request"),
-    Action("registration-reject", "registration", _REVIEW, "reject a sign-up request"),
+    Action("registration-request", "registration", {}, "", others="the applicant",
+           writer="captiva_registration_verify"),
+    Action("registration-approve", "registration", _REVIEW, "approve a sign-up request",
+           writer="captiva_registration_decide"),
+    Action("registration-reject", "registration", _REVIEW, "reject a sign-up request",
+           writer="captiva_registration_decide"),
     # Public workstations (/admin/workstations/<site>): at the staff member's sites.
     Action("workstation-view", None, {"viewer": SITE, "operator": SITE, "admin": ALL},
            "read a site's workstations: board, audit"),
     Action("workstation-report", None, _DESK, "receive a site's daily workstation report",
            surfaces=("captiva-workstations report",)),
-    Action("issue", "workstation", _DESK, "issue a workstation session"),
-    Action("add-time", "workstation", _DESK, "add or set a session's time"),
-    Action("suspend", "workstation", _DESK, "suspend a session"),
-    Action("resume", "workstation", _DESK, "resume a session"),
-    Action("terminate", "workstation", _DESK, "end a session"),
-    Action("maintenance-on", "workstation", _DESK, "put a workstation out of service"),
-    Action("maintenance-off", "workstation", _DESK, "put a workstation back in service"),
-    Action("register-guest", "workstation", _DESK, "register a walk-in guest"),
-    Action("revoke-consent", "workstation", _DESK, "erase a guest (consent revoked)"),
-    Action("refused", "workstation", {}, "", others="any caller: a refused workstation action"),
-    Action("time-up", "workstation", {}, "", others="system: a session's time is up"),
-    Action("closing", "workstation", {}, "", others="system: the site closes"),
-    Action("router-time", "workstation", {}, "", others="system: added time sent by CoA"),
+    Action("issue", "workstation", _DESK, "issue a workstation session",
+           writer=_WORKSTATION),
+    Action("add-time", "workstation", _DESK, "add or set a session's time",
+           writer=_WORKSTATION),
+    Action("suspend", "workstation", _DESK, "suspend a session",
+           writer=_WORKSTATION),
+    Action("resume", "workstation", _DESK, "resume a session",
+           writer=_WORKSTATION),
+    Action("terminate", "workstation", _DESK, "end a session",
+           writer=_WORKSTATION),
+    Action("maintenance-on", "workstation", _DESK, "put a workstation out of service",
+           writer=_WORKSTATION),
+    Action("maintenance-off", "workstation", _DESK, "put a workstation back in service",
+           writer=_WORKSTATION),
+    Action("register-guest", "workstation", _DESK, "register a walk-in guest",
+           writer=_WORKSTATION),
+    Action("revoke-consent", "workstation", _DESK, "erase a guest (consent revoked)",
+           writer=_WORKSTATION),
+    Action("refused", "workstation", {}, "", others="any caller: a refused workstation action",
+           writer=_WORKSTATION),
+    Action("time-up", "workstation", {}, "", others="system: a session's time is up",
+           writer=_WORKSTATION),
+    Action("closing", "workstation", {}, "", others="system: the site closes",
+           writer=_WORKSTATION),
+    Action("router-time", "workstation", {}, "", others="system: added time sent by CoA",
+           writer=_WORKSTATION),
 )
 BY_NAME: dict[str, Action] = {a.name: a for a in ACTIONS}
 
@@ -172,6 +197,8 @@ def render_sql() -> str:
     policy = ",\n".join(f"        ({_literal(r)}, {_literal(n)}, {_literal(s)})"
                         for r, n, s in cells)
     kind_rows = ",\n".join(f"        ({_literal(n)}, {_literal(k)})" for n, k in kinds)
+    writer_rows = ",\n".join(f"        ({_literal(a.name)}, {_literal(a.writer)})"
+                             for a in ACTIONS if a.writer)
     return f"""\
 -- GENERATED from captiva/authz.py (the one authorization policy): do not edit here. Change
 -- the policy there, then run
@@ -180,7 +207,8 @@ def render_sql() -> str:
 --
 -- Who may take which action, and where (docs/portal.md, "Roles"): every function that acts
 -- asks captiva_authz_role before acting, and captiva_audit_record (86_audit.sql) writes the
--- row of the action's kind. Owned by captiva_definer, pg_temp last (see 40_quota_login).
+-- row of the action's kind, from the action's own function. Owned by captiva_definer,
+-- pg_temp last (see 40_quota_login).
 
 -- The scope (all, site) role p_role has for action p_action; NULL: refused.
 CREATE OR REPLACE FUNCTION captiva_authz_scope(p_role text, p_action text) RETURNS text
@@ -198,6 +226,16 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 {kind_rows}
     ) AS k (action, kind)
     WHERE k.action = p_action
+$$;
+
+-- The function(s) that alone may write p_action's audit row, as a regular expression of
+-- names (captiva_audit_record reads its call stack); NULL: any caller the policy lets act.
+CREATE OR REPLACE FUNCTION captiva_audit_writer(p_action text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT w.writer FROM (VALUES
+{writer_rows}
+    ) AS w (action, writer)
+    WHERE w.action = p_action
 $$;
 
 -- Whether role p_role, working at p_sites (none: every site), may take p_action at p_site
@@ -234,16 +272,17 @@ $$;
 
 ALTER FUNCTION captiva_authz_scope(text, text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_audit_kind(text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_audit_writer(text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_authz_allows(text, text[], text, text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_authz_role(text, text, text) OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
-    captiva_authz_allows(text, text[], text, text), captiva_authz_role(text, text, text)
-    FROM PUBLIC;
+    captiva_audit_writer(text), captiva_authz_allows(text, text[], text, text),
+    captiva_authz_role(text, text, text) FROM PUBLIC;
 -- The policy is no secret: the portal and the jobs may ask it (the portal reads
 -- captiva_staff already; tests walk every cell through their logins).
 GRANT EXECUTE ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
-    captiva_authz_allows(text, text[], text, text), captiva_authz_role(text, text, text)
-    TO captiva_portal, captiva_jobs;
+    captiva_audit_writer(text), captiva_authz_allows(text, text[], text, text),
+    captiva_authz_role(text, text, text) TO captiva_portal, captiva_jobs;
 """  # noqa: S608 - a function file rendered from the policy's names (_literal checks them)
 
 

@@ -158,6 +158,20 @@ def test_every_action_the_sql_functions_audit_is_in_the_policy():
     assert written <= {a.name for a in authz.ACTIONS if a.kind}, written
 
 
+def test_each_writer_is_a_function_the_files_create():
+    """captiva_audit_record refuses a row of these actions unless its writer is on the call
+    stack: a writer's name that matches no function would refuse every row."""
+    functions = ROOT / "roles" / "postgres" / "files" / "functions"
+    text = "\n".join(p.read_text() for p in sorted(functions.glob("*.sql")))
+    created = set(re.findall(r"CREATE OR REPLACE FUNCTION (\w+)\(", text))
+    for a in authz.ACTIONS:
+        if a.writer:
+            assert any(re.fullmatch(a.writer, name) for name in created), (a.name, a.writer)
+    # Only the console's own account rows are written by the portal directly.
+    assert {a.name for a in authz.ACTIONS if a.kind and not a.writer} == {
+        "grant", "reset", "disconnect"}
+
+
 def test_the_command_line():
     assert authz.main(["sql"]) == 0
     assert authz.main(["nothing"]) == 2

@@ -5,7 +5,8 @@
 --
 -- Who may take which action, and where (docs/portal.md, "Roles"): every function that acts
 -- asks captiva_authz_role before acting, and captiva_audit_record (86_audit.sql) writes the
--- row of the action's kind. Owned by captiva_definer, pg_temp last (see 40_quota_login).
+-- row of the action's kind, from the action's own function. Owned by captiva_definer,
+-- pg_temp last (see 40_quota_login).
 
 -- The scope (all, site) role p_role has for action p_action; NULL: refused.
 CREATE OR REPLACE FUNCTION captiva_authz_scope(p_role text, p_action text) RETURNS text
@@ -90,6 +91,40 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     WHERE k.action = p_action
 $$;
 
+-- The function(s) that alone may write p_action's audit row, as a regular expression of
+-- names (captiva_audit_record reads its call stack); NULL: any caller the policy lets act.
+CREATE OR REPLACE FUNCTION captiva_audit_writer(p_action text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT w.writer FROM (VALUES
+        ('device-block', 'captiva_device_act'),
+        ('device-unblock', 'captiva_device_act'),
+        ('device-rename', 'captiva_device_act'),
+        ('device-disconnect', 'captiva_device_act'),
+        ('password-change', 'captiva_student_password_set'),
+        ('password-reset-request', 'captiva_password_reset_issue'),
+        ('password-reset', 'captiva_password_reset_redeem'),
+        ('password-roster-reset', 'captiva_student_credentials_roster'),
+        ('voucher-revoke', 'captiva_voucher_revoke'),
+        ('registration-request', 'captiva_registration_verify'),
+        ('registration-approve', 'captiva_registration_decide'),
+        ('registration-reject', 'captiva_registration_decide'),
+        ('issue', 'captiva_workstation_[a-z_]+'),
+        ('add-time', 'captiva_workstation_[a-z_]+'),
+        ('suspend', 'captiva_workstation_[a-z_]+'),
+        ('resume', 'captiva_workstation_[a-z_]+'),
+        ('terminate', 'captiva_workstation_[a-z_]+'),
+        ('maintenance-on', 'captiva_workstation_[a-z_]+'),
+        ('maintenance-off', 'captiva_workstation_[a-z_]+'),
+        ('register-guest', 'captiva_workstation_[a-z_]+'),
+        ('revoke-consent', 'captiva_workstation_[a-z_]+'),
+        ('refused', 'captiva_workstation_[a-z_]+'),
+        ('time-up', 'captiva_workstation_[a-z_]+'),
+        ('closing', 'captiva_workstation_[a-z_]+'),
+        ('router-time', 'captiva_workstation_[a-z_]+')
+    ) AS w (action, writer)
+    WHERE w.action = p_action
+$$;
+
 -- Whether role p_role, working at p_sites (none: every site), may take p_action at p_site
 -- (NULL: no site, which a 'site' scope with sites listed refuses): captiva.authz.allows.
 CREATE OR REPLACE FUNCTION captiva_authz_allows(
@@ -124,13 +159,14 @@ $$;
 
 ALTER FUNCTION captiva_authz_scope(text, text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_audit_kind(text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_audit_writer(text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_authz_allows(text, text[], text, text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_authz_role(text, text, text) OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
-    captiva_authz_allows(text, text[], text, text), captiva_authz_role(text, text, text)
-    FROM PUBLIC;
+    captiva_audit_writer(text), captiva_authz_allows(text, text[], text, text),
+    captiva_authz_role(text, text, text) FROM PUBLIC;
 -- The policy is no secret: the portal and the jobs may ask it (the portal reads
 -- captiva_staff already; tests walk every cell through their logins).
 GRANT EXECUTE ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
-    captiva_authz_allows(text, text[], text, text), captiva_authz_role(text, text, text)
-    TO captiva_portal, captiva_jobs;
+    captiva_audit_writer(text), captiva_authz_allows(text, text[], text, text),
+    captiva_authz_role(text, text, text) TO captiva_portal, captiva_jobs;

@@ -33,18 +33,8 @@ BEGIN
         RAISE EXCEPTION 'captiva_audit_record: unknown action %', p_action
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- The functions that alone may write the rows of these actions.
-    writers := CASE
-        WHEN p_action IN ('password-change', 'password-reset-request', 'password-reset',
-                          'password-roster-reset')
-            THEN 'captiva_student_password_set|captiva_password_reset_issue|'
-                 'captiva_password_reset_redeem|captiva_student_credentials_roster'
-        WHEN p_action LIKE 'device-%' THEN 'captiva_device_act'
-        WHEN p_action LIKE 'registration-%'
-            THEN 'captiva_registration_verify|captiva_registration_decide'
-        WHEN p_action = 'voucher-revoke' THEN 'captiva_voucher_revoke'
-        WHEN row_kind = 'workstation' THEN 'captiva_workstation_[a-z_]+'
-    END;
+    -- The function(s) that alone may write the rows of this action (the policy's).
+    writers := captiva_audit_writer(p_action);
     IF writers IS NOT NULL THEN
         GET DIAGNOSTICS caller = PG_CONTEXT;
         IF caller !~ ('function (' || writers || ')\(') THEN
