@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from captiva.quota import Printer
+from captiva.quota import Printer, session_of
 from captiva.runtime import coa
 from captiva.runtime.jobs_config import Config
 
@@ -88,7 +88,8 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         label = name or nas
         why = reason + (f" ({detail})" if detail else "")
         if dry_run:
-            out(f"would disconnect {username} session {session_id} on {label}: {why}")
+            out(f"would disconnect {session_of(username, radacctid)} session {session_id} "
+                f"on {label}: {why}")
             continue
         rows[radacctid] = (radacctid, uniqueid, session_id, username, nas, framed_ip, why)
         if label not in targets:
@@ -117,8 +118,8 @@ def enforce(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         pending.append((*rows[item.key], outcome.result, outcome.error_cause, outcome.detail))
         level = logging.DEBUG if outcome.result == "ack" else logging.ERROR
         _, _, session_id, username, _, _, why = rows[item.key]
-        log.log(level, "disconnect %s session %s on %s (%s): %s%s", username, session_id,
-                item.router, why, outcome.result,
+        log.log(level, "disconnect %s session %s on %s (%s): %s%s",
+                session_of(username, item.key), session_id, item.router, why, outcome.result,
                 f" [{outcome.error_cause or ''} {outcome.detail or ''}]".replace("[ ", "[")
                 if outcome.error_cause or outcome.detail else "")
         if len(pending) >= 200:
@@ -235,9 +236,10 @@ def extend_workstations(conn, config: Config, now: dt.datetime, routers: dict[st
         conn.commit()
         summary[outcome.result] += 1
         level = logging.INFO if outcome.result == "ack" else logging.WARNING
-        log.log(level, "CoA Session-Timeout=%s for %s on %s (%s): %s%s", dict(item.change)[
-            "Session-Timeout"], code, item.router, workstation, result,
-            "" if outcome.result == "ack" else "; the kiosk logs in again")
+        # The session as staff see it (captiva_account_label), never its code.
+        log.log(level, "CoA Session-Timeout=%s for %s (session %s) on %s: %s%s",
+                dict(item.change)["Session-Timeout"], workstation, ws_session, item.router,
+                result, "" if outcome.result == "ack" else "; the kiosk logs in again")
 
     asyncio.run(coa.dispatch(targets, work, limits=limits, deadline=deadline,
                              still_open=_still_open(conn), record=record))

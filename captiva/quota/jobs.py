@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg import sql
 
-from captiva.quota import Printer
+from captiva.quota import Printer, session_of
 from captiva.quota.alerts import alerts
 from captiva.quota.enforce import enforce
 from captiva.quota.retention import retention
@@ -39,11 +39,11 @@ def close_stale(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         "acctstoptime IS NULL AND COALESCE(acctupdatetime, acctstarttime) < %(cutoff)s")
     if dry_run:
         rows = conn.execute(sql.SQL(
-            "SELECT username, acctsessionid, nasipaddress, "
+            "SELECT radacctid, username, acctsessionid, nasipaddress, "
             "COALESCE(acctupdatetime, acctstarttime) FROM radacct WHERE {} "
             "ORDER BY radacctid").format(where), {"cutoff": cutoff}).fetchall()
-        for username, session_id, nas, last in rows:
-            out(f"would close {username} session {session_id} on {nas} "
+        for radacctid, username, session_id, nas, last in rows:
+            out(f"would close {session_of(username, radacctid)} session {session_id} on {nas} "
                 f"(last update {last.isoformat()})")
         conn.rollback()
         return {"closed": 0, "stale": len(rows), "failed": 0}
@@ -55,11 +55,12 @@ def close_stale(conn, config: Config, now: dt.datetime, dry_run: bool = False,
             acctsessiontime = GREATEST(COALESCE(acctsessiontime, 0), floor(extract(epoch FROM
                 COALESCE(acctupdatetime, acctstarttime) - acctstarttime))::bigint)
         WHERE {}
-        RETURNING username, acctsessionid, nasipaddress
+        RETURNING radacctid, username, acctsessionid, nasipaddress
         """).format(where), {"cutoff": cutoff}).fetchall()
     conn.commit()
-    for username, session_id, nas in rows:
-        log.info("closed stale session %s of %s on %s", session_id, username, nas)
+    for radacctid, username, session_id, nas in rows:
+        log.info("closed stale session %s of %s on %s", session_id,
+                 session_of(username, radacctid), nas)
     return {"closed": len(rows), "stale": len(rows), "failed": 0}
 
 

@@ -216,6 +216,28 @@ def test_close_stale_closes_never_deletes(db, radius, su):
     assert su.execute("SELECT sum(bytes_in) FROM captiva_usage_daily").fetchone()[0] == 20
 
 
+def test_a_stale_code_session_is_logged_by_its_radacct_row_never_by_its_code(
+        db, radius, su, caplog):
+    """A voucher's username is also its password (docs/portal.md, "Labels, never codes"): the
+    journal and a dry run name the session by its radacct row, and a roster user by name."""
+    code = "K7HM3XPW9H"  # shaped like a voucher code; the voucher stays valid after close-stale
+    now = dt.datetime.now(dt.UTC)
+    radius.start("v-old", code, NAS_DOUALA, now - dt.timedelta(hours=2))
+    radius.start("a-old", "alice", NAS_DOUALA, now - dt.timedelta(hours=2))
+    (radacctid,) = su.execute("SELECT radacctid FROM radacct WHERE acctsessionid = 'v-old'"
+                              ).fetchone()
+    cfg = config(db, close_stale={"interim_interval": 300, "multiple": 3})
+    printed: list[str] = []
+    caplog.set_level(logging.INFO, logger="captiva.quota")
+    with db.connect("jobs", autocommit=False) as conn:
+        assert jobs.close_stale(conn, cfg, now, dry_run=True, out=printed.append)["stale"] == 2
+        assert jobs.close_stale(conn, cfg, now)["closed"] == 2
+    told = "\n".join(printed) + caplog.text
+    assert code not in told
+    assert told.count(f"code (radacct {radacctid})") == 2
+    assert told.count("'alice'") == 2
+
+
 def scans(su, table="radacct"):
     su.execute("SELECT pg_stat_clear_snapshot()")
     return su.execute("SELECT seq_scan, idx_scan FROM pg_stat_user_tables WHERE relname = %s",
@@ -538,7 +560,7 @@ def test_cli_report_and_dry_run(db, radius, su, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "daily" in out and "1 users at quota" in out and "alice" in out
     assert main(["enforce", "--dry-run", "--config", str(conf), "--now", now.isoformat()]) == 0
-    assert "would disconnect alice" in capsys.readouterr().out
+    assert "would disconnect 'alice'" in capsys.readouterr().out
     assert su.execute("SELECT count(*) FROM captiva_disconnect").fetchone()[0] == 0
     bad = tmp_path / "bad.toml"
     bad.write_text('dsn = ""\n')
