@@ -116,6 +116,19 @@ def test_os_actors():
     assert authz.current_os_actor().startswith("os:")
 
 
+def test_a_command_run_under_sudo_names_who_ran_sudo(monkeypatch):
+    """The audit row of `sudo captiva-vouchers revoke` names the account that ran sudo; a
+    SUDO_USER in the environment of anyone but root changes nothing."""
+    import os
+    import pwd
+    monkeypatch.setenv("SUDO_USER", "alice")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert authz.current_os_actor() == "os:alice"
+    monkeypatch.setattr(os, "geteuid", lambda: 4242)
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: type("P", (), {"pw_name": f"u{uid}"}))
+    assert authz.current_os_actor() == "os:u4242"
+
+
 def test_the_sql_function_file_is_rendered_from_the_policy():
     shipped = (ROOT / authz.SQL_FILE).read_text()
     assert shipped == authz.render_sql(), (
