@@ -208,8 +208,10 @@ SETTINGS = {
     }), required=True),
 }
 # Staff of the portal's console (docs/portal.md, "Staff"). They sign in like students, through
-# RADIUS, so each one is a roster user. admin acts, operator and viewer only read (operators
-# will act on their sites' public workstations); sites: empty means every site.
+# RADIUS, so each one is a roster user. What each role may do, and where (sites: empty means
+# every site), is the one policy's: captiva/authz.py (docs/portal.md, "Roles"), whose
+# STAFF_ROLES these are (tests/unit/test_authz.py compares them; module_utils cannot import
+# the runtime package).
 STAFF_ROLES = ("admin", "operator", "viewer")
 STAFF = record({
     "username": Field(username, required=True),

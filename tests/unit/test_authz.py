@@ -185,6 +185,13 @@ def test_each_writer_is_a_function_the_files_create():
         "grant", "reset", "disconnect"}
 
 
+def test_the_roster_accepts_exactly_the_policys_staff_roles():
+    """A role the roster accepts but the policy does not know could sign in and do nothing;
+    one the policy knows but the roster refuses could never be given."""
+    from ansible_collections.captiva.campus.plugins.module_utils import captiva_roster
+    assert set(captiva_roster.STAFF_ROLES) == set(authz.STAFF_ROLES)
+
+
 def test_the_command_line():
     assert authz.main(["sql"]) == 0
     assert authz.main(["nothing"]) == 2
