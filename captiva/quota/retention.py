@@ -28,7 +28,8 @@ def _move_batches(conn, table: str, key: str, closed: sql.Composable, cutoff: dt
                   config: Config, deadline: float | None = None) -> int:
     """Move (archive) or delete (purge) rows of ``table`` matching ``closed``, in batches."""
     history = f"{table}_history"
-    columns = [c for c in _columns(conn, table) if c in set(_columns(conn, history))]
+    kept = set(_columns(conn, history))  # read once, not once per column of the table
+    columns = [c for c in _columns(conn, table) if c in kept]
     column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
     picked = sql.SQL("SELECT {key} FROM {table} WHERE {closed} ORDER BY {key} LIMIT %(n)s").format(
         key=sql.Identifier(key), table=sql.Identifier(table), closed=closed)
