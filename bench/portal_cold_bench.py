@@ -43,7 +43,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +54,13 @@ import radius_load  # noqa: E402
 import radload  # noqa: E402
 from passlib.hash import sha512_crypt  # noqa: E402
 from pg_fixtures import radius_database  # noqa: E402
-from portal_fixtures import csrf_of, portal_config_dict, start_nginx, start_portal  # noqa: E402
-from portal_scale_bench import PORTAL_DEFAULTS, pool_min_size, tls_context  # noqa: E402
+from portal_fixtures import portal_config_dict, start_nginx, start_portal  # noqa: E402
+from portal_scale_bench import (  # noqa: E402
+    PORTAL_DEFAULTS,
+    pool_min_size,
+    post_login,
+    tls_context,
+)
 from radius_fixtures import freeradius_for  # noqa: E402
 
 FLOOR_MS = 50.0
@@ -136,34 +140,22 @@ def timed_wrk(url: str, path: str, cookies: list[str], connections: int, seconds
 
 def login(port: int, username: str, password: str) -> tuple[str | None, float, Timed | None]:
     """A student's login as a browser makes it, on its own TLS connection: GET /login, POST
-    /login, then GET /me, the redirect's target. The session cookie (None: the login was not
-    a redirect to /me), the POST's ms and the first page."""
+    /login (post_login), then GET /me, the redirect's target. The session cookie (None: the
+    login was not a redirect to /me), the POST's ms and the first page."""
     conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=60, context=tls_context())
     try:
-        conn.request("GET", "/login")
-        response = conn.getresponse()
-        body = response.read().decode()
-        if response.status != 200:
-            raise RuntimeError(f"GET /login for {username}: HTTP {response.status}")
-        cookie = response.getheader("set-cookie").split(";")[0]
-        form = urllib.parse.urlencode({"csrf": csrf_of(body), "username": username,
-                                       "password": password})
-        t0 = time.monotonic()
-        conn.request("POST", "/login", body=form, headers={
-            "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
-        response = conn.getresponse()
-        response.read()
+        response, took = post_login(conn, username, password)
         t1 = time.monotonic()
         if response.status != 303 or response.getheader("location") != "/me":
-            print(f"login of {username}: HTTP {response.status} after {t1 - t0:.1f} s")
-            return None, (t1 - t0) * 1e3, None
+            print(f"login of {username}: HTTP {response.status} after {took:.1f} s")
+            return None, took * 1e3, None
         session = response.getheader("set-cookie").split(";")[0]
         conn.request("GET", "/me", headers={"Cookie": session})
         response = conn.getresponse()
         page = response.read().decode()
         t2 = time.monotonic()
         status = response.status if username in page else 0
-        return session, (t1 - t0) * 1e3, Timed(t1, (t2 - t1) * 1e3, status)
+        return session, took * 1e3, Timed(t1, (t2 - t1) * 1e3, status)
     finally:
         conn.close()
 

@@ -83,22 +83,31 @@ def tls_context() -> ssl.SSLContext:
     return context
 
 
+def post_login(conn: http.client.HTTPSConnection, username: str,
+               password: str) -> tuple[http.client.HTTPResponse, float]:
+    """GET /login then POST /login on ``conn`` (through nginx), as a browser does: the POST's
+    answer (read) and its seconds."""
+    conn.request("GET", "/login")
+    response = conn.getresponse()
+    body = response.read().decode()
+    if response.status != 200:
+        raise RuntimeError(f"GET /login for {username}: HTTP {response.status}")
+    cookie = response.getheader("set-cookie").split(";")[0]
+    form = urllib.parse.urlencode({"csrf": csrf_of(body), "username": username,
+                                   "password": password})
+    started = time.monotonic()
+    conn.request("POST", "/login", body=form, headers={
+        "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    response = conn.getresponse()
+    response.read()
+    return response, time.monotonic() - started
+
+
 def login(port: int, username: str, password: str) -> str:
-    """GET /login then POST /login through nginx; the session cookie."""
+    """A login through nginx (post_login); the session cookie."""
     conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=tls_context())
     try:
-        conn.request("GET", "/login")
-        response = conn.getresponse()
-        body = response.read().decode()
-        if response.status != 200:
-            raise RuntimeError(f"GET /login for {username}: HTTP {response.status}")
-        cookie = response.getheader("set-cookie").split(";")[0]
-        form = urllib.parse.urlencode({"csrf": csrf_of(body), "username": username,
-                                       "password": password})
-        conn.request("POST", "/login", body=form, headers={
-            "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
-        response = conn.getresponse()
-        response.read()
+        response, _ = post_login(conn, username, password)
         if response.status != 303 or not response.getheader("set-cookie"):
             raise RuntimeError(f"login of {username} failed: HTTP {response.status}")
         return response.getheader("set-cookie").split(";")[0]
