@@ -2,7 +2,7 @@
 the security headers, the health check.
 
 ``create_app(config)`` builds it; ``captiva-portal`` (cli.py) serves it with uvicorn. Each
-room lists its own routes (``routes()``): login.py, student/, console/, vouchers/,
+room marks its handlers with their routes (shell.route): login.py, student/, console/, vouchers/,
 workstations/.
 """
 
@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from captiva import __version__
@@ -25,7 +25,7 @@ from captiva.portal.config import Config
 from captiva.portal.console.registrations_views import RegistrationViews
 from captiva.portal.console.views import ConsoleViews
 from captiva.portal.login import LoginViews
-from captiva.portal.shell import HERE, Portal
+from captiva.portal.shell import HERE, Portal, Room, route
 from captiva.portal.student.devices_views import DeviceViews
 from captiva.portal.student.password_views import PasswordViews
 from captiva.portal.student.signup_views import SignupViews
@@ -87,12 +87,10 @@ class SecurityHeaders:
 # The shell's own answers: health, not found, method not allowed
 
 
-class ShellViews:
+class ShellViews(Room):
     """Bound to the Portal: the health check and the error pages."""
 
-    def __init__(self, portal):
-        self.portal = portal
-
+    @route("GET", "/healthz")
     async def healthz(self, request: Request) -> Response:
         def check(conn):
             return conn.execute("SELECT 1").fetchone()[0] == 1
@@ -127,6 +125,7 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
 
     shell = ShellViews(portal)
     rooms = [
+        shell,
         LoginViews(portal),  # docs/portal.md, "Security"
         StudentViews(portal),  # docs/portal.md, "What students see"
         VoucherViews(portal),  # docs/vouchers.md, "Portal"
@@ -135,11 +134,13 @@ def create_app(config: Config, **kwargs: Any) -> Starlette:
         DeviceViews(portal),  # docs/portal.md, "For students: devices"
         SignupViews(portal),  # docs/portal.md, "For students: signing up"
         RegistrationViews(portal),  # docs/portal.md, "For helpdesk staff: ... account requests"
-        ConsoleViews(portal),  # docs/portal.md, "What staff see"; last: its /api/admin/{view}
+        ConsoleViews(portal),  # docs/portal.md, "What staff see"
     ]
+    # A literal path before a pattern that could also match it (/api/admin/users before
+    # /api/admin/{view}), whatever the room or the order of its handlers.
     routes = [
-        *(route for room in rooms for route in room.routes()),
-        Route("/healthz", shell.healthz, methods=["GET"]),
+        *sorted((route for room in rooms for route in room.routes()),
+                key=lambda route: route.path.count("{")),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,

@@ -13,12 +13,11 @@ import logging
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from captiva.portal import radius_auth
 from captiva.portal.config import LANGUAGES
 from captiva.portal.security import Throttled
-from captiva.portal.shell import LANG_COOKIE
+from captiva.portal.shell import LANG_COOKIE, Room, route
 from captiva.vouchers import checked as checked_code
 from captiva.vouchers import is_code
 
@@ -26,21 +25,10 @@ log = logging.getLogger("captiva.portal")
 USERNAME_MAX = 64
 
 
-class LoginViews:
+class LoginViews(Room):
     """Bound to the Portal: its sessions, login limits, RADIUS check and rendering."""
 
-    def __init__(self, portal):
-        self.portal = portal
-
-    def routes(self) -> list[Route]:
-        return [
-            Route("/", self.index, methods=["GET"]),
-            Route("/login", self.login_page, methods=["GET"]),
-            Route("/login", self.login, methods=["POST"]),
-            Route("/logout", self.logout, methods=["POST"]),
-            Route("/lang", self.set_language, methods=["POST"]),
-        ]
-
+    @route("GET", "/")
     async def index(self, request: Request) -> Response:
         portal = self.portal
         session = portal.session(request)
@@ -48,6 +36,7 @@ class LoginViews:
             return RedirectResponse("/admin" if await portal.staff(request) else "/me", 303)
         return RedirectResponse("/login", 303)
 
+    @route("GET", "/login")
     async def login_page(self, request: Request) -> Response:
         portal = self.portal
         session = portal.session(request)
@@ -61,6 +50,7 @@ class LoginViews:
         return self.portal.visitor_page(request, "login.html", status, message=message,
                                         message_values=values, username=username)
 
+    @route("POST", "/login")
     async def login(self, request: Request) -> Response:
         portal = self.portal
         form = await portal.form(request)
@@ -115,6 +105,7 @@ class LoginViews:
         portal.set_session_cookie(response, cookie)
         return response
 
+    @route("POST", "/logout")
     async def logout(self, request: Request) -> Response:
         portal = self.portal
         form = await portal.form(request)
@@ -127,6 +118,7 @@ class LoginViews:
         portal.clear_session_cookie(response)
         return response
 
+    @route("POST", "/lang")
     async def set_language(self, request: Request) -> Response:
         portal = self.portal
         form = await portal.form(request)

@@ -26,6 +26,7 @@ from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
 
 from captiva.portal import labels, radius_auth
 from captiva.portal.config import LANGUAGES, Config
@@ -43,6 +44,28 @@ LANG_COOKIE = "captiva_lang"
 # Background refreshes in flight at most, per cache (each holds a pool connection): up to
 # this many, and no more than half the pool.
 FIGURE_REFRESHES = 4
+
+
+def route(method: str, path: str):
+    """Marks a room's handler as the answer to ``method path`` (Room.routes lists it). Put
+    it above the handler's guard, as the first thing a reader sees of a page."""
+    def mark(handler: Callable[..., Awaitable[Response]]):
+        handler.captiva_routes = (*getattr(handler, "captiva_routes", ()), (method, path))
+        return handler
+    return mark
+
+
+class Room:
+    """A room's views, bound to the Portal (``self.portal``): its routes are the handlers
+    it marks with @route, in the order the class defines them."""
+
+    def __init__(self, portal: Portal):
+        self.portal = portal
+
+    def routes(self) -> list[Route]:
+        return [Route(path, getattr(self, name), methods=[method])
+                for name, member in vars(type(self)).items()
+                for method, path in getattr(member, "captiva_routes", ())]
 
 
 def signed_in(api: bool = False):

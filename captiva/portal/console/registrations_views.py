@@ -21,9 +21,8 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
-from captiva.portal.shell import staff_only, with_staff_form
+from captiva.portal.shell import Room, route, staff_only, with_staff_form
 from captiva.portal.staff import Staff
 from captiva.portal.student import signup_data
 from captiva.quota.usage import default_calendar
@@ -33,19 +32,10 @@ from .text import REVIEW_NOTICES, REVIEW_REFUSALS
 log = logging.getLogger("captiva.portal")
 
 
-class RegistrationViews:
+class RegistrationViews(Room):
     """Bound to the Portal: its staff roles, rendering and database pool."""
 
-    def __init__(self, portal):
-        self.portal = portal
-
-    def routes(self) -> list[Route]:
-        return [
-            Route("/admin/registrations", self.review, methods=["GET"]),
-            Route("/admin/registrations/{request_id}/{decision}", self.decide,
-                  methods=["POST"]),
-        ]
-
+    @route("GET", "/admin/registrations")
     @staff_only()
     async def review(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
@@ -61,6 +51,7 @@ class RegistrationViews:
                              notice=notice if notice in REVIEW_NOTICES else None,
                              error=error if error in REVIEW_REFUSALS else None)
 
+    @route("POST", "/admin/registrations/{request_id}/{decision}")
     @with_staff_form(act=False)
     async def decide(self, request: Request, staff: Staff,
                      form: dict[str, str]) -> Response:

@@ -20,10 +20,9 @@ from urllib.parse import quote
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route
 
 from captiva.portal.rows import jsonable_rows
-from captiva.portal.shell import staff_only, with_staff_form
+from captiva.portal.shell import Room, route, staff_only, with_staff_form
 from captiva.portal.staff import Staff
 from captiva.quota.usage import default_calendar
 
@@ -36,28 +35,12 @@ CSV_COLUMNS = ("username", "first_name", "last_name", "email", "promotion", "pro
                "status", "presence", "last_login", "last_ip", "online_ip", "expires_at")
 
 
-class ConsoleViews:
+class ConsoleViews(Room):
     """Bound to the Portal: its sessions, staff roles, rendering and database pool."""
-
-    def __init__(self, portal):
-        self.portal = portal
-
-    def routes(self) -> list[Route]:
-        """The console's routes; ``/api/admin/{view}`` matches any name, so the app lists
-        these after the other rooms' ``/api/admin/...`` routes."""
-        return [
-            Route("/admin", self.overview, methods=["GET"]),
-            Route("/admin/export/{view}.csv", self.overview_csv, methods=["GET"]),
-            Route("/admin/users", self.users, methods=["GET"]),
-            Route("/admin/users.csv", self.users_csv, methods=["GET"]),
-            Route("/admin/users/{username}", self.user, methods=["GET"]),
-            Route("/admin/users/{username}/{action:str}", self.action, methods=["POST"]),
-            Route("/api/admin/users", self.api_users, methods=["GET"]),
-            Route("/api/admin/{view}", self.api_overview, methods=["GET"]),
-        ]
 
     # -- the overview -------------------------------------------------------------------------
 
+    @route("GET", "/admin")
     @staff_only()
     async def overview(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
@@ -66,6 +49,7 @@ class ConsoleViews:
         return portal.render(request, "admin.html", views=views, tz=tz, now=now,
                              local=lambda m, t=True: portal.local(m, tz, t))
 
+    @route("GET", "/api/admin/{view}")
     @staff_only(api=True)
     async def api_overview(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
@@ -77,6 +61,7 @@ class ConsoleViews:
                                        portal.now())
         return JSONResponse({"view": view, "rows": jsonable_rows(rows)})
 
+    @route("GET", "/admin/export/{view}.csv")
     @staff_only()
     async def overview_csv(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
@@ -89,6 +74,7 @@ class ConsoleViews:
 
     # -- the users ----------------------------------------------------------------------------
 
+    @route("GET", "/admin/users")
     @staff_only()
     async def users(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
@@ -103,6 +89,7 @@ class ConsoleViews:
                              statuses=data.LIST_STATUSES + data.ACCOUNT_STATUSES,
                              local=lambda m, t=True: portal.local(m, tz, t))
 
+    @route("GET", "/api/admin/users")
     @staff_only(api=True)
     async def api_users(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
@@ -111,6 +98,7 @@ class ConsoleViews:
         return JSONResponse({"page": query.page, "has_more": more,
                              "rows": jsonable_rows(rows)})
 
+    @route("GET", "/admin/users.csv")
     @staff_only()
     async def users_csv(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
@@ -120,6 +108,7 @@ class ConsoleViews:
         return portal.csv_response(
             [{c: row[c] for c in CSV_COLUMNS} for row in jsonable_rows(rows)], "users")
 
+    @route("GET", "/admin/users/{username}")
     @staff_only()
     async def user(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
@@ -145,6 +134,7 @@ class ConsoleViews:
             roster_source=portal.config.roster_source,
             local=lambda m, t=True: portal.local(m, tz, t))
 
+    @route("POST", "/admin/users/{username}/{action:str}")
     @with_staff_form()
     async def action(self, request: Request, staff: Staff,
                      form: dict[str, str]) -> Response:

@@ -18,10 +18,9 @@ import psycopg
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from captiva.portal.security import Session
-from captiva.portal.shell import signed_in, with_staff_form, with_student_form
+from captiva.portal.shell import Room, route, signed_in, with_staff_form, with_student_form
 from captiva.portal.staff import Staff
 from captiva.vouchers import is_code
 
@@ -31,20 +30,10 @@ from .devices_text import NOTICES, REFUSALS
 log = logging.getLogger("captiva.portal")
 
 
-class DeviceViews:
+class DeviceViews(Room):
     """Bound to the Portal: its sessions, rendering, dashboard figures and database pool."""
 
-    def __init__(self, portal):
-        self.portal = portal
-
-    def routes(self) -> list[Route]:
-        return [
-            Route("/devices", self.page, methods=["GET"]),
-            Route("/devices/{action}", self.act, methods=["POST"]),
-            Route("/admin/users/{username}/devices/{action}", self.staff_act,
-                  methods=["POST"]),
-        ]
-
+    @route("GET", "/devices")
     @signed_in()
     async def page(self, request: Request, session: Session) -> Response:
         portal = self.portal
@@ -85,6 +74,7 @@ class DeviceViews:
         self.portal.forget_figures(username)
         return "done", done.notice(action) + f"&count={done.sessions}"
 
+    @route("POST", "/devices/{action}")
     @with_student_form
     async def act(self, request: Request, session: Session,
                   form: dict[str, str]) -> Response:
@@ -98,6 +88,7 @@ class DeviceViews:
         key, message = await self._act(session.username, session.username, action, form)
         return RedirectResponse(f"/devices?{key}={message}", 303)
 
+    @route("POST", "/admin/users/{username}/devices/{action}")
     @with_staff_form()
     async def staff_act(self, request: Request, staff: Staff,
                         form: dict[str, str]) -> Response:

@@ -18,11 +18,10 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from captiva.portal import radius_auth
 from captiva.portal.security import LoginLimiter, Session, Throttled, client_bucket
-from captiva.portal.shell import signed_in, with_student_form
+from captiva.portal.shell import Room, route, signed_in, with_student_form
 from captiva.runtime.mail import Mailer
 
 from . import password_data
@@ -32,11 +31,11 @@ RESET_WINDOW = 3600  # seconds: forgotten-password requests are counted per hour
 RESET_KEY = "forgotten-password"  # what the limiter counts them under, at each client
 
 
-class PasswordViews:
+class PasswordViews(Room):
     """Bound to the Portal: its sessions, rendering, RADIUS check and database pool."""
 
     def __init__(self, portal):
-        self.portal = portal
+        super().__init__(portal)
         settings = portal.config.password
         # Forgotten-password requests per client (an IPv6 /64), in memory, whatever the
         # account (one key, RESET_KEY, per client): past the limit the client is told to wait.
@@ -46,18 +45,9 @@ class PasswordViews:
         self.resets = LoginLimiter(limit, limit, RESET_WINDOW,
                                    clock=portal.clock)
 
-    def routes(self) -> list[Route]:
-        return [
-            Route("/password", self.change_page, methods=["GET"]),
-            Route("/password", self.change, methods=["POST"]),
-            Route("/password/forgot", self.forgot_page, methods=["GET"]),
-            Route("/password/forgot", self.forgot, methods=["POST"]),
-            Route("/password/reset/{token}", self.reset_page, methods=["GET"]),
-            Route("/password/reset/{token}", self.reset, methods=["POST"]),
-        ]
-
     # -- change ------------------------------------------------------------------------------
 
+    @route("GET", "/password")
     @signed_in()
     async def change_page(self, request: Request, session: Session) -> Response:
         done = request.query_params.get("done")
@@ -88,6 +78,7 @@ class PasswordViews:
                              message_values=message_values or {}, done=done, ended=ended,
                              min_length=portal.config.password.min_length)
 
+    @route("POST", "/password")
     @with_student_form
     async def change(self, request: Request, session: Session,
                      form: dict[str, str]) -> Response:
@@ -154,9 +145,11 @@ class PasswordViews:
                                         enabled=bool(settings.public_url),
                                         min_length=settings.min_length, **context)
 
+    @route("GET", "/password/forgot")
     async def forgot_page(self, request: Request) -> Response:
         return self._visitor_form(request, "student_forgot.html", sent=False, message=None)
 
+    @route("POST", "/password/forgot")
     async def forgot(self, request: Request) -> Response:
         """The same answer, at once, whether or not the account exists: the database and the
         mail server are asked after the response is sent."""
@@ -219,6 +212,7 @@ class PasswordViews:
 
     # -- the link's page ---------------------------------------------------------------------
 
+    @route("GET", "/password/reset/{token}")
     async def reset_page(self, request: Request) -> Response:
         token = request.path_params["token"][:64]
         username = await run_in_threadpool(self.portal.with_conn, password_data.reset_username,
@@ -226,6 +220,7 @@ class PasswordViews:
         return self._visitor_form(request, "student_reset.html", status=200 if username else 410,
                                   valid=bool(username), token=token, message=None, done=False)
 
+    @route("POST", "/password/reset/{token}")
     async def reset(self, request: Request) -> Response:
         portal = self.portal
         form = await portal.form(request)

@@ -20,9 +20,9 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from captiva.portal.security import LoginLimiter, Throttled, client_bucket
+from captiva.portal.shell import Room, route
 
 from . import password_data, signup_data
 
@@ -30,9 +30,9 @@ log = logging.getLogger("captiva.portal")
 WINDOW = 3600  # seconds: submissions are counted per hour
 
 
-class SignupViews:
+class SignupViews(Room):
     def __init__(self, portal):
-        self.portal = portal
+        super().__init__(portal)
         settings = portal.config.signup
         self.registrar = (signup_data.RegistrarList(settings.registrar_csv)
                           if settings.registrar_csv else None)
@@ -41,15 +41,6 @@ class SignupViews:
         self.submissions = LoginLimiter(settings.per_client, settings.per_client, WINDOW,
                                         clock=portal.clock)
         portal.env.globals["signup_open"] = self.enabled  # the login page's link
-
-    def routes(self) -> list[Route]:
-        return [
-            Route("/signup", self.form_page, methods=["GET"]),
-            Route("/signup", self.submit, methods=["POST"]),
-            Route("/signup/verify/{token}", self.verify_page, methods=["GET"]),
-            Route("/signup/verify/{token}", self.verify, methods=["POST"]),
-            Route("/signup/status/{token}", self.status, methods=["GET"]),
-        ]
 
     @property
     def enabled(self) -> bool:
@@ -74,9 +65,11 @@ class SignupViews:
             message_values=message_values or {},
             min_length=self.portal.config.password.min_length)
 
+    @route("GET", "/signup")
     async def form_page(self, request: Request) -> Response:
         return await self._form(request, 200 if self.enabled else 404)
 
+    @route("POST", "/signup")
     async def submit(self, request: Request) -> Response:
         portal = self.portal
         form = await portal.form(request)
@@ -153,12 +146,14 @@ class SignupViews:
         return signup_data.request_of(self.portal.config.session_secret, purpose,
                                       request.path_params["token"][:64])
 
+    @route("GET", "/signup/verify/{token}")
     async def verify_page(self, request: Request) -> Response:
         request_id = self._request_id(request, "verify")
         if request_id is None:
             return self._status_page(request, 404)
         return self._status_page(request, confirm=True, token=request.path_params["token"])
 
+    @route("POST", "/signup/verify/{token}")
     async def verify(self, request: Request) -> Response:
         portal = self.portal
         form = await portal.form(request)
@@ -169,6 +164,7 @@ class SignupViews:
         status_token = signup_data.token(portal.config.session_secret, "status", request_id)
         return RedirectResponse(f"/signup/status/{status_token}?verified=1", 303)
 
+    @route("GET", "/signup/status/{token}")
     async def status(self, request: Request) -> Response:
         request_id = self._request_id(request, "status")
         found = request_id and await run_in_threadpool(self.portal.with_conn,

@@ -19,10 +19,9 @@ import psycopg
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
 
 from captiva.portal.security import Session
-from captiva.portal.shell import signed_in
+from captiva.portal.shell import Room, route, signed_in
 from captiva.vouchers import is_code
 
 from . import data
@@ -53,21 +52,16 @@ def page_number(request: Request) -> int:
         return 1
 
 
-class StudentViews:
+class StudentViews(Room):
     """Bound to the Portal: its sessions, the figures' cache and rendering."""
 
     def __init__(self, portal):
-        self.portal = portal
+        super().__init__(portal)
         # rendered /me pages per (session, page, language), each with the figures it shows:
         # served while those are the cache's; they hold the session's CSRF token
         self._pages: dict[tuple[str, int, str], tuple[Figures, bytes]] = {}
 
-    def routes(self) -> list[Route]:
-        return [
-            Route("/me", self.me, methods=["GET"]),
-            Route("/api/me", self.api_me, methods=["GET"]),
-        ]
-
+    @route("GET", "/me")
     @signed_in()
     async def me(self, request: Request, session: Session) -> Response:
         portal = self.portal
@@ -103,6 +97,7 @@ class StudentViews:
             self._pages[key] = (figures, response.body)
         return response
 
+    @route("GET", "/api/me")
     @signed_in(api=True)
     async def api_me(self, request: Request, session: Session) -> Response:
         portal = self.portal

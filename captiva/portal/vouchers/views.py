@@ -15,11 +15,10 @@ from urllib.parse import quote
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
 
 from captiva.portal.rows import jsonable_rows
 from captiva.portal.security import Session
-from captiva.portal.shell import signed_in, staff_only, with_staff_form
+from captiva.portal.shell import Room, route, signed_in, staff_only, with_staff_form
 from captiva.portal.staff import Staff
 from captiva.vouchers import is_code
 
@@ -29,21 +28,10 @@ log = logging.getLogger("captiva.portal")
 REFUSALS = ("voucher.failed", "vouchers.reason_required")
 
 
-class VoucherViews:
+class VoucherViews(Room):
     """Bound to the Portal: its sessions, rendering and database pool."""
 
-    def __init__(self, portal):
-        self.portal = portal
-
-    def routes(self) -> list[Route]:
-        return [
-            Route("/voucher/me", self.me, methods=["GET"]),
-            Route("/admin/vouchers", self.admin, methods=["GET"]),
-            Route("/admin/vouchers.csv", self.admin_csv, methods=["GET"]),
-            Route("/admin/vouchers/revoke", self.revoke, methods=["POST"]),
-            Route("/api/admin/vouchers", self.api_admin, methods=["GET"]),
-        ]
-
+    @route("GET", "/voucher/me")
     @signed_in()
     async def me(self, request: Request, session: Session) -> Response:
         portal = self.portal
@@ -54,6 +42,7 @@ class VoucherViews:
         return portal.render(request, "voucher_me.html", voucher=found,
                              local=lambda m, t=True: portal.local(m, found.timezone, t))
 
+    @route("GET", "/admin/vouchers")
     @staff_only()
     async def admin(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
@@ -70,6 +59,7 @@ class VoucherViews:
                              revoked={"batch": batch, "index": index} if batch else None,
                              again=request.query_params.get("again") == "1")
 
+    @route("POST", "/admin/vouchers/revoke")
     @with_staff_form(act=False)
     async def revoke(self, request: Request, staff: Staff,
                      form: dict[str, str]) -> Response:
@@ -91,6 +81,7 @@ class VoucherViews:
         again = "" if done["revoked"] else "&again=1"
         return RedirectResponse(f"/admin/vouchers?revoked={target}{again}", 303)
 
+    @route("GET", "/api/admin/vouchers")
     @staff_only(api=True)
     async def api_admin(self, request: Request, staff: Staff) -> Response:
         portal = self.portal
@@ -103,6 +94,7 @@ class VoucherViews:
                             "recent": jsonable_rows(batch["recent"])})
         return JSONResponse({"batches": batches, "timezone": view["timezone"]})
 
+    @route("GET", "/admin/vouchers.csv")
     @staff_only()
     async def admin_csv(self, request: Request, staff: Staff) -> Response:
         portal = self.portal

@@ -20,9 +20,9 @@ from urllib.parse import urlencode, urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from captiva.portal.i18n import MESSAGES, translator
+from captiva.portal.shell import Room, route
 
 from . import data, live
 
@@ -33,27 +33,14 @@ log = logging.getLogger("captiva.portal")
 ISSUED_KEPT = 1_000
 
 
-class WorkstationViews:
+class WorkstationViews(Room):
     """Bound to the Portal: its sessions, CSRF tokens, rendering and database pool."""
 
     def __init__(self, portal):
-        self.portal = portal
+        super().__init__(portal)
         self.hub = live.Hub(portal)
         # session key -> (site, code) of the operator's last issue, shown once (ISSUED_KEPT)
         self.issued: dict[str, tuple[str, str]] = {}
-
-    def routes(self) -> list[Route]:
-        return [
-            Route("/admin/workstations", self.index, methods=["GET"]),
-            Route("/admin/workstations/{site}", self.site_page, methods=["GET"]),
-            Route("/admin/workstations/{site}/events", self.site_events, methods=["GET"]),
-            Route("/admin/workstations/{site}/audit", self.audit_page, methods=["GET"]),
-            Route("/admin/workstations/{site}/act", self.action, methods=["POST"]),
-            Route("/api/admin/workstations/{site}", self.site_json, methods=["GET"]),
-            Route("/kiosk", self.kiosk_page, methods=["GET"]),
-            Route("/kiosk/events", self.kiosk_events, methods=["GET"]),
-            Route("/api/kiosk", self.kiosk_json, methods=["GET"]),
-        ]
 
     async def _staff_site(self, request: Request, api: bool = False):
         portal = self.portal
@@ -69,6 +56,7 @@ class WorkstationViews:
                                  message_key="error.forbidden"), None
         return staff, allowed
 
+    @route("GET", "/admin/workstations")
     async def index(self, request: Request) -> Response:
         staff, allowed = await self._staff_site(request)
         if isinstance(staff, Response):
@@ -77,6 +65,7 @@ class WorkstationViews:
             return RedirectResponse(f"/admin/workstations/{allowed[0]}", 303)
         return self.portal.render(request, "ws_sites.html", sites=allowed)
 
+    @route("GET", "/admin/workstations/{site}")
     async def site_page(self, request: Request) -> Response:
         staff, _ = await self._staff_site(request)
         if isinstance(staff, Response):
@@ -111,6 +100,7 @@ class WorkstationViews:
         return messages[key].format(limit=number["limit"], max=number["max_seconds"] // 60,
                                     left=number["left_seconds"] // 60)
 
+    @route("GET", "/api/admin/workstations/{site}")
     async def site_json(self, request: Request) -> Response:
         staff, _ = await self._staff_site(request, api=True)
         if isinstance(staff, Response):
@@ -119,6 +109,7 @@ class WorkstationViews:
                                        request.path_params["site"], self.portal.now())
         return JSONResponse({"rows": rows})
 
+    @route("GET", "/admin/workstations/{site}/events")
     async def site_events(self, request: Request) -> Response:
         staff, _ = await self._staff_site(request, api=True)
         if isinstance(staff, Response):
@@ -149,6 +140,7 @@ class WorkstationViews:
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
 
+    @route("GET", "/admin/workstations/{site}/audit")
     async def audit_page(self, request: Request) -> Response:
         staff, _ = await self._staff_site(request)
         if isinstance(staff, Response):
@@ -158,6 +150,7 @@ class WorkstationViews:
         rows = await run_in_threadpool(self.portal.with_conn, data.audit, site, text)
         return self.portal.render(request, "ws_audit.html", site=site, rows=rows, q=text)
 
+    @route("POST", "/admin/workstations/{site}/act")
     async def action(self, request: Request) -> Response:
         """POST one action: CSRF first, then the role (in SQL, per site), then the rules."""
         portal = self.portal
@@ -204,6 +197,7 @@ class WorkstationViews:
             log.warning("kiosk: cannot look up %s", ip, exc_info=True)
             return None
 
+    @route("GET", "/kiosk")
     async def kiosk_page(self, request: Request) -> Response:
         found = await self._kiosk(request)
         if found is None:
@@ -227,12 +221,14 @@ class WorkstationViews:
                                   t=translator(lang), login_url=login_url,
                                   initial=_kiosk_row(found), now=time.time())
 
+    @route("GET", "/api/kiosk")
     async def kiosk_json(self, request: Request) -> Response:
         found = await self._kiosk(request)
         if found is None:
             return JSONResponse({"error": "not a workstation"}, 404)
         return JSONResponse({"row": _kiosk_row(found), "at": time.time()})
 
+    @route("GET", "/kiosk/events")
     async def kiosk_events(self, request: Request) -> Response:
         found = await self._kiosk(request)
         if found is None:
