@@ -24,11 +24,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-try:
-    import zoneinfo
-except ImportError:  # pragma: no cover - Python < 3.9 is not supported by Captiva
-    zoneinfo = None
-
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_hotspot import (
     HOTSPOT_TLS,
     LOGIN_METHODS,
@@ -67,6 +62,7 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_sche
     type_name,
     username,
     weekday,
+    zone,
 )
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_units import format_size
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_vouchers import (
@@ -525,7 +521,7 @@ def user_expiry(roster: Roster, user: Mapping[str, Any], policy: Mapping[str, An
 @functools.lru_cache(maxsize=4096)
 def _expiry(expires, validity_days, activated, timezone_name) -> dt.datetime | None:
     # Cached: a roster has a few distinct expiry dates shared by thousands of users.
-    tz = zoneinfo.ZoneInfo(timezone_name)
+    tz = zone(timezone_name)
     if isinstance(expires, dt.datetime):
         return expires if expires.tzinfo else expires.replace(tzinfo=tz)
     if isinstance(expires, dt.date):

@@ -21,11 +21,6 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-try:
-    import zoneinfo
-except ImportError:  # pragma: no cover - Python < 3.9 is not supported by Captiva
-    zoneinfo = None
-
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import (
     DEFAULT_PROFILE,
     STATUS_GROUPS,
@@ -35,6 +30,7 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster impo
     user_expiry,
     user_status,
 )
+from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_schema import zone
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_routeros_certificates import (
     desired_entries,
     hotspot_certificate_name,
@@ -107,7 +103,7 @@ def compile_radius(roster: Roster, now: dt.datetime,
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     settings = roster.settings
-    tz = zoneinfo.ZoneInfo(settings["captiva_timezone"])
+    tz = zone(settings["captiva_timezone"])
     today = now.astimezone(tz).date()
     activations = activations or {}
     storage = settings["captiva_password_storage"]

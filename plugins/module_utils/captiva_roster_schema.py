@@ -129,6 +129,12 @@ def timezone(value, path, errors):
     return value
 
 
+def zone(name: str) -> dt.tzinfo:
+    """The IANA timezone ``name`` (checked by :func:`timezone`): the one place the roster's
+    code reads zoneinfo."""
+    return zoneinfo.ZoneInfo(name)
+
+
 _TZ_CACHE: set[str] = set()
 
 

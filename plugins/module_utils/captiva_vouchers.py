@@ -64,12 +64,8 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_sche
     suggest,
     text,
     type_name,
+    zone,
 )
-
-try:
-    import zoneinfo
-except ImportError:  # pragma: no cover - Python < 3.9 is not supported by Captiva
-    zoneinfo = None
 
 ALPHABET = "23456789ACEFHJKMNPRTWXY"
 BASE = len(ALPHABET)  # 23, a prime: what makes the check character catch every error below
@@ -312,11 +308,11 @@ def _batch_timezone(batch_sites, sites, default_timezone):
 
 
 def _instant(value, timezone_name, *, end: bool) -> dt.datetime:
-    zone = zoneinfo.ZoneInfo(timezone_name)
+    tz = zone(timezone_name)
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=zone)
+        return value if value.tzinfo else value.replace(tzinfo=tz)
     day = value + dt.timedelta(days=1) if end else value
-    return dt.datetime.combine(day, dt.time(), tzinfo=zone)
+    return dt.datetime.combine(day, dt.time(), tzinfo=tz)
 
 
 def _check_validity(batch, path, errors):
