@@ -105,7 +105,7 @@ class ShellViews(Room):
     async def not_found(self, request: Request, exc: Exception) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": "not found"}, 404)
-        return self.portal.render(request, "error.html", status=404, message_key="error.not_found")
+        return self.portal.not_found(request)
 
     async def method_not_allowed(self, request: Request, exc: Exception) -> Response:
         return PlainTextResponse("method not allowed", 405)

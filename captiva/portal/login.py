@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from captiva.portal import radius_auth
 from captiva.portal.config import LANGUAGES
 from captiva.portal.security import Throttled
-from captiva.portal.shell import LANG_COOKIE, Room, route
+from captiva.portal.shell import LANG_COOKIE, Room, route, with_form
 from captiva.vouchers import checked as checked_code
 from captiva.vouchers import is_code
 
@@ -106,11 +106,9 @@ class LoginViews(Room):
         return response
 
     @route("POST", "/logout")
-    async def logout(self, request: Request) -> Response:
+    @with_form
+    async def logout(self, request: Request, form: dict[str, str]) -> Response:
         portal = self.portal
-        form = await portal.form(request)
-        if not portal.csrf_ok(request, form):
-            return portal.csrf_refused(request)
         session = portal.session(request)
         if session is not None:
             portal.store.delete(session)
@@ -119,11 +117,8 @@ class LoginViews(Room):
         return response
 
     @route("POST", "/lang")
-    async def set_language(self, request: Request) -> Response:
-        portal = self.portal
-        form = await portal.form(request)
-        if not portal.csrf_ok(request, form):
-            return portal.csrf_refused(request)
+    @with_form
+    async def set_language(self, request: Request, form: dict[str, str]) -> Response:
         lang = form.get("lang", "")
         target = form.get("next", "/")
         if not target.startswith("/") or target.startswith("//") or "\\" in target:

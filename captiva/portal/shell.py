@@ -68,61 +68,55 @@ class Room:
                 for method, path in getattr(member, "captiva_routes", ())]
 
 
-def signed_in(api: bool = False):
-    """A room's handler (a method of views holding ``self.portal``) that answers only a
-    signed-in user: it is called with the Session after the request; anyone else gets
-    Portal.require_login's refusal (``api``: a JSON 401 rather than the login page)."""
+def guard(check: Callable[[Portal, Request], Awaitable[Any]]):
+    """A room's handler (a method of views holding ``self.portal``) that runs only when
+    ``check(portal, request)`` lets the request through: it is called with what the check
+    found after the request (each item of a tuple), and the check's refusal, a Response, is
+    the answer otherwise."""
     def wrap(handler: Callable[..., Awaitable[Response]]):
         @functools.wraps(handler)
         async def guarded(views, request: Request) -> Response:
-            session = views.portal.require_login(request, api)
-            if isinstance(session, Response):
-                return session
-            return await handler(views, request, session)
+            found = await check(views.portal, request)
+            if isinstance(found, Response):
+                return found
+            return await handler(views, request,
+                                 *(found if isinstance(found, tuple) else (found,)))
         return guarded
     return wrap
+
+
+def signed_in(api: bool = False):
+    """Only a signed-in user, the handler called with the Session; anyone else gets
+    Portal.require_login's refusal (``api``: a JSON 401 rather than the login page)."""
+    async def check(portal: Portal, request: Request):
+        return portal.require_login(request, api)
+    return guard(check)
 
 
 def staff_only(api: bool = False):
-    """A room's handler that answers only staff whose role may read the console: it is
-    called with the Staff after the request; anyone else gets Portal.require_staff's
-    refusal (``api``: JSON 401/403 rather than pages)."""
-    def wrap(handler: Callable[..., Awaitable[Response]]):
-        @functools.wraps(handler)
-        async def guarded(views, request: Request) -> Response:
-            staff = await views.portal.require_staff(request, api)
-            if isinstance(staff, Response):
-                return staff
-            return await handler(views, request, staff)
-        return guarded
-    return wrap
-
-
-def with_student_form(handler: Callable[..., Awaitable[Response]]):
-    """A room's POST handler for a signed-in user: called with the Session and the form
-    once Portal.student_form has checked both; the refusal's response otherwise."""
-    @functools.wraps(handler)
-    async def guarded(views, request: Request) -> Response:
-        found = await views.portal.student_form(request)
-        if isinstance(found, Response):
-            return found
-        return await handler(views, request, *found)
-    return guarded
+    """Only staff whose role may read the console, the handler called with the Staff;
+    anyone else gets Portal.require_staff's refusal (``api``: JSON 401/403 rather than
+    pages)."""
+    async def check(portal: Portal, request: Request):
+        return await portal.require_staff(request, api)
+    return guard(check)
 
 
 def with_staff_form(act: bool = True):
-    """A room's POST handler for staff: called with the Staff and the form once
-    Portal.staff_form has checked both (``act``: a role that may act); the refusal's
-    response otherwise."""
-    def wrap(handler: Callable[..., Awaitable[Response]]):
-        @functools.wraps(handler)
-        async def guarded(views, request: Request) -> Response:
-            found = await views.portal.staff_form(request, act=act)
-            if isinstance(found, Response):
-                return found
-            return await handler(views, request, *found)
-        return guarded
-    return wrap
+    """A console POST, the handler called with the Staff and the form once
+    Portal.staff_form has checked both (``act``: a role that may act)."""
+    async def check(portal: Portal, request: Request):
+        return await portal.staff_form(request, act=act)
+    return guard(check)
+
+
+# A signed-in user's POST, the handler called with the Session and the form once
+# Portal.student_form has checked both.
+with_student_form = guard(lambda portal, request: portal.student_form(request))
+
+# Anyone's POST (a visitor's too), the handler called with the form once its CSRF token
+# is checked (Portal.checked_form).
+with_form = guard(lambda portal, request: portal.checked_form(request))
 
 
 class Portal:
@@ -311,12 +305,22 @@ class Portal:
     def csrf_refused(self, request: Request) -> HTMLResponse:
         return self.render(request, "error.html", status=403, message_key="error.csrf")
 
-    async def student_form(self, request: Request) -> tuple[Session, dict[str, str]] | Response:
-        """A signed-in user's POST: its CSRF token checked first, then the session; the
-        refusal's response otherwise."""
+    def not_found(self, request: Request) -> HTMLResponse:
+        return self.render(request, "error.html", status=404, message_key="error.not_found")
+
+    async def checked_form(self, request: Request) -> dict[str, str] | Response:
+        """A POST's form once its CSRF token is checked; the refusal's response otherwise."""
         form = await self.form(request)
         if not self.csrf_ok(request, form):
             return self.csrf_refused(request)
+        return form
+
+    async def student_form(self, request: Request) -> tuple[Session, dict[str, str]] | Response:
+        """A signed-in user's POST: its CSRF token checked first, then the session; the
+        refusal's response otherwise."""
+        form = await self.checked_form(request)
+        if isinstance(form, Response):
+            return form
         session = self.require_login(request)
         if isinstance(session, Response):
             return session
@@ -327,9 +331,9 @@ class Portal:
         """A console action's POST: its CSRF token checked first, then the role
         (``act``: one that may act, Staff.can_act; the database checks it again); the
         refusal's response otherwise."""
-        form = await self.form(request)
-        if not self.csrf_ok(request, form):
-            return self.csrf_refused(request)
+        form = await self.checked_form(request)
+        if isinstance(form, Response):
+            return form
         staff = await self.require_staff(request, act=act)
         if isinstance(staff, Response):
             return staff

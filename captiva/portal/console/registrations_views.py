@@ -61,8 +61,7 @@ class RegistrationViews(Room):
         request_id = request.path_params["request_id"]
         if decision not in ("approve", "reject") or not request_id.isdigit() \
                 or len(request_id) > 18:
-            return portal.render(request, "error.html", status=404,
-                                 message_key="error.not_found")
+            return portal.not_found(request)
         if not staff.can_review:
             return RedirectResponse("/admin/registrations?error=review.read_only", 303)
         reason = form.get("reason", "").strip()

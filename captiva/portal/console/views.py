@@ -143,8 +143,7 @@ class ConsoleViews(Room):
         username = request.path_params["username"]
         action = request.path_params["action"]
         if action not in ("grant", "disconnect"):
-            return portal.render(request, "error.html", status=404,
-                                 message_key="error.not_found")
+            return portal.not_found(request)
         now = portal.now()
         target = "/admin/users/" + quote(username, safe="")
         try:

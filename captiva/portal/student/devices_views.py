@@ -83,8 +83,7 @@ class DeviceViews(Room):
             return RedirectResponse("/voucher/me", 303)
         action = request.path_params["action"]
         if action not in devices_data.ACTIONS:
-            return portal.render(request, "error.html", status=404,
-                                 message_key="error.not_found")
+            return portal.not_found(request)
         key, message = await self._act(session.username, session.username, action, form)
         return RedirectResponse(f"/devices?{key}={message}", 303)
 
@@ -97,8 +96,7 @@ class DeviceViews(Room):
         username = request.path_params["username"]
         action = request.path_params["action"]
         if action not in devices_data.ACTIONS:
-            return portal.render(request, "error.html", status=404,
-                                 message_key="error.not_found")
+            return portal.not_found(request)
         key, message = await self._act(staff.username, username, action, form)
         if message.startswith("devices.disconnected"):  # the console's own words for it
             message = "console.disconnect_requested"

@@ -22,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from captiva.portal.i18n import MESSAGES, translator
-from captiva.portal.shell import Room, route
+from captiva.portal.shell import Room, guard, route, with_form
+from captiva.portal.staff import Staff
 
 from . import data, live
 
@@ -31,6 +32,28 @@ log = logging.getLogger("captiva.portal")
 # An issued code is shown once, to the operator who issued it, on the page after the action
 # (never in a URL, which nginx logs): this many are kept, the oldest dropped first.
 ISSUED_KEPT = 1_000
+
+
+async def site_staff(portal, request: Request, api: bool = False):
+    """The staff member and the sites their role covers (the policy's, data.sites_of), when
+    the request's ``{site}`` (if any) is one of them; the refusal's response otherwise
+    (``api``: JSON rather than pages)."""
+    staff = await portal.require_staff(request, api=api)
+    if isinstance(staff, Response):
+        return staff
+    site = request.path_params.get("site")
+    allowed = await run_in_threadpool(portal.with_conn, data.sites_of, staff)
+    if site is not None and site not in allowed:
+        if api:
+            return JSONResponse({"error": "forbidden"}, 403)
+        return portal.render(request, "error.html", status=403, message_key="error.forbidden")
+    return staff, allowed
+
+
+def at_sites(api: bool = False):
+    """A console handler for a site's staff, called with the Staff and their sites
+    (site_staff); anyone else gets its refusal."""
+    return guard(lambda portal, request: site_staff(portal, request, api))
 
 
 class WorkstationViews(Room):
@@ -42,34 +65,16 @@ class WorkstationViews(Room):
         # session key -> (site, code) of the operator's last issue, shown once (ISSUED_KEPT)
         self.issued: dict[str, tuple[str, str]] = {}
 
-    async def _staff_site(self, request: Request, api: bool = False):
-        portal = self.portal
-        staff = await portal.require_staff(request, api=api)
-        if isinstance(staff, Response):
-            return staff, None
-        site = request.path_params.get("site")
-        allowed = await run_in_threadpool(portal.with_conn, data.sites_of, staff)
-        if site is not None and site not in allowed:
-            if api:
-                return JSONResponse({"error": "forbidden"}, 403), None
-            return portal.render(request, "error.html", status=403,
-                                 message_key="error.forbidden"), None
-        return staff, allowed
-
     @route("GET", "/admin/workstations")
-    async def index(self, request: Request) -> Response:
-        staff, allowed = await self._staff_site(request)
-        if isinstance(staff, Response):
-            return staff
+    @at_sites()
+    async def index(self, request: Request, staff: Staff, allowed: list[str]) -> Response:
         if len(allowed) == 1:
             return RedirectResponse(f"/admin/workstations/{allowed[0]}", 303)
         return self.portal.render(request, "ws_sites.html", sites=allowed)
 
     @route("GET", "/admin/workstations/{site}")
-    async def site_page(self, request: Request) -> Response:
-        staff, _ = await self._staff_site(request)
-        if isinstance(staff, Response):
-            return staff
+    @at_sites()
+    async def site_page(self, request: Request, staff: Staff, _allowed: list[str]) -> Response:
         site = request.path_params["site"]
         rows = await run_in_threadpool(self.portal.with_conn, data.board, site, self.portal.now())
         return self.portal.render(
@@ -101,19 +106,15 @@ class WorkstationViews(Room):
                                     left=number["left_seconds"] // 60)
 
     @route("GET", "/api/admin/workstations/{site}")
-    async def site_json(self, request: Request) -> Response:
-        staff, _ = await self._staff_site(request, api=True)
-        if isinstance(staff, Response):
-            return staff
+    @at_sites(api=True)
+    async def site_json(self, request: Request, staff: Staff, _allowed: list[str]) -> Response:
         rows = await run_in_threadpool(self.portal.with_conn, data.board,
                                        request.path_params["site"], self.portal.now())
         return JSONResponse({"rows": rows})
 
     @route("GET", "/admin/workstations/{site}/events")
-    async def site_events(self, request: Request) -> Response:
-        staff, _ = await self._staff_site(request, api=True)
-        if isinstance(staff, Response):
-            return staff
+    @at_sites(api=True)
+    async def site_events(self, request: Request, staff: Staff, _allowed: list[str]) -> Response:
         site = request.path_params["site"]
         hub = self.hub
 
@@ -141,25 +142,22 @@ class WorkstationViews(Room):
                                           "X-Accel-Buffering": "no"})
 
     @route("GET", "/admin/workstations/{site}/audit")
-    async def audit_page(self, request: Request) -> Response:
-        staff, _ = await self._staff_site(request)
-        if isinstance(staff, Response):
-            return staff
+    @at_sites()
+    async def audit_page(self, request: Request, staff: Staff, _allowed: list[str]) -> Response:
         site = request.path_params["site"]
         text = request.query_params.get("q", "")[:100]
         rows = await run_in_threadpool(self.portal.with_conn, data.audit, site, text)
         return self.portal.render(request, "ws_audit.html", site=site, rows=rows, q=text)
 
     @route("POST", "/admin/workstations/{site}/act")
-    async def action(self, request: Request) -> Response:
+    @with_form
+    async def action(self, request: Request, form: dict[str, str]) -> Response:
         """POST one action: CSRF first, then the role (in SQL, per site), then the rules."""
         portal = self.portal
-        form = await portal.form(request)
-        if not portal.csrf_ok(request, form):
-            return portal.csrf_refused(request)
-        staff, _ = await self._staff_site(request)
-        if isinstance(staff, Response):
-            return staff
+        found = await site_staff(portal, request)
+        if isinstance(found, Response):
+            return found
+        staff, _ = found
         site = request.path_params["site"]
         action = form.get("action", "")
         if action not in data.ACTIONS:
