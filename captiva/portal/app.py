@@ -25,7 +25,8 @@ from captiva.portal.config import Config
 from captiva.portal.console.registrations_views import RegistrationViews
 from captiva.portal.console.views import ConsoleViews
 from captiva.portal.login import LoginViews
-from captiva.portal.shell import HERE, Portal, Room, route
+from captiva.portal.rooms import Room, route
+from captiva.portal.shell import HERE, Portal
 from captiva.portal.student.devices_views import DeviceViews
 from captiva.portal.student.password_views import PasswordViews
 from captiva.portal.student.signup_views import SignupViews

@@ -16,8 +16,9 @@ from starlette.responses import RedirectResponse, Response
 
 from captiva.portal import radius_auth
 from captiva.portal.config import LANGUAGES
+from captiva.portal.rooms import Room, route, with_form
 from captiva.portal.security import Throttled
-from captiva.portal.shell import LANG_COOKIE, Room, route, with_form
+from captiva.portal.shell import LANG_COOKIE
 from captiva.vouchers import checked as checked_code
 from captiva.vouchers import is_code
 

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from captiva.portal.shell import Room, route, staff_only, with_staff_form
+from captiva.portal.rooms import Room, route, staff_only, with_staff_form
 from captiva.portal.staff import Staff
 from captiva.portal.student import signup_data
 from captiva.quota.usage import default_calendar

@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from captiva.portal.rooms import Room, route, staff_only, with_staff_form
 from captiva.portal.rows import jsonable_rows
-from captiva.portal.shell import Room, route, staff_only, with_staff_form
 from captiva.portal.staff import Staff
 from captiva.quota.usage import default_calendar
 

@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from captiva.portal.rooms import Room, route, signed_in, with_staff_form, with_student_form
 from captiva.portal.security import Session
-from captiva.portal.shell import Room, route, signed_in, with_staff_form, with_student_form
 from captiva.portal.staff import Staff
 from captiva.vouchers import is_code
 

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from captiva.portal import radius_auth
+from captiva.portal.rooms import Room, route, signed_in, with_student_form
 from captiva.portal.security import LoginLimiter, Session, Throttled, client_bucket
-from captiva.portal.shell import Room, route, signed_in, with_student_form
 from captiva.runtime.mail import Mailer
 
 from . import password_data

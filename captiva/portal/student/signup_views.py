@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from captiva.portal.rooms import Room, route
 from captiva.portal.security import LoginLimiter, Throttled, client_bucket
-from captiva.portal.shell import Room, route
 
 from . import password_data, signup_data
 

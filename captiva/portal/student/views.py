@@ -20,8 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from captiva.portal.rooms import Room, route, signed_in
 from captiva.portal.security import Session
-from captiva.portal.shell import Room, route, signed_in
 from captiva.vouchers import is_code
 
 from . import data

@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from captiva.portal.rooms import Room, route, signed_in, staff_only, with_staff_form
 from captiva.portal.rows import jsonable_rows
 from captiva.portal.security import Session
-from captiva.portal.shell import Room, route, signed_in, staff_only, with_staff_form
 from captiva.portal.staff import Staff
 from captiva.vouchers import is_code
 

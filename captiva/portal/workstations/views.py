@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from captiva.portal.i18n import MESSAGES, translator
-from captiva.portal.shell import Room, guard, route, with_form
+from captiva.portal.rooms import Room, guard, route, with_form
 from captiva.portal.staff import Staff
 
 from . import data, live
