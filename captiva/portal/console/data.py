@@ -140,11 +140,11 @@ def search(conn, query: Query, page_size: int = PAGE_SIZE,
         # username order, which a LIMIT tempts the planner into (2 s at 1M sessions); through
         # the SECURITY DEFINER function, which keeps the prefix index under the row policy
         where.append("u.username = ANY (ARRAY(SELECT username"
-                     " FROM captiva_staff_users_by_mac(%(mac)s)))")
+                     " FROM captiva_staff_users_by_device(%(mac)s, NULL)))")
     elif kind == "ip":
         params["net"] = str(ipaddress.ip_network(query.text, strict=False))
         where.append("u.username = ANY (ARRAY(SELECT username"
-                     " FROM captiva_staff_users_by_address(%(net)s::inet)))")
+                     " FROM captiva_staff_users_by_device(NULL, %(net)s::inet)))")
     if query.promotion:
         params["promotion"] = query.promotion
         where.append("u.promotion = %(promotion)s")

@@ -96,32 +96,29 @@ $$;
 
 -- The console's search by device (docs/portal.md, "Find the student"): the roster users
 -- whose sessions in radacct came from a MAC starting with p_like (a LIKE pattern on
--- upper(callingstationid)) or from an address in p_net. As the owner: under the portal's row
--- policy, LIKE and <<= (not leakproof) would wait for the policy on every row of radacct,
--- without their indexes (7 s at 400,000 sessions). EXECUTE with the value as a literal: the
--- planner sees it, and uses the prefix and address indexes.
-CREATE OR REPLACE FUNCTION captiva_staff_users_by_mac(p_like text)
+-- upper(callingstationid)) or, without p_like, from an address in p_net. As the owner: under
+-- the portal's row policy, LIKE and <<= (not leakproof) would wait for the policy on every row
+-- of radacct, without their indexes (7 s at 400,000 sessions). EXECUTE with the value as a
+-- literal: the planner sees it, and uses the prefix and address indexes.
+DROP FUNCTION IF EXISTS captiva_staff_users_by_mac(text);  -- now p_like here
+DROP FUNCTION IF EXISTS captiva_staff_users_by_address(inet);  -- now p_net here
+CREATE OR REPLACE FUNCTION captiva_staff_users_by_device(p_like text, p_net inet)
 RETURNS TABLE (username text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
-    RETURN QUERY EXECUTE format(
-        'SELECT DISTINCT a.username FROM radacct AS a'
-        ' JOIN captiva_user AS u ON u.username = a.username'
-        ' WHERE upper(a.callingstationid) LIKE %L', p_like);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION captiva_staff_users_by_address(p_net inet)
-RETURNS TABLE (username text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-BEGIN
+    IF p_like IS NULL AND p_net IS NULL THEN
+        RETURN;
+    END IF;
     -- one address: equality, the plainest use of the index; a network: its range
-    RETURN QUERY EXECUTE format(
+    RETURN QUERY EXECUTE
         'SELECT DISTINCT a.username FROM radacct AS a'
-        ' JOIN captiva_user AS u ON u.username = a.username'
-        ' WHERE a.framedipaddress %s %L::inet',
-        CASE WHEN masklen(p_net) = CASE WHEN family(p_net) = 4 THEN 32 ELSE 128 END
-             THEN '=' ELSE '<<=' END, p_net);
+        ' JOIN captiva_user AS u ON u.username = a.username WHERE '
+        || CASE WHEN p_like IS NOT NULL
+                THEN format('upper(a.callingstationid) LIKE %L', p_like)
+                ELSE format('a.framedipaddress %s %L::inet',
+                            CASE WHEN masklen(p_net) = CASE WHEN family(p_net) = 4 THEN 32
+                                                            ELSE 128 END
+                                 THEN '=' ELSE '<<=' END, p_net) END;
 END
 $$;
 
@@ -165,8 +162,7 @@ ALTER FUNCTION captiva_staff_online(integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_staff_recent(integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_staff_failures(integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_staff_top_bounds(date, integer) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_staff_users_by_mac(text) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_staff_users_by_address(inet) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_staff_users_by_device(text, inet) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_change_log_of(text, integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_staff_board(text, timestamptz, integer)
     OWNER TO captiva_definer;
@@ -175,8 +171,7 @@ REVOKE ALL ON FUNCTION captiva_account_label(text, timestamptz),
     captiva_staff_recent(integer),
     captiva_staff_failures(integer),
     captiva_staff_top_bounds(date, integer),
-    captiva_staff_users_by_mac(text),
-    captiva_staff_users_by_address(inet),
+    captiva_staff_users_by_device(text, inet),
     captiva_change_log_of(text, integer),
     captiva_workstation_staff_board(text, timestamptz, integer) FROM PUBLIC;
 -- The portal: the staff's lists, one user's change log, the workstations' board. It loses
@@ -186,8 +181,7 @@ GRANT EXECUTE ON FUNCTION captiva_staff_online(integer),
     captiva_staff_recent(integer),
     captiva_staff_failures(integer),
     captiva_staff_top_bounds(date, integer),
-    captiva_staff_users_by_mac(text),
-    captiva_staff_users_by_address(inet),
+    captiva_staff_users_by_device(text, inet),
     captiva_change_log_of(text, integer),
     captiva_workstation_staff_board(text, timestamptz, integer) TO captiva_portal;
 REVOKE EXECUTE ON FUNCTION captiva_workstation_board(text, timestamptz, integer)
