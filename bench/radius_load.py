@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import datetime as dt
 import os
 import pwd
@@ -56,8 +58,11 @@ from processes import free_port  # noqa: E402
 from quota_radius_fixtures import DOUALA_NAS, roster_variables  # noqa: E402
 from radius_fixtures import ROUTER_SECRET, freeradius_for, postgres_stopped  # noqa: E402
 
-# The floors of issue 12.
-CPU_FLOOR_MS = 1.0  # server CPU per Access-Request: 2,000/s on 2 cores
+# The floors of issues 12 and 27.
+CPU_FLOOR_MS = 1.0  # server CPU per Access-Request, Cleartext-Password: 2,000/s on 2 cores
+# sha512-crypt costs what it costs (issue 27): the server CPU per login beyond the hash's own.
+BEYOND_HASH_FLOOR_MS = 0.6
+SHA512_ROUNDS = 5000  # what the reconcile stores (captiva_radius_plan: glibc's default rounds)
 P99_FLOOR_MS = 10.0  # at 1,000 Access-Requests/s offered
 ACCT_FLOOR = 1000.0  # Interim-Updates/s end to end
 # After an outage the backlog drains at 5x the steady rate of 50,000 users at a 5-minute
@@ -271,7 +276,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    hashes = [sha512_crypt.hash(password, rounds=5000) for password in PASSWORDS]
+    hashes = [sha512_crypt.hash(password, rounds=SHA512_ROUNDS) for password in PASSWORDS]
     floors: list[tuple[str, str, str, bool]] = []
     with production_postgres(args.profile) as pg, radius_database(pg) as db, \
             tempfile.TemporaryDirectory(prefix="captiva-bench-radius-") as tmp:
@@ -369,9 +374,14 @@ def run_bench(args: argparse.Namespace) -> int:
                   f"{outage_count} after {drained - restarted:.1f} s: {drain:,.0f}/s")
 
     capacity = CORES / (hashed.cpu_ms / 1e3)
-    floors.append(("Access-Request capacity, 2 cores (CPU per request, Crypt-Password)",
-                   f">= 2,000/s (<= {CPU_FLOOR_MS:.1f} ms)",
-                   f"{capacity:,.0f}/s ({hashed.cpu_ms:.2f} ms)", hashed.cpu_ms <= CPU_FLOOR_MS))
+    hash_ms = crypt_cost_ms(hashes[0], PASSWORDS[0])
+    print(f"sha512-crypt alone (libcrypt, {SHA512_ROUNDS:,} rounds, this process): "
+          f"{hash_ms:.3f} ms of CPU per verification")
+    floors.append(("Access-Request CPU beyond the hash, 2 cores (Crypt-Password)",
+                   f"<= hash + {BEYOND_HASH_FLOOR_MS:.1f} ms",
+                   f"{hashed.cpu_ms:.2f} ms = hash {hash_ms:.2f} + "
+                   f"{hashed.cpu_ms - hash_ms:.2f} ms ({capacity:,.0f}/s)",
+                   hashed.cpu_ms - hash_ms <= BEYOND_HASH_FLOOR_MS))
     clear_capacity = CORES / (clear.cpu_ms / 1e3)
     floors.append(("Access-Request capacity, 2 cores (Cleartext-Password)",
                    f">= 2,000/s (<= {CPU_FLOOR_MS:.1f} ms)",
@@ -392,6 +402,23 @@ def run_bench(args: argparse.Namespace) -> int:
     print("CPU figures are per request and hold on a shared machine; the rates and latencies "
           "are wall clock on this machine, with the load generator on the same cores.")
     return status
+
+
+def crypt_cost_ms(hashed: str, password: str, rounds: int = 200) -> float:
+    """The CPU one sha512-crypt verification costs through libcrypt's crypt(3), which
+    FreeRADIUS's rlm_pap calls (crypt_r): ms of this process's CPU per call, the best of 3."""
+    libcrypt = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
+    libcrypt.crypt.restype = ctypes.c_char_p
+    libcrypt.crypt.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
+    if libcrypt.crypt(password.encode(), hashed.encode()) != hashed.encode():
+        raise RuntimeError("libcrypt does not verify the bench's sha512-crypt hash")
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        for _ in range(rounds):
+            libcrypt.crypt(password.encode(), hashed.encode())
+        best = min(best, (time.process_time() - started) / rounds * 1e3)
+    return best
 
 
 def floors_table(headers: tuple[str, ...], rows: list[tuple]) -> int:
