@@ -60,6 +60,7 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_sche
     text,
     timezone,
     type_name,
+    unique_records,
     username,
     weekday,
     zone,
@@ -332,19 +333,8 @@ def _unique_items(items: list, key: str, check: Checker, id_field: str,
                   errors: list) -> dict[str, tuple[int, dict]]:
     """Items by their identifier; an item with errors is kept too (the roster is then
     rejected anyway) so that references to it do not report a second, misleading error."""
-    seen: dict[str, tuple[int, dict]] = {}
-    for i, raw in enumerate(items):
-        path = f"{key}[{i}]"
-        item = check(raw, path, errors)
-        if item is INVALID or not isinstance(item.get(id_field), str):
-            continue
-        ident = item[id_field]
-        if ident in seen:
-            fail(errors, f"{path}.{id_field}",
-                  f"duplicate {id_field} {ident!r} (already used by {key}[{seen[ident][0]}])")
-            continue
-        seen[ident] = (i, item)
-    return seen
+    return {item[id_field]: (i, item)
+            for i, _, item in unique_records(items, key, check, id_field, errors)}
 
 
 def _check_ref(value, known, path, what, errors):
@@ -440,18 +430,9 @@ def _check_staff(items, raw_users, sites, errors) -> list[dict]:
     a roster user's, exactly (RADIUS is case-sensitive); sites must be declared sites."""
     usernames = {u.get("username") for u in raw_users if isinstance(u, dict)}
     staff: list[dict] = []
-    seen: dict[str, int] = {}
-    for i, raw in enumerate(items):
-        path = f"captiva_staff[{i}]"
-        member = STAFF(raw, path, errors)
-        if member is INVALID or not isinstance(member["username"], str):
-            continue
+    for _, path, member in unique_records(items, "captiva_staff", STAFF, "username", errors,
+                                          "staff username"):
         who = member["username"]
-        if who in seen:
-            fail(errors, f"{path}.username",
-                  f"duplicate staff username {who!r} (already captiva_staff[{seen[who]}])")
-            continue
-        seen[who] = i
         if who not in usernames:
             fail(errors, f"{path}.username",
                   f"{who!r} is not a user of captiva_users: staff sign in to the portal "

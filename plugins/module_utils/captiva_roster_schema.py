@@ -240,6 +240,27 @@ def list_of(check: Checker, *, unique: bool = False) -> Checker:
     return wrapped
 
 
+def unique_records(items: list, key: str, check: Checker, id_field: str, errors: list,
+                   what: str | None = None):
+    """Each record of ``items`` (the list at YAML path ``key``) that ``check`` accepts as
+    a mapping with a string ``id_field``: (index, path, record), the first of each
+    identifier only; a later one is an error naming the first ("duplicate <what> ...",
+    ``what`` by default the field's name)."""
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(items):
+        path = f"{key}[{i}]"
+        item = check(raw, path, errors)
+        if item is INVALID or not isinstance(item.get(id_field), str):
+            continue
+        ident = item[id_field]
+        if ident in seen:
+            fail(errors, f"{path}.{id_field}", f"duplicate {what or id_field} {ident!r} "
+                                               f"(already used by {key}[{seen[ident]}])")
+            continue
+        seen[ident] = i
+        yield i, path, item
+
+
 def one_of(*choices: str) -> Checker:
     def check(value, path, errors):
         if value not in choices:

@@ -51,6 +51,7 @@ from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster_sche
     suggest,
     text,
     type_name,
+    unique_records,
 )
 
 WORKSTATIONS_KEY = "captiva_workstations"
@@ -186,17 +187,8 @@ def validate_workstations(variables: Mapping[str, Any], sites: Mapping[str, Mapp
     if not isinstance(raw_rules, list):
         fail(errors, RULES_KEY, f"expected a list, got {type_name(raw_rules)}")
         raw_rules = []
-    rule_paths: dict[str, str] = {}
-    for i, item in enumerate(raw_rules):
-        path = f"{RULES_KEY}[{i}]"
-        rule = RULES(item, path, errors)
-        if rule is INVALID or not isinstance(rule["site"], str):
-            continue
-        if rule["site"] in rule_paths:
-            fail(errors, f"{path}.site", f"duplicate rules for site {rule['site']!r} "
-                                         f"(already {rule_paths[rule['site']]})")
-            continue
-        rule_paths[rule["site"]] = path
+    for _, path, rule in unique_records(raw_rules, RULES_KEY, RULES, "site", errors,
+                                        "rules for site"):
         if rule["site"] not in sites:
             fail(errors, f"{path}.site", f"unknown site {rule['site']!r}"
                  + suggest(rule["site"], sites))
