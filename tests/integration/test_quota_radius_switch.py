@@ -1,7 +1,6 @@
 """freeradius_quota_enabled: false, through a real FreeRADIUS rendered by the role.
 
-Also the two lines of radiusd.conf the role owns: ``proxy_requests = no`` and the thread
-pool's ``max_servers``.
+Also the one line of radiusd.conf the role owns: ``proxy_requests = no``.
 """
 
 from __future__ import annotations
@@ -52,14 +51,6 @@ def server(pg_server, tmp_path_factory):
             yield server
         finally:
             server.stop()
-
-
-def test_the_thread_pool_outnumbers_the_database_pools(server):
-    """Debian's 32 threads could all wait on the write pool's 32 connections to a primary
-    that vanished, leaving none to answer a login from a replica (docs/ha.md, "A crash")."""
-    lines = (server.config_dir / "radiusd.conf").read_text().splitlines()
-    assert [line.strip() for line in lines if re.match(r"\s*max_servers\s*=", line)] == [
-        "max_servers = 80"]  # 2 x freeradius_db_pool_max (32) + 16
 
 
 def test_proxying_is_off(server):
