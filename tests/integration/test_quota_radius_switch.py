@@ -53,6 +53,19 @@ def server(pg_server, tmp_path_factory):
             server.stop()
 
 
+def test_the_write_pool_leaves_threads_to_logins(server):
+    """sql (the writes) has fewer connections than Debian's 32 threads, so a primary that
+    vanishes cannot hold them all; sql_read has as many, so a login always finds one
+    (docs/freeradius.md, the pools)."""
+    text = (server.config_dir / "mods-available" / "sql").read_text()
+    pools = dict(re.findall(r"^sql(?: (\w+))? \{.*?^\s*max = (\d+)$", text, re.M | re.S))
+    threads = re.search(r"^\s*max_servers\s*=\s*(\d+)",
+                        (server.config_dir / "radiusd.conf").read_text(), re.M)
+    assert {name or "sql": int(size) for name, size in pools.items()} == {
+        "sql": 16, "sql_read": int(threads.group(1))}
+    assert int(threads.group(1)) == 32
+
+
 def test_proxying_is_off(server):
     lines = (server.config_dir / "radiusd.conf").read_text().splitlines()
     assert [line for line in lines if re.match(r"\s*proxy_requests\s*=", line)] == [
