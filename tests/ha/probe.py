@@ -82,12 +82,15 @@ class Probe:
 
     def authenticate(self, user: str, password: str, mac: str) -> tuple[str, int] | None:
         """Send one Access-Request as the router does: (server, reply code) of the first
-        server that answers, None when none did."""
-        for server in self.servers:
+        server that answers, None when none did. Each attempt's Called-Station-Id names it
+        (``probe-<n>``, n the server's rank): a server that answers too late still records
+        the request it was sent, and the test tells that row from a doubled one."""
+        for rank, server in enumerate(self.servers, 1):
             client = self.client(server)
             request = client.CreateAuthPacket(code=packet.AccessRequest, User_Name=user,
                                               NAS_IP_Address=self.args.nas_address,
                                               Calling_Station_Id=mac,
+                                              Called_Station_Id=f"probe-{rank}",
                                               message_authenticator=True)
             request["User-Password"] = request.PwCrypt(password)
             try:

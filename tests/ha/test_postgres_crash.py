@@ -96,18 +96,21 @@ def fresh_vouchers(primary: lab.Host, count: int) -> list[str]:
     return codes
 
 
-def postauth_rows(prefix: str) -> dict[str, int]:
-    """radpostauth Access-Accept rows of the probe's login user per Calling-Station-Id, of
-    the last 30 minutes: the lab keeps earlier runs' rows, and a random prefix of 2 octets
-    may come again."""
+def postauth_rows(prefix: str) -> dict[tuple[str, str], int]:
+    """radpostauth Access-Accept rows of the probe's login user per request: its
+    Calling-Station-Id (the login) and Called-Station-Id (the attempt: probe-1 to the first
+    server, probe-2 to the second after a timeout), of the last 30 minutes: the lab keeps
+    earlier runs' rows, and a random prefix of 2 octets may come again. A login the first
+    server answered too late has a row for each attempt, each recorded once."""
     primary = lab.wait_until(lab.primaries, 60, 1, "a primary")[0]
-    code, out = lab.psql(primary, "SELECT callingstationid, count(*) FROM radpostauth WHERE"
-                                  " username = :'user' AND reply = 'Access-Accept' AND"
-                                  " callingstationid LIKE :'pattern' AND authdate > now() -"
-                                  " interval '30 minutes' GROUP BY 1",
+    code, out = lab.psql(primary, "SELECT callingstationid, calledstationid, count(*) FROM"
+                                  " radpostauth WHERE username = :'user' AND reply ="
+                                  " 'Access-Accept' AND callingstationid LIKE :'pattern' AND"
+                                  " authdate > now() - interval '30 minutes' GROUP BY 1, 2",
                          user=lab.PROBE_USER, pattern=prefix + ":%")
     assert code == 0, out
-    return {line.split("|")[0]: int(line.split("|")[1]) for line in out.splitlines() if line}
+    rows = [line.split("|") for line in out.splitlines() if line]
+    return {(mac, attempt): int(count) for mac, attempt, count in rows}
 
 
 def first_uses(codes: list[str]) -> set[str]:
@@ -180,8 +183,10 @@ def crash_under_probe(name: str, victim_role: str, etcd_leader_with_victim: bool
         "logins_unanswered_at_s": [logins["unanswered_at"][0], logins["unanswered_at"][-1]]
         if logins["unanswered_at"] else [],
         "logins_unanswered_share": round(logins["unanswered"] / max(logins["sent"], 1), 4),
-        "postauth_missing": len([m for m in accepted_macs if m not in postauth]),
-        "postauth_duplicated": len([m for m in accepted_macs if postauth.get(m, 0) > 1]),
+        "postauth_missing": len(set(accepted_macs) - {mac for mac, _ in postauth}),
+        "postauth_duplicated": len([key for key, count in postauth.items() if count > 1]),
+        "postauth_late_attempts": len({mac for mac, attempt in postauth if attempt != "probe-1"}
+                                      & {mac for mac, attempt in postauth if attempt == "probe-1"}),
         "vouchers_sent": vouchers["sent"], "vouchers_accepted": vouchers["accepted"],
         "vouchers_rejected": vouchers["rejected"],
         "vouchers_unanswered": vouchers["unanswered"],
