@@ -9,7 +9,7 @@ MOLECULE_CMD ?= test
 LAB_HA := CAPTIVA_LAB_VARIANT=ha $(LAB)
 
 .PHONY: lab lab-deps lab-image lab-hosts lab-converge lab-info lab-destroy lab-clean-image \
-	venv lock molecule lab-ha lab-ha-converge lab-ha-info lab-ha-destroy test-ha test-ha-ci
+	venv lock molecule lab-ha lab-ha-converge lab-ha-info lab-ha-destroy test-ha test-ha-ci test-ha-ci-keep
 
 ## lab: the whole lab from a fresh Debian 12 (as root): packages, venv, image, hosts, site.yml
 lab:
@@ -92,14 +92,19 @@ TEST_HA ?= tests/ha
 test-ha: venv
 	@$(VENV)/bin/pytest $(TEST_HA) -q -s -p no:cacheprovider
 
-# CI's HA run (.ci/run, after make test): the test's exit status is kept, and the HA lab is
-# removed whatever happened, so a failed run leaves no containers behind.
+# CI's HA run: the HA lab and the PostgreSQL failover test. make test-ha-ci removes the HA lab
+# whatever happened, keeping the test's exit status, so a failed run leaves no containers
+# behind; .ci/run runs test-ha-ci-keep beside make test and removes the lab after it.
 TEST_HA_CI ?= tests/ha/test_postgres_failover.py
 
-## test-ha-ci: what CI runs after make test: the HA lab, the PostgreSQL failover test, the HA lab removed (always)
+## test-ha-ci-keep: the HA lab and the PostgreSQL failover test, the HA lab left running
+test-ha-ci-keep:
+	@$(MAKE) --no-print-directory lab-ha
+	@$(MAKE) --no-print-directory test-ha TEST_HA="$(TEST_HA_CI)"
+
+## test-ha-ci: the HA lab, the PostgreSQL failover test, the HA lab removed (always)
 test-ha-ci:
 	@status=0; \
-	$(MAKE) --no-print-directory lab-ha && \
-	$(MAKE) --no-print-directory test-ha TEST_HA="$(TEST_HA_CI)" || status=$$?; \
+	$(MAKE) --no-print-directory test-ha-ci-keep || status=$$?; \
 	$(MAKE) --no-print-directory lab-ha-destroy || [ $$status -ne 0 ] || status=1; \
 	exit $$status
