@@ -56,6 +56,17 @@ class Action:
     writer: str = ""
 
 
+def _desk_action(name: str, what: str) -> Action:
+    """A workstation desk action: operators at their sites, admins anywhere; audited by the
+    workstation functions alone."""
+    return Action(name, "workstation", _DESK, what, writer=_WORKSTATION)
+
+
+def _system_action(name: str, others: str) -> Action:
+    """A workstation audit row no staff role takes (a refusal, the system's own events)."""
+    return Action(name, "workstation", {}, "", others=others, writer=_WORKSTATION)
+
+
 ACTIONS: tuple[Action, ...] = (
     Action("view", None, {"viewer": ALL, "operator": ALL, "admin": ALL},
            "read the console: users, sessions, history, vouchers, sign-up requests, audit"),
@@ -94,32 +105,19 @@ ACTIONS: tuple[Action, ...] = (
            "read a site's workstations: board, audit"),
     Action("workstation-report", None, _DESK, "receive a site's daily workstation report",
            surfaces=("captiva-workstations report",)),
-    Action("issue", "workstation", _DESK, "issue a workstation session",
-           writer=_WORKSTATION),
-    Action("add-time", "workstation", _DESK, "add or set a session's time",
-           writer=_WORKSTATION),
-    Action("suspend", "workstation", _DESK, "suspend a session",
-           writer=_WORKSTATION),
-    Action("resume", "workstation", _DESK, "resume a session",
-           writer=_WORKSTATION),
-    Action("terminate", "workstation", _DESK, "end a session",
-           writer=_WORKSTATION),
-    Action("maintenance-on", "workstation", _DESK, "put a workstation out of service",
-           writer=_WORKSTATION),
-    Action("maintenance-off", "workstation", _DESK, "put a workstation back in service",
-           writer=_WORKSTATION),
-    Action("register-guest", "workstation", _DESK, "register a walk-in guest",
-           writer=_WORKSTATION),
-    Action("revoke-consent", "workstation", _DESK, "erase a guest (consent revoked)",
-           writer=_WORKSTATION),
-    Action("refused", "workstation", {}, "", others="any caller: a refused workstation action",
-           writer=_WORKSTATION),
-    Action("time-up", "workstation", {}, "", others="system: a session's time is up",
-           writer=_WORKSTATION),
-    Action("closing", "workstation", {}, "", others="system: the site closes",
-           writer=_WORKSTATION),
-    Action("router-time", "workstation", {}, "", others="system: added time sent by CoA",
-           writer=_WORKSTATION),
+    _desk_action("issue", "issue a workstation session"),
+    _desk_action("add-time", "add or set a session's time"),
+    _desk_action("suspend", "suspend a session"),
+    _desk_action("resume", "resume a session"),
+    _desk_action("terminate", "end a session"),
+    _desk_action("maintenance-on", "put a workstation out of service"),
+    _desk_action("maintenance-off", "put a workstation back in service"),
+    _desk_action("register-guest", "register a walk-in guest"),
+    _desk_action("revoke-consent", "erase a guest (consent revoked)"),
+    _system_action("refused", "any caller: a refused workstation action"),
+    _system_action("time-up", "system: a session's time is up"),
+    _system_action("closing", "system: the site closes"),
+    _system_action("router-time", "system: added time sent by CoA"),
 )
 BY_NAME: dict[str, Action] = {a.name: a for a in ACTIONS}
 
