@@ -12,8 +12,10 @@ Roles:
 
 - ``viewer``, ``operator``, ``admin``: staff, from the roster's ``captiva_staff`` (table
   ``captiva_staff``, with the ``sites`` an operator works at; none listed = every site);
-- ``os``: an account on the quota jobs' host running a Captiva command with the jobs'
-  configuration (its database login is ``captiva_jobs``; the database checks that too).
+- ``os``: an operating-system account running a Captiva command: on the quota jobs' host
+  with the jobs' configuration (database login ``captiva_jobs``), or on the Ansible
+  controller with the reconcile's (``captiva_reconcile``, ``import-registrations``); the
+  database checks the login too, and each command's function is granted to its login only.
 
 Scopes: ``all`` (every site, or an action that has no site) or ``site`` (the sites of the
 staff member, every site when they list none). No cell: refused.
@@ -100,6 +102,12 @@ ACTIONS: tuple[Action, ...] = (
            writer="captiva_registration_decide"),
     Action("registration-reject", "registration", _REVIEW, "reject a sign-up request",
            writer="captiva_registration_decide"),
+    # python -m captiva.onboarding import-registrations, on the controller: the approved
+    # requests it has just written into the roster's users file, one row each.
+    Action("registration-import", "registration", {"os": ALL},
+           "import the approved sign-up requests into the roster's users file",
+           surfaces=("python -m captiva.onboarding import-registrations",),
+           writer="captiva_registration_imported"),
     # Public workstations (/admin/workstations/<site>): at the staff member's sites.
     Action("workstation-view", None, {"viewer": SITE, "operator": SITE, "admin": ALL},
            "read a site's workstations: board, audit"),
@@ -251,15 +259,17 @@ $$;
 -- The actor's role when the policy lets them take p_action at p_site (NULL: no site), else
 -- NULL. Staff: their role and sites from captiva_staff, never from the caller, through the
 -- portal's database login only. 'os:<login>' (no space in the login): a command on the
--- jobs' host, through the jobs' login only (a portal cannot claim to be one, nor the jobs a
--- staff member).
+-- jobs' host or the controller, through the jobs' or the reconcile's login only (a portal
+-- cannot claim to be one, nor the jobs a staff member; each command's function is granted to
+-- its own login).
 CREATE OR REPLACE FUNCTION captiva_authz_role(p_actor text, p_action text, p_site text)
 RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT a.role FROM (
         SELECT 'os' AS role, '{{}}'::text[] AS sites
         WHERE p_actor ~ '^{OS_ACTOR_PREFIX}\\S+$'
-          AND pg_has_role(session_user, 'captiva_jobs', 'MEMBER')
+          AND (pg_has_role(session_user, 'captiva_jobs', 'MEMBER')
+               OR pg_has_role(session_user, 'captiva_reconcile', 'MEMBER'))
         UNION ALL
         SELECT s.role, s.sites FROM captiva_staff AS s
         WHERE s.username = p_actor AND p_actor NOT LIKE '{OS_ACTOR_PREFIX}%'
@@ -276,11 +286,11 @@ ALTER FUNCTION captiva_authz_role(text, text, text) OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
     captiva_audit_writer(text), captiva_authz_allows(text, text[], text, text),
     captiva_authz_role(text, text, text) FROM PUBLIC;
--- The policy is no secret: the portal and the jobs may ask it (the portal reads
--- captiva_staff already; tests walk every cell through their logins).
+-- The policy is no secret: the portal, the jobs and the controller's commands may ask it
+-- (the portal reads captiva_staff already; tests walk every cell through their logins).
 GRANT EXECUTE ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
     captiva_audit_writer(text), captiva_authz_allows(text, text[], text, text),
-    captiva_authz_role(text, text, text) TO captiva_portal, captiva_jobs;
+    captiva_authz_role(text, text, text) TO captiva_portal, captiva_jobs, captiva_reconcile;
 """  # noqa: S608 - a function file rendered from the policy's names (_literal checks them)
 
 

@@ -3,11 +3,14 @@ inventory's users (docs/onboarding.md, "Sign-up requests"; docs/portal.md, "Sign
 
 Approval on the portal writes nothing into RADIUS. This reads the approved requests not yet
 in the roster from the database, as the reconcile's role (``captiva_reconcile``, from the
-controller, read only, as ``adopt-db`` reads), and merges them into the users file as
-``import-csv`` does (``csv_import.merge``, the roster's validation on the result), each with
-the request's password as its ``password_hash`` (sha512-crypt: the request never held
-anything else). The change then goes through review and ``make apply``; once the account is
-in ``captiva_user`` the student's status page says "imported".
+controller), and merges them into the users file as ``import-csv`` does
+(``csv_import.merge``, the roster's validation on the result), each with the request's
+password as its ``password_hash`` (sha512-crypt: the request never held anything else). Each
+request newly written into the file gets one audit row (``registration-import``, kind
+``registration``, actor ``os:<login>``: :func:`captiva.authz.current_os_actor`), written by
+``captiva_registration_imported`` and committed only once the file is written. The change then
+goes through review and ``make apply``; once the account is in ``captiva_user`` the student's
+status page says "imported".
 
     python -m captiva.onboarding import-registrations inventories/prod \\
         --vault-password-file ~/.captiva-vault --dry-run
@@ -97,6 +100,9 @@ def merge(document: Any, requests: list[dict[str, Any]]) -> csv_import.MergeResu
 def import_registrations(args) -> int:
     import psycopg
 
+    from captiva import authz
+
+    actor = authz.current_os_actor()  # the audit rows' actor: who runs this, os:<login>
     inv = inventory.Inventory(Path(args.inventory))
     users = inv.open_users(args.users_file)
     variables = inv.variables()
@@ -123,6 +129,9 @@ def import_registrations(args) -> int:
         conn.read_only = True
         requests = approved(conn)
 
+    in_file = {str(u.get("username", "")).lower()
+               for u in users.document.get(inventory.USERS_KEY) or []}
+    new_ids = [r["id"] for r in requests if r["matricule"].lower() not in in_file]
     result = merge(users.document, requests)
     _, errors = inventory.validate(inv.variables(inventory.plain(users.document), users.path))
     if errors:
@@ -132,8 +141,21 @@ def import_registrations(args) -> int:
     print(result.summary())
     if users.show(after, args.dry_run, args.diff):
         return 0
-    if users.write(after):
-        print(f"written {users.path}: review it (a merge request), then make apply")
+    if not new_ids:
+        if users.write(after):
+            print(f"written {users.path}: review it (a merge request), then make apply")
+        return 0
+    # The audit rows (one per request new in the file) are committed only once the file is
+    # written: a refusal writes no file, a failed write leaves no row.
+    try:
+        with psycopg.connect(dsn, **secret) as conn:
+            audited = conn.execute("SELECT captiva_registration_imported(%s, %s, %s)",
+                                   (actor, new_ids, str(users.path))).fetchone()[0]
+            users.write(after)
+    except psycopg.Error as exc:
+        raise CsvImportError([f"the audit of the import ({actor}): {exc}".strip()]) from None
+    print(f"written {users.path}: review it (a merge request), then make apply")
+    print(f"audited: {audited} request(s) imported by {actor}")
     return 0
 
 

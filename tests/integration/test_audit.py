@@ -75,10 +75,16 @@ def test_the_database_decides_every_cell_of_the_policy_as_the_python_does(staffe
         expected = {(a.name, site): authz.allows("os", a.name, site=site)
                     for a in authz.ACTIONS for site in SITES}
         assert decided(conn, "os:root") == expected
-        assert {action for (action, _), may in expected.items() if may} == {"voucher-revoke"}
+        assert {action for (action, _), may in expected.items() if may} == {
+            "voucher-revoke", "registration-import"}
         # The jobs' login cannot act as a staff member, nor name no login or a spaced one
         # (authz.os_actor refuses them too).
         for actor in ("boss", "os:", "os:a b", "os:root\n"):
+            assert not any(decided(conn, actor).values()), actor
+    # The controller's commands (import-registrations) act through the reconcile's login.
+    with staffed.connect("reconcile") as conn:
+        assert decided(conn, "os:root") == expected
+        for actor in ("boss", "os:", "os:a b"):
             assert not any(decided(conn, actor).values()), actor
 
 

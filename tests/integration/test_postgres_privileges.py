@@ -156,8 +156,10 @@ CASES = [
     ("SELECT captiva_audit_record('boss', 'voucher-revoke', 'b#1', NULL, '{}')", NOBODY),
     ("SELECT captiva_audit_record('os:root', 'grant', 'alice', NULL, '{}')", NOBODY),
     ("SELECT captiva_audit_record('boss', 'grant', 'alice', 'x', '{}')", only("portal")),
-    # The policy (15_authz.sql): the portal and the jobs may ask it.
-    ("SELECT captiva_authz_role('boss', 'grant', NULL)", only("portal", "jobs")),
+    # The policy (15_authz.sql): the portal, the jobs and the controller's commands may ask it.
+    ("SELECT captiva_authz_role('boss', 'grant', NULL)", only("portal", "jobs", "reconcile")),
+    # import-registrations' audit rows: the controller's command alone, as the reconcile.
+    ("SELECT captiva_registration_imported('os:root', '{}', 'users.yml')", only("reconcile")),
     ("SELECT captiva_audit_expire(now()), captiva_audit_expire(now(), 'workstation')",
      only("jobs")),
     # The login's functions: FreeRADIUS alone reads a student-set credential (through its

@@ -32,6 +32,7 @@ from pyrad import packet
 from quota_radius_fixtures import roster_variables
 from starlette.testclient import TestClient
 
+from captiva import authz
 from captiva.onboarding.csv_import import CsvImportError
 from captiva.onboarding.registrations import import_registrations
 from captiva.portal.app import create_app
@@ -234,7 +235,21 @@ def test_sign_up_to_a_working_login_through_review_and_the_roster(campus, smtp_s
                                          dsn=campus.db.dsns["reconcile"]))
     args = import_args(campus.db, inventory, tmp_path)
     assert import_registrations(args) == 0
-    assert "users: +1 ~0 -0" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "users: +1 ~0 -0" in out
+    # The command's action is audited: one row, kind registration, by the OS account that
+    # ran it, naming the request and the file, never its password hash.
+    actor = authz.current_os_actor()
+    assert f"audited: 1 request(s) imported by {actor}" in out
+    with campus.db.connect() as conn:
+        imported = conn.execute(
+            "SELECT kind, actor, actor_role, action, username, detail, row_to_json(a)::text"
+            " FROM captiva_audit AS a WHERE action = 'registration-import'").fetchall()
+    assert [row[:5] for row in imported] == [
+        ("registration", actor, "os", "registration-import", "STU2026042")]
+    assert imported[0][5] == {"request": int(request_id),
+                              "file": str(inventory / "group_vars" / "all" / "users.yml")}
+    assert stored not in imported[0][6] and "$6$" not in imported[0][6]
     users = yaml.safe_load((inventory / "group_vars" / "all" / "users.yml").read_text())
     added = users["captiva_users"][-1]
     assert added == {"username": "STU2026042", "first_name": "Bintou", "last_name": "Diallo",
@@ -244,6 +259,9 @@ def test_sign_up_to_a_working_login_through_review_and_the_roster(campus, smtp_s
     before = (inventory / "group_vars" / "all" / "users.yml").read_text()
     assert import_registrations(args) == 0
     assert (inventory / "group_vars" / "all" / "users.yml").read_text() == before
+    with campus.db.connect() as conn:  # and no second audit row
+        assert conn.execute("SELECT count(*) FROM captiva_audit"
+                            " WHERE action = 'registration-import'").fetchone()[0] == 1
 
     # make apply (the reconcile of the reviewed users file), then a real Access-Request
     apply_roster(campus, campus_variables(users["captiva_users"]))

@@ -28,6 +28,7 @@ device-disconnect    - - A -
 voucher-revoke       - - A A
 registration-approve - A A -
 registration-reject  - A A -
+registration-import  - - - A
 workstation-view     S S A -
 workstation-report   - S A -
 issue                - S A -

@@ -28,6 +28,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
         ('operator', 'registration-approve', 'all'),
         ('admin', 'registration-reject', 'all'),
         ('operator', 'registration-reject', 'all'),
+        ('os', 'registration-import', 'all'),
         ('admin', 'workstation-view', 'all'),
         ('operator', 'workstation-view', 'site'),
         ('viewer', 'workstation-view', 'site'),
@@ -74,6 +75,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
         ('registration-request', 'registration'),
         ('registration-approve', 'registration'),
         ('registration-reject', 'registration'),
+        ('registration-import', 'registration'),
         ('issue', 'workstation'),
         ('add-time', 'workstation'),
         ('suspend', 'workstation'),
@@ -108,6 +110,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
         ('registration-request', 'captiva_registration_verify'),
         ('registration-approve', 'captiva_registration_decide'),
         ('registration-reject', 'captiva_registration_decide'),
+        ('registration-import', 'captiva_registration_imported'),
         ('issue', 'captiva_workstation_[a-z_]+'),
         ('add-time', 'captiva_workstation_[a-z_]+'),
         ('suspend', 'captiva_workstation_[a-z_]+'),
@@ -140,15 +143,17 @@ $$;
 -- The actor's role when the policy lets them take p_action at p_site (NULL: no site), else
 -- NULL. Staff: their role and sites from captiva_staff, never from the caller, through the
 -- portal's database login only. 'os:<login>' (no space in the login): a command on the
--- jobs' host, through the jobs' login only (a portal cannot claim to be one, nor the jobs a
--- staff member).
+-- jobs' host or the controller, through the jobs' or the reconcile's login only (a portal
+-- cannot claim to be one, nor the jobs a staff member; each command's function is granted to
+-- its own login).
 CREATE OR REPLACE FUNCTION captiva_authz_role(p_actor text, p_action text, p_site text)
 RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT a.role FROM (
         SELECT 'os' AS role, '{}'::text[] AS sites
         WHERE p_actor ~ '^os:\S+$'
-          AND pg_has_role(session_user, 'captiva_jobs', 'MEMBER')
+          AND (pg_has_role(session_user, 'captiva_jobs', 'MEMBER')
+               OR pg_has_role(session_user, 'captiva_reconcile', 'MEMBER'))
         UNION ALL
         SELECT s.role, s.sites FROM captiva_staff AS s
         WHERE s.username = p_actor AND p_actor NOT LIKE 'os:%'
@@ -165,8 +170,8 @@ ALTER FUNCTION captiva_authz_role(text, text, text) OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
     captiva_audit_writer(text), captiva_authz_allows(text, text[], text, text),
     captiva_authz_role(text, text, text) FROM PUBLIC;
--- The policy is no secret: the portal and the jobs may ask it (the portal reads
--- captiva_staff already; tests walk every cell through their logins).
+-- The policy is no secret: the portal, the jobs and the controller's commands may ask it
+-- (the portal reads captiva_staff already; tests walk every cell through their logins).
 GRANT EXECUTE ON FUNCTION captiva_authz_scope(text, text), captiva_audit_kind(text),
     captiva_audit_writer(text), captiva_authz_allows(text, text[], text, text),
-    captiva_authz_role(text, text, text) TO captiva_portal, captiva_jobs;
+    captiva_authz_role(text, text, text) TO captiva_portal, captiva_jobs, captiva_reconcile;

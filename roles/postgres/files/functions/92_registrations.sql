@@ -153,17 +153,42 @@ BEGIN
 END
 $$;
 
+-- make import-registrations (python -m captiva.onboarding, on the controller, as the
+-- operating-system account p_actor = os:<login>, through the reconcile's login): the approved
+-- requests p_ids it has just written into the roster's users file p_file, one audit row each
+-- (registration-import, under the matricule; captiva_audit_record asks the policy). A request
+-- no longer approved is skipped. Returns the number of rows written.
+CREATE OR REPLACE FUNCTION captiva_registration_imported(
+    p_actor text, p_ids bigint[], p_file text
+) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    r record;
+    written integer := 0;
+BEGIN
+    FOR r IN SELECT x.id, x.matricule FROM captiva_registration AS x
+             WHERE x.id = ANY (p_ids) AND x.status = 'approved' ORDER BY x.id LOOP
+        PERFORM captiva_audit_record(p_actor, 'registration-import', r.matricule, NULL,
+                                     jsonb_build_object('request', r.id, 'file', p_file));
+        written := written + 1;
+    END LOOP;
+    RETURN written;
+END
+$$;
+
 ALTER FUNCTION captiva_registration_state(bigint) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_registration_submit(text, text, text, text, text, text, text, text,
                                            integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_registration_verify(bigint) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_registration_list(integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_registration_decide(text, bigint, boolean, text) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_registration_imported(text, bigint[], text) OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_registration_state(bigint),
     captiva_registration_submit(text, text, text, text, text, text, text, text, integer),
     captiva_registration_verify(bigint),
     captiva_registration_list(integer),
-    captiva_registration_decide(text, bigint, boolean, text) FROM PUBLIC;
+    captiva_registration_decide(text, bigint, boolean, text),
+    captiva_registration_imported(text, bigint[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION captiva_registration_state(bigint),
     captiva_registration_submit(text, text, text, text, text, text, text, text, integer),
     captiva_registration_verify(bigint),
@@ -171,3 +196,6 @@ GRANT EXECUTE ON FUNCTION captiva_registration_state(bigint),
     captiva_registration_decide(text, bigint, boolean, text) TO captiva_portal;
 -- make import-registrations reads the state too (imported requests are left out).
 GRANT EXECUTE ON FUNCTION captiva_registration_state(bigint) TO captiva_reconcile;
+-- ... and records what it imported, by whom.
+GRANT EXECUTE ON FUNCTION captiva_registration_imported(text, bigint[], text)
+    TO captiva_reconcile;
