@@ -2,7 +2,7 @@
 has left, the admins' view of every batch, an urgent revocation.
 
 A code is a password: the portal's role never reads ``captiva_voucher.code``. Everything
-here comes from SECURITY DEFINER functions (roles/postgres/files/functions/80_vouchers.sql)
+here comes from SECURITY DEFINER functions (roles/postgres/files/functions/83_voucher_pages.sql)
 built on ``captiva_voucher_judgements``, the rule FreeRADIUS applies at login (for one code
 there, for every code at once on the batch page), so the portal shows exactly what a login
 would get.
