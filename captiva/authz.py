@@ -194,17 +194,43 @@ def _literal(value: str) -> str:
     return f"'{value}'"
 
 
+def _values_lookup(comment: str, signature: str, alias: str, columns: tuple[str, ...],
+                   rows: list[tuple[str, ...]], where: str) -> str:
+    """One of the policy's tables as an IMMUTABLE SQL function: the last of ``columns`` of
+    the VALUES row matching ``where`` (``comment``: the lines above it, without ``-- ``)."""
+    values = ",\n".join("        (" + ", ".join(_literal(v) for v in row) + ")" for row in rows)
+    head = "".join(f"-- {line}\n" for line in comment.splitlines())
+    return head + f"""\
+CREATE OR REPLACE FUNCTION {signature} RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT {alias}.{columns[-1]} FROM (VALUES
+{values}
+    ) AS {alias} ({", ".join(columns)})
+    WHERE {where}
+$$;
+"""  # noqa: S608 - the policy's names (_literal checks them) and this module's constants
+
+
 def render_sql() -> str:
     """roles/postgres/files/functions/15_authz.sql, whole. The template below and the file
     are alike on purpose (a duplicate-code report pairs them): the file is this function's
     output, kept in the tree because the postgres role applies function files as they are."""
-    cells = [(role, a.name, s) for a in ACTIONS for role, s in sorted(a.scopes.items())]
-    kinds = [(a.name, a.kind) for a in ACTIONS if a.kind is not None]
-    policy = ",\n".join(f"        ({_literal(r)}, {_literal(n)}, {_literal(s)})"
-                        for r, n, s in cells)
-    kind_rows = ",\n".join(f"        ({_literal(n)}, {_literal(k)})" for n, k in kinds)
-    writer_rows = ",\n".join(f"        ({_literal(a.name)}, {_literal(a.writer)})"
-                             for a in ACTIONS if a.writer)
+    lookups = "\n".join((
+        _values_lookup("The scope (all, site) role p_role has for action p_action; NULL: refused.",
+                       "captiva_authz_scope(p_role text, p_action text)", "p",
+                       ("role", "action", "scope"),
+                       [(role, a.name, s) for a in ACTIONS for role, s in sorted(a.scopes.items())],
+                       "p.role = p_role AND p.action = p_action"),
+        _values_lookup("The kind of the audit row action p_action writes; NULL: not an audited "
+                       "action.", "captiva_audit_kind(p_action text)", "k", ("action", "kind"),
+                       [(a.name, a.kind) for a in ACTIONS if a.kind is not None],
+                       "k.action = p_action"),
+        _values_lookup("The function(s) that alone may write p_action's audit row, as a regular "
+                       "expression of\nnames (captiva_audit_record reads its call stack); NULL: "
+                       "any caller the policy lets act.",
+                       "captiva_audit_writer(p_action text)", "w", ("action", "writer"),
+                       [(a.name, a.writer) for a in ACTIONS if a.writer],
+                       "w.action = p_action")))
     return f"""\
 -- GENERATED from captiva/authz.py (the one authorization policy): do not edit here. Change
 -- the policy there, then run
@@ -216,34 +242,7 @@ def render_sql() -> str:
 -- row of the action's kind, from the action's own function. Owned by captiva_definer,
 -- pg_temp last (see 40_quota_login).
 
--- The scope (all, site) role p_role has for action p_action; NULL: refused.
-CREATE OR REPLACE FUNCTION captiva_authz_scope(p_role text, p_action text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT p.scope FROM (VALUES
-{policy}
-    ) AS p (role, action, scope)
-    WHERE p.role = p_role AND p.action = p_action
-$$;
-
--- The kind of the audit row action p_action writes; NULL: not an audited action.
-CREATE OR REPLACE FUNCTION captiva_audit_kind(p_action text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT k.kind FROM (VALUES
-{kind_rows}
-    ) AS k (action, kind)
-    WHERE k.action = p_action
-$$;
-
--- The function(s) that alone may write p_action's audit row, as a regular expression of
--- names (captiva_audit_record reads its call stack); NULL: any caller the policy lets act.
-CREATE OR REPLACE FUNCTION captiva_audit_writer(p_action text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT w.writer FROM (VALUES
-{writer_rows}
-    ) AS w (action, writer)
-    WHERE w.action = p_action
-$$;
-
+{lookups}
 -- Whether role p_role, working at p_sites (none: every site), may take p_action at p_site
 -- (NULL: no site, which a 'site' scope with sites listed refuses): captiva.authz.allows.
 CREATE OR REPLACE FUNCTION captiva_authz_allows(

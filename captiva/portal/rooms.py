@@ -6,7 +6,7 @@ and guarded (:func:`guard` and the guards built on it: who may see a page or pos
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -73,11 +73,19 @@ def staff_only(api: bool = False):
     return guard(check)
 
 
-def with_staff_form(act: bool = True):
+def with_staff_form(act: bool = True, actions: Collection[str] | None = None):
     """A console POST, the handler called with the Staff and the form once
-    Portal.staff_form has checked both (``act``: a role that may act)."""
+    Portal.staff_form has checked both (``act``: a role that may act). ``actions``: the
+    path's ``{action}`` must be one of them, else a 404 (after those checks), and the
+    handler is called with it too."""
     async def check(portal: Portal, request: Request):
-        return await portal.staff_form(request, act=act)
+        found = await portal.staff_form(request, act=act)
+        if isinstance(found, Response) or actions is None:
+            return found
+        action = request.path_params["action"]
+        if action not in actions:
+            return portal.not_found(request)
+        return (*found, action)
     return guard(check)
 
 

@@ -293,9 +293,6 @@ def main(argv: list[str] | None = None) -> int:
                              "and secrets are not printed")
     parser.add_argument("--ready-file", type=Path,
                         help="write the bound HOST:PORT here once listening")
-    parser.add_argument("--coa-listen", default=None,
-                        help="HOST:PORT of the RADIUS Disconnect/CoA listener (default: the "
-                             "API's host, port 3799; port 0: any; 'off': none)")
     parser.add_argument("--coa-mode", choices=coa.MODES, default="normal",
                         help="silent: drop every request; nak: NAK every request")
     parser.add_argument("--coa-nak-cause", type=int, default=coa.PROHIBITED,
@@ -304,18 +301,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds an Event-Timestamp may differ from the clock")
     parser.add_argument("--coa-delay", type=float, default=0.0,
                         help="seconds before each answer (a slow router)")
-    parser.add_argument("--coa-ready-file", type=Path,
-                        help="write the Disconnect listener's bound HOST:PORT here")
-    parser.add_argument("--hotspot-listen", default=None,
-                        help="HOST:PORT of the hotspot's HTTP login (port 0: any; default: "
-                             "none), authenticating against the /radius entries")
-    parser.add_argument("--hotspot-ready-file", type=Path,
-                        help="write the hotspot login's bound HOST:PORT here")
-    parser.add_argument("--hotspot-tls-listen", default=None,
-                        help="HOST:PORT of the hotspot's HTTPS login, with the certificate "
-                             "the hotspot profile's ssl-certificate names (port 0: any)")
-    parser.add_argument("--hotspot-tls-ready-file", type=Path,
-                        help="write the HTTPS login's bound HOST:PORT here")
+    # The other listeners: each its --NAME-listen and the file its bound address goes to.
+    for name, what, where in (
+            ("coa", "the Disconnect listener", "the RADIUS Disconnect/CoA listener (default: "
+             "the API's host, port 3799; port 0: any; 'off': none)"),
+            ("hotspot", "the hotspot login", "the hotspot's HTTP login (port 0: any; default: "
+             "none), authenticating against the /radius entries"),
+            ("hotspot-tls", "the HTTPS login", "the hotspot's HTTPS login, with the "
+             "certificate the hotspot profile's ssl-certificate names (port 0: any)")):
+        parser.add_argument(f"--{name}-listen", default=None, help=f"HOST:PORT of {where}")
+        parser.add_argument(f"--{name}-ready-file", type=Path,
+                            help=f"write {what}'s bound HOST:PORT here")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")

@@ -135,15 +135,12 @@ class ConsoleViews(Room):
             local=lambda m, t=True: portal.local(m, tz, t))
 
     @route("POST", "/admin/users/{username}/{action:str}")
-    @with_staff_form()
-    async def action(self, request: Request, staff: Staff,
-                     form: dict[str, str]) -> Response:
+    @with_staff_form(actions=("grant", "disconnect"))
+    async def action(self, request: Request, staff: Staff, form: dict[str, str],
+                     action: str) -> Response:
         """POST grant / disconnect: CSRF first, then the role (admin), then the rules."""
         portal = self.portal
         username = request.path_params["username"]
-        action = request.path_params["action"]
-        if action not in ("grant", "disconnect"):
-            return portal.not_found(request)
         now = portal.now()
         target = "/admin/users/" + quote(username, safe="")
         try:

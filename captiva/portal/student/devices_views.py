@@ -88,15 +88,11 @@ class DeviceViews(Room):
         return RedirectResponse(f"/devices?{key}={message}", 303)
 
     @route("POST", "/admin/users/{username}/devices/{action}")
-    @with_staff_form()
-    async def staff_act(self, request: Request, staff: Staff,
-                        form: dict[str, str]) -> Response:
+    @with_staff_form(actions=devices_data.ACTIONS)
+    async def staff_act(self, request: Request, staff: Staff, form: dict[str, str],
+                        action: str) -> Response:
         """CSRF first, then the role (admin), then the rules: as the console's actions."""
-        portal = self.portal
         username = request.path_params["username"]
-        action = request.path_params["action"]
-        if action not in devices_data.ACTIONS:
-            return portal.not_found(request)
         key, message = await self._act(staff.username, username, action, form)
         if message.startswith("devices.disconnected"):  # the console's own words for it
             message = "console.disconnect_requested"
