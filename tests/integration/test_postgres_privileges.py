@@ -133,7 +133,7 @@ CASES = [
     ("SELECT * FROM captiva_change_log_of('alice')", only("portal")),
     ("SELECT * FROM captiva_workstation_board('main')", NOBODY),
     ("SELECT * FROM captiva_workstation_staff_board('main')", only("portal")),
-    ("SELECT * FROM captiva_staff_online(10)", only("portal")),
+    ("SELECT * FROM captiva_staff_sessions(true, 10)", only("portal")),
     ("SELECT * FROM captiva_staff_failures(10)", only("portal")),
     ("SELECT * FROM captiva_account_label('alice', now())", NOBODY),
     # Revocations: append-only, through the function, for the portal and the jobs.

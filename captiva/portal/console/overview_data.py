@@ -20,26 +20,35 @@ from captiva.quota.usage import default_calendar
 ADMIN_VIEWS = ("online", "recent", "failures", "guessing", "top", "promotions")
 
 
-def online(conn, limit: int = 500) -> list[dict[str, Any]]:
-    return dicts(conn.execute("""
-        SELECT a.account, a.account_kind, u.promotion, a.started, a.updated, a.ip, a.mac,
-               a.bytes, r.name AS router, host(a.nasipaddress) AS nas
-        FROM captiva_staff_online(%s) AS a
+# The columns each session list shows (and its CSV and JSON give), in their order.
+_SESSION_COLUMNS = {
+    True: ("account", "account_kind", "promotion", "started", "updated", "ip", "mac", "bytes",
+           "router", "nas"),
+    False: ("account", "account_kind", "promotion", "started", "stopped", "ip", "mac", "bytes",
+            "cause", "router"),
+}
+
+
+def sessions(conn, open_now: bool, limit: int) -> list[dict[str, Any]]:
+    """Open sessions newest first (``open_now``), else the last closed ones by their end:
+    the account's label and promotion, the router's name."""
+    rows = dicts(conn.execute("""
+        SELECT a.account, a.account_kind, u.promotion, a.started, a.updated, a.stopped, a.ip,
+               a.mac, a.bytes, a.cause, r.name AS router, host(a.nasipaddress) AS nas
+        FROM captiva_staff_sessions(%s, %s) AS a
         LEFT JOIN captiva_user AS u ON u.username = a.username
         LEFT JOIN captiva_router AS r ON r.nasipaddress = a.nasipaddress
-        ORDER BY a.started DESC
-        """, (limit,)))
+        ORDER BY COALESCE(a.stopped, a.started) DESC
+        """, (open_now, limit)))
+    return [{column: row[column] for column in _SESSION_COLUMNS[open_now]} for row in rows]
+
+
+def online(conn, limit: int = 500) -> list[dict[str, Any]]:
+    return sessions(conn, True, limit)
 
 
 def recent(conn, limit: int = 100) -> list[dict[str, Any]]:
-    return dicts(conn.execute("""
-        SELECT a.account, a.account_kind, u.promotion, a.started, a.stopped, a.ip, a.mac,
-               a.bytes, a.cause, r.name AS router
-        FROM captiva_staff_recent(%s) AS a
-        LEFT JOIN captiva_user AS u ON u.username = a.username
-        LEFT JOIN captiva_router AS r ON r.nasipaddress = a.nasipaddress
-        ORDER BY a.stopped DESC
-        """, (limit,)))
+    return sessions(conn, False, limit)
 
 
 def failures(conn, limit: int = 100) -> list[dict[str, Any]]:

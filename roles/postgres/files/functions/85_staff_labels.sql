@@ -33,34 +33,30 @@ RETURNS TABLE (kind text, label text) LANGUAGE sql STABLE AS $$
         LIMIT 1) AS w ON true
 $$;
 
--- Open sessions, newest first ("Online now"). username: the roster user's, else NULL.
-CREATE OR REPLACE FUNCTION captiva_staff_online(p_limit integer DEFAULT 500)
+-- The sessions the console lists, labelled: p_open, the open ones newest first ("Online
+-- now"); else the last closed ones, by their end ("Recently disconnected"). username: the
+-- roster user's, else NULL. Each branch reads radacct through its own index, and the other
+-- one is not run. (It replaces the two lists' own functions, captiva_staff_online and
+-- captiva_staff_recent.)
+DROP FUNCTION IF EXISTS captiva_staff_online(integer);
+DROP FUNCTION IF EXISTS captiva_staff_recent(integer);
+CREATE OR REPLACE FUNCTION captiva_staff_sessions(p_open boolean, p_limit integer)
 RETURNS TABLE (
     radacctid bigint, account text, account_kind text, username text, started timestamptz,
-    updated timestamptz, ip text, mac text, bytes bigint, nasipaddress inet
+    stopped timestamptz, updated timestamptz, ip text, mac text, bytes bigint, cause text,
+    nasipaddress inet
 ) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT a.radacctid, l.label, l.kind, CASE WHEN l.kind = 'user' THEN a.username END,
-           a.acctstarttime, a.acctupdatetime, host(a.framedipaddress), a.callingstationid,
-           a.acctinputoctets + a.acctoutputoctets, a.nasipaddress
-    FROM (SELECT * FROM radacct WHERE acctstoptime IS NULL
-          ORDER BY acctstarttime DESC LIMIT p_limit) AS a
+           a.acctstarttime, a.acctstoptime, a.acctupdatetime, host(a.framedipaddress),
+           a.callingstationid, a.acctinputoctets + a.acctoutputoctets, a.acctterminatecause,
+           a.nasipaddress
+    FROM ((SELECT * FROM radacct WHERE p_open AND acctstoptime IS NULL
+           ORDER BY acctstarttime DESC LIMIT p_limit)
+          UNION ALL
+          (SELECT * FROM radacct WHERE NOT p_open AND acctstoptime IS NOT NULL
+           ORDER BY acctstoptime DESC LIMIT p_limit)) AS a
     CROSS JOIN LATERAL captiva_account_label(a.username, a.acctstarttime) AS l
-    ORDER BY a.acctstarttime DESC
-$$;
-
--- The last closed sessions ("Recently disconnected").
-CREATE OR REPLACE FUNCTION captiva_staff_recent(p_limit integer DEFAULT 100)
-RETURNS TABLE (
-    radacctid bigint, account text, account_kind text, username text, started timestamptz,
-    stopped timestamptz, ip text, mac text, bytes bigint, cause text, nasipaddress inet
-) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT a.radacctid, l.label, l.kind, CASE WHEN l.kind = 'user' THEN a.username END,
-           a.acctstarttime, a.acctstoptime, host(a.framedipaddress), a.callingstationid,
-           a.acctinputoctets + a.acctoutputoctets, a.acctterminatecause, a.nasipaddress
-    FROM (SELECT * FROM radacct WHERE acctstoptime IS NOT NULL
-          ORDER BY acctstoptime DESC LIMIT p_limit) AS a
-    CROSS JOIN LATERAL captiva_account_label(a.username, a.acctstarttime) AS l
-    ORDER BY a.acctstoptime DESC
+    ORDER BY COALESCE(a.acctstoptime, a.acctstarttime) DESC
 $$;
 
 -- The last rejects of radpostauth ("Authentication failures"); never pass.
@@ -158,8 +154,7 @@ CREATE OR REPLACE FUNCTION captiva_workstation_staff_board(
 $$;
 
 ALTER FUNCTION captiva_account_label(text, timestamptz) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_staff_online(integer) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_staff_recent(integer) OWNER TO captiva_definer;
+ALTER FUNCTION captiva_staff_sessions(boolean, integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_staff_failures(integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_staff_top_bounds(date, integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_staff_users_by_device(text, inet) OWNER TO captiva_definer;
@@ -167,8 +162,7 @@ ALTER FUNCTION captiva_change_log_of(text, integer) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_workstation_staff_board(text, timestamptz, integer)
     OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_account_label(text, timestamptz),
-    captiva_staff_online(integer),
-    captiva_staff_recent(integer),
+    captiva_staff_sessions(boolean, integer),
     captiva_staff_failures(integer),
     captiva_staff_top_bounds(date, integer),
     captiva_staff_users_by_device(text, inet),
@@ -177,8 +171,7 @@ REVOKE ALL ON FUNCTION captiva_account_label(text, timestamptz),
 -- The portal: the staff's lists, one user's change log, the workstations' board. It loses
 -- the board with codes (75_workstation_board_kiosk.sql grants it; the kiosk function still
 -- uses it as its owner).
-GRANT EXECUTE ON FUNCTION captiva_staff_online(integer),
-    captiva_staff_recent(integer),
+GRANT EXECUTE ON FUNCTION captiva_staff_sessions(boolean, integer),
     captiva_staff_failures(integer),
     captiva_staff_top_bounds(date, integer),
     captiva_staff_users_by_device(text, inet),
