@@ -146,9 +146,10 @@ def import_registrations(args) -> int:
             print(f"written {users.path}: review it (a merge request), then make apply")
         return 0
     # The audit rows (one per request new in the file) are committed only once the file is
-    # written: a refusal writes no file, a failed write leaves no row.
+    # written: a refusal writes no file, a failed write leaves no row. Written on the
+    # primary (libpq skips a standby among captiva_database's hosts).
     try:
-        with psycopg.connect(dsn, **secret) as conn:
+        with psycopg.connect(dsn, target_session_attrs="read-write", **secret) as conn:
             audited = conn.execute("SELECT captiva_registration_imported(%s, %s, %s)",
                                    (actor, new_ids, str(users.path))).fetchone()[0]
             users.write(after)
