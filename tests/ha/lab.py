@@ -139,6 +139,17 @@ def psql(host: Host, sql: str, timeout: float = 10.0, database: str = "radius",
     return result.returncode, (result.stdout if result.returncode == 0 else result.stderr).strip()
 
 
+def patronictl(host: Host, *args: str, timeout: float = 60.0) -> tuple[int, str]:
+    """patronictl on a member, as docs/ha.md runs it: (exit status, its output)."""
+    command = ["podman", "exec", host.container, "patronictl", "-c", "/etc/patroni/config.yml",
+               *args]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 124, "timeout"
+    return result.returncode, (result.stdout + result.stderr).strip()
+
+
 def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.5,
                what: str = "condition") -> object:
     deadline = time.monotonic() + timeout

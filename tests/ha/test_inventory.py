@@ -38,5 +38,10 @@ def test_the_ha_addresses_win_over_the_lab_settings():
     host = json.loads(out)
     assert host["captiva_database"]["host"] == "10.89.2.10,10.89.2.11,10.89.2.12"
     assert host["captiva_radius_servers"] == ["10.89.2.15", "10.89.2.16"]
+    # The RADIUS hosts verify the members through their database proxy by the name lab/ha-pki
+    # writes into every member's certificate.
+    pki = (lab.ROOT / "lab" / "ha-pki").read_text()
+    assert host["captiva_database"]["proxy"] is True
+    assert f'CLUSTER_NAME={host["captiva_database"]["tls_name"]}\n' in pki
     assert host["freeradius_db_unavailable"] == "drop"
     assert "captiva_db_passwords" in host  # the lab's settings.yml, linked
