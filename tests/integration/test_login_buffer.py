@@ -11,9 +11,9 @@ answers (docs/freeradius.md, "Writes at login"; docs/ha.md, "What a replica answ
   mid-file (kill -9, a record it cannot replay in the middle of a shard's file): every login
   in radpostauth exactly once.
 - The database read-only (default_transaction_read_only, what a hot standby answers):
-  students' logins are accepted from reads alone; code logins are refused, because the
-  guessing throttle cannot count (docs/threat-model.md); every reply is logged once writes
-  come back.
+  students' and vouchers' logins are accepted from reads alone; a guessed code is refused,
+  and counted by the guessing throttle once writes come back (docs/threat-model.md); every
+  reply is logged once writes come back.
 - Every read of a login (radcheck, the login check, the voucher judgements, a workstation
   code) answers inside a read-only transaction, as FreeRADIUS's role.
 """
@@ -205,11 +205,20 @@ def test_a_reader_killed_mid_file_stores_each_login_once(server):
     assert sum(r[0] == "stopper" and r[1] == "Access-Reject" for r in rows) == 1
 
 
-def test_a_read_only_database_answers_students_and_refuses_code_logins(server):
+def guess_failures(server, mac):
+    """Failed code logins the guessing throttle holds for the station ``mac``."""
+    with server.db.connect() as conn:
+        return conn.execute("SELECT count(*) FROM captiva_guess_failure"
+                            " WHERE calling_station = captiva_guess_station(%s)",
+                            (mac,)).fetchone()[0]
+
+
+def test_a_read_only_database_judges_every_login_from_reads(server):
     server.wait_logins_replayed()
     mac = "02:00:5E:10:00:04"
     student, password = list(STUDENTS.items())[2]
     code = server.codes[2]
+    unknown = next(c for c in ("2222222222", "3333333333") if c not in server.codes)
 
     def read_only(on):
         # From another database: once on, this one's own sessions cannot turn it off.
@@ -220,25 +229,32 @@ def test_a_read_only_database_answers_students_and_refuses_code_logins(server):
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                          " WHERE datname = %s AND pid <> pg_backend_pid()", (server.db.name,))
 
+    assert guess_failures(server, mac) == 0
     read_only(True)
     try:
         for _ in range(3):
             reply = login(server, student, password, mac)
             assert reply.code == packet.AccessAccept, server.log_tail()
             assert reply["Session-Timeout"]  # the profile's, read from the database
-        refused = login(server, code, code, mac)
-        assert refused.code == packet.AccessReject
-        assert refused["Reply-Message"] == [CODE_UNAVAILABLE]
+        # A voucher is judged from reads too (no "Code check unavailable"); its first use
+        # waits in the buffer.
+        accepted = login(server, code, code, mac)
+        assert accepted.code == packet.AccessAccept, server.log_tail()
+        assert first_use(server, code) is None
+        # A guess is refused as usual; the throttle, which cannot write, counts it later.
+        guessed = login(server, unknown, unknown, mac)
+        assert guessed.code == packet.AccessReject
+        assert "Reply-Message" not in guessed or guessed["Reply-Message"] != [CODE_UNAVAILABLE]
         time.sleep(2)
         assert logged(server, mac) == [] and server.login_buffer_files()
+        assert guess_failures(server, mac) == 0
     finally:
         read_only(False)
     server.wait_logins_replayed()
     assert [(r[0], r[1]) for r in logged(server, mac)] == [(student, "Access-Accept")] * 3 + [
-        (code, "Access-Reject")]
-    # Once writes come back, the code logs in (the throttle counts again).
-    assert wait_for(lambda: login(server, code, code, mac).code == packet.AccessAccept,
-                    timeout=15)
+        (code, "Access-Accept"), (unknown, "Access-Reject")]
+    assert first_use(server, code) is not None
+    assert guess_failures(server, mac) == 1
 
 
 def test_every_read_of_a_login_runs_in_a_read_only_transaction(server):

@@ -9,7 +9,10 @@
 -- p_login_id: the login's id (hex); p_reply: Access-Accept or Access-Reject; p_called,
 -- p_calling: Called-Station-Id, Calling-Station-Id ('' : none); p_at: when FreeRADIUS
 -- answered, epoch seconds with microseconds; p_voucher: 'first-use' when a voucher was
--- accepted, on NAS p_nas. Returns 'stored' or 'duplicate'.
+-- accepted, on NAS p_nas, or 'guess-failed' when a code that does not exist was refused
+-- while the guessing throttle could not count (no primary), from RADIUS client p_nas and
+-- station p_calling: counted now, so the source is throttled once a primary is back.
+-- Returns 'stored' or 'duplicate'.
 CREATE OR REPLACE FUNCTION captiva_login_replay(
     p_login_id text, p_username text, p_reply text, p_called text, p_calling text,
     p_at text, p_voucher text, p_nas text
@@ -32,6 +35,11 @@ BEGIN
     END IF;
     IF p_voucher = 'first-use' AND p_reply = 'Access-Accept' THEN
         PERFORM captiva_voucher_first_use_record(p_username, at, NULLIF(p_nas, '')::inet);
+    ELSIF p_voucher = 'guess-failed' AND p_reply = 'Access-Reject' THEN
+        -- Counted at the replay's time (later than the guess: it stays in the window
+        -- longer). 86400, the longest window the role takes, prunes nothing still in any
+        -- window; the next live count prunes with the configured one.
+        PERFORM captiva_guess_failed(p_nas, p_calling, 86400);
     END IF;
     RETURN 'stored';
 END
