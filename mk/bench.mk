@@ -49,3 +49,15 @@ BENCH_PORTAL_COLD_ARGS ?=
 ## bench-portal-cold: the student page from the first second after 1,000 logins (about 4 min, root)
 bench-portal-cold: lab-deps venv
 	$(BIN)/python bench/portal_cold_bench.py $(BENCH_PORTAL_COLD_ARGS)
+
+# False failovers of the HA lab (issue 28, bench/ha_stability.py -h): nothing crashed, the
+# router's probe at 50 logins/s and 50 accounting records/s and CPU burnt on each database
+# host, Patroni's timing as the lab runs it; prints the leader changes against the floor
+# (none). Needs the running HA lab (make lab-ha).
+BENCH_HA_STABILITY_ARGS ?=
+
+.PHONY: bench-ha-stability
+
+## bench-ha-stability: failovers nobody asked for on the running HA lab (10 min by default, root)
+bench-ha-stability: venv
+	$(BIN)/python bench/ha_stability.py $(BENCH_HA_STABILITY_ARGS)

@@ -95,7 +95,7 @@ test-ha: venv
 # CI's HA run: the HA lab and the PostgreSQL failover test. make test-ha-ci removes the HA lab
 # whatever happened, keeping the test's exit status, so a failed run leaves no containers
 # behind; .ci/run runs test-ha-ci-keep beside make test and removes the lab after it.
-TEST_HA_CI ?= tests/ha/test_postgres_failover.py
+TEST_HA_CI ?= tests/ha/test_postgres_failover.py tests/ha/test_db_proxy.py
 
 ## test-ha-ci-keep: the HA lab and the PostgreSQL failover test, the HA lab left running
 test-ha-ci-keep:
