@@ -170,6 +170,17 @@ class RadiusServer:
         """Wait until the login buffer is drained: every login's writes are in the database."""
         wait_for(lambda: not self.login_buffer_files(), timeout=timeout)
 
+    def read_only(self, on: bool) -> None:
+        """Make the database read-only (default_transaction_read_only: what a hot standby
+        answers while there is no primary), or writable again; the pools reconnect."""
+        # From another database: once on, this one's own sessions cannot turn it off.
+        with self.db.server.connect("postgres") as conn:
+            conn.execute(f"ALTER DATABASE {self.db.name} SET default_transaction_read_only"
+                         f" = {'on' if on else 'off'}")
+            # The pools' connections reconnect and get the new setting.
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                         " WHERE datname = %s AND pid <> pg_backend_pid()", (self.db.name,))
+
     def client(self, *, source: str = ROUTER_ADDRESS, secret: str = ROUTER_SECRET,
                timeout: float = 3.0, retries: int = 1) -> Client:
         client = Client(server="127.0.0.1", authport=self.auth_port, acctport=self.acct_port,

@@ -220,17 +220,8 @@ def test_a_read_only_database_judges_every_login_from_reads(server):
     code = server.codes[2]
     unknown = next(c for c in ("2222222222", "3333333333") if c not in server.codes)
 
-    def read_only(on):
-        # From another database: once on, this one's own sessions cannot turn it off.
-        with server.db.server.connect("postgres") as conn:
-            conn.execute(f"ALTER DATABASE {server.db.name} SET default_transaction_read_only"
-                         f" = {'on' if on else 'off'}")
-            # The pools' connections reconnect and get the new setting.
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                         " WHERE datname = %s AND pid <> pg_backend_pid()", (server.db.name,))
-
     assert guess_failures(server, mac) == 0
-    read_only(True)
+    server.read_only(True)
     try:
         for _ in range(3):
             reply = login(server, student, password, mac)
@@ -249,7 +240,7 @@ def test_a_read_only_database_judges_every_login_from_reads(server):
         assert logged(server, mac) == [] and server.login_buffer_files()
         assert guess_failures(server, mac) == 0
     finally:
-        read_only(False)
+        server.read_only(False)
     server.wait_logins_replayed()
     assert [(r[0], r[1]) for r in logged(server, mac)] == [(student, "Access-Accept")] * 3 + [
         (code, "Access-Accept"), (unknown, "Access-Reject")]

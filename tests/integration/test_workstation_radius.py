@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import re
 import threading
+import time
 import urllib.parse
 import urllib.request
 from zoneinfo import ZoneInfo
@@ -32,7 +33,7 @@ radius_server = radius_fixtures.radius_server
 
 ALL_DAY = dict.fromkeys(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
                          "sunday"), "00:00-24:00")
-MEMBERS = [f"etu{n}" for n in range(1, 14)]
+MEMBERS = [f"etu{n}" for n in range(1, 15)]
 STAFF = [("op-douala", "operator", ["campus-douala"]), ("op-paris", "operator",
                                                        ["campus-paris"]),
          ("viewer1", "viewer", []), ("chief", "admin", [])]
@@ -61,7 +62,7 @@ def server(radius_server):
         if site["name"] == "campus-douala":
             site["timezone"] = ZONE.key
     variables["captiva_staff"] = [{"username": u, "role": r, "sites": s} for u, r, s in STAFF]
-    variables["captiva_workstations"] = [pc(n) for n in range(1, 14)]
+    variables["captiva_workstations"] = [pc(n) for n in range(1, 15)]
     variables["captiva_workstation_rules"] = [{
         "site": "campus-douala", "opening_hours": ALL_DAY, "default_session": "1h",
         "max_session": "2h", "daily_sessions": 3, "daily_time": "3h",
@@ -121,6 +122,34 @@ def test_a_code_works_only_from_its_workstations_mac(server):
                 session_id) == ("running",)
     # A code nobody issued has no password.
     assert login(server, "P000000000000001", "02:00:5E:10:00:01").code == packet.AccessReject
+
+
+def test_without_a_primary_a_code_logs_in_and_its_clock_starts_at_the_login(server):
+    """While no member takes writes (docs/ha.md, "What a replica answers"), the login is
+    judged from reads and accepted; the clock's start waits in the login buffer and, once
+    writes are back, starts at the login's time, not the replay's."""
+    session_id, code, _, _ = issue(server, "BIB-PC-14", "etu14")
+    server.wait_logins_replayed()
+    server.read_only(True)
+    try:
+        before = dt.datetime.now(dt.UTC)
+        reply = login(server, code, pc(14)["mac"])
+        assert reply.code == packet.AccessAccept, server.log_tail()
+        assert reply["Session-Timeout"] == [3600]
+        assert reply["Mikrotik-Group"] == [WORKSTATION_PROFILE]
+        # From another MAC it is still refused, from reads alone.
+        assert rejected(server, code, "02:00:5E:10:00:02") == (
+            "Code valable uniquement sur son poste / Code valid only on its own workstation")
+        time.sleep(2)
+        assert call(server, "SELECT state FROM captiva_workstation_session WHERE id = %s",
+                    session_id) == ("issued",)
+    finally:
+        server.read_only(False)
+    server.wait_logins_replayed()
+    state, since = call(server, "SELECT state, running_since FROM captiva_workstation_session"
+                        " WHERE id = %s", session_id)
+    assert state == "running"
+    assert before <= since <= before + dt.timedelta(seconds=2), (before, since)
 
 
 def test_a_student_login_keeps_its_own_profile(server):

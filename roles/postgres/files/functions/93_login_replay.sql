@@ -11,7 +11,9 @@
 -- answered, epoch seconds with microseconds; p_voucher: 'first-use' when a voucher was
 -- accepted, on NAS p_nas, or 'guess-failed' when a code that does not exist was refused
 -- while the guessing throttle could not count (no primary), from RADIUS client p_nas and
--- station p_calling: counted now, so the source is throttled once a primary is back.
+-- station p_calling: counted now, so the source is throttled once a primary is back; or
+-- 'workstation-start' when a workstation code was accepted from reads: its session's clock
+-- starts at the login's time (captiva_workstation_login_start).
 -- Returns 'stored' or 'duplicate'.
 CREATE OR REPLACE FUNCTION captiva_login_replay(
     p_login_id text, p_username text, p_reply text, p_called text, p_calling text,
@@ -40,6 +42,8 @@ BEGIN
         -- longer). 86400, the longest window the role takes, prunes nothing still in any
         -- window; the next live count prunes with the configured one.
         PERFORM captiva_guess_failed(p_nas, p_calling, 86400);
+    ELSIF p_voucher = 'workstation-start' AND p_reply = 'Access-Accept' THEN
+        PERFORM captiva_workstation_login_start(p_username, at);
     END IF;
     RETURN 'stored';
 END
