@@ -50,8 +50,14 @@ PEERS = """
 import os, socket, struct, subprocess
 pid = subprocess.run(["systemctl", "show", "-p", "MainPID", "--value", "freeradius"],
                      capture_output=True, text=True).stdout.strip()
-inodes = {os.readlink(f"/proc/{pid}/fd/" + fd)[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
-          if os.readlink(f"/proc/{pid}/fd/" + fd).startswith("socket:[")}
+inodes = set()
+for fd in os.listdir(f"/proc/{pid}/fd"):
+    try:  # a descriptor may close between the listing and its read
+        target = os.readlink(f"/proc/{pid}/fd/" + fd)
+    except FileNotFoundError:
+        continue
+    if target.startswith("socket:["):
+        inodes.add(target[8:-1])
 for line in open("/proc/net/tcp").read().splitlines()[1:]:
     fields = line.split()
     if fields[9] in inodes and fields[3] == "01":  # established
