@@ -166,6 +166,10 @@ CASES = [
     # radcheck query) and asks the post-auth checks.
     ("SELECT * FROM captiva_radcheck('alice')", only("freeradius")),
     ("SELECT * FROM captiva_student_credential_current('alice')", only("freeradius")),
+    # A login's two reads (41_authorize.sql), and the group list for the users not folded.
+    ("SELECT * FROM captiva_authorize_check('alice', '10.0.0.1', '')", only("freeradius")),
+    ("SELECT * FROM captiva_authorize_reply('alice')", only("freeradius")),
+    ("SELECT * FROM captiva_authorize_groups('alice')", only("freeradius")),
     ("SELECT captiva_login_post_auth_xlat('alice', '10.0.0.1', 'AA:BB:CC:DD:EE:FF')",
      only("freeradius")),
     ("SELECT captiva_login_check_xlat('alice', '10.0.0.1', 'AA:BB:CC:DD:EE:FF', '1')",

@@ -48,10 +48,10 @@ BEGIN
 END
 $$;
 
--- FreeRADIUS's radcheck query (authorize_check_query, mods-config/sql/main/postgresql/
--- captiva-queries.conf): the user's radcheck rows, with the student's current credential in
--- place of the roster's password rows, so the old password no longer logs in. In the query
--- sql sends anyway: a login pays no round trip for it. Runs as FreeRADIUS's role, which reads
+-- The user's radcheck rows, with the student's current credential in place of the roster's
+-- password rows, so the old password no longer logs in: the first rows of FreeRADIUS's
+-- radcheck query (captiva_authorize_check, 41_authorize.sql), so a login pays no round trip
+-- for it. Runs as FreeRADIUS's role, which reads
 -- radcheck; only the credential is read as captiva_definer. plpgsql: plans kept per connection.
 CREATE OR REPLACE FUNCTION captiva_radcheck(p_username text)
 RETURNS TABLE (id integer, username text, attribute text, value text, op text)
