@@ -14,9 +14,12 @@ template with TLS), on a freshly started portal, then:
 
 1. /healthz at --connections for --warm seconds (the baseline of nginx + TLS + the portal,
    and the portal's own warm-up: whatever it does before its first student is part of this);
-2. the login burst: --students distinct students log in at once, --login-clients at a time,
-   each on its own TLS connection as a browser would: GET /login, POST /login (checked by
-   FreeRADIUS, sha512-crypt), then GET /me, the redirect's target: their first page, timed;
+2. the login burst: --students distinct students log in at once, --login-clients at a time
+   (spread over --client-processes processes), each on its own TLS connection as a browser
+   would: GET /login, POST /login (checked by FreeRADIUS, sha512-crypt), then GET /me, the
+   redirect's target: their first page, timed by the client and by nginx (its access log's
+   $request_time: the portal's time and nginx's, not the client's own time to read the
+   answer, which on this machine shares the 2 cores with the servers);
 3. right after the last login, the students coming back: /me with their cookies in turn
    (each request a different student) at --connections for --cold seconds (by default two
    figure-cache TTLs and 5 s, so the refreshes and expiries of the entries read during the
@@ -25,9 +28,9 @@ template with TLS), on a freshly started portal, then:
 
 Prints p50/p99 of the logins and of the first pages, of the first second of step 3, of its
 worst second, of the whole of step 3 and of the warm run, with /healthz's, next to the floor
-(p99 under --floor-ms, 50, from the first second). Exits 1 when the first pages' p99, the
-first second's or the worst second's of step 3 is not under the floor (or a page was not
-the student's 200), 2 when the servers could not be set up.
+(p99 under --floor-ms, 50, from the first second). Exits 1 when the first pages' p99 (as
+nginx timed them), the first second's or the worst second's of step 3 is not under the
+floor (or a page was not the student's 200), 2 when the servers could not be set up.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import concurrent.futures
 import http.client
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -64,6 +68,9 @@ from portal_scale_bench import (  # noqa: E402
 from radius_fixtures import freeradius_for  # noqa: E402
 
 FLOOR_MS = 50.0
+# nginx's access log during the burst: when each request ended ($msec, epoch seconds), how long
+# nginx spent on it, its status, method and path.
+NGINX_LOG_FORMAT = "$msec $request_time $status $request_method $uri"
 
 # wrk, one connection per thread: request() and response() alternate, so each thread times
 # its own requests (CLOCK_MONOTONIC, the clock of Python's time.monotonic) and writes one line
@@ -160,6 +167,26 @@ def login(port: int, username: str, password: str) -> tuple[str | None, float, T
         conn.close()
 
 
+def login_chunk(port: int, students: list[tuple[str, str]], threads: int) -> list:
+    """One client process's share of the burst: its students' logins, ``threads`` at once."""
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(lambda s: login(port, *s), students))
+
+
+def nginx_timed(log: Path, method: str, path: str, expected: int = 200) -> list[Timed]:
+    """The requests of nginx's access log (NGINX_LOG_FORMAT) to ``method path``, as nginx
+    timed them: from the request's first byte read to the response's last byte sent, the
+    portal's time included; the client's own time to read the answer is not. The
+    ``expected`` status counts as 200 (a login's is its redirect, 303)."""
+    answers = []
+    for line in log.read_text().splitlines():
+        end, seconds, status, verb, uri = line.split()
+        if verb == method and uri == path:
+            answers.append(Timed(float(end) - float(seconds), float(seconds) * 1e3,
+                                 200 if int(status) == expected else int(status)))
+    return sorted(answers, key=lambda a: a.start)
+
+
 def row(label: str, answers: list[Timed] | list[float], floor: float | None = None) -> bool:
     """Print one line of the table; True when it meets ``floor`` (or there is none)."""
     ms = [a.ms if isinstance(a, Timed) else a for a in answers]
@@ -189,6 +216,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--login-clients", type=int, default=50,
                         help="students logging in at the same moment (each its own TLS "
                              "connection)")
+    parser.add_argument("--client-processes", type=int, default=5,
+                        help="processes the --login-clients are spread over")
     parser.add_argument("--connections", type=int, default=10,
                         help="wrk connections (requests in flight) for /me and /healthz")
     parser.add_argument("--cold", type=float, default=None,
@@ -237,6 +266,8 @@ def run_bench(args: argparse.Namespace) -> int:
             nginx = None
             try:
                 nginx = start_nginx(workdir / "nginx", portal.port,
+                                    access_log=workdir / "burst.log",
+                                    log_format=NGINX_LOG_FORMAT,
                                     portal_nginx_login_rate=args.login_rate,
                                     portal_nginx_login_burst=args.login_burst)
                 url = f"https://127.0.0.1:{nginx.https_port}"
@@ -250,10 +281,20 @@ def run_bench(args: argparse.Namespace) -> int:
                 before = radload.snapshot(sources)
                 t0 = time.perf_counter()
                 burst = time.monotonic()
-                with concurrent.futures.ThreadPoolExecutor(args.login_clients) as pool:
-                    logins = list(pool.map(lambda s: login(nginx.https_port, *s),
-                                           students))
+                # The students' browsers are other machines: here, --client-processes
+                # processes, so that one interpreter's lock does not queue 50 clients' reads.
+                processes = max(1, min(args.client_processes, args.login_clients))
+                chunks = [students[k::processes] for k in range(processes)]
+                with concurrent.futures.ProcessPoolExecutor(processes) as pool:
+                    done = list(pool.map(login_chunk, [nginx.https_port] * processes, chunks,
+                                         [max(1, args.login_clients // processes)] * processes))
+                logins = [result for chunk in done for result in chunk]
                 took = time.perf_counter() - t0
+                burst_log = workdir / "burst.log"
+                served_first = nginx_timed(burst_log, "GET", "/me")
+                served_logins = nginx_timed(burst_log, "POST", "/login", expected=303)
+                burst_log.unlink()  # the /me runs below are timed by wrk
+                os.kill(nginx.process.pid, signal.SIGUSR1)  # reopen: a new, empty log
                 login_cpu = radload.spent(before, radload.snapshot(sources))
                 cookies = [cookie for cookie, _, _ in logins if cookie is not None]
                 failed = len(students) - len(cookies)
@@ -286,9 +327,14 @@ def run_bench(args: argparse.Namespace) -> int:
         [took for _, took, _ in logins])
     if failed:
         print(f"{'':<52} {failed} of the {len(students)} logins failed (above)")
-    burst_ok = row("the login burst: the first /me after each login", first_pages,
-                   args.floor_ms)
+    row("the login burst: POST /login, as nginx timed it", served_logins)
+    row("the login burst: the first /me, the client's clock", first_pages)
     row("  those of the burst's first second", burst_buckets[min(burst_buckets)])
+    burst_ok = row("the login burst: the first /me, as nginx timed it", served_first,
+                   args.floor_ms)
+    served_buckets = seconds_of(served_first, min(a.start for a in served_first))
+    row("  those of the burst's first second", served_buckets[min(served_buckets)],
+        args.floor_ms)
     first = row("/me, the first second after the logins", buckets.get(0, []), args.floor_ms)
     worst_ok = row(f"/me, the worst second of {cold:g} s (second {worst + 1})", buckets[worst],
                    args.floor_ms)

@@ -84,6 +84,9 @@ class Config:
     max_failures_per_address: int = 100
     # seconds a login form (its CSRF token) stays valid
     login_form_validity: int = 1800
+    # logins checked at once (RADIUS, then the first page's figures); the others wait their
+    # turn, at most the RADIUS check's own time, while pages go on being served
+    login_concurrency: int = 2
     # seconds a student's dashboard figures may be served from memory (0: never)
     cache_seconds: float = 30.0
     history_page_size: int = 20
@@ -100,7 +103,7 @@ class Config:
 
 _PASSWORD = {"min_length", "public_url", "reset_per_account", "reset_per_address"}
 _LOGIN = {"window", "max_failures_per_user_address", "max_failures_per_address",
-          "form_validity"}
+          "form_validity", "concurrency"}
 _SESSION = {"cookie_name", "idle_timeout", "absolute_timeout", "max_sessions",
             "max_sessions_per_user"}
 _TOP = {"dsn", "session_secret", "trusted_proxies", "roster_source", "default_language",
@@ -212,6 +215,8 @@ def parse(data: dict[str, Any]) -> Config:
         max_failures_per_address=per_address,
         login_form_validity=positive(typed(login, "form_validity", int, 1800, "login."),
                                       "login.form_validity"),
+        login_concurrency=positive(typed(login, "concurrency", int, 2, "login."),
+                                   "login.concurrency"),
         cache_seconds=typed(dashboard, "cache_seconds", float, 30.0, "dashboard."),
         history_page_size=positive(typed(dashboard, "history_page_size", int, 20,
                                          "dashboard."), "dashboard.history_page_size"),

@@ -79,11 +79,28 @@ class LoginViews(Room):
                                        minutes=max(1, (attempt.retry_after + 59) // 60))
             response.headers["Retry-After"] = str(attempt.retry_after)
             return response
+        # Logins checked at once are bounded (login.concurrency): a burst queues here, not in
+        # the threads that share the interpreter with the pages being served.
+        async with portal.login_slot() as free:
+            if not free:
+                portal.limiter.cancel(attempt)  # not checked: the attempt taught nothing
+                log.error("login of %s: no login slot free within the RADIUS check's time",
+                          portal.log_name(username))
+                return self.login_form(request, "login.busy", 503, username)
+            return await self.checked_login(request, username, password, code, address,
+                                            attempt)
+
+    async def checked_login(self, request: Request, username: str, password: str, code: str,
+                            address: str, attempt) -> Response:
+        """The password (or code) checked by RADIUS, then the session and the first page's
+        figures, in one of the login slots."""
+        portal = self.portal
+        failed = "voucher.failed" if code else "login.failed"
         try:
             # The browser's address as Calling-Station-Id: FreeRADIUS counts failed code
             # logins per NAS and station (docs/freeradius.md, "Guessing codes").
-            result = await run_in_threadpool(portal.authenticate, portal.config.radius, username,
-                                             password, address)
+            result = await run_in_threadpool(portal.authenticate, portal.config.radius,
+                                             username, password, address)
         except radius_auth.RadiusUnavailable as exc:
             portal.limiter.cancel(attempt)  # no answer: the attempt taught nothing
             log.error("RADIUS unavailable: %s", exc)

@@ -7,7 +7,9 @@ console/, vouchers/, workstations/, login.py) hold the pages.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -15,7 +17,7 @@ import ipaddress
 import logging
 import time
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,9 @@ class Portal:
                                     clock=clock)
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.authenticate = authenticate
+        # Logins checked at once (login.py): a burst of them queues here, not in the threads
+        # that share the interpreter with the pages being served.
+        self.login_slots = asyncio.Semaphore(config.login_concurrency)
         self.pool: ConnectionPool | None = None
         # Refreshed ahead (figure_cache.py): a student's figures per (username, history page),
         # and staff roles per username (STAFF_CACHE_SECONDS; wrapped: None is "not staff").
@@ -282,6 +287,21 @@ class Portal:
         """The staff member and role of ``username`` (captiva_staff, the roster's
         captiva_staff), never older than STAFF_CACHE_SECONDS; None: not staff. Blocks."""
         return self._staff.get(username)[0]
+
+    @contextlib.asynccontextmanager
+    async def login_slot(self) -> AsyncIterator[bool]:
+        """One of the login.concurrency slots for a login's checks: True once taken, False
+        when none freed up within the RADIUS check's own time (timeout x attempts)."""
+        wait = self.config.radius.timeout * max(1, self.config.radius.retries)
+        try:
+            await asyncio.wait_for(self.login_slots.acquire(), wait)
+        except TimeoutError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self.login_slots.release()
 
     async def staff(self, request: Request) -> Staff | None:
         """The signed-in staff member of this request (memoised), or None."""

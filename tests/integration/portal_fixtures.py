@@ -349,11 +349,12 @@ class NginxProcess:
 
 
 def start_nginx(directory: Path, upstream_port: int, access_log: Path | None = None,
-                **overrides) -> NginxProcess:
+                log_format: str | None = None, **overrides) -> NginxProcess:
     """nginx as roles/portal configures it (its site template, the role's defaults), on free
     ports, with a throw-away self-signed certificate, proxying to 127.0.0.1:upstream_port.
     Its access log is off unless ``access_log`` names a file (Debian's nginx.conf logs every
-    request of its sites to /var/log/nginx/access.log)."""
+    request of its sites to /var/log/nginx/access.log), in nginx's combined format or in
+    ``log_format`` (nginx's variables, e.g. ``$msec $request_time $uri``)."""
     if not NGINX.exists() or shutil.which("openssl") is None:
         missing("nginx or openssl is not installed (apt-get install nginx-light openssl)")
     tls = directory / "tls"
@@ -375,7 +376,9 @@ def start_nginx(directory: Path, upstream_port: int, access_log: Path | None = N
                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     (directory / "nginx.conf").write_text(
         f"daemon off;\npid {directory / 'nginx.pid'};\nerror_log {directory / 'error.log'};\n"
-        f"events {{}}\nhttp {{\n{temp}access_log {access_log or 'off'};\n"
+        f"events {{}}\nhttp {{\n{temp}"
+        + (f"log_format timed '{log_format}';\n" if log_format else "")
+        + f"access_log {access_log or 'off'}{' timed' if access_log and log_format else ''};\n"
         f"include {directory / 'site.conf'};\n}}\n")
     command = [str(NGINX), "-p", str(directory), "-c", str(directory / "nginx.conf"),
                "-e", str(directory / "error.log")]

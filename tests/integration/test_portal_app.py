@@ -45,6 +45,7 @@ from portal_fixtures import (
 from starlette.testclient import TestClient
 
 import captiva
+from captiva.portal import radius_auth
 from captiva.portal.app import CSP, create_app
 from captiva.portal.config import ConfigError, parse
 from captiva.portal.formats import fmt_bytes
@@ -166,6 +167,39 @@ def test_radius_down_is_a_503_not_a_login(campus):
     with make_client(campus, radius={"port": 9, "timeout": 0.5}) as client:
         response = login(client)
     assert response.status_code == 503
+
+
+def test_a_burst_of_logins_waits_its_turn_while_pages_are_served(campus):
+    # login.concurrency 1: a login holding the slot (its RADIUS answer held back here) makes
+    # the next one wait, at most the RADIUS check's own time (0.5 s x 1 attempt), then be told
+    # to retry; pages are served meanwhile.
+    gate, checking = threading.Event(), threading.Event()
+
+    def held_back(*args):
+        checking.set()
+        gate.wait(10)
+        return radius_auth.authenticate(*args)
+
+    config = portal_config(campus.db, campus, login={"concurrency": 1},
+                           radius={"timeout": 0.5})
+    app = create_app(config, now=lambda: NOW, authenticate=held_back)
+    with TestClient(app, base_url="https://portal.test", follow_redirects=False,
+                    client=("192.0.2.10", 50000)) as client, \
+            concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(login, client)
+        assert checking.wait(5)
+        started = time.monotonic()
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/login").status_code == 200
+        assert time.monotonic() - started < 0.4
+        started = time.monotonic()
+        second = login(client)
+        waited = time.monotonic() - started
+        gate.set()
+        assert first.result(10).status_code == 303  # the first login goes through
+    assert second.status_code == 503
+    assert "Trop de connexions en ce moment" in second.text  # the default language
+    assert 0.5 <= waited < 3
 
 
 # --- usage figures are captiva.quota.usage's ----------------------------------------------------
