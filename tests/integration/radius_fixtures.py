@@ -213,6 +213,13 @@ class RadiusServer:
         except Timeout:
             return None
 
+    def open_sessions(self, username: str) -> int:
+        """The user's sessions radacct holds open (accounting reaches it through the buffer,
+        about a second after the router's packet)."""
+        with self.db.connect() as conn:
+            return conn.execute("SELECT count(*) FROM radacct WHERE username = %s"
+                                " AND acctstoptime IS NULL", (username,)).fetchone()[0]
+
     def account(self, username: str, status: str, session_id: str, *,
                 timeout: float = 3.0, **attributes) -> packet.Packet:
         """Send one Accounting-Request from the router client; fails if not acknowledged."""

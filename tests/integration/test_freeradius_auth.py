@@ -190,12 +190,7 @@ def test_second_login_rejected_over_simultaneous_use(policy):
     assert first is not None and first.code == packet.AccessAccept
     policy.account("grace", "Start", "grace-1", Framed_IP_Address="10.5.50.7")
 
-    def open_sessions():
-        with policy.db.connect() as conn:
-            return conn.execute("SELECT count(*) FROM radacct WHERE username = 'grace'"
-                                " AND acctstoptime IS NULL").fetchone()[0]
-
-    wait_for(open_sessions)  # radacct is written through the buffer, about a second later
+    wait_for(lambda: policy.open_sessions("grace"))
     second = policy.authenticate("grace", password("grace"))
     assert second is not None and second.code == packet.AccessReject
     assert second["Reply-Message"] == ["You are already logged in - access denied"]
@@ -212,7 +207,7 @@ def test_second_login_rejected_over_simultaneous_use(policy):
     assert wrong is not None and wrong.code == packet.AccessReject
 
     policy.account("grace", "Stop", "grace-1", Acct_Session_Time=60)
-    wait_for(lambda: open_sessions() == 0)
+    wait_for(lambda: policy.open_sessions("grace") == 0)
     again = policy.authenticate("grace", password("grace"))
     assert again is not None and again.code == packet.AccessAccept
 

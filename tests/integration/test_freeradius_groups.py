@@ -150,13 +150,7 @@ def test_simultaneous_use_of_a_folded_group_is_enforced(groups):
     first = groups.authenticate("two-groups", PASSWORD, NAS_IP_Address=ROUTER_ADDRESS)
     assert first is not None and first.code == packet.AccessAccept
     groups.account("two-groups", "Start", "two-groups-1", Framed_IP_Address="10.5.60.7")
-
-    def open_sessions():
-        with groups.db.connect() as conn:
-            return conn.execute("SELECT count(*) FROM radacct WHERE username = 'two-groups'"
-                                " AND acctstoptime IS NULL").fetchone()[0]
-
-    radius_fixtures.wait_for(open_sessions)
+    radius_fixtures.wait_for(lambda: groups.open_sessions("two-groups"))
     # g-profile (priority 0) allows one session; g-second's 2 does not count.
     second = groups.authenticate("two-groups", PASSWORD, NAS_IP_Address=ROUTER_ADDRESS)
     assert second is not None and second.code == packet.AccessReject
