@@ -7,9 +7,10 @@ answers (docs/freeradius.md, "Writes at login"; docs/ha.md, "What a replica answ
 - Writes refused (the replay's INSERT revoked): students and vouchers are accepted, the
   records wait on disk, without a password, and arrive once each, at the login's time; a
   voucher's window starts at its first login, not at the replay.
-- Every record replayed a second time (copies of the files put back), and a reader killed
-  mid-file (kill -9, a record it cannot replay in the middle of a shard's file): every login
-  in radpostauth exactly once.
+- Every record replayed a second time (copies of the files put back), a reader killed
+  mid-file (kill -9, a record it cannot replay in the middle of a shard's file), and a
+  writer held between its open and its write while its reader takes the file (strace): every
+  login in radpostauth exactly once. A record the disk refuses is stored before the reply.
 - The database read-only (default_transaction_read_only, what a hot standby answers):
   students' and vouchers' logins are accepted from reads alone; a guessed code is refused,
   and counted by the guessing throttle once writes come back (docs/threat-model.md); every
@@ -25,6 +26,7 @@ import datetime as dt
 import os
 import shutil
 import signal
+import subprocess
 import time
 from contextlib import contextmanager
 
@@ -32,6 +34,7 @@ import pytest
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_radius_plan import reconcile
 from ansible_collections.captiva.campus.plugins.module_utils.captiva_roster import validate
 from pg_fixtures import radius_database
+from processes import missing, stop_process
 from psycopg import sql
 from pyrad import packet
 from quota_radius_fixtures import DOUALA, roster_variables
@@ -209,6 +212,75 @@ def test_a_reader_killed_mid_file_stores_each_login_once(server):
     assert stored == sent, (sent - stored, stored - sent, server.login_buffer_files())
     assert len({r[3] for r in rows}) == 48
     assert sum(r[0] == "stopper" and r[1] == "Access-Reject" for r in rows) == 1
+
+
+@contextmanager
+def writes_held(server, seconds):
+    """Every write(2) of FreeRADIUS into a shard's current file is held ``seconds`` before it
+    runs (strace's delay injection): the writer's thread, between its open and its write, as
+    a loaded machine deschedules it. The readers' own writes (to detail.work) run at once."""
+    strace = shutil.which("strace")
+    if strace is None:
+        missing("strace is not installed (apt-get install strace)")
+    now = dt.datetime.now()
+    hours = {f"detail-{t:%Y%m%d:%H}" for t in (now, now + dt.timedelta(minutes=5))}
+    paths = [str(server.login_buffer_dir / str(shard) / name)
+             for shard in range(16) for name in sorted(hours)]
+    log = server.log_path.with_name("strace.log")
+    with log.open("w") as err:
+        tracer = subprocess.Popen(
+            [strace, "-f", "-o", "/dev/null", "-e", "trace=write",
+             "-e", f"inject=write:delay_enter={int(seconds * 1_000_000)}",
+             *(arg for path in paths for arg in ("-P", path)), "-p", str(server.process.pid)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        # "Process N attached with M threads": every thread of the server is held from then.
+        wait_for(lambda: "attached" in log.read_text() or tracer.poll() is not None, timeout=10)
+        assert tracer.poll() is None, log.read_text()
+        yield
+    finally:
+        stop_process(tracer)
+
+
+def test_a_login_written_while_its_reader_takes_the_file_is_stored_once(server):
+    # The shard's reader runs in the writer's process, where the writer's lock (fcntl, the
+    # process's) does not keep it out: held between its open and its write, the writer's
+    # file is taken by the reader, found empty and deleted, and the record written into
+    # the deleted file. Every login must still be stored, once.
+    server.wait_logins_replayed()
+    mac = "02:00:5E:10:00:07"
+    students = list(STUDENTS.items())
+    sent = collections.Counter()
+    with writes_held(server, 0.25):
+        for n in range(32):
+            user, password = students[n % len(students)]
+            login(server, user, password, mac)
+            sent[user] += 1
+    server.wait_logins_replayed()
+    rows = logged(server, mac)
+    stored = collections.Counter(r[0] for r in rows)
+    assert stored == sent, (sent - stored, stored - sent, server.log_tail())
+    assert len({r[3] for r in rows}) == len(rows) == 32
+
+
+def test_a_record_the_disk_refuses_goes_straight_to_the_database(server):
+    server.wait_logins_replayed()
+    mac = "02:00:5E:10:00:08"
+    student, password = next(iter(STUDENTS.items()))
+    # A file where the buffer's directory was: no shard's file can be opened or made.
+    away = server.login_buffer_dir.with_name("login-buffer-away")
+    server.login_buffer_dir.rename(away)
+    server.login_buffer_dir.write_text("")
+    try:
+        assert login(server, student, password, mac).code == packet.AccessAccept
+        assert login(server, student, "not-her-password", mac).code == packet.AccessReject
+        # Stored before the reply, not replayed later.
+        assert [(r[0], r[1]) for r in logged(server, mac)] == [
+            (student, "Access-Accept"), (student, "Access-Reject")], server.log_tail()
+    finally:
+        server.login_buffer_dir.unlink()
+        away.rename(server.login_buffer_dir)
+    assert not server.login_buffer_files()
 
 
 def guess_failures(server, mac):
