@@ -76,11 +76,11 @@ $$;
 -- captiva_login_check_xlat returns, which policy.d/captiva_quota reads at post-auth instead
 -- of asking again). The login check is left to post-auth when the Simultaneous-Use in force
 -- is not one ":=" value. No radcheck row: none here either, as rlm_sql then reads the groups.
+DROP FUNCTION IF EXISTS captiva_authorize_check(text, text, text);
 CREATE OR REPLACE FUNCTION captiva_authorize_check(
     p_username text, p_nas text DEFAULT NULL, p_calling_station text DEFAULT ''
-) RETURNS TABLE (id integer, username text, attribute text, value text, op text)
+) RETURNS SETOF captiva_radius_row
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
-#variable_conflict use_column
 DECLARE
     grp text := captiva_authorize_fold(p_username);
     simultaneous text[];
@@ -112,10 +112,10 @@ $$;
 
 -- authorize_reply_query. The user's radreply rows; folded, the group's reply rows after them
 -- and Fall-Through := No.
+DROP FUNCTION IF EXISTS captiva_authorize_reply(text);
 CREATE OR REPLACE FUNCTION captiva_authorize_reply(p_username text)
-RETURNS TABLE (id integer, username text, attribute text, value text, op text)
+RETURNS SETOF captiva_radius_row
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
-#variable_conflict use_column
 DECLARE
     grp text := captiva_authorize_fold(p_username);
 BEGIN

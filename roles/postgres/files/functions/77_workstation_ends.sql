@@ -39,12 +39,10 @@ $$;
 -- captiva_sessions_to_disconnect (the enforce job sends the Disconnect-Request and records
 -- the ACK): the session is ended or suspended, or its time was cut below what the router
 -- was given (router_until later than the new end; 5 s of slack).
+DROP FUNCTION IF EXISTS captiva_workstation_sessions_to_disconnect(timestamptz);
 CREATE OR REPLACE FUNCTION captiva_workstation_sessions_to_disconnect(
     p_at timestamptz DEFAULT now()
-) RETURNS TABLE (
-    radacctid bigint, acctuniqueid text, acctsessionid text, username text,
-    nasipaddress inet, framedipaddress inet, reason text, detail text
-) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+) RETURNS SETOF captiva_session_end LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT a.radacctid, a.acctuniqueid, a.acctsessionid, a.username, a.nasipaddress,
            a.framedipaddress, 'workstation-' || x.why, s.workstation
     FROM radacct AS a
