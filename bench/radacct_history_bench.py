@@ -20,7 +20,7 @@ full_page_writes on, the role's memory settings), the migrations and functions a
    radacct_history, and the same rows in a table shaped as radacct_history was before 0130
    (one table, its four indexes). Purging the two oldest months: the old job's path
    (captiva.quota.retention._move_batches in purge mode: DELETE in batches of 5,000, a commit each,
-   then the VACUUM those deletions owe) against captiva_radacct_history_drop (what the
+   then the VACUUM those deletions owe) against captiva_history_drop (what the
    retention job runs now). Figures: wall time, server CPU, WAL.
 
 Checks (exit 1 when one fails, 2 when the servers could not be set up): at least 90% of the
@@ -173,9 +173,10 @@ def load_history(su, rows: int, days: int) -> float:
     month partitions made first, as retention does), then the same rows in a copy shaped as
     the table was before 0130."""
     started = time.perf_counter()
-    su.execute("SELECT captiva_radacct_history_partition(m) FROM (SELECT generate_series("
-               "now() - interval '3 hours' - (%(days)s * 24 - 1) * interval '1 hour', now(), "
-               "interval '1 month') UNION SELECT now()) AS months (m)", {"days": days})
+    su.execute("SELECT captiva_history_partition('radacct_history', m) FROM (SELECT "
+               "generate_series(now() - interval '3 hours' - (%(days)s * 24 - 1) "
+               "* interval '1 hour', now(), interval '1 month') UNION SELECT now()) AS months (m)",
+               {"days": days})
     for low in range(1, rows + 1, CHUNK):
         high = min(rows, low + CHUNK - 1)
         su.execute("""

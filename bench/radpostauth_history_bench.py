@@ -14,13 +14,13 @@ partitioned radpostauth_history, and the same rows in a table shaped as radposta
 was before 0180 (one table, its primary key on id and its index on authdate, migration 0053).
 Purging the two oldest months: the old job's path (captiva.quota.retention._move_batches in purge
 mode: DELETE in batches of 5,000, a commit each, then the VACUUM those deletions owe) against
-captiva_radpostauth_history_drop (what the retention job runs now). Figures: wall time, server
+captiva_history_drop (what the retention job runs now). Figures: wall time, server
 CPU (the PostgreSQL process tree, /proc), WAL (pg_current_wal_lsn).
 
 Then the daily move: --moves post-auth rows older than radpostauth_days (120,000: a day of
 logins at 50,000 users) moved from radpostauth to the history by the retention job's path
 (captiva.quota.retention._move_batches, archive mode), into each design in turn (the partitions
-prepared first, as the job does: captiva_radpostauth_history_prepare).
+prepared first, as the job does: captiva_history_prepare).
 
 Checks (exit 1 when one fails, 2 when the server could not be set up): the same rows gone
 both ways, and dropping the months at least 10 times faster than deleting them. About 5
@@ -55,9 +55,10 @@ def load_history(su, rows: int, days: int) -> float:
     (its month partitions made first, as retention does), then the same rows in a copy shaped
     as the table was before 0180."""
     started = time.perf_counter()
-    su.execute("SELECT captiva_radpostauth_history_partition(m) FROM (SELECT generate_series("
-               "now() - interval '3 hours' - (%(days)s * 24 - 1) * interval '1 hour', now(), "
-               "interval '1 month') UNION SELECT now()) AS months (m)", {"days": days})
+    su.execute("SELECT captiva_history_partition('radpostauth_history', m) FROM (SELECT "
+               "generate_series(now() - interval '3 hours' - (%(days)s * 24 - 1) "
+               "* interval '1 hour', now(), interval '1 month') UNION SELECT now()) AS months (m)",
+               {"days": days})
     for low in range(1, rows + 1, CHUNK):
         high = min(rows, low + CHUNK - 1)
         # FreeRADIUS's post-auth row as Captiva writes it (no pass), a reject in ten; ids in
@@ -135,7 +136,8 @@ def measure_moves(pg, db, su, args) -> dict:
                        "RENAME TO radpostauth_history")
         with db.connect("jobs", autocommit=False) as conn, Meter(pg, su) as meter:
             if label == "0180":
-                conn.execute("SELECT * FROM captiva_radpostauth_history_prepare(%s)", (cutoff,))
+                conn.execute("SELECT * FROM captiva_history_prepare('radpostauth_history', %s)",
+                             (cutoff,))
                 conn.commit()
             moved = retention_job._move_batches(conn, "radpostauth", "id", closed, cutoff, archive)
         if label == "before 0180":

@@ -61,12 +61,12 @@ def _move_batches(conn, table: str, key: str, closed: sql.Composable, cutoff: dt
 HISTORIES = ("radacct_history", "radpostauth_history")
 
 
-def _history_function(history: str, verb: str) -> sql.Composed:
-    """``SELECT * FROM captiva_<history>_<verb>(...)`` (functions/55_, 56_): prepare takes
-    the live table's cutoff and now, expired and drop the history cutoff."""
-    arguments = "%s, %s" if verb == "prepare" else "%s"
+def _history_function(verb: str) -> sql.Composed:
+    """``SELECT * FROM captiva_history_<verb>(history, ...)`` (functions/54_history_partitions):
+    prepare takes the live table's cutoff and now, expired and drop the history cutoff."""
+    arguments = "%s, %s, %s" if verb == "prepare" else "%s, %s"
     return sql.SQL("SELECT * FROM {}({})").format(
-        sql.Identifier(f"captiva_{history}_{verb}"), sql.SQL(arguments))
+        sql.Identifier(f"captiva_history_{verb}"), sql.SQL(arguments))
 
 
 def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
@@ -97,7 +97,7 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
             cutoff = now - dt.timedelta(days=config.history_days)
             for history in HISTORIES:
                 expired += [r[0] for r in conn.execute(
-                    _history_function(history, "expired"), (cutoff,))]
+                    _history_function("expired"), (history, cutoff))]
         conn.rollback()
         verb = "move to history" if config.retention_mode == "archive" else "delete"
         out(f"would {verb}: {acct} radacct rows closed before {acct_cutoff.isoformat()}, "
@@ -110,7 +110,7 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         created = []
         for history, cutoff in zip(HISTORIES, (acct_cutoff, auth_cutoff), strict=True):
             created += [r[0] for r in conn.execute(
-                _history_function(history, "prepare"), (cutoff, now)).fetchall()]
+                _history_function("prepare"), (history, cutoff, now)).fetchall()]
             conn.commit()
         if created:
             log.info("retention: created partitions %s", ", ".join(created))
@@ -126,7 +126,7 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
         cutoff = now - dt.timedelta(days=config.history_days)
         dropped = []
         for history in HISTORIES:
-            dropped += conn.execute(_history_function(history, "drop"), (cutoff,)).fetchall()
+            dropped += conn.execute(_history_function("drop"), (history, cutoff)).fetchall()
             conn.commit()
         summary["history_partitions_dropped"] = [
             name for name, _ in dropped if not name.endswith("_default")]

@@ -64,7 +64,7 @@ CASES = [
     ("CREATE TEMPORARY TABLE captiva_user (username text)", only("reconcile")),
     # The accounting history (migration 0130): the jobs archive into it, FreeRADIUS reads the
     # late-Stop columns, the portal reads it; nobody deletes rows or drops a partition but
-    # through captiva_radacct_history_drop, which only the jobs may run.
+    # through captiva_history_drop, which only the jobs may run (54_history_partitions.sql).
     ("INSERT INTO radacct_history (radacctid, acctsessionid, acctuniqueid, username, "
      "nasipaddress, acctstarttime, acctstoptime) "
      "VALUES (99, 's9', 'u9', 'alice', '10.0.0.1', now() - interval '2 days', now())",
@@ -79,13 +79,15 @@ CASES = [
     ("CREATE TABLE radacct_history_2001_01 PARTITION OF radacct_history "
      "FOR VALUES FROM ('2001-01-01 00:00+00') TO ('2001-02-01 00:00+00')",
      NOBODY),
-    ("SELECT * FROM captiva_radacct_history_prepare(now() - interval '1 year')", only("jobs")),
-    ("SELECT * FROM captiva_radacct_history_drop(now() - interval '1 year')", only("jobs")),
-    ("SELECT * FROM captiva_radacct_history_expired(now())", only("jobs")),
-    ("SELECT captiva_radacct_history_partition(now())", NOBODY),
+    ("SELECT * FROM captiva_history_prepare('radacct_history', now() - interval '1 year')",
+     only("jobs")),
+    ("SELECT * FROM captiva_history_drop('radacct_history', now() - interval '1 year')",
+     only("jobs")),
+    ("SELECT * FROM captiva_history_expired('radacct_history', now())", only("jobs")),
+    ("SELECT captiva_history_partition('radacct_history', now())", NOBODY),
     # The post-auth history (migration 0180), likewise: the jobs archive into it and read it
     # (never pass), nobody deletes rows or drops a partition but through
-    # captiva_radpostauth_history_drop.
+    # captiva_history_drop.
     ("INSERT INTO radpostauth_history (id, username, reply, authdate) "
      "VALUES (99, 'alice', 'Access-Accept', now() - interval '100 days')",
      only("jobs")),
@@ -96,13 +98,15 @@ CASES = [
     ("CREATE TABLE radpostauth_history_2001_01 PARTITION OF radpostauth_history "
      "FOR VALUES FROM ('2001-01-01 00:00+00') TO ('2001-02-01 00:00+00')",
      NOBODY),
-    ("SELECT * FROM captiva_radpostauth_history_prepare(now() - interval '1 year')", only("jobs")),
-    ("SELECT * FROM captiva_radpostauth_history_drop(now() - interval '1 year')", only("jobs")),
-    ("SELECT * FROM captiva_radpostauth_history_expired(now())", only("jobs")),
-    ("SELECT captiva_radpostauth_history_partition(now())", NOBODY),
-    # The rule both histories share (54_history_partitions.sql): nobody runs it directly.
+    ("SELECT * FROM captiva_history_prepare('radpostauth_history', now() - interval '1 year')",
+     only("jobs")),
+    ("SELECT * FROM captiva_history_drop('radpostauth_history', now() - interval '1 year')",
+     only("jobs")),
+    ("SELECT * FROM captiva_history_expired('radpostauth_history', now())", only("jobs")),
     ("SELECT captiva_history_partition('radpostauth_history', now())", NOBODY),
-    ("SELECT * FROM captiva_history_drop('radacct_history', now())", NOBODY),
+    # The helpers that take a table's name: nobody runs them directly.
+    ("SELECT captiva_history_key('radacct_history')", NOBODY),
+    ("SELECT captiva_history_partition_name('radacct_history', now())", NOBODY),
     ("DELETE FROM radpostauth WHERE authdate < now() - interval '1 year'", only("jobs")),
     ("INSERT INTO nasreload (nasipaddress, reloadtime) VALUES ('10.0.0.1', now())",
      only("freeradius")),
@@ -291,6 +295,17 @@ def test_public_has_no_access(radius_db):
             conn.execute("DROP ROLE captiva_test_stranger")
 
 
+@pytest.mark.parametrize("table", ["radacct", "radcheck", "captiva_user",
+                                   "radacct_history_default"])
+def test_the_partition_functions_take_no_other_table_than_the_two_histories(radius_db, table):
+    """They run as the histories' owner and create and drop tables: the jobs may name
+    radacct_history or radpostauth_history, nothing else (migration 0230)."""
+    with radius_db.connect("jobs") as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("SELECT * FROM captiva_history_drop(%s, now())", (table,))
+    with radius_db.connect() as conn:  # still there
+        assert conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None
+
+
 def test_security_definer_functions_are_owned_by_captiva_definer_with_pg_temp_last(radius_db):
     with radius_db.connect() as conn:
         rows = conn.execute("""
@@ -301,11 +316,10 @@ def test_security_definer_functions_are_owned_by_captiva_definer_with_pg_temp_la
     assert {"captiva_quota_login", "captiva_quota_login_xlat",
             "captiva_sessions_to_disconnect"} <= {row[0] for row in rows}
     for name, owner, superuser, can_login, config in rows:
-        # The partitions of radacct_history and radpostauth_history (55_radacct_history.sql,
-        # 56_radpostauth_history.sql) are created and dropped by their owner, a role of its
-        # own: captiva_definer owns no table.
-        expected = ("captiva_history" if name.startswith(("captiva_radacct_history_",
-                                                          "captiva_radpostauth_history_"))
+        # The partitions of radacct_history and radpostauth_history (54_history_partitions.sql)
+        # are created and dropped by their owner, a role of its own: captiva_definer owns no
+        # table.
+        expected = ("captiva_history" if name.startswith("captiva_history_")
                     else "captiva_definer")
         assert (owner, superuser, can_login) == (expected, False, False), name
         assert config == ["search_path=pg_catalog, public, pg_temp"], name

@@ -399,7 +399,7 @@ def test_retention_drops_whole_history_months_and_touches_nothing_else(db, radiu
                "nasipaddress, acctstoptime) VALUES (900003, 'x', 'u-x', '10.20.0.2', "
                "'2020-01-05 00:00+00')")
     with db.connect("jobs") as conn:
-        assert conn.execute("SELECT * FROM captiva_radacct_history_drop(%s)",
+        assert conn.execute("SELECT * FROM captiva_history_drop('radacct_history', %s)",
                             (now - dt.timedelta(days=90),)).fetchall() == [
             ("radacct_history_default", 1)]
     assert su.execute("SELECT count(*) FROM radacct_history").fetchone()[0] == 3
@@ -408,7 +408,7 @@ def test_retention_drops_whole_history_months_and_touches_nothing_else(db, radiu
 def test_retention_names_a_detached_partition_instead_of_looping(db, su):
     """A month's partition detached by hand while rows of that month wait in the DEFAULT
     partition: retention stops with an error naming both, never spins or moves a row."""
-    su.execute("SELECT captiva_radacct_history_partition('2026-09-10')")
+    su.execute("SELECT captiva_history_partition('radacct_history', '2026-09-10')")
     su.execute("ALTER TABLE radacct_history DETACH PARTITION radacct_history_2026_09")
     su.execute("INSERT INTO radacct_history (radacctid, acctsessionid, acctuniqueid, "
                "nasipaddress, acctstoptime) VALUES (1, 's', 'u-s', '10.20.0.2', "

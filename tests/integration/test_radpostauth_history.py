@@ -201,7 +201,7 @@ def test_retention_drops_whole_post_auth_months_and_touches_nothing_else(db, su)
     su.execute("INSERT INTO radpostauth_history (id, username, authdate) "
                "VALUES (900003, 'x', '2020-01-05 00:00+00')")
     with db.connect("jobs") as conn:
-        assert conn.execute("SELECT * FROM captiva_radpostauth_history_drop(%s)",
+        assert conn.execute("SELECT * FROM captiva_history_drop('radpostauth_history', %s)",
                             (now - dt.timedelta(days=90),)).fetchall() == [
             ("radpostauth_history_default", 1)]
     assert su.execute("SELECT count(*) FROM radpostauth_history").fetchone()[0] == 3
@@ -210,7 +210,7 @@ def test_retention_drops_whole_post_auth_months_and_touches_nothing_else(db, su)
 def test_retention_names_a_detached_post_auth_partition_instead_of_looping(db, su):
     """A month's partition detached by hand while rows of that month wait in the DEFAULT
     partition: retention stops with an error naming both, never spins or moves a row."""
-    su.execute("SELECT captiva_radpostauth_history_partition('2026-09-10')")
+    su.execute("SELECT captiva_history_partition('radpostauth_history', '2026-09-10')")
     su.execute("ALTER TABLE radpostauth_history DETACH PARTITION radpostauth_history_2026_09")
     su.execute("INSERT INTO radpostauth_history (id, username, authdate) "
                "VALUES (1, 'alice', '2026-09-15 00:00+00')")

@@ -1,14 +1,30 @@
 -- The month partitions of the history tables (docs/postgres.md, "Accounting history"): one
 -- rule for radacct_history (migration 0130, partitioned by acctstoptime) and
--- radpostauth_history (migration 0180, by authdate). Each table is reached through its own
--- functions (55_radacct_history.sql, 56_radpostauth_history.sql), SECURITY DEFINER and owned by
--- captiva_history, which alone the jobs may run; these helpers run as their caller, are owned
--- by captiva_history too and may be run by nobody else.
+-- radpostauth_history (migration 0180, by authdate). The table is named by a
+-- captiva_history_table (migration 0230: one of those two, nothing else). The four functions
+-- that take it are SECURITY DEFINER, owned by captiva_history (the owner of both tables and
+-- their partitions, NOLOGIN, no member), pg_temp last; the jobs alone may run _prepare,
+-- _expired and _drop: the retention job creates and drops partitions without any DDL right of
+-- its own. The two helpers that take a name are owned by captiva_history too and may be run
+-- by nobody else.
 --
 -- For a history table H: its partition key K (read from the catalog) is a timestamptz; months
 -- are UTC months, partition H_YYYY_MM holds K in [YYYY-MM-01 00:00 UTC, the next month's first
 -- day), H_default what no partition covers. Its rows come from the live table named H without
 -- "_history", where K means the same (retention moves a row when K is older than its cutoff).
+
+-- Before 0230 each table had its own four functions (55_radacct_history.sql,
+-- 56_radpostauth_history.sql), and these took any table name.
+DROP FUNCTION IF EXISTS captiva_radacct_history_partition(timestamptz),
+    captiva_radacct_history_prepare(timestamptz, timestamptz),
+    captiva_radacct_history_expired(timestamptz), captiva_radacct_history_drop(timestamptz),
+    captiva_radpostauth_history_partition(timestamptz),
+    captiva_radpostauth_history_prepare(timestamptz, timestamptz),
+    captiva_radpostauth_history_expired(timestamptz),
+    captiva_radpostauth_history_drop(timestamptz),
+    captiva_history_partition(text, timestamptz),
+    captiva_history_prepare(text, timestamptz, timestamptz),
+    captiva_history_expired(text, timestamptz), captiva_history_drop(text, timestamptz);
 
 -- The partition key of H (its one column).
 CREATE OR REPLACE FUNCTION captiva_history_key(p_history text)
@@ -32,9 +48,10 @@ $$;
 -- holds rows of its range), so the default empties as the months it holds get their
 -- partitions. Returns the partition's name when it was created, NULL when a table of that name
 -- already exists.
-CREATE OR REPLACE FUNCTION captiva_history_partition(p_history text, p_at timestamptz)
+CREATE OR REPLACE FUNCTION captiva_history_partition(p_history captiva_history_table,
+                                                     p_at timestamptz)
 RETURNS text
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     key text := captiva_history_key(p_history);
     month timestamp := date_trunc('month', p_at AT TIME ZONE 'UTC');
@@ -67,9 +84,9 @@ $$;
 -- probe of the live table's index on the key per month, not a scan of the rows). Returns the
 -- partitions created.
 CREATE OR REPLACE FUNCTION captiva_history_prepare(
-    p_history text, p_cutoff timestamptz, p_at timestamptz
+    p_history captiva_history_table, p_cutoff timestamptz, p_at timestamptz DEFAULT now()
 ) RETURNS SETOF text
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     key text := captiva_history_key(p_history);
     live text := regexp_replace(p_history, '_history$', '');
@@ -120,9 +137,10 @@ $$;
 -- p_cutoff (H's own partitions, never the default), with the planner's estimate of their rows
 -- (reltuples; -1 when never analysed). A month straddling the cutoff stays until its end
 -- passes it: history is kept at least history_days, at most a month longer.
-CREATE OR REPLACE FUNCTION captiva_history_expired(p_history text, p_cutoff timestamptz)
+CREATE OR REPLACE FUNCTION captiva_history_expired(p_history captiva_history_table,
+                                                   p_cutoff timestamptz)
 RETURNS TABLE (partition text, rows bigint)
-LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT p.relname::text, p.estimate
     FROM (SELECT c.relname, c.reltuples::bigint AS estimate,
                  substring(pg_get_expr(c.relpartbound, c.oid)
@@ -137,9 +155,10 @@ $$;
 -- Every expired partition of H is dropped (no row deleted one by one, no index entry, no
 -- vacuum debt), and the rows of H_default before p_cutoff are deleted. One row per partition
 -- dropped, with its estimate, and one for the default partition with the exact count deleted.
-CREATE OR REPLACE FUNCTION captiva_history_drop(p_history text, p_cutoff timestamptz)
+CREATE OR REPLACE FUNCTION captiva_history_drop(p_history captiva_history_table,
+                                                p_cutoff timestamptz)
 RETURNS TABLE (partition text, rows bigint)
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     p record;
     deleted bigint;
@@ -163,13 +182,19 @@ $$;
 
 ALTER FUNCTION captiva_history_key(text) OWNER TO captiva_history;
 ALTER FUNCTION captiva_history_partition_name(text, timestamptz) OWNER TO captiva_history;
-ALTER FUNCTION captiva_history_partition(text, timestamptz) OWNER TO captiva_history;
-ALTER FUNCTION captiva_history_prepare(text, timestamptz, timestamptz) OWNER TO captiva_history;
-ALTER FUNCTION captiva_history_expired(text, timestamptz) OWNER TO captiva_history;
-ALTER FUNCTION captiva_history_drop(text, timestamptz) OWNER TO captiva_history;
-REVOKE ALL ON FUNCTION captiva_history_key(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION captiva_history_partition_name(text, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION captiva_history_partition(text, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION captiva_history_prepare(text, timestamptz, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION captiva_history_expired(text, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION captiva_history_drop(text, timestamptz) FROM PUBLIC;
+ALTER FUNCTION captiva_history_partition(captiva_history_table, timestamptz)
+    OWNER TO captiva_history;
+ALTER FUNCTION captiva_history_prepare(captiva_history_table, timestamptz, timestamptz)
+    OWNER TO captiva_history;
+ALTER FUNCTION captiva_history_expired(captiva_history_table, timestamptz)
+    OWNER TO captiva_history;
+ALTER FUNCTION captiva_history_drop(captiva_history_table, timestamptz) OWNER TO captiva_history;
+REVOKE ALL ON FUNCTION captiva_history_key(text),
+    captiva_history_partition_name(text, timestamptz),
+    captiva_history_partition(captiva_history_table, timestamptz),
+    captiva_history_prepare(captiva_history_table, timestamptz, timestamptz),
+    captiva_history_expired(captiva_history_table, timestamptz),
+    captiva_history_drop(captiva_history_table, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION captiva_history_prepare(captiva_history_table, timestamptz, timestamptz),
+    captiva_history_expired(captiva_history_table, timestamptz),
+    captiva_history_drop(captiva_history_table, timestamptz) TO captiva_jobs;
