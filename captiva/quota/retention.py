@@ -79,8 +79,8 @@ def retention(conn, config: Config, now: dt.datetime, dry_run: bool = False,
 
     radacct_history is partitioned by month of the stop time (migration 0130),
     radpostauth_history by month of authdate (0180): before moving, the partitions the rows
-    need are created (captiva_<history>_prepare); with ``history_days``, the months that
-    ended before the history cutoff are dropped whole (captiva_<history>_drop), not deleted
+    need are created (captiva_history_prepare); with ``history_days``, the months that
+    ended before the history cutoff are dropped whole (captiva_history_drop), not deleted
     row by row.
     """
     acct_cutoff = now - dt.timedelta(days=config.radacct_days)

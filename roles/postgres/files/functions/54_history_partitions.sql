@@ -14,7 +14,7 @@
 -- "_history", where K means the same (retention moves a row when K is older than its cutoff).
 
 -- Before 0230 each table had its own four functions (55_radacct_history.sql,
--- 56_radpostauth_history.sql), and these took any table name.
+-- 56_radpostauth_history.sql), and the four below took any table name.
 DROP FUNCTION IF EXISTS captiva_radacct_history_partition(timestamptz),
     captiva_radacct_history_prepare(timestamptz, timestamptz),
     captiva_radacct_history_expired(timestamptz), captiva_radacct_history_drop(timestamptz),
