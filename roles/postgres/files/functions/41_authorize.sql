@@ -76,7 +76,6 @@ $$;
 -- captiva_login_check_xlat returns, which policy.d/captiva_quota reads at post-auth instead
 -- of asking again). The login check is left to post-auth when the Simultaneous-Use in force
 -- is not one ":=" value. No radcheck row: none here either, as rlm_sql then reads the groups.
-DROP FUNCTION IF EXISTS captiva_authorize_check(text, text, text);
 CREATE OR REPLACE FUNCTION captiva_authorize_check(
     p_username text, p_nas text DEFAULT NULL, p_calling_station text DEFAULT ''
 ) RETURNS SETOF captiva_radius_row
@@ -112,7 +111,6 @@ $$;
 
 -- authorize_reply_query. The user's radreply rows; folded, the group's reply rows after them
 -- and Fall-Through := No.
-DROP FUNCTION IF EXISTS captiva_authorize_reply(text);
 CREATE OR REPLACE FUNCTION captiva_authorize_reply(p_username text)
 RETURNS SETOF captiva_radius_row
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$

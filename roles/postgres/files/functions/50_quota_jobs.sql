@@ -8,8 +8,6 @@
 -- captiva_user_usage, the figures of the login check and the portal).
 -- SECURITY DEFINER (owner captiva_definer, pg_temp last): the jobs may learn that a radcheck
 -- row exists, never read it.
--- Its result type changed to captiva_session_end (migration 0220): dropped, then created.
-DROP FUNCTION IF EXISTS captiva_sessions_to_disconnect(timestamptz);
 CREATE OR REPLACE FUNCTION captiva_sessions_to_disconnect(p_at timestamptz DEFAULT now())
 RETURNS SETOF captiva_session_end LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     WITH open AS (

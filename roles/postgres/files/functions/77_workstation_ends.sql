@@ -39,7 +39,6 @@ $$;
 -- captiva_sessions_to_disconnect (the enforce job sends the Disconnect-Request and records
 -- the ACK): the session is ended or suspended, or its time was cut below what the router
 -- was given (router_until later than the new end; 5 s of slack).
-DROP FUNCTION IF EXISTS captiva_workstation_sessions_to_disconnect(timestamptz);
 CREATE OR REPLACE FUNCTION captiva_workstation_sessions_to_disconnect(
     p_at timestamptz DEFAULT now()
 ) RETURNS SETOF captiva_session_end LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$

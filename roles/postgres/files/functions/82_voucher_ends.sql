@@ -4,7 +4,6 @@
 -- Open voucher sessions that must end now (revoked, expired, window over, credit or data
 -- used up), in the columns of captiva_sessions_to_disconnect so the enforce job can take
 -- both; detail is the bilingual message.
-DROP FUNCTION IF EXISTS captiva_voucher_sessions_to_disconnect(timestamptz);
 CREATE OR REPLACE FUNCTION captiva_voucher_sessions_to_disconnect(p_at timestamptz DEFAULT now())
 RETURNS SETOF captiva_session_end LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT a.radacctid, a.acctuniqueid, a.acctsessionid, a.username, a.nasipaddress,

@@ -53,7 +53,6 @@ $$;
 -- radcheck query (captiva_authorize_check, 41_authorize.sql), so a login pays no round trip
 -- for it. Runs as FreeRADIUS's role, which reads
 -- radcheck; only the credential is read as captiva_definer. plpgsql: plans kept per connection.
-DROP FUNCTION IF EXISTS captiva_radcheck(text);
 CREATE OR REPLACE FUNCTION captiva_radcheck(p_username text)
 RETURNS SETOF captiva_radius_row
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
