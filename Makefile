@@ -43,7 +43,9 @@ TEST_LOGS ?= build/test-logs
 # The integration tests' pytest-xdist workers (0: no worker process, all in pytest itself).
 # Each test file runs whole on one worker (--dist loadfile), so a module's servers start once.
 INTEGRATION_WORKERS ?= 2
-INTEGRATION_ARGS ?= $(if $(filter-out 0,$(INTEGRATION_WORKERS)),-n $(INTEGRATION_WORKERS) --dist loadfile)
+# --durations: the slowest tests and fixtures at the end of the part's log (where the time goes).
+INTEGRATION_ARGS ?= $(if $(filter-out 0,$(INTEGRATION_WORKERS)),-n $(INTEGRATION_WORKERS) --dist loadfile) \
+	--durations=30
 
 ## test: everything CI runs: lint, unit, integration and molecule, side by side (installs what it needs; TEST_JOBS=1: one after another)
 test: lab-deps venv
@@ -59,15 +61,18 @@ test: lab-deps venv
 	exit $$status
 
 # One part of make test, its output in $(TEST_LOGS)/<part>.log: one line when it passes (and
-# the file <part>.passed), the whole log when it fails.
+# the file <part>.passed), the whole log when it fails. The line gives the part's wall time and
+# the CPU seconds of every process it started (tools/cpu-seconds): side by side on a few
+# cores, the CPU is what tells which part costs what.
 test-part-%:
 	@mkdir -p $(TEST_LOGS)
 	@echo "[$*] started $$(date +%T), log: $(TEST_LOGS)/$*.log"
 	@started=$$(date +%s); \
-	if $(MAKE) --no-print-directory $* > $(TEST_LOGS)/$*.log 2>&1; then \
+	if tools/cpu-seconds $(TEST_LOGS)/$*.cpu \
+	    $(MAKE) --no-print-directory $* > $(TEST_LOGS)/$*.log 2>&1; then \
 	  touch $(TEST_LOGS)/$*.passed; \
-	  echo "[$*] passed in $$(( $$(date +%s) - started )) s:" \
-	    "$$(grep -v '^[[:space:]]*$$' $(TEST_LOGS)/$*.log | tail -n 1)"; \
+	  echo "[$*] passed in $$(( $$(date +%s) - started )) s, $$(cut -d' ' -f1 $(TEST_LOGS)/$*.cpu)" \
+	    "CPU-s: $$(grep -v '^[[:space:]]*$$' $(TEST_LOGS)/$*.log | tail -n 1)"; \
 	else \
 	  status=$$?; \
 	  sed 's/^/[$*] /' $(TEST_LOGS)/$*.log; \

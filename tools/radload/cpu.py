@@ -81,6 +81,12 @@ def container_cgroup(name: str) -> Path:
     relative = subprocess.run(  # noqa: S603
         [podman, "inspect", "--format", "{{.State.CgroupPath}}", name],
         check=True, capture_output=True, text=True).stdout.strip().lstrip("/")
+    if not relative:
+        # Run with --cgroups=disabled (or split from its conmon): what is found under the root
+        # would be the whole machine's CPU. Measure its process tree instead (--cpu-pid).
+        raise FileNotFoundError(f"container {name}: no cgroup of its own; measure its processes "
+                                f"with --cpu-pid NAME=$(podman inspect --format "
+                                f"'{{{{.State.Pid}}}}' {name})")
     for base in (CGROUP_ROOT, CGROUP_ROOT / "cpuacct", CGROUP_ROOT / "cpu,cpuacct",
                  CGROUP_ROOT / "unified"):
         if (base / relative / "cpu.stat").exists() or (base / relative / "cpuacct.usage").exists():
