@@ -1,6 +1,8 @@
 """Real FreeRADIUS for integration tests, configured by roles/freeradius itself.
 
-``radius_server`` (module scope) starts ``freeradius -f`` on 127.0.0.1 against a fresh migrated
+``radius_server`` (module scope) starts the role's two FreeRADIUS processes, as its units do:
+the server (``freeradius -f`` on 127.0.0.1) and the buffers' replay (``freeradius -f -n
+captiva-radius-replay``: the readers of the accounting and login buffers), against a fresh migrated
 database of the shared PostgreSQL (pg_fixtures.radius_database) and stops it at the end of the
 module. Its configuration is the role's: once per PostgreSQL server (once per test session, or
 per pytest-xdist worker) Debian's /etc/freeradius/3.0 is copied into a temp dir and the role
@@ -13,8 +15,8 @@ left it (configuration, empty buffer and log directories), and a new database of
 The routers' client is 127.0.0.1 and the status portal's 127.0.0.2 (both loopback): a request
 is sent from one or the other by binding the client socket.
 
-The server runs without -X: debug output would hold the database password and user passwords.
-Its normal log (no passwords) is in ``RadiusServer.log_path``.
+Both run without -X: debug output would hold the database password and user passwords.
+Their normal logs (no passwords) are ``RadiusServer.log_path`` and ``replay_log_path``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -49,6 +52,7 @@ __all__ = [
     "PORTAL_ADDRESS",
     "PORTAL_SECRET",
     "ROUTER_ADDRESS",
+    "REPLAY_NAME",
     "ROUTER_SECRET",
     "RadiusServer",
     "copy_package_config",
@@ -71,6 +75,9 @@ ROUTER_SECRET = "test-router-secret-0123456789"
 PORTAL_ADDRESS = "127.0.0.2"
 PORTAL_SECRET = "test-portal-secret-0123456789"
 MESSAGE_AUTHENTICATOR = 80
+# The replay's configuration name (freeradius -n): roles/freeradius vars/main.yml
+# __freeradius_replay_name, also its unit's name.
+REPLAY_NAME = "captiva-radius-replay"
 
 # The role's inputs for the test server; the database part is added per server.
 ROLE_VARS = {
@@ -142,7 +149,9 @@ def radius_dictionary() -> Dictionary:
 
 @dataclass
 class RadiusServer:
-    """A running FreeRADIUS configured by the role, and its database."""
+    """A running FreeRADIUS configured by the role, and its database: the server
+    (``process``: the RADIUS ports and the buffers' writers) and the buffers' replay
+    (``replay_process``: their readers)."""
 
     config_dir: Path
     log_path: Path
@@ -153,10 +162,15 @@ class RadiusServer:
     process: subprocess.Popen | None = None
     # The login buffer (radpostauth rows, vouchers' first use); default: next to buffer_dir.
     login_buffer_dir: Path | None = None
+    replay_process: subprocess.Popen | None = None
 
     def __post_init__(self) -> None:
         if self.login_buffer_dir is None:
             self.login_buffer_dir = self.buffer_dir.parent / "login-buffer"
+
+    @property
+    def replay_log_path(self) -> Path:
+        return self.log_path.with_name("replay.log")
 
     @property
     def dictionary(self) -> Dictionary:
@@ -230,24 +244,47 @@ class RadiusServer:
         return client.SendPacket(request)
 
     def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        """The end of both logs: the server's, then the replay's."""
+        tails = []
+        for name, path in (("server", self.log_path), ("replay", self.replay_log_path)):
+            text = path.read_text(errors="replace") if path.exists() else "(no log)"
+            tails.append(f"--- {name} ({path.name})\n"
+                         + "\n".join(text.splitlines()[-lines:]))
+        return "\n".join(tails)
 
-    def start(self) -> None:
-        self.log_path.write_text("")
-        self.process = subprocess.Popen(
-            ["freeradius", "-f", "-d", str(self.config_dir), "-l", str(self.log_path)],
+    def _launch(self, log_path: Path, *args: str) -> subprocess.Popen:
+        """``freeradius -f`` with ``args``, once its log says it is ready."""
+        log_path.write_text("")
+        process = subprocess.Popen(
+            ["freeradius", "-f", "-d", str(self.config_dir), "-l", str(log_path), *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 15
-        while "Ready to process requests" not in self.log_path.read_text(errors="replace"):
-            if self.process.poll() is not None or time.monotonic() > deadline:
+        while "Ready to process requests" not in log_path.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_process(process)
                 self.stop()
-                pytest.fail(f"freeradius did not start:\n{self.log_tail()}")
+                pytest.fail(f"freeradius {' '.join(args)} did not start:\n{self.log_tail()}")
             time.sleep(0.05)
+        return process
+
+    def start(self) -> None:
+        """The server, then the buffers' replay (the role's two units)."""
+        self.process = self._launch(self.log_path)
+        self.start_replay()
+
+    def start_replay(self) -> None:
+        self.replay_process = self._launch(self.replay_log_path, "-n", REPLAY_NAME)
+
+    def kill_replay(self) -> None:
+        """kill -9 of the buffers' readers: no clean shutdown, they stop wherever they are."""
+        self.replay_process.send_signal(signal.SIGKILL)
+        self.replay_process.wait(timeout=10)
+        self.replay_process = None
 
     def stop(self) -> None:
+        stop_process(self.replay_process)
+        self.replay_process = None
         stop_process(self.process)
         self.process = None
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from radius_fixtures import (
     PACKAGE_CONFIG,
+    REPLAY_NAME,
     ROLE_VARS,
     ROUTER_SECRET,
     copy_package_config,
@@ -72,8 +73,13 @@ def test_clients_are_exactly_the_configured_ones(tree):
     assert clients.startswith("#")  # ansible_managed header
     assert (config_dir / "clients.conf").stat().st_mode & 0o007 == 0
     assert not (config_dir / "sites-enabled" / "inner-tunnel").exists()
-    assert (config_dir / "sites-enabled" / "buffered-sql").resolve() == (
-        config_dir / "sites-available" / "buffered-sql")
+    # The buffers' readers run in the replay's process only, never beside the writers.
+    for site in ("buffered-sql", "buffered-login"):
+        assert not (config_dir / "sites-enabled" / site).exists()
+    replay = (config_dir / f"{REPLAY_NAME}.conf").read_text()
+    assert re.findall(r"^\$INCLUDE (\S+)$", replay, re.M) == [
+        "sites-available/buffered-sql", "sites-available/buffered-login"]
+    assert not re.search(r"^\s*(listen|client)\b", replay, re.M)  # no port of its own
 
 
 def test_check_mode_writes_nothing(tree):
