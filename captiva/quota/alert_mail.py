@@ -12,7 +12,7 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-from captiva.runtime.mail import Mail
+from captiva.runtime.mail import Mail, mail_from_text
 
 BUILTIN = {
     "quota.fr": """\
@@ -95,7 +95,7 @@ def render(kind: str, language: str, to: str, values: dict[str, object],
         rendered = string.Template(text).substitute(values)
     except (KeyError, ValueError) as exc:
         raise TemplateError(f"template {kind}.{language}: unknown placeholder {exc}") from exc
-    head, _, body = rendered.partition("\n\n")
-    if not head.startswith("Subject:"):
-        raise TemplateError(f"template {kind}.{language}: first line must be 'Subject: ...'")
-    return Mail(to=to, subject=head[len("Subject:"):].strip(), body=body)
+    try:
+        return mail_from_text(to, rendered)
+    except ValueError as exc:
+        raise TemplateError(f"template {kind}.{language}: {exc}") from exc

@@ -63,6 +63,16 @@ class Mail:
     attachments: tuple[tuple[str, bytes, str], ...] = ()
 
 
+def mail_from_text(to: str, text: str) -> Mail:
+    """A mail written as text, as every mail of the runtime is: its first line
+    ``Subject: ...``, a blank line, then the body. A text without that first line is refused
+    (ValueError): it would go out without a subject."""
+    head, _, body = text.partition("\n\n")
+    if not head.startswith("Subject:") or "\n" in head:
+        raise ValueError("first line must be 'Subject: ...', then a blank line")
+    return Mail(to=to, subject=head.removeprefix("Subject:").strip(), body=body)
+
+
 def build_message(mail: Mail, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = formataddr(("Captiva", sender))

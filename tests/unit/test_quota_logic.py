@@ -105,6 +105,18 @@ def test_render_builtin_french_and_unknown_placeholder(tmp_path):
         render("expiry", "fr", "b@x.example", values, str(tmp_path))
 
 
+@pytest.mark.parametrize("override", [
+    "Bonjour $first_name,\n\nVotre compte expire.\n",         # no subject line
+    "Subject: Wi-Fi\nReply-To: x@y.example\n\nVotre compte\n",  # a second header line
+])
+def test_an_override_without_a_subject_line_alone_is_refused_by_name(tmp_path, override):
+    values = {"username": "b", "first_name": "B", "last_name": "", "timezone": "UTC",
+              "threshold": 2, "days": 2, "expires_at": "2026-11-23 00:00"}
+    (tmp_path / "expiry.en.txt").write_text(override)
+    with pytest.raises(TemplateError, match=r"template expiry\.en: first line must be 'Subject"):
+        render("expiry", "en", "b@x.example", values, str(tmp_path))
+
+
 @pytest.mark.parametrize("n, text", [(0, "0 B"), (1023, "1023 B"), (1024, "1 KiB"),
                                      (1536, "1.5 KiB"), (5 * GiB, "5 GiB"),
                                      (GiB + GiB // 10, "1.1 GiB"), (GiB + GiB // 20, "1.0 GiB")])

@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from captiva.passwords import sha512_crypt
-from captiva.runtime.mail import Mail
+from captiva.runtime.mail import Mail, mail_from_text
 
 from .password_text import RESET_MAIL
 
@@ -94,8 +94,7 @@ def reset_mail(to: str, language: str, first_name: str | None, url: str,
     language = language if language in RESET_MAIL else "fr"
     text = string.Template(RESET_MAIL[language]).substitute(
         first_name=first_name or "", url=url, minutes=RESET_MINUTES, site_name=site_name)
-    head, _, body = text.partition("\n\n")
-    return Mail(to=to, subject=head.removeprefix("Subject:").strip(), body=body)
+    return mail_from_text(to, text)
 
 
 # -- the database -------------------------------------------------------------------------------

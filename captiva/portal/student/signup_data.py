@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from captiva.portal.rows import dicts
-from captiva.runtime.mail import Mail, Mailer
+from captiva.runtime.mail import Mail, Mailer, mail_from_text
 
 from .signup_text import MAILS
 
@@ -123,8 +123,7 @@ def mail(kind: str, to: str, language: str, **values: str) -> Mail:
     texts = MAILS[kind]
     text = string.Template(texts[language if language in texts else "fr"]).safe_substitute(
         values)
-    head, _, body = text.partition("\n\n")
-    return Mail(to=to, subject=head.removeprefix("Subject:").strip(), body=body)
+    return mail_from_text(to, text)
 
 
 def send(smtp, message: Mail) -> None:
