@@ -44,20 +44,21 @@ def expected_view() -> dict[str, set[str]]:
 
 
 # Run inside a RADIUS host as the server's user (who may read its /proc fds): the remote
-# address:port of every established TCP connection FreeRADIUS's process holds (its socket
-# inodes in /proc/<pid>/fd, matched in /proc/net/tcp).
+# address:port of every established TCP connection FreeRADIUS's processes hold, the server's
+# and the buffers' replay's (their socket inodes in /proc/<pid>/fd, matched in /proc/net/tcp).
 PEERS = """
 import os, socket, struct, subprocess
-pid = subprocess.run(["systemctl", "show", "-p", "MainPID", "--value", "freeradius"],
-                     capture_output=True, text=True).stdout.strip()
 inodes = set()
-for fd in os.listdir(f"/proc/{pid}/fd"):
-    try:  # a descriptor may close between the listing and its read
-        target = os.readlink(f"/proc/{pid}/fd/" + fd)
-    except FileNotFoundError:
-        continue
-    if target.startswith("socket:["):
-        inodes.add(target[8:-1])
+for unit in ("freeradius", "captiva-radius-replay"):
+    pid = subprocess.run(["systemctl", "show", "-p", "MainPID", "--value", unit],
+                         capture_output=True, text=True).stdout.strip()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:  # a descriptor may close between the listing and its read
+            target = os.readlink(f"/proc/{pid}/fd/" + fd)
+        except FileNotFoundError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
 for line in open("/proc/net/tcp").read().splitlines()[1:]:
     fields = line.split()
     if fields[9] in inodes and fields[3] == "01":  # established

@@ -276,6 +276,11 @@ class RadiusServer:
     def start_replay(self) -> None:
         self.replay_process = self._launch(self.replay_log_path, "-n", REPLAY_NAME)
 
+    def stop_replay(self) -> None:
+        """The buffers' readers stopped (SIGTERM, as systemctl stop): the server goes on."""
+        stop_process(self.replay_process)
+        self.replay_process = None
+
     def kill_replay(self) -> None:
         """kill -9 of the buffers' readers: no clean shutdown, they stop wherever they are."""
         self.replay_process.send_signal(signal.SIGKILL)
@@ -283,8 +288,7 @@ class RadiusServer:
         self.replay_process = None
 
     def stop(self) -> None:
-        stop_process(self.replay_process)
-        self.replay_process = None
+        self.stop_replay()
         stop_process(self.process)
         self.process = None
 

@@ -134,7 +134,8 @@ def test_accounting_the_database_refuses_waits_in_the_buffer_until_it_is_taken(s
         time.sleep(2 * 4)  # two reader retry intervals: refused again, still kept
         assert buffered_text(server).count("Acct-Session-Id = ") == 2
         assert radacct_writes(server, "refused-") == [("refused-0", "INSERT", False)]
-        assert "42501" in server.log_path.read_text(errors="replace")
+        # The replay's log (journalctl -u captiva-radius-replay) says why it keeps them.
+        assert "42501" in server.replay_log_path.read_text(errors="replace")
     finally:
         with server.db.connect() as conn:
             conn.execute(f"GRANT INSERT, UPDATE ON radacct TO {freeradius}")

@@ -10,8 +10,9 @@ answers (docs/freeradius.md, "Writes at login"; docs/ha.md, "What a replica answ
 - Every record replayed a second time (copies of the files put back), the readers' process
   killed mid-file (kill -9 of captiva-radius-replay, a record it cannot replay in the middle
   of a shard's file), and a writer held between its open and its write while its reader, in
-  the other process, takes the file (strace): every login in radpostauth exactly once. A
-  record the disk refuses is stored before the reply.
+  the other process, takes the file (strace): every login in radpostauth exactly once. The
+  replay's process stopped: logins go on, their records wait on disk. A record the disk
+  refuses is stored before the reply.
 - The database read-only (default_transaction_read_only, what a hot standby answers):
   students' and vouchers' logins are accepted from reads alone; a guessed code is refused,
   and counted by the guessing throttle once writes come back (docs/threat-model.md); every
@@ -262,6 +263,26 @@ def test_a_login_written_while_its_reader_takes_the_file_is_stored_once(server):
     stored = collections.Counter(r[0] for r in rows)
     assert stored == sent, (sent - stored, stored - sent, server.log_tail())
     assert len({r[3] for r in rows}) == len(rows) == 32
+
+
+def test_with_the_replay_down_logins_go_on_and_their_records_wait_on_disk(server):
+    # captiva-radius-replay stopped (systemctl stop): the server answers as before, the
+    # records wait in the buffer, and the replay, started again, stores each once.
+    server.wait_logins_replayed()
+    mac = "02:00:5E:10:00:09"
+    student, password = next(iter(STUDENTS.items()))
+    server.stop_replay()
+    try:
+        for _ in range(3):
+            assert login(server, student, password, mac).code == packet.AccessAccept
+        assert login(server, student, "not-her-password", mac).code == packet.AccessReject
+        time.sleep(2)
+        assert logged(server, mac) == [] and server.login_buffer_files()
+    finally:
+        server.start_replay()
+    server.wait_logins_replayed()
+    assert [(r[0], r[1]) for r in logged(server, mac)] == [
+        (student, "Access-Accept")] * 3 + [(student, "Access-Reject")]
 
 
 def test_a_record_the_disk_refuses_goes_straight_to_the_database(server):

@@ -1,6 +1,7 @@
-"""FreeRADIUS runs and listens for RADIUS; a login sent from the router's address, signed
-with a Message-Authenticator (lab/radtest), is accepted for an active lab user and rejected
-for a disabled one, with a signed answer."""
+"""FreeRADIUS runs and listens for RADIUS, and its buffers' replay runs beside it (the
+server reads no buffer); a login sent from the router's address, signed with a
+Message-Authenticator (lab/radtest), is accepted for an active lab user and rejected for a
+disabled one, with a signed answer."""
 
 from __future__ import annotations
 
@@ -16,6 +17,25 @@ def test_freeradius_is_running_and_enabled(host):
     service = host.service("freeradius")
     assert service.is_running
     assert service.is_enabled
+
+
+def test_the_buffers_replay_is_running_and_enabled(host):
+    # The readers of the accounting and login buffers, in a FreeRADIUS process of their own
+    # (docs/freeradius.md, "The buffers' replay").
+    service = host.service("captiva-radius-replay")
+    assert service.is_running
+    assert service.is_enabled
+    pid = host.check_output("systemctl show -p MainPID --value captiva-radius-replay")
+    assert host.check_output(f"stat -c %U /proc/{pid}") == "freerad"
+    conf = host.file("/etc/freeradius/3.0/captiva-radius-replay.conf")
+    assert conf.contains("^\\$INCLUDE sites-available/buffered-login$")
+    assert conf.contains("^\\$INCLUDE sites-available/buffered-sql$")
+
+
+@pytest.mark.parametrize("site", ["buffered-sql", "buffered-login"])
+def test_the_server_does_not_read_the_buffers(host, site):
+    # The writers' fcntl locks keep out readers of another process only.
+    assert not host.file(f"/etc/freeradius/3.0/sites-enabled/{site}").exists
 
 
 @pytest.mark.parametrize("port", [1812, 1813])
