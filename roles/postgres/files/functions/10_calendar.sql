@@ -63,10 +63,13 @@ CREATE OR REPLACE FUNCTION captiva_period(
     p_period text, p_at timestamptz, p_tz text, p_week_start integer, p_month_start_day integer,
     OUT first_day date, OUT end_day date, OUT starts_at timestamptz, OUT ends_at timestamptz
 ) LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    -- An expression, not a query: plpgsql evaluates it without an executor.
+    d record := captiva_period_days(p_period, (p_at AT TIME ZONE p_tz)::date,
+                                    p_week_start, p_month_start_day);
 BEGIN
-    SELECT d.first_day, d.end_day INTO first_day, end_day
-    FROM captiva_period_days(p_period, (p_at AT TIME ZONE p_tz)::date,
-                             p_week_start, p_month_start_day) AS d;
+    first_day := d.first_day;
+    end_day := d.end_day;
     starts_at := captiva_local_midnight(first_day, p_tz);
     ends_at := captiva_local_midnight(end_day, p_tz);
 END

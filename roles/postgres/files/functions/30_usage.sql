@@ -12,11 +12,16 @@ DROP FUNCTION IF EXISTS captiva_quota_usage(text, timestamptz, text, integer, in
 -- [first, end): daily, weekly, monthly, and total (every day). One read of the user's days;
 -- one row; a table function so that PostgreSQL inlines it into the queries that use it.
 -- (It replaced the one-period forms captiva_used_bytes and captiva_period_used: four reads.)
+-- p_since: the first day read (an index bound), for a caller that needs only the periods
+-- starting on or after it (the login check, captiva_user_usage's p_quota_only); total is then
+-- the bytes since p_since.
 DROP FUNCTION IF EXISTS captiva_used_bytes(text, date, date);
 DROP FUNCTION IF EXISTS captiva_period_used(text, date, date);
+DROP FUNCTION IF EXISTS captiva_user_used(text, date, date, date, date, date, date);
 CREATE OR REPLACE FUNCTION captiva_user_used(
     p_username text, p_daily_first date, p_daily_end date, p_weekly_first date,
-    p_weekly_end date, p_monthly_first date, p_monthly_end date
+    p_weekly_end date, p_monthly_first date, p_monthly_end date,
+    p_since date DEFAULT '-infinity'
 ) RETURNS TABLE (daily bigint, weekly bigint, monthly bigint, total bigint)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT COALESCE(sum(d.bytes_in + d.bytes_out)
@@ -28,7 +33,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                     0)::bigint,
            COALESCE(sum(d.bytes_in + d.bytes_out), 0)::bigint
     FROM captiva_usage_daily AS d
-    WHERE d.username = p_username
+    WHERE d.username = p_username AND d.day >= p_since
 $$;
 
 -- The value of p_period among the four (daily, weekly, monthly, total).
@@ -71,45 +76,102 @@ RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                                pr.quota_total)
 $$;
 
--- Bytes the console granted p_username on p_period, in force at p_at (captiva_quota_grant,
--- migration 0110: extra bytes, or a reset's bytes = what the period had used). One row; a
--- table function, inlined like captiva_user_used.
+-- Bytes the console granted p_username in force at p_at (captiva_quota_grant, migration 0110:
+-- extra bytes, or a reset's bytes = what the period had used), on each period (daily,
+-- weekly, monthly, total) in one row: one read of the user's grants. A table function,
+-- inlined like captiva_user_used.
+CREATE OR REPLACE FUNCTION captiva_user_granted(p_username text, p_at timestamptz)
+RETURNS TABLE (daily bigint, weekly bigint, monthly bigint, total bigint)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT COALESCE(sum(g.bytes) FILTER (WHERE g.period = 'daily'), 0)::bigint,
+           COALESCE(sum(g.bytes) FILTER (WHERE g.period = 'weekly'), 0)::bigint,
+           COALESCE(sum(g.bytes) FILTER (WHERE g.period = 'monthly'), 0)::bigint,
+           COALESCE(sum(g.bytes) FILTER (WHERE g.period = 'total'), 0)::bigint
+    FROM captiva_quota_grant AS g
+    WHERE g.username = p_username AND g.starts_at <= p_at AND g.expires_at > p_at
+$$;
+
+-- The same on p_period alone. One row.
 CREATE OR REPLACE FUNCTION captiva_period_granted(p_username text, p_period text,
                                                   p_at timestamptz)
 RETURNS TABLE (granted bigint) LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT COALESCE(sum(g.bytes), 0)::bigint
-    FROM captiva_quota_grant AS g
-    WHERE g.username = p_username AND g.period = p_period
-      AND g.starts_at <= p_at AND g.expires_at > p_at
+    SELECT captiva_period_pick(p_period, g.daily, g.weekly, g.monthly, g.total)
+    FROM captiva_user_granted(p_username, p_at) AS g
 $$;
 
 -- One user: a row per period (daily, weekly, monthly, total, in that order) with the quota of
--- the user's effective profile plus the grants in force (NULL stays unlimited), the bytes used, what remains and the period's bounds, in the
--- user's calendar (p_nas: the NAS of a login, see captiva_user_calendar).
+-- the user's effective profile plus the grants in force (NULL stays unlimited), the bytes
+-- used, what remains and the period's bounds, in the user's calendar (p_nas: the NAS of a
+-- login, see captiva_user_calendar). p_quota_only (the login check): used and remaining only
+-- for the periods with a quota (NULL for the others), and only their days read: a daily
+-- quota reads one day, not the user's whole history.
+-- plpgsql, as it is on every login's path (captiva_quota_login): two statements (the
+-- calendar with the profile and the grants, then the days) whose plans the connection keeps,
+-- and the bounds computed by expressions. The one query it was cost about three times as
+-- much, mostly in setting up its executor at every call (docs/tuning.md, "The login path").
+DROP FUNCTION IF EXISTS captiva_user_usage(text, timestamptz, inet);
 CREATE OR REPLACE FUNCTION captiva_user_usage(
-    p_username text, p_at timestamptz DEFAULT now(), p_nas inet DEFAULT NULL
+    p_username text, p_at timestamptz DEFAULT now(), p_nas inet DEFAULT NULL,
+    p_quota_only boolean DEFAULT false
 ) RETURNS TABLE (
     period text, quota bigint, used bigint, remaining bigint,
     starts_at timestamptz, resets_at timestamptz, first_day date, end_day date,
     timezone text, week_start integer, month_start_day integer
-) LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT b.period, x.quota, x.used,
-           CASE WHEN x.quota IS NULL THEN NULL ELSE GREATEST(x.quota - x.used, 0) END,
-           b.starts_at, b.ends_at, b.first_day, b.end_day,
-           c.timezone, c.week_start, c.month_start_day
+) LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    s record;
+    d record;
+    w record;
+    m record;
+    b record;
+    since date;
+    used_daily bigint;
+    used_weekly bigint;
+    used_monthly bigint;
+    used_total bigint;
+BEGIN
+    SELECT c.timezone, c.week_start, c.month_start_day, p AS profile,
+           g.daily, g.weekly, g.monthly, g.total INTO s
     FROM captiva_user_calendar(p_username, p_nas) AS c
-    CROSS JOIN LATERAL captiva_periods(p_at, c.timezone, c.week_start, c.month_start_day) AS b
-    CROSS JOIN LATERAL captiva_user_used(p_username, b.daily_first, b.daily_end,
-                                         b.weekly_first, b.weekly_end,
-                                         b.monthly_first, b.monthly_end) AS uu
-    LEFT JOIN (captiva_user AS u JOIN captiva_profile AS pr ON pr.name = u.profile)
+    LEFT JOIN (captiva_user AS u JOIN captiva_profile AS p ON p.name = u.profile)
         ON u.username = p_username
-    CROSS JOIN LATERAL (
-        SELECT captiva_period_quota(pr, b.period) + gr.granted AS quota,
-               captiva_period_pick(b.period, uu.daily, uu.weekly, uu.monthly, uu.total) AS used
-        FROM captiva_period_granted(p_username, b.period, p_at) AS gr
-    ) AS x
-    ORDER BY b.ord
+    CROSS JOIN captiva_user_granted(p_username, p_at) AS g;
+    d := captiva_period('daily', p_at, s.timezone, s.week_start, s.month_start_day);
+    w := captiva_period('weekly', p_at, s.timezone, s.week_start, s.month_start_day);
+    m := captiva_period('monthly', p_at, s.timezone, s.week_start, s.month_start_day);
+    since := CASE WHEN NOT p_quota_only OR (s.profile).quota_total IS NOT NULL
+                  THEN '-infinity'::date
+                  ELSE LEAST(CASE WHEN (s.profile).quota_daily IS NOT NULL THEN d.first_day END,
+                             CASE WHEN (s.profile).quota_weekly IS NOT NULL THEN w.first_day END,
+                             CASE WHEN (s.profile).quota_monthly IS NOT NULL
+                                  THEN m.first_day END) END;
+    IF since IS NOT NULL THEN
+        SELECT x.daily, x.weekly, x.monthly, x.total
+        INTO used_daily, used_weekly, used_monthly, used_total
+        FROM captiva_user_used(p_username, d.first_day, d.end_day, w.first_day, w.end_day,
+                               m.first_day, m.end_day, since) AS x;
+    END IF;
+    timezone := s.timezone;
+    week_start := s.week_start;
+    month_start_day := s.month_start_day;
+    FOREACH period IN ARRAY ARRAY['daily', 'weekly', 'monthly', 'total'] LOOP
+        b := CASE period WHEN 'daily' THEN d WHEN 'weekly' THEN w WHEN 'monthly' THEN m
+                         ELSE captiva_period(period, p_at, s.timezone, s.week_start,
+                                             s.month_start_day) END;
+        quota := captiva_period_quota(s.profile, period)
+                 + captiva_period_pick(period, s.daily, s.weekly, s.monthly, s.total);
+        used := CASE WHEN NOT p_quota_only OR quota IS NOT NULL
+                     THEN captiva_period_pick(period, used_daily, used_weekly, used_monthly,
+                                              used_total)
+                END;
+        remaining := CASE WHEN quota IS NULL THEN NULL ELSE GREATEST(quota - used, 0) END;
+        starts_at := b.starts_at;
+        resets_at := b.ends_at;
+        first_day := b.first_day;
+        end_day := b.end_day;
+        RETURN NEXT;
+    END LOOP;
+END
 $$;
 
 -- Every Captiva user: the rows of captiva_user_usage(username, p_at) of each, in one query
@@ -147,9 +209,11 @@ RETURNS TABLE (
     JOIN bounds AS b USING (timezone, week_start, month_start_day)
     LEFT JOIN captiva_profile AS pr ON pr.name = u.profile
     CROSS JOIN LATERAL (
-        SELECT captiva_period_quota(pr, b.period) + gr.granted AS quota,
+        SELECT captiva_period_quota(pr, b.period)
+                   + captiva_period_pick(b.period, g.daily, g.weekly, g.monthly, g.total)
+                   AS quota,
                captiva_period_pick(b.period, u.daily, u.weekly, u.monthly, u.total) AS used
-        FROM captiva_period_granted(u.username, b.period, p_at) AS gr
+        FROM captiva_user_granted(u.username, p_at) AS g
     ) AS x
     ORDER BY u.username, b.ord
 $$;
