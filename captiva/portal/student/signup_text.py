@@ -89,6 +89,56 @@ SIGNUP: dict[str, dict[str, str]] = {
     },
 }
 
+# The mail of a request that records nothing, in each language: {why} is the reason, then what
+# to do, as NOT_RECORDED_WHY gives it for each kind.
+NOT_RECORDED = {
+    "fr": """\
+Subject: Wi-Fi : demande de compte
+
+Bonjour $first_name,
+
+Une demande de compte Wi-Fi pour le matricule $matricule a été faite sur $site_name avec
+cette adresse, mais {why}
+--
+Captiva, Wi-Fi du campus
+""",
+    "en": """\
+Subject: Wi-Fi: account request
+
+Hello $first_name,
+
+A Wi-Fi account was requested for student number $matricule on $site_name with this
+address, but {why}
+--
+Captiva, campus Wi-Fi
+""",
+}
+NOT_RECORDED_WHY = {
+    "exists": {
+        "fr": """\
+ce matricule a déjà un compte ou une demande en cours : aucune nouvelle
+demande n'est enregistrée. Mot de passe oublié ? Utilisez « Mot de passe oublié » sur la
+page de connexion, ou adressez-vous au service informatique.""",
+        "en": """\
+this number already has an account or a request under way: no new request was
+recorded. Forgot your password? Use "Forgot your password?" on the sign-in page, or ask the
+IT service.""",
+    },
+    "not-listed": {
+        "fr": """\
+ce matricule n'est pas sur la liste de la scolarité : aucune demande
+n'est enregistrée. Vérifiez le matricule, ou adressez-vous à la scolarité.""",
+        "en": """\
+this number is not on the registrar's list: no request was recorded. Check
+the number, or ask the registrar's office.""",
+    },
+}
+
+
+def _not_recorded(kind: str) -> dict[str, str]:
+    return {language: text.format(why=NOT_RECORDED_WHY[kind][language])
+            for language, text in NOT_RECORDED.items()}
+
 # Mails (string.Template: $first_name, $matricule, $site_name, $verify_url, $status_url,
 # $reason). The subject is the first line.
 MAILS = {
@@ -130,56 +180,8 @@ If you asked for nothing, ignore this message.
 Captiva, campus Wi-Fi
 """,
     },
-    "exists": {
-        "fr": """\
-Subject: Wi-Fi : demande de compte
-
-Bonjour $first_name,
-
-Une demande de compte Wi-Fi pour le matricule $matricule a été faite sur $site_name avec
-cette adresse, mais ce matricule a déjà un compte ou une demande en cours : aucune nouvelle
-demande n'est enregistrée. Mot de passe oublié ? Utilisez « Mot de passe oublié » sur la
-page de connexion, ou adressez-vous au service informatique.
---
-Captiva, Wi-Fi du campus
-""",
-        "en": """\
-Subject: Wi-Fi: account request
-
-Hello $first_name,
-
-A Wi-Fi account was requested for student number $matricule on $site_name with this
-address, but this number already has an account or a request under way: no new request was
-recorded. Forgot your password? Use "Forgot your password?" on the sign-in page, or ask the
-IT service.
---
-Captiva, campus Wi-Fi
-""",
-    },
-    "not-listed": {
-        "fr": """\
-Subject: Wi-Fi : demande de compte
-
-Bonjour $first_name,
-
-Une demande de compte Wi-Fi pour le matricule $matricule a été faite sur $site_name avec
-cette adresse, mais ce matricule n'est pas sur la liste de la scolarité : aucune demande
-n'est enregistrée. Vérifiez le matricule, ou adressez-vous à la scolarité.
---
-Captiva, Wi-Fi du campus
-""",
-        "en": """\
-Subject: Wi-Fi: account request
-
-Hello $first_name,
-
-A Wi-Fi account was requested for student number $matricule on $site_name with this
-address, but this number is not on the registrar's list: no request was recorded. Check
-the number, or ask the registrar's office.
---
-Captiva, campus Wi-Fi
-""",
-    },
+    "exists": _not_recorded("exists"),
+    "not-listed": _not_recorded("not-listed"),
     "approved": {
         "fr": """\
 Subject: Wi-Fi : demande de compte approuvée
@@ -243,3 +245,4 @@ Captiva, campus Wi-Fi
 """,
     },
 }
+
