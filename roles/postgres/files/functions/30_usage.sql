@@ -13,8 +13,8 @@ DROP FUNCTION IF EXISTS captiva_quota_usage(text, timestamptz, text, integer, in
 -- one row; a table function so that PostgreSQL inlines it into the queries that use it.
 -- (It replaced the one-period forms captiva_used_bytes and captiva_period_used: four reads.)
 -- p_since: the first day read (an index bound), for a caller that needs only the periods
--- starting on or after it (the login check, captiva_user_usage's p_quota_only); total is then
--- the bytes since p_since.
+-- starting on or after it (captiva_user_usage's p_quota_only, for the login check); total is
+-- then the bytes since p_since.
 DROP FUNCTION IF EXISTS captiva_used_bytes(text, date, date);
 DROP FUNCTION IF EXISTS captiva_period_used(text, date, date);
 DROP FUNCTION IF EXISTS captiva_user_used(text, date, date, date, date, date, date);
@@ -102,13 +102,13 @@ $$;
 -- One user: a row per period (daily, weekly, monthly, total, in that order) with the quota of
 -- the user's effective profile plus the grants in force (NULL stays unlimited), the bytes
 -- used, what remains and the period's bounds, in the user's calendar (p_nas: the NAS of a
--- login, see captiva_user_calendar). p_quota_only (the login check): used and remaining only
--- for the periods with a quota (NULL for the others), and only their days read: a daily
--- quota reads one day, not the user's whole history.
--- plpgsql, as it is on every login's path (captiva_quota_login): two statements (the
--- calendar with the profile and the grants, then the days) whose plans the connection keeps,
--- and the bounds computed by expressions. The one query it was cost about three times as
--- much, mostly in setting up its executor at every call (docs/tuning.md, "The login path").
+-- login, see captiva_user_calendar). p_quota_only (the login check): only the periods with a
+-- quota, each computed and read alone (a daily quota reads one day, not the user's whole
+-- history; an unlimited profile reads none).
+-- plpgsql, as it is on every login's path (captiva_quota_login): one statement for the
+-- calendar, the profile and the grants, one for the days, plans kept per connection, the
+-- bounds computed by expressions. The one query it was cost more, mostly in setting up its
+-- executor at every call (docs/tuning.md, "The login path").
 DROP FUNCTION IF EXISTS captiva_user_usage(text, timestamptz, inet);
 CREATE OR REPLACE FUNCTION captiva_user_usage(
     p_username text, p_at timestamptz DEFAULT now(), p_nas inet DEFAULT NULL,
@@ -117,14 +117,17 @@ CREATE OR REPLACE FUNCTION captiva_user_usage(
     period text, quota bigint, used bigint, remaining bigint,
     starts_at timestamptz, resets_at timestamptz, first_day date, end_day date,
     timezone text, week_start integer, month_start_day integer
-) LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+) LANGUAGE plpgsql STABLE PARALLEL SAFE
+-- One plan for each of its statements, made once per connection. Left to choose, PostgreSQL
+-- planned the days' read again at every call (a custom plan for each user's bounds looked
+-- cheaper than the generic one), and planning it cost more than the read.
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     s record;
     d record;
     w record;
     m record;
     b record;
-    since date;
     used_daily bigint;
     used_weekly bigint;
     used_monthly bigint;
@@ -136,34 +139,35 @@ BEGIN
     LEFT JOIN (captiva_user AS u JOIN captiva_profile AS p ON p.name = u.profile)
         ON u.username = p_username
     CROSS JOIN captiva_user_granted(p_username, p_at) AS g;
-    d := captiva_period('daily', p_at, s.timezone, s.week_start, s.month_start_day);
-    w := captiva_period('weekly', p_at, s.timezone, s.week_start, s.month_start_day);
-    m := captiva_period('monthly', p_at, s.timezone, s.week_start, s.month_start_day);
-    since := CASE WHEN NOT p_quota_only OR (s.profile).quota_total IS NOT NULL
-                  THEN '-infinity'::date
-                  ELSE LEAST(CASE WHEN (s.profile).quota_daily IS NOT NULL THEN d.first_day END,
-                             CASE WHEN (s.profile).quota_weekly IS NOT NULL THEN w.first_day END,
-                             CASE WHEN (s.profile).quota_monthly IS NOT NULL
-                                  THEN m.first_day END) END;
-    IF since IS NOT NULL THEN
-        SELECT x.daily, x.weekly, x.monthly, x.total
-        INTO used_daily, used_weekly, used_monthly, used_total
-        FROM captiva_user_used(p_username, d.first_day, d.end_day, w.first_day, w.end_day,
-                               m.first_day, m.end_day, since) AS x;
-    END IF;
     timezone := s.timezone;
     week_start := s.week_start;
     month_start_day := s.month_start_day;
+    IF NOT p_quota_only THEN
+        d := captiva_period('daily', p_at, s.timezone, s.week_start, s.month_start_day);
+        w := captiva_period('weekly', p_at, s.timezone, s.week_start, s.month_start_day);
+        m := captiva_period('monthly', p_at, s.timezone, s.week_start, s.month_start_day);
+        SELECT x.daily, x.weekly, x.monthly, x.total
+        INTO used_daily, used_weekly, used_monthly, used_total
+        FROM captiva_user_used(p_username, d.first_day, d.end_day, w.first_day, w.end_day,
+                               m.first_day, m.end_day) AS x;
+    END IF;
     FOREACH period IN ARRAY ARRAY['daily', 'weekly', 'monthly', 'total'] LOOP
-        b := CASE period WHEN 'daily' THEN d WHEN 'weekly' THEN w WHEN 'monthly' THEN m
-                         ELSE captiva_period(period, p_at, s.timezone, s.week_start,
-                                             s.month_start_day) END;
         quota := captiva_period_quota(s.profile, period)
                  + captiva_period_pick(period, s.daily, s.weekly, s.monthly, s.total);
-        used := CASE WHEN NOT p_quota_only OR quota IS NOT NULL
-                     THEN captiva_period_pick(period, used_daily, used_weekly, used_monthly,
-                                              used_total)
-                END;
+        CONTINUE WHEN p_quota_only AND quota IS NULL;
+        IF p_quota_only THEN
+            -- This period's days alone (in the daily slot; total: every day).
+            b := captiva_period(period, p_at, s.timezone, s.week_start, s.month_start_day);
+            SELECT CASE WHEN b.first_day IS NULL THEN x.total ELSE x.daily END INTO used
+            FROM captiva_user_used(p_username, b.first_day, b.end_day, NULL, NULL, NULL, NULL,
+                                   COALESCE(b.first_day, '-infinity')) AS x;
+        ELSE
+            b := CASE period WHEN 'daily' THEN d WHEN 'weekly' THEN w WHEN 'monthly' THEN m
+                             ELSE captiva_period(period, p_at, s.timezone, s.week_start,
+                                                 s.month_start_day) END;
+            used := captiva_period_pick(period, used_daily, used_weekly, used_monthly,
+                                        used_total);
+        END IF;
         remaining := CASE WHEN quota IS NULL THEN NULL ELSE GREATEST(quota - used, 0) END;
         starts_at := b.starts_at;
         resets_at := b.ends_at;
