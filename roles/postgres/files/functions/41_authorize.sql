@@ -101,10 +101,11 @@ BEGIN
         WHERE c.groupname = grp AND c.attribute = 'Simultaneous-Use') AS s;
     IF simultaneous IS NULL
        OR (cardinality(simultaneous) = 1 AND simultaneous[1] ~ '^:=[0-9]{1,9}$') THEN
-        RETURN QUERY SELECT 0, p_username, 'Tmp-String-0'::text,
-            captiva_login_check_xlat(p_username, p_nas, p_calling_station,
-                                     COALESCE(substr(simultaneous[1], 3), '')),
-            ':='::text;
+        -- RETURN NEXT of an expression, not RETURN QUERY: no statement to run.
+        RETURN NEXT ROW(0, p_username, 'Tmp-String-0',
+                        captiva_login_check_xlat(p_username, p_nas, p_calling_station,
+                                                 COALESCE(substr(simultaneous[1], 3), '')),
+                        ':=')::captiva_radius_row;
     END IF;
 END
 $$;
