@@ -426,7 +426,10 @@ def run_bench(args: argparse.Namespace) -> int:
                   f"per login, {args.one_connection} logins): "
                   + ", ".join(f"{name} {us:.0f} us" for name, us in one_connection.items()))
         with freeradius_for(Path(tmp), db) as radius:
+            # FreeRADIUS is two processes (the server, and the replay of its buffers: the
+            # readers of the login and accounting buffers); both are the server's CPU.
             sources = [radload.CpuSource("freeradius", pid=radius.process.pid),
+                       radload.CpuSource("replay", pid=radius.replay_process.pid),
                        radload.CpuSource("postgresql", pid=postmaster_pid(pg))]
             online = [(f"STU{i:06d}", f"live-{i}")
                       for i in range(0, args.users, args.online_every)]
