@@ -66,6 +66,7 @@ from pg_fixtures import PG_BIN, SUPERUSER, PgServer, radius_database  # noqa: E4
 from processes import free_port  # noqa: E402
 from quota_radius_fixtures import DOUALA_NAS, roster_variables  # noqa: E402
 from radius_fixtures import ROUTER_SECRET, freeradius_for, postgres_stopped  # noqa: E402
+from radload.cpu import process_tree  # noqa: E402
 
 # The floors of issues 12 and 27.
 CPU_FLOOR_MS = 1.0  # server CPU per Access-Request, Cleartext-Password: 2,000/s on 2 cores
@@ -213,11 +214,35 @@ def connections_opened(server: PgServer) -> int:
     return log.read_text(errors="replace").count("connection authorized")
 
 
+def postgres_by_process(pg: PgServer) -> dict[str, float]:
+    """CPU seconds so far of PostgreSQL's processes by kind, from their titles: the backends,
+    the WAL writer, autovacuum, and the rest (the postmaster with the backends that exited,
+    the checkpointer, the background writer, ...)."""
+    split = dict.fromkeys(("backends", "WAL writer", "autovacuum", "other"), 0.0)
+    for pid in process_tree(postmaster_pid(pg)):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if "walwriter" in title:
+            kind = "WAL writer"
+        elif "autovacuum" in title:
+            kind = "autovacuum"
+        elif title.startswith("postgres: captiva_") or title.startswith("postgres: postgres "):
+            kind = "backends"
+        else:
+            kind = "other"
+        split[kind] += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return split
+
+
 @dataclass
 class Phase:
     report: radload.Report
     cpu: dict[str, float]
     connections: int = 0
+    postgres: dict[str, float] | None = None  # postgres_by_process's growth
 
     @property
     def cpu_ms(self) -> float:
@@ -230,17 +255,24 @@ class Phase:
     def cpu_text(self) -> str:
         parts = ", ".join(f"{name} {seconds / max(1, self.report.answered) * 1e3:.3f}"
                           for name, seconds in self.cpu.items())
-        return (f"{self.cpu_ms:.3f} ms ({parts}); {self.connections} database connections "
+        text = (f"{self.cpu_ms:.3f} ms ({parts}); {self.connections} database connections "
                 f"opened")
+        if self.postgres:
+            text += "\n  PostgreSQL by process: " + ", ".join(
+                f"{kind} {seconds / max(1, self.report.answered) * 1e3:.3f}"
+                for kind, seconds in self.postgres.items())
+        return text
 
 
 def measure(work: radload.Workload, sources: list[radload.CpuSource], processes: int,
             pg: PgServer) -> Phase:
     opened = connections_opened(pg)
+    split = postgres_by_process(pg)
     before = radload.snapshot(sources)
     report = radload.run(work, processes)
-    return Phase(report, radload.spent(before, radload.snapshot(sources)),
-                 connections_opened(pg) - opened)
+    after = radload.snapshot(sources)
+    split = {kind: seconds - split[kind] for kind, seconds in postgres_by_process(pg).items()}
+    return Phase(report, radload.spent(before, after), connections_opened(pg) - opened, split)
 
 
 def wait_applied(db, timestamp: int, expected: int, timeout: float) -> tuple[int, float]:
