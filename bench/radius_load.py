@@ -38,6 +38,7 @@ import datetime as dt
 import functools
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -214,23 +215,46 @@ def connections_opened(server: PgServer) -> int:
     return log.read_text(errors="replace").count("connection authorized")
 
 
-def postgres_by_process(pg: PgServer) -> dict[str, float]:
-    """CPU seconds so far of PostgreSQL's processes by kind, from their titles: the backends,
-    the WAL writer, autovacuum, and the rest (the postmaster with the backends that exited,
-    the checkpointer, the background writer, ...)."""
-    split = dict.fromkeys(("backends", "WAL writer", "autovacuum", "other"), 0.0)
+def client_ports(pid: int) -> set[int]:
+    """The local TCP ports of a process's sockets (its database connections' client ends)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def postgres_by_process(pg: PgServer, clients: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of PostgreSQL's processes by kind, from their titles: the backends
+    of each process of ``clients`` ({name: pid}: FreeRADIUS's server and its replay, told
+    apart by the client port in the title), the other backends, the WAL writer, autovacuum,
+    and the rest (the postmaster with the backends that exited, the checkpointer, ...)."""
+    owner = {port: name for name, pid in clients.items() for port in client_ports(pid)}
+    split = dict.fromkeys([f"{name}'s backends" for name in clients]
+                          + ["other backends", "WAL writer", "autovacuum", "other"], 0.0)
     for pid in process_tree(postmaster_pid(pg)):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except (FileNotFoundError, ProcessLookupError):
             continue
+        port = re.search(r"\((\d+)\)", title)
         if "walwriter" in title:
             kind = "WAL writer"
         elif "autovacuum" in title:
             kind = "autovacuum"
+        elif port and int(port.group(1)) in owner:
+            kind = f"{owner[int(port.group(1))]}'s backends"
         elif title.startswith("postgres: captiva_") or title.startswith("postgres: postgres "):
-            kind = "backends"
+            kind = "other backends"
         else:
             kind = "other"
         split[kind] += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
@@ -267,11 +291,14 @@ class Phase:
 def measure(work: radload.Workload, sources: list[radload.CpuSource], processes: int,
             pg: PgServer) -> Phase:
     opened = connections_opened(pg)
-    split = postgres_by_process(pg)
+    clients = {source.name: source.pid for source in sources
+               if source.name in ("freeradius", "replay")}
+    split = postgres_by_process(pg, clients)
     before = radload.snapshot(sources)
     report = radload.run(work, processes)
     after = radload.snapshot(sources)
-    split = {kind: seconds - split[kind] for kind, seconds in postgres_by_process(pg).items()}
+    split = {kind: seconds - split.get(kind, 0.0)
+             for kind, seconds in postgres_by_process(pg, clients).items()}
     return Phase(report, radload.spent(before, after), connections_opened(pg) - opened, split)
 
 
