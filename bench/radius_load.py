@@ -288,8 +288,21 @@ class Phase:
         return text
 
 
+def wait_idle(sources: list[radload.CpuSource], timeout: float = 60.0) -> None:
+    """Until the servers spend under 5% of a core over a second: an open-loop phase above
+    capacity leaves FreeRADIUS a queue of requests and its replay a backlog of records, whose
+    CPU would otherwise be counted in the next phase."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        before = radload.snapshot(sources)
+        time.sleep(1.0)
+        if sum(radload.spent(before, radload.snapshot(sources)).values()) < 0.05:
+            return
+
+
 def measure(work: radload.Workload, sources: list[radload.CpuSource], processes: int,
             pg: PgServer) -> Phase:
+    wait_idle(sources)
     opened = connections_opened(pg)
     clients = {source.name: source.pid for source in sources
                if source.name in ("freeradius", "replay")}
