@@ -3,9 +3,9 @@
 sha512-crypt with the default 5,000 rounds (``$6$salt$hash``, no ``rounds=`` field): what
 crypt(3) writes and FreeRADIUS's Crypt-Password checks, and what ``openssl passwd -6`` writes.
 The import tools (``import-csv``, ``adopt-db``, ``adopt-routeros``) and the portal (password
-change, reset, sign-up) all hash here. The reconcile module has its own copy
-(``plugins/module_utils/captiva_radius_plan._crypt``): module_utils ship to hosts alone,
-without this package.
+change, reset, sign-up) all hash here. The reconcile module runs on the controller, where it
+hashes through passlib (``plugins/module_utils/captiva_radius_plan._crypt``); the runtime's
+hosts do not install passlib, and tests/unit/test_passwords.py holds the two compatible.
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ import dataclasses
 import datetime as dt
 import ipaddress
 import time
-import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -166,26 +165,18 @@ def read_state(cur) -> State:
 
 
 def _crypt(password: str, existing: str | None) -> str:
-    """sha512-crypt; keeps the stored hash when it already matches (idempotence).
-
-    The runtime's captiva/passwords.py hashes the same way; this copy stays because
-    module_utils ship to hosts alone (tests/unit/test_passwords.py holds the two equal)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            import crypt as _crypt_module
-        except ImportError:  # Python 3.13+: passlib provides the same scheme
-            _crypt_module = None
-    if _crypt_module is not None:
-        if existing and existing.startswith("$6$") and _crypt_module.crypt(password,
-                                                                            existing) == existing:
-            return existing
-        return _crypt_module.crypt(password, _crypt_module.mksalt(_crypt_module.METHOD_SHA512))
+    """sha512-crypt with 5,000 rounds, as the runtime's captiva.passwords writes it; keeps the
+    stored hash when the password still matches it (idempotence). passlib hashes through
+    crypt(3) where Python has it, and in pure Python where it does not (3.13 and later)."""
     from passlib.hash import sha512_crypt
 
-    if existing and existing.startswith("$6$") and sha512_crypt.verify(password, existing):
-        return existing
-    return sha512_crypt.hash(password, rounds=5000)
+    if existing and existing.startswith("$6$"):
+        try:
+            if sha512_crypt.verify(password, existing):
+                return existing
+        except ValueError:  # not a well-formed sha512-crypt hash: replaced, as any other
+            pass
+    return sha512_crypt.using(rounds=5000).hash(password)
 
 
 def desired_rows(compiled: Mapping[str, Any], state: State) -> dict[str, dict[tuple, tuple]]:

@@ -23,7 +23,20 @@ def test_a_hash_is_sha512_crypt_with_default_rounds_and_a_fresh_salt():
 
 def test_the_reconcile_keeps_a_hash_the_tools_wrote():
     # A user imported by import-csv (or signed up on the portal) and declared with the same
-    # password: the RADIUS reconcile's own copy keeps the hash, so a second apply changes nothing.
+    # password: the RADIUS reconcile keeps the hash, so a second apply changes nothing.
     stored = sha512_crypt("alice-initial-pw")
     assert _crypt("alice-initial-pw", stored) == stored
     assert _crypt("another-password", stored) != stored
+
+
+def test_the_reconcile_writes_what_the_runtime_writes_and_replaces_a_broken_hash():
+    # The reconcile's new hash has the runtime's shape (5,000 rounds, no rounds= field) and the
+    # runtime's tools verify it; a stored value that is not a sha512-crypt hash is replaced,
+    # not an error that stops the apply.
+    written = _crypt("violet-tandem-harbour-42", None)
+    assert SHAPE.fullmatch(written)
+    assert oracle.verify("violet-tandem-harbour-42", written)
+    for broken in ("$6$", "$6$short$x", "$6$rounds=oops$salt$hash"):
+        replaced = _crypt("violet-tandem-harbour-42", broken)
+        assert SHAPE.fullmatch(replaced)
+        assert oracle.verify("violet-tandem-harbour-42", replaced)
