@@ -6,12 +6,18 @@ overlap the sequential merge would resolve differently), and leaves every other 
 rlm_sql 3.2.1's five statements. Each case below is a real FreeRADIUS answering a real
 Access-Request: the folded cases and the ones left to rlm_sql must both give what rlm_sql's
 rules give (rlm_sql.c mod_authorize, rlm_sql_process_groups; evaluate.c radius_pairmove).
+The fold is decided once, by the radcheck read, whose marker (control:Tmp-String-9) the
+radreply read follows.
 """
 
 from __future__ import annotations
 
+import contextlib
+
+import psycopg
 import pytest
 import radius_fixtures
+from psycopg import sql
 from pyrad import packet
 from radius_fixtures import ROUTER_ADDRESS
 
@@ -40,6 +46,10 @@ USERS = {
     "elsewhere": ([("NAS-IP-Address", "==", "192.0.2.99")], [], [("g-profile", 0)]),
     # In no group: folded, the user's own rows.
     "groupless": ([], [("Mikrotik-Rate-Limit", ":=", "7M/7M")], []),
+    # A group whose name rlm_sql would escape in a query (=XX): folded all the same.
+    "accented": ([], [], [("Profil Été+1", 0)]),
+    # As two-groups; test_the_reply_follows_the_checks_marker overrules its fold.
+    "overruled": ([], [], [("g-second", 1), ("g-profile", 0)]),
 }
 
 GROUP_CHECK = [
@@ -56,6 +66,7 @@ GROUP_REPLY = [
     ("g-second", "Idle-Timeout", ":=", "900"),
     ("g-fall", "Acct-Interim-Interval", ":=", "120"),
     ("g-fall", "Fall-Through", "=", "Yes"),
+    ("Profil Été+1", "Mikrotik-Rate-Limit", ":=", "3M/3M"),
 ]
 
 # What FreeRADIUS answers: (code, {attribute: values}) of the reply attributes the cases set.
@@ -76,11 +87,19 @@ EXPECTED = {
                                         "Session-Timeout": [3600]}),
     "elsewhere": (packet.AccessReject, {}),
     "groupless": (packet.AccessAccept, {"Mikrotik-Rate-Limit": ["7M/7M"]}),
+    "accented": (packet.AccessAccept, {"Mikrotik-Rate-Limit": ["3M/3M"]}),
+    "overruled": (packet.AccessAccept, {"Mikrotik-Rate-Limit": ["2M/5M"],
+                                        "Session-Timeout": [3600]}),
 }
 
 # Which users the two-statement read folds (the rest: rlm_sql's group pass).
 FOLDED = {"roster": "g-profile", "own-timeout": "g-profile", "two-groups": "g-profile",
-          "groupless": ""}
+          "groupless": "", "accented": "Profil Été+1", "overruled": "g-profile"}
+
+
+def marker(group: str | None) -> str:
+    """The radcheck read's first row's value: what it decided of the fold."""
+    return "-" if group is None else "fold:" + group.encode().hex()
 
 
 @pytest.fixture(scope="module")
@@ -122,11 +141,76 @@ def test_freeradius_answers_what_rlm_sqls_group_pass_gives(groups, user):
 def test_the_fold_is_taken_exactly_where_it_is_proved(groups, user):
     with groups.db.connect("freeradius") as conn:
         (group,) = conn.execute("SELECT captiva_authorize_fold(%s)", (user,)).fetchone()
-        reply = conn.execute("SELECT attribute, value FROM captiva_authorize_reply(%s)",
+        check = conn.execute("SELECT attribute, op, value FROM captiva_authorize_check(%s)",
                              (user,)).fetchall()
+        reply = conn.execute("SELECT attribute, value FROM captiva_authorize_reply(%s, %s)",
+                             (user, check[0][2])).fetchall()
     assert group == FOLDED.get(user)
+    # The radcheck read says what it decided, first, as an internal := row.
+    assert check[0] == ("Tmp-String-9", ":=", marker(FOLDED.get(user)))
     # Fall-Through := No ends a folded reply (rlm_sql then skips its group pass), and only one.
     assert (reply[-1:] == [("Fall-Through", "No")]) == (user in FOLDED)
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_a_reply_without_the_marker_decides_the_fold_itself(groups, user):
+    """A configuration from before the marker, or a direct call: one argument, or an empty
+    one (the attribute absent), gives the rows the marker gives."""
+    with groups.db.connect("freeradius") as conn:
+        (mark,) = conn.execute("SELECT value FROM captiva_authorize_check(%s) LIMIT 1",
+                               (user,)).fetchone()
+        read = "SELECT id, username, attribute, value, op FROM captiva_authorize_reply"
+        marked = conn.execute(read + "(%s, %s)", (user, mark)).fetchall()
+        assert conn.execute(read + "(%s)", (user,)).fetchall() == marked
+        assert conn.execute(read + "(%s, '')", (user,)).fetchall() == marked
+        assert conn.execute(read + "(%s, NULL)", (user,)).fetchall() == marked
+
+
+@pytest.mark.parametrize("bad", ["g-profile", "fold:g-profile", "fold:abc", "fold:6G", "--"])
+def test_the_reply_refuses_what_is_not_a_marker(groups, bad):
+    with groups.db.connect("freeradius") as conn, \
+            pytest.raises(psycopg.errors.InvalidParameterValue, match="not a fold marker"):
+        conn.execute("SELECT * FROM captiva_authorize_reply('roster', %s)", (bad,))
+
+
+@contextlib.contextmanager
+def fold_overruled(db, user: str, for_check: str | None, for_reply: str | None):
+    """While inside, captiva_authorize_fold answers for_check for ``user`` inside the radcheck
+    read and for_reply anywhere else: a reply read that decided again would use for_reply."""
+    with db.connect() as conn:
+        (definition,) = conn.execute(
+            "SELECT pg_get_functiondef('captiva_authorize_fold(text)'::regprocedure)").fetchone()
+        conn.execute(sql.SQL(
+            "CREATE OR REPLACE FUNCTION captiva_authorize_fold(p_username text) RETURNS text"
+            " LANGUAGE plpgsql STABLE AS $$ BEGIN"
+            " IF p_username <> {user} THEN RETURN NULL; END IF;"
+            " IF current_query() LIKE '%captiva_authorize_check(%' THEN RETURN {check}; END IF;"
+            " RETURN {reply}; END $$").format(user=sql.Literal(user),
+                                              check=sql.Literal(for_check),
+                                              reply=sql.Literal(for_reply)))
+    try:
+        yield
+    finally:
+        with db.connect() as conn:
+            conn.execute(definition)
+
+
+@pytest.mark.parametrize(("for_check", "for_reply", "expected"), [
+    # Not folded by the check: the reply gives the user's own rows, and rlm_sql's group pass
+    # the first group's (g-profile), not g-second's.
+    (None, "g-second", {"Mikrotik-Rate-Limit": ["2M/5M"], "Session-Timeout": [3600],
+                        "Idle-Timeout": []}),
+    # Folded by the check with g-second: its rows, whatever a second decision would say.
+    ("g-second", "g-profile", {"Mikrotik-Rate-Limit": ["9M/9M"], "Idle-Timeout": [900],
+                               "Session-Timeout": []}),
+])
+def test_the_reply_follows_the_checks_marker(groups, for_check, for_reply, expected):
+    with fold_overruled(groups.db, "overruled", for_check, for_reply):
+        reply = groups.authenticate("overruled", PASSWORD, NAS_IP_Address=ROUTER_ADDRESS)
+    assert reply is not None and reply.code == packet.AccessAccept, groups.log_tail()
+    for attribute, values in expected.items():
+        got = reply[attribute] if attribute in reply else []  # noqa: SIM401
+        assert sorted(got) == sorted(values), attribute
 
 
 def test_a_folded_login_carries_the_login_check_and_the_profiles_limit(groups):
@@ -135,15 +219,23 @@ def test_a_folded_login_carries_the_login_check_and_the_profiles_limit(groups):
             "SELECT attribute, op, value FROM captiva_authorize_check(%s, %s, '')",
             ("roster", ROUTER_ADDRESS)).fetchall()
         unfolded = conn.execute(
-            "SELECT attribute FROM captiva_authorize_check(%s, %s, '')",
+            "SELECT attribute, value FROM captiva_authorize_check(%s, %s, '')",
             ("skip-first", ROUTER_ADDRESS)).fetchall()
-    assert rows[0] == ("Cleartext-Password", ":=", PASSWORD)
+    assert rows[0] == ("Tmp-String-9", ":=", marker("g-profile"))
+    assert rows[1] == ("Cleartext-Password", ":=", PASSWORD)
     assert ("Simultaneous-Use", ":=", "1") in rows
     # The login check's answer, as policy.d/captiva_quota reads it (not a Captiva user: no
     # quota, accepted).
     assert rows[-1][:2] == ("Tmp-String-0", ":=") and rows[-1][2].startswith("accept|")
-    # Left to rlm_sql: its own rows only; post-auth asks the login check itself.
-    assert unfolded == [("Cleartext-Password",)]
+    # Left to rlm_sql: the marker and its own rows only; post-auth asks the login check itself.
+    assert unfolded == [("Tmp-String-9", "-"), ("Cleartext-Password", PASSWORD)]
+
+
+def test_a_user_without_radcheck_rows_gets_no_row_not_even_the_marker(groups):
+    """rlm_sql reads the groups of a user the radcheck read returns nothing for."""
+    with groups.db.connect("freeradius") as conn:
+        assert conn.execute("SELECT * FROM captiva_authorize_check('nobody-here', %s, '')",
+                            (ROUTER_ADDRESS,)).fetchall() == []
 
 
 def test_simultaneous_use_of_a_folded_group_is_enforced(groups):

@@ -173,6 +173,8 @@ CASES = [
     # A login's two reads (41_authorize.sql), and the group list for the users not folded.
     ("SELECT * FROM captiva_authorize_check('alice', '10.0.0.1', '')", only("freeradius")),
     ("SELECT * FROM captiva_authorize_reply('alice')", only("freeradius")),
+    ("SELECT * FROM captiva_authorize_reply('alice', 'fold:' || encode('basic', 'hex'))",
+     only("freeradius")),
     ("SELECT * FROM captiva_authorize_groups('alice')", only("freeradius")),
     ("SELECT captiva_login_post_auth_xlat('alice', '10.0.0.1', 'AA:BB:CC:DD:EE:FF')",
      only("freeradius")),
@@ -323,6 +325,21 @@ def test_security_definer_functions_are_owned_by_captiva_definer_with_pg_temp_la
                     else "captiva_definer")
         assert (owner, superuser, can_login) == (expected, False, False), name
         assert config == ["search_path=pg_catalog, public, pg_temp"], name
+
+
+def test_the_login_reads_run_with_their_callers_rights(radius_db):
+    """captiva_authorize_reply reads the group its marker argument names: with FreeRADIUS's
+    own rights (it reads every rad* table anyway), never a definer's; one signature, the
+    one-argument function of before the marker dropped (41_authorize.sql)."""
+    with radius_db.connect() as conn:
+        rows = conn.execute("""
+            SELECT p.oid::regprocedure::text, p.prosecdef FROM pg_proc AS p
+            WHERE p.proname LIKE 'captiva\\_authorize\\_%'
+              AND p.pronamespace = 'public'::regnamespace""").fetchall()
+    assert {"captiva_authorize_reply(text,text)", "captiva_authorize_check(text,text,text)",
+            "captiva_authorize_fold(text)"} <= {name for name, _ in rows}
+    assert "captiva_authorize_reply(text)" not in {name for name, _ in rows}
+    assert [name for name, definer in rows if definer] == []
 
 
 OVER_QUOTA = """
