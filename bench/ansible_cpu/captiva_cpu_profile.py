@@ -1,7 +1,7 @@
 """The Ansible controller's CPU seconds per task and per role (docs/lab.md, "Where a converge's
 CPU goes"). An engineering tool, not part of the collection.
 
-    ANSIBLE_CALLBACK_PLUGINS=tools/ansible_cpu ANSIBLE_CALLBACKS_ENABLED=captiva_cpu_profile \
+    ANSIBLE_CALLBACK_PLUGINS=bench/ansible_cpu ANSIBLE_CALLBACKS_ENABLED=captiva_cpu_profile \
     CAPTIVA_CPU_PROFILE=build/cpu-profile.txt make lab-converge
 
 A task's figure is the controller's own CPU (user + system) plus its reaped children's (the
