@@ -150,15 +150,17 @@ def main():
         },
         supports_check_mode=True,
     )
+    # Every file checked before any is written: a bad entry changes nothing.
+    for entry in module.params["templates"]:
+        if entry["content"] is None:
+            module.fail_json(msg=f"{entry['dest']}: no content (run captiva_templates as a "
+                                 "task: its action renders src)")
+        if not os.path.isdir(os.path.dirname(entry["dest"])):
+            module.fail_json(msg=f"{entry['dest']}: its directory does not exist")
     changed_files, befores = [], {}
     for number, entry in enumerate(module.params["templates"]):
         path = entry["dest"]
-        if entry["content"] is None:
-            module.fail_json(msg=f"{path}: no content (run captiva_templates as a task: its "
-                                 "action renders src)")
         data = entry["content"].encode("utf-8")
-        if not os.path.isdir(os.path.dirname(path)):
-            module.fail_json(msg=f"{path}: its directory does not exist")
         before = _current(path)
         changed = before != data
         if changed and module._diff:  # the action adds the rendered text as "after"

@@ -133,3 +133,12 @@ def test_a_missing_template_fails_by_name_and_writes_nothing(tmp_path):
     assert result.returncode != 0
     assert "sub/other.conf.j2" in result.stdout
     assert not (out / "many" / "app.conf").exists()  # the first file was not written either
+
+
+def test_a_file_whose_directory_is_missing_fails_by_name_and_writes_nothing(tmp_path):
+    out = make_tree(tmp_path)
+    (out / "many" / "sub").rmdir()  # sub/other.conf comes second: app.conf must not be written
+    result = run(tmp_path)
+    assert result.returncode != 0
+    assert f"{out}/many/sub/other.conf: its directory does not exist" in result.stdout
+    assert not (out / "many" / "app.conf").exists()
