@@ -9,6 +9,7 @@ choice of the period it names to what it was.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import quota_fixtures
 from quota_fixtures import NAS_DOUALA, NAS_PARIS, GiB, add_user, ts
@@ -86,3 +87,55 @@ def test_of_two_periods_used_up_that_reset_together_the_login_names_the_shorter(
     assert su.execute("SELECT reject_message FROM captiva_quota_login('alice', %s, %s)",
                       (NAS_DOUALA, later)).fetchone()[0] == \
         "Weekly data quota of 5 GiB reached; resets 2026-11-30 00:00 Africa/Douala"
+
+
+def usage_reads(su, username):
+    """The login check's answer for username on the Douala router, and how many times it
+    called captiva_user_usage (this transaction's function statistics)."""
+    count = ("SELECT COALESCE(sum(calls), 0)::integer FROM pg_stat_xact_user_functions "
+             "WHERE funcname = 'captiva_user_usage'")
+    # A difference within one transaction: the view also shows the counts of earlier ones
+    # that the backend has not reported yet.
+    with su.transaction():
+        su.execute("SET LOCAL track_functions = 'all'")
+        before = su.execute(count).fetchone()[0]
+        answer = su.execute("SELECT captiva_login_check_xlat(%s, %s, '', '')",
+                            (username, NAS_DOUALA)).fetchone()[0]
+        calls = su.execute(count).fetchone()[0] - before
+    return answer, calls
+
+
+def test_a_profile_without_quota_is_let_in_without_reading_its_usage(db, su):
+    # carol's staff profile has no quota: her usage and her grants change nothing, and the
+    # login check does not read them; she gets Session-Timeout up to her expiry.
+    today = dt.datetime.now(zoneinfo.ZoneInfo("Africa/Douala")).date()  # the router's day
+    add_days(su, "carol", {today: 50 * GiB})
+    su.execute("""INSERT INTO captiva_quota_grant (username, period, kind, bytes, reason,
+                                                   granted_by, starts_at, expires_at)
+                  VALUES ('carol', 'daily', 'extra', 1073741824, 'exams', 'helpdesk',
+                          now() - interval '1 hour', now() + interval '1 day')""")
+    su.execute("UPDATE captiva_user SET expires_at = now() + interval '2 days' "
+               "WHERE username = 'carol'")
+    answer, calls = usage_reads(su, "carol")
+    assert answer.startswith("accept|||") and 2 * 86400 - 60 < int(answer.split("|")[3]) <= \
+        2 * 86400
+    assert calls == 0
+    # Expired, she is refused as anyone is.
+    su.execute("UPDATE captiva_user SET expires_at = %s WHERE username = 'carol'",
+               (ts("2026-11-20T08:30:00", "Africa/Douala"),))
+    assert usage_reads(su, "carol") == (
+        "reject|Account expired on 2026-11-20 08:30 Africa/Douala", 0)
+    # A user without a profile, or with one that does not exist, has no quota either.
+    for profile in (None, "no-such-profile"):
+        su.execute("UPDATE captiva_user SET profile = %s, expires_at = NULL "
+                   "WHERE username = 'carol'", (profile,))
+        assert usage_reads(su, "carol") == ("accept|||", 0)
+    # Given a quota, her profile's usage counts again, grant included (1 GiB + 1 GiB).
+    su.execute("UPDATE captiva_profile SET quota_daily = 1073741824 WHERE name = 'staff'")
+    su.execute("UPDATE captiva_user SET profile = 'staff' WHERE username = 'carol'")
+    answer, calls = usage_reads(su, "carol")
+    assert answer == ("reject|Daily data quota of 2 GiB reached; resets "
+                      f"{today + dt.timedelta(days=1)} 00:00 Africa/Douala")
+    assert calls == 1
+    # A student's login reads the usage of the periods with a quota.
+    assert usage_reads(su, "alice") == ("accept|1|1073741824|", 1)  # 5 GiB: 1 * 2^32 + 2^30

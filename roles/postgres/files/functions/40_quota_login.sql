@@ -22,7 +22,14 @@ DECLARE
     tz text;
     french boolean;
 BEGIN
-    SELECT u.language, u.expires_at INTO usr FROM captiva_user AS u WHERE u.username = p_username;
+    -- The profile's quotas in the same read: a profile without any (unlimited) has no period
+    -- to read (a grant adds to a quota, never makes one), so its users skip the usage.
+    SELECT u.language, u.expires_at,
+           p.quota_daily IS NULL AND p.quota_weekly IS NULL AND p.quota_monthly IS NULL
+               AND p.quota_total IS NULL AS unlimited
+    INTO usr
+    FROM captiva_user AS u LEFT JOIN captiva_profile AS p ON p.name = u.profile
+    WHERE u.username = p_username;
     IF NOT FOUND THEN
         RETURN QUERY SELECT NULL::text, NULL::bigint, NULL::bigint;
         RETURN;
@@ -34,6 +41,11 @@ BEGIN
             CASE WHEN french THEN 'Compte expiré le ' ELSE 'Account expired on ' END
                 || to_char(usr.expires_at AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI') || ' ' || tz,
             0::bigint, 0::bigint;
+        RETURN;
+    END IF;
+    IF usr.unlimited IS NOT FALSE THEN
+        seconds_to_expiry := floor(extract(epoch FROM usr.expires_at - p_at))::bigint;
+        RETURN NEXT;
         RETURN;
     END IF;
     -- One read of the usage; of the exhausted periods, name the one that frees the user last
@@ -81,18 +93,27 @@ $$;
 -- One string for unlang's %{sql:...}, which reads a single value:
 --   'reject|<message>'  or  'accept|<gigawords>|<low 32 bits>|<seconds to expiry>'
 -- with empty fields for "unlimited" / "never". Mikrotik-Total-Limit is a 32-bit attribute:
--- the limit is low + gigawords * 2^32.
+-- the limit is low + gigawords * 2^32. An SQL expression, so PostgreSQL inlines it into its
+-- callers (no call of its own).
+CREATE OR REPLACE FUNCTION captiva_quota_login_answer(
+    p_reject_message text, p_remaining_bytes bigint, p_seconds_to_expiry bigint
+) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN p_reject_message IS NOT NULL
+                THEN 'reject|' || replace(p_reject_message, '|', '/')
+                ELSE 'accept|' || COALESCE((p_remaining_bytes >> 32)::text, '')
+                     || '|' || COALESCE((p_remaining_bytes & 4294967295)::text, '')
+                     || '|' || COALESCE(p_seconds_to_expiry::text, '')
+           END
+$$;
+
+-- captiva_quota_login's answer as that string.
 CREATE OR REPLACE FUNCTION captiva_quota_login_xlat(p_username text, p_nas text DEFAULT '')
 RETURNS text
 -- plpgsql, not sql: its plan is kept per connection (10_calendar.sql, captiva_local_midnight).
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
-    RETURN (SELECT CASE WHEN l.reject_message IS NOT NULL
-                        THEN 'reject|' || replace(l.reject_message, '|', '/')
-                        ELSE 'accept|' || COALESCE((l.remaining_bytes >> 32)::text, '')
-                             || '|' || COALESCE((l.remaining_bytes & 4294967295)::text, '')
-                             || '|' || COALESCE(l.seconds_to_expiry::text, '')
-                   END
+    RETURN (SELECT captiva_quota_login_answer(l.reject_message, l.remaining_bytes,
+                                              l.seconds_to_expiry)
             FROM captiva_quota_login(p_username, NULLIF(p_nas, '')::inet) AS l);
 END
 $$;
@@ -118,13 +139,23 @@ CREATE OR REPLACE FUNCTION captiva_login_check_xlat(
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     limit_sessions integer := NULLIF(p_simultaneous_use, '')::integer;
+    blocked text;
 BEGIN
     IF limit_sessions IS NOT NULL
        AND (SELECT count(*) FROM captiva_open_sessions(p_username)) >= limit_sessions THEN
         RETURN 'reject|You are already logged in - access denied'
                || CASE WHEN limit_sessions > 1 THEN ' (' || limit_sessions || ')' ELSE '' END;
     END IF;
-    RETURN captiva_login_post_auth_xlat(p_username, p_nas, p_calling_station);
+    -- Then captiva_login_post_auth_xlat's two checks (91_student_devices.sql), called here
+    -- rather than through it and captiva_quota_login_xlat: each SECURITY DEFINER call sets
+    -- search_path and starts plpgsql again, at every login.
+    blocked := captiva_device_block_xlat(p_username, p_calling_station);
+    IF blocked <> '' THEN
+        RETURN 'reject|' || replace(blocked, '|', '/');
+    END IF;
+    RETURN (SELECT captiva_quota_login_answer(l.reject_message, l.remaining_bytes,
+                                              l.seconds_to_expiry)
+            FROM captiva_quota_login(p_username, NULLIF(p_nas, '')::inet) AS l);
 END
 $$;
 
