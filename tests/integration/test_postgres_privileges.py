@@ -176,8 +176,6 @@ CASES = [
     ("SELECT * FROM captiva_authorize_reply('alice', 'fold:' || encode('basic', 'hex'))",
      only("freeradius")),
     ("SELECT * FROM captiva_authorize_groups('alice')", only("freeradius")),
-    ("SELECT captiva_login_post_auth_xlat('alice', '10.0.0.1', 'AA:BB:CC:DD:EE:FF')",
-     only("freeradius")),
     ("SELECT captiva_login_check_xlat('alice', '10.0.0.1', 'AA:BB:CC:DD:EE:FF', '1')",
      only("freeradius")),
     # The login buffer's replay: FreeRADIUS alone writes a login's record and a first use.

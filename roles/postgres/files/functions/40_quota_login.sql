@@ -132,7 +132,7 @@ GRANT EXECUTE ON FUNCTION captiva_quota_login_xlat(text, text) TO captiva_freera
 -- before post-auth ran: with p_simultaneous_use ('' : no limit) sessions or more open
 -- (captiva_open_sessions, the rule the session section's query uses), FreeRADIUS's own
 -- message ("You are already logged in - access denied", with " (N)" for a limit above 1);
--- then the device block and the quota (captiva_login_post_auth_xlat, 91_student_devices.sql).
+-- then the device block (captiva_device_block_xlat, 91_student_devices.sql) and the quota.
 CREATE OR REPLACE FUNCTION captiva_login_check_xlat(
     p_username text, p_nas text, p_calling_station text, p_simultaneous_use text
 ) RETURNS text
@@ -146,9 +146,8 @@ BEGIN
         RETURN 'reject|You are already logged in - access denied'
                || CASE WHEN limit_sessions > 1 THEN ' (' || limit_sessions || ')' ELSE '' END;
     END IF;
-    -- Then captiva_login_post_auth_xlat's two checks (91_student_devices.sql), called here
-    -- rather than through it and captiva_quota_login_xlat: each SECURITY DEFINER call sets
-    -- search_path and starts plpgsql again, at every login.
+    -- The device block and the quota, called here rather than through captiva_quota_login_xlat:
+    -- each SECURITY DEFINER call sets search_path and starts plpgsql again, at every login.
     blocked := captiva_device_block_xlat(p_username, p_calling_station);
     IF blocked <> '' THEN
         RETURN 'reject|' || replace(blocked, '|', '/');

@@ -37,22 +37,10 @@ BEGIN
 END
 $$;
 
--- FreeRADIUS at post-auth (policy.d/captiva_quota), one round trip for both login checks:
--- the device block first ('reject|<its message>'), then the quota check's answer
--- (captiva_quota_login_xlat, 40_quota_login.sql).
-CREATE OR REPLACE FUNCTION captiva_login_post_auth_xlat(
-    p_username text, p_nas text, p_calling_station text
-) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-DECLARE
-    blocked text := captiva_device_block_xlat(p_username, p_calling_station);
-BEGIN
-    IF blocked <> '' THEN
-        RETURN 'reject|' || replace(blocked, '|', '/');
-    END IF;
-    RETURN captiva_quota_login_xlat(p_username, p_nas);
-END
-$$;
+-- The device block and the quota check are asked at login by captiva_login_check_xlat
+-- (40_quota_login.sql), with Simultaneous-Use; the entry point it replaced, never in a release,
+-- goes.
+DROP FUNCTION IF EXISTS captiva_login_post_auth_xlat(text, text, text);
 
 -- One action on one device of p_username, by p_actor (the account itself, or an admin:
 -- captiva_audit_record decides and writes the audit row in the same transaction):
@@ -117,12 +105,9 @@ END
 $$;
 
 ALTER FUNCTION captiva_device_block_xlat(text, text) OWNER TO captiva_definer;
-ALTER FUNCTION captiva_login_post_auth_xlat(text, text, text) OWNER TO captiva_definer;
 ALTER FUNCTION captiva_device_act(text, text, text, text, text, text) OWNER TO captiva_definer;
 REVOKE ALL ON FUNCTION captiva_device_block_xlat(text, text),
-    captiva_login_post_auth_xlat(text, text, text),
     captiva_device_act(text, text, text, text, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION captiva_device_block_xlat(text, text),
-    captiva_login_post_auth_xlat(text, text, text) TO captiva_freeradius;
+GRANT EXECUTE ON FUNCTION captiva_device_block_xlat(text, text) TO captiva_freeradius;
 GRANT EXECUTE ON FUNCTION captiva_device_act(text, text, text, text, text, text)
     TO captiva_portal;
