@@ -13,8 +13,8 @@ description:
     C(templates/) directory, C(ansible_managed), every variable of the task), then writes
     every file whose content, owner, group or mode differs in one module run on the host.
   - M(ansible.builtin.template) in a loop runs two modules on the host for each file (C(stat)
-    then C(copy)); on Ansible 2.19 each run costs the host about 0.15 to 0.25 CPU seconds of
-    Python start-up. A role's sixteen files are then one run instead of thirty-two.
+    then C(copy)), and each module run starts Python and compiles the module again; here a
+    task is one module run, whatever its number of files.
   - Each file is replaced atomically (a temporary file in its directory, then a rename).
   - The content is a C(no_log) option, so C(-vvv) and the host's log never show it; a task
     whose files hold secrets turns C(diff) off, so C(--diff) does not print them either.
