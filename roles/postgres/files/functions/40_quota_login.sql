@@ -106,7 +106,9 @@ CREATE OR REPLACE FUNCTION captiva_quota_login_answer(
            END
 $$;
 
--- captiva_quota_login's answer as that string.
+-- captiva_quota_login's answer as that string: what the FreeRADIUS policy of release 1.0.0
+-- asks at post-auth, kept so a RADIUS host not yet converged keeps answering during an upgrade
+-- (today's policy asks captiva_login_check_xlat below).
 CREATE OR REPLACE FUNCTION captiva_quota_login_xlat(p_username text, p_nas text DEFAULT '')
 RETURNS text
 -- plpgsql, not sql: its plan is kept per connection (10_calendar.sql, captiva_local_midnight).
