@@ -134,6 +134,11 @@ class DropFirstCopy:
         self.sock.close()
 
 
+# A second copy's answer must arrive within it on a loaded machine (CI runs this beside
+# molecule and the integration tests): 0.3 s lost half the answers at a load average of 20.
+TIMEOUT = 1.0
+
+
 @pytest.mark.parametrize("retries", [0, 1])
 def test_unanswered_requests_are_retransmitted_as_a_nas_does(retries):
     from radload import load
@@ -141,7 +146,7 @@ def test_unanswered_requests_are_retransmitted_as_a_nas_does(retries):
     try:
         work = load.Workload(kind="acct", server=server.address, secret=SECRET,
                              users=[(f"STU{i:06d}", f"s-{i}") for i in range(20)], count=40,
-                             rate=200.0, timeout=0.3, retries=retries)
+                             rate=200.0, timeout=TIMEOUT, retries=retries)
         report = load.run(work, processes=1)
     finally:
         server.close()
@@ -149,7 +154,7 @@ def test_unanswered_requests_are_retransmitted_as_a_nas_does(retries):
         # Every request answered on its second copy, the same bytes the server saw first.
         assert (report.answered, report.lost, report.retransmitted) == (40, 0, 40)
         assert server.copies == 80
-        assert report.p50_ms >= 300  # a NAS's latency counts from its first copy
+        assert report.p50_ms >= TIMEOUT * 1000  # a NAS's latency counts from its first copy
     else:
         assert (report.answered, report.lost, report.retransmitted) == (0, 40, 0)
         assert server.copies == 40
