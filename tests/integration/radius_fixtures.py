@@ -48,6 +48,7 @@ from pyrad.client import Client, Timeout
 from pyrad.dictionary import Dictionary
 
 __all__ = [
+    "DB_RETRY_DELAY",
     "ROLE_VARS",
     "PORTAL_ADDRESS",
     "PORTAL_SECRET",
@@ -79,6 +80,12 @@ MESSAGE_AUTHENTICATOR = 80
 # __freeradius_replay_name, also its unit's name.
 REPLAY_NAME = "captiva-radius-replay"
 
+# How long a FreeRADIUS pool with no connection waits after a failed attempt before it
+# tries again: the role's default, which the tests run as production does.
+DB_RETRY_DELAY = yaml.safe_load(
+    (ROOT / "roles" / "freeradius" / "defaults" / "main.yml").read_text()
+)["freeradius_db_retry_delay"]
+
 # The role's inputs for the test server; the database part is added per server.
 ROLE_VARS = {
     "freeradius_manage_packages": False,
@@ -86,8 +93,8 @@ ROLE_VARS = {
     "freeradius_listen_ipaddr": "127.0.0.1",
     "freeradius_listen_ipv6addr": "",
     "freeradius_db_sslmode": "disable",
-    # Short waits so the tests see a recovered database within seconds.
-    "freeradius_db_retry_delay": 1,
+    # A short wait so the tests see a vanished database within seconds (the role's
+    # freeradius_db_retry_delay, 1 s, is what production runs).
     "freeradius_db_connect_timeout": 2,
     "freeradius_buffer_retry_interval": 4,
     "freeradius_clients": [
