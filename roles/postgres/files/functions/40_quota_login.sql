@@ -43,27 +43,25 @@ BEGIN
             0::bigint, 0::bigint;
         RETURN;
     END IF;
-    IF usr.unlimited IS NOT FALSE THEN
-        seconds_to_expiry := floor(extract(epoch FROM usr.expires_at - p_at))::bigint;
-        RETURN NEXT;
-        RETURN;
-    END IF;
     -- One read of the usage; of the exhausted periods, name the one that frees the user last
     -- (total: never; of two that reset together, the shorter). A loop over the four rows,
-    -- not a sort and a window: their executor cost more than the rest of the check.
-    FOR q IN SELECT u.period, u.quota, u.remaining, u.resets_at, u.timezone
-             FROM captiva_user_usage(p_username, p_at, p_nas, true) AS u LOOP
-        least_remaining := LEAST(least_remaining, q.remaining);
-        IF q.quota IS NOT NULL AND q.remaining <= 0
-           AND (hit_period IS NULL
-                OR (hit_resets_at IS NOT NULL
-                    AND (q.resets_at IS NULL OR q.resets_at > hit_resets_at))) THEN
-            hit_period := q.period;
-            hit_quota := q.quota;
-            hit_resets_at := q.resets_at;
-            hit_timezone := q.timezone;
-        END IF;
-    END LOOP;
+    -- not a sort and a window: their executor cost more than the rest of the check. An
+    -- unlimited profile skips it: nothing is exhausted, nothing remains to count.
+    IF NOT usr.unlimited THEN
+        FOR q IN SELECT u.period, u.quota, u.remaining, u.resets_at, u.timezone
+                 FROM captiva_user_usage(p_username, p_at, p_nas, true) AS u LOOP
+            least_remaining := LEAST(least_remaining, q.remaining);
+            IF q.quota IS NOT NULL AND q.remaining <= 0
+               AND (hit_period IS NULL
+                    OR (hit_resets_at IS NOT NULL
+                        AND (q.resets_at IS NULL OR q.resets_at > hit_resets_at))) THEN
+                hit_period := q.period;
+                hit_quota := q.quota;
+                hit_resets_at := q.resets_at;
+                hit_timezone := q.timezone;
+            END IF;
+        END LOOP;
+    END IF;
     IF hit_period IS NOT NULL THEN
         reject_message := CASE WHEN french THEN
                 'Quota de données ' || captiva_period_name(hit_period, 'fr')
@@ -152,7 +150,7 @@ BEGIN
     -- each SECURITY DEFINER call sets search_path and starts plpgsql again, at every login.
     blocked := captiva_device_block_xlat(p_username, p_calling_station);
     IF blocked <> '' THEN
-        RETURN 'reject|' || replace(blocked, '|', '/');
+        RETURN captiva_quota_login_answer(blocked, NULL, NULL);
     END IF;
     RETURN (SELECT captiva_quota_login_answer(l.reject_message, l.remaining_bytes,
                                               l.seconds_to_expiry)
